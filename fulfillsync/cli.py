@@ -1,0 +1,194 @@
+"""The `fulfillsync` command line (typer).
+
+    fulfillsync [--config FILE] worker          run the Faust worker (creates missing topics first)
+    fulfillsync [--config FILE] topics create   create the topics, idempotently
+    fulfillsync [--config FILE] watch           print shipped-orders and dead-letters as they arrive
+    fulfillsync [--config FILE] demo            worker + a scripted stream of orders and fulfillments
+    fulfillsync config check FILE               validate a configuration file
+    fulfillsync kafka start|stop|status         the local single-node Kafka broker
+
+Exit codes: 0 success, 1 a runtime failure (broker, Kafka), 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fulfillsync.localkafka.broker import BrokerError, LocalBroker, default_home
+from schemas.config import Config
+from schemas.config_file import ConfigError, load_config
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Keeps dropship orders and shipment tracking in sync between buyers' and sellers' stores.")
+kafka_app = typer.Typer(no_args_is_help=True, help="The local single-node Kafka broker (no Docker needed).")
+topics_app = typer.Typer(no_args_is_help=True, help="fulfillsync's Kafka topics.")
+config_app = typer.Typer(no_args_is_help=True, help="Configuration files.")
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(topics_app, name="topics")
+app.add_typer(config_app, name="config")
+
+_state: dict[str, Path | None] = {"config": None}
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", envvar="FULFILLSYNC_CONFIG", help="Configuration file (YAML).",
+                 show_default=False),
+]
+
+
+@app.callback()
+def _main(config: ConfigOption = None) -> None:
+    _state["config"] = config
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def _config() -> Config:
+    """The configuration from --config / FULFILLSYNC_CONFIG, or the built-in local defaults."""
+    path = _state["config"]
+    if path is None:
+        return Config()
+    try:
+        loaded = load_config(path)
+    except ConfigError as error:
+        raise _fail(str(error), 2) from None
+    for warning in loaded.warnings:
+        typer.secho(f"warning: {path}: {warning}", err=True, fg=typer.colors.YELLOW)
+    return loaded.config
+
+
+# -- config ---------------------------------------------------------------------------------------------------
+
+
+@config_app.command("check")
+def config_check(file: Path) -> None:
+    """Validate FILE; print every problem with its key and line, or a summary when it is valid."""
+    try:
+        loaded = load_config(file)
+    except ConfigError as error:
+        raise _fail(str(error), 2) from None
+    for warning in loaded.warnings:
+        typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
+    config = loaded.config
+    typer.echo(f"{file}: valid ({len(config.connections)} connections, {len(config.routes)} routes, "
+               f"topics prefixed {config.kafka.topic_prefix!r}, polling every {config.polling.interval})")
+
+
+# -- kafka ----------------------------------------------------------------------------------------------------
+
+PortOption = Annotated[int, typer.Option(help="Broker (PLAINTEXT) port; the controller uses the next one.")]
+HomeOption = Annotated[Path | None, typer.Option(help="Folder for jars, data and logs [default: .fulfillsync/kafka]")]
+
+
+def _broker(port: int, home: Path | None) -> LocalBroker:
+    return LocalBroker(home=home or default_home(), port=port, controller_port=port + 1)
+
+
+@kafka_app.command("start")
+def kafka_start(port: PortOption = 9092, home: HomeOption = None) -> None:
+    """Start the broker; returns once it answers metadata requests."""
+    broker = _broker(port, home)
+    try:
+        typer.echo(f"kafka: {broker.start()}")
+    except BrokerError as error:
+        raise _fail(f"kafka: {error}") from None
+
+
+@kafka_app.command("stop")
+def kafka_stop(port: PortOption = 9092, home: HomeOption = None) -> None:
+    """Stop the broker cleanly."""
+    broker = _broker(port, home)
+    typer.echo(f"kafka: {broker.stop()}")
+
+
+@kafka_app.command("status")
+def kafka_status(port: PortOption = 9092, home: HomeOption = None) -> None:
+    """Say whether the broker runs and answers; exit 1 when it does not."""
+    broker = _broker(port, home)
+    status = broker.status()
+    typer.echo(f"kafka: {status}")
+    if not status.startswith("running"):
+        raise typer.Exit(1)
+
+
+# -- topics ---------------------------------------------------------------------------------------------------
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create every topic the service needs (existing ones are left as they are)."""
+    from confluent_kafka import KafkaException
+
+    from streams.admin import ensure_topics
+
+    config = _config()
+    try:
+        outcome = ensure_topics(config.kafka)
+    except KafkaException as error:
+        raise _fail(f"topics: {error} (bootstrap servers {config.kafka.bootstrap_servers})") from None
+    for name, what in outcome.items():
+        typer.echo(f"{what:8} {name}")
+
+
+# -- worker, watch, demo --------------------------------------------------------------------------------------
+
+
+@app.command()
+def worker(
+    loglevel: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    create_topics: Annotated[bool, typer.Option(help="Create missing topics before starting.")] = True,
+) -> None:
+    """Run the worker until SIGTERM or SIGINT (Ctrl-C), then stop cleanly."""
+    import faust
+    from confluent_kafka import KafkaException
+
+    from streams.admin import ensure_topics
+    from streams.app import create_app
+
+    config = _config()
+    if create_topics:
+        try:
+            ensure_topics(config.kafka)
+        except KafkaException as error:
+            raise _fail(f"worker: cannot prepare topics on {config.kafka.bootstrap_servers}: {error}") from None
+    service = create_app(config)
+    faust.Worker(service.app, loglevel=loglevel, redirect_stdouts=False).execute_from_commandline()
+
+
+@app.command()
+def watch(
+    from_beginning: Annotated[bool, typer.Option(help="Also print what was published before now.")] = False,
+) -> None:
+    """Print shipped-orders and dead-letters records as they arrive, one readable line each."""
+    from fulfillsync.timeline import watch_outcomes
+
+    watch_outcomes(_config(), from_beginning=from_beginning)
+
+
+@app.command()
+def demo(
+    pause: Annotated[float, typer.Option(help="Seconds between scripted steps.")] = 0.8,
+    exit_when_done: Annotated[bool, typer.Option(help="Stop once every expected outcome was seen.")] = False,
+) -> None:
+    """Start the worker, feed a scripted stream of orders and fulfillments, and print what happens."""
+    from fulfillsync.demo import run_demo
+
+    raise typer.Exit(run_demo(_config(), pause=pause, exit_when_done=exit_when_done))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,355 @@
+"""Applying one input to one order's state: the ledger rules of DESIGN.md §4, as a pure function.
+
+`apply(state, event, position)` never raises for bad input and never mutates `state`: it returns the new state,
+what happened (`status`) and the outputs to publish. Every input is applied, recognised as a duplicate or
+stale, held until its order arrives, or rejected with a reason code; nothing is dropped silently.
+
+Rules:
+- A fulfillment names lines of its order with positive integer quantities; the active units of a line never
+  exceed its ordered quantity. A fulfillment that would over-fulfil is rejected whole; the state is unchanged.
+- Tracking numbers <= units in the fulfillment. URLs pair with numbers by position; carriers are normalised
+  and a URL is built for a known carrier when none is given.
+- Same fulfillment, same content: no-op. Newer source version: replaces the fulfillment (tracking, carrier and
+  even lines), publishing `order.tracking_updated` when a shipped order's tracking changes. Older: ignored.
+  Equal versions with different content are ordered by content digest, so every replay converges.
+- A cancellation is final for that fulfillment id. A shipped order no longer covered is reopened; covered
+  again, it is shipped again under a new deterministic event id (derived from the covering fulfillments).
+- Shipped exactly when every line is fully covered by active fulfillments.
+- Inputs are remembered by event id: a redelivery changes nothing, and a redelivery of the very same record
+  (same `position`) returns that record's outputs again (same ids), because the first delivery may have died
+  before publishing them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from ledger.carriers import canonical_carrier, tracking_url
+from ledger.state import FulfillmentRecord, HeldInput, LineUnits, OrderState, Output, Rejection, SeenInput
+from schemas.events import (
+    FulfillmentCancelled,
+    FulfillmentRecorded,
+    OrderPlaced,
+    OrderReopened,
+    OrderShipped,
+    OrderTrackingUpdated,
+    PublishedFulfilledLine,
+    PublishedFulfillment,
+    PublishedLine,
+    PublishedParty,
+)
+from schemas.ids import event_id
+
+MAX_HELD_INPUTS = 100
+"""Fulfillment inputs kept per unknown order; past this, further ones are rejected as `unknown_order`."""
+
+Status = Literal["applied", "duplicate", "stale", "held", "rejected"]
+InputEvent = OrderPlaced | FulfillmentRecorded | FulfillmentCancelled
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one `apply`: the new state, what happened, and the outputs to publish (in order)."""
+
+    state: OrderState
+    status: Status
+    outputs: list[Output] = field(default_factory=list)
+    detail: str = ""
+
+
+def new_state(order_id: str) -> OrderState:
+    """The state of an order id the ledger has never seen."""
+    return OrderState(order_id=order_id)
+
+
+def apply(state: OrderState, event: InputEvent, position: str | None = None) -> Result:
+    """Apply `event` (whose order id must be `state.order_id`) read at `position` (e.g. `topic:partition:offset`)."""
+    seen = state.seen.get(event.event_id)
+    if seen is not None:
+        replayed = list(seen.outputs) if position is not None and seen.position == position else []
+        return Result(state, "duplicate", replayed, "this event id was already processed")
+    if event.order_id != state.order_id:
+        rejection = _reject(event, "invalid_payload", f"event for order {event.order_id} applied to {state.order_id}")
+        return Result(state, "rejected", [rejection], rejection.message)
+
+    working = state.model_copy(deep=True)
+    result = _apply_new(working, event)
+    outputs = list(result.outputs)
+    if isinstance(event, OrderPlaced) and result.status == "applied" and working.held:
+        outputs += _release_held(working)
+    working.seen[event.event_id] = SeenInput(position=position, outputs=outputs)
+    if result.status == "held":
+        assert isinstance(event, FulfillmentRecorded | FulfillmentCancelled)
+        working.held.append(HeldInput(event=event, position=position))
+    return Result(working, result.status, outputs, result.detail)
+
+
+def _release_held(state: OrderState) -> list[Output]:
+    outputs: list[Output] = []
+    held, state.held = state.held, []
+    for item in held:
+        result = _apply_new(state, item.event)
+        state.seen[item.event.event_id] = SeenInput(position=item.position, outputs=list(result.outputs))
+        outputs += result.outputs
+    return outputs
+
+
+def _apply_new(state: OrderState, event: InputEvent) -> Result:
+    """Apply an input not seen before, mutating `state` (a private copy) only when the input is accepted."""
+    if isinstance(event, OrderPlaced):
+        return _place(state, event)
+    if state.order is None:
+        if len(state.held) >= MAX_HELD_INPUTS:
+            return _rejected(state, event, "unknown_order",
+                             f"order {event.order_id} is unknown and already has {MAX_HELD_INPUTS} inputs waiting")
+        return Result(state, "held", [], "order not known yet; held until its order.placed arrives")
+    if (event.source.partner, event.source.connection) != (state.order.seller.partner, state.order.seller.connection):
+        return _rejected(state, event, "tenant_mismatch",
+                         f"connection {event.source.connection} (partner {event.source.partner}) cannot change order "
+                         f"{state.order_id}, which belongs to seller connection {state.order.seller.connection}")
+    if isinstance(event, FulfillmentCancelled):
+        return _cancel(state, event)
+    return _record(state, event)
+
+
+# -- order.placed --------------------------------------------------------------------------------------------
+
+
+def _place(state: OrderState, event: OrderPlaced) -> Result:
+    problem = _order_problem(event)
+    if problem:
+        return _rejected(state, event, "invalid_order", problem)
+    if state.order is None:
+        state.order = event
+        return Result(state, "applied", [], "order placed")
+    if _order_lines(state.order) != _order_lines(event):
+        return _rejected(state, event, "order_conflict",
+                         f"order {state.order_id} was already placed with other lines; a stored order's lines "
+                         "cannot be replaced by a second order.placed")
+    if (state.order.buyer, state.order.seller) == (event.buyer, event.seller):
+        return Result(state, "duplicate", [], "same order placed again")
+    state.order = state.order.model_copy(update={"buyer": event.buyer, "seller": event.seller})
+    return Result(state, "applied", [], "order references updated")
+
+
+def _order_problem(event: OrderPlaced) -> str:
+    line_ids = [line.line_id for line in event.lines]
+    duplicates = sorted({line_id for line_id in line_ids if line_ids.count(line_id) > 1})
+    if duplicates:
+        return f"line ids must be unique within an order; repeated: {', '.join(duplicates)}"
+    for line in event.lines:
+        if isinstance(line.quantity, bool) or not isinstance(line.quantity, int) or line.quantity < 1:
+            return f"line {line.line_id}: ordered quantity must be a positive integer, got {line.quantity!r}"
+    return ""
+
+
+def _order_lines(event: OrderPlaced) -> list[tuple[str, str, int]]:
+    return sorted((line.line_id, line.sku, line.quantity) for line in event.lines)
+
+
+# -- fulfillment.recorded ------------------------------------------------------------------------------------
+
+
+def _record(state: OrderState, event: FulfillmentRecorded) -> Result:
+    candidate = _normalise(state, event)
+    if isinstance(candidate, Rejection):
+        return Result(state, "rejected", [candidate], candidate.message)
+    existing = state.fulfillments.get(event.fulfillment_id)
+    if existing is not None:
+        if existing.cancelled:
+            return Result(state, "stale", [], f"fulfillment {event.fulfillment_id} was cancelled; it never counts again")
+        ordering = _compare(candidate, existing)
+        if ordering == 0:
+            return Result(state, "duplicate", [], "same fulfillment, same content")
+        if ordering < 0:
+            return Result(state, "stale", [], f"older version of fulfillment {event.fulfillment_id} ignored")
+    over = _over_fulfilment(state, candidate, replacing=existing)
+    if over:
+        return _rejected(state, event, "over_fulfillment", over)
+
+    was_shipped_id = state.shipped_event_id
+    state.fulfillments[candidate.fulfillment_id] = candidate
+    outputs = _coverage_change(state, event.occurred_at, candidate.fulfillment_id, "fulfillment_changed")
+    if existing is not None and not outputs and was_shipped_id is not None and _tracking_changed(existing, candidate):
+        outputs.append(_tracking_updated(state, candidate, event.occurred_at))
+    detail = "fulfillment updated" if existing else "fulfillment recorded"
+    return Result(state, "applied", outputs, detail)
+
+
+def _normalise(state: OrderState, event: FulfillmentRecorded) -> FulfillmentRecord | Rejection:
+    assert state.order is not None
+    ordered = {line.line_id: line for line in state.order.lines}
+    units: dict[str, int] = {}
+    for line in event.lines:
+        if isinstance(line.quantity, bool) or not isinstance(line.quantity, int) or line.quantity < 1:
+            return _reject(event, "invalid_quantity",
+                           f"line {line.line_id}: quantity must be a positive integer, got {line.quantity!r}")
+        order_line = ordered.get(line.line_id)
+        if order_line is None:
+            return _reject(event, "unknown_line",
+                           f"line {line.line_id} is not a line of order {state.order_id} "
+                           f"(its lines: {', '.join(sorted(ordered))})")
+        if line.sku is not None and line.sku != order_line.sku:
+            return _reject(event, "unknown_line",
+                           f"line {line.line_id} has SKU {order_line.sku} on the order, but the fulfillment says "
+                           f"{line.sku}")
+        units[line.line_id] = units.get(line.line_id, 0) + line.quantity
+
+    numbers = list(dict.fromkeys(number.strip() for number in event.tracking_numbers if number.strip()))
+    total_units = sum(units.values())
+    if len(numbers) > total_units:
+        return _reject(event, "multi_tracking_single_unit",
+                       f"{len(numbers)} tracking numbers for {total_units} unit(s): a fulfillment may carry at most "
+                       "one tracking number per unit")
+    if len(event.tracking_urls) > len(numbers):
+        return _reject(event, "invalid_payload",
+                       f"{len(event.tracking_urls)} tracking URLs for {len(numbers)} tracking number(s); "
+                       "URLs pair with numbers by position")
+    carrier = canonical_carrier(event.carrier)
+    given = [url.strip() if url and url.strip() else None for url in event.tracking_urls]
+    given += [None] * (len(numbers) - len(given))
+    urls = [url or tracking_url(carrier, number) for url, number in zip(given, numbers, strict=True)]
+    lines = [LineUnits(line_id=line_id, sku=ordered[line_id].sku, quantity=quantity)
+             for line_id, quantity in sorted(units.items())]
+    return FulfillmentRecord(
+        fulfillment_id=event.fulfillment_id, source_version=event.source_version,
+        digest=_digest(carrier, numbers, urls, lines),
+        carrier=carrier, tracking_numbers=numbers, tracking_urls=urls, lines=lines,
+    )
+
+
+def _digest(carrier: str | None, numbers: list[str], urls: list[str | None], lines: list[LineUnits]) -> str:
+    content = json.dumps([carrier, numbers, urls, [[x.line_id, x.quantity] for x in lines]], separators=(",", ":"))
+    return hashlib.sha256(content.encode()).hexdigest()[:32]
+
+
+def _compare(candidate: FulfillmentRecord, existing: FulfillmentRecord) -> int:
+    """-1, 0 or 1 as `candidate` is older than, the same as, or newer than `existing`."""
+    if candidate.digest == existing.digest:
+        return 0 if candidate.source_version <= existing.source_version else 1
+    mine, theirs = (candidate.source_version, candidate.digest), (existing.source_version, existing.digest)
+    return 1 if mine > theirs else -1
+
+
+def _over_fulfilment(state: OrderState, candidate: FulfillmentRecord, replacing: FulfillmentRecord | None) -> str:
+    assert state.order is not None
+    units = state.active_units()
+    if replacing is not None and replacing.active:
+        for line in replacing.lines:
+            units[line.line_id] -= line.quantity
+    ordered = {line.line_id: line.quantity for line in state.order.lines}
+    for line in candidate.lines:
+        already = units.get(line.line_id, 0)
+        if already + line.quantity > ordered[line.line_id]:
+            return (f"line {line.line_id}: {line.quantity} more unit(s) would make {already + line.quantity} "
+                    f"fulfilled of {ordered[line.line_id]} ordered ({already} already fulfilled); "
+                    "the whole fulfillment was rejected")
+    return ""
+
+
+def _tracking_changed(old: FulfillmentRecord, new: FulfillmentRecord) -> bool:
+    return (old.carrier, old.tracking_numbers, old.tracking_urls) != (new.carrier, new.tracking_numbers,
+                                                                       new.tracking_urls)
+
+
+# -- fulfillment.cancelled -----------------------------------------------------------------------------------
+
+
+def _cancel(state: OrderState, event: FulfillmentCancelled) -> Result:
+    existing = state.fulfillments.get(event.fulfillment_id)
+    if existing is not None and existing.cancelled:
+        return Result(state, "duplicate", [], f"fulfillment {event.fulfillment_id} is already cancelled")
+    if existing is None:
+        state.fulfillments[event.fulfillment_id] = FulfillmentRecord(
+            fulfillment_id=event.fulfillment_id, source_version=event.source_version, digest="", cancelled=True)
+        return Result(state, "applied", [], "cancellation recorded before its fulfillment")
+    state.fulfillments[event.fulfillment_id] = existing.model_copy(update={"cancelled": True})
+    outputs = _coverage_change(state, event.occurred_at, event.fulfillment_id, "fulfillment_cancelled")
+    return Result(state, "applied", outputs, "fulfillment cancelled")
+
+
+# -- shipped / reopened --------------------------------------------------------------------------------------
+
+
+def _coverage_change(
+    state: OrderState, at: datetime, cause_fulfillment_id: str,
+    cause: Literal["fulfillment_cancelled", "fulfillment_changed"],
+) -> list[Output]:
+    covered = state.is_covered()
+    if covered and not state.is_shipped:
+        shipped = _shipped(state, at)
+        state.shipped_event_id = shipped.event_id
+        return [shipped]
+    if not covered and state.shipped_event_id is not None:
+        reopened = _reopened(state, at, state.shipped_event_id, cause_fulfillment_id, cause)
+        state.shipped_event_id = None
+        return [reopened]
+    return []
+
+
+def _active(state: OrderState) -> list[FulfillmentRecord]:
+    return sorted((r for r in state.fulfillments.values() if r.active), key=lambda r: r.fulfillment_id)
+
+
+def _shipped(state: OrderState, at: datetime) -> OrderShipped:
+    assert state.order is not None
+    covering = [f"{r.fulfillment_id}@{r.source_version.isoformat()}#{r.digest}" for r in _active(state)]
+    return OrderShipped(
+        event_id=event_id("order.shipped", state.order_id, *covering),
+        order_id=state.order_id, buyer=_party(state.order.buyer), seller=_party(state.order.seller),
+        shipped_at=at, lines=_lines(state.order), fulfillments=[_published(r) for r in _active(state)],
+    )
+
+
+def _reopened(
+    state: OrderState, at: datetime, shipped_event_id: str, cause_fulfillment_id: str,
+    cause: Literal["fulfillment_cancelled", "fulfillment_changed"],
+) -> OrderReopened:
+    assert state.order is not None
+    return OrderReopened(
+        event_id=event_id("order.reopened", shipped_event_id),
+        order_id=state.order_id, buyer=_party(state.order.buyer), seller=_party(state.order.seller),
+        reopened_at=at, cause=cause, cause_fulfillment_id=cause_fulfillment_id, reopens_event_id=shipped_event_id,
+        lines=_lines(state.order), fulfillments=[_published(r) for r in _active(state)],
+    )
+
+
+def _tracking_updated(state: OrderState, record: FulfillmentRecord, at: datetime) -> OrderTrackingUpdated:
+    assert state.order is not None
+    return OrderTrackingUpdated(
+        event_id=event_id("order.tracking_updated", state.order_id, record.fulfillment_id,
+                          record.source_version.isoformat(), record.digest),
+        order_id=state.order_id, buyer=_party(state.order.buyer), seller=_party(state.order.seller),
+        updated_at=at, fulfillment=_published(record),
+    )
+
+
+def _party(party: object) -> PublishedParty:
+    return PublishedParty.model_validate(party, from_attributes=True)
+
+
+def _lines(order: OrderPlaced) -> list[PublishedLine]:
+    return [PublishedLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity) for line in order.lines]
+
+
+def _published(record: FulfillmentRecord) -> PublishedFulfillment:
+    return PublishedFulfillment(
+        fulfillment_id=record.fulfillment_id, carrier=record.carrier,
+        tracking_numbers=list(record.tracking_numbers), tracking_urls=list(record.tracking_urls),
+        lines=[PublishedFulfilledLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity) for x in record.lines],
+    )
+
+
+# -- rejections ----------------------------------------------------------------------------------------------
+
+
+def _reject(event: InputEvent, reason: str, message: str) -> Rejection:
+    return Rejection(event_id=event.event_id, reason=reason, message=message)
+
+
+def _rejected(state: OrderState, event: InputEvent, reason: str, message: str) -> Result:
+    return Result(state, "rejected", [_reject(event, reason, message)], message)

@@ -1,0 +1,161 @@
+"""The configuration file's contract (DESIGN.md §3): pydantic models with unknown keys forbidden.
+
+Secrets are `SecretStr`: their repr and str are masked, so a logged config never shows them.
+Loading a file (YAML, `${ENV}` substitution, error messages) lives in `schemas.config_file`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from fnmatch import fnmatchcase
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
+
+from schemas.events import Platform
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> timedelta:
+    """`15m`, `1h`, `30s`, `500ms`, `7d` (or a number of seconds) as a timedelta; ValueError otherwise."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError(f"expected a duration such as 30s, 15m, 1h or 7d, got {value!r}")
+    if seconds <= 0:
+        raise ValueError(f"expected a positive duration, got {value!r}")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value.rstrip("/")
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")] = "fulfillsync"
+    partitions: Annotated[int, Field(ge=1, le=1000)] = 6
+    replication_factor: Annotated[int, Field(ge=1, le=10)] = 1
+    retention: Duration = timedelta(days=30)
+    dead_letter_retention: Duration = timedelta(days=90)
+
+
+class PollingSettings(_Section):
+    interval: Duration = timedelta(minutes=15)
+    shipped_watch: Duration = timedelta(hours=1)
+
+
+class WorkerSettings(_Section):
+    web_host: str = "0.0.0.0"  # noqa: S104 - the worker serves health checks to Kubernetes probes
+    web_port: Annotated[int, Field(ge=1, le=65535)] = 6066
+    state_dir: str = ".fulfillsync/state"
+    rocksdb_block_cache_mb: Annotated[int, Field(ge=1, le=4096)] = 16
+    broker_session_timeout: Duration = timedelta(seconds=30)
+
+
+REQUIRED_CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "shopify": ("access_token",),
+    "bigcommerce": ("access_token",),
+    "woocommerce": ("consumer_key", "consumer_secret"),
+    "magento2": ("access_token",),
+    "manual": (),
+}
+
+
+class Connection(_Section):
+    """One partner's store (or the web app, for `platform: manual`)."""
+
+    id: Identifier
+    partner: Identifier
+    role: Literal["seller", "buyer"]
+    platform: Platform
+    base_url: HttpUrl | None = None
+    credentials: dict[str, SecretStr] = Field(default_factory=dict)
+    webhook_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _platform_needs(self) -> Connection:
+        if self.platform == "manual":
+            return self
+        if self.base_url is None:
+            raise ValueError(f"base_url is required for platform {self.platform}")
+        missing = [key for key in REQUIRED_CREDENTIALS[self.platform] if key not in self.credentials]
+        if missing:
+            raise ValueError(
+                f"credentials for platform {self.platform} need {', '.join(REQUIRED_CREDENTIALS[self.platform])}; "
+                f"missing {', '.join(missing)}"
+            )
+        return self
+
+
+class Route(_Section):
+    """Which seller ships which of a buyer's SKUs (shell-style patterns, case-sensitive)."""
+
+    buyer: Identifier
+    seller: Identifier
+    skus: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+
+    def covers(self, sku: str) -> bool:
+        return any(fnmatchcase(sku, pattern) for pattern in self.skus)
+
+
+class Config(_Section):
+    """The whole configuration file."""
+
+    kafka: KafkaSettings = KafkaSettings()
+    polling: PollingSettings = PollingSettings()
+    worker: WorkerSettings = WorkerSettings()
+    connections: list[Connection] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        seen: set[str] = set()
+        for connection in self.connections:
+            if connection.id in seen:
+                raise ValueError(f"connection id {connection.id!r} is used twice; ids must be unique")
+            seen.add(connection.id)
+        roles = {connection.id: connection.role for connection in self.connections}
+        for index, route in enumerate(self.routes):
+            for side in ("buyer", "seller"):
+                name = getattr(route, side)
+                if name not in roles:
+                    raise ValueError(f"routes[{index}].{side}: no connection has id {name!r}")
+                if roles[name] != side:
+                    raise ValueError(f"routes[{index}].{side}: connection {name!r} has role {roles[name]}, not {side}")
+        return self
+
+    def connection(self, connection_id: str) -> Connection:
+        """The connection with this id; KeyError if there is none."""
+        for connection in self.connections:
+            if connection.id == connection_id:
+                return connection
+        raise KeyError(connection_id)

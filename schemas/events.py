@@ -1,0 +1,252 @@
+"""The records fulfillsync consumes and produces (DESIGN.md §3).
+
+Inputs (`order.placed` on order-events; `fulfillment.recorded` / `fulfillment.cancelled` on fulfillment-events)
+forbid unknown fields, so a misspelt field is reported instead of silently ignored. Published records
+(shipped-orders, dead-letters) declare no `additionalProperties: false`, so consumers that validate against the
+committed JSON Schema keep working when a later schema version adds a field.
+
+Every record carries a deterministic `event_id` (see `schemas.ids`) and `schema_version`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, TypeAdapter
+
+SCHEMA_VERSION = 1
+
+Platform = Literal["shopify", "bigcommerce", "woocommerce", "magento2", "manual"]
+NonEmptyStr = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Published(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# -- parts ---------------------------------------------------------------------------------------------------
+
+
+class PartyRef(_Input):
+    """One side of an order: which partner, through which connection and platform, and its order reference."""
+
+    partner: NonEmptyStr
+    connection: NonEmptyStr
+    platform: Platform
+    order_ref: NonEmptyStr | None = Field(
+        default=None, description="The order's reference on that party's platform; null until it exists there."
+    )
+
+
+class SourceRef(_Input):
+    """Where an event was observed: the connection (and its partner and platform) that reported it."""
+
+    partner: NonEmptyStr
+    connection: NonEmptyStr
+    platform: Platform
+
+
+class OrderLine(_Input):
+    """A line of the stored order. `line_id` is ours and stable; `quantity` is the ordered quantity."""
+
+    line_id: NonEmptyStr
+    sku: NonEmptyStr
+    quantity: StrictInt
+    title: str | None = None
+
+
+class FulfilledLine(_Input):
+    """Units of one order line covered by a fulfillment. The ledger rejects non-positive quantities."""
+
+    line_id: NonEmptyStr
+    sku: str | None = None
+    quantity: StrictInt
+
+
+# -- inputs --------------------------------------------------------------------------------------------------
+
+
+class OrderPlaced(_Input):
+    """A buyer order routed to one seller: the stored order that the ledger tracks until it is Shipped."""
+
+    event_id: NonEmptyStr
+    type: Literal["order.placed"] = "order.placed"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    order_id: NonEmptyStr
+    occurred_at: AwareDatetime
+    buyer: PartyRef
+    seller: PartyRef
+    lines: list[OrderLine] = Field(min_length=1)
+
+
+class FulfillmentRecorded(_Input):
+    """A fulfillment as the seller's platform (or the web app) reports it now.
+
+    `source_version` is the platform's last-updated time of the fulfillment: a newer version replaces the
+    tracking of an older one; an older one is ignored. `tracking_urls[i]` belongs to `tracking_numbers[i]`.
+    """
+
+    event_id: NonEmptyStr
+    type: Literal["fulfillment.recorded"] = "fulfillment.recorded"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    order_id: NonEmptyStr
+    occurred_at: AwareDatetime
+    source: SourceRef
+    fulfillment_id: NonEmptyStr
+    source_version: AwareDatetime
+    carrier: str | None = None
+    tracking_numbers: list[NonEmptyStr] = Field(default_factory=list)
+    tracking_urls: list[str | None] = Field(default_factory=list)
+    lines: list[FulfilledLine] = Field(min_length=1)
+
+
+class FulfillmentCancelled(_Input):
+    """The seller cancelled a fulfillment. A cancelled fulfillment stops counting and never counts again."""
+
+    event_id: NonEmptyStr
+    type: Literal["fulfillment.cancelled"] = "fulfillment.cancelled"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    order_id: NonEmptyStr
+    occurred_at: AwareDatetime
+    source: SourceRef
+    fulfillment_id: NonEmptyStr
+    source_version: AwareDatetime
+
+
+FulfillmentEvent = Annotated[FulfillmentRecorded | FulfillmentCancelled, Field(discriminator="type")]
+InputEvent = Annotated[OrderPlaced | FulfillmentRecorded | FulfillmentCancelled, Field(discriminator="type")]
+INPUT_EVENT_ADAPTER: TypeAdapter[OrderPlaced | FulfillmentRecorded | FulfillmentCancelled] = TypeAdapter(InputEvent)
+
+
+# -- published on shipped-orders -----------------------------------------------------------------------------
+
+
+class PublishedParty(_Published):
+    partner: str
+    connection: str
+    platform: Platform
+    order_ref: str | None = None
+
+
+class PublishedLine(_Published):
+    line_id: str
+    sku: str
+    quantity: int
+
+
+class PublishedFulfilledLine(_Published):
+    line_id: str
+    sku: str
+    quantity: int
+
+
+class PublishedFulfillment(_Published):
+    """An active fulfillment with its canonical carrier; `tracking_urls[i]` belongs to `tracking_numbers[i]`."""
+
+    fulfillment_id: str
+    carrier: str | None
+    tracking_numbers: list[str]
+    tracking_urls: list[str | None]
+    lines: list[PublishedFulfilledLine]
+
+
+class _OrderOutcome(_Published):
+    event_id: str
+    schema_version: Literal[1] = SCHEMA_VERSION
+    order_id: str
+    buyer: PublishedParty
+    seller: PublishedParty
+
+
+class OrderShipped(_OrderOutcome):
+    """Active fulfillments now cover every unit of every line. Published once per covering."""
+
+    type: Literal["order.shipped"] = "order.shipped"
+    shipped_at: AwareDatetime
+    lines: list[PublishedLine]
+    fulfillments: list[PublishedFulfillment]
+
+
+class OrderReopened(_OrderOutcome):
+    """A cancellation uncovered a shipped order; it is unshipped until covered again."""
+
+    type: Literal["order.reopened"] = "order.reopened"
+    reopened_at: AwareDatetime
+    cause: Literal["fulfillment_cancelled", "fulfillment_changed"]
+    cause_fulfillment_id: str
+    reopens_event_id: str = Field(description="The event_id of the order.shipped that this reopening undoes.")
+    lines: list[PublishedLine]
+    fulfillments: list[PublishedFulfillment]
+
+
+class OrderTrackingUpdated(_OrderOutcome):
+    """The carrier or tracking of a fulfillment of a shipped order changed."""
+
+    type: Literal["order.tracking_updated"] = "order.tracking_updated"
+    updated_at: AwareDatetime
+    fulfillment: PublishedFulfillment
+
+
+ShippedOrdersRecord = Annotated[OrderShipped | OrderReopened | OrderTrackingUpdated, Field(discriminator="type")]
+SHIPPED_ORDERS_ADAPTER: TypeAdapter[OrderShipped | OrderReopened | OrderTrackingUpdated] = TypeAdapter(
+    ShippedOrdersRecord
+)
+
+
+# -- dead-letters --------------------------------------------------------------------------------------------
+
+DeadLetterReason = Literal[
+    "invalid_payload",
+    "invalid_quantity",
+    "invalid_order",
+    "order_conflict",
+    "over_fulfillment",
+    "unknown_line",
+    "multi_tracking_single_unit",
+    "unknown_order",
+    "tenant_mismatch",
+    "platform_rejected",
+    "internal_error",
+]
+
+
+class OriginalRecord(_Published):
+    """The rejected Kafka record as it was read. `value` is its text when it is UTF-8, else `value_base64`."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: str | None
+    value_base64: str | None = None
+    headers: list[tuple[str, str | None]]
+
+
+class DeadLetter(_Published):
+    """An input that was not applied, with a machine-readable reason and a message for a person."""
+
+    event_id: str
+    type: Literal["dead_letter"] = "dead_letter"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    order_id: str | None
+    reason: DeadLetterReason
+    message: str
+    stage: str = Field(description="Which part of fulfillsync rejected the record, e.g. `ledger`.")
+    dead_lettered_at: AwareDatetime
+    original: OriginalRecord
+
+
+PUBLISHED_MODELS: dict[str, type[BaseModel]] = {
+    "order.placed": OrderPlaced,
+    "fulfillment.recorded": FulfillmentRecorded,
+    "fulfillment.cancelled": FulfillmentCancelled,
+    "order.shipped": OrderShipped,
+    "order.reopened": OrderReopened,
+    "order.tracking_updated": OrderTrackingUpdated,
+    "dead_letter": DeadLetter,
+}
+"""Every record type, by its `type`; each has a committed JSON Schema in `schemas/json/`."""

@@ -1,0 +1,42 @@
+"""Topic names: part of the public contract (DESIGN.md §3). Every topic is keyed by order id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """The names of fulfillsync's topics under one prefix."""
+
+    prefix: str = "fulfillsync"
+
+    @property
+    def order_events(self) -> str:
+        return f"{self.prefix}.order-events"
+
+    @property
+    def fulfillment_events(self) -> str:
+        return f"{self.prefix}.fulfillment-events"
+
+    @property
+    def shipped_orders(self) -> str:
+        return f"{self.prefix}.shipped-orders"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.prefix}.dead-letters"
+
+    @property
+    def app_id(self) -> str:
+        """The Faust application id (consumer group); it also prefixes Faust's internal topics."""
+        return f"{self.prefix}-ledger"
+
+    @property
+    def order_table_changelog(self) -> str:
+        """The compacted changelog that backs the order table (named by Faust: `{app_id}-{table}-changelog`)."""
+        return f"{self.app_id}-orders-changelog"
+
+    @property
+    def public(self) -> tuple[str, str, str, str]:
+        return (self.order_events, self.fulfillment_events, self.shipped_orders, self.dead_letters)

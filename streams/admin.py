@@ -1,0 +1,67 @@
+"""Creating fulfillsync's topics, idempotently, with confluent-kafka's AdminClient.
+
+A topic that already exists is left as it is (its partitions are not changed: that would move keys between
+partitions and break co-partitioning); `ensure_topics` reports it as existing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from schemas.config import KafkaSettings
+from schemas.topics import TopicNames
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
+    """Every topic the service needs: the four public ones and Faust's internal ones for the ledger."""
+    names = TopicNames(settings.topic_prefix)
+    retention = str(int(settings.retention.total_seconds() * 1000))
+    dead_letter_retention = str(int(settings.dead_letter_retention.total_seconds() * 1000))
+    events = {"cleanup.policy": "delete", "retention.ms": retention}
+    return [
+        TopicSpec(names.order_events, settings.partitions, events),
+        TopicSpec(names.fulfillment_events, settings.partitions, events),
+        TopicSpec(names.shipped_orders, settings.partitions, events),
+        TopicSpec(names.dead_letters, settings.partitions,
+                  {"cleanup.policy": "delete", "retention.ms": dead_letter_retention}),
+        # The order table's changelog: compacted, never expired, co-partitioned with the input topics.
+        TopicSpec(names.order_table_changelog, settings.partitions, {"cleanup.policy": "compact"}),
+        TopicSpec(f"{names.app_id}-__assignor-__leader", 1, {"cleanup.policy": "delete"}),
+    ]
+
+
+def ensure_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> dict[str, str]:
+    """Create the missing topics. Returns topic -> `created` or `exists`.
+
+    Raises KafkaException naming the topic when the broker refuses one (e.g. a replication factor larger than
+    the number of brokers).
+    """
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    specs = topic_specs(settings)
+    futures = admin.create_topics(
+        [NewTopic(s.name, num_partitions=s.partitions, replication_factor=settings.replication_factor,
+                  config=s.config) for s in specs],
+        operation_timeout=timeout_s, request_timeout=timeout_s,
+    )
+    outcome: dict[str, str] = {}
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout_s)
+            outcome[name] = "created"
+        except KafkaException as error:
+            kafka_error = error.args[0]
+            if isinstance(kafka_error, KafkaError) and kafka_error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                outcome[name] = "exists"
+                continue
+            raise KafkaException(f"could not create topic {name}: {kafka_error}") from error
+    return outcome

@@ -1,0 +1,100 @@
+"""The one Faust app of a fulfillsync worker, built from the configuration.
+
+- the order table (`orders`): order id -> the ledger's state as JSON, on RocksDB (rocksdict) with a capped
+  block cache, backed by a compacted changelog topic;
+- the ledger agent: reads order-events and fulfillment-events (co-partitioned by order id) at concurrency 1
+  and publishes to shipped-orders and dead-letters;
+- web views: /healthz, /readyz, /metrics.
+
+Processing is at-least-once with an idempotent ledger, never Faust's exactly-once mode (DESIGN.md §5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from schemas.config import Config
+from schemas.topics import TopicNames
+from streams.metrics import Metrics
+from streams.orders.ledger_agent import LedgerProcessor
+from streams.records import EncodedRecord
+from streams.web import register_views
+
+ORDER_TABLE = "orders"
+_RAW = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+_MIB = 1024 * 1024
+
+
+@dataclass
+class Service:
+    """The app and what tests and views need to reach inside it."""
+
+    app: faust.App
+    names: TopicNames
+    metrics: Metrics
+
+
+def create_app(config: Config) -> Service:
+    """Build the Faust app for `config`. Nothing connects to Kafka until the app is started."""
+    names = TopicNames(config.kafka.topic_prefix)
+    metrics = Metrics()
+    state_dir = Path(config.worker.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        names.app_id,
+        broker=[f"kafka://{server.strip()}" for server in config.kafka.bootstrap_servers.split(",")],
+        store="rocksdb://",
+        datadir=str(state_dir),
+        autodiscover=False,
+        processing_guarantee="at_least_once",
+        topic_partitions=config.kafka.partitions,
+        topic_replication_factor=config.kafka.replication_factor,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_session_timeout=config.worker.broker_session_timeout.total_seconds(),
+        broker_heartbeat_interval=min(3.0, config.worker.broker_session_timeout.total_seconds() / 3),
+        web_enabled=True,
+        web_host=config.worker.web_host,
+        web_port=config.worker.web_port,
+        table_standby_replicas=0,
+    )
+    table = app.Table(
+        ORDER_TABLE,
+        default=None,
+        partitions=config.kafka.partitions,
+        schema=_RAW,
+        options=_rocksdb_options(config),
+    )
+    inputs = app.topic(names.order_events, names.fulfillment_events, schema=_RAW)
+    outputs = {name: app.topic(name, schema=_RAW)
+               for name in (names.shipped_orders, names.dead_letters)}
+
+    async def send(topic: str, record: EncodedRecord) -> None:
+        await outputs[topic].send(key=record.key, value=record.value, headers=record.headers)
+
+    processor = LedgerProcessor(table=table, send=send, names=names, metrics=metrics)
+
+    async def ledger(stream: Any) -> None:
+        async for event in stream.events():
+            await processor.process(event.message)
+
+    app.agent(inputs, name="ledger", concurrency=1)(ledger)
+    register_views(app, metrics)
+    return Service(app=app, names=names, metrics=metrics)
+
+
+def _rocksdb_options(config: Config) -> dict[str, Any]:
+    cache = config.worker.rocksdb_block_cache_mb * _MIB
+    return {
+        "driver": "rocksdict",
+        "block_cache_size": cache,
+        "block_cache_compressed_size": max(cache // 4, _MIB),
+        "write_buffer_size": 8 * _MIB,
+        "max_write_buffer_number": 2,
+        "target_file_size_base": 16 * _MIB,
+    }

@@ -1,0 +1,1 @@
+"""The order domain in the Faust app: the order table and the ledger agent that maintains it."""

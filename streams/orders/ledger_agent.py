@@ -1,0 +1,143 @@
+"""The ledger agent's work for one record: read the order's state, apply the input, publish, store.
+
+Failure behaviour (DESIGN.md §5):
+- a record that is not a valid input is dead-lettered (`invalid_payload`) and the loop goes on;
+- a rejection by the ledger is dead-lettered with the ledger's reason; the order's state is unchanged;
+- an unexpected exception is logged and the record dead-lettered as `internal_error`, never re-raised, because
+  Faust commits the offset of an event whose handler raised (the event would be lost);
+- outputs are handed to the producer before the state is stored, and Faust flushes the producer before it
+  commits offsets; if the worker dies in between, the record is read again and the ledger returns the same
+  outputs with the same ids (see `ledger.apply`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ledger import OrderState, Output, Rejection, apply, new_state
+from schemas.events import DeadLetter, OrderReopened, OrderShipped, OrderTrackingUpdated
+from schemas.topics import TopicNames
+from streams.metrics import Metrics
+from streams.records import (
+    EncodedRecord,
+    InputEvent,
+    InvalidInput,
+    KafkaMessage,
+    dead_letter,
+    decode_input,
+    encode_event,
+    position,
+)
+
+log = logging.getLogger("fulfillsync.ledger")
+
+Send = Callable[[str, EncodedRecord], Awaitable[None]]
+"""Publishes one record on a topic (by name); raises if the producer refuses it."""
+
+
+@dataclass(frozen=True)
+class _HeldMessage:
+    """A held input re-presented as the record it was read from, for its dead letter."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+class LedgerProcessor:
+    """Processes records of order-events and fulfillment-events against the order table.
+
+    `table` maps an order id (bytes) to its state as JSON bytes; `send` publishes a record.
+    """
+
+    def __init__(self, *, table: MutableMapping[bytes, bytes], send: Send, names: TopicNames, metrics: Metrics,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._table = table
+        self._send = send
+        self._names = names
+        self._metrics = metrics
+        self._clock = clock
+        self._allowed = {
+            names.order_events: frozenset({"order.placed"}),
+            names.fulfillment_events: frozenset({"fulfillment.recorded", "fulfillment.cancelled"}),
+        }
+
+    async def process(self, message: KafkaMessage) -> None:
+        """Handle one record. Never raises (see the module docstring)."""
+        try:
+            await self._process(message)
+        except Exception as error:  # noqa: BLE001 - the last line of defence of the agent loop
+            log.exception("ledger failed on %s; dead-lettering it as internal_error", position(message))
+            try:
+                await self._dead_letter(message, "internal_error",
+                                        f"fulfillsync could not process this record: {type(error).__name__}: {error}",
+                                        order_id=None, rejected_event_id=None)
+            except Exception:  # noqa: BLE001
+                log.critical("could not dead-letter %s; the record is only in this log", position(message),
+                             exc_info=True)
+
+    async def _process(self, message: KafkaMessage) -> None:
+        allowed = self._allowed.get(message.topic, frozenset())
+        decoded = decode_input(message, allowed)
+        if isinstance(decoded, InvalidInput):
+            self._metrics.inputs.labels("unknown", "invalid").inc()
+            await self._dead_letter(message, decoded.reason, decoded.message, order_id=decoded.order_id,
+                                    rejected_event_id=None)
+            return
+        key = decoded.order_id.encode()
+        stored = self._table.get(key)
+        state = OrderState.model_validate_json(stored) if stored else new_state(decoded.order_id)
+        result = apply(state, decoded, position(message))
+        self._metrics.inputs.labels(decoded.type, result.status).inc()
+        if result.status in ("held", "stale"):
+            log.info("%s %s for order %s: %s", decoded.type, result.status, decoded.order_id, result.detail)
+        for output in result.outputs:
+            await self._publish(output, message, decoded, state)
+        if result.state is not state:
+            self._table[key] = result.state.model_dump_json().encode()
+
+    async def _publish(self, output: Output, message: KafkaMessage, event: InputEvent, before: OrderState) -> None:
+        if isinstance(output, Rejection):
+            source = message if output.event_id == event.event_id else _held_message(before, output.event_id)
+            await self._dead_letter(source, output.reason, output.message, order_id=event.order_id,
+                                    rejected_event_id=output.event_id)
+            return
+        await self._send(self._names.shipped_orders, encode_event(
+            output, order_id=output.order_id, record_id=output.event_id, record_type=output.type,
+            time=_output_time(output)))
+        self._metrics.outputs.labels(output.type).inc()
+        log.info("%s %s (event %s)", output.order_id, output.type, output.event_id)
+
+    async def _dead_letter(self, message: KafkaMessage, reason: str, text: str, *, order_id: str | None,
+                           rejected_event_id: str | None) -> None:
+        letter: DeadLetter = dead_letter(message, reason=reason, text=text, order_id=order_id,
+                                         rejected_event_id=rejected_event_id, at=self._clock())
+        await self._send(self._names.dead_letters, encode_event(
+            letter, order_id=order_id or (message.key or b"").decode("utf-8", "replace"),
+            record_id=letter.event_id, record_type=letter.type, time=letter.dead_lettered_at))
+        self._metrics.dead_letters.labels(letter.stage, reason).inc()
+        log.warning("dead-lettered %s as %s: %s", position(message), reason, text)
+
+
+def _output_time(output: OrderShipped | OrderReopened | OrderTrackingUpdated) -> datetime:
+    if isinstance(output, OrderShipped):
+        return output.shipped_at
+    if isinstance(output, OrderReopened):
+        return output.reopened_at
+    return output.updated_at
+
+
+def _held_message(state: OrderState, held_event_id: str) -> KafkaMessage:
+    for item in state.held:
+        if item.event.event_id == held_event_id:
+            topic, partition, offset = (item.position or "held:-1:-1").rsplit(":", 2)
+            return _HeldMessage(topic=topic, partition=int(partition), offset=int(offset),
+                                key=item.event.order_id.encode(), value=item.event.model_dump_json().encode(),
+                                headers=[])
+    raise LookupError(f"no held input {held_event_id} on order {state.order_id}")
