@@ -4,9 +4,10 @@
 #   docker run --rm -p 6066:6066 -v "$PWD/config/compose.yaml:/etc/fulfillsync/config.yaml:ro" \
 #       fulfillsync --config /etc/fulfillsync/config.yaml worker
 #
-# Every dependency ships binary wheels for CPython 3.11 on manylinux x86_64/aarch64, so the slim image needs no
-# compiler. The build stage installs into a virtualenv that the runtime stage copies; the source tree stays out of
-# the final image.
+# On linux/amd64 every dependency ships a CPython 3.11 manylinux wheel, so the slim image needs no compiler.
+# (faust-streaming 0.15.3 has no aarch64 wheel: an arm64 build compiles it from source and may need build-essential
+# in the build stage.) The build stage installs into a virtualenv that the runtime stage copies; the source tree
+# stays out of the final image.
 
 FROM python:3.11-slim AS build
 

@@ -181,7 +181,8 @@ def demo(
     """Start the worker, feed a scripted stream of orders and fulfillments, and print what happens."""
     from fulfillsync.demo import run_demo
 
-    raise typer.Exit(run_demo(_config(), pause=pause, exit_when_done=exit_when_done))
+    config_path = _state["config"]
+    raise typer.Exit(run_demo(_config(), config_path=config_path, pause=pause, exit_when_done=exit_when_done))
 
 
 def main() -> None:

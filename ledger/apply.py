@@ -37,6 +37,7 @@ from schemas.events import (
     OrderReopened,
     OrderShipped,
     OrderTrackingUpdated,
+    PartyRef,
     PublishedFulfilledLine,
     PublishedFulfillment,
     PublishedLine,
@@ -132,8 +133,21 @@ def _place(state: OrderState, event: OrderPlaced) -> Result:
                          "cannot be replaced by a second order.placed")
     if (state.order.buyer, state.order.seller) == (event.buyer, event.seller):
         return Result(state, "duplicate", [], "same order placed again")
+    moved = [side for side in ("buyer", "seller") if not _may_replace(getattr(state.order, side),
+                                                                      getattr(event, side))]
+    if moved:
+        return _rejected(state, event, "order_conflict",
+                         f"order {state.order_id} belongs to {' and '.join(moved)} "
+                         f"{', '.join(getattr(state.order, side).connection for side in moved)}; a second "
+                         "order.placed may add a missing order reference but cannot change a party or a known reference")
     state.order = state.order.model_copy(update={"buyer": event.buyer, "seller": event.seller})
     return Result(state, "applied", [], "order references updated")
+
+
+def _may_replace(old: PartyRef, new: PartyRef) -> bool:
+    """A later order.placed may fill in a reference that was unknown, and change nothing else of a party."""
+    same_party = (old.partner, old.connection, old.platform) == (new.partner, new.connection, new.platform)
+    return same_party and old.order_ref in (None, new.order_ref)
 
 
 def _order_problem(event: OrderPlaced) -> str:
@@ -199,20 +213,19 @@ def _normalise(state: OrderState, event: FulfillmentRecorded) -> FulfillmentReco
                            f"{line.sku}")
         units[line.line_id] = units.get(line.line_id, 0) + line.quantity
 
-    numbers = list(dict.fromkeys(number.strip() for number in event.tracking_numbers if number.strip()))
+    if len(event.tracking_urls) > len(event.tracking_numbers):
+        return _reject(event, "invalid_payload",
+                       f"{len(event.tracking_urls)} tracking URLs for {len(event.tracking_numbers)} tracking "
+                       "number(s); URLs pair with numbers by position")
+    given = _urls_by_number(event.tracking_numbers, event.tracking_urls)
+    numbers = list(given)
     total_units = sum(units.values())
     if len(numbers) > total_units:
         return _reject(event, "multi_tracking_single_unit",
                        f"{len(numbers)} tracking numbers for {total_units} unit(s): a fulfillment may carry at most "
                        "one tracking number per unit")
-    if len(event.tracking_urls) > len(numbers):
-        return _reject(event, "invalid_payload",
-                       f"{len(event.tracking_urls)} tracking URLs for {len(numbers)} tracking number(s); "
-                       "URLs pair with numbers by position")
     carrier = canonical_carrier(event.carrier)
-    given = [url.strip() if url and url.strip() else None for url in event.tracking_urls]
-    given += [None] * (len(numbers) - len(given))
-    urls = [url or tracking_url(carrier, number) for url, number in zip(given, numbers, strict=True)]
+    urls = [given[number] or tracking_url(carrier, number) for number in numbers]
     lines = [LineUnits(line_id=line_id, sku=ordered[line_id].sku, quantity=quantity)
              for line_id, quantity in sorted(units.items())]
     return FulfillmentRecord(
@@ -220,6 +233,20 @@ def _normalise(state: OrderState, event: FulfillmentRecorded) -> FulfillmentReco
         digest=_digest(carrier, numbers, urls, lines),
         carrier=carrier, tracking_numbers=numbers, tracking_urls=urls, lines=lines,
     )
+
+
+def _urls_by_number(numbers: list[str], urls: list[str | None]) -> dict[str, str | None]:
+    """Distinct tracking numbers (stripped, blanks dropped, first occurrence first), each with the first URL
+    given beside it by position."""
+    paired: dict[str, str | None] = {}
+    for index, raw in enumerate(numbers):
+        number = raw.strip()
+        if not number:
+            continue
+        url = urls[index].strip() if index < len(urls) and urls[index] else None
+        if paired.get(number) is None:
+            paired[number] = url or None
+    return paired
 
 
 def _digest(carrier: str | None, numbers: list[str], urls: list[str | None], lines: list[LineUnits]) -> str:

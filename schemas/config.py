@@ -1,5 +1,9 @@
 """The configuration file's contract (DESIGN.md §3): pydantic models with unknown keys forbidden.
 
+Validators that check several fields start their message with the key path they concern, relative to the model
+(`credentials: ...`, `routes[1].buyer: ...`), so error messages can name the offending key and its line.
+Messages never quote the value: it may have come from an environment variable holding a secret.
+
 Secrets are `SecretStr`: their repr and str are masked, so a logged config never shows them.
 Loading a file (YAML, `${ENV}` substitution, error messages) lives in `schemas.config_file`.
 """
@@ -36,9 +40,9 @@ def parse_duration(value: object) -> timedelta:
     elif isinstance(value, str) and (match := _DURATION.match(value)):
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     else:
-        raise ValueError(f"expected a duration such as 30s, 15m, 1h or 7d, got {value!r}")
+        raise ValueError("expected a duration such as 30s, 15m, 1h or 7d")
     if seconds <= 0:
-        raise ValueError(f"expected a positive duration, got {value!r}")
+        raise ValueError("expected a positive duration such as 30s, 15m, 1h or 7d")
     return timedelta(seconds=seconds)
 
 
@@ -48,7 +52,7 @@ Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
 
 def _http_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        raise ValueError("expected an http:// or https:// URL such as https://shop.example")
     return value.rstrip("/")
 
 
@@ -106,11 +110,11 @@ class Connection(_Section):
         if self.platform == "manual":
             return self
         if self.base_url is None:
-            raise ValueError(f"base_url is required for platform {self.platform}")
+            raise ValueError(f"base_url: required for platform {self.platform}")
         missing = [key for key in REQUIRED_CREDENTIALS[self.platform] if key not in self.credentials]
         if missing:
             raise ValueError(
-                f"credentials for platform {self.platform} need {', '.join(REQUIRED_CREDENTIALS[self.platform])}; "
+                f"credentials: platform {self.platform} needs {', '.join(REQUIRED_CREDENTIALS[self.platform])}; "
                 f"missing {', '.join(missing)}"
             )
         return self
@@ -139,9 +143,10 @@ class Config(_Section):
     @model_validator(mode="after")
     def _references(self) -> Config:
         seen: set[str] = set()
-        for connection in self.connections:
+        for index, connection in enumerate(self.connections):
             if connection.id in seen:
-                raise ValueError(f"connection id {connection.id!r} is used twice; ids must be unique")
+                raise ValueError(f"connections[{index}].id: connection id {connection.id!r} is used twice; "
+                                 "ids must be unique")
             seen.add(connection.id)
         roles = {connection.id: connection.role for connection in self.connections}
         for index, route in enumerate(self.routes):

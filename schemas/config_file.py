@@ -19,6 +19,8 @@ from pydantic import ValidationError
 from schemas.config import Config
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_LEADING_PATH = re.compile(r"^(?P<path>[A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (?P<rest>.*)$", re.S)
+_PATH_PART = re.compile(r"([A-Za-z_]\w*)|\[(\d+)\]")
 _SECRET_KEYS = ("credentials", "webhook_secret")
 
 Location = tuple[str | int, ...]
@@ -73,34 +75,45 @@ def parse_config(text: str, *, source: str = "<config>", environ: Mapping[str, s
     if not isinstance(data, dict):
         raise ConfigError(source, ["the file must be a mapping of sections (kafka, polling, connections, routes)"])
 
-    problems: list[str] = []
+    problems: list[str] = _duplicate_keys(root, ())
     warnings: list[str] = []
-    data = _substitute(data, (), environ, problems, warnings, root)
+    from_environment: set[Location] = set()
+    data = _substitute(data, (), environ, problems, warnings, root, from_environment)
     if problems:
         raise ConfigError(source, problems)
     try:
         config = Config.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(source, [_describe(item, root) for item in error.errors()]) from None
+        raise ConfigError(source, [_describe(item, root, from_environment) for item in error.errors()]) from None
     return LoadedConfig(config=config, warnings=warnings)
 
 
 def _substitute(
-    value: Any, location: Location, environ: Mapping[str, str], problems: list[str], warnings: list[str], root: Any
+    value: Any, location: Location, environ: Mapping[str, str], problems: list[str], warnings: list[str], root: Any,
+    from_environment: set[Location],
 ) -> Any:
+    """Replace `${NAME}` references, recording missing variables in `problems` and where values came from the
+    environment in `from_environment`."""
     if isinstance(value, dict):
-        return {k: _substitute(v, (*location, k), environ, problems, warnings, root) for k, v in value.items()}
+        return {k: _substitute(v, (*location, k), environ, problems, warnings, root, from_environment)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, (*location, i), environ, problems, warnings, root) for i, v in enumerate(value)]
-    if not isinstance(value, str):
-        return value
+        return [_substitute(v, (*location, i), environ, problems, warnings, root, from_environment)
+                for i, v in enumerate(value)]
     is_secret = any(part in _SECRET_KEYS for part in location)
+    if not isinstance(value, str):
+        if is_secret and value is not None:
+            warnings.append(f"{_line(root, location)}{key_path(location)}: a secret is written in the file; "
+                            "reference an environment variable instead, e.g. ${MY_SECRET}")
+        return value
     references = _ENV_REFERENCE.findall(value)
     if is_secret and not references:
         warnings.append(
             f"{_line(root, location)}{key_path(location)}: a secret is written in the file; "
             "reference an environment variable instead, e.g. ${MY_SECRET}"
         )
+    if references:
+        from_environment.add(location)
     missing = [name for name in references if name not in environ]
     for name in missing:
         problems.append(
@@ -110,39 +123,62 @@ def _substitute(
     return _ENV_REFERENCE.sub(lambda m: environ.get(m.group(1), ""), value)
 
 
-def _describe(error: Mapping[str, Any], root: Any) -> str:
+def _describe(error: Mapping[str, Any], root: Any, from_environment: set[Location]) -> str:
     location: Location = tuple(error["loc"])
-    message = str(error["msg"])
+    message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         parent = key_path(location[:-1])
         message = f"unknown key {location[-1]!r} in {parent}; check its spelling against the documented keys"
-    elif error["type"] == "literal_error":
+    elif error["type"] == "literal_error" and location not in from_environment:
         message = f"{message} (got {error['input']!r})"
     elif error["type"] == "string_pattern_mismatch":
         message = "expected lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
-    message = message.removeprefix("Value error, ")
+    elif match := _LEADING_PATH.match(message):
+        location = location + _parse_path(match.group("path"))
+        message = match.group("rest")
+    if location in from_environment:
+        message += " (the value comes from an environment variable)"
     return f"{_line(root, location)}{key_path(location)}: {message}"
 
 
+def _parse_path(path: str) -> Location:
+    return tuple(name if name else int(index) for name, index in _PATH_PART.findall(path))
+
+
+def _duplicate_keys(node: Any, location: Location) -> list[str]:
+    """YAML lets a key repeat (the last wins): report it instead, since the first would be silently lost."""
+    problems: list[str] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                problems.append(f"line {key.start_mark.line + 1}: {key_path((*location, key.value))}: "
+                                "this key appears twice; merge the two entries")
+            seen.add(key.value)
+            problems += _duplicate_keys(value, (*location, key.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            problems += _duplicate_keys(item, (*location, index))
+    return problems
+
+
 def _line(root: Any, location: Location) -> str:
-    """`line N: ` for the YAML node at `location`, or the nearest ancestor that exists."""
-    node = root
-    best = node
+    """`line N: ` for the key (or sequence item) at `location`, or the nearest ancestor that exists."""
+    node, mark = root, getattr(root, "start_mark", None)
     for part in location:
-        node = _child(node, part)
-        if node is None:
+        found = _child(node, part)
+        if found is None:
             break
-        best = node
-    if best is None or not hasattr(best, "start_mark"):
-        return ""
-    return f"line {best.start_mark.line + 1}: "
+        mark, node = found[0].start_mark, found[1]
+    return f"line {mark.line + 1}: " if mark is not None else ""
 
 
-def _child(node: Any, part: str | int) -> Any:
+def _child(node: Any, part: str | int) -> tuple[Any, Any] | None:
+    """(the node that names `part` — its key, or the item itself — and the value node)."""
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.value == part:
-                return value
+                return key, value
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        return node.value[part]
+        return node.value[part], node.value[part]
     return None

@@ -25,7 +25,13 @@ from streams.records import EncodedRecord
 from streams.web import register_views
 
 ORDER_TABLE = "orders"
-_RAW = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+
+def _raw_schema() -> faust.Schema:
+    """Bytes in, bytes out. A fresh instance per use: Faust mutates a table's schema in place, so a shared one
+    would switch the input topics to JSON decoding."""
+    return faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
 _MIB = 1024 * 1024
 
 
@@ -62,16 +68,21 @@ def create_app(config: Config) -> Service:
         web_host=config.worker.web_host,
         web_port=config.worker.web_port,
         table_standby_replicas=0,
+        # Every record is bytes in and bytes out: we decode ourselves, so a malformed record is dead-lettered
+        # by our code rather than dropped by Faust's decoder with only a log line.
+        key_serializer="raw",
+        value_serializer="raw",
     )
     table = app.Table(
         ORDER_TABLE,
         default=None,
         partitions=config.kafka.partitions,
-        schema=_RAW,
+        key_type=str,
         options=_rocksdb_options(config),
     )
-    inputs = app.topic(names.order_events, names.fulfillment_events, schema=_RAW)
-    outputs = {name: app.topic(name, schema=_RAW)
+    inputs = app.topic(names.order_events, names.fulfillment_events, schema=_raw_schema(),
+                       key_serializer="raw", value_serializer="raw")
+    outputs = {name: app.topic(name, schema=_raw_schema(), key_serializer="raw", value_serializer="raw")
                for name in (names.shipped_orders, names.dead_letters)}
 
     async def send(topic: str, record: EncodedRecord) -> None:

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from ledger import OrderState, Output, Rejection, apply, new_state
 from schemas.events import DeadLetter, OrderReopened, OrderShipped, OrderTrackingUpdated
@@ -53,10 +54,10 @@ class _HeldMessage:
 class LedgerProcessor:
     """Processes records of order-events and fulfillment-events against the order table.
 
-    `table` maps an order id (bytes) to its state as JSON bytes; `send` publishes a record.
+    `table` maps an order id to its state as a JSON-compatible dict; `send` publishes a record.
     """
 
-    def __init__(self, *, table: MutableMapping[bytes, bytes], send: Send, names: TopicNames, metrics: Metrics,
+    def __init__(self, *, table: MutableMapping[str, dict[str, Any]], send: Send, names: TopicNames, metrics: Metrics,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._table = table
         self._send = send
@@ -90,9 +91,8 @@ class LedgerProcessor:
             await self._dead_letter(message, decoded.reason, decoded.message, order_id=decoded.order_id,
                                     rejected_event_id=None)
             return
-        key = decoded.order_id.encode()
-        stored = self._table.get(key)
-        state = OrderState.model_validate_json(stored) if stored else new_state(decoded.order_id)
+        stored = self._table.get(decoded.order_id)
+        state = OrderState.model_validate(stored) if stored else new_state(decoded.order_id)
         result = apply(state, decoded, position(message))
         self._metrics.inputs.labels(decoded.type, result.status).inc()
         if result.status in ("held", "stale"):
@@ -100,7 +100,7 @@ class LedgerProcessor:
         for output in result.outputs:
             await self._publish(output, message, decoded, state)
         if result.state is not state:
-            self._table[key] = result.state.model_dump_json().encode()
+            self._table[decoded.order_id] = result.state.model_dump(mode="json")
 
     async def _publish(self, output: Output, message: KafkaMessage, event: InputEvent, before: OrderState) -> None:
         if isinstance(output, Rejection):

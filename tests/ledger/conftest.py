@@ -162,3 +162,11 @@ def rejection(result: Result) -> Rejection:
 def without_seen(state: OrderState) -> dict[str, object]:
     """The state minus its memory of processed inputs: what a rejected input must leave unchanged."""
     return state.model_dump(exclude={"seen"})
+
+
+def placed_ledger(lines: Mapping[str, int] | None = None) -> Ledger:
+    """A ledger whose order (`order_placed(lines)`) has been placed."""
+    ledger = Ledger()
+    result = ledger.feed(order_placed(lines))
+    assert result.status == "applied", result.detail
+    return ledger

