@@ -13,7 +13,6 @@ Exit codes: 0 success, 1 a runtime failure (broker, Kafka), 2 bad usage or confi
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -192,4 +191,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -139,7 +139,8 @@ def _place(state: OrderState, event: OrderPlaced) -> Result:
         return _rejected(state, event, "order_conflict",
                          f"order {state.order_id} belongs to {' and '.join(moved)} "
                          f"{', '.join(getattr(state.order, side).connection for side in moved)}; a second "
-                         "order.placed may add a missing order reference but cannot change a party or a known reference")
+                         "order.placed may add a missing order reference but cannot change a party or a known "
+                         "reference")
     state.order = state.order.model_copy(update={"buyer": event.buyer, "seller": event.seller})
     return Result(state, "applied", [], "order references updated")
 
@@ -175,7 +176,8 @@ def _record(state: OrderState, event: FulfillmentRecorded) -> Result:
     existing = state.fulfillments.get(event.fulfillment_id)
     if existing is not None:
         if existing.cancelled:
-            return Result(state, "stale", [], f"fulfillment {event.fulfillment_id} was cancelled; it never counts again")
+            return Result(state, "stale", [],
+                          f"fulfillment {event.fulfillment_id} was cancelled; it never counts again")
         ordering = _compare(candidate, existing)
         if ordering == 0:
             return Result(state, "duplicate", [], "same fulfillment, same content")
@@ -243,7 +245,7 @@ def _urls_by_number(numbers: list[str], urls: list[str | None]) -> dict[str, str
         number = raw.strip()
         if not number:
             continue
-        url = urls[index].strip() if index < len(urls) and urls[index] else None
+        url = (urls[index] or "").strip() if index < len(urls) else ""
         if paired.get(number) is None:
             paired[number] = url or None
     return paired

@@ -3,6 +3,7 @@ record value is the JSON event itself (https://github.com/cloudevents/spec, kafk
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 SPEC_VERSION = "1.0"
@@ -10,6 +11,8 @@ TYPE_PREFIX = "io.fulfillsync."
 CONTENT_TYPE = "application/json"
 
 Headers = list[tuple[str, bytes]]
+RawHeaders = Sequence[tuple[str, str | bytes | None]] | Mapping[str, str | bytes | None] | None
+"""Headers as Kafka clients hand them over: a list of pairs (confluent-kafka, aiokafka) or a mapping (Faust)."""
 
 
 def ce_type(event_type: str) -> str:
@@ -32,6 +35,8 @@ def binary_headers(*, event_id: str, event_type: str, source: str, time: datetim
     return headers
 
 
-def header_map(headers: list[tuple[str, bytes | None]] | None) -> dict[str, str]:
-    """Headers as text, last value winning; undecodable values are replaced rather than raising."""
-    return {name: (value or b"").decode("utf-8", "replace") for name, value in headers or []}
+def header_map(headers: RawHeaders) -> dict[str, str]:
+    """Headers as text, last value winning; undecodable bytes are replaced rather than raising."""
+    pairs = headers.items() if isinstance(headers, Mapping) else (headers or [])
+    return {name: value if isinstance(value, str) else (value or b"").decode("utf-8", "replace")
+            for name, value in pairs}

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, TypeAdapter
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 Platform = Literal["shopify", "bigcommerce", "woocommerce", "magento2", "manual"]
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=512)]
@@ -223,7 +223,7 @@ class OriginalRecord(_Published):
     key: str | None
     value: str | None
     value_base64: str | None = None
-    headers: list[tuple[str, str | None]]
+    headers: list[tuple[str, str]]
 
 
 class DeadLetter(_Published):

@@ -24,7 +24,9 @@ def _digest(content: object) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
 
 
-def order_placed(*, buyer: PartyRef, seller: PartyRef, lines: Sequence[OrderLine], occurred_at: datetime) -> OrderPlaced:
+def order_placed(
+    *, buyer: PartyRef, seller: PartyRef, lines: Sequence[OrderLine], occurred_at: datetime
+) -> OrderPlaced:
     """`order.placed` for the lines of buyer order `buyer.order_ref` routed to `seller`."""
     if buyer.order_ref is None:
         raise ValueError("the buyer's order reference is required to identify the order")

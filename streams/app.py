@@ -27,7 +27,7 @@ from streams.web import register_views
 ORDER_TABLE = "orders"
 
 
-def _raw_schema() -> faust.Schema:
+def _raw_schema() -> faust.Schema[bytes, bytes]:
     """Bytes in, bytes out. A fresh instance per use: Faust mutates a table's schema in place, so a shared one
     would switch the input topics to JSON decoding."""
     return faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 
 from confluent_kafka import KafkaException, Producer
@@ -32,11 +33,12 @@ class EventProducer:
         self.publish_raw(topic, record.key, record.value, record.headers)
 
     def publish_raw(self, topic: str, key: bytes | None, value: bytes | None,
-                    headers: list[tuple[str, bytes]] | None = None) -> None:
+                    headers: Sequence[tuple[str, bytes]] = ()) -> None:
         """Queue any record as it is (for tools and tests that need malformed ones too)."""
         while True:
             try:
-                self._producer.produce(topic, key=key, value=value, headers=headers, on_delivery=self._delivered)
+                self._producer.produce(topic, key=key, value=value, headers=list(headers),
+                                       on_delivery=self._delivered)
                 break
             except BufferError:
                 self._producer.poll(0.1)

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from schemas.cloudevents import Headers, binary_headers
+from schemas.cloudevents import Headers, RawHeaders, binary_headers, header_map
 from schemas.events import (
     INPUT_EVENT_ADAPTER,
     DeadLetter,
@@ -32,12 +32,18 @@ LEDGER_SOURCE = "/fulfillsync/ledger"
 class KafkaMessage(Protocol):
     """What we read of a consumed record (Faust's `Message` has these attributes)."""
 
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]] | dict[str, bytes] | None
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> RawHeaders: ...
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ def dead_letter(message: KafkaMessage, *, reason: str, text: str, order_id: str 
     else:
         letter_id = event_id("dead_letter", position(message), reason)
     return DeadLetter(
-        event_id=letter_id, order_id=order_id, reason=reason, message=text, stage=stage,  # type: ignore[arg-type]
+        event_id=letter_id, order_id=order_id, reason=reason, message=text, stage=stage,
         dead_lettered_at=at, original=_original(message),
     )
 
@@ -127,8 +133,7 @@ def _original(message: KafkaMessage) -> OriginalRecord:
             value_text = message.value.decode("utf-8")
         except UnicodeDecodeError:
             value_b64 = base64.b64encode(message.value).decode()
-    raw_headers = message.headers.items() if isinstance(message.headers, dict) else (message.headers or [])
-    headers = [(name, value.decode("utf-8", "replace") if value is not None else None) for name, value in raw_headers]
+    headers = list(header_map(message.headers).items())
     return OriginalRecord(
         topic=message.topic, partition=message.partition, offset=message.offset,
         key=message.key.decode("utf-8", "replace") if message.key is not None else None,

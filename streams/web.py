@@ -20,7 +20,8 @@ def readiness(app: faust.App) -> tuple[bool, str]:
     """Whether the worker is ready to process, and why not."""
     if app.rebalancing:
         return False, "rebalancing"
-    if not app.tables.recovery.completed.is_set():
+    recovery: Any = getattr(app.tables, "recovery", None)
+    if recovery is None or not recovery.completed.is_set():
         return False, "recovering tables"
     if not app.consumer.assignment():
         return False, "no partitions assigned yet"

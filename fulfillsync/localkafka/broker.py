@@ -184,7 +184,7 @@ class LocalBroker:
             log_config_copy = self.home / "log4j2.properties"
             shutil.copyfile(log_config, log_config_copy)
         stdout = (logs / "stdout.log").open("ab")
-        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        process = subprocess.Popen(
             [java, f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
              f"-Dlog4j2.configurationFile={log_config_copy}", f"-Dkafka.logs.dir={logs}",
              "-cp", str(self.home / "libs" / "*"), "kafka.Kafka", str(properties)],

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger import OrderState, Output, Rejection, apply, new_state
+from schemas.cloudevents import RawHeaders
 from schemas.events import DeadLetter, OrderReopened, OrderShipped, OrderTrackingUpdated
 from schemas.topics import TopicNames
 from streams.metrics import Metrics
@@ -48,7 +49,7 @@ class _HeldMessage:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes]]
+    headers: RawHeaders
 
 
 class LedgerProcessor:
@@ -73,13 +74,13 @@ class LedgerProcessor:
         """Handle one record. Never raises (see the module docstring)."""
         try:
             await self._process(message)
-        except Exception as error:  # noqa: BLE001 - the last line of defence of the agent loop
+        except Exception as error:
             log.exception("ledger failed on %s; dead-lettering it as internal_error", position(message))
             try:
                 await self._dead_letter(message, "internal_error",
                                         f"fulfillsync could not process this record: {type(error).__name__}: {error}",
                                         order_id=None, rejected_event_id=None)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.critical("could not dead-letter %s; the record is only in this log", position(message),
                              exc_info=True)
 

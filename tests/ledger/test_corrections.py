@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import Ledger, all_outputs, cancelled, outputs_of, placed_ledger, recorded
-
 from ledger import Rejection
 from schemas.events import OrderReopened, OrderShipped, OrderTrackingUpdated
+from tests.ledger.builders import Ledger, all_outputs, cancelled, outputs_of, placed_ledger, recorded
 
 
 def shipped_ledger() -> tuple[Ledger, OrderShipped]:

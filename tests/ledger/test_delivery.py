@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import (
+
+from ledger import OrderState, apply, new_state
+from schemas.events import OrderShipped
+from tests.ledger.builders import (
     InputEvent,
     Ledger,
     all_outputs,
@@ -12,9 +15,6 @@ from conftest import (
     placed_ledger,
     recorded,
 )
-
-from ledger import OrderState, apply, new_state
-from schemas.events import OrderShipped
 
 
 def correction_story() -> list[InputEvent]:

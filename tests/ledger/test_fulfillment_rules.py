@@ -6,11 +6,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Ledger, placed_ledger, recorded, rejection, sku, without_seen
 from pydantic import ValidationError
 
 from ledger import FulfillmentRecord
 from schemas.events import FulfilledLine, FulfillmentRecorded
+from tests.ledger.builders import Ledger, placed_ledger, recorded, rejection, sku, without_seen
 
 
 def record_of(ledger: Ledger, fulfillment_id: str = "F1") -> FulfillmentRecord:

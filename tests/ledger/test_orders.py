@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import (
+from ledger import MAX_HELD_INPUTS, Rejection
+from schemas.events import OrderShipped, PartyRef, SourceRef
+from tests.ledger.builders import (
     BUYER,
     OTHER_SOURCE,
     SELLER,
@@ -15,9 +17,6 @@ from conftest import (
     rejection,
     without_seen,
 )
-
-from ledger import MAX_HELD_INPUTS, Rejection
-from schemas.events import OrderShipped, PartyRef, SourceRef
 
 # -- order.placed --------------------------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from conftest import ORDER_ID, InputEvent, cancelled, order_placed, position, recorded
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +24,7 @@ from schemas.events import (
     OrderShipped,
     OrderTrackingUpdated,
 )
+from tests.ledger.builders import ORDER_ID, InputEvent, cancelled, order_placed, position, recorded
 
 LINE_IDS = ("L1", "L2", "L3", "L4")
 FULFILMENT_IDS = ("F1", "F2", "F3")

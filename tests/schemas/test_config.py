@@ -165,7 +165,7 @@ def test_empty_file_gives_the_defaults() -> None:
 def test_config_is_frozen() -> None:
     config = parse("kafka: {partitions: 3}").config
     with pytest.raises(ValueError, match="frozen"):
-        config.kafka.partitions = 4
+        config.kafka.partitions = 4  # type: ignore[misc]
 
 
 # --- durations --------------------------------------------------------------------------------------------------

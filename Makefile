@@ -1,0 +1,51 @@
+# The two commands: `make run` (Kafka + worker + a live demo) and `make test` (everything, from a fresh clone).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FS := $(BIN)/fulfillsync
+TEST_KAFKA_PORT ?= 19092
+TEST_KAFKA_HOME := .fulfillsync/test-kafka
+
+.PHONY: install run stop test lint typecheck schemas bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Kafka on 127.0.0.1:9092, the worker, and a scripted stream of orders and fulfillments with a live account.
+run: install
+	$(FS) kafka start
+	$(FS) --config config/local.yaml demo
+
+## Stop the local broker that `make run` left running.
+stop: install
+	$(FS) kafka stop
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
+
+## Lint, type-check, start a throwaway broker on $(TEST_KAFKA_PORT), run every test, stop the broker.
+test: lint typecheck
+	rm -rf $(TEST_KAFKA_HOME)/data $(TEST_KAFKA_HOME)/broker.pid
+	$(FS) kafka start --port $(TEST_KAFKA_PORT) --home $(TEST_KAFKA_HOME)
+	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(TEST_KAFKA_PORT) $(BIN)/pytest; status=$$?; \
+		$(FS) kafka stop --port $(TEST_KAFKA_PORT) --home $(TEST_KAFKA_HOME); exit $$status
+
+## Regenerate the committed JSON Schemas after changing a model in schemas/.
+schemas: install
+	$(BIN)/python -m schemas.generate
+
+## The ledger throughput benchmark against the local broker (not part of `make test`).
+bench: install
+	$(FS) kafka start
+	$(BIN)/python bench/ledger_throughput.py
+
+clean:
+	rm -rf $(VENV) .fulfillsync .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

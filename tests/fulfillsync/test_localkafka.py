@@ -1,0 +1,34 @@
+"""The local broker's tooling: clear messages when it cannot work, and status against a live broker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fulfillsync.localkafka.broker import BrokerError, LocalBroker, broker_answers
+
+
+def test_start_without_java_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH: neither java nor mvn
+    broker = LocalBroker(home=tmp_path / "kafka", port=29092, controller_port=29093)
+    with pytest.raises(BrokerError, match=r"`java` was not found on PATH: the local Kafka broker needs a Java 17\+"):
+        broker.start()
+
+
+def test_stopping_a_broker_that_is_not_running_is_a_no_op(tmp_path: Path) -> None:
+    assert LocalBroker(home=tmp_path, port=29092, controller_port=29093).stop() == "not running"
+
+
+def test_a_port_nobody_listens_on_does_not_answer() -> None:
+    assert not broker_answers("127.0.0.1:1", timeout_s=1)
+
+
+@pytest.mark.kafka
+def test_cli_status_reports_a_live_broker(kafka_bootstrap: str) -> None:
+    port = kafka_bootstrap.rsplit(":", 1)[1]
+    result = subprocess.run([sys.executable, "-m", "fulfillsync.cli", "kafka", "status", "--port", port],
+                            capture_output=True, text=True, check=False)
+    assert "answers on" in result.stdout or result.stdout.startswith("kafka: running"), result.stdout

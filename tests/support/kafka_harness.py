@@ -1,0 +1,199 @@
+"""Running real workers against a real broker in tests: a config per test (own topic prefix, state dir and web
+port), the worker as its own process, an idempotent producer, and a reader of everything the worker published."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from schemas.cloudevents import header_map
+from schemas.config import Config
+from schemas.config_file import load_config
+from schemas.topics import TopicNames
+from streams.admin import ensure_topics
+from streams.producer import EventProducer
+
+WORKER_READY_TIMEOUT_S = 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_config(folder: Path, bootstrap: str, *, partitions: int = 2) -> Path:
+    """A config file for one test: unique topic prefix, its own state dir and web port."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    document = {
+        "kafka": {"bootstrap_servers": bootstrap, "topic_prefix": prefix, "partitions": partitions},
+        "worker": {"web_host": "127.0.0.1", "web_port": free_port(), "state_dir": str(folder / "state"),
+                   "broker_session_timeout": "6s"},
+    }
+    path = folder / "fulfillsync.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@dataclass
+class WorkerProcess:
+    """`fulfillsync worker` as a child process, with its output in a log file."""
+
+    config_path: Path
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def config(self) -> Config:
+        return load_config(self.config_path).config
+
+    def start(self) -> WorkerProcess:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "fulfillsync.cli", "--config", str(self.config_path), "worker"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
+            if self.http("/readyz")[0] == 200:
+                return self
+            time.sleep(0.3)
+        raise AssertionError(f"worker not ready within {WORKER_READY_TIMEOUT_S:.0f}s:\n{self.log_tail()}")
+
+    def http(self, path: str) -> tuple[int, str]:
+        url = f"http://127.0.0.1:{self.config.worker.web_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return int(error.code), error.read().decode()
+        except OSError:
+            return 0, ""
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 60.0) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise AssertionError(f"worker ignored {sig.name} for {timeout_s:.0f}s:\n{self.log_tail()}") from None
+        return int(self.process.returncode)
+
+    def log_tail(self, lines: int = 60) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Published:
+    """A record the worker published, parsed, with its headers."""
+
+    topic: str
+    key: str | None
+    value: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass
+class OutputReader:
+    """Reads shipped-orders and dead-letters from the beginning, accumulating every record seen."""
+
+    bootstrap: str
+    names: TopicNames
+    records: list[Published] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"reader-{uuid.uuid4()}",
+                                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        metadata = self._consumer.list_topics(timeout=10)
+        partitions = [TopicPartition(topic, p, 0)  # start at offset 0 of every partition
+                      for topic in (self.names.shipped_orders, self.names.dead_letters)
+                      for p in metadata.topics[topic].partitions]
+        self._consumer.assign(partitions)
+
+    def poll(self, seconds: float = 0.5) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            message = self._consumer.poll(0.1)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                assert error.code() == KafkaError._PARTITION_EOF, error
+                continue
+            key = message.key()
+            self.records.append(Published(
+                topic=str(message.topic()), key=key.decode() if key else None,
+                value=json.loads(message.value() or b"null"), headers=header_map(message.headers())))
+
+    def wait_for(self, condition: Callable[[list[Published]], bool], timeout_s: float = 60.0,
+                 what: str = "the expected records") -> list[Published]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.poll(0.3)
+            if condition(self.records):
+                return self.records
+        raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; saw:\n" +
+                             "\n".join(f"{r.value.get('type')} {r.value.get('order_id')} {r.value.get('reason', '')}"
+                                       for r in self.records))
+
+    def settle(self, seconds: float = 3.0) -> list[Published]:
+        """Keep reading for `seconds` more, so that a record that should not appear has had time to."""
+        self.poll(seconds)
+        return self.records
+
+    def of(self, kind: str, order_id: str | None = None) -> list[Published]:
+        return [r for r in self.records
+                if r.value.get("type") == kind and (order_id is None or r.value.get("order_id") == order_id)]
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+@dataclass
+class Pipeline:
+    """One test's topics, producer, worker and output reader."""
+
+    config_path: Path
+    worker: WorkerProcess
+    producer: EventProducer
+    reader: OutputReader
+    names: TopicNames
+
+
+@contextmanager
+def pipeline(folder: Path, bootstrap: str) -> Iterator[Pipeline]:
+    """Set up topics and a started worker; tear everything down afterwards (the worker with SIGTERM)."""
+    config_path = write_config(folder, bootstrap)
+    config = load_config(config_path).config
+    ensure_topics(config.kafka)
+    names = TopicNames(config.kafka.topic_prefix)
+    worker = WorkerProcess(config_path, folder / "worker.log").start()
+    producer = EventProducer(bootstrap, source="/tests")
+    reader = OutputReader(bootstrap, names)
+    try:
+        yield Pipeline(config_path, worker, producer, reader, names)
+    finally:
+        reader.close()
+        if worker.process is not None and worker.process.poll() is None:
+            worker.stop(signal.SIGTERM)
