@@ -65,6 +65,10 @@ class LocalBroker:
     controller_port: int = 9093
     heap: str = "512m"
 
+    def __post_init__(self) -> None:
+        # Maven resolves relative paths against the pom's folder, not ours.
+        object.__setattr__(self, "home", Path(self.home).resolve())
+
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
@@ -140,7 +144,7 @@ class LocalBroker:
 
     def _fetch_jars(self) -> None:
         libs = self.home / "libs"
-        if libs.is_dir() and any(p.name.startswith(KAFKA_JARS_MARKER) for p in libs.iterdir()):
+        if _has_kafka_jars(libs):
             return
         mvn = _require_tool("mvn", "Apache Maven, to fetch the broker's jars (e.g. `apt-get install maven`)")
         libs.mkdir(parents=True, exist_ok=True)
@@ -150,11 +154,11 @@ class LocalBroker:
                  f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
                 capture_output=True, text=True, check=False,
             )
-        if result.returncode != 0:
+        if result.returncode != 0 or not _has_kafka_jars(libs):
             shutil.rmtree(libs, ignore_errors=True)
             raise BrokerError(
-                "Maven could not fetch the Kafka jars from Maven Central; check network access to the "
-                f"registry. Maven said:\n{_tail(result.stdout + result.stderr)}"
+                f"Maven could not fetch the Kafka jars from Maven Central into {libs}; check network access to "
+                f"the registry. Maven said:\n{_tail(result.stdout + result.stderr) or '(nothing)'}"
             )
 
     def _write_properties(self) -> Path:
@@ -215,6 +219,10 @@ class LocalBroker:
             if path.exists():
                 texts.append(_tail(path.read_text(errors="replace")))
         return "\n".join(texts) or "(no log written)"
+
+
+def _has_kafka_jars(libs: Path) -> bool:
+    return libs.is_dir() and any(p.name.startswith(KAFKA_JARS_MARKER) for p in libs.iterdir())
 
 
 def _require_tool(name: str, what: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,18 @@ def test_start_without_java_says_what_to_install(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH: neither java nor mvn
     broker = LocalBroker(home=tmp_path / "kafka", port=29092, controller_port=29093)
     with pytest.raises(BrokerError, match=r"`java` was not found on PATH: the local Kafka broker needs a Java 17\+"):
+        broker.start()
+
+
+def test_start_without_maven_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    java = shutil.which("java")
+    assert java is not None, "this test needs java on PATH, as `make test` does"
+    only_java = tmp_path / "bin"
+    only_java.mkdir()
+    (only_java / "java").symlink_to(java)
+    monkeypatch.setenv("PATH", str(only_java))
+    broker = LocalBroker(home=tmp_path / "kafka", port=29092, controller_port=29093)  # no jars cached there
+    with pytest.raises(BrokerError, match=r"`mvn` was not found on PATH: the local Kafka broker needs Apache Maven"):
         broker.start()
 
 
