@@ -23,7 +23,6 @@ Rules:
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -77,7 +76,7 @@ def apply(state: OrderState, event: InputEvent, position: str | None = None) -> 
         rejection = _reject(event, "invalid_payload", f"event for order {event.order_id} applied to {state.order_id}")
         return Result(state, "rejected", [rejection], rejection.message)
 
-    working = state.model_copy(deep=True)
+    working = _private_copy(state)
     result = _apply_new(working, event)
     outputs = list(result.outputs)
     if isinstance(event, OrderPlaced) and result.status == "applied" and working.held:
@@ -87,6 +86,13 @@ def apply(state: OrderState, event: InputEvent, position: str | None = None) -> 
         assert isinstance(event, FulfillmentRecorded | FulfillmentCancelled)
         working.held.append(HeldInput(event=event, position=position))
     return Result(working, result.status, outputs, result.detail)
+
+
+def _private_copy(state: OrderState) -> OrderState:
+    """A copy that `_apply_new` may change: its containers are new; the records in them are never changed in
+    place (they are replaced), so sharing them with `state` is safe and much cheaper than a deep copy."""
+    return state.model_copy(update={"fulfillments": dict(state.fulfillments), "seen": dict(state.seen),
+                                    "held": list(state.held)})
 
 
 def _release_held(state: OrderState) -> list[Output]:
@@ -252,7 +258,9 @@ def _urls_by_number(numbers: list[str], urls: list[str | None]) -> dict[str, str
 
 
 def _digest(carrier: str | None, numbers: list[str], urls: list[str | None], lines: list[LineUnits]) -> str:
-    content = json.dumps([carrier, numbers, urls, [[x.line_id, x.quantity] for x in lines]], separators=(",", ":"))
+    # Separators below 0x20 cannot occur in the normalised values; None and "" cannot both occur either.
+    content = "\x1f".join((carrier or "", "\x1e".join(numbers), "\x1e".join(url or "" for url in urls),
+                           "\x1e".join(f"{x.line_id}\x1d{x.quantity}" for x in lines)))
     return hashlib.sha256(content.encode()).hexdigest()[:32]
 
 

@@ -77,7 +77,8 @@ def create_app(config: Config) -> Service:
         ORDER_TABLE,
         default=None,
         partitions=config.kafka.partitions,
-        key_type=str,
+        key_type=bytes,  # bytes in, bytes out: Faust picks its raw codec for the changelog
+        value_type=bytes,
         options=_rocksdb_options(config),
     )
     inputs = app.topic(names.order_events, names.fulfillment_events, schema=_raw_schema(),
@@ -89,6 +90,11 @@ def create_app(config: Config) -> Service:
         await outputs[topic].send(key=record.key, value=record.value, headers=record.headers)
 
     processor = LedgerProcessor(table=table, send=send, names=names, metrics=metrics)
+
+    async def forget_cached_states(*args: Any, **kwargs: Any) -> None:
+        processor.forget_cache()
+
+    app.on_partitions_revoked.connect(forget_cached_states)
 
     async def ledger(stream: Any) -> None:
         async for event in stream.events():
