@@ -146,11 +146,10 @@ def worker(
     create_topics: Annotated[bool, typer.Option(help="Create missing topics before starting.")] = True,
 ) -> None:
     """Run the worker until SIGTERM or SIGINT (Ctrl-C), then stop cleanly."""
-    import faust
     from confluent_kafka import KafkaException
 
     from streams.admin import ensure_topics
-    from streams.app import create_app
+    from streams.app import create_app, run_worker
 
     config = _config()
     if create_topics:
@@ -158,8 +157,7 @@ def worker(
             ensure_topics(config.kafka)
         except KafkaException as error:
             raise _fail(f"worker: cannot prepare topics on {config.kafka.bootstrap_servers}: {error}") from None
-    service = create_app(config)
-    faust.Worker(service.app, loglevel=loglevel, redirect_stdouts=False).execute_from_commandline()
+    run_worker(create_app(config), loglevel)
 
 
 @app.command()
