@@ -53,8 +53,11 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def _config() -> Config:
     """The configuration from --config / FULFILLSYNC_CONFIG, or the built-in local defaults."""
     path = _state["config"]
-    if path is None:
-        return Config()
+    return Config() if path is None else _load(path)
+
+
+def _load(path: Path) -> Config:
+    """The validated file at `path`, its warnings printed; exit code 2 with every problem when invalid."""
     try:
         loaded = load_config(path)
     except ConfigError as error:
@@ -70,13 +73,7 @@ def _config() -> Config:
 @config_app.command("check")
 def config_check(file: Path) -> None:
     """Validate FILE; print every problem with its key and line, or a summary when it is valid."""
-    try:
-        loaded = load_config(file)
-    except ConfigError as error:
-        raise _fail(str(error), 2) from None
-    for warning in loaded.warnings:
-        typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
-    config = loaded.config
+    config = _load(file)
     typer.echo(f"{file}: valid ({len(config.connections)} connections, {len(config.routes)} routes, "
                f"topics prefixed {config.kafka.topic_prefix!r}, polling every {config.polling.interval})")
 

@@ -61,7 +61,7 @@ class LedgerProcessor:
     """
 
     def __init__(self, *, table: MutableMapping[bytes, bytes], send: Send, names: TopicNames, metrics: Metrics,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), cache_size: int = 50_000) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), cache_size: int = 5_000) -> None:
         self._table = table
         self._cache: OrderedDict[str, OrderState] = OrderedDict()
         self._cache_size = cache_size
