@@ -2,6 +2,10 @@
 
     python bench/ledger_throughput.py [--orders 20000] [--fulfillments-per-order 10] [--partitions 4]
                                       [--bootstrap 127.0.0.1:9092] [--timeout 1800]
+                                      [--worker-loglevel warning] [--worker-env NAME=VALUE ...] [--no-baseline]
+
+`--worker-env` passes extra environment to the worker (e.g. a Faust setting such as PRODUCER_MAX_BATCH_SIZE), for
+A/B experiments without editing the project; `--no-baseline` skips phase 2.
 
 Method
 ------
@@ -32,12 +36,14 @@ ledger's state of every order is live for the whole run.
 Both figures include producing the inputs (the producer runs concurrently with the consumer side) and the
 consumer's view of the outputs; they measure end-to-end throughput on this machine, not the ledger's CPU cost
 alone. The worker's peak RSS (VmHWM) and CPU seconds during the fulfilment phase are read from /proc.
-Results are printed and written as JSON to bench/results/ledger_throughput-<timestamp>.json.
+Results are printed and written as JSON to bench/results/ledger_throughput-<timestamp>.json, with the commit
+measured, the tracked files changed since, and whether the project's sources changed during the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing
 import os
@@ -94,6 +100,9 @@ class Args:
     partitions: int
     bootstrap: str
     timeout: float
+    worker_loglevel: str = "warning"
+    worker_env: dict[str, str] = field(default_factory=dict)
+    baseline: bool = True
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Args:
@@ -104,11 +113,19 @@ def parse_args(argv: Sequence[str] | None = None) -> Args:
     parser.add_argument("--partitions", type=int, default=4, help="partitions of every topic (default 4)")
     parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="Kafka bootstrap servers")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per waiting phase")
+    parser.add_argument("--worker-loglevel", default="warning", help="the worker's --loglevel (default warning)")
+    parser.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for the worker, e.g. a Faust setting (PRODUCER_LINGER=0.01); "
+                             "repeatable")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the pass-through baseline")
     ns = parser.parse_args(argv)
     if ns.orders < 1 or ns.fulfillments_per_order < 1 or ns.partitions < 1:
         parser.error("--orders, --fulfillments-per-order and --partitions must be positive")
+    if any("=" not in item for item in ns.worker_env):
+        parser.error("--worker-env takes NAME=VALUE")
     return Args(orders=ns.orders, fulfillments_per_order=ns.fulfillments_per_order, partitions=ns.partitions,
-                bootstrap=ns.bootstrap, timeout=ns.timeout)
+                bootstrap=ns.bootstrap, timeout=ns.timeout, worker_loglevel=ns.worker_loglevel,
+                worker_env=dict(item.split("=", 1) for item in ns.worker_env), baseline=ns.baseline)
 
 
 def free_port() -> int:
@@ -140,6 +157,32 @@ def machine_summary() -> dict[str, Any]:
                 break
     return {"cores": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
             "platform": platform.platform(), "load_average_at_start": list(os.getloadavg())}
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured and the tracked files changed since (read-only git; no index refresh)."""
+    environment = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+
+    def git(*argv: str) -> str:
+        try:
+            return subprocess.run(["git", *argv], cwd=ROOT, env=environment, capture_output=True, text=True,
+                                  timeout=10, check=True).stdout.rstrip("\n")
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
+    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown", "changed_files": changed,
+            "source_fingerprint": source_fingerprint()}
+
+
+def source_fingerprint() -> str:
+    """A digest of the paths and modification times of the worker's source files: compared at the start and the
+    end of a run, it tells whether the code measured changed while the run was going on."""
+    digest = hashlib.sha256()
+    for package in ("schemas", "ledger", "streams", "fulfillsync"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            digest.update(f"{path.relative_to(ROOT)}:{path.stat().st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 # -- workload ----------------------------------------------------------------------------------------------------
@@ -311,10 +354,12 @@ def proc_stats(pid: int) -> ProcStats:
     return ProcStats(memory.get("VmHWM"), memory.get("VmRSS"), cpu)
 
 
-def start_worker(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "fulfillsync.cli", "--config", str(config_path), "worker", "--loglevel", "warning"]
+def start_worker(args: Args, config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "fulfillsync.cli", "--config", str(config_path), "worker",
+            "--loglevel", args.worker_loglevel]
     with log_path.open("ab") as log:
-        return subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, **args.worker_env})
 
 
 def http_get(url: str) -> tuple[int, bytes]:
@@ -413,7 +458,7 @@ def run_ledger(args: Args, config: Config, config_path: Path, workload: Workload
     names = TopicNames(config.kafka.topic_prefix)
     port = config.worker.web_port
     result = LedgerResult(events=len(workload.fulfilments))
-    worker = start_worker(config_path, log_path)
+    worker = start_worker(args, config_path, log_path)
     try:
         waited = wait_for(lambda: http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 120, "/readyz 200", worker)
         say(f"worker ready after {waited:.1f}s (pid {worker.pid}, log {log_path})")
@@ -601,6 +646,8 @@ def print_report(report: dict[str, Any]) -> None:
         "=" * 78,
         f"ledger throughput  {report['orders']:,} orders x {report['fulfillments_per_order']} fulfilments = "
         f"{ledger.events:,} fulfilment events, {report['partitions']} partitions",
+        f"worker --loglevel {report['worker_loglevel']}"
+        + (f", environment {report['worker_env']}" if report["worker_env"] else ""),
         "-" * 78,
         f"ledger    {_rate(ledger.events_per_s)}   ({_secs(ledger.elapsed_s)} first produce -> last order.shipped;"
         f" produce {_secs(ledger.produce_s)})",
@@ -624,6 +671,10 @@ def print_report(report: dict[str, Any]) -> None:
     lines += [
         f"machine   {machine['cores']} cores, {machine['cpu_model']}, Python {machine['python']}, "
         f"load average at start {', '.join(f'{x:.2f}' for x in machine['load_average_at_start'])}",
+        f"code      {report['code']['commit']}"
+        + (f" + uncommitted changes to {', '.join(report['code']['changed_files'])}"
+           if report["code"]["changed_files"] else "")
+        + (" (source CHANGED during the run)" if report["code"]["changed_during_run"] else ""),
         "=" * 78,
     ]
     print("\n".join(lines), flush=True)
@@ -650,6 +701,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     prefix = f"bench-{stamp.lower()}-{os.getpid()}"
     machine = machine_summary()
+    version = code_version()
+    say(f"code {version['commit']}" + (f" with changes to {', '.join(version['changed_files'])}"
+                                       if version["changed_files"] else " (clean)"))
     say(f"run {prefix}: {args.orders:,} orders x {args.fulfillments_per_order} fulfilments, "
         f"{args.partitions} partitions, broker {args.bootstrap}, {machine['cores']} cores")
     temp = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
@@ -664,22 +718,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"in {time.perf_counter() - built:.1f}s")
         ensure_topics(config.kafka)
         ledger = run_ledger(args, config, config_path, workload, temp / "worker.log")
-        baseline = run_baseline(args, prefix, workload)
+        baseline = run_baseline(args, prefix, workload) if args.baseline else None
     finally:
         deleted = delete_bench_leftovers(args.bootstrap, prefix,
                                          [TopicNames(prefix).app_id, f"{prefix}-baseline"])
         shutil.rmtree(temp, ignore_errors=True)
         say(f"cleaned up: {len(deleted)} topics deleted, {temp} removed")
+    version["changed_during_run"] = source_fingerprint() != version["source_fingerprint"]
+    if version["changed_during_run"]:
+        say("WARNING: the project's source files changed during this run; the figures may mix two versions")
     ratio = (ledger.events_per_s / baseline.events_per_s
              if ledger.events_per_s and baseline and baseline.events_per_s else None)
     report = {"run": prefix, "timestamp": stamp, "orders": args.orders,
               "fulfillments_per_order": args.fulfillments_per_order, "partitions": args.partitions,
-              "bootstrap": args.bootstrap, "headline": "fulfilment events only; order.placed applied beforehand",
+              "bootstrap": args.bootstrap, "worker_loglevel": args.worker_loglevel,
+              "worker_env": args.worker_env, "headline": "fulfilment events only; order.placed applied beforehand",
               "ledger_result": ledger, "baseline_result": baseline, "ratio_ledger_to_baseline": ratio,
-              "machine": machine}
+              "machine": machine, "code": version}
     print_report(report)
     say(f"results written to {write_results(report, stamp)}")
-    return 0 if ledger.correct and baseline.complete else 1
+    return 0 if ledger.correct and (baseline is None or baseline.complete) else 1
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ def apply(state: OrderState, event: InputEvent, position: str | None = None) -> 
     outputs = list(result.outputs)
     if isinstance(event, OrderPlaced) and result.status == "applied" and working.held:
         outputs += _release_held(working)
-    working.seen[event.event_id] = SeenInput.model_construct(position=position, outputs=outputs)
+    working.seen[event.event_id] = SeenInput(position=position, outputs=outputs)
     if result.status == "held":
         assert isinstance(event, FulfillmentRecorded | FulfillmentCancelled)
         working.held.append(HeldInput(event=event, position=position))
@@ -100,8 +100,7 @@ def _release_held(state: OrderState) -> list[Output]:
     held, state.held = state.held, []
     for item in held:
         result = _apply_new(state, item.event)
-        state.seen[item.event.event_id] = SeenInput.model_construct(position=item.position,
-                                                                      outputs=list(result.outputs))
+        state.seen[item.event.event_id] = SeenInput(position=item.position, outputs=list(result.outputs))
         outputs += result.outputs
     return outputs
 
@@ -235,10 +234,9 @@ def _normalise(state: OrderState, event: FulfillmentRecorded) -> FulfillmentReco
                        "one tracking number per unit")
     carrier = canonical_carrier(event.carrier)
     urls = [given[number] or tracking_url(carrier, number) for number in numbers]
-    # Built from validated inputs, so validation is skipped (model_construct): this is the ledger's hot path.
-    lines = [LineUnits.model_construct(line_id=line_id, sku=ordered[line_id].sku, quantity=quantity)
+    lines = [LineUnits(line_id=line_id, sku=ordered[line_id].sku, quantity=quantity)
              for line_id, quantity in sorted(units.items())]
-    return FulfillmentRecord.model_construct(
+    return FulfillmentRecord(
         fulfillment_id=event.fulfillment_id, source_version=event.source_version,
         digest=_digest(carrier, numbers, urls, lines),
         carrier=carrier, tracking_numbers=numbers, tracking_urls=urls, lines=lines,

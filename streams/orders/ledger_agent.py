@@ -13,7 +13,6 @@ Failure behaviour (DESIGN.md §5):
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,16 +54,12 @@ class _HeldMessage:
 class LedgerProcessor:
     """Processes records of order-events and fulfillment-events against the order table.
 
-    `table` maps an order id (UTF-8) to its state as JSON; `send` publishes a record. The states of recently
-    touched orders are also kept decoded in memory (at most `cache_size`), so the table is read only for the
-    first event of an order; `forget_cache` must be called when partitions are revoked.
+    `table` maps an order id (UTF-8) to its state as JSON; `send` publishes a record.
     """
 
     def __init__(self, *, table: MutableMapping[bytes, bytes], send: Send, names: TopicNames, metrics: Metrics,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), cache_size: int = 5_000) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._table = table
-        self._cache: OrderedDict[str, OrderState] = OrderedDict()
-        self._cache_size = cache_size
         self._send = send
         self._names = names
         self._metrics = metrics
@@ -96,7 +91,8 @@ class LedgerProcessor:
             await self._dead_letter(message, decoded.reason, decoded.message, order_id=decoded.order_id,
                                     rejected_event_id=None)
             return
-        state = self._state(decoded.order_id)
+        stored = self._table.get(decoded.order_id.encode())
+        state = OrderState.model_validate_json(stored) if stored else new_state(decoded.order_id)
         result = apply(state, decoded, position(message))
         self._metrics.inputs.labels(decoded.type, result.status).inc()
         if result.status in ("held", "stale"):
@@ -105,27 +101,6 @@ class LedgerProcessor:
             await self._publish(output, message, decoded, state)
         if result.state is not state:
             self._table[decoded.order_id.encode()] = result.state.model_dump_json().encode()
-            self._remember(result.state)
-
-    def forget_cache(self) -> None:
-        """Drop every cached state (partitions moved: another worker may change them from now on)."""
-        self._cache.clear()
-
-    def _state(self, order_id: str) -> OrderState:
-        cached = self._cache.get(order_id)
-        if cached is not None:
-            self._cache.move_to_end(order_id)
-            return cached
-        stored = self._table.get(order_id.encode())
-        state = OrderState.model_validate_json(stored) if stored else new_state(order_id)
-        self._remember(state)
-        return state
-
-    def _remember(self, state: OrderState) -> None:
-        self._cache[state.order_id] = state
-        self._cache.move_to_end(state.order_id)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
 
     async def _publish(self, output: Output, message: KafkaMessage, event: InputEvent, before: OrderState) -> None:
         if isinstance(output, Rejection):
