@@ -1,0 +1,153 @@
+"""What Faust itself costs on this machine: the ceiling any Faust-based ledger can reach.
+
+    python bench/faust_floor.py [--events 60000] [--partitions 4] [--bootstrap 127.0.0.1:9092]
+
+Three passes over the same N pre-built records (600-byte values, 20,000 distinct keys, interleaved), each in a
+fresh topic, each timed from the first record produced to the last record processed:
+
+1. `iterate`: a Faust agent (same transport, store and producer settings as the worker) that only iterates;
+2. `table`:   the same agent writing each record's value into a RocksDB table (one changelog record per event),
+              which is the least the ledger does per event;
+3. `raw`:     a confluent-kafka consumer that only reads (the broker's and the client's own cost).
+
+The Faust agents run in a child process (`python bench/faust_floor.py --agent MODE PREFIX`), which prints a line
+every 10,000 records. Topics and state are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+DISTINCT_KEYS = 20_000
+VALUE = b"x" * 600
+
+
+def run_agent(mode: str, prefix: str, bootstrap: str, partitions: int, state_dir: str) -> None:
+    """The child process: a Faust app whose only agent iterates (and, in `table` mode, writes a table)."""
+    import faust
+
+    app = faust.App(prefix, broker=f"kafka://{bootstrap}", store="rocksdb://", datadir=state_dir,
+                    autodiscover=False, topic_partitions=partitions, key_serializer="raw", value_serializer="raw",
+                    producer_linger_ms=5, producer_max_batch_size=1 << 20, web_enabled=False,
+                    table_standby_replicas=0, consumer_auto_offset_reset="earliest")
+    table = app.Table("floor", default=None, partitions=partitions, key_type=bytes, value_type=bytes,
+                      options={"driver": "rocksdict", "block_cache_size": 16 << 20, "write_buffer_size": 8 << 20})
+    source = app.topic(f"{prefix}.in", key_type=bytes, value_type=bytes, key_serializer="raw",
+                       value_serializer="raw")
+    seen = 0
+
+    async def agent(stream: Any) -> None:
+        nonlocal seen
+        async for event in stream.events():
+            if mode == "table":
+                table[event.key] = event.value
+            seen += 1
+            if seen % 10_000 == 0:
+                print(f"processed {seen}", flush=True)
+
+    app.agent(source, name="floor")(agent)
+
+    class Worker(faust.Worker):  # the same logging fix as streams.app
+        def _setup_logging(self) -> None:
+            super()._setup_logging()
+            logging.getLogger().setLevel("WARNING")
+
+    Worker(app, loglevel="warning", redirect_stdouts=False).execute_from_commandline()
+
+
+def produce(bootstrap: str, topic: str, events: int) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True})
+    for index in range(events):
+        while True:
+            try:
+                producer.produce(topic, key=str(index % DISTINCT_KEYS).encode(), value=VALUE)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+    producer.flush()
+
+
+def faust_pass(mode: str, bootstrap: str, partitions: int, events: int) -> float:
+    prefix = f"floor-{mode}-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(f"{prefix}.in", partitions, 1)]).values():
+        future.result()
+    state_dir = tempfile.mkdtemp(prefix="faust-floor-")
+    child = subprocess.Popen([sys.executable, __file__, "--agent", mode, prefix, "--bootstrap", bootstrap,
+                              "--partitions", str(partitions), "--state-dir", state_dir],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        time.sleep(12)  # the agent joins its group; it reads from the earliest offset anyway
+        started = time.monotonic()
+        produce(bootstrap, f"{prefix}.in", events)
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.strip() == f"processed {events}":
+                break
+        return events / (time.monotonic() - started)
+    finally:
+        child.terminate()
+        child.wait(timeout=60)
+        shutil.rmtree(state_dir, ignore_errors=True)
+        topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+        if topics:
+            admin.delete_topics(topics)
+
+
+def raw_pass(bootstrap: str, partitions: int, events: int) -> float:
+    topic = f"floor-raw-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
+        future.result()
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": topic, "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    try:
+        started = time.monotonic()
+        produce(bootstrap, topic, events)
+        seen = 0
+        while seen < events:
+            seen += len(consumer.consume(1000, timeout=0.5))
+        return events / (time.monotonic() - started)
+    finally:
+        consumer.close()
+        admin.delete_topics([topic])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=60_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--agent", nargs=2, metavar=("MODE", "PREFIX"), help=argparse.SUPPRESS)
+    parser.add_argument("--state-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.agent:
+        run_agent(args.agent[0], args.agent[1], args.bootstrap, args.partitions, args.state_dir)
+        return 0
+    figures = {
+        "raw": raw_pass(args.bootstrap, args.partitions, args.events),
+        "iterate": faust_pass("iterate", args.bootstrap, args.partitions, args.events),
+        "table": faust_pass("table", args.bootstrap, args.partitions, args.events),
+    }
+    print(f"faust floor, {args.events:,} events, {args.partitions} partitions")
+    for name, rate in figures.items():
+        print(f"  {name:8} {rate:10,.0f} events/s   ({rate / figures['raw']:.3f} of raw)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
