@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fulfillsync.timeline import describe, read_outcomes, wait_until
 from schemas.config import Config
-from schemas.events import FulfilledLine, OrderLine, PartyRef, SourceRef
+from schemas.events import FulfilledLine, OrderLine, OrderPlaced, PartyRef, SourceRef
 from schemas.factories import fulfillment_cancelled, fulfillment_recorded, order_placed
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
@@ -142,6 +142,8 @@ def _feed_and_show(config: Config, names: TopicNames, *, pause: float, exit_when
     run = datetime.now(UTC).strftime("%H%M%S")
     steps, expected = script(names, run, datetime.now(UTC))
     our_orders = {s.event.order_id for s in steps if s.event is not None}
+    references = {s.event.order_id: s.event.buyer.order_ref or "" for s in steps
+                  if isinstance(s.event, OrderPlaced)}
     seen: Counter[str] = Counter()
     done = threading.Event()
 
@@ -150,7 +152,7 @@ def _feed_and_show(config: Config, names: TopicNames, *, pause: float, exit_when
             if record.get("order_id") not in our_orders:
                 continue
             seen[record.get("reason") or record.get("type") or "?"] += 1
-            print(f"   {datetime.now():%H:%M:%S}  <= {describe(record)}", flush=True)
+            print(f"   {datetime.now():%H:%M:%S}  <= {describe(record, references)}", flush=True)
 
     watcher = threading.Thread(target=show, daemon=True)
     watcher.start()

@@ -17,10 +17,19 @@ from schemas.topics import TopicNames
 Outcome = dict[str, Any]
 
 
-def describe(record: Outcome) -> str:
-    """One line for a shipped-orders or dead-letters value (already parsed from JSON)."""
+def describe(record: Outcome, references: dict[str, str] | None = None) -> str:
+    """One line for a shipped-orders or dead-letters value (already parsed from JSON).
+
+    Orders are named by the buyer's order reference when the record or `references` (order id -> reference,
+    updated from every record that carries one) knows it, else by our order id.
+    """
     kind = record.get("type")
-    order = record.get("order_id") or "?"
+    references = {} if references is None else references
+    order_id = record.get("order_id") or "?"
+    buyer_ref = (record.get("buyer") or {}).get("order_ref")
+    if buyer_ref:
+        references[order_id] = buyer_ref
+    order = f"#{references[order_id]}" if order_id in references else order_id
     if kind == "order.shipped":
         parcels = "; ".join(_parcel(f) for f in record.get("fulfillments", []))
         units = sum(line["quantity"] for line in record.get("lines", []))
@@ -76,9 +85,10 @@ def read_outcomes(config: Config, *, from_beginning: bool, stop: Callable[[], bo
 
 def watch_outcomes(config: Config, *, from_beginning: bool) -> None:
     """Print every outcome until interrupted (Ctrl-C)."""
+    references: dict[str, str] = {}
     try:
         for record in read_outcomes(config, from_beginning=from_beginning, stop=lambda: False):
-            print(f"{datetime.now():%H:%M:%S}  {describe(record)}", flush=True)
+            print(f"{datetime.now():%H:%M:%S}  {describe(record, references)}", flush=True)
     except KeyboardInterrupt:
         pass
 

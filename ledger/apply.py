@@ -244,11 +244,11 @@ def _normalise(state: OrderState, event: FulfillmentRecorded) -> FulfillmentReco
 
 
 def _urls_by_number(numbers: list[str], urls: list[str | None]) -> dict[str, str | None]:
-    """Distinct tracking numbers (stripped, blanks dropped, first occurrence first), each with the first URL
-    given beside it by position."""
+    """Distinct tracking numbers (whitespace removed, as people type `7946 1234 5670`; blanks dropped; first
+    occurrence first), each with the first URL given beside it by position."""
     paired: dict[str, str | None] = {}
     for index, raw in enumerate(numbers):
-        number = raw.strip()
+        number = "".join(raw.split())
         if not number:
             continue
         url = (urls[index] or "").strip() if index < len(urls) else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +29,6 @@ def test_demo_shows_shipped_reopened_and_dead_lettered_orders(tmp_path: Path, ka
     assert "<= TRACKING" in out and "794612345692" in out
     assert "<= DEAD-LETTER" in out and "over_fulfillment: line L1: 3 more unit(s)" in out
     assert "invalid_payload" in out
+    # Orders are named by the buyer's reference, dead letters included (they carry only our order id).
+    assert re.search(r"<= DEAD-LETTER  order #\d{6}-1004: over_fulfillment", out), out
+    assert re.search(r"<= SHIPPED      order #\d{6}-1001: 4 unit\(s\) in 3 fulfillment\(s\)", out), out

@@ -200,3 +200,11 @@ def test_url_stays_with_its_own_number_when_a_number_is_repeated(urls: list[str]
     paired = dict(zip(record.tracking_numbers, record.tracking_urls, strict=True))
     assert paired["1Z1"] == "https://track.example/1Z1"
     assert paired["1Z2"] is not None and "1Z2" in paired["1Z2"]
+
+
+def test_whitespace_inside_a_tracking_number_is_removed() -> None:
+    ledger = placed_ledger({"L1": 2})
+    ledger.feed(recorded({"L1": 2}, carrier="FedEx", tracking_numbers=[" 7946 1234 5670 ", "7946\t1234 5681"]))
+    record = record_of(ledger)
+    assert record.tracking_numbers == ["794612345670", "794612345681"]
+    assert record.tracking_urls[0] == "https://www.fedex.com/fedextrack/?trknbr=794612345670"
