@@ -18,7 +18,7 @@ install: $(VENV)/.installed
 
 ## Kafka on 127.0.0.1:9092, the worker, and a scripted stream of orders and fulfillments with a live account.
 run: install
-	$(FS) kafka start
+	$(FS) kafka start --reuse
 	$(FS) --config config/local.yaml demo
 
 ## Stop the local broker that `make run` left running.
@@ -44,7 +44,7 @@ schemas: install
 
 ## The ledger throughput benchmark against the local broker (not part of `make test`).
 bench: install
-	$(FS) kafka start
+	$(FS) kafka start --reuse
 	$(BIN)/python bench/ledger_throughput.py
 
 clean:

@@ -89,11 +89,16 @@ def _broker(port: int, home: Path | None) -> LocalBroker:
 
 
 @kafka_app.command("start")
-def kafka_start(port: PortOption = 9092, home: HomeOption = None) -> None:
+def kafka_start(
+    port: PortOption = 9092,
+    home: HomeOption = None,
+    reuse: Annotated[bool, typer.Option(help="Use a broker not started from --home if one answers on the port.")]
+    = False,
+) -> None:
     """Start the broker; returns once it answers metadata requests."""
     broker = _broker(port, home)
     try:
-        typer.echo(f"kafka: {broker.start()}")
+        typer.echo(f"kafka: {broker.start(reuse=reuse)}")
     except BrokerError as error:
         raise _fail(f"kafka: {error}") from None
 

@@ -104,14 +104,17 @@ class LocalBroker:
             return f"a broker not started from {self.home} answers on {self.bootstrap}"
         return f"stopped ({self.bootstrap})"
 
-    def start(self) -> str:
+    def start(self, *, reuse: bool = False) -> str:
         """Start the broker and return once it answers metadata requests.
 
-        Idempotent: a broker already running from this home is left as it is.
+        Idempotent: a broker already running from this home is left as it is. A broker from elsewhere on the
+        same port is an error, unless `reuse` says to use whatever answers there.
         """
         if self.pid() is not None and broker_answers(self.bootstrap):
             return f"already running on {self.bootstrap}"
         if broker_answers(self.bootstrap, timeout_s=1.0):
+            if reuse:
+                return f"using the broker that already answers on {self.bootstrap}"
             raise BrokerError(
                 f"another broker already answers on {self.bootstrap}; use it (set KAFKA_BOOTSTRAP_SERVERS) "
                 f"or choose another port with --port"

@@ -45,3 +45,14 @@ def test_cli_status_reports_a_live_broker(kafka_bootstrap: str) -> None:
     result = subprocess.run([sys.executable, "-m", "fulfillsync.cli", "kafka", "status", "--port", port],
                             capture_output=True, text=True, check=False)
     assert "answers on" in result.stdout or result.stdout.startswith("kafka: running"), result.stdout
+
+
+@pytest.mark.kafka
+def test_start_on_a_port_another_broker_answers_refuses_unless_told_to_reuse(tmp_path: Path,
+                                                                            kafka_bootstrap: str) -> None:
+    port = int(kafka_bootstrap.rsplit(":", 1)[1])
+    broker = LocalBroker(home=tmp_path / "kafka", port=port, controller_port=port + 1)
+    with pytest.raises(BrokerError, match=f"another broker already answers on 127.0.0.1:{port}"):
+        broker.start()
+    assert broker.start(reuse=True) == f"using the broker that already answers on 127.0.0.1:{port}"
+    assert not (tmp_path / "kafka" / "libs").exists(), "nothing was fetched or started"
