@@ -60,10 +60,7 @@ def script(names: TopicNames, run: str, start: datetime) -> tuple[list[Step], Co
     c = order("1003", ("L1", "ACME-CAP", 1))
     d = order("1004", ("L1", "ACME-SOCK", 2))
     b_first = fulfil(b.order_id, "B1", "fedex", ["7946 1234 5670", "7946 1234 5681"], L1=2)
-    b_fixed = fulfillment_recorded(order_id=b.order_id, source=SELLER_SOURCE, fulfillment_id=f"{run}-B1",
-                                   source_version=next(clock), carrier="FedEx",
-                                   tracking_numbers=["794612345670", "794612345692"],
-                                   lines=[FulfilledLine(line_id="L1", quantity=2)])
+    b_fixed = fulfil(b.order_id, "B1", "FedEx", ["794612345670", "794612345692"], L1=2)
     c_cancel = fulfillment_cancelled(order_id=c.order_id, source=SELLER_SOURCE, fulfillment_id=f"{run}-C1",
                                      source_version=next(clock))
     o, f = names.order_events, names.fulfillment_events

@@ -27,13 +27,7 @@ from streams.records import EncodedRecord
 from streams.web import register_views
 
 ORDER_TABLE = "orders"
-
-
-def _raw_schema() -> faust.Schema[bytes, bytes]:
-    """Bytes in, bytes out. A fresh instance per use: Faust mutates a table's schema in place, so a shared one
-    would switch the input topics to JSON decoding."""
-    return faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-
+_RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 _MIB = 1024 * 1024
 
 
@@ -87,10 +81,8 @@ def create_app(config: Config) -> Service:
         value_type=bytes,
         options=_rocksdb_options(config),
     )
-    inputs = app.topic(names.order_events, names.fulfillment_events, schema=_raw_schema(),
-                       key_serializer="raw", value_serializer="raw")
-    outputs = {name: app.topic(name, schema=_raw_schema(), key_serializer="raw", value_serializer="raw")
-               for name in (names.shipped_orders, names.dead_letters)}
+    inputs = app.topic(names.order_events, names.fulfillment_events, **_RAW)
+    outputs = {name: app.topic(name, **_RAW) for name in (names.shipped_orders, names.dead_letters)}
 
     async def send(topic: str, record: EncodedRecord) -> None:
         await outputs[topic].send(key=record.key, value=record.value, headers=record.headers)

@@ -93,7 +93,8 @@ class LedgerProcessor:
             await self._dead_letter(message, decoded.reason, decoded.message, order_id=decoded.order_id,
                                     rejected_event_id=None)
             return
-        stored = self._table.get(decoded.order_id.encode())
+        key = decoded.order_id.encode()
+        stored = self._table.get(key)
         state = OrderState.model_validate_json(zlib.decompress(stored)) if stored else new_state(decoded.order_id)
         result = apply(state, decoded, position(message))
         self._metrics.inputs.labels(decoded.type, result.status).inc()
@@ -102,7 +103,7 @@ class LedgerProcessor:
         for output in result.outputs:
             await self._publish(output, message, decoded, state)
         if result.state is not state:
-            self._table[decoded.order_id.encode()] = zlib.compress(result.state.model_dump_json().encode(), 1)
+            self._table[key] = zlib.compress(result.state.model_dump_json().encode(), 1)
 
     async def _publish(self, output: Output, message: KafkaMessage, event: InputEvent, before: OrderState) -> None:
         if isinstance(output, Rejection):
