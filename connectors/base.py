@@ -14,13 +14,16 @@ little, so a change made while a poll runs is seen by the next one (duplicates a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Generic, TypeVar
 
-from schemas.events import FulfilledLine, OrderLine
-
-T = TypeVar("T")
+from schemas.platform import (
+    CreatedOrder,
+    FulfillmentRequest,
+    NewOrder,
+    Page,
+    PlatformFulfillment,
+    PlatformOrder,
+    Tracking,
+)
 
 
 class ConnectorError(Exception):
@@ -38,112 +41,68 @@ class RetryableError(ConnectorError):
     """Worth retrying later; `retry_after_s` is the platform's hint, when it gave one."""
 
     def __init__(self, message: str, *, connection: str, platform_message: str = "", status: int | None = None,
-                 retry_after_s: float | None = None) -> None:
+                 retry_after_s: float | None = None, not_applied: bool = False) -> None:
         super().__init__(message, connection=connection, platform_message=platform_message, status=status)
         self.retry_after_s = retry_after_s
+        self.not_applied = not_applied  # the platform surely did nothing (429, no connection): safe to resend
 
 
 class PermanentError(ConnectorError):
     """Retrying will not help: the record is dead-lettered as `platform_rejected` with the platform's message."""
 
 
-@dataclass(frozen=True)
-class Address:
-    name: str
-    lines: tuple[str, ...]
-    city: str
-    postal_code: str
-    country_code: str
-    region: str | None = None
-    phone: str | None = None
-    company: str | None = None
+class MalformedResponseError(RetryableError):
+    """The platform answered 2xx with a body we cannot read (not JSON, truncated, or not the documented shape).
+    Retryable, because a cut connection or a proxy page looks the same; the message says what was wrong."""
 
 
-@dataclass(frozen=True)
-class PlatformOrder:
-    """An order as read from a platform: its reference, lines (with the platform's line ids), and what the seller
-    needs to ship it."""
+class Connector(ABC):
+    """Shared by both sides: closing the HTTP client."""
 
-    order_ref: str
-    updated_at: datetime
-    lines: tuple[OrderLine, ...]
-    shipping_address: Address | None = None
-    email: str | None = None
-    shipping_method: str | None = None
-    cancelled: bool = False
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Release the connection pool. Never raises."""
 
 
-@dataclass(frozen=True)
-class PlatformFulfillment:
-    """A fulfillment (shipment) as read from a platform; `updated_at` becomes the event's `source_version`."""
-
-    fulfillment_id: str
-    updated_at: datetime
-    lines: tuple[FulfilledLine, ...]
-    carrier: str | None
-    tracking_numbers: tuple[str, ...]
-    tracking_urls: tuple[str | None, ...]
-    cancelled: bool = False
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """Items changed since a cursor, and the cursor to resume from."""
-
-    items: tuple[T, ...]
-    cursor: str
-
-
-@dataclass(frozen=True)
-class CreatedOrder:
-    """The seller-side order we created: its reference and our line id -> the seller's line id."""
-
-    order_ref: str
-    line_ids: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TrackingUpdate:
-    carrier: str | None
-    tracking_numbers: tuple[str, ...]
-    tracking_urls: tuple[str | None, ...]
-
-
-class BuyerConnector(ABC):
+class BuyerConnector(Connector):
     """What the pipeline needs of a buyer's store."""
 
     @abstractmethod
     async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
-        """Orders created or changed since `cursor` (None: from the connection's start)."""
+        """One page of orders created or changed since `cursor` (None: from the connection's start window).
+        Call again with the returned cursor while `has_more`."""
 
     @abstractmethod
-    async def find_fulfillment(self, order_ref: str, our_fulfillment_id: str) -> str | None:
-        """The buyer-side id of the fulfillment we created for `our_fulfillment_id`, if any."""
+    async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
+        """The buyer-side id of a fulfillment an earlier attempt of `request` created, if any: by the
+        `our_fulfillment_id` marker where the platform stores one, else by the same lines and tracking numbers."""
 
     @abstractmethod
-    async def create_fulfillment(self, order_ref: str, our_fulfillment_id: str, lines: tuple[FulfilledLine, ...],
-                                 tracking: TrackingUpdate) -> str:
-        """Create it (after `find_fulfillment` found none) and return the buyer-side id."""
+    async def create_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str:
+        """Create it and return the buyer-side id. Callers run `find_fulfillment` first; a RetryableError from
+        a create may mean it was created anyway, so the retry starts with `find_fulfillment` again."""
 
     @abstractmethod
-    async def update_tracking(self, order_ref: str, buyer_fulfillment_id: str, tracking: TrackingUpdate) -> None:
-        """Replace the carrier and tracking of a fulfillment we created."""
+    async def update_tracking(self, order_ref: str, fulfillment_ref: str, tracking: Tracking) -> str:
+        """Replace the carrier and tracking of a fulfillment we created; returns its (possibly new) ref
+        (WooCommerce Shipment Tracking has no update: delete and re-add gives a new id)."""
 
     @abstractmethod
-    async def cancel_fulfillment(self, order_ref: str, buyer_fulfillment_id: str) -> None:
-        """Cancel a fulfillment we created (a no-op when it is already cancelled)."""
+    async def cancel_fulfillment(self, order_ref: str, fulfillment_ref: str) -> None:
+        """Cancel a fulfillment we created; a no-op when it is already cancelled."""
 
 
-class SellerConnector(ABC):
+class SellerConnector(Connector):
     """What the pipeline needs of a seller's store."""
 
     @abstractmethod
-    async def create_order(self, our_order_id: str, order: PlatformOrder) -> CreatedOrder:
-        """Create the order, or return the one an earlier attempt created for `our_order_id`."""
+    async def create_order(self, order: NewOrder) -> CreatedOrder:
+        """Create the order, or return the one an earlier attempt created for `order.our_order_id` (found by
+        our reference stored on the platform)."""
 
     @abstractmethod
     async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
-        """Orders changed since `cursor`."""
+        """One page of orders changed since `cursor`; see `BuyerConnector.orders_changed_since`."""
 
     @abstractmethod
     async def fulfillments(self, order_ref: str) -> tuple[PlatformFulfillment, ...]:

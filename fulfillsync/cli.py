@@ -184,6 +184,59 @@ def demo(
     raise typer.Exit(run_demo(_config(), config_path=config_path, pause=pause, exit_when_done=exit_when_done))
 
 
+# -- sandbox --------------------------------------------------------------------------------------------------
+
+SANDBOX_DEFAULT_CREDENTIALS = {
+    "access_token": "sandbox-token", "consumer_key": "ck_sandbox", "consumer_secret": "cs_sandbox"}
+StorePort = Annotated[int | None, typer.Option(help="Serve one such store on this port (0: any free port).")]
+
+
+@app.command()
+def sandbox(
+    stores: Annotated[Path | None, typer.Option(help="YAML file: `stores:` list of platform, name, port, "
+                                                     "credentials, options (see sandbox/settings.py).")] = None,
+    shopify: StorePort = None,
+    bigcommerce: StorePort = None,
+    woocommerce: StorePort = None,
+    magento2: StorePort = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve simulated stores over HTTP until Ctrl-C. Stores given by flags accept the token `sandbox-token`
+    (WooCommerce: `ck_sandbox` / `cs_sandbox`)."""
+    import asyncio
+
+    import yaml
+    from pydantic import ValidationError
+
+    from sandbox.server import serve
+    from sandbox.settings import SandboxFile, StoreSettings
+
+    listed: list[dict[str, object]] = []
+    if stores is not None:
+        try:
+            loaded = yaml.safe_load(stores.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise _fail(f"sandbox: cannot read {stores}: {error}", 2) from None
+        listed = list(loaded.get("stores", [])) if isinstance(loaded, dict) else []
+        host = loaded.get("host", host) if isinstance(loaded, dict) else host
+    for platform, port in (("shopify", shopify), ("bigcommerce", bigcommerce), ("woocommerce", woocommerce),
+                           ("magento2", magento2)):
+        if port is not None:
+            listed.append({"platform": platform, "port": port, "credentials": dict(SANDBOX_DEFAULT_CREDENTIALS)})
+    if not listed:
+        raise _fail("sandbox: no stores; give --stores FILE or a port per platform, e.g. --shopify 8101", 2)
+    try:
+        file = SandboxFile(host=host, stores=[StoreSettings.model_validate(item) for item in listed])
+    except ValidationError as error:
+        raise _fail(f"sandbox: invalid store settings: {error}", 2) from None
+    try:
+        asyncio.run(serve(file, typer.echo))
+    except KeyboardInterrupt:
+        pass
+    except OSError as error:
+        raise _fail(f"sandbox: cannot listen: {error}") from None
+
+
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -104,9 +104,20 @@ class Connection(_Section):
     base_url: HttpUrl | None = None
     credentials: dict[str, SecretStr] = Field(default_factory=dict)
     webhook_secret: SecretStr | None = None
+    api_version: Annotated[str, Field(pattern=r"^(\d{4}-(01|04|07|10)|unstable)$")] | None = Field(
+        default=None, description="Shopify only: the Admin API version, e.g. 2026-07 (the default).")
+    tracking_api: Literal["auto", "shipment-tracking", "fulfillments"] | None = Field(
+        default=None, description="WooCommerce only: where tracking lives; auto (the default) reads the REST index.")
+    requests_per_s: Annotated[float, Field(gt=0, le=1000)] | None = Field(
+        default=None, description="This connection's request rate limit; unset: the platform's safe default.")
+    notify_customer: bool = Field(
+        default=False, description="Buyers only: let the platform email the customer when tracking is added.")
 
     @model_validator(mode="after")
     def _platform_needs(self) -> Connection:
+        for option, platform in (("api_version", "shopify"), ("tracking_api", "woocommerce")):
+            if getattr(self, option) is not None and self.platform != platform:
+                raise ValueError(f"{option}: only for platform {platform}, not {self.platform}; remove it")
         if self.platform == "manual":
             return self
         if self.base_url is None:

@@ -1,0 +1,130 @@
+"""What the connectors hand to the pipeline and take from it: orders and fulfillments in our own terms.
+
+Every platform's JSON is parsed into these types inside its connector; nothing outside `connectors/` sees a
+platform's payload. References (`order_ref`, `line_ref`, `fulfillment_ref`) are the platform's own ids as strings
+(a Shopify GID, a BigCommerce numeric id, a WooCommerce tracking id...). Carriers are canonical names
+(`ledger.carriers.canonical_carrier`); each connector maps them to and from its platform's names.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Address(_Frozen):
+    """A postal address as the seller needs it on a label."""
+
+    name: str
+    company: str | None = None
+    lines: tuple[str, ...] = ()
+    city: str = ""
+    region: str | None = None  # state or province code where the platform has one
+    postal_code: str = ""
+    country_code: str = ""  # ISO 3166-1 alpha-2
+    phone: str | None = None
+
+
+class PlatformLine(_Frozen):
+    """One line of a platform order. `cancelled_quantity` counts units the buyer cancelled (or refunded before
+    shipping) on the platform; they are not to be shipped."""
+
+    line_ref: str
+    sku: str | None
+    quantity: int
+    title: str | None = None
+    cancelled_quantity: int = 0
+
+
+class PlatformOrder(_Frozen):
+    """An order as read from a platform.
+
+    `our_order_id` is set when the order carries fulfillsync's reference (a seller order we created);
+    `number` is what people call the order (`#1001`, `100000023`), `order_ref` what the API calls it.
+    """
+
+    order_ref: str
+    number: str | None = None
+    updated_at: AwareDatetime
+    created_at: AwareDatetime | None = None
+    lines: tuple[PlatformLine, ...]
+    shipping_address: Address | None = None
+    email: str | None = None
+    phone: str | None = None
+    shipping_method: str | None = None
+    cancelled: bool = False
+    our_order_id: str | None = None
+
+
+class FulfillmentLine(_Frozen):
+    """Units of one platform line covered by a fulfillment."""
+
+    line_ref: str
+    quantity: int
+
+
+class Tracking(_Frozen):
+    """A fulfillment's carrier and tracking. `urls[i]` belongs to `numbers[i]` (None: build it or leave it out)."""
+
+    carrier: str | None = None
+    numbers: tuple[str, ...] = ()
+    urls: tuple[str | None, ...] = ()
+
+
+class PlatformFulfillment(_Frozen):
+    """A fulfillment (shipment) as read from a platform; `updated_at` becomes the event's `source_version`.
+
+    Platforms without a cancel (Magento) report a fulfillment whose tracks were all removed as cancelled
+    (see the connector's docstring)."""
+
+    fulfillment_ref: str
+    order_ref: str
+    updated_at: AwareDatetime
+    lines: tuple[FulfillmentLine, ...]
+    tracking: Tracking = Tracking()
+    cancelled: bool = False
+
+
+class NewOrder(_Frozen):
+    """An order to create on a seller's platform. Line refs here are our stored order's line ids."""
+
+    our_order_id: str
+    buyer_order_number: str | None = None
+    lines: tuple[PlatformLine, ...] = Field(min_length=1)
+    shipping_address: Address | None = None
+    email: str | None = None
+    phone: str | None = None
+    shipping_method: str | None = None
+
+
+class CreatedOrder(_Frozen):
+    """The seller-side order: its reference, and our line id -> the seller's line ref."""
+
+    order_ref: str
+    number: str | None = None
+    line_refs: dict[str, str]
+
+
+class FulfillmentRequest(_Frozen):
+    """A fulfillment to write onto a buyer's order. `our_fulfillment_id` is stored on the platform where it has a
+    place for it (a comment, a note) so a retry finds what an earlier attempt created."""
+
+    our_fulfillment_id: str
+    lines: tuple[FulfillmentLine, ...] = Field(min_length=1)
+    tracking: Tracking = Tracking()
+    notify_customer: bool = False
+
+
+class Page(_Frozen, Generic[T]):
+    """One page of a poll: what changed, the cursor to resume from, and whether more is waiting right now."""
+
+    items: tuple[T, ...]
+    cursor: str
+    has_more: bool = False
