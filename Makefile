@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 FS := $(BIN)/fulfillsync
 TEST_KAFKA_PORT ?= 19092
 TEST_KAFKA_HOME := .fulfillsync/test-kafka
+# Platform specs that may not be copied into the project; tests that need them say so when this is unset.
+FULFILLSYNC_PLATFORM_SPECS ?= $(wildcard $(abspath ../shared/platform-specs))
+export FULFILLSYNC_PLATFORM_SPECS
 
 .PHONY: install run stop test lint typecheck schemas bench clean
 

@@ -59,3 +59,21 @@ def kafka_bootstrap() -> Iterator[str]:
         yield broker.bootstrap
     finally:
         broker.stop()
+
+
+FIXTURE_SPECS = REPO / "tests" / "fixtures" / "platform-specs"
+
+
+@pytest.fixture(scope="session")
+def platform_specs() -> Path:
+    """The folder of platform specs that may not be copied into the project (BigCommerce, Shopify 2026-07):
+    `FULFILLSYNC_PLATFORM_SPECS`, which `.ci/run` and `make test` set to ../shared/platform-specs. Tests that
+    need it are skipped, saying so, when it is unset; they fail when it is set to a folder that is not there."""
+    value = os.environ.get("FULFILLSYNC_PLATFORM_SPECS")
+    if not value:
+        pytest.skip("FULFILLSYNC_PLATFORM_SPECS is not set: the unlicensed platform specs are not available "
+                    "(set it to the folder holding ../shared/platform-specs)")
+    folder = Path(value)
+    if not folder.is_dir():
+        pytest.fail(f"FULFILLSYNC_PLATFORM_SPECS={value} is not a folder")
+    return folder
