@@ -1,0 +1,51 @@
+"""Poll cursors: opaque, durable, overlapping, and only moved forward when a walk of pages completes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors.cursor import OVERLAP, CursorError, PollCursor
+
+START = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def test_no_cursor_starts_at_the_default_and_asks_with_the_overlap() -> None:
+    cursor = PollCursor.start(None, default_since=START)
+    assert cursor.since == START and cursor.page is None
+    assert cursor.query_since == START - OVERLAP
+
+
+def test_since_moves_only_when_the_walk_completes() -> None:
+    cursor = PollCursor.start(None, default_since=START)
+    first = cursor.advanced(START + timedelta(minutes=5), page="page-2")
+    assert first.since == START and first.page == "page-2"
+    second = PollCursor.start(first.encode(), default_since=START).advanced(START + timedelta(minutes=3), page=None)
+    assert second.since == START + timedelta(minutes=5) and second.page is None and second.newest is None
+
+
+def test_an_empty_walk_keeps_the_cursor_where_it_was() -> None:
+    cursor = PollCursor(since=START + timedelta(hours=1))
+    assert cursor.advanced(None, page=None).since == START + timedelta(hours=1)
+
+
+def test_since_never_moves_back() -> None:
+    cursor = PollCursor(since=START + timedelta(hours=1))
+    assert cursor.advanced(START, page=None).since == START + timedelta(hours=1)
+
+
+@pytest.mark.parametrize("text", ["not base64 !", "e30=", "eyJ2IjoyLCJzaW5jZSI6IjIwMjYifQ==", "bnVsbA=="])
+def test_an_unreadable_cursor_says_what_to_do(text: str) -> None:
+    with pytest.raises(CursorError, match="reset the connection's cursor"):
+        PollCursor.start(text, default_since=START)
+
+
+@given(since=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+       page=st.one_of(st.none(), st.text(max_size=40)),
+       newest=st.one_of(st.none(), st.datetimes(min_value=datetime(2000, 1, 1), timezones=st.just(UTC))))
+def test_a_cursor_survives_encoding(since: datetime, page: str | None, newest: datetime | None) -> None:
+    cursor = PollCursor(since=since, page=page, newest=newest)
+    assert PollCursor.start(cursor.encode(), default_since=START) == cursor

@@ -1,0 +1,164 @@
+"""The shared HTTP behaviour of every connector: retries, waits, error types, redaction."""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from connectors.base import MalformedResponseError, PermanentError, RetryableError
+from connectors.http import PlatformHttp, RetryPolicy, redact, retry_after_seconds
+
+SECRET = "shpat_0123456789abcdef"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Script:
+    """Answers requests from a list of responses (or exceptions) in order, and records what it was sent."""
+
+    def __init__(self, *answers: httpx.Response | Exception) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def client(script: Script, slept: list[float], **kwargs: object) -> PlatformHttp:
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    options: dict[str, object] = {"retry": RetryPolicy(attempts=4, initial_delay_s=0.01, max_delay_s=0.05),
+                                  "requests_per_s": 1000.0, **kwargs}
+    return PlatformHttp(connection="acme-shop", platform="shopify", base_url="https://acme.example",
+                        headers={"X-Token": SECRET}, secrets=[SECRET], transport=httpx.MockTransport(script),
+                        sleep=sleep, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_a_429_is_retried_after_the_wait_it_asks_for() -> None:
+    slept: list[float] = []
+    script = Script(httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(200, json={"ok": True}))
+    http = client(script, slept)
+    response = await http.request("POST", "/orders", json_body={})
+    assert response.status_code == 200
+    assert len(script.requests) == 2
+    assert slept == [3.0]
+
+
+@pytest.mark.asyncio
+async def test_a_5xx_on_a_get_is_retried_with_backoff_then_surfaces_as_retryable() -> None:
+    slept: list[float] = []
+    script = Script(httpx.Response(503, json={"errors": "Service busy"}))
+    http = client(script, slept)
+    with pytest.raises(RetryableError) as raised:
+        await http.request("GET", "/orders")
+    assert len(script.requests) == 4
+    assert len(slept) == 3 and all(0 <= wait <= 0.05 for wait in slept)
+    assert raised.value.status == 503
+    assert "Service busy" in str(raised.value) and "GET https://acme.example/orders" in str(raised.value)
+
+
+@pytest.mark.asyncio
+async def test_a_5xx_on_a_post_is_not_resent_because_it_may_have_been_applied() -> None:
+    script = Script(httpx.Response(500, text="boom"), httpx.Response(201))
+    with pytest.raises(RetryableError) as raised:
+        await client(script, []).request("POST", "/fulfillments", json_body={"a": 1})
+    assert len(script.requests) == 1
+    assert not raised.value.not_applied
+
+
+@pytest.mark.asyncio
+async def test_a_post_that_never_reached_the_platform_is_resent() -> None:
+    script = Script(httpx.ConnectError("refused"), httpx.Response(201, json={}))
+    response = await client(script, []).request("POST", "/fulfillments", json_body={})
+    assert response.status_code == 201 and len(script.requests) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_timed_out_post_is_not_resent() -> None:
+    script = Script(httpx.ReadTimeout("slow"), httpx.Response(201))
+    with pytest.raises(RetryableError, match="timed out"):
+        await client(script, []).request("POST", "/fulfillments", json_body={})
+    assert len(script.requests) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_4xx_is_permanent_at_once_with_the_platform_message_and_a_hint() -> None:
+    script = Script(httpx.Response(403, json={"message": "missing scope write_fulfillments"}))
+    http = client(script, [], error_message=lambda response: response.json()["message"])
+    with pytest.raises(PermanentError) as raised:
+        await http.request("GET", "/orders")
+    assert len(script.requests) == 1
+    assert raised.value.platform_message == "missing scope write_fulfillments"
+    assert "403" in str(raised.value) and "permission" in str(raised.value)
+    assert raised.value.connection == "acme-shop"
+
+
+@pytest.mark.asyncio
+async def test_secrets_never_reach_an_error_message() -> None:
+    echo = httpx.Response(401, text=f"token {SECRET} is not valid")
+    script = Script(echo)
+    with pytest.raises(PermanentError) as raised:
+        await client(script, []).request("GET", f"/orders?key={SECRET}")
+    assert SECRET not in str(raised.value) and SECRET not in raised.value.platform_message
+    assert "[redacted]" in raised.value.platform_message
+    assert "credentials" in str(raised.value)
+
+
+@pytest.mark.asyncio
+async def test_a_retry_after_beyond_the_limit_is_left_to_the_caller() -> None:
+    script = Script(httpx.Response(429, headers={"Retry-After": "600"}))
+    with pytest.raises(RetryableError) as raised:
+        await client(script, []).request("GET", "/orders")
+    assert len(script.requests) == 1 and raised.value.retry_after_s == 600
+
+
+@pytest.mark.asyncio
+async def test_a_body_that_is_not_json_is_a_clear_malformed_response_error() -> None:
+    script = Script(httpx.Response(200, text='{"orders": [{"id": 1'))
+    http = client(script, [])
+    response = await http.request("GET", "/orders")
+    with pytest.raises(MalformedResponseError) as raised:
+        http.json(response)
+    assert "not valid JSON" in str(raised.value) and "/orders" in str(raised.value)
+    assert isinstance(raised.value, RetryableError)
+
+
+@pytest.mark.asyncio
+async def test_a_pause_holds_the_next_request() -> None:
+    slept: list[float] = []
+    http = client(Script(httpx.Response(200)), slept)
+    http.pause_for(2.0)
+    await http.request("GET", "/orders")
+    assert len(slept) == 1 and 1.9 < slept[0] <= 2.0
+
+
+@pytest.mark.asyncio
+async def test_the_response_hook_sees_every_response() -> None:
+    seen: list[int] = []
+    script = Script(httpx.Response(500), httpx.Response(200))
+    http = client(script, [], on_response=lambda response: seen.append(response.status_code))
+    await http.request("GET", "/orders")
+    assert seen == [500, 200]
+    assert http.requests_sent == 2
+
+
+def test_retry_after_reads_every_header_the_platforms_use() -> None:
+    assert retry_after_seconds(httpx.Headers({"Retry-After": "7"})) == 7.0
+    assert retry_after_seconds(httpx.Headers({"X-Rate-Limit-Time-Reset-Ms": "1500"})) == 1.5
+    assert retry_after_seconds(httpx.Headers({"X-Retry-After": "2"})) == 2.0
+    later = email.utils.formatdate(1_000_030, usegmt=True)
+    assert retry_after_seconds(httpx.Headers({"Retry-After": later}), now=1_000_000) == 30.0
+    assert retry_after_seconds(httpx.Headers({"Retry-After": "soon"})) is None
+    assert retry_after_seconds(httpx.Headers({})) is None
+
+
+def test_redact_replaces_every_secret_and_ignores_empty_ones() -> None:
+    assert redact("a=s1&b=s2&c=s1", ["s1", "s2", ""]) == "a=[redacted]&b=[redacted]&c=[redacted]"
