@@ -9,7 +9,7 @@ acts as the merchant):
   "body": "..."}` makes the next `times` matching API requests answer that instead; `{"truncate": true}` answers
   the real response cut in half, `{"body": "<html>..."}` with status 200 a body that is not JSON;
 - `DELETE /_sandbox/faults` clears them; `GET /_sandbox/requests` counts the API requests served so far
-  (by `METHOD path`), `DELETE /_sandbox/requests` resets the count;
+  (by `METHOD path`, and the answers by status), `DELETE /_sandbox/requests` resets the counts;
 - `POST /_sandbox/clock` `{"advance_s": 60}` or `{"now": "2026-05-01T00:00:00Z"}` moves the store's clock.
 """
 
@@ -73,6 +73,7 @@ class SandboxState:
     clock: Clock = field(default_factory=Clock)
     faults: list[Fault] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:
@@ -112,7 +113,9 @@ def admin_routes(state: SandboxState) -> list[BaseRoute]:
     async def requests(request: Request) -> Response:
         if request.method == "DELETE":
             state.requests.clear()
-        return JSONResponse({"total": sum(state.requests.values()), "by_route": dict(state.requests)})
+            state.statuses.clear()
+        return JSONResponse({"total": sum(state.requests.values()), "by_route": dict(state.requests),
+                             "by_status": {str(code): count for code, count in sorted(state.statuses.items())}})
 
     async def clock(request: Request) -> Response:
         body = await request.json()
@@ -143,6 +146,7 @@ class _FaultMiddleware:
             return
         method = scope["method"]
         self.state.requests[f"{method} {path}"] += 1
+        send = self._counting(send)
         fault = self.state.take_fault(method, path)
         if fault is None:
             await self.app(scope, receive, send)
@@ -153,6 +157,14 @@ class _FaultMiddleware:
             response = Response(body, status_code=fault.status, headers=fault.headers,
                                 media_type="application/json")
             await response(scope, receive, send)
+
+    def _counting(self, send: Send) -> Send:
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.state.statuses[int(message["status"])] += 1
+            await send(message)
+
+        return counting_send
 
 
 def _truncating(send: Send) -> Send:

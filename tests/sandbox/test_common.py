@@ -40,6 +40,7 @@ async def test_a_fault_answers_the_matching_requests_the_given_number_of_times(s
     first, second, third = [await store.get("/api/orders") for _ in range(3)]
     assert (first.status_code, second.status_code, third.status_code) == (503, 503, 200)
     assert first.headers["retry-after"] == "1"
+    assert (await store.get("/_sandbox/requests")).json()["by_status"] == {"200": 2, "503": 2}
 
 
 @pytest.mark.asyncio
@@ -59,7 +60,7 @@ async def test_api_requests_are_counted_and_admin_requests_are_not(store: httpx.
     await store.get("/api/orders")
     await store.post("/_sandbox/clock", json={"advance_s": 1})
     counted = (await store.get("/_sandbox/requests")).json()
-    assert counted == {"total": 2, "by_route": {"GET /api/orders": 2}}
+    assert counted == {"total": 2, "by_route": {"GET /api/orders": 2}, "by_status": {"200": 2}}
     await store.delete("/_sandbox/requests")
     assert (await store.get("/_sandbox/requests")).json()["total"] == 0
 
