@@ -1,0 +1,57 @@
+"""BigCommerce connector: one class (`BigCommerceConnector`) for both sides, over the V2 REST API.
+
+`connection.base_url` is `https://api.bigcommerce.com/stores/{store_hash}`; requests go to `{base_url}/v2/...` with
+`X-Auth-Token`, `Accept` and `Content-Type: application/json`. Sources: ../shared/platform-specs/API-NOTES.md §2
+and the official `bigcommerce/orders.v2.oas2.yml`. Every platform-specific decision:
+
+Reading orders (both sides)
+- Poll: `GET /v2/orders?min_date_modified=…&sort=date_modified:asc&limit=…` through `PollCursor` (2 min overlap).
+  Pages are keyed by time, not page number: the next page asks `min_date_modified` = the last time seen on this
+  page and skips the ids already seen at exactly that second (`page` only grows when more than a page of orders
+  share one second). Page numbers over a list sorted by modification time would lose an order: one modified
+  mid-walk moves to the end and shifts an unseen order back onto a page already read.
+- Each order costs two more requests: `/products` (lines: `line_ref` = order_product_id, bundled children
+  included as lines of their own) and `/shipping_addresses` (the first is the order's address).
+- 204 No Content is an empty collection everywhere.
+- `cancelled`: status 5 (Cancelled) or 6 (Declined). `cancelled_quantity`: refunded units not shipped.
+- `our_order_id`: only from an `external_order_id` of the form `fulfillsync:<our order id>`, so a buyer order
+  imported from Amazon (whose id lives there too) is never taken for ours.
+
+Seller side
+- `create_order`: look up `GET /v2/orders?external_order_id=fulfillsync:<id>` first; else `POST /v2/orders` with
+  custom products (name, SKU, quantity, prices 0: the marketplace settles with the seller outside the storefront;
+  catalog lookup by SKU needs the V3 catalog API, not used), the shipping address as billing address too, status
+  11 (Awaiting Fulfillment). V2 does not email the customer. Lines map by creation order, checked by SKU.
+- `fulfillments`: each shipment is one fulfillment (shipments carrying our marker are grouped, see below);
+  carrier from `shipping_provider` / `tracking_carrier` (AfterShip slug) via `connectors.carrier_names`, a
+  third-party `carrier_{id}` by its display name; URL = `tracking_link`, else `generated_tracking_link`.
+- Source version (`updated_at`): shipments have no update time. We use the order's `date_modified` (later than
+  any shipment's `date_created`), which moves whenever a shipment is created, edited or deleted on the order, so
+  a tracking edit is always a newer version for the ledger (with `date_created` alone an edit would keep the
+  version and win or lose on its digest). That PUT on a shipment bumps the order's `date_modified` on a real
+  store is unverified (API-NOTES §6); the sandbox does it. Unrelated order edits also move it: the ledger sees
+  the same content at a newer version, which changes nothing.
+- Deleting a shipment is the cancel; BigCommerce keeps no trace of it, so `fulfillments(order, known_refs=…)`
+  reports the refs seen before whose shipments are gone as cancelled.
+
+Buyer side
+- BigCommerce has one tracking number per shipment: a fulfillment with n numbers is n shipments, units split as
+  evenly as possible (each at least one unit), all carrying `fulfillsync-fulfillment: <our_fulfillment_id>` as a
+  line of `comments`; read back as ONE fulfillment whose ref is its lowest shipment id. A fulfillment without
+  numbers is one shipment. Lines at several shipping addresses are refused (one address per fulfillment).
+- Carriers BigCommerce knows go into `shipping_provider` + `tracking_carrier` (BigCommerce generates the link);
+  others into `shipping_method` by name with the URL given as `tracking_link` (the ledger fills in URLs it knows).
+- `find_fulfillment` matches the marker and requires the group to be complete; `create_fulfillment` writes only
+  the shipments an interrupted attempt did not (matched by tracking number), so retries never duplicate.
+- `update_tracking`: in place by PUT when the number of numbers does not grow; otherwise delete/re-create (see the
+  method). `cancel_fulfillment`: DELETE each shipment; the order's status stays Shipped (documented behaviour).
+- `notify_customer` cannot be chosen per call: shipment emails are a store setting.
+
+Rate limits: every response's `X-Rate-Limit-Requests-Left` is read; at `QUOTA_RESERVE` left the connection pauses
+for `X-Rate-Limit-Time-Reset-Ms`; a 429 is retried after that reset (connectors.http). Default pace 4 requests/s.
+Webhooks: `parse.parse_webhook` reads the thin `store/order/*` and `store/shipment/*` callbacks (ids only).
+"""
+
+from connectors.bigcommerce.connector import BigCommerceConnector
+
+__all__ = ["BigCommerceConnector"]

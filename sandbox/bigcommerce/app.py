@@ -1,0 +1,367 @@
+"""The simulated BigCommerce store's HTTP API: the real V2 paths under `/stores/{store_hash}/v2`.
+
+What it reproduces (API-NOTES.md §2, `orders.v2.oas2.yml`):
+- auth: `X-Auth-Token` must equal `settings.credentials["access_token"]`, else 401
+  `[{"status": 401, "message": ...}]` (the token is never echoed); every error has that shape;
+- `GET /v2/orders` with `min_/max_date_modified`, `min_/max_date_created` (RFC-2822 or ISO-8601), `min_id`,
+  `max_id`, `status_id`, `external_order_id`, `sort` (`field[:asc|:desc]`), `page`, `limit` (default 50, max 250);
+  `POST /v2/orders`; `GET /v2/orders/{id}`; `GET …/products`, `GET …/shipping_addresses`;
+  `GET/POST/DELETE …/shipments`, `GET/PUT/DELETE …/shipments/{id}`, `GET …/shipments/count`;
+- 204 No Content for every empty collection (including a page past the end);
+- rate limits: a fixed window per store (options `quota`, default 150, and `window_ms`, default 30000, on the
+  store's clock); every API response carries `X-Rate-Limit-Time-Window-Ms`, `X-Rate-Limit-Time-Reset-Ms`,
+  `X-Rate-Limit-Requests-Quota`, `X-Rate-Limit-Requests-Left`; a request over quota gets 429.
+
+Admin routes (no credentials; the merchant's control panel), all JSON:
+`POST /_sandbox/bigcommerce/orders` (body as `POST /v2/orders`), `GET /_sandbox/bigcommerce/orders/{id}`,
+`POST /_sandbox/bigcommerce/orders/{id}/shipments` (`items`, tracking fields, optional `order_address_id`),
+`PUT|DELETE /_sandbox/bigcommerce/orders/{id}/shipments/{shipment_id}`,
+`POST /_sandbox/bigcommerce/orders/{id}/cancel`, `POST /_sandbox/bigcommerce/orders/{id}/refunds`
+(`order_product_id`, `quantity`).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hmac
+import json
+import operator
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from sandbox.bigcommerce import views
+from sandbox.bigcommerce.store import BigCommerceStore, Order, StoreError
+from sandbox.common import ADMIN_PREFIX, SandboxApp, SandboxState, create_sandbox_app
+from sandbox.settings import StoreSettings
+
+Handler = Callable[[Request], Awaitable[Response]]
+OPTIONS = {"quota": 150, "window_ms": 30000}
+SORT_KEYS = {"id", "customer_id", "date_created", "date_modified", "status_id", "channel_id", "external_id"}
+
+
+def create_app(settings: StoreSettings) -> SandboxApp:
+    """The store, empty, accepting `settings.credentials["access_token"]` (required). Options: `quota`,
+    `window_ms` (see the module docstring). Raises ValueError for unknown options or a missing token."""
+    unknown = set(settings.options) - set(OPTIONS)
+    if unknown:
+        raise ValueError(f"bigcommerce sandbox: unknown options {sorted(unknown)}; known: {sorted(OPTIONS)}")
+    options = {**OPTIONS, **settings.options}
+    for key, value in options.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"bigcommerce sandbox: option {key} must be a positive integer")
+    token = settings.credentials.get("access_token")
+    if not token:
+        raise ValueError("bigcommerce sandbox: credentials.access_token is required")
+    state = SandboxState()
+    store = BigCommerceStore(state.clock)
+    api = _Api(store, state, token, _Window(state, options["quota"], options["window_ms"]),
+               f"https://api.bigcommerce.com/stores/{settings.name}/v2")
+    return create_sandbox_app([*api.routes(base_path(settings)), *_admin_routes(store, api)], store, state)
+
+
+def base_path(settings: StoreSettings) -> str:
+    """What follows host:port in a connection's base_url: `/stores/{store_hash}`."""
+    return f"/stores/{settings.name}"
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse([{"status": status, "message": message}], status_code=status, headers=headers)
+
+
+@dataclass
+class _Window:
+    """A fixed rate-limit window on the store's clock."""
+
+    state: SandboxState
+    quota: int
+    window_ms: int
+    started: datetime | None = None
+    used: int = 0
+
+    def take(self) -> tuple[bool, dict[str, str]]:
+        """Count one request; (allowed, the rate-limit headers to send)."""
+        now = self.state.clock.now()
+        elapsed_ms = (now - self.started).total_seconds() * 1000 if self.started else self.window_ms
+        if elapsed_ms >= self.window_ms or elapsed_ms < 0:
+            self.started, self.used, elapsed_ms = now, 0, 0.0
+        allowed = self.used < self.quota
+        if allowed:
+            self.used += 1
+        headers = {"X-Rate-Limit-Time-Window-Ms": str(self.window_ms),
+                   "X-Rate-Limit-Time-Reset-Ms": str(max(int(self.window_ms - elapsed_ms), 1)),
+                   "X-Rate-Limit-Requests-Quota": str(self.quota),
+                   "X-Rate-Limit-Requests-Left": str(self.quota - self.used)}
+        return allowed, headers
+
+
+def _date(value: str, name: str) -> datetime:
+    """RFC-2822 or ISO-8601, as the V2 date filters accept; StoreError 400 otherwise."""
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "+"))
+        except ValueError:
+            raise StoreError(400, f"The field '{name}' is invalid. Use RFC-2822 or ISO-8601.") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _number(request: Request, name: str, default: int, maximum: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise StoreError(400, f"The field '{name}' is invalid.") from None
+    if value < 1:
+        raise StoreError(400, f"The field '{name}' is invalid.")
+    return min(value, maximum) if maximum else value
+
+
+def _paged(request: Request, items: list[Any], default_limit: int = 50) -> list[Any]:
+    page, limit = _number(request, "page", 1), _number(request, "limit", default_limit, 250)
+    return items[(page - 1) * limit: page * limit]
+
+
+def _listing(items: list[Any], headers: dict[str, str]) -> Response:
+    """A V2 collection: the items, or 204 No Content when there are none."""
+    if not items:
+        return Response(status_code=204, headers=headers)
+    return JSONResponse(items, headers=headers)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise StoreError(415, "The request must have Content-Type: application/json.")
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        raise StoreError(400, "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise StoreError(400, "The request body must be a JSON object.")
+    return body
+
+
+def _status(raw: str) -> int:
+    if not raw.strip().isdigit():
+        raise StoreError(400, "The field 'status_id' is invalid.")
+    return int(raw)
+
+
+def _int_path(request: Request, name: str) -> int:
+    value = request.path_params[name]
+    return int(value)
+
+
+class _Api:
+    """The V2 routes; each runs through `_guard` (auth, rate limit, error shape, headers)."""
+
+    def __init__(self, store: BigCommerceStore, state: SandboxState, token: str, window: _Window,
+                 api_base: str) -> None:
+        self.store, self.state, self.token, self.window, self.api_base = store, state, token, window, api_base
+
+    def routes(self, base: str) -> list[BaseRoute]:
+        v2 = f"{base}/v2"
+        order = v2 + "/orders/{order_id:int}"
+        shipment = order + "/shipments/{shipment_id:int}"
+        return [
+            Route(f"{v2}/orders", self._guard(self.list_orders, self.create_order), methods=["GET", "POST"]),
+            Route(order, self._guard(self.get_order), methods=["GET"]),
+            Route(f"{order}/products", self._guard(self.products), methods=["GET"]),
+            Route(f"{order}/shipping_addresses", self._guard(self.addresses), methods=["GET"]),
+            Route(f"{order}/shipments/count", self._guard(self.count_shipments), methods=["GET"]),
+            Route(f"{order}/shipments", self._guard(self.list_shipments, self.create_shipment,
+                                                    delete=self.delete_shipments), methods=["GET", "POST", "DELETE"]),
+            Route(shipment, self._guard(self.get_shipment, put=self.update_shipment, delete=self.delete_shipment),
+                  methods=["GET", "PUT", "DELETE"]),
+        ]
+
+    def _guard(self, get: Handler, post: Handler | None = None, *, put: Handler | None = None,
+               delete: Handler | None = None) -> Handler:
+        handlers = {"GET": get, "POST": post, "PUT": put, "DELETE": delete}
+
+        async def endpoint(request: Request) -> Response:
+            allowed, headers = self.window.take()
+            if not allowed:
+                return _error(429, "You have exceeded your request quota; wait for the window to reset "
+                                   "(X-Rate-Limit-Time-Reset-Ms).", headers)
+            given = request.headers.get("x-auth-token", "")
+            if not given or not hmac.compare_digest(given.encode(), self.token.encode()):
+                return _error(401, "You have not been authorized to access this resource: missing or invalid "
+                                   "X-Auth-Token.", headers)
+            handler = handlers[request.method]
+            assert handler is not None
+            try:
+                response = await handler(request)
+            except StoreError as error:
+                return _error(error.status, error.message, headers)
+            response.headers.update(headers)
+            return response
+
+        return endpoint
+
+    # -- orders ----------------------------------------------------------------------------------------------
+
+    async def list_orders(self, request: Request) -> Response:
+        query = request.query_params
+        orders = list(self.store.orders.values())
+        for name, attribute, keep in (
+                ("min_date_modified", "date_modified", operator.ge),
+                ("max_date_modified", "date_modified", operator.le),
+                ("min_date_created", "date_created", operator.ge),
+                ("max_date_created", "date_created", operator.le)):
+            if name in query:
+                bound = _date(query[name], name)
+                orders = [o for o in orders if keep(getattr(o, attribute), bound)]
+        for name, attribute, keep in (("min_id", "id", operator.ge), ("max_id", "id", operator.le),
+                                      ("status_id", "status_id", operator.eq)):
+            if name in query:
+                number = _number(request, name, 0) if name != "status_id" else _status(query[name])
+                orders = [o for o in orders if keep(getattr(o, attribute), number)]
+        if "external_order_id" in query:
+            orders = [o for o in orders if o.external_order_id == query["external_order_id"]]
+        field, _, direction = query.get("sort", "id").partition(":")
+        if field not in SORT_KEYS or direction not in ("", "asc", "desc"):
+            raise StoreError(400, "The field 'sort' is invalid.")
+        key = {"external_id": "external_order_id"}.get(field, field)
+        orders.sort(key=lambda o: (getattr(o, key) if key != "external_order_id" else o.external_order_id or "",
+                                   o.id), reverse=direction == "desc")
+        return _listing([views.order_json(o, self.api_base) for o in _paged(request, orders)], {})
+
+    async def create_order(self, request: Request) -> Response:
+        body = await _body(request)
+        if "consignments" in body:
+            raise StoreError(400, "Consignments (pickup orders) are not supported by this sandbox.")
+        order = self.store.place_order(
+            body.get("products") or [], billing_address=body.get("billing_address") or {},
+            shipping_addresses=body.get("shipping_addresses") or [], status_id=int(body.get("status_id", 1)),
+            external_order_id=body.get("external_order_id"), external_source=body.get("external_source"),
+            staff_notes=str(body.get("staff_notes") or ""), customer_id=int(body.get("customer_id") or 0))
+        return JSONResponse(views.order_json(order, self.api_base))
+
+    def _order(self, request: Request) -> Order:
+        return self.store.order(_int_path(request, "order_id"))
+
+    async def get_order(self, request: Request) -> Response:
+        return JSONResponse(views.order_json(self._order(request), self.api_base))
+
+    async def products(self, request: Request) -> Response:
+        order = self._order(request)
+        return _listing([views.product_json(p) for p in _paged(request, order.products)], {})
+
+    async def addresses(self, request: Request) -> Response:
+        order = self._order(request)
+        rows = [views.address_json(self.store, order, i, self.api_base) for i in range(len(order.addresses))]
+        return _listing(_paged(request, rows), {})
+
+    # -- shipments -------------------------------------------------------------------------------------------
+
+    async def list_shipments(self, request: Request) -> Response:
+        order = self._order(request)
+        shipments = [order.shipments[i] for i in sorted(order.shipments)]
+        return _listing([views.shipment_json(self.store, s) for s in _paged(request, shipments)], {})
+
+    async def count_shipments(self, request: Request) -> Response:
+        return JSONResponse({"count": len(self._order(request).shipments)})
+
+    async def create_shipment(self, request: Request) -> Response:
+        order = self._order(request)
+        body = await _body(request)
+        if "order_address_id" not in body:
+            raise StoreError(400, "The field 'order_address_id' is required.")
+        items = body.pop("items", None)
+        address = body.pop("order_address_id")
+        shipment = self.store.ship(order.id, items or [], order_address_id=address, **body)
+        return JSONResponse(views.shipment_json(self.store, shipment), status_code=201)
+
+    async def get_shipment(self, request: Request) -> Response:
+        shipment = self.store.shipment(_int_path(request, "order_id"), _int_path(request, "shipment_id"))
+        return JSONResponse(views.shipment_json(self.store, shipment))
+
+    async def update_shipment(self, request: Request) -> Response:
+        body = await _body(request)
+        if "items" in body:
+            raise StoreError(400, "The field 'items' cannot be updated; delete the shipment and create another.")
+        shipment = self.store.edit_shipment(_int_path(request, "order_id"), _int_path(request, "shipment_id"),
+                                            **body)
+        return JSONResponse(views.shipment_json(self.store, shipment))
+
+    async def delete_shipment(self, request: Request) -> Response:
+        self.store.delete_shipment(_int_path(request, "order_id"), _int_path(request, "shipment_id"))
+        return Response(status_code=204)
+
+    async def delete_shipments(self, request: Request) -> Response:
+        order = self._order(request)
+        for shipment_id in sorted(order.shipments):
+            self.store.delete_shipment(order.id, shipment_id)
+        return Response(status_code=204)
+
+
+def _admin_routes(store: BigCommerceStore, api: _Api) -> list[BaseRoute]:
+    prefix = f"{ADMIN_PREFIX}/bigcommerce/orders"
+
+    def admin(handler: Callable[[Request, dict[str, Any]], Any], status: int = 200) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            try:
+                body: dict[str, Any] = {}
+                if request.method in ("POST", "PUT"):
+                    raw = await request.body()
+                    body = json.loads(raw) if raw else {}
+                    if not isinstance(body, dict):
+                        raise StoreError(400, "The request body must be a JSON object.")
+                result = handler(request, body)
+            except StoreError as error:
+                return _error(error.status, error.message)
+            except (ValueError, TypeError) as error:
+                return _error(400, f"invalid admin request: {error}")
+            return Response(status_code=204) if result is None else JSONResponse(result, status_code=status)
+
+        return endpoint
+
+    def order_id(request: Request) -> int:
+        return _int_path(request, "order_id")
+
+    def dump(order: Order) -> dict[str, Any]:
+        return {**views.order_json(order, api.api_base),
+                "products": [views.product_json(p) for p in order.products],
+                "shipping_addresses": [views.address_json(store, order, i, api.api_base)
+                                       for i in range(len(order.addresses))],
+                "shipments": [views.shipment_json(store, order.shipments[i]) for i in sorted(order.shipments)]}
+
+    def place(request: Request, body: dict[str, Any]) -> Any:
+        return dump(store.place_order(
+            body.get("products") or [], billing_address=body.get("billing_address") or {},
+            shipping_addresses=body.get("shipping_addresses") or [], status_id=int(body.get("status_id", 11)),
+            external_order_id=body.get("external_order_id"), staff_notes=str(body.get("staff_notes") or "")))
+
+    def ship(request: Request, body: dict[str, Any]) -> Any:
+        items = body.pop("items", None) or []
+        address = body.pop("order_address_id", None)
+        return views.shipment_json(store, store.ship(order_id(request), items, order_address_id=address, **body))
+
+    def edit(request: Request, body: dict[str, Any]) -> Any:
+        if request.method == "DELETE":
+            store.delete_shipment(order_id(request), _int_path(request, "shipment_id"))
+            return None
+        return views.shipment_json(store, store.edit_shipment(order_id(request), _int_path(request, "shipment_id"),
+                                                              **body))
+
+    def refund(request: Request, body: dict[str, Any]) -> Any:
+        return dump(store.refund(order_id(request), int(body["order_product_id"]), int(body["quantity"])))
+
+    return [
+        Route(prefix, admin(place, 201), methods=["POST"]),
+        Route(prefix + "/{order_id:int}", admin(lambda r, b: dump(store.order(order_id(r)))), methods=["GET"]),
+        Route(prefix + "/{order_id:int}/shipments", admin(ship, 201), methods=["POST"]),
+        Route(prefix + "/{order_id:int}/shipments/{shipment_id:int}", admin(edit), methods=["PUT", "DELETE"]),
+        Route(prefix + "/{order_id:int}/cancel", admin(lambda r, b: dump(store.cancel_order(order_id(r)))),
+              methods=["POST"]),
+        Route(prefix + "/{order_id:int}/refunds", admin(refund), methods=["POST"]),
+    ]
