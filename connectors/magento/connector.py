@@ -1,0 +1,336 @@
+"""`MagentoConnector`: one Magento 2 / Adobe Commerce store, as a buyer and as a seller (REST `/rest/{code}/V1`).
+
+The platform decisions are listed in the package docstring (`connectors/magento/__init__.py`). Every request
+goes through `PlatformHttp` (timeouts, rate limit, retries, typed and redacted errors); JSON is turned into our
+types by `connectors.magento.parse` and built by `connectors.magento.payloads`.
+
+Failure behaviour (on top of `connectors.base`): a body that is not JSON or not the documented shape raises
+`MalformedResponseError` naming the request and the offending field; an order or fulfillment ref that is not a
+Magento numeric id, an unreadable cursor, or a shipment that belongs to another order raise `PermanentError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import httpx
+
+from connectors.base import BuyerConnector, PermanentError, SellerConnector
+from connectors.cursor import CursorError, PollCursor
+from connectors.http import PlatformHttp, RetryPolicy, retry_after_seconds
+from connectors.magento import comments, payloads
+from connectors.magento.parse import (
+    OUR_ORDER_PREFIX,
+    PLATFORM,
+    PayloadError,
+    SearchResult,
+    format_datetime,
+    order_item_refs,
+    our_fulfillment_refs,
+    parse_order,
+    parse_search_result,
+    parse_shipment,
+    render_error,
+    shipment_tracks,
+)
+from connectors.magento.payloads import Filter
+from schemas.config import Connection
+from schemas.platform import (
+    CreatedOrder,
+    FulfillmentRequest,
+    NewOrder,
+    Page,
+    PlatformFulfillment,
+    PlatformOrder,
+    Tracking,
+)
+
+DEFAULT_REQUESTS_PER_S = 4.0
+DEFAULT_PAGE_SIZE = 100
+DEFAULT_START_WINDOW = timedelta(days=30)
+_DEFAULT_RETRY = RetryPolicy()
+T = TypeVar("T")
+_ORDER_SORT = (("updated_at", "ASC"), ("entity_id", "ASC"))
+
+
+def _error_message(response: httpx.Response) -> str:
+    """Magento's `{"message", "parameters"}` error rendered; '' when the body is not that shape."""
+    try:
+        return render_error(response.json())
+    except ValueError:
+        return ""
+
+
+class MagentoConnector(BuyerConnector, SellerConnector):
+    """A Magento 2 store. Built from a `Connection` with platform `magento2`, `base_url` ending in
+    `/rest/{store_code}` and `credentials.access_token` (sent as `Authorization: Bearer`).
+
+    `page_size` (1..300) is the searchCriteria page size of polls; `start_window` how far back the first poll
+    (no cursor) looks; `now` the clock for that window. Raises ValueError for a connection of another platform.
+    """
+
+    def __init__(self, connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
+                 retry: RetryPolicy = _DEFAULT_RETRY, sleep: Callable[[float], Awaitable[None]] | None = None,
+                 page_size: int = DEFAULT_PAGE_SIZE, start_window: timedelta = DEFAULT_START_WINDOW,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        if connection.platform != PLATFORM:
+            raise ValueError(f"connection {connection.id!r} is for platform {connection.platform}, not {PLATFORM}")
+        if connection.base_url is None or "access_token" not in connection.credentials:
+            raise ValueError(f"connection {connection.id!r}: a magento2 connection needs base_url and "
+                             "credentials.access_token")
+        if not 1 <= page_size <= payloads.MAX_PAGE_SIZE:
+            raise ValueError(f"page_size {page_size} is outside 1..{payloads.MAX_PAGE_SIZE} (Magento's input limit)")
+        token = connection.credentials["access_token"].get_secret_value()
+        self.connection = connection.id
+        self._page_size = page_size
+        self._start_window = start_window
+        self._now = now
+        self._http = PlatformHttp(
+            connection=connection.id, platform=PLATFORM, base_url=str(connection.base_url),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, secrets=(token,),
+            requests_per_s=connection.requests_per_s or DEFAULT_REQUESTS_PER_S, error_message=_error_message,
+            on_response=self._on_response, retry=retry, transport=transport, sleep=sleep)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- both sides: polling ------------------------------------------------------------------------------
+
+    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
+        """One page of `GET /V1/orders` changed since the cursor's time minus the overlap, oldest first.
+
+        Paging is keyset paging on (`updated_at`, `entity_id`), both sorted ascending: the next page asks for
+        `updated_at gteq T` AND (`updated_at gt T` OR `entity_id gt N`) where (T, N) is the last order of this
+        page (searchCriteria groups are AND'ed, filters in a group OR'ed), always `currentPage` 1. So an order
+        edited during a walk cannot shift another order out of it (as `currentPage` offsets would), no order is
+        read twice within a walk, and many orders sharing one timestamp cannot loop. The walk stops when
+        `currentPage * pageSize >= total_count`, never by waiting for an empty page (older Magento versions
+        answer the last page again past the end)."""
+        start = self._cursor(cursor)
+        groups = [[Filter("updated_at", format_datetime(start.query_since), "gteq")]]
+        if start.page is not None:
+            bound, last_id = self._page_token(start.page, cursor or "")
+            groups = [[Filter("updated_at", bound, "gteq")],
+                      [Filter("updated_at", bound, "gt"), Filter("entity_id", str(last_id), "gt")]]
+        response, result = await self._search("/V1/orders", groups, sort=_ORDER_SORT, page=1,
+                                              page_size=self._page_size, what="order search")
+        orders = self._parsed(response, lambda: tuple(parse_order(item) for item in result.items))
+        more = bool(orders) and self._page_size < result.total_count
+        token = f"{format_datetime(orders[-1].updated_at)}|{orders[-1].order_ref}" if more else None
+        seen = max((order.updated_at for order in orders), default=None)
+        return Page(items=orders, cursor=start.advanced(seen, token).encode(), has_more=more)
+
+    def _cursor(self, cursor: str | None) -> PollCursor:
+        try:
+            return PollCursor.start(cursor, default_since=self._now() - self._start_window)
+        except CursorError as error:
+            raise PermanentError(f"{PLATFORM} connection {self.connection!r}: {error}",
+                                 connection=self.connection) from None
+
+    def _page_token(self, token: str, cursor: str) -> tuple[str, int]:
+        """(updated_at, entity_id) of the last order the walk has read."""
+        bound, _, page = token.rpartition("|")
+        if not bound or not page.isdigit():
+            raise PermanentError(f"{PLATFORM} connection {self.connection!r}: unreadable page {token!r} in poll "
+                                 f"cursor {cursor[:40]!r}; reset the connection's cursor", connection=self.connection)
+        return bound, int(page)
+
+    # -- seller side --------------------------------------------------------------------------------------
+
+    async def fulfillments(self, order_ref: str) -> tuple[PlatformFulfillment, ...]:
+        """Every shipment of the order (`GET /V1/shipments` with `order_id eq`), cancelled ones included."""
+        order_id = self._numeric(order_ref, "order")
+        found: list[PlatformFulfillment] = []
+        for response, item in await self._shipments_of(order_id):
+            found.append(self._parsed(response, parse_shipment, item))
+        return tuple(found)
+
+    async def create_order(self, order: NewOrder) -> CreatedOrder:
+        """Find the order by `ext_order_id = fulfillsync:<our_order_id>`, else create it with `POST /V1/orders`.
+
+        Raises PermanentError when the order found lacks one of our lines (someone edited it on Magento)."""
+        ext = f"{OUR_ORDER_PREFIX}{order.our_order_id}"
+        response, result = await self._search("/V1/orders", [[Filter("ext_order_id", ext)]], page=1, page_size=1,
+                                              what="order search by ext_order_id")
+        raw: Any = result.items[0] if result.items else None
+        if raw is None:
+            response = await self._http.request("POST", "/V1/orders", json_body=payloads.order_body(order))
+            raw = self._http.json(response)
+        created = self._parsed(response, parse_order, raw)
+        refs = self._parsed(response, order_item_refs, raw)
+        missing = [line.line_ref for line in order.lines if line.line_ref not in refs]
+        if missing:
+            raise PermanentError(
+                f"{PLATFORM} connection {self.connection!r}: order {created.order_ref} ({ext}) has no item with "
+                f"ext_order_item_id {', '.join(missing)}; it was changed on Magento, fix or recreate it there",
+                connection=self.connection)
+        return CreatedOrder(order_ref=created.order_ref, number=created.number,
+                            line_refs={line.line_ref: refs[line.line_ref] for line in order.lines})
+
+    # -- buyer side ---------------------------------------------------------------------------------------
+
+    async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
+        """The shipment whose comments name `our_fulfillment_id`; else an active shipment with the same lines and
+        the same tracking numbers; else None."""
+        order_id = self._numeric(order_ref, "order")
+        shipments = await self._shipments_of(order_id)
+        for response, item in shipments:
+            if request.our_fulfillment_id in self._parsed(response, our_fulfillment_refs, item):
+                return self._parsed(response, parse_shipment, item).fulfillment_ref
+        wanted = (_lines_key(request.lines), sorted(request.tracking.numbers))
+        for response, item in shipments:
+            shipment = self._parsed(response, parse_shipment, item)
+            if not shipment.cancelled and (_lines_key(shipment.lines), sorted(shipment.tracking.numbers)) == wanted:
+                return shipment.fulfillment_ref
+        return None
+
+    async def create_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str:
+        """`POST /V1/order/{id}/ship` with the lines, one track per number and our comment; returns the shipment id.
+
+        Magento refuses (400) units already counted as shipped, which includes units of a shipment we cancelled:
+        then a cancelled shipment with exactly these lines is reinstated (tracks added, comment naming the new
+        fulfillment) and its id returned; without one, the 400 surfaces as PermanentError."""
+        order_id = self._numeric(order_ref, "order")
+        for line in request.lines:
+            self._numeric(line.line_ref, "order item")
+        try:
+            response = await self._http.request("POST", f"/V1/order/{order_id}/ship",
+                                                json_body=payloads.ship_body(request))
+        except PermanentError as error:
+            if error.status != 400:
+                raise
+            reused = await self._reinstate(order_id, request)
+            if reused is None:
+                raise
+            return reused
+        value = self._http.json(response)
+        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+            raise self._http.shape_error(response, f"expected the new shipment id (an integer), got {value!r}")
+        return str(int(value))
+
+    async def _reinstate(self, order_id: int, request: FulfillmentRequest) -> str | None:
+        wanted = _lines_key(request.lines)
+        for response, item in await self._shipments_of(order_id):
+            shipment = self._parsed(response, parse_shipment, item)
+            if shipment.cancelled and _lines_key(shipment.lines) == wanted:
+                shipment_id = int(shipment.fulfillment_ref)
+                units = sum(line.quantity for line in shipment.lines)
+                for track in payloads.tracks(request.tracking):
+                    await self._http.request("POST", "/V1/shipment/track",
+                                             json_body=payloads.track_body(order_id, shipment_id, track, units))
+                text = comments.reinstated(request.our_fulfillment_id, request.tracking.numbers,
+                                           request.tracking.urls)
+                await self._comment_shipment(shipment_id, text, visible=True)
+                return shipment.fulfillment_ref
+        return None
+
+    async def update_tracking(self, order_ref: str, fulfillment_ref: str, tracking: Tracking) -> str:
+        """Make the shipment's tracks exactly `tracking`: add the missing tracks first, then delete the others
+        (so it never looks trackless), then a comment with the URLs when they changed. Same ref returned."""
+        order_id, shipment_id, response, raw = await self._own_shipment(order_ref, fulfillment_ref)
+        existing = self._parsed(response, shipment_tracks, raw)
+        current = self._parsed(response, parse_shipment, raw)
+        wanted = payloads.tracks(tracking)
+        wanted_keys = {(t["track_number"], t["title"], t["carrier_code"]) for t in wanted}
+        have_keys = {(number, title, code) for _, number, title, code in existing}
+        units = sum(line.quantity for line in current.lines)
+        for track in wanted:
+            if (track["track_number"], track["title"], track["carrier_code"]) not in have_keys:
+                await self._http.request("POST", "/V1/shipment/track",
+                                         json_body=payloads.track_body(order_id, shipment_id, track, units))
+        for track_id, number, title, code in existing:
+            if (number, title, code) not in wanted_keys:
+                await self._delete_track(track_id)
+        known = dict(zip(current.tracking.numbers, current.tracking.urls, strict=False))
+        if any(url and known.get(number) != url for number, url in zip(tracking.numbers, tracking.urls,
+                                                                         strict=False)):
+            text = comments.tracking_updated(tracking.numbers, tracking.urls)
+            if text:
+                await self._comment_shipment(shipment_id, text, visible=True)
+        return fulfillment_ref
+
+    async def cancel_fulfillment(self, order_ref: str, fulfillment_ref: str) -> None:
+        """Magento cannot cancel a shipment: write the cancel comment (shipment, then order), then delete every
+        track. The units stay counted as shipped on Magento. No-op when the shipment already reads as cancelled."""
+        order_id, shipment_id, response, raw = await self._own_shipment(order_ref, fulfillment_ref)
+        if self._parsed(response, parse_shipment, raw).cancelled:
+            return
+        ours = self._parsed(response, our_fulfillment_refs, raw)
+        await self._comment_shipment(shipment_id, comments.cancelled(ours[-1] if ours else None), visible=False)
+        await self._http.request("POST", f"/V1/orders/{order_id}/comments", json_body=payloads.order_comment_body(
+            order_id, f"Shipment {raw.get('increment_id') or shipment_id} cancelled by fulfillsync: its tracking "
+                      "was removed; Magento still counts its units as shipped."))
+        for track_id, *_ in self._parsed(response, shipment_tracks, raw):
+            await self._delete_track(track_id)
+
+    # -- helpers ------------------------------------------------------------------------------------------
+
+    async def _search(self, path: str, groups: list[list[Filter]], *, page: int, page_size: int, what: str,
+                      sort: tuple[tuple[str, str], ...] = ()) -> tuple[httpx.Response, SearchResult]:
+        params = payloads.search_params(groups, sort=sort, page_size=page_size, page=page)
+        response = await self._http.request("GET", path, params=params)
+        body = self._http.json(response)
+        return response, self._parsed(response, parse_search_result, body, what)
+
+    async def _shipments_of(self, order_id: int) -> list[tuple[httpx.Response, Mapping[str, Any]]]:
+        """Every shipment of an order, walking pages until `page * pageSize >= total_count`."""
+        found: list[tuple[httpx.Response, Mapping[str, Any]]] = []
+        page = 1
+        while True:
+            response, result = await self._search(
+                "/V1/shipments", [[Filter("order_id", str(order_id))]], sort=(("entity_id", "ASC"),), page=page,
+                page_size=self._page_size, what="shipment search")
+            found.extend((response, item) for item in result.items)
+            if not result.items or page * self._page_size >= result.total_count:
+                return found
+            page += 1
+
+    async def _own_shipment(self, order_ref: str,
+                            fulfillment_ref: str) -> tuple[int, int, httpx.Response, Mapping[str, Any]]:
+        order_id = self._numeric(order_ref, "order")
+        shipment_id = self._numeric(fulfillment_ref, "shipment")
+        response = await self._http.request("GET", f"/V1/shipment/{shipment_id}")
+        raw = self._http.json(response)
+        if not isinstance(raw, Mapping):
+            raise self._http.shape_error(response, f"expected a shipment object, got {type(raw).__name__}")
+        if str(raw.get("order_id")) != str(order_id):
+            raise PermanentError(f"{PLATFORM} connection {self.connection!r}: shipment {shipment_id} belongs to "
+                                 f"order {raw.get('order_id')}, not {order_id}; check the stored refs",
+                                 connection=self.connection)
+        return order_id, shipment_id, response, raw
+
+    async def _comment_shipment(self, shipment_id: int, text: str, *, visible: bool) -> None:
+        await self._http.request("POST", f"/V1/shipment/{shipment_id}/comments",
+                                 json_body=payloads.shipment_comment_body(shipment_id, text, visible=visible))
+
+    async def _delete_track(self, track_id: int) -> None:
+        # 404: an earlier attempt already deleted it (DELETE is retried after a 5xx that may have been applied).
+        await self._http.request("DELETE", f"/V1/shipment/track/{track_id}", ok=(200, 204, 404))
+
+    def _parsed(self, response: httpx.Response, parse: Callable[..., T], *args: Any) -> T:
+        """`parse(*args)`, with a PayloadError turned into a MalformedResponseError naming the request."""
+        try:
+            return parse(*args)
+        except PayloadError as error:
+            raise self._http.shape_error(response, str(error)) from None
+
+    def _numeric(self, ref: str, what: str) -> int:
+        if not ref.isdigit():
+            raise PermanentError(f"{PLATFORM} connection {self.connection!r}: {what} ref {ref!r} is not a Magento "
+                                 "numeric id (entity_id); check the stored ref", connection=self.connection)
+        return int(ref)
+
+    def _on_response(self, response: httpx.Response) -> None:
+        """Magento core has no quota headers; a 429 from the host's CDN/WAF may say how long to wait: hold every
+        request of this connection for that long, not just the one retried."""
+        if response.status_code == 429:
+            wait = retry_after_seconds(response.headers)
+            if wait is not None:
+                self._http.pause_for(wait)
+
+
+def _lines_key(lines: tuple[Any, ...]) -> list[tuple[str, int]]:
+    return sorted((line.line_ref, line.quantity) for line in lines)
+

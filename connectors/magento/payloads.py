@@ -1,0 +1,138 @@
+"""Our types -> Magento 2 REST request bodies and searchCriteria query strings (pure functions).
+
+Every body here matches the official Swagger schema's operation (the tests validate them against
+`admin-schema-2.4.9.yaml`): `POST /V1/order/{id}/ship`, `POST /V1/shipment/track`, `POST /V1/shipment/{id}/comments`,
+`POST /V1/orders/{id}/comments` and `POST /V1/orders`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.carrier_names import platform_carrier
+from connectors.magento import comments
+from connectors.magento.parse import OUR_ORDER_PREFIX, PLATFORM, UNKNOWN_CARRIER_TITLE
+from schemas.platform import Address, FulfillmentRequest, NewOrder, Tracking
+
+MAX_PAGE_SIZE = 300
+"""Magento's input limit for `searchCriteria[pageSize]` (webapi/validation/input_limit_enabled)."""
+NO_EMAIL_DOMAIN = "fulfillsync.invalid"
+NO_PHONE = "n/a"
+PAYMENT_METHOD = "checkmo"
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One searchCriteria filter: `field` `condition` `value` (filters of one group are OR'ed)."""
+
+    field: str
+    value: str
+    condition: str = "eq"
+
+
+def search_params(groups: Sequence[Sequence[Filter]], *, sort: Sequence[tuple[str, str]] = (), page_size: int,
+                  page: int) -> dict[str, str]:
+    """The query parameters of a `GET /V1/<entities>` search: groups AND'ed, filters in a group OR'ed.
+
+    Raises ValueError for a page size outside 1..300 (Magento's input limit) or a page below 1."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page size {page_size} is outside 1..{MAX_PAGE_SIZE} (Magento's input limit)")
+    if page < 1:
+        raise ValueError(f"page {page} is below 1")
+    params: dict[str, str] = {}
+    for g, group in enumerate(groups):
+        for f, item in enumerate(group):
+            prefix = f"searchCriteria[filter_groups][{g}][filters][{f}]"
+            params[f"{prefix}[field]"] = item.field
+            params[f"{prefix}[value]"] = item.value
+            params[f"{prefix}[condition_type]"] = item.condition
+    for s, (field, direction) in enumerate(sort):
+        params[f"searchCriteria[sortOrders][{s}][field]"] = field
+        params[f"searchCriteria[sortOrders][{s}][direction]"] = direction
+    params["searchCriteria[pageSize]"] = str(page_size)
+    params["searchCriteria[currentPage]"] = str(page)
+    return params
+
+
+def tracks(tracking: Tracking) -> list[dict[str, str]]:
+    """`sales-data-shipment-track-creation-interface` entries: one per tracking number. Magento's carrier code
+    and title from `platform_carrier`; no carrier at all: `custom` / `Custom Value`."""
+    carrier = platform_carrier(PLATFORM, tracking.carrier)
+    code = (carrier.code if carrier else None) or "custom"
+    title = carrier.name if carrier else UNKNOWN_CARRIER_TITLE
+    return [{"track_number": number, "title": title, "carrier_code": code} for number in tracking.numbers]
+
+
+def ship_body(request: FulfillmentRequest) -> dict[str, Any]:
+    """The body of `POST /V1/order/{orderId}/ship`: items by `order_item_id`, one track per number, and our
+    comment (reference + tracking URLs), visible on the storefront and appended to the customer's email."""
+    return {
+        "items": [{"order_item_id": int(line.line_ref), "qty": line.quantity} for line in request.lines],
+        "notify": request.notify_customer,
+        "appendComment": True,
+        "comment": {"comment": comments.shipped(request.our_fulfillment_id, request.tracking.numbers,
+                                                request.tracking.urls),
+                    "is_visible_on_front": 1},
+        "tracks": tracks(request.tracking),
+    }
+
+
+def track_body(order_id: int, shipment_id: int, track: dict[str, str], units: int) -> dict[str, Any]:
+    """The body of `POST /V1/shipment/track` adding one track to a shipment (the schema requires every field)."""
+    return {"entity": {"order_id": order_id, "parent_id": shipment_id, "weight": 0, "qty": units,
+                       "description": "", **track}}
+
+
+def shipment_comment_body(shipment_id: int, text: str, *, visible: bool) -> dict[str, Any]:
+    """The body of `POST /V1/shipment/{id}/comments`."""
+    return {"entity": {"parent_id": shipment_id, "comment": text, "is_customer_notified": 0,
+                       "is_visible_on_front": int(visible)}}
+
+
+def order_comment_body(order_id: int, text: str) -> dict[str, Any]:
+    """The body of `POST /V1/orders/{id}/comments` (admin-only, no email)."""
+    return {"statusHistory": {"parent_id": order_id, "comment": text, "is_customer_notified": 0,
+                              "is_visible_on_front": 0}}
+
+
+def _address(address: Address | None, address_type: str, email: str, phone: str | None) -> dict[str, Any]:
+    address = address or Address(name="")
+    first, _, last = address.name.strip().partition(" ")
+    body: dict[str, Any] = {
+        "address_type": address_type, "firstname": first or "-", "lastname": last.strip() or "-",
+        "street": list(address.lines) or ["-"], "city": address.city or "-", "postcode": address.postal_code or "-",
+        "country_id": address.country_code or "US", "telephone": address.phone or phone or NO_PHONE,
+        "email": email}
+    if address.company:
+        body["company"] = address.company
+    if address.region:
+        body["region_code"] = address.region
+    return body
+
+
+def order_body(order: NewOrder) -> dict[str, Any]:
+    """The body of `POST /V1/orders` for a dropship order (see the connector's docstring for why not the quote
+    flow): prices 0 (the marketplace settles with the seller), our id in `ext_order_id` with a prefix and our line
+    ids in `ext_order_item_id`, an offline payment method, the address as both billing and shipping address."""
+    email = order.email or f"dropship+{order.our_order_id}@{NO_EMAIL_DOMAIN}"
+    items = [{"sku": line.sku or line.line_ref, "name": line.title or line.sku or line.line_ref,
+              "qty_ordered": line.quantity, "price": 0, "base_price": 0, "row_total": 0, "product_type": "simple",
+              "ext_order_item_id": line.line_ref} for line in order.lines]
+    shipping = _address(order.shipping_address, "shipping", email, order.phone)
+    return {"entity": {
+        "ext_order_id": f"{OUR_ORDER_PREFIX}{order.our_order_id}",
+        "customer_email": email, "customer_is_guest": 1,
+        "customer_firstname": shipping["firstname"], "customer_lastname": shipping["lastname"],
+        "base_grand_total": 0, "grand_total": 0, "subtotal": 0, "base_subtotal": 0,
+        "total_qty_ordered": sum(line.quantity for line in order.lines),
+        "state": "new", "status": "pending",
+        "customer_note": f"Dropship order {order.buyer_order_number or order.our_order_id} from fulfillsync",
+        "shipping_description": order.shipping_method or "Dropship",
+        "items": items,
+        "billing_address": {**_address(order.shipping_address, "billing", email, order.phone)},
+        "payment": {"method": PAYMENT_METHOD, "account_status": "", "additional_information": [], "cc_last4": ""},
+        "extension_attributes": {"shipping_assignments": [{
+            "shipping": {"address": shipping, "method": "flatrate_flatrate"}, "items": items}]},
+    }}
