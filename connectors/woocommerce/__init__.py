@@ -1,0 +1,66 @@
+"""WooCommerce connector: REST `wp-json/wc/v3` plus a tracking API (API-NOTES.md §3). Every WooCommerce-specific
+decision is listed here; `connector.py` is the class, `parse.py` / `payloads.py` the pure JSON mapping,
+`shipment_tracking.py` / `core_fulfillments.py` the two tracking APIs, `client.py` the JSON layer over the shared
+`connectors.http.PlatformHttp` (timeouts, rate limit, retries, redaction).
+
+Connection and auth
+- `base_url` is the site root (what precedes `/wp-json`). Consumer key and secret go as HTTP Basic auth, never in
+  the URL. Basic auth is readable on plain http, so the constructor refuses an `http://` base_url
+  (`InsecureConnectionError`) unless the host is loopback (127.0.0.1, localhost, ::1: the simulated store). We do
+  not implement OAuth 1.0a, WooCommerce's scheme for plain http.
+- Both keys and their Basic token are redacted from every error. A refused key answers 401 (WooCommerce says
+  `woocommerce_rest_authentication_error` "Consumer key is invalid." / "Consumer secret is invalid.", or
+  `woocommerce_rest_cannot_view` when no credentials arrived, e.g. a host stripping the Authorization header):
+  a PermanentError saying to check the connection's credentials.
+- Rate limits: WooCommerce has none, hosts and WAFs do. Default 2 requests/s per connection (`requests_per_s`
+  overrides). A 429 is retried after its `Retry-After`, and holds every request of the connection meanwhile.
+
+Polling (`orders_changed_since`)
+- `GET /wc/v3/orders?modified_after=…&dates_are_gmt=true&orderby=modified&order=asc&per_page=100&page=N` with
+  `status=processing,completed,cancelled,refunded`: paid orders and cancellations only. Pending, on-hold
+  (awaiting payment) and failed orders are not passed on until they become processing.
+- Page numbers alone lose changes: an order edited during a walk jumps to the end and shifts every later order
+  one place back, so one is never read. So each request starts after the newest `date_modified_gmt` read so far
+  minus one second (keyset pagination; `modified_after` is exclusive and times have one-second resolution, so
+  ties are re-read, never skipped), and moves to the next page number under the same bound only when a full
+  page holds one single second. The page token (`bound|page`) lives in the shared `PollCursor`, which adds its
+  overlap between walks. Duplicates are expected downstream.
+- An order: `order_ref` = `id`, `number`, times from the `_gmt` fields (site-local fields ignored), lines from
+  `line_items` (`line_ref` = the item id that fulfillments name), shipping address from `shipping` (name falls
+  back to billing's), email and phone from `billing`, `shipping_method` = the first shipping line's title,
+  `cancelled` for status cancelled, refunded or trash, `our_order_id` from order meta `fulfillsync_order_id`.
+  Partial refunds are not read (`cancelled_quantity` stays 0): they need `/orders/{id}/refunds`.
+
+Creating orders on a seller (`create_order`)
+- Idempotency: WooCommerce cannot filter orders by meta, and `search` covers only addresses, email and item
+  names. So before creating, we scan the newest orders (`orderby=date&order=desc`, 100 per page, `_fields`
+  trimmed) back to 48 hours before the newest one for order meta `fulfillsync_order_id`. A retry more than
+  48 hours after an attempt that did create the order would create a second one.
+- SKUs become product ids through one `GET /wc/v3/products?sku=A,B`; a variation is sent as `variation_id` with
+  its parent's `product_id`. A missing SKU is a PermanentError naming it.
+- The order is created paid (`set_paid`, status processing), with our order id (and the buyer's order number)
+  in order meta and our line id in each line item's meta `fulfillsync_line_id`, which gives the line mapping
+  (on creation and when found again).
+
+Tracking (both sides): `connection.tracking_api` chooses; "auto"/unset reads the REST index `GET /wp-json/` once
+per connector: core fulfillments route first, then the `wc-shipment-tracking/v3` namespace (API-NOTES §3.4);
+neither is a PermanentError. A 404 `rest_no_route` says which plugin or feature is missing.
+- Shipment Tracking (WCST/AST; see `shipment_tracking.py`): one tracking item per number; no quantities, so the
+  lines of a fulfillment we write are kept in order meta `fulfillsync_tracking` beside its item ids; the ref is
+  the first item's id, and `update_tracking` (delete + re-add) returns the new one. A seller's items together
+  are one fulfillment of the whole order (ref `{order_id}-shipment-tracking`, versioned by the order's
+  `date_modified_gmt`), cancelled when all are deleted. A fulfillment without a tracking number cannot be
+  written (PermanentError). Known carriers are sent as `tracking_provider` (Shipment Tracking's names, from
+  `connectors.carrier_names`), others as `custom_tracking_provider` + `custom_tracking_link`.
+- Core fulfillments (`core_fulfillments.py`): per-item `_items`, our id in `_fulfillsync_id`, first number in
+  `_tracking_number`/`_tracking_url`, `_shipping_provider` as WooCommerce's provider key (`ups`, `fedex`…), all
+  numbers in `_fulfillsync_tracking` when several; updates keep the ref; cancel is the soft DELETE; deleted
+  fulfillments are read as cancelled when the store lists them (see docs/platforms/woocommerce.md).
+  `notify_customer=true` when the connection or the request asks for it.
+- Tracking URLs: only URLs the request carries are written (the ledger fills them in for carriers it knows);
+  otherwise WooCommerce builds the link from the provider, as both APIs do for providers they know.
+"""
+
+from connectors.woocommerce.connector import InsecureConnectionError, WooCommerceConnector
+
+__all__ = ["InsecureConnectionError", "WooCommerceConnector"]

@@ -1,0 +1,266 @@
+"""`WooCommerceConnector`: a WooCommerce site as buyer and as seller (decisions: the package docstring).
+
+Failure: the interface methods raise only ConnectorError subclasses (see `connectors.base`); the constructor
+raises `InsecureConnectionError` (a ValueError) for a plain-http base_url that is not loopback, and ValueError for
+a connection that is not a WooCommerce one or lacks its consumer key and secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from connectors.base import BuyerConnector, MalformedResponseError, PermanentError, SellerConnector
+from connectors.cursor import CursorError, PollCursor
+from connectors.http import PlatformHttp, RetryPolicy, retry_after_seconds
+from connectors.woocommerce.client import WooClient
+from connectors.woocommerce.core_fulfillments import CoreFulfillmentsApi
+from connectors.woocommerce.parse import (
+    ORDER_MARKER,
+    TrackingApi,
+    error_message,
+    line_markers,
+    meta_value,
+    parse_gmt,
+    parse_orders,
+    parse_products,
+    tracking_api_from_index,
+)
+from connectors.woocommerce.payloads import PayloadError, order_body
+from connectors.woocommerce.shipment_tracking import ShipmentTrackingApi
+from schemas.config import Connection
+from schemas.platform import (
+    CreatedOrder,
+    FulfillmentRequest,
+    NewOrder,
+    Page,
+    PlatformFulfillment,
+    PlatformOrder,
+    Tracking,
+)
+
+log = logging.getLogger("fulfillsync.connectors.woocommerce")
+
+ORDERS = "/wp-json/wc/v3/orders"
+DEFAULT_REQUESTS_PER_S = 2.0
+POLLED_STATUSES = "processing,completed,cancelled,refunded"
+FIND_ORDER_WINDOW = timedelta(hours=48)
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+_WP_DATE = "%Y-%m-%dT%H:%M:%S"
+_ONE_SECOND = timedelta(seconds=1)
+
+
+class InsecureConnectionError(ValueError):
+    """The connection would send WooCommerce keys over plain HTTP to a host that is not this machine."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class WooCommerceConnector(BuyerConnector, SellerConnector):
+    """One WooCommerce site (`connection.base_url` is the site root, before `/wp-json`)."""
+
+    def __init__(self, connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
+                 retry: RetryPolicy | None = None, sleep: Callable[[float], Awaitable[None]] | None = None,
+                 page_size: int = 100, start_window: timedelta = timedelta(days=30)) -> None:
+        if connection.platform != "woocommerce" or connection.base_url is None:
+            raise ValueError(f"connection {connection.id!r}: not a WooCommerce connection with a base_url")
+        parts = urlsplit(connection.base_url)
+        if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
+            raise InsecureConnectionError(
+                f"connection {connection.id!r}: base_url must use https:// — WooCommerce consumer keys travel as "
+                "HTTP Basic auth, which is readable on plain http (only loopback hosts such as 127.0.0.1 are "
+                "allowed over http, for the simulated store)")
+        try:
+            key = connection.credentials["consumer_key"].get_secret_value()
+            secret = connection.credentials["consumer_secret"].get_secret_value()
+        except KeyError:
+            raise ValueError(f"connection {connection.id!r}: credentials need consumer_key and consumer_secret"
+                             ) from None
+        if not 1 <= page_size <= 100:
+            raise ValueError("page_size must be between 1 and 100 (WooCommerce's per_page limit)")
+        self.connection = connection
+        self._page_size = page_size
+        self._start_window = start_window
+        token = base64.b64encode(f"{key}:{secret}".encode()).decode()
+        self._http = PlatformHttp(
+            connection=connection.id, platform="woocommerce", base_url=connection.base_url,
+            auth=httpx.BasicAuth(key, secret), secrets=(key, secret, token),
+            requests_per_s=connection.requests_per_s or DEFAULT_REQUESTS_PER_S,
+            error_message=error_message, on_response=self._on_response, retry=retry or RetryPolicy(),
+            transport=transport, sleep=sleep)
+        self._client = WooClient(self._http)
+        self._tracking: ShipmentTrackingApi | CoreFulfillmentsApi | None = None
+
+    @property
+    def requests_sent(self) -> int:
+        return self._http.requests_sent
+
+    def _on_response(self, response: httpx.Response) -> None:
+        """A host's 429 holds every request of this connection, not just the one retried."""
+        if response.status_code == 429:
+            wait = retry_after_seconds(response.headers)
+            if wait is not None:
+                self._http.pause_for(wait)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- polling -------------------------------------------------------------------------------------------
+
+    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
+        """One page of paid or cancelled orders modified since the cursor (package docstring: "Polling")."""
+        try:
+            position = PollCursor.start(cursor, default_since=datetime.now(UTC) - self._start_window)
+            bound, page = _decode_page(position)
+        except CursorError as error:
+            raise PermanentError(f"woocommerce connection {self.connection.id!r}: {error}",
+                                 connection=self.connection.id) from None
+        params = {"modified_after": bound.strftime(_WP_DATE), "dates_are_gmt": "true", "orderby": "modified",
+                  "order": "asc", "per_page": self._page_size, "page": page, "status": POLLED_STATUSES}
+        raw, response = await self._client.get(ORDERS, params)
+        orders = self._client.parse(response, parse_orders, raw)
+        total_pages = _header_int(response, "x-wp-totalpages")
+        newest = max((order.updated_at for order in orders), default=None)
+        done = len(orders) < self._page_size or (total_pages is not None and page >= total_pages)
+        token = None
+        if not done and newest is not None:
+            next_bound = newest.replace(microsecond=0) - _ONE_SECOND
+            token = _encode_page(next_bound, 1) if next_bound > bound else _encode_page(bound, page + 1)
+        return Page(items=tuple(orders), cursor=position.advanced(newest, token).encode(), has_more=token is not None)
+
+    # -- seller: orders ------------------------------------------------------------------------------------
+
+    async def create_order(self, order: NewOrder) -> CreatedOrder:
+        """Find the order an earlier attempt created (package docstring: "Creating orders"), else create it."""
+        existing = await self._find_order(order.our_order_id)
+        if existing is not None:
+            log.info("%s: order %s already exists as %s", self.connection.id, order.our_order_id,
+                     existing.order_ref)
+            return existing
+        skus = sorted({line.sku for line in order.lines if line.sku})
+        products: dict[str, tuple[int, int]] = {}
+        for start in range(0, len(skus), 100):  # per_page is at most 100
+            raw, response = await self._client.get("/wp-json/wc/v3/products",
+                                                   {"sku": ",".join(skus[start:start + 100]), "per_page": 100})
+            products.update(self._client.parse(response, parse_products, raw))
+        try:
+            body = order_body(order, products)
+        except PayloadError as error:
+            raise self._client.connection_error(f"cannot create order {order.our_order_id}: {error}") from None
+        raw, response = await self._client.call("POST", ORDERS, body=body, ok=(200, 201))
+        created = self._created(raw, response, order)
+        if created is None:
+            raise self._http.shape_error(response, "the created order has no id")
+        return created
+
+    def _created(self, raw: Any, response: httpx.Response, order: NewOrder) -> CreatedOrder | None:
+        if not isinstance(raw, dict) or raw.get("id") in (None, ""):
+            return None
+        line_refs = self._client.parse(response, line_markers, raw)
+        missing = [line.line_ref for line in order.lines if line.line_ref not in line_refs]
+        if missing:
+            raise MalformedResponseError(
+                f"woocommerce connection {self.connection.id!r}: order {raw['id']} (ours: {order.our_order_id}) "
+                f"lacks the {len(missing)} line item(s) marked {', '.join(missing)}; check the order on the store",
+                connection=self.connection.id, status=response.status_code)
+        number = raw.get("number")
+        return CreatedOrder(order_ref=str(raw["id"]), number=str(number) if number else None, line_refs=line_refs)
+
+    async def _find_order(self, our_order_id: str) -> CreatedOrder | None:
+        """Scan the newest orders (48 h back from the newest one) for our order id in the order meta."""
+        newest: datetime | None = None
+        page = 1
+        while True:
+            params = {"orderby": "date", "order": "desc", "per_page": self._page_size, "page": page, "status": "any",
+                      "_fields": "id,number,date_created_gmt,meta_data,line_items"}
+            raw, response = await self._client.get(ORDERS, params)
+            if not isinstance(raw, list):
+                raise self._http.shape_error(response, "the orders list is not an array")
+            for index, item in enumerate(raw):
+                if not isinstance(item, dict):
+                    raise self._http.shape_error(response, f"orders[{index}] is not an object")
+                created = self._client.parse(response, lambda o: parse_gmt(o.get("date_created_gmt"),
+                                                                           "order.date_created_gmt"), item)
+                newest = newest or created
+                if created < newest - FIND_ORDER_WINDOW:
+                    return None
+                marker = self._client.parse(response, lambda o: meta_value(o.get("meta_data") or [],
+                                                                           ORDER_MARKER), item)
+                if marker is not None and str(marker) == our_order_id:
+                    number = item.get("number")
+                    return CreatedOrder(order_ref=str(item["id"]), number=str(number) if number else None,
+                                        line_refs=self._client.parse(response, line_markers, item))
+            total_pages = _header_int(response, "x-wp-totalpages")
+            if len(raw) < self._page_size or total_pages is None or page >= total_pages:
+                return None
+            page += 1
+
+    # -- tracking (both sides) -----------------------------------------------------------------------------
+
+    async def _tracking_api(self) -> ShipmentTrackingApi | CoreFulfillmentsApi:
+        """The configured tracking API, or the one the REST index offers (detected once per instance)."""
+        if self._tracking is None:
+            choice: TrackingApi | None
+            if self.connection.tracking_api in ("shipment-tracking", "fulfillments"):
+                choice = self.connection.tracking_api
+            else:
+                raw, response = await self._client.get("/wp-json/")
+                choice = self._client.parse(response, tracking_api_from_index, raw)
+                if choice is None:
+                    raise self._client.connection_error(
+                        "the site offers no tracking API: neither core Order Fulfillments nor the Shipment "
+                        "Tracking plugin (wc-shipment-tracking/v3) is in its REST index; activate one of them")
+                log.info("%s: tracking through %s (from the REST index)", self.connection.id, choice)
+            self._tracking = (ShipmentTrackingApi(self._client) if choice == "shipment-tracking"
+                              else CoreFulfillmentsApi(self._client, notify_customer=self.connection.notify_customer))
+        return self._tracking
+
+    async def fulfillments(self, order_ref: str) -> tuple[PlatformFulfillment, ...]:
+        return await (await self._tracking_api()).fulfillments(order_ref)
+
+    async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
+        return await (await self._tracking_api()).find(order_ref, request)
+
+    async def create_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str:
+        return await (await self._tracking_api()).create(order_ref, request)
+
+    async def update_tracking(self, order_ref: str, fulfillment_ref: str, tracking: Tracking) -> str:
+        return await (await self._tracking_api()).update(order_ref, fulfillment_ref, tracking)
+
+    async def cancel_fulfillment(self, order_ref: str, fulfillment_ref: str) -> None:
+        await (await self._tracking_api()).cancel(order_ref, fulfillment_ref)
+
+
+def _header_int(response: httpx.Response, name: str) -> int | None:
+    value = response.headers.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _encode_page(bound: datetime, page: int) -> str:
+    return f"{bound.strftime(_WP_DATE)}|{page}"
+
+
+def _decode_page(position: PollCursor) -> tuple[datetime, int]:
+    """Where this request of the walk starts: (exclusive lower bound on date_modified_gmt, page number)."""
+    if position.page is None:
+        return position.query_since, 1
+    try:
+        bound, _, page = position.page.partition("|")
+        return datetime.strptime(bound, _WP_DATE).replace(tzinfo=UTC), int(page)
+    except ValueError:
+        raise CursorError(f"unreadable WooCommerce page token {position.page!r}; reset the connection's cursor"
+                          ) from None
