@@ -61,7 +61,10 @@ class BigCommerceConnector(BuyerConnector, SellerConnector):
 
     Every method raises only `ConnectorError` subclasses: `RetryableError` (429, 5xx, network; with the wait the
     store asked for), `PermanentError` (4xx with the platform's message and a hint, a request BigCommerce cannot
-    express) and `MalformedResponseError` (a 2xx body that is not JSON or not the documented shape)."""
+    express) and `MalformedResponseError` (a 2xx body that is not JSON or not the documented shape).
+
+    `page_size`: orders per poll page (1-250); `start_window`: how far back a poll without a cursor looks;
+    `transport`, `retry`, `sleep`, `now`: for tests. Raises ValueError for a connection that is not BigCommerce."""
 
     def __init__(self, connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
                  retry: RetryPolicy = _DEFAULT_RETRY, sleep: Callable[[float], Awaitable[None]] | None = None,
@@ -96,7 +99,10 @@ class BigCommerceConnector(BuyerConnector, SellerConnector):
             return ""
 
     def _read_quota(self, response: httpx.Response) -> None:
-        """Pause before the window's quota runs dry: at QUOTA_RESERVE requests left, wait for the reset."""
+        """Pause before the window's quota runs dry: at QUOTA_RESERVE requests left, wait for the reset. A 429
+        is not paused for here: the retry already waits the reset it names (connectors.http)."""
+        if response.status_code == 429:
+            return
         left = response.headers.get("x-rate-limit-requests-left", "")
         reset = response.headers.get("x-rate-limit-time-reset-ms") or response.headers.get(
             "x-rate-limit-time-window-ms", "")

@@ -36,8 +36,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.bigcommerce import views
+from sandbox.bigcommerce.admin import admin_routes
 from sandbox.bigcommerce.store import BigCommerceStore, Order, StoreError
-from sandbox.common import ADMIN_PREFIX, SandboxApp, SandboxState, create_sandbox_app
+from sandbox.bigcommerce.views import error_response, int_path
+from sandbox.common import SandboxApp, SandboxState, create_sandbox_app
 from sandbox.settings import StoreSettings
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -62,16 +64,12 @@ def create_app(settings: StoreSettings) -> SandboxApp:
     store = BigCommerceStore(state.clock)
     api = _Api(store, state, token, _Window(state, options["quota"], options["window_ms"]),
                f"https://api.bigcommerce.com/stores/{settings.name}/v2")
-    return create_sandbox_app([*api.routes(base_path(settings)), *_admin_routes(store, api)], store, state)
+    return create_sandbox_app([*api.routes(base_path(settings)), *admin_routes(store, api.api_base)], store, state)
 
 
 def base_path(settings: StoreSettings) -> str:
     """What follows host:port in a connection's base_url: `/stores/{store_hash}`."""
     return f"/stores/{settings.name}"
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse([{"status": status, "message": message}], status_code=status, headers=headers)
 
 
 @dataclass
@@ -155,11 +153,6 @@ def _status(raw: str) -> int:
     return int(raw)
 
 
-def _int_path(request: Request, name: str) -> int:
-    value = request.path_params[name]
-    return int(value)
-
-
 class _Api:
     """The V2 routes; each runs through `_guard` (auth, rate limit, error shape, headers)."""
 
@@ -190,18 +183,18 @@ class _Api:
         async def endpoint(request: Request) -> Response:
             allowed, headers = self.window.take()
             if not allowed:
-                return _error(429, "You have exceeded your request quota; wait for the window to reset "
+                return error_response(429, "You have exceeded your request quota; wait for the window to reset "
                                    "(X-Rate-Limit-Time-Reset-Ms).", headers)
             given = request.headers.get("x-auth-token", "")
             if not given or not hmac.compare_digest(given.encode(), self.token.encode()):
-                return _error(401, "You have not been authorized to access this resource: missing or invalid "
+                return error_response(401, "You have not been authorized to access this resource: missing or invalid "
                                    "X-Auth-Token.", headers)
             handler = handlers[request.method]
             assert handler is not None
             try:
                 response = await handler(request)
             except StoreError as error:
-                return _error(error.status, error.message, headers)
+                return error_response(error.status, error.message, headers)
             response.headers.update(headers)
             return response
 
@@ -247,7 +240,7 @@ class _Api:
         return JSONResponse(views.order_json(order, self.api_base))
 
     def _order(self, request: Request) -> Order:
-        return self.store.order(_int_path(request, "order_id"))
+        return self.store.order(int_path(request, "order_id"))
 
     async def get_order(self, request: Request) -> Response:
         return JSONResponse(views.order_json(self._order(request), self.api_base))
@@ -282,19 +275,19 @@ class _Api:
         return JSONResponse(views.shipment_json(self.store, shipment), status_code=201)
 
     async def get_shipment(self, request: Request) -> Response:
-        shipment = self.store.shipment(_int_path(request, "order_id"), _int_path(request, "shipment_id"))
+        shipment = self.store.shipment(int_path(request, "order_id"), int_path(request, "shipment_id"))
         return JSONResponse(views.shipment_json(self.store, shipment))
 
     async def update_shipment(self, request: Request) -> Response:
         body = await _body(request)
         if "items" in body:
             raise StoreError(400, "The field 'items' cannot be updated; delete the shipment and create another.")
-        shipment = self.store.edit_shipment(_int_path(request, "order_id"), _int_path(request, "shipment_id"),
+        shipment = self.store.edit_shipment(int_path(request, "order_id"), int_path(request, "shipment_id"),
                                             **body)
         return JSONResponse(views.shipment_json(self.store, shipment))
 
     async def delete_shipment(self, request: Request) -> Response:
-        self.store.delete_shipment(_int_path(request, "order_id"), _int_path(request, "shipment_id"))
+        self.store.delete_shipment(int_path(request, "order_id"), int_path(request, "shipment_id"))
         return Response(status_code=204)
 
     async def delete_shipments(self, request: Request) -> Response:
@@ -302,66 +295,3 @@ class _Api:
         for shipment_id in sorted(order.shipments):
             self.store.delete_shipment(order.id, shipment_id)
         return Response(status_code=204)
-
-
-def _admin_routes(store: BigCommerceStore, api: _Api) -> list[BaseRoute]:
-    prefix = f"{ADMIN_PREFIX}/bigcommerce/orders"
-
-    def admin(handler: Callable[[Request, dict[str, Any]], Any], status: int = 200) -> Handler:
-        async def endpoint(request: Request) -> Response:
-            try:
-                body: dict[str, Any] = {}
-                if request.method in ("POST", "PUT"):
-                    raw = await request.body()
-                    body = json.loads(raw) if raw else {}
-                    if not isinstance(body, dict):
-                        raise StoreError(400, "The request body must be a JSON object.")
-                result = handler(request, body)
-            except StoreError as error:
-                return _error(error.status, error.message)
-            except (ValueError, TypeError) as error:
-                return _error(400, f"invalid admin request: {error}")
-            return Response(status_code=204) if result is None else JSONResponse(result, status_code=status)
-
-        return endpoint
-
-    def order_id(request: Request) -> int:
-        return _int_path(request, "order_id")
-
-    def dump(order: Order) -> dict[str, Any]:
-        return {**views.order_json(order, api.api_base),
-                "products": [views.product_json(p) for p in order.products],
-                "shipping_addresses": [views.address_json(store, order, i, api.api_base)
-                                       for i in range(len(order.addresses))],
-                "shipments": [views.shipment_json(store, order.shipments[i]) for i in sorted(order.shipments)]}
-
-    def place(request: Request, body: dict[str, Any]) -> Any:
-        return dump(store.place_order(
-            body.get("products") or [], billing_address=body.get("billing_address") or {},
-            shipping_addresses=body.get("shipping_addresses") or [], status_id=int(body.get("status_id", 11)),
-            external_order_id=body.get("external_order_id"), staff_notes=str(body.get("staff_notes") or "")))
-
-    def ship(request: Request, body: dict[str, Any]) -> Any:
-        items = body.pop("items", None) or []
-        address = body.pop("order_address_id", None)
-        return views.shipment_json(store, store.ship(order_id(request), items, order_address_id=address, **body))
-
-    def edit(request: Request, body: dict[str, Any]) -> Any:
-        if request.method == "DELETE":
-            store.delete_shipment(order_id(request), _int_path(request, "shipment_id"))
-            return None
-        return views.shipment_json(store, store.edit_shipment(order_id(request), _int_path(request, "shipment_id"),
-                                                              **body))
-
-    def refund(request: Request, body: dict[str, Any]) -> Any:
-        return dump(store.refund(order_id(request), int(body["order_product_id"]), int(body["quantity"])))
-
-    return [
-        Route(prefix, admin(place, 201), methods=["POST"]),
-        Route(prefix + "/{order_id:int}", admin(lambda r, b: dump(store.order(order_id(r)))), methods=["GET"]),
-        Route(prefix + "/{order_id:int}/shipments", admin(ship, 201), methods=["POST"]),
-        Route(prefix + "/{order_id:int}/shipments/{shipment_id:int}", admin(edit), methods=["PUT", "DELETE"]),
-        Route(prefix + "/{order_id:int}/cancel", admin(lambda r, b: dump(store.cancel_order(order_id(r)))),
-              methods=["POST"]),
-        Route(prefix + "/{order_id:int}/refunds", admin(refund), methods=["POST"]),
-    ]

@@ -7,6 +7,9 @@ import email.utils
 from datetime import datetime
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
 from sandbox.bigcommerce.store import PROVIDER_NAMES, STATUS_NAMES, BigCommerceStore, Order, OrderProduct, Shipment
 
 
@@ -85,3 +88,13 @@ def shipment_json(store: BigCommerceStore, shipment: Shipment) -> dict[str, Any]
         "shipping_provider_display_name": PROVIDER_NAMES.get(provider, provider),
         "generated_tracking_link": store.generated_link(shipment),
     }
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """BigCommerce's V2 error shape: `[{"status": 4xx, "message": "..."}]`."""
+    return JSONResponse([{"status": status, "message": message}], status_code=status, headers=headers)
+
+
+def int_path(request: Request, name: str) -> int:
+    """A path parameter the route declared as `{name:int}`."""
+    return int(request.path_params[name])

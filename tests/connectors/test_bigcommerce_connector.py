@@ -409,3 +409,37 @@ async def test_unmarked_shipments_are_found_by_content_and_can_grow(h: Harness) 
     assert read.fulfillment_ref == ref and read.tracking.numbers == ("M1", "M2")
     assert read.lines == (FulfillmentLine(line_ref=str(a), quantity=3),)
     assert len(h.store.orders[order.id].shipments) == 2
+
+
+@pytest.mark.asyncio
+async def test_the_ledger_accepts_a_tracking_edit_read_through_the_connector(h: Harness) -> None:
+    """The source-version decision end to end: every edit on the seller's store must win in the ledger, whatever
+    its digest, so the edited shipment must come back with a newer `updated_at`."""
+    from ledger import apply, new_state
+    from schemas.events import FulfilledLine, OrderLine, PartyRef, SourceRef
+    from schemas.factories import fulfillment_recorded, order_placed
+
+    order = place(h, ("A", 2))
+    line = order.products[0]
+    buyer = PartyRef(partner="shop", connection="shop-bc", platform="bigcommerce", order_ref="9001")
+    seller = PartyRef(partner="acme", connection="bc-seller", platform="bigcommerce", order_ref=str(order.id))
+    placed = order_placed(buyer=buyer, seller=seller, occurred_at=order.date_created,
+                          lines=[OrderLine(line_id=str(line.id), sku="A", quantity=2)])
+    state = apply(new_state(placed.order_id), placed).state
+    source = SourceRef(partner="acme", connection="bc-seller", platform="bigcommerce")
+    shipment = h.store.ship(order.id, [{"order_product_id": line.id, "quantity": 2}], tracking_number="ZZZ9",
+                            shipping_provider="ups")
+    for number in ("ZZZ9", "AAA1", "MMM5", "BBB2", "YYY8", "CCC3"):  # digests in every order relative to each other
+        if number != "ZZZ9":
+            h.app.sandbox.clock.advance(1)
+            h.store.edit_shipment(order.id, shipment.id, tracking_number=number)
+        [read] = await h.connector().fulfillments(str(order.id))
+        event = fulfillment_recorded(
+            order_id=placed.order_id, source=source, fulfillment_id=read.fulfillment_ref,
+            source_version=read.updated_at, carrier=read.tracking.carrier,
+            tracking_numbers=read.tracking.numbers, tracking_urls=read.tracking.urls,
+            lines=[FulfilledLine(line_id=x.line_ref, quantity=x.quantity) for x in read.lines])
+        result = apply(state, event)
+        assert result.status == "applied", result.detail
+        state = result.state
+        assert state.fulfillments[read.fulfillment_ref].tracking_numbers == [number]

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.bigcommerce import parse, plan
 from schemas.platform import Address, FulfillmentLine, NewOrder, PlatformLine, Tracking
@@ -138,3 +140,21 @@ async def test_the_spec_check_itself_catches_departures(platform_specs: Path) ->
         await client.get("/orders", params={"sort": "colour:asc"}, headers={"Accept": "application/json"})
     assert any("response GET /stores/s/v2/orders/1/shipments" in p for p in transport.problems)
     assert any("request GET /stores/s/v2/orders" in p for p in transport.problems)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=4), st.integers(min_value=1, max_value=30))
+def test_split_units_keeps_every_unit_and_gives_each_part_one(quantities: list[int], parts: int) -> None:
+    lines = [FulfillmentLine(line_ref=str(index + 1), quantity=q) for index, q in enumerate(quantities)]
+    if parts > sum(quantities):
+        with pytest.raises(plan.PlanError):
+            plan.split_units(lines, parts)
+        return
+    split = plan.split_units(lines, parts)
+    assert len(split) == parts and all(sum(q for _, q in part) >= 1 for part in split)
+    totals: dict[int, int] = {}
+    for part in split:
+        for line, quantity in part:
+            totals[line] = totals.get(line, 0) + quantity
+    assert totals == {index + 1: q for index, q in enumerate(quantities)}
+    sizes = [sum(q for _, q in part) for part in split]
+    assert max(sizes) - min(sizes) <= 1
