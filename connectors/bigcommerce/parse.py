@@ -127,7 +127,9 @@ def parse_address(address: Mapping[str, Any]) -> Address:
 def our_order_id(order: Mapping[str, Any]) -> str | None:
     """fulfillsync's order id when `external_order_id` carries it (`fulfillsync:<id>`), else None."""
     external = _text(order, "external_order_id")
-    return external[len(ORDER_PREFIX):] or None if external.startswith(ORDER_PREFIX) else None
+    if not external.startswith(ORDER_PREFIX):
+        return None
+    return external[len(ORDER_PREFIX):] or None
 
 
 def parse_order(order: Mapping[str, Any], products: object, shipping_addresses: object) -> PlatformOrder:
