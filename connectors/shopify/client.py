@@ -1,0 +1,196 @@
+"""One Shopify GraphQL Admin API call: HTTP through `PlatformHttp`, then Shopify's own error layers.
+
+- Transport, HTTP status, timeouts, 429/5xx retries, redaction: `PlatformHttp`. A GraphQL request is a POST, which
+  `PlatformHttp` would not resend after a 5xx or a timeout; queries are reads, so `run(..., read_only=True)`
+  lets it retry them like a GET (mutations keep the POST rules: the caller's find-before-create handles them).
+- Cost throttle: every response's `extensions.cost.throttleStatus` is recorded (`on_response`), and each
+  operation's `requestedQueryCost`. Before a request, the bucket is projected forward at its restore rate; when
+  it would hold less than that operation's last cost (the largest cost seen, for an operation not sent yet), the
+  connection pauses (`PlatformHttp.pause_for`) until it has refilled enough, so the bucket never runs dry in
+  normal use. A `THROTTLED` answer (HTTP 200, nothing executed)
+  is still handled: pause for the refill and resend, up to the retry policy's attempts, then RetryableError with
+  `not_applied=True`.
+- Top-level `errors` other than THROTTLED: `MAX_COST_EXCEEDED`, `ACCESS_DENIED` and validation errors are
+  PermanentError with Shopify's messages (validation errors usually mean the API version lacks a field);
+  `INTERNAL_SERVER_ERROR` is RetryableError.
+- A 2xx body that is not JSON, or not `{"data": {...}}`: MalformedResponseError.
+- `userErrors` of mutations are the caller's (see `user_errors`).
+The access token is sent as `X-Shopify-Access-Token` and redacted from every message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any
+
+import httpx
+
+from connectors.base import ConnectorError, PermanentError, RetryableError
+from connectors.http import PlatformHttp, RetryPolicy, redact
+from connectors.shopify.operations import Operation
+
+_READ_ONLY: ContextVar[bool] = ContextVar("shopify_read_only", default=False)
+_RETRYABLE_CODES = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"})
+
+
+class _GraphQLHttp(PlatformHttp):
+    """PlatformHttp that retries a read-only GraphQL POST like a GET."""
+
+    def _worth_retrying(self, method: str, error: BaseException) -> bool:
+        return super()._worth_retrying("GET" if _READ_ONLY.get() else method, error)
+
+
+def error_message(response: httpx.Response) -> str:
+    """Shopify's error text: `{"errors": "..."}`, `{"errors": [{"message": ...}]}` or `{"errors": {k: v}}`."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, str):
+        return errors
+    if isinstance(errors, list):
+        return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)
+    if isinstance(errors, dict):
+        return "; ".join(f"{key}: {value}" for key, value in errors.items())
+    return ""
+
+
+class ShopifyGraphQL:
+    """The GraphQL endpoint of one connection."""
+
+    def __init__(self, *, connection: str, base_url: str, version: str, token: str, requests_per_s: float,
+                 retry: RetryPolicy, transport: httpx.AsyncBaseTransport | None,
+                 sleep: Callable[[float], Awaitable[None]] | None) -> None:
+        self.connection = connection
+        self.version = version
+        self._token = token
+        self._retry = retry
+        self._largest_cost = 0.0
+        self._costs: dict[str, float] = {}
+        self._bucket: tuple[float, float, float, float] | None = None  # available, restore, maximum, when
+        self.path = f"/admin/api/{version}/graphql.json"
+        self.http = _GraphQLHttp(
+            connection=connection, platform="shopify", base_url=base_url,
+            headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"}, secrets=[token],
+            requests_per_s=requests_per_s, error_message=error_message, on_response=self._observe_cost,
+            retry=retry, transport=transport, sleep=sleep)
+
+    async def run(self, operation: Operation, variables: Mapping[str, Any], *, read_only: bool) -> dict[str, Any]:
+        """`data` of a successful answer. Raises as the module docstring says."""
+        last: ConnectorError | None = None
+        for _ in range(max(self._retry.attempts, 1)):
+            self._reserve(operation)
+            marker = _READ_ONLY.set(read_only)
+            try:
+                response = await self.http.request("POST", self.path, json_body={
+                    "query": operation.text, "variables": dict(variables), "operationName": operation.name})
+            finally:
+                _READ_ONLY.reset(marker)
+            body = self.http.json(response)
+            if not isinstance(body, dict):
+                raise self.http.shape_error(response, f"{operation.name}: the body is not a JSON object")
+            self._remember_cost(operation, body.get("extensions"))
+            errors = body.get("errors")
+            if errors:
+                error = self._errors(response, operation, errors, body.get("extensions"))
+                if isinstance(error, RetryableError) and error.not_applied:
+                    last = error
+                    continue
+                raise error
+            data = body.get("data")
+            if not isinstance(data, dict):
+                raise self.http.shape_error(response, f"{operation.name}: no `data` object and no `errors`")
+            return data
+        assert last is not None
+        raise last
+
+    def _observe_cost(self, response: httpx.Response) -> None:
+        """Record the bucket's state from a response (never raises)."""
+        try:
+            status = response.json()["extensions"]["cost"]["throttleStatus"]
+            self._bucket = (float(status["currentlyAvailable"]), float(status["restoreRate"]),
+                            float(status["maximumAvailable"]), time.monotonic())
+        except (ValueError, KeyError, TypeError):
+            return
+
+    def _remember_cost(self, operation: Operation, extensions: Any) -> None:
+        try:
+            requested = float(extensions["cost"]["requestedQueryCost"])
+        except (KeyError, TypeError, ValueError):
+            return
+        self._costs[operation.name] = requested
+        self._largest_cost = max(self._largest_cost, requested)
+
+    def _reserve(self, operation: Operation) -> None:
+        """Pause until the bucket (projected from the last answer) holds what `operation` last cost."""
+        if self._bucket is None:
+            return
+        available, restore, maximum, when = self._bucket
+        if restore <= 0:
+            return
+        projected = min(maximum, available + (time.monotonic() - when) * restore)
+        needed = min(self._costs.get(operation.name, self._largest_cost), maximum)
+        if projected < needed:
+            self.http.pause_for((needed - projected) / restore)
+
+    def _errors(self, response: httpx.Response, operation: Operation, errors: Any,
+                extensions: Any) -> ConnectorError:
+        items = errors if isinstance(errors, list) else [errors]
+        messages = [redact(str(e.get("message", e)) if isinstance(e, dict) else str(e), [self._token])
+                    for e in items]
+        codes = {str(e.get("extensions", {}).get("code")) for e in items
+                 if isinstance(e, dict) and isinstance(e.get("extensions"), dict)}
+        said = "; ".join(messages)
+        where = f"shopify connection {self.connection!r}: {operation.name} (API {self.version})"
+        if "THROTTLED" in codes:
+            wait = _refill_wait(extensions)
+            self.http.pause_for(wait)
+            return RetryableError(f"{where} was throttled: the query cost bucket is empty; retry after {wait:.1f}s",
+                                  connection=self.connection, platform_message=said, status=response.status_code,
+                                  retry_after_s=wait, not_applied=True)
+        if codes & _RETRYABLE_CODES:
+            return RetryableError(f"{where} failed on Shopify's side: {said} (retried later)",
+                                  connection=self.connection, platform_message=said, status=response.status_code)
+        if "MAX_COST_EXCEEDED" in codes:
+            hint = "the query asks for too much at once; lower the connector's page sizes"
+        elif "ACCESS_DENIED" in codes:
+            hint = "the app lacks a scope this call needs (read_orders, write_orders, write_*_fulfillment_orders)"
+        else:
+            hint = ("Shopify refused the query; the connection's api_version may lack a field this connector uses "
+                    "(2024-10 or newer is needed)")
+        return PermanentError(f"{where} answered errors: {said} ({hint})", connection=self.connection,
+                              platform_message=said, status=response.status_code)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+def _refill_wait(extensions: Any) -> float:
+    """Seconds until the bucket holds the requested cost again (1 s when Shopify did not say)."""
+    try:
+        cost = extensions["cost"]
+        status = cost["throttleStatus"]
+        missing = float(cost["requestedQueryCost"]) - float(status["currentlyAvailable"])
+        return max(missing, 1.0) / float(status["restoreRate"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return 1.0
+
+
+def user_errors(connection: str, operation: Operation, payload: Any) -> PermanentError | None:
+    """A PermanentError carrying a mutation payload's `userErrors` (field paths included), or None if empty."""
+    errors = payload.get("userErrors") if isinstance(payload, dict) else None
+    if not errors:
+        return None
+    said = "; ".join(_user_error(error) for error in errors if isinstance(error, dict)) or json.dumps(errors)
+    return PermanentError(f"shopify connection {connection!r}: {operation.name} refused: {said}",
+                          connection=connection, platform_message=said, status=200)
+
+
+def _user_error(error: Mapping[str, Any]) -> str:
+    field: Sequence[Any] | None = error.get("field")
+    message = str(error.get("message", ""))
+    return f"{'.'.join(str(part) for part in field)}: {message}" if field else message

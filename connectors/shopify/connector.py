@@ -1,0 +1,340 @@
+"""The Shopify connector: buyer and seller side over the GraphQL Admin API (REST Admin is legacy).
+
+Endpoint and auth: `POST {base_url}/admin/api/{version}/graphql.json`, version `connection.api_version` or
+`2026-07` (operations need 2024-10+: `fulfillmentCreate`, `orderCreate`), token `credentials.access_token` in
+`X-Shopify-Access-Token`. HTTP, retries, throttling and Shopify's error layers: `connectors.shopify.client`.
+
+Platform decisions:
+- Polling: `orders(sortKey: UPDATED_AT, query: "updated_at:>='…'")`, `first: 10` per page, cursor = PollCursor
+  (`page` is Shopify's `endCursor`, the filter starts at `since` minus the overlap). Orders with more than 50
+  line items get their other lines from follow-up `order.lineItems` pages. The first poll looks back
+  `start_window` (default 60 days: what Shopify shows without `read_all_orders`).
+- Cancelled units: `cancelled_quantity` = `quantity − currentQuantity`; an order with `cancelledAt` is cancelled.
+- Fulfillments are read from `order.fulfillments` (all of them, cancelled ones included); status CANCELLED,
+  ERROR or FAILURE counts as cancelled. Several tracking numbers per fulfillment are native (`trackingInfo` is
+  a list); the first company names the carrier.
+- Creating a fulfillment: order lines are mapped to fulfillment-order line items through
+  `order.fulfillmentOrders` (only FOs whose `supportedActions` include CREATE_FULFILLMENT), taking units from
+  the first FO that still has them; `fulfillmentCreate` (never the deprecated V2). Too few units left is a
+  PermanentError naming the line. `notifyCustomer` is the request's flag or the connection's `notify_customer`.
+- Tracking: the company is Shopify's exact name for carriers it knows (Shopify builds their URLs); other
+  carriers are sent by name with URLs (given, or built from our carrier table); `urls` only when every number
+  has one, since Shopify pairs them by position. Edits use `fulfillmentTrackingInfoUpdate` (the id stays).
+- Cancel: `fulfillmentCancel`; when Shopify refuses, the fulfillment is re-read and an already cancelled one is
+  a no-op.
+- Idempotency of fulfillments: Shopify fulfillments have no field for our id, so `find_fulfillment` matches an
+  active fulfillment of the order with exactly the same lines and quantities and the same set of tracking
+  numbers. Two identical partial fulfillments without tracking numbers cannot be told apart.
+- Orders on a seller (`orderCreate`, `sendReceipt`/`sendFulfillmentReceipt` false so the seller's shop never
+  emails the buyer's customer): our order id goes into `sourceIdentifier` (found again with the search filter
+  `source_identifier:'…'`, then checked exactly), the custom attribute `fulfillsync_order_id` (read back as
+  `PlatformOrder.our_order_id`) and the tag `fulfillsync`; the buyer's order number into `poNumber`; our line id
+  into each line's `_fulfillsync_line` property (how `CreatedOrder.line_refs` is rebuilt on a retry); the
+  shipping method into the custom attribute `Shipping method` (a shipping line would need a price and
+  currency). Lines are custom line items (title, SKU, quantity); lines whose units were all cancelled are left
+  out. Shopify's search index can lag a few seconds behind a write, so a retry within that window may not see the
+  order an earlier attempt created (the sink's retry delay must exceed it).
+Failure: every method raises only ConnectorError subclasses (see connectors.base); the token never appears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from connectors.base import BuyerConnector, MalformedResponseError, PermanentError, SellerConnector
+from connectors.cursor import CursorError, PollCursor
+from connectors.http import RetryPolicy
+from connectors.shopify import operations as ops
+from connectors.shopify.client import ShopifyGraphQL, user_errors
+from connectors.shopify.parse import (
+    OpenLine,
+    ShapeError,
+    create_order_input,
+    created_order,
+    graphql_fulfillment,
+    graphql_fulfillment_orders,
+    graphql_order,
+    tracking_input,
+)
+from schemas.config import Connection
+from schemas.platform import (
+    CreatedOrder,
+    FulfillmentRequest,
+    NewOrder,
+    Page,
+    PlatformFulfillment,
+    PlatformOrder,
+    Tracking,
+)
+
+DEFAULT_VERSION = "2026-07"
+DEFAULT_REQUESTS_PER_S = 10.0
+_DEFAULT_RETRY = RetryPolicy()
+
+
+class ShopifyConnector(BuyerConnector, SellerConnector):
+    """One Shopify shop, as a buyer or a seller. See the module docstring for every platform decision."""
+
+    def __init__(self, connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
+                 retry: RetryPolicy = _DEFAULT_RETRY, sleep: Callable[[float], Awaitable[None]] | None = None,
+                 start_window: timedelta = timedelta(days=60), page_size: int = ops.ORDER_PAGE_SIZE,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        """Raises ValueError when `connection` is not a usable Shopify connection (platform, base_url, token)."""
+        if connection.platform != "shopify":
+            raise ValueError(f"connection {connection.id!r} is for {connection.platform}, not shopify")
+        if connection.base_url is None:
+            raise ValueError(f"connection {connection.id!r}: base_url is required for shopify")
+        token = connection.credentials.get("access_token")
+        if token is None or not token.get_secret_value():
+            raise ValueError(f"connection {connection.id!r}: credentials.access_token is required for shopify")
+        self.connection = connection
+        self._start_window = start_window
+        self._page_size = page_size
+        self._now = now
+        self.api = ShopifyGraphQL(
+            connection=connection.id, base_url=str(connection.base_url),
+            version=connection.api_version or DEFAULT_VERSION, token=token.get_secret_value(),
+            requests_per_s=connection.requests_per_s or DEFAULT_REQUESTS_PER_S, retry=retry, transport=transport,
+            sleep=sleep)
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+    # -- polling -------------------------------------------------------------------------------------------
+
+    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
+        try:
+            position = PollCursor.start(cursor, default_since=self._now() - self._start_window)
+        except CursorError as error:
+            raise PermanentError(f"shopify connection {self.connection.id!r}: {error}",
+                                 connection=self.connection.id) from None
+        since = position.query_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        data = await self._query(ops.ORDERS_CHANGED_SINCE, {"q": f"updated_at:>='{since}'", "after": position.page,
+                                                            "first": self._page_size})
+        with self._reading(ops.ORDERS_CHANGED_SINCE):
+            orders = _field(data, "orders", dict)
+            page_info = _field(orders, "pageInfo", dict)
+            nodes = _field(orders, "nodes", list)
+        items = []
+        for node in nodes:
+            await self._complete_line_items(node)
+            with self._reading(ops.ORDERS_CHANGED_SINCE):
+                items.append(graphql_order(node))
+        has_next = page_info.get("hasNextPage") is True
+        end = page_info.get("endCursor")
+        if has_next and not isinstance(end, str):
+            raise self._malformed(ops.ORDERS_CHANGED_SINCE, "pageInfo.hasNextPage is true but endCursor is missing")
+        newest = max((order.updated_at for order in items), default=None)
+        advanced = position.advanced(newest, end if has_next else None)
+        return Page(items=tuple(items), cursor=advanced.encode(), has_more=has_next)
+
+    async def _complete_line_items(self, node: Any) -> None:
+        """Append the line items beyond the first page to `node` (in place)."""
+        if not isinstance(node, dict) or not isinstance(node.get("lineItems"), dict):
+            return
+        connection = node["lineItems"]
+        info = connection.get("pageInfo") or {}
+        after = info.get("endCursor")
+        more = info.get("hasNextPage") is True
+        while more:
+            data = await self._query(ops.ORDER_LINE_ITEMS, {"id": node.get("id"), "after": after})
+            with self._reading(ops.ORDER_LINE_ITEMS):
+                page = _field(_field(data, "order", dict), "lineItems", dict)
+                connection["nodes"] = [*connection.get("nodes", []), *_field(page, "nodes", list)]
+            info = page.get("pageInfo") or {}
+            more, after = info.get("hasNextPage") is True, info.get("endCursor")
+
+    # -- fulfillments (seller side reads, buyer side writes) -----------------------------------------------
+
+    async def fulfillments(self, order_ref: str) -> tuple[PlatformFulfillment, ...]:
+        data = await self._query(ops.ORDER_FULFILLMENTS, {"id": order_ref})
+        order = data.get("order")
+        if order is None:
+            raise PermanentError(f"shopify connection {self.connection.id!r}: order {order_ref} does not exist "
+                                 "(deleted, older than 60 days without read_all_orders, or another shop's)",
+                                 connection=self.connection.id, status=200)
+        with self._reading(ops.ORDER_FULFILLMENTS):
+            nodes = _field(order, "fulfillments", list)
+        found = []
+        for node in nodes:
+            await self._complete_fulfillment_lines(node)
+            with self._reading(ops.ORDER_FULFILLMENTS):
+                found.append(graphql_fulfillment(node, order_ref))
+        return tuple(found)
+
+    async def _complete_fulfillment_lines(self, node: Any) -> None:
+        if not isinstance(node, dict) or not isinstance(node.get("fulfillmentLineItems"), dict):
+            return
+        connection = node["fulfillmentLineItems"]
+        info = connection.get("pageInfo") or {}
+        more, after = info.get("hasNextPage") is True, info.get("endCursor")
+        while more:
+            data = await self._query(ops.FULFILLMENT_LINE_ITEMS, {"id": node.get("id"), "after": after})
+            with self._reading(ops.FULFILLMENT_LINE_ITEMS):
+                page = _field(_field(data, "fulfillment", dict), "fulfillmentLineItems", dict)
+                connection["nodes"] = [*connection.get("nodes", []), *_field(page, "nodes", list)]
+            info = page.get("pageInfo") or {}
+            more, after = info.get("hasNextPage") is True, info.get("endCursor")
+
+    async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
+        wanted_lines = _line_totals(request)
+        wanted_numbers = set(request.tracking.numbers)
+        for fulfillment in await self.fulfillments(order_ref):
+            if fulfillment.cancelled:
+                continue
+            lines = {line.line_ref: line.quantity for line in fulfillment.lines}
+            if lines == wanted_lines and set(fulfillment.tracking.numbers) == wanted_numbers:
+                return fulfillment.fulfillment_ref
+        return None
+
+    async def create_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str:
+        open_lines = await self._open_lines(order_ref)
+        by_order: dict[str, list[dict[str, Any]]] = {}
+        for line_ref, quantity in _line_totals(request).items():
+            left = quantity
+            for line in open_lines:
+                if line.line_ref != line_ref or line.remaining <= 0 or left == 0:
+                    continue
+                taken = min(left, line.remaining)
+                by_order.setdefault(line.fulfillment_order_id, []).append(
+                    {"id": line.fulfillment_order_line_id, "quantity": taken})
+                left -= taken
+            if left:
+                available = sum(line.remaining for line in open_lines if line.line_ref == line_ref)
+                raise PermanentError(
+                    f"shopify connection {self.connection.id!r}: order {order_ref} line {line_ref}: {quantity} "
+                    f"unit(s) to fulfil but only {available} open on Shopify (already fulfilled, removed, or at a "
+                    "location this app may not fulfil)", connection=self.connection.id, status=200)
+        fulfillment: dict[str, Any] = {
+            "notifyCustomer": request.notify_customer or self.connection.notify_customer,
+            "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo_id, "fulfillmentOrderLineItems": items}
+                                            for fo_id, items in by_order.items()]}
+        tracking = tracking_input(request.tracking)
+        if tracking is not None:
+            fulfillment["trackingInfo"] = tracking
+        payload = await self._mutate(ops.CREATE_FULFILLMENT, {"fulfillment": fulfillment}, "fulfillmentCreate")
+        return self._created_id(payload, ops.CREATE_FULFILLMENT, "fulfillment")
+
+    async def _open_lines(self, order_ref: str) -> list[OpenLine]:
+        nodes: list[Any] = []
+        after: str | None = None
+        while True:
+            data = await self._query(ops.FULFILLMENT_ORDERS, {"id": order_ref, "after": after})
+            if data.get("order") is None:
+                raise PermanentError(f"shopify connection {self.connection.id!r}: order {order_ref} does not exist",
+                                     connection=self.connection.id, status=200)
+            with self._reading(ops.FULFILLMENT_ORDERS):
+                page = _field(data["order"], "fulfillmentOrders", dict)
+                nodes += _field(page, "nodes", list)
+            info = page.get("pageInfo") or {}
+            if info.get("hasNextPage") is not True:
+                break
+            after = info.get("endCursor")
+        with self._reading(ops.FULFILLMENT_ORDERS):
+            return graphql_fulfillment_orders(nodes)
+
+    async def update_tracking(self, order_ref: str, fulfillment_ref: str, tracking: Tracking) -> str:
+        variables = {"fulfillmentId": fulfillment_ref, "trackingInfoInput": tracking_input(tracking) or {},
+                     "notifyCustomer": self.connection.notify_customer}
+        payload = await self._mutate(ops.UPDATE_TRACKING, variables, "fulfillmentTrackingInfoUpdate")
+        return self._created_id(payload, ops.UPDATE_TRACKING, "fulfillment")
+
+    async def cancel_fulfillment(self, order_ref: str, fulfillment_ref: str) -> None:
+        data = await self.api.run(ops.CANCEL_FULFILLMENT, {"id": fulfillment_ref}, read_only=False)
+        payload = data.get("fulfillmentCancel")
+        refused = user_errors(self.connection.id, ops.CANCEL_FULFILLMENT, payload)
+        if refused is None:
+            return
+        status = await self._query(ops.FULFILLMENT_STATUS, {"id": fulfillment_ref})
+        current = status.get("fulfillment")
+        if isinstance(current, dict) and current.get("status") == "CANCELLED":
+            return
+        raise refused
+
+    # -- orders on a seller --------------------------------------------------------------------------------
+
+    async def create_order(self, order: NewOrder) -> CreatedOrder:
+        sent_lines = [line.line_ref for line in order.lines if line.quantity - line.cancelled_quantity > 0]
+        if not sent_lines:
+            raise PermanentError(f"shopify connection {self.connection.id!r}: order {order.our_order_id} has no "
+                                 "unit left to order (every line cancelled)", connection=self.connection.id)
+        existing = await self._find_our_order(order.our_order_id)
+        if existing is not None:
+            return self._created(existing, sent_lines, ops.FIND_ORDER_BY_SOURCE)
+        payload = await self._mutate(ops.CREATE_ORDER, {
+            "order": create_order_input(order),
+            "options": {"sendReceipt": False, "sendFulfillmentReceipt": False}}, "orderCreate")
+        created = payload.get("order")
+        if not isinstance(created, dict):
+            raise self._malformed(ops.CREATE_ORDER, "orderCreate.order is missing without userErrors")
+        return self._created(created, sent_lines, ops.CREATE_ORDER)
+
+    async def _find_our_order(self, our_order_id: str) -> dict[str, Any] | None:
+        quoted = our_order_id.replace("\\", "\\\\").replace("'", "\\'")
+        data = await self._query(ops.FIND_ORDER_BY_SOURCE, {"q": f"source_identifier:'{quoted}'"})
+        with self._reading(ops.FIND_ORDER_BY_SOURCE):
+            nodes = _field(_field(data, "orders", dict), "nodes", list)
+        for node in nodes:
+            if isinstance(node, dict) and node.get("sourceIdentifier") == our_order_id:
+                return node
+        return None
+
+    def _created(self, node: dict[str, Any], sent_lines: list[str], operation: ops.Operation) -> CreatedOrder:
+        with self._reading(operation):
+            order_ref, name, line_refs = created_order(node, sent_lines)
+        return CreatedOrder(order_ref=order_ref, number=name, line_refs=line_refs)
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    async def _query(self, operation: ops.Operation, variables: dict[str, Any]) -> dict[str, Any]:
+        return await self.api.run(operation, variables, read_only=True)
+
+    async def _mutate(self, operation: ops.Operation, variables: dict[str, Any], field: str) -> dict[str, Any]:
+        data = await self.api.run(operation, variables, read_only=False)
+        payload = data.get(field)
+        if not isinstance(payload, dict):
+            raise self._malformed(operation, f"data.{field} is missing")
+        refused = user_errors(self.connection.id, operation, payload)
+        if refused is not None:
+            raise refused
+        return payload
+
+    def _created_id(self, payload: dict[str, Any], operation: ops.Operation, key: str) -> str:
+        thing = payload.get(key)
+        if not isinstance(thing, dict) or not isinstance(thing.get("id"), str):
+            raise self._malformed(operation, f"{key}.id is missing without userErrors")
+        return str(thing["id"])
+
+    @contextmanager
+    def _reading(self, operation: ops.Operation) -> Iterator[None]:
+        """Turn a ShapeError raised inside into a MalformedResponseError naming `operation`."""
+        try:
+            yield
+        except ShapeError as error:
+            raise self._malformed(operation, str(error)) from None
+
+    def _malformed(self, operation: ops.Operation, what: str) -> MalformedResponseError:
+        return MalformedResponseError(
+            f"shopify connection {self.connection.id!r}: {operation.name} answered JSON that is not the documented "
+            f"shape: {what}; it will be retried", connection=self.connection.id, status=200)
+
+
+def _field(container: Any, key: str, kind: type) -> Any:
+    if not isinstance(container, dict):
+        raise ShapeError(f"expected an object holding {key!r}, got {type(container).__name__}")
+    value = container.get(key)
+    if not isinstance(value, kind):
+        raise ShapeError(f"{key} is {type(value).__name__}, not {kind.__name__}")
+    return value
+
+
+def _line_totals(request: FulfillmentRequest) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for line in request.lines:
+        totals[line.line_ref] = totals.get(line.line_ref, 0) + line.quantity
+    return totals

@@ -1,0 +1,144 @@
+"""Every GraphQL document the Shopify connector sends, as constants (tests validate each one against the 2026-07
+SDL and the 2025-01 introspection, and check its calculated cost stays under Shopify's 1000-point limit).
+
+Page sizes are chosen for cost: an order page of `first: 10` with 50 line items costs about 550 points (a
+connection costs `first` × its node); line items, fulfillment line items and fulfillment orders beyond one page
+are fetched with the follow-up queries below, never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A named GraphQL document; `name` is sent as `operationName` and appears in errors."""
+
+    name: str
+    text: str
+
+
+ORDER_PAGE_SIZE = 10
+LINE_PAGE_SIZE = 50
+
+_ORDER_FIELDS = """
+fragment PolledOrder on Order {
+  id name createdAt updatedAt cancelledAt email phone
+  customAttributes { key value }
+  shippingLine { title }
+  shippingAddress { name firstName lastName company address1 address2 city provinceCode zip countryCodeV2 phone }
+  lineItems(first: 50) { pageInfo { hasNextPage endCursor } nodes { id sku title quantity currentQuantity } }
+}"""
+
+ORDERS_CHANGED_SINCE = Operation("OrdersChangedSince", """
+query OrdersChangedSince($q: String!, $after: String, $first: Int!) {
+  orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $q) {
+    pageInfo { hasNextPage endCursor }
+    nodes { ...PolledOrder }
+  }
+}""" + _ORDER_FIELDS)
+
+ORDER_LINE_ITEMS = Operation("OrderLineItems", """
+query OrderLineItems($id: ID!, $after: String) {
+  order(id: $id) {
+    id
+    lineItems(first: 100, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id sku title quantity currentQuantity customAttributes { key value } }
+    }
+  }
+}""")
+
+ORDER_FULFILLMENTS = Operation("OrderFulfillments", """
+query OrderFulfillments($id: ID!) {
+  order(id: $id) {
+    id
+    fulfillments(first: 250) {
+      id status createdAt updatedAt
+      trackingInfo(first: 250) { company number url }
+      fulfillmentLineItems(first: 100) { pageInfo { hasNextPage endCursor } nodes { quantity lineItem { id } } }
+    }
+  }
+}""")
+
+FULFILLMENT_LINE_ITEMS = Operation("FulfillmentLineItems", """
+query FulfillmentLineItems($id: ID!, $after: String) {
+  fulfillment(id: $id) {
+    id
+    fulfillmentLineItems(first: 100, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { quantity lineItem { id } }
+    }
+  }
+}""")
+
+FULFILLMENT_ORDERS = Operation("FulfillmentOrdersForOrder", """
+query FulfillmentOrdersForOrder($id: ID!, $after: String) {
+  order(id: $id) {
+    id
+    fulfillmentOrders(first: 3, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id status
+        supportedActions { action }
+        lineItems(first: 100) { pageInfo { hasNextPage } nodes { id remainingQuantity totalQuantity lineItem { id } } }
+      }
+    }
+  }
+}""")
+
+FULFILLMENT_STATUS = Operation("FulfillmentStatus", """
+query FulfillmentStatus($id: ID!) {
+  fulfillment(id: $id) { id status }
+}""")
+
+CREATE_FULFILLMENT = Operation("CreateFulfillment", """
+mutation CreateFulfillment($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment { id status trackingInfo(first: 10) { company number url } }
+    userErrors { field message }
+  }
+}""")
+
+UPDATE_TRACKING = Operation("UpdateTracking", """
+mutation UpdateTracking($fulfillmentId: ID!, $trackingInfoInput: FulfillmentTrackingInput!, $notifyCustomer: Boolean) {
+  fulfillmentTrackingInfoUpdate(fulfillmentId: $fulfillmentId, trackingInfoInput: $trackingInfoInput,
+                                notifyCustomer: $notifyCustomer) {
+    fulfillment { id trackingInfo(first: 10) { company number url } }
+    userErrors { field message }
+  }
+}""")
+
+CANCEL_FULFILLMENT = Operation("CancelFulfillment", """
+mutation CancelFulfillment($id: ID!) {
+  fulfillmentCancel(id: $id) {
+    fulfillment { id status }
+    userErrors { field message }
+  }
+}""")
+
+_CREATED_ORDER_FIELDS = """
+fragment CreatedOrder on Order {
+  id name sourceIdentifier
+  customAttributes { key value }
+  lineItems(first: 100) { pageInfo { hasNextPage endCursor } nodes { id sku title quantity currentQuantity
+    customAttributes { key value } } }
+}"""
+
+FIND_ORDER_BY_SOURCE = Operation("FindOrderBySource", """
+query FindOrderBySource($q: String!) {
+  orders(first: 2, query: $q) { nodes { ...CreatedOrder } }
+}""" + _CREATED_ORDER_FIELDS)
+
+CREATE_ORDER = Operation("CreateOrder", """
+mutation CreateOrder($order: OrderCreateOrderInput!, $options: OrderCreateOptionsInput) {
+  orderCreate(order: $order, options: $options) {
+    order { ...CreatedOrder }
+    userErrors { field message }
+  }
+}""" + _CREATED_ORDER_FIELDS)
+
+ALL = (ORDERS_CHANGED_SINCE, ORDER_LINE_ITEMS, ORDER_FULFILLMENTS, FULFILLMENT_LINE_ITEMS, FULFILLMENT_ORDERS,
+       FULFILLMENT_STATUS, CREATE_FULFILLMENT, UPDATE_TRACKING, CANCEL_FULFILLMENT, FIND_ORDER_BY_SOURCE,
+       CREATE_ORDER)

@@ -1,0 +1,262 @@
+"""The simulated Shopify store over HTTP: the GraphQL Admin API endpoint plus merchant admin routes.
+
+API (what a connection's `base_url` + path reaches; `base_path` is ""):
+- `POST /admin/api/{version}/graphql.json` with `X-Shopify-Access-Token`; any `YYYY-MM` or `unstable` version is
+  served (Shopify falls forward), another path segment answers 404 `{"errors": "Not Found"}`.
+- A wrong or missing token: 401 `{"errors": "[API] Invalid API key or access token (unrecognized login or wrong
+  password)"}`. A body that is not JSON with a `query` string: 400 `{"errors": {"query": "Required parameter
+  missing or invalid"}}`.
+- Everything else answers HTTP 200, like Shopify: syntax and validation errors against the real schema, a query
+  over 1000 points (`MAX_COST_EXCEEDED`) and a throttled one (`THROTTLED`, nothing executed) come back as
+  top-level `errors`; refusals of mutations as `userErrors`. Each executed response carries `extensions.cost`.
+
+Options (`StoreSettings.options`; unknown keys are refused): `schema_sdl` (path of an Admin SDL file, e.g. the
+2026-07 capture; default the vendored 2025-01 introspection), `bucket_max` (default 2000 points),
+`restore_rate` (default 100 points/s).
+
+Admin routes (no token; JSON in and out; ids are numeric legacy ids) under `/_sandbox/shopify`:
+- `POST /orders` `{"lines": [{"title", "sku", "quantity"}], "email", "phone", "shipping_address":
+  {MailingAddressInput}, "shipping_title"}` places an order; `GET /orders/{id}` shows one;
+- `POST /orders/{id}/fulfillments` `{"lines": {"<line item id>": quantity} | null, "tracking": {"company",
+  "numbers", "urls"}}` fulfils (null: everything left);
+- `POST /fulfillments/{id}/tracking` `{"company", "numbers", "urls"}` edits tracking;
+- `POST /fulfillments/{id}/cancel`, `POST /orders/{id}/cancel`;
+- `POST /orders/{id}/lines/{line id}/remove` `{"quantity"}` removes unfulfilled units (an order edit);
+- `GET /throttle` shows the cost bucket.
+Refusals answer 422 `{"error": message, "field": [...]}`; unknown ids 404.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, execute_sync, parse, validate
+from graphql.language import FragmentDefinitionNode
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from sandbox.common import ADMIN_PREFIX, SandboxApp, SandboxState, create_sandbox_app
+from sandbox.settings import StoreSettings
+from sandbox.shopify.cost import MAX_QUERY_COST, LeakyBucket, query_cost
+from sandbox.shopify.resolvers import mutation_root, query_root
+from sandbox.shopify.schema import load_schema
+from sandbox.shopify.store import NewLine, ShopifyStore, StoreError, TrackingInfo
+
+ADMIN = f"{ADMIN_PREFIX}/shopify"
+INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"  # noqa: S105
+_VERSION = re.compile(r"^(\d{4}-\d{2}|unstable)$")
+_OPTIONS = frozenset({"schema_sdl", "bucket_max", "restore_rate"})
+
+
+class ShopifySandbox:
+    """What the routes share: the store, its schema and its cost bucket."""
+
+    def __init__(self, settings: StoreSettings, state: SandboxState) -> None:
+        unknown = set(settings.options) - _OPTIONS
+        if unknown:
+            raise ValueError(f"unknown Shopify sandbox options {sorted(unknown)}; known: {sorted(_OPTIONS)}")
+        self.token = settings.credentials.get("access_token", "")
+        self.store = ShopifyStore(state.clock, settings.name)
+        sdl = settings.options.get("schema_sdl")
+        self.schema: GraphQLSchema = load_schema(str(sdl) if sdl else None)
+        self.bucket = LeakyBucket(float(settings.options.get("bucket_max", 2000)),
+                                  float(settings.options.get("restore_rate", 100)))
+        self.throttled = 0  # THROTTLED answers so far (tests check a client never runs the bucket dry)
+
+    def execute(self, query: str, variables: dict[str, Any] | None, operation_name: str | None) -> dict[str, Any]:
+        """One GraphQL request as Shopify answers it (always a dict for an HTTP 200)."""
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            return {"errors": [error.formatted]}
+        errors = validate(self.schema, document)
+        if errors:
+            return {"errors": [error.formatted for error in errors]}
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        chosen = [d for d in operations if operation_name is None or (d.name and d.name.value == operation_name)]
+        if len(chosen) != 1:
+            message = (f"Unknown operation named \"{operation_name}\"." if operation_name
+                       else "An operation name is required when several operations are sent.")
+            return {"errors": [{"message": message}]}
+        operation = chosen[0]
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        cost = query_cost(self.schema, operation, fragments, variables or {})
+        if cost > MAX_QUERY_COST:
+            return {"errors": [{
+                "message": f"Query cost is {cost}, which exceeds the single query max cost limit "
+                           f"({MAX_QUERY_COST}).\n\nSee https://shopify.dev/concepts/about-apis/rate-limits for "
+                           "more information on how the\ncost of a query is calculated.\n\nTo query larger "
+                           "amounts of data with fewer limits, bulk operations should be used instead.",
+                "extensions": {"code": "MAX_COST_EXCEEDED", "cost": cost, "maxCost": MAX_QUERY_COST}}]}
+        if not self.bucket.take(cost):
+            self.throttled += 1
+            return {"errors": [{"message": "Throttled", "extensions": {
+                        "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+                    "extensions": {"cost": {"requestedQueryCost": cost, "actualQueryCost": None,
+                                            "throttleStatus": self.bucket.status()}}}
+        warnings: list[str] = []
+        is_mutation = operation.operation.value == "mutation"
+        root = mutation_root(self.store) if is_mutation else query_root(self.store, warnings)
+        result = execute_sync(self.schema, document, root_value=root, variable_values=variables,
+                              operation_name=operation_name)
+        body: dict[str, Any] = {}
+        if result.errors:
+            body["errors"] = [error.formatted for error in result.errors]
+        body["data"] = result.data
+        extensions: dict[str, Any] = {"cost": {"requestedQueryCost": cost, "actualQueryCost": cost,
+                                               "throttleStatus": self.bucket.status()}}
+        if warnings:
+            extensions["search"] = [{"path": ["orders"], "query": "", "warnings": [
+                {"field": None, "message": warning} for warning in warnings]}]
+        body["extensions"] = extensions
+        return body
+
+
+def base_path(settings: StoreSettings) -> str:
+    """Shopify's `base_url` is the shop's origin: nothing follows host and port."""
+    return ""
+
+
+def create_app(settings: StoreSettings) -> SandboxApp:
+    """An empty shop accepting `settings.credentials["access_token"]`; see the module docstring for options.
+    Raises ValueError for unknown options, OSError when `schema_sdl` cannot be read."""
+    state = SandboxState()
+    shop = ShopifySandbox(settings, state)
+    return create_sandbox_app([*_api_routes(shop), *_admin_routes(shop)], shop, state)
+
+
+def _api_routes(shop: ShopifySandbox) -> list[BaseRoute]:
+    async def graphql(request: Request) -> Response:
+        if not _VERSION.match(request.path_params["version"]):
+            return JSONResponse({"errors": "Not Found"}, status_code=404)
+        if not shop.token or request.headers.get("x-shopify-access-token") != shop.token:
+            return JSONResponse({"errors": INVALID_TOKEN}, status_code=401)
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return JSONResponse({"errors": {"query": "Required parameter missing or invalid"}}, status_code=400)
+        variables = body.get("variables")
+        operation = body.get("operationName")
+        return JSONResponse(shop.execute(body["query"], variables if isinstance(variables, dict) else None,
+                                         operation if isinstance(operation, str) else None))
+
+    return [Route("/admin/api/{version}/graphql.json", graphql, methods=["POST"])]
+
+
+def _admin_routes(shop: ShopifySandbox) -> list[BaseRoute]:
+    store = shop.store
+
+    def show(order_id: int) -> Response:
+        order = store.order(order_id)
+        if order is None:
+            return JSONResponse({"error": f"no order {order_id}"}, status_code=404)
+        return JSONResponse(admin_json(store, order_id))
+
+    async def place(request: Request) -> Response:
+        body = await request.json()
+        try:
+            order = store.place_order(
+                [NewLine(title=line.get("title") or line.get("sku") or "item", quantity=int(line["quantity"]),
+                         sku=line.get("sku")) for line in body.get("lines", [])],
+                email=body.get("email"), phone=body.get("phone"), shipping_address=body.get("shipping_address"),
+                shipping_title=body.get("shipping_title"), tags=body.get("tags", ()))
+        except StoreError as error:
+            return _refusal(error)
+        return JSONResponse(admin_json(store, order.id), status_code=201)
+
+    async def get_order(request: Request) -> Response:
+        return show(int(request.path_params["id"]))
+
+    async def fulfil(request: Request) -> Response:
+        body = await request.json()
+        lines = body.get("lines")
+        try:
+            store.fulfill_lines(int(request.path_params["id"]),
+                                None if lines is None else {int(k): int(v) for k, v in lines.items()},
+                                tracking=_tracking(body.get("tracking")))
+        except StoreError as error:
+            return _refusal(error)
+        return show(int(request.path_params["id"]))
+
+    async def edit_tracking(request: Request) -> Response:
+        try:
+            fulfillment = store.update_tracking(int(request.path_params["id"]), _tracking(await request.json()))
+        except StoreError as error:
+            return _refusal(error)
+        return show(fulfillment.order_id)
+
+    async def cancel_fulfillment(request: Request) -> Response:
+        try:
+            fulfillment = store.cancel_fulfillment(int(request.path_params["id"]))
+        except StoreError as error:
+            return _refusal(error)
+        return show(fulfillment.order_id)
+
+    async def cancel_order(request: Request) -> Response:
+        try:
+            order = store.cancel_order(int(request.path_params["id"]))
+        except StoreError as error:
+            return _refusal(error)
+        return show(order.id)
+
+    async def remove_units(request: Request) -> Response:
+        body = await request.json()
+        try:
+            order = store.remove_units(int(request.path_params["id"]), int(request.path_params["line"]),
+                                       int(body["quantity"]))
+        except StoreError as error:
+            return _refusal(error)
+        return show(order.id)
+
+    async def throttle(request: Request) -> Response:
+        return JSONResponse(shop.bucket.status())
+
+    return [
+        Route(f"{ADMIN}/orders", place, methods=["POST"]),
+        Route(f"{ADMIN}/orders/{{id:int}}", get_order, methods=["GET"]),
+        Route(f"{ADMIN}/orders/{{id:int}}/fulfillments", fulfil, methods=["POST"]),
+        Route(f"{ADMIN}/orders/{{id:int}}/cancel", cancel_order, methods=["POST"]),
+        Route(f"{ADMIN}/orders/{{id:int}}/lines/{{line:int}}/remove", remove_units, methods=["POST"]),
+        Route(f"{ADMIN}/fulfillments/{{id:int}}/tracking", edit_tracking, methods=["POST"]),
+        Route(f"{ADMIN}/fulfillments/{{id:int}}/cancel", cancel_fulfillment, methods=["POST"]),
+        Route(f"{ADMIN}/throttle", throttle, methods=["GET"]),
+    ]
+
+
+def admin_json(store: ShopifyStore, order_id: int) -> dict[str, Any]:
+    """An order as the admin routes show it: numeric ids, lines, FOs and fulfillments."""
+    order = store.orders[order_id]
+    return {
+        "id": order.id, "gid": f"gid://shopify/Order/{order.id}", "name": order.name,
+        "updated_at": order.updated_at.isoformat(), "cancelled": order.cancelled_at is not None,
+        "source_identifier": order.source_identifier,
+        "display_fulfillment_status": order.display_fulfillment_status(),
+        "lines": [{"id": line.id, "gid": f"gid://shopify/LineItem/{line.id}", "sku": line.sku,
+                   "title": line.title, "quantity": line.quantity, "current_quantity": line.current_quantity}
+                  for line in order.line_items],
+        "fulfillment_orders": [{"id": fo.id, "status": fo.status, "lines": [
+            {"id": line.id, "line_item_id": line.line_item_id, "remaining": line.remaining_quantity}
+            for line in fo.lines]} for fo in order.fulfillment_orders],
+        "fulfillments": [{"id": f.id, "gid": f"gid://shopify/Fulfillment/{f.id}", "status": f.status,
+                          "lines": {str(line.line_item_id): line.quantity for line in f.lines},
+                          "tracking": [{"company": t.company, "number": t.number, "url": t.url}
+                                       for t in f.tracking]} for f in order.fulfillments],
+    }
+
+
+def _tracking(body: dict[str, Any] | None) -> list[TrackingInfo]:
+    if not body:
+        return []
+    numbers = list(body.get("numbers") or ())
+    urls = list(body.get("urls") or ())
+    return [TrackingInfo(body.get("company"), number, urls[index] if index < len(urls) else None)
+            for index, number in enumerate(numbers)]
+
+
+def _refusal(error: StoreError) -> Response:
+    return JSONResponse({"error": error.message, "field": error.field}, status_code=422)

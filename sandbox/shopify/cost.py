@@ -1,0 +1,138 @@
+"""Shopify's calculated query cost and the leaky bucket it is charged against (API-NOTES §1.5).
+
+Cost of a query, computed before it runs from the document and its variables:
+- a scalar or enum field costs 0, an object field 1 plus its selections;
+- a connection (a type named `…Connection`) costs `first` (or `last`, default 1) × the cost of its `nodes` /
+  `edges` selection, plus its other selections (`pageInfo` 1);
+- a plain list of objects (e.g. `Order.fulfillments`, `Fulfillment.trackingInfo`) costs what one element does, as
+  the real captures show (`order { fulfillments(first: 5) { trackingInfo(first: 5) {…} } }` is 3 points);
+- a mutation field costs 10 plus its selections;
+- fragments add the cost of their selections.
+Queries over `MAX_QUERY_COST` are refused before they run. `actualQueryCost` equals the requested cost (Shopify
+refunds unused connection slots; the simulated store does not).
+
+The bucket holds `maximum` points and regains `restore_rate` per second of the injected monotonic clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    is_leaf_type,
+    value_from_ast_untyped,
+)
+
+MAX_QUERY_COST = 1000
+MUTATION_COST = 10
+
+
+def query_cost(schema: GraphQLSchema, operation: OperationDefinitionNode,
+               fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any]) -> int:
+    """The requested cost of `operation` (which must already have passed validation)."""
+    if operation.operation == OperationType.MUTATION:
+        root, field_cost = schema.mutation_type, MUTATION_COST
+    else:
+        root, field_cost = schema.query_type, 1
+    if root is None:
+        return 0
+    return _selections(schema, root, operation.selection_set, fragments, variables, field_cost)
+
+
+def _selections(schema: GraphQLSchema, parent: GraphQLObjectType | GraphQLInterfaceType,
+                selection_set: SelectionSetNode | None, fragments: Mapping[str, FragmentDefinitionNode],
+                variables: Mapping[str, Any], field_cost: int = 1) -> int:
+    if selection_set is None:
+        return 0
+    total = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            total += _field(schema, parent, selection, fragments, variables, field_cost)
+            continue
+        if isinstance(selection, InlineFragmentNode):
+            condition, sub = selection.type_condition, selection.selection_set
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is None:
+                continue
+            condition, sub = fragment.type_condition, fragment.selection_set
+        else:  # pragma: no cover - no other selection kinds exist
+            continue
+        target = schema.get_type(condition.name.value) if condition is not None else parent
+        if isinstance(target, GraphQLObjectType | GraphQLInterfaceType):
+            total += _selections(schema, target, sub, fragments, variables)
+    return total
+
+
+def _field(schema: GraphQLSchema, parent: GraphQLObjectType | GraphQLInterfaceType, node: FieldNode,
+           fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any], field_cost: int) -> int:
+    definition = parent.fields.get(node.name.value)
+    if definition is None:  # __typename and friends
+        return 0
+    named = get_named_type(definition.type)
+    if is_leaf_type(named) or not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+        return 0
+    if not named.name.endswith("Connection"):
+        return field_cost + _selections(schema, named, node.selection_set, fragments, variables)
+    size = _size(node, variables)
+    total = 0
+    for selection in node.selection_set.selections if node.selection_set else ():
+        if isinstance(selection, FieldNode) and selection.name.value in ("nodes", "edges"):
+            total += size * _field(schema, named, selection, fragments, variables, 1)
+        elif isinstance(selection, FieldNode):
+            total += _field(schema, named, selection, fragments, variables, 1)
+    return total
+
+
+def _size(node: FieldNode, variables: Mapping[str, Any]) -> int:
+    for argument in node.arguments or ():
+        if argument.name.value in ("first", "last"):
+            if isinstance(argument.value, VariableNode):
+                value = variables.get(argument.value.name.value)
+            else:
+                value = value_from_ast_untyped(argument.value, dict(variables))
+            if isinstance(value, int) and value > 0:
+                return value
+    return 1
+
+
+class LeakyBucket:
+    """Points available to one app on one shop."""
+
+    def __init__(self, maximum: float, restore_rate: float, now: Callable[[], float] = time.monotonic) -> None:
+        self.maximum = maximum
+        self.restore_rate = restore_rate
+        self.now = now
+        self._available = maximum
+        self._at = now()
+
+    def available(self) -> float:
+        current = self.now()
+        self._available = min(self.maximum, self._available + (current - self._at) * self.restore_rate)
+        self._at = current
+        return self._available
+
+    def take(self, cost: float) -> bool:
+        """Charge `cost` if the bucket holds it; False (nothing charged) when it does not."""
+        if self.available() < cost:
+            return False
+        self._available -= cost
+        return True
+
+    def status(self) -> dict[str, int]:
+        return {"maximumAvailable": int(self.maximum), "currentlyAvailable": int(self.available()),
+                "restoreRate": int(self.restore_rate)}

@@ -1,0 +1,367 @@
+"""The GraphQL face of the simulated store: root values whose entries graphql-core's default resolver calls.
+
+graphql-core resolves a field by reading the key of the parent dict and, when the value is callable, calling it
+with `(info, **arguments)`. So each object is a dict of plain values and, for fields with arguments or that are
+expensive, callables. Fields the store does not serve are absent and resolve to null (a non-null one then
+becomes a top-level error, as a broken field would on Shopify).
+
+Served: `orders`, `order`, `fulfillment`, `fulfillmentOrder` and, on them, the fields API-NOTES §1.2 names;
+mutations `orderCreate`, `fulfillmentCreate`, `fulfillmentTrackingInfoUpdate`, `fulfillmentCancel`. Store
+refusals become `userErrors` (with `field` paths as Shopify gives them), never exceptions.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from graphql import GraphQLError, GraphQLResolveInfo
+
+from sandbox.shopify.search import parse_search
+from sandbox.shopify.store import (
+    Fulfillment,
+    FulfillmentItem,
+    FulfillmentOrder,
+    FulfillmentOrderLine,
+    LineItem,
+    NewLine,
+    Order,
+    ShopifyStore,
+    StoreError,
+    TrackingInfo,
+    gid,
+    gid_number,
+)
+
+View = dict[str, Any]
+Info = GraphQLResolveInfo[Any]
+MAX_PAGE = 250
+# URLs Shopify builds itself for a few integrated carriers when none is sent (its real templates differ a little).
+_CARRIER_URLS = {
+    "UPS": "https://www.ups.com/WebTracking?loc=en_US&requester=ST&trackNums={}",
+    "USPS": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
+    "FedEx": "https://www.fedex.com/fedextrack/?trknbr={}",
+    "DHL Express": "https://www.dhl.com/en/express/tracking.html?AWB={}",
+}
+
+
+def timestamp(moment: datetime | None) -> str | None:
+    """Shopify's DateTime: UTC, whole seconds, `Z`."""
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- connections -------------------------------------------------------------------------------------------
+
+def _cursor(key: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError:
+        raise GraphQLError(f"Invalid cursor for current pagination sort: {cursor!r}") from None
+
+
+def connection(items: Sequence[Any], view: Callable[[Any], View], key: Callable[[Any], Any], *,
+               first: int | None = None, after: str | None = None, last: int | None = None,
+               before: str | None = None) -> View:
+    """A Relay connection over `items` (already in order); cursors encode `key(item)`. Raises GraphQLError as
+    Shopify does when neither or both of `first`/`last` are given or one exceeds 250."""
+    if (first is None) == (last is None):
+        raise GraphQLError("you must provide one of first or last")
+    size = first if first is not None else last
+    assert size is not None
+    if size < 0 or size > MAX_PAGE:
+        raise GraphQLError(f"The value of the argument `{'first' if first is not None else 'last'}` must be "
+                           f"between 0 and {MAX_PAGE}")
+    keyed = [(json.loads(json.dumps(key(item))), item) for item in items]
+    start, end = 0, len(keyed)
+    if after is not None:
+        after_key = _decode_cursor(after)
+        start = next((index + 1 for index, (k, _) in enumerate(keyed) if k == after_key),
+                     next((index for index, (k, _) in enumerate(keyed) if k > after_key), len(keyed)))
+    if before is not None:
+        before_key = _decode_cursor(before)
+        end = next((index for index, (k, _) in enumerate(keyed) if k >= before_key), len(keyed))
+    window = keyed[start:end]
+    page = window[:size] if first is not None else window[max(len(window) - size, 0):]
+    edges = [{"cursor": _cursor(k), "node": view(item)} for k, item in page]
+    has_next = first is not None and len(window) > size
+    has_previous = last is not None and len(window) > size
+    return {"edges": edges, "nodes": [edge["node"] for edge in edges],
+            "pageInfo": {"hasNextPage": has_next or (last is not None and end < len(keyed)),
+                         "hasPreviousPage": has_previous or (first is not None and start > 0),
+                         "startCursor": edges[0]["cursor"] if edges else None,
+                         "endCursor": edges[-1]["cursor"] if edges else None}}
+
+
+# -- object views ------------------------------------------------------------------------------------------
+
+class Views:
+    """Builds the GraphQL objects of one store."""
+
+    def __init__(self, store: ShopifyStore) -> None:
+        self.store = store
+
+    def order(self, order: Order) -> View:
+        def line_items(_info: Info, **args: Any) -> View:
+            return connection(order.line_items, lambda line: self.line_item(order, line), lambda line: line.id,
+                              **_paging(args))
+
+        def fulfillments(_info: Info, first: int | None = None, **_: Any) -> list[View]:
+            chosen = order.fulfillments if first is None else order.fulfillments[:first]
+            return [self.fulfillment(order, fulfillment) for fulfillment in chosen]
+
+        def fulfillment_orders(_info: Info, **args: Any) -> View:
+            shown = order.fulfillment_orders
+            if args.get("displayable"):
+                shown = [fo for fo in shown if fo.status not in ("CLOSED", "CANCELLED")]
+            return connection(shown, lambda fo: self.fulfillment_order(order, fo), lambda fo: fo.id,
+                              **_paging(args))
+
+        address = order.shipping_address
+        return {
+            "id": gid("Order", order.id), "legacyResourceId": str(order.id), "name": order.name,
+            "email": order.email, "phone": order.phone, "createdAt": timestamp(order.created_at),
+            "updatedAt": timestamp(order.updated_at), "processedAt": timestamp(order.created_at),
+            "cancelledAt": timestamp(order.cancelled_at), "closed": order.closed_at is not None,
+            "closedAt": timestamp(order.closed_at),
+            "cancelReason": "OTHER" if order.cancelled_at else None, "note": order.note, "tags": order.tags,
+            "sourceIdentifier": order.source_identifier, "sourceName": order.source_name,
+            "poNumber": order.po_number, "test": False,
+            "customAttributes": [{"key": key, "value": value} for key, value in order.custom_attributes],
+            "displayFulfillmentStatus": order.display_fulfillment_status(),
+            "displayFinancialStatus": "PAID",
+            "shippingAddress": _address(address) if address is not None else None,
+            "shippingLine": {"title": order.shipping_title, "code": order.shipping_title, "source": "shopify",
+                             "custom": True, "isRemoved": False} if order.shipping_title else None,
+            "lineItems": line_items, "fulfillments": fulfillments, "fulfillmentOrders": fulfillment_orders,
+        }
+
+    def line_item(self, order: Order, line: LineItem) -> View:
+        fulfilled = sum(item.quantity for fulfillment in order.fulfillments if fulfillment.status == "SUCCESS"
+                        for item in fulfillment.lines if item.line_item_id == line.id)
+        unfulfilled = max(line.current_quantity - fulfilled, 0)
+        return {"id": gid("LineItem", line.id), "title": line.title, "name": line.title, "sku": line.sku,
+                "quantity": line.quantity, "currentQuantity": line.current_quantity,
+                "unfulfilledQuantity": unfulfilled, "fulfillableQuantity": unfulfilled,
+                "nonFulfillableQuantity": line.quantity - line.current_quantity, "requiresShipping": True,
+                "customAttributes": [{"key": key, "value": value} for key, value in line.custom_attributes],
+                "variant": None, "product": None}
+
+    def fulfillment(self, order: Order, fulfillment: Fulfillment) -> View:
+        def tracking(_info: Info, first: int | None = None) -> list[View]:
+            chosen = fulfillment.tracking if first is None else fulfillment.tracking[:first]
+            return [{"company": info.company, "number": info.number, "url": info.url} for info in chosen]
+
+        def line_items(_info: Info, **args: Any) -> View:
+            def view(item: Any) -> View:
+                line = order.line(item.line_item_id)
+                return {"id": gid("FulfillmentLineItem", item.id), "quantity": item.quantity,
+                        "lineItem": self.line_item(order, line) if line is not None else None}
+            return connection(fulfillment.lines, view, lambda item: item.id, **_paging(args))
+
+        cancelled = fulfillment.status == "CANCELLED"
+        return {"id": gid("Fulfillment", fulfillment.id), "legacyResourceId": str(fulfillment.id),
+                "name": f"{order.name}-F{order.fulfillments.index(fulfillment) + 1}",
+                "status": fulfillment.status, "displayStatus": "CANCELED" if cancelled else "FULFILLED",
+                "createdAt": timestamp(fulfillment.created_at), "updatedAt": timestamp(fulfillment.updated_at),
+                "totalQuantity": sum(item.quantity for item in fulfillment.lines), "requiresShipping": True,
+                "trackingInfo": tracking, "fulfillmentLineItems": line_items,
+                "order": lambda _info: self.order(order)}
+
+    def fulfillment_order(self, order: Order, fulfillment_order: FulfillmentOrder) -> View:
+        def line_items(_info: Info, **args: Any) -> View:
+            return connection(fulfillment_order.lines, lambda line: self._fo_line(order, line),
+                              lambda line: line.id, **_paging(args))
+
+        actions = ["CREATE_FULFILLMENT", "MOVE", "HOLD", "SPLIT"] if fulfillment_order.status == "OPEN" else []
+        return {"id": gid("FulfillmentOrder", fulfillment_order.id), "orderId": gid("Order", order.id),
+                "orderName": order.name, "status": fulfillment_order.status, "requestStatus": "UNSUBMITTED",
+                "createdAt": timestamp(fulfillment_order.created_at),
+                "updatedAt": timestamp(fulfillment_order.updated_at),
+                "supportedActions": [{"action": action} for action in actions],
+                "assignedLocation": {"name": "Shop location",
+                                     "location": {"id": "gid://shopify/Location/1", "name": "Shop location"}},
+                "lineItems": line_items, "order": lambda _info: self.order(order)}
+
+    def _fo_line(self, order: Order, line: FulfillmentOrderLine) -> View:
+        item = order.line(line.line_item_id)
+        return {"id": gid("FulfillmentOrderLineItem", line.id), "totalQuantity": line.total_quantity,
+                "remainingQuantity": line.remaining_quantity, "sku": item.sku if item else None,
+                "productTitle": item.title if item else None, "requiresShipping": True,
+                "lineItem": self.line_item(order, item) if item is not None else None}
+
+
+def _paging(args: dict[str, Any]) -> dict[str, Any]:
+    return {name: args.get(name) for name in ("first", "after", "last", "before")}
+
+
+def _address(address: dict[str, str | None]) -> View:
+    first, last = address.get("firstName"), address.get("lastName")
+    name = " ".join(part for part in (first, last) if part) or None
+    return {**address, "name": name, "countryCodeV2": address.get("countryCode"),
+            "province": address.get("provinceCode"), "country": address.get("countryCode")}
+
+
+# -- root values -------------------------------------------------------------------------------------------
+
+def query_root(store: ShopifyStore, warnings: list[str]) -> View:
+    """The root value for queries; search warnings are appended to `warnings`."""
+    views = Views(store)
+
+    def orders(_info: Info, sortKey: str | None = None, reverse: bool = False,
+               query: str | None = None, **args: Any) -> View:
+        search = parse_search(query)
+        warnings.extend(search.warnings)
+        chosen = [order for order in store.orders.values() if search.matches(order)]
+        key = _sort_key(sortKey)
+        chosen.sort(key=key, reverse=reverse)
+        if reverse:
+            return _reverse_connection(chosen, views, args)
+        return connection(chosen, views.order, key, **_paging(args))
+
+    def order(_info: Info, id: str) -> View | None:
+        number = gid_number(id, "Order")
+        found = store.order(number) if number is not None else None
+        return views.order(found) if found is not None else None
+
+    def fulfillment(_info: Info, id: str) -> View | None:
+        number = gid_number(id, "Fulfillment")
+        found = store.fulfillment(number) if number is not None else None
+        return views.fulfillment(*found) if found is not None else None
+
+    def fulfillment_order(_info: Info, id: str) -> View | None:
+        number = gid_number(id, "FulfillmentOrder")
+        found = store.fulfillment_order(number) if number is not None else None
+        return views.fulfillment_order(*found) if found is not None else None
+
+    return {"orders": orders, "order": order, "fulfillment": fulfillment, "fulfillmentOrder": fulfillment_order,
+            "shop": {"name": store.name, "myshopifyDomain": f"{store.name}.myshopify.com"}}
+
+
+def _sort_key(sort_key: str | None) -> Callable[[Order], list[Any]]:
+    """`OrderSortKeys`: UPDATED_AT, CREATED_AT / PROCESSED_AT, anything else by id; ties broken by id."""
+    def by_updated(order: Order) -> list[Any]:
+        return [timestamp(order.updated_at), order.id]
+
+    def by_created(order: Order) -> list[Any]:
+        return [timestamp(order.created_at), order.id]
+
+    def by_id(order: Order) -> list[Any]:
+        return [order.id]
+
+    if sort_key == "UPDATED_AT":
+        return by_updated
+    return by_created if sort_key in ("CREATED_AT", "PROCESSED_AT") else by_id
+
+
+def _reverse_connection(chosen: list[Order], views: Views, args: dict[str, Any]) -> View:
+    """Reverse order: cursors compare the other way, so page by position in the reversed list."""
+    positions = {order.id: index for index, order in enumerate(chosen)}
+    return connection(chosen, views.order, lambda order: positions[order.id], **_paging(args))
+
+
+def mutation_root(store: ShopifyStore) -> View:
+    """The root value for mutations."""
+    views = Views(store)
+
+    def order_create(_info: Info, order: dict[str, Any], options: dict[str, Any] | None = None
+                     ) -> View:
+        try:
+            created = store.place_order(
+                [NewLine(title=line.get("title") or line.get("sku") or "", quantity=line["quantity"],
+                         sku=line.get("sku"), properties=tuple((p["name"], p.get("value"))
+                                                               for p in line.get("properties") or ()))
+                 for line in order.get("lineItems") or ()],
+                email=order.get("email"), phone=order.get("phone"),
+                shipping_address=dict(order["shippingAddress"]) if order.get("shippingAddress") else None,
+                shipping_title=next((line.get("title") for line in order.get("shippingLines") or ()), None),
+                source_identifier=order.get("sourceIdentifier"), source_name=order.get("sourceName"),
+                po_number=order.get("poNumber"), note=order.get("note"), tags=order.get("tags") or (),
+                custom_attributes=[(a["key"], a.get("value")) for a in order.get("customAttributes") or ()])
+        except StoreError as error:
+            return {"order": None, "userErrors": [_user_error(error, code="INVALID")]}
+        return {"order": views.order(created), "userErrors": []}
+
+    def fulfillment_create(_info: Info, fulfillment: dict[str, Any], message: str | None = None
+                           ) -> View:
+        plan: dict[int, list[FulfillmentItem] | None] = {}
+        for index, group in enumerate(fulfillment.get("lineItemsByFulfillmentOrder") or ()):
+            fo_id = gid_number(group["fulfillmentOrderId"], "FulfillmentOrder")
+            if fo_id is None:
+                return _refused(StoreError("Fulfillment order does not exist.", [
+                    "fulfillment", "lineItemsByFulfillmentOrder", str(index), "fulfillmentOrderId"]))
+            items = group.get("fulfillmentOrderLineItems")
+            plan[fo_id] = None if items is None else [
+                FulfillmentItem(gid_number(item["id"], "FulfillmentOrderLineItem") or -1, item["quantity"])
+                for item in items]
+        try:
+            tracking = _tracking(fulfillment.get("trackingInfo"), ["fulfillment", "trackingInfo"])
+            order, created = store.fulfill(plan, tracking=tracking,
+                                           notify_customer=bool(fulfillment.get("notifyCustomer")))
+        except StoreError as error:
+            return _refused(error)
+        return {"fulfillment": views.fulfillment(order, created), "userErrors": []}
+
+    def tracking_update(_info: Info, fulfillmentId: str,
+                        trackingInfoInput: dict[str, Any], notifyCustomer: bool | None = None) -> View:
+        try:
+            number = gid_number(fulfillmentId, "Fulfillment")
+            if number is None:
+                raise StoreError("Fulfillment does not exist.", ["fulfillmentId"])
+            updated = store.update_tracking(number, _tracking(trackingInfoInput, ["trackingInfoInput"]))
+        except StoreError as error:
+            return _refused(error)
+        found = store.fulfillment(updated.id)
+        assert found is not None
+        return {"fulfillment": views.fulfillment(*found), "userErrors": []}
+
+    def fulfillment_cancel(_info: Info, id: str) -> View:
+        try:
+            number = gid_number(id, "Fulfillment")
+            if number is None:
+                raise StoreError("Fulfillment does not exist.", ["id"])
+            cancelled = store.cancel_fulfillment(number)
+        except StoreError as error:
+            return _refused(error)
+        found = store.fulfillment(cancelled.id)
+        assert found is not None
+        return {"fulfillment": views.fulfillment(*found), "userErrors": []}
+
+    return {"orderCreate": order_create, "fulfillmentCreate": fulfillment_create,
+            "fulfillmentTrackingInfoUpdate": tracking_update, "fulfillmentCancel": fulfillment_cancel}
+
+
+def _refused(error: StoreError) -> View:
+    return {"fulfillment": None, "userErrors": [_user_error(error)]}
+
+
+def _user_error(error: StoreError, code: str | None = None) -> View:
+    return {"field": error.field or None, "message": error.message, "code": code}
+
+
+def _tracking(given: dict[str, Any] | None, where: list[str]) -> list[TrackingInfo]:
+    """`FulfillmentTrackingInput` as stored: `numbers`/`urls` paired by position (else `number`/`url`); a
+    known company without URL gets the carrier's URL. Raises StoreError for a URL that is not http(s)."""
+    if not given:
+        return []
+    company = given.get("company")
+    numbers = list(given.get("numbers") or ([given["number"]] if given.get("number") else []))
+    urls = list(given.get("urls") or ([given["url"]] if given.get("url") else []))
+    for index, url in enumerate(urls):
+        if not str(url).startswith(("http://", "https://")):
+            raise StoreError("Url is invalid", [*where, "urls", str(index)])
+    if not numbers:
+        return [TrackingInfo(company, None, urls[0] if urls else None)] if company or urls else []
+    infos = []
+    for index, number in enumerate(numbers):
+        url = urls[index] if index < len(urls) else None
+        if url is None and company in _CARRIER_URLS:
+            url = _CARRIER_URLS[company].format(number)
+        infos.append(TrackingInfo(company, number, url))
+    return infos

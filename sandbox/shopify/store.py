@@ -1,0 +1,395 @@
+"""The simulated Shopify store's state as plain Python: orders, line items, fulfillment orders, fulfillments.
+
+Everything here is what a merchant (or Shopify itself) would do to a shop, independent of GraphQL: the API
+layer (`sandbox.shopify.resolvers`) and the admin routes call these methods. Ids are Shopify GIDs
+(`gid://shopify/Order/1001`); the numeric tail is the `legacyResourceId`.
+
+Behaviour copied from the real platform (API-NOTES §1.2 and the captured sessions):
+- placing an order opens one fulfillment order (FO) at the shop location covering every line;
+- a fulfillment is created against FO line items and lowers their `remainingQuantity`; an FO whose units are all
+  fulfilled is CLOSED;
+- cancelling a fulfillment gives its units back: as on Shopify (cancel-parity capture) a new OPEN FO holds them;
+- every change bumps the order's `updatedAt` (and the fulfillment's), which the `updated_at` search filter sees;
+- cancelling an order closes its open FOs; a cancelled order cannot be fulfilled;
+- a fully fulfilled order is closed (archived), and reopened when a cancel uncovers it again.
+
+Failure: the mutating methods raise `StoreError` with Shopify's user-error field path and message; callers turn it
+into `userErrors` (GraphQL) or a 422 (admin routes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import count
+
+from sandbox.common import Clock
+
+
+class StoreError(Exception):
+    """A request the shop refuses; `field` is the input path Shopify would name in `userErrors`."""
+
+    def __init__(self, message: str, field: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = list(field)
+
+
+def gid(kind: str, number: int) -> str:
+    return f"gid://shopify/{kind}/{number}"
+
+
+def gid_number(value: str, kind: str) -> int | None:
+    """The numeric id of a GID of `kind`, or None when `value` is not one."""
+    prefix = f"gid://shopify/{kind}/"
+    if not value.startswith(prefix):
+        return None
+    tail = value[len(prefix):].split("?", 1)[0]
+    return int(tail) if tail.isdigit() else None
+
+
+@dataclass
+class LineItem:
+    id: int
+    title: str
+    sku: str | None
+    quantity: int
+    current_quantity: int
+    custom_attributes: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+@dataclass
+class FulfillmentOrderLine:
+    id: int
+    line_item_id: int
+    total_quantity: int
+    remaining_quantity: int
+
+
+@dataclass
+class FulfillmentOrder:
+    id: int
+    order_id: int
+    status: str  # OPEN, IN_PROGRESS, CLOSED, CANCELLED...
+    created_at: datetime
+    updated_at: datetime
+    lines: list[FulfillmentOrderLine]
+
+
+@dataclass
+class TrackingInfo:
+    company: str | None
+    number: str | None
+    url: str | None
+
+
+@dataclass
+class FulfillmentLine:
+    id: int
+    line_item_id: int
+    quantity: int
+    fulfillment_order_line_id: int
+
+
+@dataclass
+class Fulfillment:
+    id: int
+    order_id: int
+    status: str  # SUCCESS, CANCELLED
+    created_at: datetime
+    updated_at: datetime
+    lines: list[FulfillmentLine]
+    tracking: list[TrackingInfo]
+    notify_customer: bool = False
+
+
+@dataclass
+class Order:
+    id: int
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    line_items: list[LineItem]
+    email: str | None = None
+    phone: str | None = None
+    shipping_address: dict[str, str | None] | None = None
+    shipping_title: str | None = None
+    source_identifier: str | None = None
+    source_name: str | None = None
+    po_number: str | None = None
+    note: str | None = None
+    tags: list[str] = field(default_factory=list)
+    custom_attributes: list[tuple[str, str | None]] = field(default_factory=list)
+    cancelled_at: datetime | None = None
+    closed_at: datetime | None = None
+    fulfillment_orders: list[FulfillmentOrder] = field(default_factory=list)
+    fulfillments: list[Fulfillment] = field(default_factory=list)
+
+    def line(self, line_item_id: int) -> LineItem | None:
+        return next((line for line in self.line_items if line.id == line_item_id), None)
+
+    def display_fulfillment_status(self) -> str:
+        fulfilled: dict[int, int] = {}
+        for fulfillment in self.fulfillments:
+            if fulfillment.status == "SUCCESS":
+                for line in fulfillment.lines:
+                    fulfilled[line.line_item_id] = fulfilled.get(line.line_item_id, 0) + line.quantity
+        wanted = sum(line.current_quantity for line in self.line_items)
+        done = sum(min(fulfilled.get(line.id, 0), line.current_quantity) for line in self.line_items)
+        if done == 0:
+            return "UNFULFILLED"
+        return "FULFILLED" if done >= wanted else "PARTIALLY_FULFILLED"
+
+
+@dataclass(frozen=True)
+class NewLine:
+    """A line of an order being placed: a custom line item (title, SKU) as `orderCreate` takes it."""
+
+    title: str
+    quantity: int
+    sku: str | None = None
+    properties: tuple[tuple[str, str | None], ...] = ()
+
+
+@dataclass(frozen=True)
+class FulfillmentItem:
+    """Units of one FO line item to fulfil."""
+
+    fulfillment_order_line_id: int
+    quantity: int
+
+
+class ShopifyStore:
+    """One shop's orders. Not thread-safe (one event loop serves it)."""
+
+    def __init__(self, clock: Clock, name: str = "sandbox") -> None:
+        self.clock = clock
+        self.name = name
+        self.orders: dict[int, Order] = {}
+        self._ids = count(1001)
+        self._order_numbers = count(1001)
+
+    # -- lookups -------------------------------------------------------------------------------------------
+
+    def order(self, order_id: int) -> Order | None:
+        return self.orders.get(order_id)
+
+    def fulfillment(self, fulfillment_id: int) -> tuple[Order, Fulfillment] | None:
+        for order in self.orders.values():
+            for fulfillment in order.fulfillments:
+                if fulfillment.id == fulfillment_id:
+                    return order, fulfillment
+        return None
+
+    def fulfillment_order(self, fulfillment_order_id: int) -> tuple[Order, FulfillmentOrder] | None:
+        for order in self.orders.values():
+            for fulfillment_order in order.fulfillment_orders:
+                if fulfillment_order.id == fulfillment_order_id:
+                    return order, fulfillment_order
+        return None
+
+    # -- merchant and customer actions ---------------------------------------------------------------------
+
+    def place_order(self, lines: Iterable[NewLine], *, email: str | None = None, phone: str | None = None,
+                    shipping_address: dict[str, str | None] | None = None, shipping_title: str | None = None,
+                    source_identifier: str | None = None, source_name: str | None = None,
+                    po_number: str | None = None, note: str | None = None, tags: Iterable[str] = (),
+                    custom_attributes: Iterable[tuple[str, str | None]] = ()) -> Order:
+        """An order as a customer (storefront) or `orderCreate` places it, with one open FO for all lines.
+        Raises StoreError when there is no line or a quantity is not positive."""
+        line_items = []
+        for index, line in enumerate(lines):
+            if line.quantity < 1:
+                raise StoreError("Quantity must be greater than or equal to 1",
+                                 ["order", "lineItems", str(index), "quantity"])
+            if not line.title.strip():
+                raise StoreError("Title can't be blank", ["order", "lineItems", str(index), "title"])
+            line_items.append(LineItem(id=next(self._ids), title=line.title, sku=line.sku, quantity=line.quantity,
+                                       current_quantity=line.quantity, custom_attributes=list(line.properties)))
+        if not line_items:
+            raise StoreError("Line items must have at least one line item", ["order", "lineItems"])
+        now = self._now()
+        order = Order(id=next(self._ids), name=f"#{next(self._order_numbers)}", created_at=now, updated_at=now,
+                      line_items=line_items, email=email, phone=phone, shipping_address=shipping_address,
+                      shipping_title=shipping_title, source_identifier=source_identifier, source_name=source_name,
+                      po_number=po_number, note=note, tags=sorted(set(tags)),
+                      custom_attributes=list(custom_attributes))
+        order.fulfillment_orders.append(self._new_fulfillment_order(
+            order, [(line.id, line.quantity) for line in line_items]))
+        self.orders[order.id] = order
+        return order
+
+    def fulfill(self, fulfillment_order_items: dict[int, list[FulfillmentItem] | None], *,
+                tracking: Sequence[TrackingInfo] = (), notify_customer: bool = False) -> tuple[Order, Fulfillment]:
+        """Create one fulfillment: for each FO id the items to fulfil (None: every remaining unit of that FO).
+        Raises StoreError (as `fulfillmentCreate` would) for an unknown, closed or foreign FO or line item, or a
+        quantity above what remains."""
+        if not fulfillment_order_items:
+            raise StoreError("Line items by fulfillment order can't be blank",
+                             ["fulfillment", "lineItemsByFulfillmentOrder"])
+        order: Order | None = None
+        taken: list[tuple[FulfillmentOrder, FulfillmentOrderLine, int]] = []
+        for index, (fo_id, items) in enumerate(fulfillment_order_items.items()):
+            where = ["fulfillment", "lineItemsByFulfillmentOrder", str(index)]
+            found = self.fulfillment_order(fo_id)
+            if found is None:
+                raise StoreError("Fulfillment order does not exist.", [*where, "fulfillmentOrderId"])
+            fo_order, fulfillment_order = found
+            if order is not None and fo_order.id != order.id:
+                raise StoreError("All fulfillment orders must belong to the same order.", where)
+            order = fo_order
+            if order.cancelled_at is not None or fulfillment_order.status not in ("OPEN", "IN_PROGRESS"):
+                raise StoreError(f"Fulfillment order {gid('FulfillmentOrder', fo_id)} has an unfulfillable status= "
+                                 f"{fulfillment_order.status.lower()}.", [*where, "fulfillmentOrderId"])
+            if items is None:
+                taken += [(fulfillment_order, line, line.remaining_quantity)
+                          for line in fulfillment_order.lines if line.remaining_quantity > 0]
+                continue
+            for item_index, item in enumerate(items):
+                line = next((line for line in fulfillment_order.lines if line.id == item.fulfillment_order_line_id),
+                            None)
+                item_where = [*where, "fulfillmentOrderLineItems", str(item_index)]
+                if line is None:
+                    raise StoreError("Fulfillment order line item does not exist.", [*item_where, "id"])
+                if item.quantity < 1 or item.quantity > line.remaining_quantity:
+                    raise StoreError(f"Invalid fulfillment order line item quantity requested: {item.quantity} "
+                                     f"(remaining {line.remaining_quantity}).", [*item_where, "quantity"])
+                taken.append((fulfillment_order, line, item.quantity))
+        if order is None or not taken:
+            raise StoreError("No fulfillable line items.", ["fulfillment", "lineItemsByFulfillmentOrder"])
+        now = self._now()
+        lines = []
+        for fulfillment_order, fo_line, quantity in taken:
+            fo_line.remaining_quantity -= quantity
+            fulfillment_order.updated_at = now
+            if all(line.remaining_quantity == 0 for line in fulfillment_order.lines):
+                fulfillment_order.status = "CLOSED"
+            lines.append(FulfillmentLine(id=next(self._ids), line_item_id=fo_line.line_item_id, quantity=quantity,
+                                         fulfillment_order_line_id=fo_line.id))
+        fulfillment = Fulfillment(id=next(self._ids), order_id=order.id, status="SUCCESS", created_at=now,
+                                  updated_at=now, lines=lines, tracking=list(tracking),
+                                  notify_customer=notify_customer)
+        order.fulfillments.append(fulfillment)
+        self._touch(order)
+        return order, fulfillment
+
+    def fulfill_lines(self, order_id: int, quantities: dict[int, int] | None, *,
+                      tracking: Sequence[TrackingInfo] = ()) -> Fulfillment:
+        """The merchant's "fulfil items" button: units per order line item id (None: everything left), taken
+        from whichever open FOs hold them. Raises StoreError for unknown lines or too many units."""
+        order = self._existing_order(order_id)
+        plan: dict[int, list[FulfillmentItem] | None] = {}
+        wanted = dict(quantities) if quantities is not None else None
+        for fulfillment_order in order.fulfillment_orders:
+            if fulfillment_order.status not in ("OPEN", "IN_PROGRESS"):
+                continue
+            for line in fulfillment_order.lines:
+                left = line.remaining_quantity if wanted is None else min(
+                    wanted.get(line.line_item_id, 0), line.remaining_quantity)
+                if left > 0:
+                    items = plan.setdefault(fulfillment_order.id, [])
+                    assert items is not None
+                    items.append(FulfillmentItem(line.id, left))
+                    if wanted is not None:
+                        wanted[line.line_item_id] -= left
+        if wanted is not None:
+            short = {line_id: left for line_id, left in wanted.items() if left > 0}
+            if short:
+                raise StoreError(f"Not enough unfulfilled units for line items {short}", ["lineItems"])
+        return self.fulfill(plan, tracking=tracking)[1]
+
+    def update_tracking(self, fulfillment_id: int, tracking: Sequence[TrackingInfo]) -> Fulfillment:
+        """Replace a fulfillment's tracking (`fulfillmentTrackingInfoUpdate`). Raises StoreError when the
+        fulfillment does not exist or is cancelled."""
+        order, fulfillment = self._existing_fulfillment(fulfillment_id)
+        if fulfillment.status == "CANCELLED":
+            raise StoreError("Fulfillment has been cancelled and cannot be updated.", ["fulfillmentId"])
+        fulfillment.tracking = list(tracking)
+        fulfillment.updated_at = self._now()
+        self._touch(order)
+        return fulfillment
+
+    def cancel_fulfillment(self, fulfillment_id: int) -> Fulfillment:
+        """Cancel a fulfillment (`fulfillmentCancel`); its units go to a new OPEN FO. Raises StoreError when it
+        does not exist or is already cancelled."""
+        order, fulfillment = self._existing_fulfillment(fulfillment_id)
+        if fulfillment.status == "CANCELLED":
+            raise StoreError("Fulfillment has already been cancelled.", ["id"])
+        fulfillment.status = "CANCELLED"
+        fulfillment.updated_at = self._now()
+        if order.cancelled_at is None:
+            order.fulfillment_orders.append(self._new_fulfillment_order(
+                order, [(line.line_item_id, line.quantity) for line in fulfillment.lines]))
+        self._touch(order)
+        return fulfillment
+
+    def cancel_order(self, order_id: int) -> Order:
+        """Cancel the order (`orderCancel`): open FOs close. Raises StoreError when already cancelled."""
+        order = self._existing_order(order_id)
+        if order.cancelled_at is not None:
+            raise StoreError("Order has already been cancelled.", ["orderId"])
+        now = self._now()
+        order.cancelled_at = now
+        for fulfillment_order in order.fulfillment_orders:
+            if fulfillment_order.status in ("OPEN", "IN_PROGRESS", "SCHEDULED", "ON_HOLD"):
+                fulfillment_order.status = "CLOSED"
+                fulfillment_order.updated_at = now
+        self._touch(order)
+        return order
+
+    def remove_units(self, order_id: int, line_item_id: int, quantity: int) -> Order:
+        """An order edit that removes unfulfilled units of a line (`currentQuantity` drops). Raises StoreError
+        when the line does not exist or has fewer unfulfilled units."""
+        order = self._existing_order(order_id)
+        line = order.line(line_item_id)
+        if line is None:
+            raise StoreError("Line item does not exist.", ["lineItemId"])
+        open_lines = [fo_line for fo in order.fulfillment_orders if fo.status in ("OPEN", "IN_PROGRESS")
+                      for fo_line in fo.lines if fo_line.line_item_id == line_item_id]
+        if quantity < 1 or quantity > sum(fo_line.remaining_quantity for fo_line in open_lines):
+            raise StoreError("Quantity exceeds the unfulfilled units of the line item.", ["quantity"])
+        line.current_quantity -= quantity
+        left = quantity
+        for fo_line in open_lines:
+            taken = min(left, fo_line.remaining_quantity)
+            fo_line.remaining_quantity -= taken
+            fo_line.total_quantity -= taken
+            left -= taken
+        self._touch(order)
+        return order
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def _new_fulfillment_order(self, order: Order, lines: list[tuple[int, int]]) -> FulfillmentOrder:
+        now = self._now()
+        return FulfillmentOrder(
+            id=next(self._ids), order_id=order.id, status="OPEN", created_at=now, updated_at=now,
+            lines=[FulfillmentOrderLine(id=next(self._ids), line_item_id=line_id, total_quantity=quantity,
+                                        remaining_quantity=quantity) for line_id, quantity in lines])
+
+    def _now(self) -> datetime:
+        """Shopify keeps whole seconds."""
+        return self.clock.now().replace(microsecond=0)
+
+    def _touch(self, order: Order) -> None:
+        """Bump `updatedAt`; like a shop with "automatically archive the order" on (Shopify's default, and the
+        captured dev store), an order closes once fully fulfilled and reopens when that stops being true."""
+        order.updated_at = self._now()
+        fulfilled = order.display_fulfillment_status() == "FULFILLED"
+        if fulfilled and order.closed_at is None:
+            order.closed_at = order.updated_at
+        elif not fulfilled and order.cancelled_at is None:
+            order.closed_at = None
+
+    def _existing_order(self, order_id: int) -> Order:
+        order = self.orders.get(order_id)
+        if order is None:
+            raise StoreError("Order does not exist.", ["orderId"])
+        return order
+
+    def _existing_fulfillment(self, fulfillment_id: int) -> tuple[Order, Fulfillment]:
+        found = self.fulfillment(fulfillment_id)
+        if found is None:
+            raise StoreError("Fulfillment does not exist.", ["fulfillmentId"])
+        return found

@@ -1,0 +1,456 @@
+"""The Shopify connector against its simulated shop through the whole buyer and seller interface. Every GraphQL
+request it sends is validated against the 2025-01 introspection and, when FULFILLSYNC_PLATFORM_SPECS is set, the
+2026-07 SDL (which the shop then executes against); see shopify_support.CheckingTransport."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from connectors.base import MalformedResponseError, PermanentError, RetryableError
+from connectors.shopify import ShopifyConnector
+from sandbox.common import Fault, SandboxApp
+from sandbox.shopify.store import NewLine, Order, ShopifyStore, TrackingInfo
+from schemas.platform import Address, FulfillmentLine, FulfillmentRequest, NewOrder, PlatformLine, Tracking
+from tests.connectors.shopify_support import (
+    TOKEN,
+    CheckingTransport,
+    connector,
+    make_app,
+    schemas_for,
+    sdl_path,
+    store,
+)
+
+pytestmark = pytest.mark.asyncio
+
+
+@dataclass
+class Shop:
+    app: SandboxApp
+    store: ShopifyStore
+    transport: CheckingTransport
+
+    def connector(self, **options: Any) -> ShopifyConnector:
+        return connector(self.app, transport=self.transport, **options)
+
+    def place(self, *lines: tuple[str, int], **details: Any) -> Order:
+        return self.store.place_order([NewLine(title=f"Item {sku}", sku=sku, quantity=qty) for sku, qty in lines],
+                                      **details)
+
+    def advance(self, seconds: float = 5) -> None:
+        self.app.sandbox.clock.advance(seconds)
+
+
+@pytest_asyncio.fixture
+async def shop(request: pytest.FixtureRequest) -> AsyncIterator[Shop]:
+    sdl = sdl_path(request)
+    app = make_app(sdl, restore_rate=2000)  # a Plus-plan refill keeps the tests quick; throttling is tested below
+    transport = CheckingTransport(httpx.ASGITransport(app=app), schemas_for(sdl))
+    yield Shop(app, store(app), transport)
+    assert transport.problems == [], "\n".join(transport.problems)
+
+
+@pytest_asyncio.fixture
+async def conn(shop: Shop) -> AsyncIterator[ShopifyConnector]:
+    connector = shop.connector()
+    yield connector
+    await connector.aclose()
+
+
+def line_gid(order: Order, index: int) -> str:
+    return f"gid://shopify/LineItem/{order.line_items[index].id}"
+
+
+def order_gid(order: Order) -> str:
+    return f"gid://shopify/Order/{order.id}"
+
+
+def request(our_id: str, lines: list[tuple[str, int]], numbers: tuple[str, ...] = (), carrier: str | None = "UPS",
+            urls: tuple[str | None, ...] = ()) -> FulfillmentRequest:
+    return FulfillmentRequest(our_fulfillment_id=our_id,
+                              lines=tuple(FulfillmentLine(line_ref=ref, quantity=q) for ref, q in lines),
+                              tracking=Tracking(carrier=carrier, numbers=numbers, urls=urls))
+
+
+async def walk(connector: ShopifyConnector, cursor: str | None) -> tuple[list[str], str, int]:
+    """Every order ref of a complete walk from `cursor`, the cursor after it, and the number of pages."""
+    refs: list[str] = []
+    pages = 0
+    while True:
+        page = await connector.orders_changed_since(cursor)
+        pages += 1
+        refs += [order.order_ref for order in page.items]
+        cursor = page.cursor
+        if not page.has_more:
+            return refs, cursor, pages
+
+
+# -- polling -----------------------------------------------------------------------------------------------
+
+async def test_polls_every_order_across_pages_and_a_cursor_resumes_in_a_new_instance(shop: Shop) -> None:
+    orders = [shop.place((f"SKU-{n}", 1)) for n in range(7)]
+    first = shop.connector(page_size=3)
+    page = await first.orders_changed_since(None)
+    await first.aclose()
+    assert page.has_more and len(page.items) == 3
+    second = shop.connector(page_size=3)  # a restart between pages: the cursor carries Shopify's endCursor
+    rest, cursor, pages = await walk(second, page.cursor)
+    assert sorted([o.order_ref for o in page.items] + rest) == sorted(order_gid(o) for o in orders)
+    assert pages == 2
+    shop.advance(300)  # past the cursor's 2-minute overlap: only the change comes back
+    shop.store.fulfill_lines(orders[4].id, None, tracking=[TrackingInfo("UPS", "1Z999", None)])
+    third = shop.connector(page_size=3)
+    changed, cursor, _ = await walk(third, cursor)
+    assert order_gid(orders[4]) in changed  # with the orders inside the overlap, which the ledger drops
+    shop.advance(300)
+    quiet, _, _ = await walk(third, cursor)
+    await second.aclose()
+    await third.aclose()
+    assert quiet == [order_gid(orders[4])]  # only what lies within the overlap of the newest change
+
+
+async def test_a_change_made_while_a_walk_runs_is_seen_by_that_walk_or_the_next(shop: Shop) -> None:
+    orders = [shop.place((f"SKU-{n}", 1)) for n in range(4)]
+    connector = shop.connector(page_size=2)
+    page = await connector.orders_changed_since(None)
+    shop.advance(3)
+    shop.store.cancel_order(orders[0].id)  # already returned on page 1
+    seen, cursor, _ = await walk(connector, page.cursor)
+    again, _, _ = await walk(connector, cursor)
+    await connector.aclose()
+    assert order_gid(orders[0]) in seen + again
+
+
+async def test_the_overlap_catches_a_change_stamped_before_the_cursor(shop: Shop) -> None:
+    """Shopify's search index lags: a change can show up with an updatedAt older than the newest seen."""
+    late, fresh = shop.place(("LATE", 1)), shop.place(("FRESH", 1))
+    shop.advance(60)
+    shop.store.cancel_order(fresh.id)
+    _, cursor, _ = await walk(conn := shop.connector(), None)
+    shop.advance(-30)  # an update committed 30 s before the newest one seen, indexed only now
+    shop.store.remove_units(late.id, late.line_items[0].id, 1)
+    seen, _, _ = await walk(conn, cursor)
+    await conn.aclose()
+    assert order_gid(late) in seen
+
+
+async def test_order_fields_are_parsed(shop: Shop, conn: ShopifyConnector) -> None:
+    order = shop.place(("A", 3), ("B", 1), email="ann@example.com", phone="+15555550100", shipping_title="Express",
+                       shipping_address={"firstName": "Ann", "lastName": "Lee", "address1": "1 Main St",
+                                         "address2": "Suite 2", "city": "Louisville", "provinceCode": "KY",
+                                         "zip": "40202", "countryCode": "US", "phone": "+15555550100"})
+    shop.store.remove_units(order.id, order.line_items[0].id, 1)
+    (parsed,) = (await conn.orders_changed_since(None)).items
+    assert parsed.order_ref == order_gid(order) and parsed.number == "#1001"
+    assert [(line.line_ref, line.sku, line.quantity, line.cancelled_quantity) for line in parsed.lines] == [
+        (line_gid(order, 0), "A", 3, 1), (line_gid(order, 1), "B", 1, 0)]
+    assert parsed.shipping_address == Address(name="Ann Lee", lines=("1 Main St", "Suite 2"), city="Louisville",
+                                              region="KY", postal_code="40202", country_code="US",
+                                              phone="+15555550100")
+    assert (parsed.email, parsed.phone, parsed.shipping_method) == ("ann@example.com", "+15555550100", "Express")
+    assert not parsed.cancelled and parsed.our_order_id is None
+    shop.advance()
+    shop.store.cancel_order(order.id)
+    (cancelled,) = (await conn.orders_changed_since(None)).items
+    assert cancelled.cancelled and cancelled.updated_at > parsed.updated_at
+
+
+async def test_an_order_with_more_line_items_than_one_page_is_read_whole(shop: Shop, conn: ShopifyConnector) -> None:
+    order = shop.place(*[(f"SKU-{n}", 1) for n in range(120)])
+    (parsed,) = (await conn.orders_changed_since(None)).items
+    assert [line.line_ref for line in parsed.lines] == [line_gid(order, n) for n in range(120)]
+    assert shop.transport.operations().count("OrderLineItems") == 1
+
+
+# -- seller side: reading fulfillments ---------------------------------------------------------------------
+
+async def test_partial_fulfillments_tracking_edits_and_cancels_are_read(shop: Shop, conn: ShopifyConnector) -> None:
+    order = shop.place(("A", 3), ("B", 1))
+    first = shop.store.fulfill_lines(order.id, {order.line_items[0].id: 2}, tracking=[
+        TrackingInfo("UPS", "1Z001", None), TrackingInfo("UPS", "1Z002", "https://example.com/t/1Z002")])
+    (read,) = await conn.fulfillments(order_gid(order))
+    assert read.fulfillment_ref == f"gid://shopify/Fulfillment/{first.id}" and read.order_ref == order_gid(order)
+    assert [(line.line_ref, line.quantity) for line in read.lines] == [(line_gid(order, 0), 2)]
+    assert read.tracking == Tracking(carrier="UPS", numbers=("1Z001", "1Z002"),
+                                     urls=(None, "https://example.com/t/1Z002"))
+    assert not read.cancelled
+    shop.advance()
+    shop.store.update_tracking(first.id, [TrackingInfo("Hermes", "H-1", "https://hermes.example/H-1")])
+    (edited,) = await conn.fulfillments(order_gid(order))
+    assert edited.tracking == Tracking(carrier="Hermes", numbers=("H-1",), urls=("https://hermes.example/H-1",))
+    assert edited.updated_at > read.updated_at
+    shop.advance()
+    shop.store.cancel_fulfillment(first.id)
+    second = shop.store.fulfill_lines(order.id, None)  # the cancelled units are open again
+    cancelled, rest = await conn.fulfillments(order_gid(order))
+    assert cancelled.cancelled and not rest.cancelled
+    assert rest.fulfillment_ref == f"gid://shopify/Fulfillment/{second.id}"
+    assert sorted((line.line_ref, line.quantity) for line in rest.lines) == [
+        (line_gid(order, 0), 3), (line_gid(order, 1), 1)]
+    assert rest.tracking == Tracking()
+
+
+async def test_fulfillments_of_an_unknown_order_is_a_permanent_error(conn: ShopifyConnector) -> None:
+    with pytest.raises(PermanentError, match="gid://shopify/Order/999 does not exist"):
+        await conn.fulfillments("gid://shopify/Order/999")
+
+
+# -- buyer side: writing fulfillments ----------------------------------------------------------------------
+
+async def test_partial_fulfillment_with_several_tracking_numbers_and_idempotent_retry(
+        shop: Shop, conn: ShopifyConnector) -> None:
+    order = shop.place(("A", 3), ("B", 2))
+    wanted = request("ful-1", [(line_gid(order, 0), 2)], numbers=("1Z001", "1Z002"))
+    assert await conn.find_fulfillment(order_gid(order), wanted) is None
+    ref = await conn.create_fulfillment(order_gid(order), wanted)
+    assert await conn.find_fulfillment(order_gid(order), wanted) == ref
+    other_numbers = request("ful-1", [(line_gid(order, 0), 2)], numbers=("1Z003",))
+    assert await conn.find_fulfillment(order_gid(order), other_numbers) is None
+    (made,) = shop.store.orders[order.id].fulfillments
+    assert ref == f"gid://shopify/Fulfillment/{made.id}"
+    assert [(t.company, t.number) for t in made.tracking] == [("UPS", "1Z001"), ("UPS", "1Z002")]
+    assert [(line.line_item_id, line.quantity) for line in made.lines] == [(order.line_items[0].id, 2)]
+    assert shop.store.orders[order.id].display_fulfillment_status() == "PARTIALLY_FULFILLED"
+    rest = request("ful-2", [(line_gid(order, 0), 1), (line_gid(order, 1), 2)], numbers=("1Z004",))
+    await conn.create_fulfillment(order_gid(order), rest)
+    assert shop.store.orders[order.id].display_fulfillment_status() == "FULFILLED"
+    with pytest.raises(PermanentError, match=r"line gid://shopify/LineItem/\d+: 1 unit\(s\) to fulfil but only 0"):
+        await conn.create_fulfillment(order_gid(order), request("ful-3", [(line_gid(order, 1), 1)]))
+
+
+async def test_unknown_carriers_are_sent_by_name_with_their_urls(shop: Shop, conn: ShopifyConnector) -> None:
+    order = shop.place(("A", 2))
+    tracking = ("H-1", "H-2")
+    urls = ("https://hermes.example/H-1", "https://hermes.example/H-2")
+    await conn.create_fulfillment(order_gid(order), request("f", [(line_gid(order, 0), 2)], tracking, "Hermes",
+                                                            urls))
+    (made,) = shop.store.orders[order.id].fulfillments
+    assert [(t.company, t.number, t.url) for t in made.tracking] == [
+        ("Hermes", "H-1", urls[0]), ("Hermes", "H-2", urls[1])]
+    sent = shop.transport.sent[-1]["variables"]["fulfillment"]
+    assert sent["trackingInfo"] == {"company": "Hermes", "numbers": list(tracking), "urls": list(urls)}
+    assert sent["notifyCustomer"] is False
+
+
+async def test_tracking_update_and_cancel_with_a_repeat_cancel_as_no_op(shop: Shop, conn: ShopifyConnector) -> None:
+    order = shop.place(("A", 1))
+    ref = await conn.create_fulfillment(order_gid(order), request("f", [(line_gid(order, 0), 1)], ("1Z1",)))
+    new_ref = await conn.update_tracking(order_gid(order), ref, Tracking(carrier="FedEx", numbers=("7777",)))
+    assert new_ref == ref
+    (read,) = await conn.fulfillments(order_gid(order))
+    assert read.tracking.carrier == "FedEx" and read.tracking.numbers == ("7777",)
+    await conn.cancel_fulfillment(order_gid(order), ref)
+    await conn.cancel_fulfillment(order_gid(order), ref)
+    (cancelled,) = await conn.fulfillments(order_gid(order))
+    assert cancelled.cancelled
+    assert await conn.find_fulfillment(order_gid(order), request("f", [(line_gid(order, 0), 1)], ("7777",))) is None
+    again = await conn.create_fulfillment(order_gid(order), request("f2", [(line_gid(order, 0), 1)], ("1Z2",)))
+    assert again != ref
+
+
+async def test_a_refused_mutation_is_permanent_with_shopifys_message(shop: Shop, conn: ShopifyConnector) -> None:
+    order = shop.place(("A", 1))
+    ref = await conn.create_fulfillment(order_gid(order), request("f", [(line_gid(order, 0), 1)], ("1Z1",)))
+    await conn.cancel_fulfillment(order_gid(order), ref)
+    with pytest.raises(PermanentError) as caught:
+        await conn.update_tracking(order_gid(order), ref, Tracking(carrier="UPS", numbers=("1Z9",)))
+    assert caught.value.platform_message == "fulfillmentId: Fulfillment has been cancelled and cannot be updated."
+    with pytest.raises(PermanentError, match="does not exist"):
+        await conn.cancel_fulfillment(order_gid(order), "gid://shopify/Fulfillment/424242")
+
+
+# -- seller side: creating orders --------------------------------------------------------------------------
+
+NEW_ORDER = NewOrder(
+    our_order_id="ord_7a1c", buyer_order_number="#5001", email="cust@example.com", shipping_method="Standard",
+    lines=(PlatformLine(line_ref="L1", sku="ACME-1", quantity=2, title="Widget"),
+           PlatformLine(line_ref="L2", sku="ACME-2", quantity=1),
+           PlatformLine(line_ref="L3", sku="ACME-3", quantity=1, cancelled_quantity=1)),
+    shipping_address=Address(name="Mary Ann Smith", company="Smith Co", lines=("2 High St", "Floor 3", "Back"),
+                             city="Leeds", postal_code="LS1 1AA", country_code="gb"))
+
+
+async def test_create_order_maps_lines_and_is_idempotent(shop: Shop, conn: ShopifyConnector) -> None:
+    created = await conn.create_order(NEW_ORDER)
+    again = await shop.connector().create_order(NEW_ORDER)
+    assert again == created
+    (order,) = shop.store.orders.values()
+    assert created.order_ref == order_gid(order) and created.number == order.name
+    assert created.line_refs == {"L1": line_gid(order, 0), "L2": line_gid(order, 1)}
+    assert [(line.sku, line.quantity, line.title) for line in order.line_items] == [
+        ("ACME-1", 2, "Widget"), ("ACME-2", 1, "ACME-2")]
+    assert order.source_identifier == "ord_7a1c" and order.po_number == "#5001" and order.tags == ["fulfillsync"]
+    assert order.shipping_address == {"firstName": "Mary Ann", "lastName": "Smith", "company": "Smith Co",
+                                      "address1": "2 High St", "address2": "Floor 3, Back", "city": "Leeds",
+                                      "zip": "LS1 1AA", "countryCode": "GB"}
+    (polled,) = (await conn.orders_changed_since(None)).items
+    assert polled.our_order_id == "ord_7a1c" and polled.shipping_method == "Standard"
+    (create,) = [body for body in shop.transport.sent if body["operationName"] == "CreateOrder"]
+    assert create["variables"]["options"] == {"sendReceipt": False, "sendFulfillmentReceipt": False}
+
+
+async def test_create_order_after_a_lost_response_finds_the_order_instead_of_a_second(
+        shop: Shop, conn: ShopifyConnector) -> None:
+    lost = {"calls": 0}
+    original = shop.transport.inner
+
+    class LoseCreateResponse(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await original.handle_async_request(request)
+            if b"CreateOrder" in request.content and lost["calls"] == 0:
+                lost["calls"] += 1
+                await response.aread()
+                raise httpx.ReadError("connection reset after the order was created")
+            return response
+
+    shop.transport.inner = LoseCreateResponse()
+    with pytest.raises(RetryableError) as caught:
+        await conn.create_order(NEW_ORDER)
+    assert not caught.value.not_applied
+    created = await conn.create_order(NEW_ORDER)
+    assert len(shop.store.orders) == 1 and created.order_ref == order_gid(next(iter(shop.store.orders.values())))
+
+
+# -- transport failures ------------------------------------------------------------------------------------
+
+async def test_429_and_5xx_on_reads_are_retried(shop: Shop, conn: ShopifyConnector) -> None:
+    shop.place(("A", 1))
+    shop.app.sandbox.faults.append(Fault(status=429, times=2, headers={"Retry-After": "0"}))
+    assert len((await conn.orders_changed_since(None)).items) == 1
+    shop.app.sandbox.faults.append(Fault(status=503, times=2, body='{"errors": "Service Unavailable"}'))
+    assert len((await conn.orders_changed_since(None)).items) == 1
+    assert sum(shop.app.sandbox.requests.values()) == 6
+
+
+async def test_a_5xx_on_a_write_is_not_resent_and_the_retry_starts_with_find(
+        shop: Shop, conn: ShopifyConnector) -> None:
+    order = shop.place(("A", 1))
+    wanted = request("f", [(line_gid(order, 0), 1)], ("1Z1",))
+    original = shop.transport.inner
+
+    class BadGatewayOnWrites(httpx.AsyncBaseTransport):
+        """A proxy that answers 502 to the first mutation (after Shopify applied it or not: unknown)."""
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if b"CreateFulfillment" in request.content and not failed:
+                failed.append(request)
+                return httpx.Response(502, text="<html>Bad gateway</html>", request=request)
+            return await original.handle_async_request(request)
+
+    failed: list[httpx.Request] = []
+    shop.transport.inner = BadGatewayOnWrites()
+    with pytest.raises(RetryableError) as caught:
+        await conn.create_fulfillment(order_gid(order), wanted)
+    assert caught.value.status == 502 and not caught.value.not_applied
+    assert shop.transport.operations() == ["FulfillmentOrdersForOrder", "CreateFulfillment"]
+    assert await conn.find_fulfillment(order_gid(order), wanted) is None
+    ref = await conn.create_fulfillment(order_gid(order), wanted)
+    assert await conn.find_fulfillment(order_gid(order), wanted) == ref
+
+
+async def test_a_permanent_4xx_carries_shopifys_message(shop: Shop, conn: ShopifyConnector) -> None:
+    said = "[API] This action requires merchant approval for read_orders scope."
+    shop.app.sandbox.faults.append(Fault(status=403, body=f'{{"errors": "{said}"}}'))
+    with pytest.raises(PermanentError) as caught:
+        await conn.orders_changed_since(None)
+    assert caught.value.status == 403 and caught.value.platform_message == said
+    assert said in str(caught.value) and "permission (scope)" in str(caught.value)
+
+
+@pytest.mark.parametrize(("fault", "expected"), [
+    (Fault(status=200, body="<html><body>Shopify is down for maintenance</body></html>"), "not valid JSON"),
+    (Fault(truncate=True), "not valid JSON"),
+    (Fault(status=200, body='{"extensions": {}}'), "no `data` object"),
+    (Fault(status=200, body='{"data": {"orders": {"pageInfo": {"hasNextPage": false}, "nodes": "none"}}}'),
+     "nodes is str, not list"),
+    (Fault(status=200, body='{"data": {"orders": {"pageInfo": {"hasNextPage": false}, "nodes": [{"id": "x", '
+                            '"lineItems": {"nodes": []}}]}}}'), "order.updatedAt is None"),
+    (Fault(status=200, body='{"data": {"orders": {"pageInfo": {"hasNextPage": true}, "nodes": []}}}'),
+     "endCursor is missing"),
+])
+async def test_malformed_answers_are_malformed_response_errors(shop: Shop, conn: ShopifyConnector, fault: Fault,
+                                                               expected: str) -> None:
+    shop.place(("A", 1))
+    shop.app.sandbox.faults.append(fault)
+    with pytest.raises(MalformedResponseError, match=expected):
+        await conn.orders_changed_since(None)
+
+
+async def test_graphql_errors_are_permanent_with_a_hint(shop: Shop, conn: ShopifyConnector) -> None:
+    body = '{"errors": [{"message": "Field \'displayStatus\' doesn\'t exist on type \'Fulfillment\'"}]}'
+    shop.app.sandbox.faults.append(Fault(status=200, body=body))
+    with pytest.raises(PermanentError, match="api_version may lack a field") as caught:
+        await conn.orders_changed_since(None)
+    assert "displayStatus" in caught.value.platform_message
+
+
+async def test_a_page_too_expensive_for_shopify_is_refused_permanently(shop: Shop) -> None:
+    greedy = shop.connector(page_size=25)
+    with pytest.raises(PermanentError, match=r"MAX_COST|exceeds the single query max cost") as caught:
+        await greedy.orders_changed_since(None)
+    await greedy.aclose()
+    assert "lower the connector's page sizes" in str(caught.value)
+
+
+async def test_wrong_credentials_are_permanent_with_a_hint_and_no_secret(
+        shop: Shop, caplog: pytest.LogCaptureFixture) -> None:
+    wrong = "shpat_wrong_secret_0000000000"
+    bad = shop.connector(token=wrong)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(PermanentError) as caught:
+        await bad.orders_changed_since(None)
+    await bad.aclose()
+    error = caught.value
+    assert error.status == 401 and "check the connection's credentials" in str(error)
+    assert "Invalid API key or access token" in error.platform_message
+    for text in (str(error), error.platform_message, caplog.text, repr(error.args)):
+        assert wrong not in text and TOKEN not in text
+
+
+# -- cost throttle -----------------------------------------------------------------------------------------
+
+async def test_the_connector_waits_for_the_bucket_before_it_runs_dry(request: pytest.FixtureRequest) -> None:
+    app = make_app(sdl_path(request), bucket_max=1200, restore_rate=2000)
+    for n in range(30):
+        store(app).place_order([NewLine(title="x", sku=f"S{n}", quantity=1)])
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(seconds)
+
+    polling = connector(app, sleep=sleep)
+    _, _, pages = await walk(polling, None)
+    await polling.aclose()
+    assert pages == 3
+    assert app.store.throttled == 0
+    assert waits and all(wait < 0.5 for wait in waits)
+
+
+async def test_a_throttled_answer_is_waited_out_and_resent(request: pytest.FixtureRequest) -> None:
+    app = make_app(sdl_path(request), bucket_max=1000, restore_rate=20000)
+    store(app).place_order([NewLine(title="x", sku="S", quantity=1)])
+    waits: list[float] = []
+
+    async def capped_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(min(seconds, 0.05))
+
+    polling = connector(app, sleep=capped_sleep)
+    assert app.store.bucket.take(990)  # another app of the same shop spent the bucket
+    page = await polling.orders_changed_since(None)
+    assert len(page.items) == 1 and app.store.throttled >= 1 and waits
+    app.store.bucket.restore_rate = 0.001
+    app.store.bucket.take(app.store.bucket.available())
+    with pytest.raises(RetryableError, match="throttled") as caught:
+        await polling.orders_changed_since(None)
+    await polling.aclose()
+    assert caught.value.not_applied and caught.value.retry_after_s is not None
