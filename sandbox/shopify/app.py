@@ -23,13 +23,15 @@ Admin routes (no token; JSON in and out; ids are numeric legacy ids) under `/_sa
 - `POST /fulfillments/{id}/cancel`, `POST /orders/{id}/cancel`;
 - `POST /orders/{id}/lines/{line id}/remove` `{"quantity"}` removes unfulfilled units (an order edit);
 - `GET /throttle` shows the cost bucket.
-Refusals answer 422 `{"error": message, "field": [...]}`; unknown ids 404.
+Refusals answer 422 `{"error": message, "field": [...]}`; unknown ids 404; a body that is not the JSON above
+400 naming the problem.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, execute_sync, parse, validate
@@ -40,7 +42,7 @@ from starlette.routing import BaseRoute, Route
 
 from sandbox.common import ADMIN_PREFIX, SandboxApp, SandboxState, create_sandbox_app
 from sandbox.settings import StoreSettings
-from sandbox.shopify.cost import MAX_QUERY_COST, LeakyBucket, query_cost
+from sandbox.shopify.cost import MAX_QUERY_COST, LeakyBucket, actual_cost, query_cost
 from sandbox.shopify.resolvers import mutation_root, query_root
 from sandbox.shopify.schema import load_schema
 from sandbox.shopify.store import NewLine, ShopifyStore, StoreError, TrackingInfo
@@ -106,7 +108,9 @@ class ShopifySandbox:
         if result.errors:
             body["errors"] = [error.formatted for error in result.errors]
         body["data"] = result.data
-        extensions: dict[str, Any] = {"cost": {"requestedQueryCost": cost, "actualQueryCost": cost,
+        actual = min(actual_cost(self.schema, operation, fragments, result.data), cost)
+        self.bucket.refund(cost - actual)
+        extensions: dict[str, Any] = {"cost": {"requestedQueryCost": cost, "actualQueryCost": actual,
                                                "throttleStatus": self.bucket.status()}}
         if warnings:
             extensions["search"] = [{"path": ["orders"], "query": "", "warnings": [
@@ -217,15 +221,27 @@ def _admin_routes(shop: ShopifySandbox) -> list[BaseRoute]:
         return JSONResponse(shop.bucket.status())
 
     return [
-        Route(f"{ADMIN}/orders", place, methods=["POST"]),
-        Route(f"{ADMIN}/orders/{{id:int}}", get_order, methods=["GET"]),
-        Route(f"{ADMIN}/orders/{{id:int}}/fulfillments", fulfil, methods=["POST"]),
-        Route(f"{ADMIN}/orders/{{id:int}}/cancel", cancel_order, methods=["POST"]),
-        Route(f"{ADMIN}/orders/{{id:int}}/lines/{{line:int}}/remove", remove_units, methods=["POST"]),
-        Route(f"{ADMIN}/fulfillments/{{id:int}}/tracking", edit_tracking, methods=["POST"]),
-        Route(f"{ADMIN}/fulfillments/{{id:int}}/cancel", cancel_fulfillment, methods=["POST"]),
-        Route(f"{ADMIN}/throttle", throttle, methods=["GET"]),
+        Route(f"{ADMIN}/orders", _checked(place), methods=["POST"]),
+        Route(f"{ADMIN}/orders/{{id:int}}", _checked(get_order), methods=["GET"]),
+        Route(f"{ADMIN}/orders/{{id:int}}/fulfillments", _checked(fulfil), methods=["POST"]),
+        Route(f"{ADMIN}/orders/{{id:int}}/cancel", _checked(cancel_order), methods=["POST"]),
+        Route(f"{ADMIN}/orders/{{id:int}}/lines/{{line:int}}/remove", _checked(remove_units), methods=["POST"]),
+        Route(f"{ADMIN}/fulfillments/{{id:int}}/tracking", _checked(edit_tracking), methods=["POST"]),
+        Route(f"{ADMIN}/fulfillments/{{id:int}}/cancel", _checked(cancel_fulfillment), methods=["POST"]),
+        Route(f"{ADMIN}/throttle", _checked(throttle), methods=["GET"]),
     ]
+
+
+def _checked(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """An admin handler that answers 400 naming the problem when the body is not the documented JSON."""
+    async def checked(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            return JSONResponse({"error": f"bad request body for {request.url.path}: {type(error).__name__}: "
+                                          f"{error}; see sandbox/shopify/app.py for the expected JSON"},
+                                status_code=400)
+    return checked
 
 
 def admin_json(store: ShopifyStore, order_id: int) -> dict[str, Any]:

@@ -8,8 +8,9 @@ Cost of a query, computed before it runs from the document and its variables:
   the real captures show (`order { fulfillments(first: 5) { trackingInfo(first: 5) {…} } }` is 3 points);
 - a mutation field costs 10 plus its selections;
 - fragments add the cost of their selections.
-Queries over `MAX_QUERY_COST` are refused before they run. `actualQueryCost` equals the requested cost (Shopify
-refunds unused connection slots; the simulated store does not).
+Queries over `MAX_QUERY_COST` are refused before they run. After a query runs, `actual_cost` recomputes the cost
+with the number of nodes each connection really returned (a null object costs nothing), and the bucket refunds
+the difference, as Shopify does.
 
 The bucket holds `maximum` points and regains `restore_rate` per second of the injected monotonic clock.
 """
@@ -110,6 +111,72 @@ def _size(node: FieldNode, variables: Mapping[str, Any]) -> int:
     return 1
 
 
+def actual_cost(schema: GraphQLSchema, operation: OperationDefinitionNode,
+                fragments: Mapping[str, FragmentDefinitionNode], data: Any) -> int:
+    """The cost of `operation` given the `data` it returned (same rules, real connection sizes)."""
+    if operation.operation == OperationType.MUTATION:
+        root, field_cost = schema.mutation_type, MUTATION_COST
+    else:
+        root, field_cost = schema.query_type, 1
+    if root is None or not isinstance(data, dict):
+        return 0
+    return _actual(schema, root, operation.selection_set, fragments, data, field_cost)
+
+
+def _actual(schema: GraphQLSchema, parent: GraphQLObjectType | GraphQLInterfaceType,
+            selection_set: SelectionSetNode | None, fragments: Mapping[str, FragmentDefinitionNode],
+            data: dict[str, Any], field_cost: int = 1) -> int:
+    total = 0
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            definition = parent.fields.get(selection.name.value)
+            value = data.get(selection.alias.value if selection.alias else selection.name.value)
+            if definition is None or value is None:
+                continue
+            named = get_named_type(definition.type)
+            if is_leaf_type(named) or not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+                continue
+            items = value if isinstance(value, list) else [value]
+            objects = [item for item in items if isinstance(item, dict)]
+            if named.name.endswith("Connection"):
+                total += _actual_connection(schema, named, selection, fragments, objects)
+            elif objects:  # a plain list costs what one element does
+                total += field_cost + _actual(schema, named, selection.selection_set, fragments, objects[0])
+            continue
+        if isinstance(selection, InlineFragmentNode):
+            condition, sub = selection.type_condition, selection.selection_set
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
+            fragment = fragments[selection.name.value]
+            condition, sub = fragment.type_condition, fragment.selection_set
+        else:
+            continue
+        target = schema.get_type(condition.name.value) if condition is not None else parent
+        if isinstance(target, GraphQLObjectType | GraphQLInterfaceType):
+            total += _actual(schema, target, sub, fragments, data)
+    return total
+
+
+def _actual_connection(schema: GraphQLSchema, connection: GraphQLObjectType | GraphQLInterfaceType,
+                       node: FieldNode, fragments: Mapping[str, FragmentDefinitionNode],
+                       objects: list[dict[str, Any]]) -> int:
+    total = 0
+    for value in objects:
+        for selection in node.selection_set.selections if node.selection_set else ():
+            if not isinstance(selection, FieldNode):
+                continue
+            definition = connection.fields.get(selection.name.value)
+            returned = value.get(selection.alias.value if selection.alias else selection.name.value)
+            if definition is None or returned is None:
+                continue
+            named = get_named_type(definition.type)
+            if not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+                continue
+            for item in returned if isinstance(returned, list) else [returned]:
+                if isinstance(item, dict):
+                    total += 1 + _actual(schema, named, selection.selection_set, fragments, item)
+    return total
+
+
 class LeakyBucket:
     """Points available to one app on one shop."""
 
@@ -132,6 +199,10 @@ class LeakyBucket:
             return False
         self._available -= cost
         return True
+
+    def refund(self, points: float) -> None:
+        """Give back what a query was charged but did not use."""
+        self._available = min(self.maximum, self.available() + max(points, 0.0))
 
     def status(self) -> dict[str, int]:
         return {"maximumAvailable": int(self.maximum), "currentlyAvailable": int(self.available()),

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 
 from sandbox.shopify.store import Order, gid_number
 
-_TERM = re.compile(r"""(-?)(?:(\w+):(>=|<=|>|<)?('[^']*'|"[^"]*"|\S+)|('[^']*'|"[^"]*"|\S+))""")
+_QUOTED = r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\S+"""
+_TERM = re.compile(rf"""(-?)(?:(\w+):(>=|<=|>|<)?({_QUOTED})|({_QUOTED}))""")
 Predicate = Callable[[Order], bool]
 
 
@@ -64,7 +65,7 @@ def _negated(predicate: Predicate) -> Predicate:
 
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
+        return re.sub(r"\\(.)", r"\1", value[1:-1])
     return value
 
 

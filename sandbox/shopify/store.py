@@ -252,9 +252,10 @@ class ShopifyStore:
                 item_where = [*where, "fulfillmentOrderLineItems", str(item_index)]
                 if line is None:
                     raise StoreError("Fulfillment order line item does not exist.", [*item_where, "id"])
-                if item.quantity < 1 or item.quantity > line.remaining_quantity:
+                already = sum(quantity for _, taken_line, quantity in taken if taken_line is line)
+                if item.quantity < 1 or already + item.quantity > line.remaining_quantity:
                     raise StoreError(f"Invalid fulfillment order line item quantity requested: {item.quantity} "
-                                     f"(remaining {line.remaining_quantity}).", [*item_where, "quantity"])
+                                     f"(remaining {line.remaining_quantity - already}).", [*item_where, "quantity"])
                 taken.append((fulfillment_order, line, item.quantity))
         if order is None or not taken:
             raise StoreError("No fulfillable line items.", ["fulfillment", "lineItemsByFulfillmentOrder"])

@@ -297,6 +297,13 @@ async def test_create_order_maps_lines_and_is_idempotent(shop: Shop, conn: Shopi
     assert create["variables"]["options"] == {"sendReceipt": False, "sendFulfillmentReceipt": False}
 
 
+async def test_create_order_finds_an_id_with_quotes_again(shop: Shop, conn: ShopifyConnector) -> None:
+    tricky = NEW_ORDER.model_copy(update={"our_order_id": "ord_'7\\a"})
+    first = await conn.create_order(tricky)
+    assert await conn.create_order(tricky) == first
+    assert [o.source_identifier for o in shop.store.orders.values()] == ["ord_'7\\a"]
+
+
 async def test_create_order_after_a_lost_response_finds_the_order_instead_of_a_second(
         shop: Shop, conn: ShopifyConnector) -> None:
     lost = {"calls": 0}
@@ -418,9 +425,9 @@ async def test_wrong_credentials_are_permanent_with_a_hint_and_no_secret(
 # -- cost throttle -----------------------------------------------------------------------------------------
 
 async def test_the_connector_waits_for_the_bucket_before_it_runs_dry(request: pytest.FixtureRequest) -> None:
-    app = make_app(sdl_path(request), bucket_max=1200, restore_rate=2000)
-    for n in range(30):
-        store(app).place_order([NewLine(title="x", sku=f"S{n}", quantity=1)])
+    app = make_app(sdl_path(request), bucket_max=1200, restore_rate=1000)
+    for n in range(30):  # 40 lines each: a page of 10 really costs 421 of the 551 points it asks for
+        store(app).place_order([NewLine(title="x", sku=f"S{n}-{i}", quantity=1) for i in range(40)])
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:

@@ -153,6 +153,8 @@ async def test_cost_is_calculated_and_reported(shop: Client) -> None:
                           "{ nodes { id } } } } }")
     cost = body["extensions"]["cost"]
     assert cost["requestedQueryCost"] == 10 * (1 + 5) + 1
+    assert cost["actualQueryCost"] == 1 * (1 + 1) + 1  # one order with one line: the rest is refunded
+    assert cost["throttleStatus"]["currentlyAvailable"] >= 2000 - 3 - 3
     assert cost["throttleStatus"]["maximumAvailable"] == 2000 and cost["throttleStatus"]["restoreRate"] == 10000
 
 
@@ -167,7 +169,9 @@ async def test_the_bucket_throttles_and_refills() -> None:
     now = [0.0]
     client = Client(make(bucket_max=100, restore_rate=10))
     client.app.store.bucket = LeakyBucket(100, 10, now=lambda: now[0])
-    query = "{ orders(first: 30) { nodes { id } } }"  # 30 points
+    for _ in range(30):
+        place(client, 1)
+    query = "{ orders(first: 30) { nodes { id } } }"  # 30 points, all used
     costs = [await client.gql(query) for _ in range(3)]
     assert [c["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] for c in costs] == [70, 40, 10]
     throttled = await client.gql(query)
@@ -244,6 +248,10 @@ async def test_admin_routes_drive_the_merchant_side(shop: Client) -> None:
     assert removed.json()["lines"][0]["current_quantity"] == 1
     assert (await shop.http.post(f"/_sandbox/shopify/orders/{order['id']}/cancel")).json()["cancelled"]
     assert (await shop.http.get("/_sandbox/shopify/orders/999")).status_code == 404
+    garbage = await shop.http.post("/_sandbox/shopify/orders", content=b"garbage")
+    assert garbage.status_code == 400 and "bad request body" in garbage.json()["error"]
+    no_quantity = await shop.http.post("/_sandbox/shopify/orders", json={"lines": [{"sku": "A"}]})
+    assert no_quantity.status_code == 400 and "quantity" in no_quantity.json()["error"]
     assert (await shop.http.get("/_sandbox/shopify/throttle")).json()["maximumAvailable"] == 2000
 
 
