@@ -134,20 +134,21 @@ class ShopifyConnector(BuyerConnector, SellerConnector):
         return Page(items=tuple(items), cursor=advanced.encode(), has_more=has_next)
 
     async def _complete_line_items(self, node: Any) -> None:
-        """Append the line items beyond the first page to `node` (in place)."""
-        if not isinstance(node, dict) or not isinstance(node.get("lineItems"), dict):
+        await self._complete(node, "lineItems", "order", ops.ORDER_LINE_ITEMS)
+
+    async def _complete(self, node: Any, field: str, parent: str, operation: ops.Operation) -> None:
+        """Append to `node[field]` (a connection, in place) the nodes beyond its first page, read with
+        `operation(id: node.id, after:)` whose answer holds them under `parent.field`."""
+        if not isinstance(node, dict) or not isinstance(node.get(field), dict):
             return
-        connection = node["lineItems"]
-        info = connection.get("pageInfo") or {}
-        after = info.get("endCursor")
-        more = info.get("hasNextPage") is True
+        connection = node[field]
+        more, after = self._next_page(connection, None, operation=operation)
         while more:
-            data = await self._query(ops.ORDER_LINE_ITEMS, {"id": node.get("id"), "after": after})
-            with self._reading(ops.ORDER_LINE_ITEMS):
-                page = _field(_field(data, "order", dict), "lineItems", dict)
+            data = await self._query(operation, {"id": node.get("id"), "after": after})
+            with self._reading(operation):
+                page = _field(_field(data, parent, dict), field, dict)
                 connection["nodes"] = [*connection.get("nodes", []), *_field(page, "nodes", list)]
-            info = page.get("pageInfo") or {}
-            more, after = info.get("hasNextPage") is True, info.get("endCursor")
+            more, after = self._next_page(page, after, operation=operation)
 
     # -- fulfillments (seller side reads, buyer side writes) -----------------------------------------------
 
@@ -168,18 +169,7 @@ class ShopifyConnector(BuyerConnector, SellerConnector):
         return tuple(found)
 
     async def _complete_fulfillment_lines(self, node: Any) -> None:
-        if not isinstance(node, dict) or not isinstance(node.get("fulfillmentLineItems"), dict):
-            return
-        connection = node["fulfillmentLineItems"]
-        info = connection.get("pageInfo") or {}
-        more, after = info.get("hasNextPage") is True, info.get("endCursor")
-        while more:
-            data = await self._query(ops.FULFILLMENT_LINE_ITEMS, {"id": node.get("id"), "after": after})
-            with self._reading(ops.FULFILLMENT_LINE_ITEMS):
-                page = _field(_field(data, "fulfillment", dict), "fulfillmentLineItems", dict)
-                connection["nodes"] = [*connection.get("nodes", []), *_field(page, "nodes", list)]
-            info = page.get("pageInfo") or {}
-            more, after = info.get("hasNextPage") is True, info.get("endCursor")
+        await self._complete(node, "fulfillmentLineItems", "fulfillment", ops.FULFILLMENT_LINE_ITEMS)
 
     async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
         wanted_lines = _line_totals(request)
@@ -231,10 +221,9 @@ class ShopifyConnector(BuyerConnector, SellerConnector):
             with self._reading(ops.FULFILLMENT_ORDERS):
                 page = _field(data["order"], "fulfillmentOrders", dict)
                 nodes += _field(page, "nodes", list)
-            info = page.get("pageInfo") or {}
-            if info.get("hasNextPage") is not True:
+            more, after = self._next_page(page, after, operation=ops.FULFILLMENT_ORDERS)
+            if not more:
                 break
-            after = info.get("endCursor")
         with self._reading(ops.FULFILLMENT_ORDERS):
             return graphql_fulfillment_orders(nodes)
 
@@ -303,6 +292,18 @@ class ShopifyConnector(BuyerConnector, SellerConnector):
         if refused is not None:
             raise refused
         return payload
+
+    def _next_page(self, connection: Any, after: Any, *, operation: ops.Operation) -> tuple[bool, str | None]:
+        """(more pages?, the cursor to ask for next) of a connection; MalformedResponseError when Shopify says
+        there is more but gives no new cursor (which would loop forever)."""
+        info = connection.get("pageInfo") if isinstance(connection, dict) else None
+        info = info if isinstance(info, dict) else {}
+        if info.get("hasNextPage") is not True:
+            return False, None
+        cursor = info.get("endCursor")
+        if not isinstance(cursor, str) or cursor == after:
+            raise self._malformed(operation, f"pageInfo.hasNextPage is true but endCursor is {cursor!r}")
+        return True, cursor
 
     def _created_id(self, payload: dict[str, Any], operation: ops.Operation, key: str) -> str:
         thing = payload.get(key)

@@ -170,6 +170,16 @@ async def test_an_order_with_more_line_items_than_one_page_is_read_whole(shop: S
     assert shop.transport.operations().count("OrderLineItems") == 1
 
 
+async def test_a_page_that_promises_more_without_a_cursor_is_malformed_not_a_loop(
+        shop: Shop, conn: ShopifyConnector) -> None:
+    body = ('{"data": {"orders": {"pageInfo": {"hasNextPage": false}, "nodes": [{"id": "gid://shopify/Order/1", '
+            '"updatedAt": "2026-05-01T00:00:00Z", "lineItems": {"pageInfo": {"hasNextPage": true, "endCursor": null},'
+            ' "nodes": []}}]}}}')
+    shop.app.sandbox.faults.append(Fault(status=200, body=body))
+    with pytest.raises(MalformedResponseError, match="hasNextPage is true but endCursor is None"):
+        await conn.orders_changed_since(None)
+
+
 # -- seller side: reading fulfillments ---------------------------------------------------------------------
 
 async def test_partial_fulfillments_tracking_edits_and_cancels_are_read(shop: Shop, conn: ShopifyConnector) -> None:
@@ -196,6 +206,14 @@ async def test_partial_fulfillments_tracking_edits_and_cancels_are_read(shop: Sh
     assert sorted((line.line_ref, line.quantity) for line in rest.lines) == [
         (line_gid(order, 0), 3), (line_gid(order, 1), 1)]
     assert rest.tracking == Tracking()
+
+
+async def test_a_fulfillment_with_more_lines_than_one_page_is_read_whole(shop: Shop, conn: ShopifyConnector) -> None:
+    order = shop.place(*[(f"SKU-{n}", 2) for n in range(130)])
+    shop.store.fulfill_lines(order.id, None)
+    (read,) = await conn.fulfillments(order_gid(order))
+    assert [(line.line_ref, line.quantity) for line in read.lines] == [(line_gid(order, n), 2) for n in range(130)]
+    assert shop.transport.operations().count("FulfillmentLineItems") == 1
 
 
 async def test_fulfillments_of_an_unknown_order_is_a_permanent_error(conn: ShopifyConnector) -> None:
