@@ -15,12 +15,14 @@
   `INTERNAL_SERVER_ERROR` is RetryableError.
 - A 2xx body that is not JSON, or not `{"data": {...}}`: MalformedResponseError.
 - `userErrors` of mutations are the caller's (see `user_errors`).
+An `X-Shopify-API-Version` answer other than the version asked for is logged once as a warning.
 The access token is sent as `X-Shopify-Access-Token` and redacted from every message.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -32,6 +34,7 @@ from connectors.base import ConnectorError, PermanentError, RetryableError
 from connectors.http import PlatformHttp, RetryPolicy, redact
 from connectors.shopify.operations import Operation
 
+log = logging.getLogger("fulfillsync.connectors.shopify")
 _READ_ONLY: ContextVar[bool] = ContextVar("shopify_read_only", default=False)
 _RETRYABLE_CODES = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"})
 
@@ -70,6 +73,7 @@ class ShopifyGraphQL:
         self._token = token
         self._retry = retry
         self._largest_cost = 0.0
+        self._version_warned = False
         self._costs: dict[str, float] = {}
         self._bucket: tuple[float, float, float, float] | None = None  # available, restore, maximum, when
         self.path = f"/admin/api/{version}/graphql.json"
@@ -109,7 +113,13 @@ class ShopifyGraphQL:
         raise last
 
     def _observe_cost(self, response: httpx.Response) -> None:
-        """Record the bucket's state from a response (never raises)."""
+        """Record the bucket's state from a response, and warn once when Shopify served another API version
+        than the one asked for (it falls forward from retired versions). Never raises."""
+        served = response.headers.get("x-shopify-api-version")
+        if served and served != self.version and not self._version_warned:
+            self._version_warned = True
+            log.warning("%s: asked for Shopify API %s but was served %s (retired versions fall forward); update "
+                        "the connection's api_version", self.connection, self.version, served)
         try:
             status = response.json()["extensions"]["cost"]["throttleStatus"]
             self._bucket = (float(status["currentlyAvailable"]), float(status["restoreRate"]),

@@ -6,9 +6,10 @@ Endpoint and auth: `POST {base_url}/admin/api/{version}/graphql.json`, version `
 
 Platform decisions:
 - Polling: `orders(sortKey: UPDATED_AT, query: "updated_at:>='…'")`, `first: 10` per page, cursor = PollCursor
-  (`page` is Shopify's `endCursor`, the filter starts at `since` minus the overlap). Orders with more than 50
-  line items get their other lines from follow-up `order.lineItems` pages. The first poll looks back
-  `start_window` (default 60 days: what Shopify shows without `read_all_orders`).
+  (`page` is Shopify's `endCursor`, the filter starts at `since` minus the overlap); a page cursor Shopify
+  no longer accepts restarts the walk from `since` (safe: what is seen twice is dropped downstream). Orders
+  with more than 50 line items get their other lines from follow-up `order.lineItems` pages. The first poll
+  looks back `start_window` (default 60 days: what Shopify shows without `read_all_orders`).
 - Cancelled units: `cancelled_quantity` = `quantity − currentQuantity`; an order with `cancelledAt` is cancelled.
 - Fulfillments are read from `order.fulfillments` (all of them, cancelled ones included); status CANCELLED,
   ERROR or FAILURE counts as cancelled. Several tracking numbers per fulfillment are native (`trackingInfo` is
@@ -39,6 +40,7 @@ Failure: every method raises only ConnectorError subclasses (see connectors.base
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -72,6 +74,7 @@ from schemas.platform import (
     Tracking,
 )
 
+log = logging.getLogger("fulfillsync.connectors.shopify")
 DEFAULT_VERSION = "2026-07"
 DEFAULT_REQUESTS_PER_S = 10.0
 _DEFAULT_RETRY = RetryPolicy()
@@ -114,8 +117,16 @@ class ShopifyConnector(BuyerConnector, SellerConnector):
             raise PermanentError(f"shopify connection {self.connection.id!r}: {error}",
                                  connection=self.connection.id) from None
         since = position.query_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        data = await self._query(ops.ORDERS_CHANGED_SINCE, {"q": f"updated_at:>='{since}'", "after": position.page,
-                                                            "first": self._page_size})
+        variables = {"q": f"updated_at:>='{since}'", "after": position.page, "first": self._page_size}
+        try:
+            data = await self._query(ops.ORDERS_CHANGED_SINCE, variables)
+        except PermanentError as error:
+            if position.page is None or "cursor" not in error.platform_message.lower():
+                raise
+            log.warning("%s: Shopify refused the stored page cursor (%s); restarting the walk from %s",
+                        self.connection.id, error.platform_message, since)
+            position = PollCursor(since=position.since)
+            data = await self._query(ops.ORDERS_CHANGED_SINCE, {**variables, "after": None})
         with self._reading(ops.ORDERS_CHANGED_SINCE):
             orders = _field(data, "orders", dict)
             page_info = _field(orders, "pageInfo", dict)

@@ -2,7 +2,8 @@
 
 API (what a connection's `base_url` + path reaches; `base_path` is ""):
 - `POST /admin/api/{version}/graphql.json` with `X-Shopify-Access-Token`; any `YYYY-MM` or `unstable` version is
-  served (Shopify falls forward), another path segment answers 404 `{"errors": "Not Found"}`.
+  served, a retired one as the oldest supported (`X-Shopify-API-Version` says which); another path segment
+  answers 404 `{"errors": "Not Found"}`.
 - A wrong or missing token: 401 `{"errors": "[API] Invalid API key or access token (unrecognized login or wrong
   password)"}`. A body that is not JSON with a `query` string: 400 `{"errors": {"query": "Required parameter
   missing or invalid"}}`.
@@ -12,7 +13,8 @@ API (what a connection's `base_url` + path reaches; `base_path` is ""):
 
 Options (`StoreSettings.options`; unknown keys are refused): `schema_sdl` (path of an Admin SDL file, e.g. the
 2026-07 capture; default the vendored 2025-01 introspection), `bucket_max` (default 2000 points),
-`restore_rate` (default 100 points/s).
+`restore_rate` (default 100 points/s), `oldest_version` (default 2025-10: older versions are answered as this one,
+named in `X-Shopify-API-Version`, as Shopify falls forward).
 
 Admin routes (no token; JSON in and out; ids are numeric legacy ids) under `/_sandbox/shopify`:
 - `POST /orders` `{"lines": [{"title", "sku", "quantity"}], "email", "phone", "shipping_address":
@@ -50,7 +52,7 @@ from sandbox.shopify.store import NewLine, ShopifyStore, StoreError, TrackingInf
 ADMIN = f"{ADMIN_PREFIX}/shopify"
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"  # noqa: S105
 _VERSION = re.compile(r"^(\d{4}-\d{2}|unstable)$")
-_OPTIONS = frozenset({"schema_sdl", "bucket_max", "restore_rate"})
+_OPTIONS = frozenset({"schema_sdl", "bucket_max", "restore_rate", "oldest_version"})
 
 
 class ShopifySandbox:
@@ -66,7 +68,12 @@ class ShopifySandbox:
         self.schema: GraphQLSchema = load_schema(str(sdl) if sdl else None)
         self.bucket = LeakyBucket(float(settings.options.get("bucket_max", 2000)),
                                   float(settings.options.get("restore_rate", 100)))
+        self.oldest_version = str(settings.options.get("oldest_version", "2025-10"))
         self.throttled = 0  # THROTTLED answers so far (tests check a client never runs the bucket dry)
+
+    def served_version(self, asked: str) -> str:
+        """The version Shopify answers with: the one asked for, or the oldest supported when it is retired."""
+        return asked if asked == "unstable" or asked >= self.oldest_version else self.oldest_version
 
     def execute(self, query: str, variables: dict[str, Any] | None, operation_name: str | None) -> dict[str, Any]:
         """One GraphQL request as Shopify answers it (always a dict for an HTTP 200)."""
@@ -147,7 +154,8 @@ def _api_routes(shop: ShopifySandbox) -> list[BaseRoute]:
         variables = body.get("variables")
         operation = body.get("operationName")
         return JSONResponse(shop.execute(body["query"], variables if isinstance(variables, dict) else None,
-                                         operation if isinstance(operation, str) else None))
+                                         operation if isinstance(operation, str) else None),
+                            headers={"X-Shopify-API-Version": shop.served_version(request.path_params["version"])})
 
     return [Route("/admin/api/{version}/graphql.json", graphql, methods=["POST"])]
 

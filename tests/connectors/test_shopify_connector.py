@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ import pytest
 import pytest_asyncio
 
 from connectors.base import MalformedResponseError, PermanentError, RetryableError
+from connectors.cursor import PollCursor
 from connectors.shopify import ShopifyConnector
 from sandbox.common import Fault, SandboxApp
 from sandbox.shopify.store import NewLine, Order, ShopifyStore, TrackingInfo
@@ -168,6 +170,24 @@ async def test_an_order_with_more_line_items_than_one_page_is_read_whole(shop: S
     (parsed,) = (await conn.orders_changed_since(None)).items
     assert [line.line_ref for line in parsed.lines] == [line_gid(order, n) for n in range(120)]
     assert shop.transport.operations().count("OrderLineItems") == 1
+
+
+async def test_a_page_cursor_shopify_refuses_restarts_the_walk(shop: Shop, conn: ShopifyConnector,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    orders = [shop.place(("A", 1)) for _ in range(3)]
+    stale = PollCursor(since=datetime.now(UTC) - timedelta(days=1), page="bm90LWEtY3Vyc29y").encode()
+    seen, _, _ = await walk(conn, stale)
+    assert sorted(seen) == sorted(order_gid(o) for o in orders)
+    assert "refused the stored page cursor" in caplog.text
+
+
+async def test_a_version_shopify_no_longer_serves_is_warned_about_once(
+        shop: Shop, caplog: pytest.LogCaptureFixture) -> None:
+    old = shop.connector(api_version="2024-10")
+    await old.orders_changed_since(None)
+    await old.orders_changed_since(None)
+    await old.aclose()
+    assert caplog.text.count("asked for Shopify API 2024-10 but was served 2025-10") == 1
 
 
 async def test_a_page_that_promises_more_without_a_cursor_is_malformed_not_a_loop(

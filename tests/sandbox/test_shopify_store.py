@@ -74,6 +74,10 @@ async def test_bad_version_and_bad_body(shop: Client) -> None:
     response = await shop.http.post("/admin/api/latest/graphql.json", json={"query": "{ shop { name } }"},
                                     headers=headers)
     assert (response.status_code, response.json()) == (404, {"errors": "Not Found"})
+    for asked, served in (("2026-07", "2026-07"), ("2024-01", "2025-10"), ("unstable", "unstable")):
+        response = await shop.http.post(f"/admin/api/{asked}/graphql.json", json={"query": "{ shop { name } }"},
+                                        headers=headers)
+        assert response.headers["X-Shopify-API-Version"] == served
     response = await shop.http.post(API, content=b"query=1", headers=headers)
     assert response.status_code == 400 and "query" in response.json()["errors"]
 
