@@ -14,6 +14,8 @@ little, so a change made while a poll runs is seen by the next one (duplicates a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from datetime import datetime
 
 from schemas.platform import (
     CreatedOrder,
@@ -105,5 +107,21 @@ class SellerConnector(Connector):
         """One page of orders changed since `cursor`; see `BuyerConnector.orders_changed_since`."""
 
     @abstractmethod
-    async def fulfillments(self, order_ref: str) -> tuple[PlatformFulfillment, ...]:
-        """Every fulfillment of the order, active and cancelled."""
+    async def fulfillments(self, order_ref: str, known_refs: Iterable[str] = ()) -> tuple[PlatformFulfillment, ...]:
+        """Every fulfillment of the order, active and cancelled. `known_refs` are the refs the caller saw before:
+        one the platform no longer lists (BigCommerce deletes shipments, WooCommerce Shipment Tracking deletes
+        items) comes back cancelled, with no lines (see `vanished_as_cancelled`)."""
+
+
+class StoreConnector(BuyerConnector, SellerConnector):
+    """A platform's connector: the same store can be a buyer in one route and a seller in another."""
+
+
+def vanished_as_cancelled(order_ref: str, found: tuple[PlatformFulfillment, ...], known_refs: Iterable[str],
+                          version: datetime) -> tuple[PlatformFulfillment, ...]:
+    """`found` plus a cancelled, line-less fulfillment for every known ref that is not in it, versioned `version`
+    (the platform's newest time for the order, so the cancellation sorts after what was seen before)."""
+    present = {fulfillment.fulfillment_ref for fulfillment in found}
+    gone = sorted(set(known_refs) - present)
+    return found + tuple(PlatformFulfillment(fulfillment_ref=ref, order_ref=order_ref, updated_at=version, lines=(),
+                                             cancelled=True) for ref in gone)

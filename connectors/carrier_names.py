@@ -1,4 +1,4 @@
-"""Carrier names on each platform, to and from our canonical names (`ledger.carriers`).
+"""Carrier names on each platform, to and from our canonical names (`schemas.carriers`).
 
 Reading: a platform's carrier name or code becomes the canonical name (`canonical_from_platform`); an unknown
 one keeps the name it was given. Writing: the canonical name becomes what the platform expects
@@ -24,7 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from ledger.carriers import CARRIERS, canonical_carrier, find_carrier
+from schemas.carriers import CARRIERS, canonical_carrier, find_carrier
 from schemas.events import Platform
 
 
@@ -166,7 +166,7 @@ _READ: dict[Platform, dict[str, str]] = {platform: _read_index(platform) for pla
 def platform_carrier(platform: Platform, canonical: str | None) -> PlatformCarrier | None:
     """How `platform` names the canonical carrier; None when there is no carrier at all.
 
-    `canonical` is expected to be a canonical name (`ledger.carriers.canonical_carrier`); any other spelling of a
+    `canonical` is expected to be a canonical name (`schemas.carriers.canonical_carrier`); any other spelling of a
     known carrier is canonicalised first. BigCommerce: `name` is the `shipping_provider` value (possibly ""),
     `code` the `tracking_carrier` slug. WooCommerce: `name` is the Shipment Tracking provider name. Magento:
     `name` is the track `title`, `code` the `carrier_code` (`custom` for carriers it lacks). A carrier outside
@@ -189,7 +189,7 @@ def canonical_from_platform(platform: Platform, name: str | None, code: str | No
 
     The code is tried first, then the name, against the platform's own names (and its extra read-only names:
     BigCommerce `endicia`/`upsready`/`upsonline`, WooCommerce providers such as `FedEx Sameday`), then against
-    every alias `ledger.carriers` knows. Values that name no carrier (blank, Magento `custom`, BigCommerce
+    every alias `schemas.carriers` knows. Values that name no carrier (blank, Magento `custom`, BigCommerce
     `shipperhq` or `carrier_{id}`) are skipped; None when nothing is left."""
     values = [value.strip() for value in (code, name) if value is not None and _names_a_carrier(platform, value)]
     for value in values:

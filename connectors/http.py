@@ -137,14 +137,19 @@ class PlatformHttp:
         self._paused_until = max(self._paused_until, time.monotonic() + max(seconds, 0.0))
 
     async def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                      json_body: Any = None, ok: Iterable[int] = (200, 201, 204)) -> httpx.Response:
+                      json_body: Any = None, ok: Iterable[int] = (200, 201, 204),
+                      idempotent: bool | None = None) -> httpx.Response:
         """Send one request, retrying as the module docstring says; return the response when its status is in
-        `ok`. Raises RetryableError / PermanentError (with the platform's message) otherwise."""
+        `ok`. Raises RetryableError / PermanentError (with the platform's message) otherwise.
+
+        `idempotent`: whether sending it twice is harmless (default: by method; a GraphQL query is a POST that
+        is, so its caller says `idempotent=True`)."""
         method = method.upper()
         accepted = frozenset(ok)
+        repeatable = method in _SAFE_METHODS if idempotent is None else idempotent
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.attempts), wait=_WaitAsAsked(self._retry),
-            retry=retry_if_exception(lambda error: self._worth_retrying(method, error)), reraise=True,
+            retry=retry_if_exception(lambda error: self._worth_retrying(repeatable, error)), reraise=True,
             sleep=self._sleep or asyncio.sleep)
         async for attempt in retrying:
             with attempt:
@@ -205,12 +210,12 @@ class PlatformHttp:
             await (self._sleep or asyncio.sleep)(pause)
         await self._limiter.acquire()
 
-    def _worth_retrying(self, method: str, error: BaseException) -> bool:
+    def _worth_retrying(self, repeatable: bool, error: BaseException) -> bool:
         if not isinstance(error, RetryableError) or isinstance(error, MalformedResponseError):
             return False
         if error.retry_after_s is not None and error.retry_after_s > self._retry.max_retry_after_s:
             return False
-        return method in _SAFE_METHODS or error.not_applied
+        return repeatable or error.not_applied
 
     # -- errors --------------------------------------------------------------------------------------------
 

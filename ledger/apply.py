@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from ledger.carriers import canonical_carrier, tracking_url
 from ledger.state import FulfillmentRecord, HeldInput, LineUnits, OrderState, Output, Rejection, SeenInput
+from schemas.carriers import canonical_carrier, tracking_url
 from schemas.events import (
     FulfillmentCancelled,
     FulfillmentRecorded,

@@ -3,7 +3,7 @@
 Every platform's JSON is parsed into these types inside its connector; nothing outside `connectors/` sees a
 platform's payload. References (`order_ref`, `line_ref`, `fulfillment_ref`) are the platform's own ids as strings
 (a Shopify GID, a BigCommerce numeric id, a WooCommerce tracking id...). Carriers are canonical names
-(`ledger.carriers.canonical_carrier`); each connector maps them to and from its platform's names.
+(`schemas.carriers.canonical_carrier`); each connector maps them to and from its platform's names.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from connectors.base import BuyerConnector, MalformedResponseError, PermanentError, SellerConnector
+from connectors.base import MalformedResponseError, PermanentError, StoreConnector
 from connectors.bigcommerce import parse, plan
 from connectors.cursor import CursorError, PollCursor
 from connectors.http import PlatformHttp, RetryPolicy
@@ -56,7 +56,7 @@ class _PageToken:
                    page=int(raw["page"]))
 
 
-class BigCommerceConnector(BuyerConnector, SellerConnector):
+class BigCommerceConnector(StoreConnector):
     """One BigCommerce store (`connection.base_url` = `https://api.bigcommerce.com/stores/{store_hash}`).
 
     Every method raises only `ConnectorError` subclasses: `RetryableError` (429, 5xx, network; with the wait the

@@ -11,13 +11,13 @@ Magento numeric id, an unreadable cursor, or a shipment that belongs to another 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
 
-from connectors.base import BuyerConnector, PermanentError, SellerConnector
+from connectors.base import PermanentError, StoreConnector, vanished_as_cancelled
 from connectors.cursor import CursorError, PollCursor
 from connectors.http import PlatformHttp, RetryPolicy, retry_after_seconds
 from connectors.magento import comments, payloads
@@ -63,7 +63,7 @@ def _error_message(response: httpx.Response) -> str:
         return ""
 
 
-class MagentoConnector(BuyerConnector, SellerConnector):
+class MagentoConnector(StoreConnector):
     """A Magento 2 store. Built from a `Connection` with platform `magento2`, `base_url` ending in
     `/rest/{store_code}` and `credentials.access_token` (sent as `Authorization: Bearer`).
 
@@ -139,13 +139,15 @@ class MagentoConnector(BuyerConnector, SellerConnector):
 
     # -- seller side --------------------------------------------------------------------------------------
 
-    async def fulfillments(self, order_ref: str) -> tuple[PlatformFulfillment, ...]:
-        """Every shipment of the order (`GET /V1/shipments` with `order_id eq`), cancelled ones included."""
+    async def fulfillments(self, order_ref: str, known_refs: Iterable[str] = ()) -> tuple[PlatformFulfillment, ...]:
+        """Every shipment of the order (`GET /V1/shipments` with `order_id eq`), cancelled ones included.
+        Magento never deletes a shipment; one that vanished anyway (a database clean-up) reads as cancelled."""
         order_id = self._numeric(order_ref, "order")
         found: list[PlatformFulfillment] = []
         for response, item in await self._shipments_of(order_id):
             found.append(self._parsed(response, parse_shipment, item))
-        return tuple(found)
+        newest = max((f.updated_at for f in found), default=datetime.now(UTC))
+        return vanished_as_cancelled(order_ref, tuple(found), known_refs, newest)
 
     async def create_order(self, order: NewOrder) -> CreatedOrder:
         """Find the order by `ext_order_id = fulfillsync:<our_order_id>`, else create it with `POST /V1/orders`.

@@ -25,7 +25,6 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -35,15 +34,7 @@ from connectors.http import PlatformHttp, RetryPolicy, redact
 from connectors.shopify.operations import Operation
 
 log = logging.getLogger("fulfillsync.connectors.shopify")
-_READ_ONLY: ContextVar[bool] = ContextVar("shopify_read_only", default=False)
 _RETRYABLE_CODES = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"})
-
-
-class _GraphQLHttp(PlatformHttp):
-    """PlatformHttp that retries a read-only GraphQL POST like a GET."""
-
-    def _worth_retrying(self, method: str, error: BaseException) -> bool:
-        return super()._worth_retrying("GET" if _READ_ONLY.get() else method, error)
 
 
 def error_message(response: httpx.Response) -> str:
@@ -77,7 +68,7 @@ class ShopifyGraphQL:
         self._costs: dict[str, float] = {}
         self._bucket: tuple[float, float, float, float] | None = None  # available, restore, maximum, when
         self.path = f"/admin/api/{version}/graphql.json"
-        self.http = _GraphQLHttp(
+        self.http = PlatformHttp(
             connection=connection, platform="shopify", base_url=base_url,
             headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"}, secrets=[token],
             requests_per_s=requests_per_s, error_message=error_message, on_response=self._observe_cost,
@@ -88,12 +79,9 @@ class ShopifyGraphQL:
         last: ConnectorError | None = None
         for _ in range(max(self._retry.attempts, 1)):
             self._reserve(operation)
-            marker = _READ_ONLY.set(read_only)
-            try:
-                response = await self.http.request("POST", self.path, json_body={
-                    "query": operation.text, "variables": dict(variables), "operationName": operation.name})
-            finally:
-                _READ_ONLY.reset(marker)
+            response = await self.http.request("POST", self.path, json_body={
+                "query": operation.text, "variables": dict(variables), "operationName": operation.name},
+                idempotent=read_only)
             body = self.http.json(response)
             if not isinstance(body, dict):
                 raise self.http.shape_error(response, f"{operation.name}: the body is not a JSON object")

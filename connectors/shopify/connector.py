@@ -41,14 +41,19 @@ Failure: every method raises only ConnectorError subclasses (see connectors.base
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from connectors.base import BuyerConnector, MalformedResponseError, PermanentError, SellerConnector
+from connectors.base import (
+    MalformedResponseError,
+    PermanentError,
+    StoreConnector,
+    vanished_as_cancelled,
+)
 from connectors.cursor import CursorError, PollCursor
 from connectors.http import RetryPolicy
 from connectors.shopify import operations as ops
@@ -80,7 +85,7 @@ DEFAULT_REQUESTS_PER_S = 10.0
 _DEFAULT_RETRY = RetryPolicy()
 
 
-class ShopifyConnector(BuyerConnector, SellerConnector):
+class ShopifyConnector(StoreConnector):
     """One Shopify shop, as a buyer or a seller. See the module docstring for every platform decision."""
 
     def __init__(self, connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
@@ -163,7 +168,7 @@ class ShopifyConnector(BuyerConnector, SellerConnector):
 
     # -- fulfillments (seller side reads, buyer side writes) -----------------------------------------------
 
-    async def fulfillments(self, order_ref: str) -> tuple[PlatformFulfillment, ...]:
+    async def fulfillments(self, order_ref: str, known_refs: Iterable[str] = ()) -> tuple[PlatformFulfillment, ...]:
         data = await self._query(ops.ORDER_FULFILLMENTS, {"id": order_ref})
         order = data.get("order")
         if order is None:
@@ -177,7 +182,9 @@ class ShopifyConnector(BuyerConnector, SellerConnector):
             await self._complete_fulfillment_lines(node)
             with self._reading(ops.ORDER_FULFILLMENTS):
                 found.append(graphql_fulfillment(node, order_ref))
-        return tuple(found)
+        # Shopify keeps cancelled fulfillments; one that vanished anyway reads as cancelled.
+        newest = max((f.updated_at for f in found), default=datetime.now(UTC))
+        return vanished_as_cancelled(order_ref, tuple(found), known_refs, newest)
 
     async def _complete_fulfillment_lines(self, node: Any) -> None:
         await self._complete(node, "fulfillmentLineItems", "fulfillment", ops.FULFILLMENT_LINE_ITEMS)

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.carrier_names import canonical_from_platform, platform_carrier
-from ledger.carriers import tracking_url
+from schemas.carriers import tracking_url
 from schemas.platform import (
     Address,
     FulfillmentLine,

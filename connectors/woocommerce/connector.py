@@ -10,14 +10,19 @@ from __future__ import annotations
 import base64
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from connectors.base import BuyerConnector, MalformedResponseError, PermanentError, SellerConnector
+from connectors.base import (
+    MalformedResponseError,
+    PermanentError,
+    StoreConnector,
+    vanished_as_cancelled,
+)
 from connectors.cursor import CursorError, PollCursor
 from connectors.http import PlatformHttp, RetryPolicy, retry_after_seconds
 from connectors.woocommerce.client import WooClient
@@ -70,7 +75,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class WooCommerceConnector(BuyerConnector, SellerConnector):
+class WooCommerceConnector(StoreConnector):
     """One WooCommerce site (`connection.base_url` is the site root, before `/wp-json`)."""
 
     def __init__(self, connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
@@ -229,8 +234,9 @@ class WooCommerceConnector(BuyerConnector, SellerConnector):
                               else CoreFulfillmentsApi(self._client, notify_customer=self.connection.notify_customer))
         return self._tracking
 
-    async def fulfillments(self, order_ref: str) -> tuple[PlatformFulfillment, ...]:
-        return await (await self._tracking_api()).fulfillments(order_ref)
+    async def fulfillments(self, order_ref: str, known_refs: Iterable[str] = ()) -> tuple[PlatformFulfillment, ...]:
+        found = await (await self._tracking_api()).fulfillments(order_ref)
+        return vanished_as_cancelled(order_ref, found, known_refs, _newest(found))
 
     async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
         return await (await self._tracking_api()).find(order_ref, request)
@@ -264,3 +270,8 @@ def _decode_page(position: PollCursor) -> tuple[datetime, int]:
     except ValueError:
         raise CursorError(f"unreadable WooCommerce page token {position.page!r}; reset the connection's cursor"
                           ) from None
+
+
+def _newest(found: tuple[PlatformFulfillment, ...]) -> datetime:
+    """The version of a vanished fulfillment's cancellation: the newest seen on the order, else now."""
+    return max((fulfillment.updated_at for fulfillment in found), default=datetime.now(UTC))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.carrier_names import SHOPIFY_COMPANIES, PlatformCarrier, canonical_from_platform, platform_carrier
-from ledger.carriers import CARRIERS
+from schemas.carriers import CARRIERS
 from schemas.events import Platform
 
 PLATFORMS: tuple[Platform, ...] = ("shopify", "bigcommerce", "woocommerce", "magento2")

@@ -162,3 +162,19 @@ def test_retry_after_reads_every_header_the_platforms_use() -> None:
 
 def test_redact_replaces_every_secret_and_ignores_empty_ones() -> None:
     assert redact("a=s1&b=s2&c=s1", ["s1", "s2", ""]) == "a=[redacted]&b=[redacted]&c=[redacted]"
+
+
+@pytest.mark.asyncio
+async def test_a_post_the_caller_declares_idempotent_is_retried_after_a_5xx() -> None:
+    script = Script(httpx.Response(502), httpx.Response(200, json={"data": {}}))
+    response = await client(script, []).request("POST", "/graphql.json", json_body={"query": "{ shop { id } }"},
+                                                idempotent=True)
+    assert response.status_code == 200 and len(script.requests) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_delete_the_caller_declares_unsafe_is_not_retried() -> None:
+    script = Script(httpx.Response(503), httpx.Response(204))
+    with pytest.raises(RetryableError):
+        await client(script, []).request("DELETE", "/shipments/1", idempotent=False)
+    assert len(script.requests) == 1

@@ -1,7 +1,7 @@
 """Which courier a tracking number belongs to, from its format alone.
 
 The formats are the MIT-licensed `tracking_number_data` courier definitions, vendored unchanged as package data
-in `ledger/data/tracking_number_data/` (source, commit and licence in its NOTICE.md). This module is our own small
+in `schemas/data/tracking_number_data/` (source, commit and licence in its NOTICE.md). This module is our own small
 reader of that format; no code comes from any other project. It is pure: the only I/O is reading the package data,
 once, on first use.
 
@@ -307,7 +307,7 @@ def _compile(courier: Mapping[str, Any], spec: Mapping[str, Any]) -> Definition:
 
 @cache
 def _load() -> tuple[Definition, ...]:
-    folder = resources.files("ledger").joinpath(*DATA_DIR)
+    folder = resources.files("schemas").joinpath(*DATA_DIR)
     files = sorted((entry for entry in folder.iterdir() if entry.name.endswith(".json")), key=lambda e: e.name)
     compiled: list[Definition] = []
     for entry in files:

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger import tracking_numbers
-from ledger.tracking_numbers import Definition, candidates, definitions, detect, normalise
+from schemas import tracking_numbers
+from schemas.tracking_numbers import Definition, candidates, definitions, detect, normalise
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / "ledger" / "data" / "tracking_number_data"
+DATA = REPO / "schemas" / "data" / "tracking_number_data"
 PINNED_COMMIT = "40ee04e9d7bbc7673801dd30602ca33ac9433768"
 
 # Valid examples the pinned data's own pattern does not accept (fixed upstream in v1.6.1, see NOTICE.md).
@@ -60,10 +60,10 @@ def test_notice_names_the_pinned_commit_and_the_licence_is_mit() -> None:
 
 def test_package_data_ships_every_vendored_file() -> None:
     config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = config["tool"]["setuptools"]["package-data"]["ledger"]
+    patterns = config["tool"]["setuptools"]["package-data"]["schemas"]
     for path in DATA.rglob("*"):
         if path.is_file():
-            relative = path.relative_to(REPO / "ledger").as_posix()
+            relative = path.relative_to(REPO / "schemas").as_posix()
             assert any(fnmatch(relative, pattern) for pattern in patterns), relative
 
 

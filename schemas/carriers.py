@@ -10,7 +10,7 @@ are one alias.
 
 Tracking URLs: the ten carriers this module started with keep their URL templates unchanged (a fulfillment's
 stored content digest includes its URLs, so changing a template would rewrite every stored fulfillment); carriers
-added since take the URL template of the vendored `tracking_number_data` definitions (`ledger.tracking_numbers`)
+added since take the URL template of the vendored `tracking_number_data` definitions (`schemas.tracking_numbers`)
 when the data has one, and have no URL otherwise.
 
 `tracking_url(None, number)` never guesses a carrier from the number. Detection is opt-in: a caller that has a
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from urllib.parse import quote
 
-from ledger import tracking_numbers
+from schemas import tracking_numbers
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def tracking_url(carrier: str | None, number: str) -> str | None:
 
 
 def detect_carrier(number: str) -> str | None:
-    """The canonical carrier whose tracking-number format `number` has (`ledger.tracking_numbers.detect`), or
+    """The canonical carrier whose tracking-number format `number` has (`schemas.tracking_numbers.detect`), or
     None when no format, or formats of several carriers, match. An S10 number from a post without a canonical
     name returns the data's name for that post."""
     found = tracking_numbers.detect(number)

@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ledger import tracking_numbers
-from ledger.carriers import (
+from schemas import tracking_numbers
+from schemas.carriers import (
     CARRIERS,
     S10_COUNTRY_CARRIERS,
     canonical_carrier,
