@@ -167,10 +167,13 @@ class BigCommerceConnector(StoreConnector):
         for order, order_id, modified in raw:
             if modified.replace(microsecond=0) == token.at.replace(microsecond=0) and order_id in token.seen:
                 continue
+            if state.seen_before(str(order_id), modified):
+                continue  # listed again only because of the overlap: unchanged, so no detail reads
             items.append(await self._read_order(order))
         next_token = self._next_token(token, [(order_id, modified) for _, order_id, modified in raw])
         newest = max((modified for _, _, modified in raw), default=None)
-        advanced = state.advanced(newest, next_token.encode() if next_token else None)
+        advanced = state.advanced(newest, next_token.encode() if next_token else None,
+                                  [(str(order_id), modified) for _, order_id, modified in raw])
         return Page(items=tuple(items), cursor=advanced.encode(), has_more=next_token is not None)
 
     def _next_token(self, token: _PageToken, seen: list[tuple[int, datetime]]) -> _PageToken | None:

@@ -32,6 +32,17 @@ def test_an_empty_walk_keeps_the_cursor_where_it_was() -> None:
     assert cursor.advanced(None, page=None).since == START + timedelta(hours=1)
 
 
+def test_items_inside_the_overlap_are_remembered_across_the_walk_and_older_ones_forgotten() -> None:
+    old, near, last = START, START + timedelta(minutes=9), START + timedelta(minutes=10)
+    walking = PollCursor(since=START).advanced(near, page="2", items=[("o-1", old), ("o-2", near)])
+    done = PollCursor.start(walking.encode(), default_since=START).advanced(last, page=None, items=[("o-3", last)])
+    assert done.since == last
+    assert done.seen_before("o-2", near) and done.seen_before("o-3", last)
+    assert not done.seen_before("o-1", old)  # outside the overlap: the next poll cannot list it again
+    assert not done.seen_before("o-2", last)  # changed since: read it again
+    assert PollCursor.start(done.encode(), default_since=START) == done
+
+
 def test_since_never_moves_back() -> None:
     cursor = PollCursor(since=START + timedelta(hours=1))
     assert cursor.advanced(START, page=None).since == START + timedelta(hours=1)
@@ -47,5 +58,5 @@ def test_an_unreadable_cursor_says_what_to_do(text: str) -> None:
        page=st.one_of(st.none(), st.text(max_size=40)),
        newest=st.one_of(st.none(), st.datetimes(min_value=datetime(2000, 1, 1), timezones=st.just(UTC))))
 def test_a_cursor_survives_encoding(since: datetime, page: str | None, newest: datetime | None) -> None:
-    cursor = PollCursor(since=since, page=page, newest=newest)
+    cursor = PollCursor(since=since, page=page, newest=newest, recent=frozenset({("o-1", since)}))
     assert PollCursor.start(cursor.encode(), default_since=START) == cursor
