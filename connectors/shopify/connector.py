@@ -146,8 +146,10 @@ class ShopifyConnector(StoreConnector):
         if has_next and not isinstance(end, str):
             raise self._malformed(ops.ORDERS_CHANGED_SINCE, "pageInfo.hasNextPage is true but endCursor is missing")
         newest = max((order.updated_at for order in items), default=None)
-        advanced = position.advanced(newest, end if has_next else None)
-        return Page(items=tuple(items), cursor=advanced.encode(), has_more=has_next)
+        advanced = position.advanced(newest, end if has_next else None,
+                                     [(order.order_ref, order.updated_at) for order in items])
+        changed = tuple(order for order in items if not position.seen_before(order.order_ref, order.updated_at))
+        return Page(items=changed, cursor=advanced.encode(), has_more=has_next)
 
     async def _complete_line_items(self, node: Any) -> None:
         await self._complete(node, "lineItems", "order", ops.ORDER_LINE_ITEMS)

@@ -145,7 +145,9 @@ class WooCommerceConnector(StoreConnector):
         if not done and newest is not None:
             next_bound = newest.replace(microsecond=0) - _ONE_SECOND
             token = _encode_page(next_bound, 1) if next_bound > bound else _encode_page(bound, page + 1)
-        return Page(items=tuple(orders), cursor=position.advanced(newest, token).encode(), has_more=token is not None)
+        advanced = position.advanced(newest, token, [(order.order_ref, order.updated_at) for order in orders])
+        changed = tuple(order for order in orders if not position.seen_before(order.order_ref, order.updated_at))
+        return Page(items=changed, cursor=advanced.encode(), has_more=token is not None)
 
     # -- seller: orders ------------------------------------------------------------------------------------
 

@@ -127,6 +127,7 @@ async def test_429_and_5xx_are_retried_until_the_store_recovers() -> None:
     assert [o.order_ref for o in page.items] == [str(order_id)]
     assert shop.sleeps.count(7.0) >= 2
     shop.app.sandbox.faults.append(Fault(status=503, times=2, path="/wc/v3/orders"))
+    shop.store.touch_order(order_id)
     page = await connector.orders_changed_since(page.cursor)
     assert [o.order_ref for o in page.items] == [str(order_id)]
     assert shop.app.sandbox.requests["GET /wp-json/wc/v3/orders"] == 6
