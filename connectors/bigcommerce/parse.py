@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.carrier_names import canonical_from_platform
+from connectors.payload import PayloadError as PayloadError  # re-exported: callers catch it from here
+from connectors.payload import json_array, json_object
 from schemas.platform import Address, FulfillmentLine, PlatformFulfillment, PlatformLine, PlatformOrder, Tracking
 
 ORDER_PREFIX = "fulfillsync:"
@@ -34,8 +36,6 @@ _MARKER = re.compile(r"^fulfillsync-fulfillment: (\S+)\s*$", re.MULTILINE)
 CANCELLED_STATUSES = frozenset({5, 6})
 
 
-class PayloadError(ValueError):
-    """A BigCommerce payload lacks what the documented shape promises; the message says which part."""
 
 
 # -- primitives --------------------------------------------------------------------------------------------
@@ -62,17 +62,12 @@ def format_datetime(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
-def _object(value: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise PayloadError(f"{where}: expected an object, got {type(value).__name__}")
-    return value
+_object = json_object
 
 
 def object_list(value: object, where: str) -> list[Mapping[str, Any]]:
     """A JSON array of objects (what every V2 collection is). Raises PayloadError otherwise."""
-    if not isinstance(value, list):
-        raise PayloadError(f"{where}: expected an array, got {type(value).__name__}")
-    return [_object(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    return [_object(item, f"{where}[{index}]") for index, item in enumerate(json_array(value, where))]
 
 
 def _int(data: Mapping[str, Any], key: str, where: str) -> int:

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from connectors.carrier_names import canonical_from_platform
 from connectors.magento import comments
+from connectors.payload import PayloadError as PayloadError  # re-exported: callers catch it from here
+from connectors.payload import json_array
 from schemas.platform import Address, FulfillmentLine, PlatformFulfillment, PlatformLine, PlatformOrder, Tracking
 
 PLATFORM: Literal["magento2"] = "magento2"
@@ -29,8 +31,6 @@ UNKNOWN_CARRIER_TITLE = "Custom Value"
 """The track title Magento's admin shows for the `custom` carrier; written when we know no carrier at all."""
 
 
-class PayloadError(ValueError):
-    """A Magento payload is not the documented shape; the message names the offending part."""
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,7 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
 
 
 def _list(value: Any, where: str) -> Sequence[Any]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise PayloadError(f"{where}: expected an array, got {type(value).__name__}")
-    return value
+    return () if value is None else json_array(value, where)
 
 
 def _text(value: Any) -> str | None:

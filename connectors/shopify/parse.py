@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.carrier_names import canonical_from_platform, platform_carrier
+from connectors.payload import PayloadError, json_array, json_object
 from schemas.carriers import tracking_url
 from schemas.platform import (
     Address,
@@ -40,22 +41,13 @@ ORDER_TAG = "fulfillsync"
 INACTIVE_FULFILLMENT = frozenset({"CANCELLED", "ERROR", "FAILURE"})
 
 
-class ShapeError(ValueError):
-    """The JSON lacks what the documented shape promises; the message says which part."""
+ShapeError = PayloadError  # the JSON lacks what the documented shape promises; the message says which part
 
 
 # -- small readers -----------------------------------------------------------------------------------------
 
-def _obj(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ShapeError(f"{where} is {type(value).__name__}, not an object")
-    return value
-
-
-def _list(value: Any, where: str) -> Sequence[Any]:
-    if not isinstance(value, list):
-        raise ShapeError(f"{where} is {type(value).__name__}, not a list")
-    return value
+_obj = json_object
+_list = json_array
 
 
 def _str(value: Any, where: str) -> str:

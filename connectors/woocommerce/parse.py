@@ -17,6 +17,7 @@ from typing import Any, Literal
 import httpx
 
 from connectors.carrier_names import canonical_from_platform
+from connectors.payload import PayloadError, json_array, json_object
 from schemas.platform import Address, FulfillmentLine, PlatformLine, PlatformOrder, Tracking
 
 ORDER_MARKER = "fulfillsync_order_id"  # order meta: our order id, on seller orders we created
@@ -32,8 +33,7 @@ _FULFILLMENTS_ROUTE = re.compile(r"^/wc/v3/orders/\(\?P<order_id>[^)]*\)/fulfill
 _WCST_NAMESPACE = "wc-shipment-tracking/v3"
 
 
-class ShapeError(ValueError):
-    """The JSON lacks what WooCommerce documents; the message names the field."""
+ShapeError = PayloadError  # the JSON lacks what WooCommerce documents; the message names the field
 
 
 @dataclass(frozen=True)
@@ -76,16 +76,8 @@ class TrackingGroup:
 # -- small readers -------------------------------------------------------------------------------------------
 
 
-def _object(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise ShapeError(f"{where} is not an object")
-    return value
-
-
-def _array(value: Any, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise ShapeError(f"{where} is not an array")
-    return value
+_object = json_object
+_array = json_array
 
 
 def _id(raw: Mapping[str, Any], key: str, where: str) -> str:

@@ -95,7 +95,7 @@ def test_webhook_fulfillment_order() -> None:
 
 
 @pytest.mark.parametrize(("mutate", "expected"), [
-    (lambda o: o.pop("line_items"), "order.line_items is NoneType, not a list"),
+    (lambda o: o.pop("line_items"), "order.line_items: expected an array, got NoneType"),
     (lambda o: o.update(updated_at="yesterday"), "order.updated_at is 'yesterday', not an ISO 8601"),
     (lambda o: o.update(updated_at="2008-01-10T11:00:00"), "without a time zone"),
     (lambda o: o["line_items"][1].update(quantity="1"), r"order.line_items\[1\].quantity is '1'"),
