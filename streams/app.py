@@ -4,7 +4,7 @@
   block cache, backed by a compacted changelog topic;
 - the ledger agent: reads order-events and fulfillment-events (co-partitioned by order id) at concurrency 1
   and publishes to shipped-orders and dead-letters;
-- web views: /healthz, /readyz, /metrics.
+- web views: /healthz, /readyz, /metrics, and POST /webhooks/{connection_id} (streams.webhooks).
 
 Processing is at-least-once with an idempotent ledger, never Faust's exactly-once mode (DESIGN.md §5).
 """
@@ -25,6 +25,7 @@ from streams.metrics import Metrics
 from streams.orders.ledger_agent import LedgerProcessor
 from streams.records import EncodedRecord
 from streams.web import register_views
+from streams.webhooks import register_webhooks
 
 ORDER_TABLE = "orders"
 _RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
@@ -95,6 +96,7 @@ def create_app(config: Config) -> Service:
 
     app.agent(inputs, name="ledger", concurrency=1)(ledger)
     register_views(app, metrics)
+    register_webhooks(app, config, metrics)  # verified deliveries are logged until the poller subscribes
     return Service(app=app, names=names, metrics=metrics)
 
 

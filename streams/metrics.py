@@ -20,6 +20,8 @@ class Metrics:
                                ["type"], registry=self.registry)
         self.dead_letters = Counter("fulfillsync_dead_letters", "Records dead-lettered, by stage and reason",
                                     ["stage", "reason"], registry=self.registry)
+        self.webhooks = Counter("fulfillsync_webhooks", "Webhook requests, by connection and outcome",
+                                ["connection", "outcome"], registry=self.registry)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

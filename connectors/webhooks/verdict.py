@@ -1,0 +1,39 @@
+"""What verifying a webhook delivery can conclude."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A delivery whose signature is valid for the connection's secret (and, for Standard Webhooks, recent).
+
+    `delivery_id` identifies the delivery for deduplication (None when the platform sent none); `topic` is the
+    platform's event name (`orders/updated`, `store/shipment/created`, `order.updated`); `order_ref` is the
+    affected order in the form the connection's connector reports `PlatformOrder.order_ref` (a Shopify order GID,
+    a BigCommerce or WooCommerce numeric id as a string), or None when the payload names no order (the receiver
+    then polls the whole connection). The payload is never trusted beyond that reference."""
+
+    delivery_id: str | None
+    topic: str | None
+    order_ref: str | None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A delivery that must be answered 401. `reason` is for logs: it never contains the secret, the received
+    signature or the expected one."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Ping:
+    """WooCommerce's activation ping (`webhook_id=<id>`, sent unsigned when a hook is activated). It carries no
+    data and must be answered 200 or WooCommerce reports the hook as failing; nothing is handed on."""
+
+    webhook_id: str
+
+
+Verdict = Accepted | Refused | Ping
