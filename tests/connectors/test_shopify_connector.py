@@ -463,7 +463,9 @@ async def test_wrong_credentials_are_permanent_with_a_hint_and_no_secret(
 # -- cost throttle -----------------------------------------------------------------------------------------
 
 async def test_the_connector_waits_for_the_bucket_before_it_runs_dry(request: pytest.FixtureRequest) -> None:
-    app = make_app(sdl_path(request), bucket_max=1200, restore_rate=1000)
+    # A slow restore, so that the wait for the third page (about 2 s) cannot be absorbed by a slow machine's own
+    # pace between requests; with a fast one (1000/s) this test failed under load.
+    app = make_app(sdl_path(request), bucket_max=1200, restore_rate=100)
     for n in range(30):  # 40 lines each: a page of 10 really costs 421 of the 551 points it asks for
         store(app).place_order([NewLine(title="x", sku=f"S{n}-{i}", quantity=1) for i in range(40)])
     waits: list[float] = []
@@ -477,7 +479,7 @@ async def test_the_connector_waits_for_the_bucket_before_it_runs_dry(request: py
     await polling.aclose()
     assert pages == 3
     assert app.store.throttled == 0
-    assert waits and all(wait < 0.5 for wait in waits)
+    assert waits and all(wait < 2.5 for wait in waits)
 
 
 async def test_a_throttled_answer_is_waited_out_and_resent(request: pytest.FixtureRequest) -> None:
