@@ -10,6 +10,7 @@ Loading a file (YAML, `${ENV}` substitution, error messages) lives in `schemas.c
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import timedelta
 from fnmatch import fnmatchcase
@@ -142,6 +143,60 @@ class Route(_Section):
         return any(fnmatchcase(sku, pattern) for pattern in self.skus)
 
 
+def _glob_tokens(pattern: str) -> list[str | None]:
+    """`pattern` as `fnmatch` reads it: one single-character pattern per character it matches (a literal, `?` or
+    a `[...]` class, each usable with `fnmatchcase`), None for a run of `*`. An unclosed `[` is a literal."""
+    tokens: list[str | None] = []
+    i = 0
+    while i < len(pattern):
+        char, i = pattern[i], i + 1
+        if char == "*":
+            if not tokens or tokens[-1] is not None:
+                tokens.append(None)
+            continue
+        end = i
+        if char == "[":
+            end += pattern[end:end + 1] == "!"
+            end += pattern[end:end + 1] == "]"
+            end = pattern.find("]", end)
+        if char != "[" or end < 0:
+            tokens.append("[[]" if char == "[" else char)
+        else:
+            tokens.append(pattern[i - 1:end + 1])
+            i = end + 1
+    return tokens
+
+
+def sku_overlap(first: str, second: str) -> str | None:
+    """A non-empty SKU that both shell-style patterns cover (`Route.covers`), or None when none exists.
+
+    Exact: a breadth-first walk of the two patterns' automata side by side. The characters tried are those of
+    the patterns, their neighbours and the extremes of Unicode, which always include one in any non-empty
+    intersection of two character classes."""
+    left, right = _glob_tokens(first), _glob_tokens(second)
+    chars = {c for text in (first, second) for c in text}
+    candidates = sorted(chars) + sorted({chr(o) for c in chars for o in (ord(c) - 1, ord(c) + 1)
+                                         if 0 <= o <= 0x10FFFF} - chars) + ["x", "\x00", "\U0010ffff"]
+    found: dict[tuple[int, int], str] = {(0, 0): ""}
+    queue = [(0, 0)]
+    for i, j in queue:
+        text = found[(i, j)]
+        if (i, j) == (len(left), len(right)):
+            return text or "x"  # only patterns of `*` alone match the empty text, and they match every text
+        steps = [((i + 1, j), text)] if i < len(left) and left[i] is None else []
+        steps += [((i, j + 1), text)] if j < len(right) and right[j] is None else []
+        if i < len(left) and j < len(right):
+            for char in candidates:
+                if all(token is None or fnmatchcase(char, token) for token in (left[i], right[j])):
+                    steps.append(((i + (left[i] is not None), j + (right[j] is not None)), text + char))
+                    break
+        for state, reached in steps:
+            if state not in found:
+                found[state] = reached
+                queue.append(state)
+    return None
+
+
 class Config(_Section):
     """The whole configuration file."""
 
@@ -167,7 +222,24 @@ class Config(_Section):
                     raise ValueError(f"routes[{index}].{side}: no connection has id {name!r}")
                 if roles[name] != side:
                     raise ValueError(f"routes[{index}].{side}: connection {name!r} has role {roles[name]}, not {side}")
+        self._routes_do_not_overlap()
         return self
+
+    def _routes_do_not_overlap(self) -> None:
+        """A buyer's SKU must have one seller: two routes of a buyer to different sellers may not both cover a SKU
+        (file order would silently decide, and goods shipped by the wrong seller cannot be called back)."""
+        for later, route in enumerate(self.routes):
+            for earlier, other in enumerate(self.routes[:later]):
+                if other.buyer != route.buyer or other.seller == route.seller:
+                    continue
+                for pattern, other_pattern in itertools.product(route.skus, other.skus):
+                    example = sku_overlap(other_pattern, pattern)
+                    if example is not None:
+                        raise ValueError(
+                            f"routes[{later}].skus: pattern {pattern!r} and pattern {other_pattern!r} of "
+                            f"routes[{earlier}] both cover SKUs such as {example!r}, for buyer {route.buyer!r} "
+                            f"but different sellers ({other.seller!r}, {route.seller!r}); a SKU must have one "
+                            "seller: make the patterns disjoint")
 
     def connection(self, connection_id: str) -> Connection:
         """The connection with this id; KeyError if there is none."""

@@ -1,0 +1,207 @@
+"""Buyer side, as pure rules: which seller ships which line of a buyer order, and what a buyer later cancelled.
+
+`route_order` turns one buyer order (as a buyer connector's `orders_changed_since` returns it) into one
+`order.placed` per seller that any line routes to, plus the lines no seller takes (the buyer's own products).
+`buyer_cancellation` compares an `order.placed` with the buyer's current order and says what the buyer cancelled
+since. Neither reads a clock, the network or Kafka: the caller (the buyer order poller) hands in the time and
+publishes the result. The same input always gives the same events, with the same ids.
+
+Rules (docs/routing.md, "Routing buyer orders", says why):
+- Only the routes whose `buyer` is this connection apply; a line goes to the seller whose routes
+  cover its SKU (`Route.covers`, shell-style, case-sensitive). Several routes to the *same* seller may overlap.
+- A SKU has at most one seller: the configuration check refuses routes of one buyer to different sellers whose
+  patterns share a SKU (`Config`, `schemas.config.sku_overlap`). Should routes that were never validated still
+  give a SKU two sellers, its line is sent nowhere and reported unrouted as `ambiguous_route` (file order is an
+  invisible priority, and goods shipped by the wrong seller cannot be called back).
+- A line with no SKU (None or empty) is reported unrouted as `no_sku`; one no route covers as `no_route`.
+- Quantities are net of `cancelled_quantity`. A line with nothing left to ship (net <= 0) is neither routed nor
+  reported. A buyer order already cancelled when first seen yields nothing at all.
+- Our line id is the buyer's line ref, verbatim: deterministic, unique within the buyer order (hence within each
+  stored order), and it maps back onto the buyer's line with no lookup when tracking is written there.
+- The seller's `order_ref` is None (the order does not exist on the seller's platform yet); `occurred_at` is the
+  time observed. The event id does not depend on it, so a re-poll of an unchanged order is a duplicate.
+- Route an order only when it is first seen: a stored order's lines never change (the ledger refuses a second
+  `order.placed` with other lines as `order_conflict`); later cancellations go through `buyer_cancellation`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from schemas.config import Connection, Route
+from schemas.events import OrderLine, OrderPlaced, PartyRef
+from schemas.factories import order_placed
+from schemas.platform import PlatformLine, PlatformOrder
+
+UnroutedReason = Literal["no_route", "no_sku", "ambiguous_route"]
+_MAX_REF = 512  # an OrderLine's line_id, like every id in the events, is at most 512 characters
+
+
+class RoutingError(ValueError):
+    """The input cannot be routed at all: a connection with the wrong role, a route naming a seller connection
+    that does not exist or is not a seller, a naive time, or a buyer order whose line refs repeat or are empty.
+    These are configuration or connector bugs, not properties of one order; the message names ids, never secrets.
+    """
+
+
+@dataclass(frozen=True)
+class UnroutedLine:
+    """A line of the buyer order that no seller ships: left alone on the buyer's store, counted and logged once
+    per order by the caller. `quantity` is net of cancelled units (always positive)."""
+
+    line_ref: str
+    sku: str | None
+    quantity: int
+    reason: UnroutedReason
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What one buyer order becomes: one `order.placed` per seller (in the order the sellers first appear among
+    the buyer's lines), and the lines left to the buyer. Both empty: the order creates nothing."""
+
+    placed: tuple[OrderPlaced, ...]
+    unrouted: tuple[UnroutedLine, ...]
+
+
+def route_order(
+    buyer: Connection,
+    order: PlatformOrder,
+    *,
+    routes: Sequence[Route],
+    connections: Iterable[Connection],
+    observed_at: datetime,
+) -> Routing:
+    """Route the lines of `order`, read from the buyer connection `buyer`, to the sellers of `routes`.
+
+    `routes` and `connections` are the configuration's (`Config.routes`, `Config.connections`); routes of other
+    buyers are ignored. Raises `RoutingError` when `buyer` is not a buyer connection, when a route of this buyer
+    names a seller connection that is missing or not a seller (a validated `Config` never does), when
+    `observed_at` has no time zone, or when the order's line refs repeat or are empty. Never raises for what a
+    buyer may legitimately do (lines without SKU, unrouted SKUs, cancelled units or orders).
+    """
+    if buyer.role != "buyer":
+        raise RoutingError(f"connection {buyer.id!r} has role {buyer.role}, not buyer: it has no orders to route")
+    if observed_at.tzinfo is None or observed_at.utcoffset() is None:
+        raise RoutingError("observed_at must carry a time zone")
+    _check_line_refs(buyer, order)
+    own_routes = [route for route in routes if route.buyer == buyer.id]
+    sellers = _seller_connections(buyer, own_routes, connections)
+    if order.cancelled:
+        return Routing(placed=(), unrouted=())
+
+    by_seller: dict[str, list[OrderLine]] = {}
+    unrouted: list[UnroutedLine] = []
+    for line in order.lines:
+        quantity = net_quantity(line)
+        if quantity <= 0:
+            continue
+        if not line.sku:
+            unrouted.append(UnroutedLine(line.line_ref, line.sku, quantity, "no_sku"))
+            continue
+        covering = list(dict.fromkeys(route.seller for route in own_routes if route.covers(line.sku)))
+        if len(covering) != 1:
+            reason: UnroutedReason = "no_route" if not covering else "ambiguous_route"
+            unrouted.append(UnroutedLine(line.line_ref, line.sku, quantity, reason))
+            continue
+        by_seller.setdefault(covering[0], []).append(
+            OrderLine(line_id=line.line_ref, sku=line.sku, quantity=quantity, title=line.title))
+
+    buyer_party = PartyRef(partner=buyer.partner, connection=buyer.id, platform=buyer.platform,
+                           order_ref=order.order_ref)
+    placed = tuple(
+        order_placed(buyer=buyer_party, seller=_party(sellers[seller_id]), lines=lines, occurred_at=observed_at)
+        for seller_id, lines in by_seller.items()
+    )
+    return Routing(placed=placed, unrouted=tuple(unrouted))
+
+
+def net_quantity(line: PlatformLine) -> int:
+    """Units of `line` still to ship: ordered minus cancelled, never below zero."""
+    return max(0, line.quantity - line.cancelled_quantity)
+
+
+def _party(seller: Connection) -> PartyRef:
+    return PartyRef(partner=seller.partner, connection=seller.id, platform=seller.platform)
+
+
+def _seller_connections(buyer: Connection, routes: Sequence[Route],
+                        connections: Iterable[Connection]) -> Mapping[str, Connection]:
+    """The seller connections that `routes` name, by id; RoutingError for one that is missing or not a seller."""
+    known = {connection.id: connection for connection in connections}
+    sellers: dict[str, Connection] = {}
+    for route in routes:
+        seller = known.get(route.seller)
+        if seller is None:
+            raise RoutingError(f"a route of buyer {buyer.id!r} names seller {route.seller!r}, "
+                               "which is not a configured connection")
+        if seller.role != "seller":
+            raise RoutingError(f"a route of buyer {buyer.id!r} names connection {route.seller!r}, "
+                               f"which has role {seller.role}, not seller")
+        sellers[seller.id] = seller
+    return sellers
+
+
+def _check_line_refs(buyer: Connection, order: PlatformOrder) -> None:
+    refs = Counter(line.line_ref for line in order.lines)
+    if any(not ref or len(ref) > _MAX_REF for ref in refs):
+        raise RoutingError(f"order {order.order_ref!r} of {buyer.id!r} has a line ref that is empty or longer "
+                           f"than {_MAX_REF} characters")
+    repeated = sorted(ref for ref, count in refs.items() if count > 1)
+    if repeated:
+        raise RoutingError(f"order {order.order_ref!r} of {buyer.id!r} repeats line refs {', '.join(repeated)}; "
+                           "each line must have its own")
+
+
+# -- buyer cancellations after placement ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineCancellation:
+    """One line of a stored order with units the buyer cancelled: `cancelled` units since placement (cumulative,
+    at least 1) and `remaining` units still to ship (`cancelled + remaining` is the placed quantity)."""
+
+    line_id: str
+    sku: str
+    cancelled: int
+    remaining: int
+
+
+@dataclass(frozen=True)
+class BuyerCancellation:
+    """What the buyer cancelled of one stored order since it was placed. `whole_order`: nothing is left to ship
+    (the buyer cancelled the order, or every unit of it); `lines` then lists every line, fully cancelled.
+
+    It states totals since placement, not the change since the last look: computing it again from the same
+    buyer order gives the same value, so a re-poll is a duplicate and a missed poll loses nothing."""
+
+    order_id: str
+    whole_order: bool
+    lines: tuple[LineCancellation, ...]
+
+
+def buyer_cancellation(placed: OrderPlaced, current: PlatformOrder) -> BuyerCancellation | None:
+    """What the buyer cancelled of `placed` (one seller's share of a buyer order) according to `current`, the
+    buyer's order as read now; None when every placed unit is still wanted.
+
+    A line is matched by its line ref (our line id). A placed line the buyer's order no longer lists counts as
+    cancelled in full. Units the buyer added after placement are not a cancellation and are ignored (a stored
+    order's lines never grow). Raises `RoutingError` when `current` is not the buyer order `placed` came from.
+    """
+    if current.order_ref != placed.buyer.order_ref:
+        raise RoutingError(f"buyer order {current.order_ref!r} is not the one stored order {placed.order_id} "
+                           f"was placed for ({placed.buyer.order_ref!r})")
+    still_wanted = {} if current.cancelled else {line.line_ref: net_quantity(line) for line in current.lines}
+    lines = tuple(
+        LineCancellation(line_id=line.line_id, sku=line.sku, cancelled=line.quantity - remaining, remaining=remaining)
+        for line in placed.lines
+        if (remaining := min(line.quantity, still_wanted.get(line.line_id, 0))) < line.quantity
+    )
+    if not lines:
+        return None
+    whole = len(lines) == len(placed.lines) and all(line.remaining == 0 for line in lines)
+    return BuyerCancellation(order_id=placed.order_id, whole_order=whole, lines=lines)
