@@ -105,17 +105,24 @@ def rest_gid(kind: str, payload: Mapping[str, Any], where: str) -> str:
 # -- GraphQL -----------------------------------------------------------------------------------------------
 
 def graphql_address(value: Any, where: str) -> Address | None:
+    """A `MailingAddress` (GraphQL field names), or None."""
+    return _address(value, where, first="firstName", last="lastName", region="provinceCode", country="countryCodeV2")
+
+
+def _address(value: Any, where: str, *, first: str, last: str, region: str, country: str) -> Address | None:
+    """An address in either of Shopify's spellings (GraphQL camelCase, REST snake_case): the keys that differ
+    are named; `name`, `company`, `address1/2`, `city`, `zip` and `phone` are the same in both."""
     if value is None:
         return None
     address = _obj(value, where)
     name = _opt_str(address.get("name")) or " ".join(
-        part for part in (_opt_str(address.get("firstName")), _opt_str(address.get("lastName"))) if part)
+        part for part in (_opt_str(address.get(first)), _opt_str(address.get(last))) if part)
     return Address(name=name, company=_opt_str(address.get("company")),
                    lines=tuple(line for line in (_opt_str(address.get("address1")),
                                                  _opt_str(address.get("address2"))) if line),
-                   city=_opt_str(address.get("city")) or "", region=_opt_str(address.get("provinceCode")),
+                   city=_opt_str(address.get("city")) or "", region=_opt_str(address.get(region)),
                    postal_code=_opt_str(address.get("zip")) or "",
-                   country_code=_opt_str(address.get("countryCodeV2")) or "", phone=_opt_str(address.get("phone")))
+                   country_code=_opt_str(address.get(country)) or "", phone=_opt_str(address.get("phone")))
 
 
 def graphql_line(value: Any, where: str) -> PlatformLine:
@@ -367,17 +374,8 @@ def webhook_order(payload: Any, where: str = "order") -> PlatformOrder:
 
 
 def _rest_address(value: Any, where: str) -> Address | None:
-    if value is None:
-        return None
-    address = _obj(value, where)
-    name = _opt_str(address.get("name")) or " ".join(
-        part for part in (_opt_str(address.get("first_name")), _opt_str(address.get("last_name"))) if part)
-    return Address(name=name, company=_opt_str(address.get("company")),
-                   lines=tuple(line for line in (_opt_str(address.get("address1")),
-                                                 _opt_str(address.get("address2"))) if line),
-                   city=_opt_str(address.get("city")) or "", region=_opt_str(address.get("province_code")),
-                   postal_code=_opt_str(address.get("zip")) or "",
-                   country_code=_opt_str(address.get("country_code")) or "", phone=_opt_str(address.get("phone")))
+    return _address(value, where, first="first_name", last="last_name", region="province_code",
+                    country="country_code")
 
 
 def webhook_fulfillment_order(payload: Any, where: str = "fulfillment_order") -> list[OpenLine]:
