@@ -38,5 +38,20 @@ class TopicNames:
         return f"{self.app_id}-orders-changelog"
 
     @property
+    def poll_ticks(self) -> str:
+        """Internal: one tick per connection and poll interval, keyed by connection id (not by order id)."""
+        return f"{self.prefix}.poll-ticks"
+
+    @property
+    def poll_cursor_changelog(self) -> str:
+        """Internal: the changelog of the poll-cursor table (connection id -> cursor and last slot polled)."""
+        return f"{self.app_id}-poll-cursors-changelog"
+
+    @property
+    def buyer_order_changelog(self) -> str:
+        """Internal: the changelog of the buyer-order table (buyer order -> the `order.placed` it became)."""
+        return f"{self.app_id}-buyer-orders-changelog"
+
+    @property
     def public(self) -> tuple[str, str, str, str]:
         return (self.order_events, self.fulfillment_events, self.shipped_orders, self.dead_letters)

@@ -38,6 +38,10 @@ def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
         # The order table's changelog: compacted, never expired, co-partitioned with the input topics.
         TopicSpec(names.order_table_changelog, settings.partitions, {"cleanup.policy": "compact"}),
         TopicSpec(f"{names.app_id}-__assignor-__leader", 1, {"cleanup.policy": "delete"}),
+        # Polling (streams/polling): ticks are stale after one interval; the two tables co-partition with them.
+        TopicSpec(names.poll_ticks, settings.partitions, {"cleanup.policy": "delete", "retention.ms": "86400000"}),
+        TopicSpec(names.poll_cursor_changelog, settings.partitions, {"cleanup.policy": "compact"}),
+        TopicSpec(names.buyer_order_changelog, settings.partitions, {"cleanup.policy": "compact"}),
     ]
 
 

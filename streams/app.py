@@ -4,6 +4,8 @@
   block cache, backed by a compacted changelog topic;
 - the ledger agent: reads order-events and fulfillment-events (co-partitioned by order id) at concurrency 1
   and publishes to shipped-orders and dead-letters;
+- polling (streams.polling): the leader's timer publishes poll ticks, the poller agent polls each connection at
+  most once per interval, with its cursor in the `poll-cursors` table; buyers' new orders become order.placed;
 - web views: /healthz, /readyz, /metrics, and POST /webhooks/{connection_id} (streams.webhooks).
 
 Processing is at-least-once with an idempotent ledger, never Faust's exactly-once mode (DESIGN.md §5).
@@ -23,6 +25,7 @@ from schemas.config import Config
 from schemas.topics import TopicNames
 from streams.metrics import Metrics
 from streams.orders.ledger_agent import LedgerProcessor
+from streams.polling.wiring import register_polling
 from streams.records import EncodedRecord
 from streams.web import register_views
 from streams.webhooks import register_webhooks
@@ -96,6 +99,7 @@ def create_app(config: Config) -> Service:
 
     app.agent(inputs, name="ledger", concurrency=1)(ledger)
     register_views(app, metrics)
+    register_polling(app, config, names, metrics.registry, table_options=_rocksdb_options(config))  # ticks, poller
     register_webhooks(app, config, metrics)  # verified deliveries are logged until the poller subscribes
     return Service(app=app, names=names, metrics=metrics)
 

@@ -1,0 +1,116 @@
+"""A buyer connection's poll: walk `orders_changed_since` from the stored cursor, route each order seen for the
+first time (`ledger.routing.route_order`), publish its `order.placed` events on order-events, then store.
+
+Order of effects, per page (at-least-once):
+1. every new order's events are queued on the idempotent producer;
+2. `flush` waits until they are delivered (it raises if any is not: nothing below happens, the next tick
+   re-polls from the previous cursor and republishes with the same event ids, which the ledger drops);
+3. the orders are recorded in the buyer-order table, then the page's cursor in the cursor table.
+A crash between 2 and 3 is the same as a failed flush: the page is read again.
+
+An order already in the buyer-order table is skipped (routing happens once; later changes are cancellations).
+An order that routes nothing (only the buyer's own products, or cancelled) is not recorded, so a corrected
+route applies when it next changes. Unrouted lines are counted (`fulfillsync_unrouted_lines_total`) and logged
+once per routing of an order. An order routing refuses (`RoutingError`: repeated line refs, a route to a missing
+seller) is logged, counted in `fulfillsync_unroutable_orders_total` and skipped; the walk goes on.
+Connector errors propagate to the caller (`streams.polling.poller`), with the cursor of the last stored page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from connectors.base import BuyerConnector
+from ledger.routing import RoutingError, route_order
+from schemas.config import Config, Connection
+from schemas.platform import PlatformOrder
+from streams.polling.cursors import BuyerOrderEntry, BuyerOrderTable, CursorTable
+from streams.polling.metrics import PollingMetrics
+from streams.polling.sink import EventSink
+
+log = logging.getLogger("fulfillsync.polling.buyer")
+
+MAX_PAGES_PER_POLL = 200
+"""A walk longer than this continues at the next tick (from the stored cursor), so one busy store cannot hold
+the poller agent, and the connections behind it, indefinitely."""
+
+
+def source_of(connection: Connection) -> str:
+    """The CloudEvents `source` of events observed on `connection`."""
+    return f"/fulfillsync/connections/{connection.id}"
+
+
+@dataclass(frozen=True)
+class BuyerPollResult:
+    pages: int
+    orders_seen: int
+    events_published: int
+
+
+class BuyerOrderPublisher:
+    """Polls buyer connections for new orders. `topic` is order-events; `clock` gives the observation time."""
+
+    def __init__(self, *, config: Config, topic: str, sink: EventSink, cursors: CursorTable,
+                 buyer_orders: BuyerOrderTable, metrics: PollingMetrics, clock: Callable[[], datetime]) -> None:
+        self._config = config
+        self._topic = topic
+        self._sink = sink
+        self._cursors = cursors
+        self._orders = buyer_orders
+        self._metrics = metrics
+        self._clock = clock
+
+    async def poll(self, connection: Connection, connector: BuyerConnector) -> BuyerPollResult:
+        """One walk from the stored cursor. Raises what the connector or the producer raises; every page fully
+        handled before that has its cursor stored."""
+        cursor = self._cursors.get(connection.id).cursor
+        pages = seen = published = 0
+        while pages < MAX_PAGES_PER_POLL:
+            page = await connector.orders_changed_since(cursor)
+            pages += 1
+            seen += len(page.items)
+            self._metrics.orders_seen.labels(connection.id).inc(len(page.items))
+            entries = [entry for order in page.items if (entry := self._route(connection, order)) is not None]
+            for entry in entries:
+                for event in entry.placed:
+                    self._sink.publish(self._topic, event, source=source_of(connection))
+            await self._sink.flush()
+            for entry in entries:
+                self._orders.put(connection.id, entry)
+                published += len(entry.placed)
+                self._metrics.orders_placed.labels(connection.id).inc(len(entry.placed))
+                for event in entry.placed:
+                    log.info("%s: buyer order %s -> order.placed %s for seller %s (event %s)", connection.id,
+                             entry.order_ref, event.order_id, event.seller.connection, event.event_id)
+            self._cursors.save_cursor(connection.id, page.cursor)
+            cursor = page.cursor
+            if not page.has_more:
+                break
+        return BuyerPollResult(pages=pages, orders_seen=seen, events_published=published)
+
+    def _route(self, connection: Connection, order: PlatformOrder) -> BuyerOrderEntry | None:
+        """The entry to record for a new order with something routed; None for a known order or nothing routed."""
+        if self._orders.known(connection.id, order.order_ref):
+            return None
+        observed = self._clock()
+        try:
+            routing = route_order(connection, order, routes=self._config.routes,
+                                  connections=self._config.connections, observed_at=observed)
+        except RoutingError as error:
+            self._metrics.unroutable_orders.labels(connection.id).inc()
+            log.error("%s: buyer order %s cannot be routed and is skipped: %s", connection.id, order.order_ref,
+                      error)
+            return None
+        if routing.unrouted:
+            for line in routing.unrouted:
+                self._metrics.unrouted_lines.labels(connection.id, line.reason).inc()
+            described = ", ".join(f"{line.sku or '(no sku)'} x{line.quantity} ({line.reason})"
+                                  for line in routing.unrouted)
+            log.info("%s: buyer order %s: %d line(s) no route covers, left to the buyer: %s", connection.id,
+                     order.order_ref, len(routing.unrouted), described)
+        if not routing.placed:
+            return None
+        return BuyerOrderEntry(order_ref=order.order_ref, first_seen=observed, placed=routing.placed)

@@ -1,0 +1,123 @@
+"""The poller agent's work for one tick record. Never raises (DESIGN.md §5: an exception escaping the agent's
+loop loses the record silently); every outcome is logged and counted in `fulfillsync_poll_ticks_total` or
+`fulfillsync_polls_total`.
+
+Per tick, in order:
+1. a record that is not a tick: logged, ignored (`invalid`);
+2. a connection missing from the configuration, or a `manual` one: logged, ignored (`unknown_connection`);
+3. a tick more than one slot older than now (a backlog after downtime; a newer tick follows it): `stale`;
+4. a slot that starts no later than the last slot polled for the connection: `duplicate` (duplicated ticks,
+   two leaders during a rebalance, a tick re-read after a restart once its poll was recorded);
+5. otherwise the connection is polled: a buyer's new orders become `order.placed` (`buyer_orders`); a seller's
+   poll is a no-op until the seller-fulfilment poller exists; then the slot is recorded.
+Poll failures: `RetryableError` (429, 5xx, timeouts) is logged as a warning, `PermanentError` (4xx, an unreadable
+cursor) as an error with the platform's message; both keep the cursor of the last fully published page and the
+next tick tries again. They are not dead-lettered: dead letters carry one rejected record keyed by an order id,
+and a failing store would add one every interval. Anything else (the producer failing to deliver, a bug) is
+logged with its traceback as `internal_error`, the cursor likewise kept.
+If the worker dies during a poll, the slot is not recorded and the tick, not yet committed, is read again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from connectors.base import PermanentError, RetryableError, StoreConnector
+from schemas.config import Config, Connection
+from streams.polling.buyer_orders import BuyerOrderPublisher
+from streams.polling.cursors import CursorTable
+from streams.polling.metrics import PollingMetrics
+from streams.polling.ticks import PollTick, decode_tick, slot_of
+from streams.records import KafkaMessage, position
+
+log = logging.getLogger("fulfillsync.polling")
+
+ConnectorFactory = Callable[[Connection], StoreConnector]
+
+
+class Poller:
+    """Handles tick records for the connections of `config`, one connector per connection (made on first use
+    by `connector_for`, closed by `aclose`)."""
+
+    def __init__(self, *, config: Config, cursors: CursorTable, buyer: BuyerOrderPublisher, metrics: PollingMetrics,
+                 connector_for: ConnectorFactory, clock: Callable[[], datetime]) -> None:
+        self._connections = {connection.id: connection for connection in config.connections}
+        self._cursors = cursors
+        self._buyer = buyer
+        self._metrics = metrics
+        self._connector_for = connector_for
+        self._connectors: dict[str, StoreConnector] = {}
+        self._clock = clock
+
+    async def process(self, message: KafkaMessage) -> None:
+        """Handle one tick record (see the module docstring). Never raises."""
+        try:
+            await self._process(message)
+        except Exception:
+            self._metrics.ticks.labels("internal_error").inc()
+            log.exception("poller failed on tick %s; the next tick tries again", position(message))
+
+    async def aclose(self) -> None:
+        """Close every connector's HTTP client."""
+        connectors, self._connectors = self._connectors, {}
+        for connector in connectors.values():
+            await connector.aclose()
+
+    async def _process(self, message: KafkaMessage) -> None:
+        tick = decode_tick(message.value)
+        if isinstance(tick, str):
+            self._metrics.ticks.labels("invalid").inc()
+            log.warning("ignoring record %s on the poll-ticks topic: %s", position(message), tick)
+            return
+        connection = self._connections.get(tick.connection_id)
+        if connection is None or connection.platform == "manual":
+            self._metrics.ticks.labels("unknown_connection").inc()
+            log.warning("ignoring poll tick for connection %r: %s", tick.connection_id[:64],
+                        "not in the configuration" if connection is None else "platform manual has nothing to poll")
+            return
+        now = self._clock()
+        if tick.slot < slot_of(now, tick.interval_ms) - 1:
+            self._metrics.ticks.labels("stale").inc()
+            log.debug("stale poll tick for %s (slot %d) ignored", connection.id, tick.slot)
+            return
+        state = self._cursors.get(connection.id)
+        if tick.slot_start_ms <= state.slot_start_ms:
+            self._metrics.ticks.labels("duplicate").inc()
+            log.debug("poll tick for %s: slot %d already polled", connection.id, tick.slot)
+            return
+        self._metrics.ticks.labels("polled").inc()
+        outcome = await self._poll(connection, tick)
+        self._metrics.polls.labels(connection.id, outcome).inc()
+        self._cursors.mark_polled(connection.id, slot_start_ms=tick.slot_start_ms, interval_ms=tick.interval_ms,
+                                  at=now)
+
+    async def _poll(self, connection: Connection, tick: PollTick) -> str:
+        """Poll once; the outcome label. Connector errors are handled here, anything else by `process`."""
+        if connection.role == "seller":
+            return "seller_not_polled"  # the seller-fulfilment poller is a later step of issue 4
+        try:
+            result = await self._buyer.poll(connection, self._connector(connection))
+        except RetryableError as error:
+            log.warning("poll of %s failed, retrying at the next tick (cursor kept): %s%s", connection.id, error,
+                        f" (platform said: {error.platform_message})" if error.platform_message else "")
+            return "retryable_error"
+        except PermanentError as error:
+            log.error("poll of %s refused by the platform (cursor kept, next tick tries again): %s%s",
+                      connection.id, error,
+                      f" (platform said: {error.platform_message})" if error.platform_message else "")
+            return "permanent_error"
+        except Exception:
+            log.exception("poll of %s failed (cursor kept, next tick tries again)", connection.id)
+            return "internal_error"
+        log.log(logging.INFO if result.orders_seen else logging.DEBUG,
+                "polled %s (slot %d): %d page(s), %d order(s) changed, %d order.placed published", connection.id,
+                tick.slot, result.pages, result.orders_seen, result.events_published)
+        return "ok"
+
+    def _connector(self, connection: Connection) -> StoreConnector:
+        connector = self._connectors.get(connection.id)
+        if connector is None:
+            connector = self._connectors[connection.id] = self._connector_for(connection)
+        return connector

@@ -1,0 +1,73 @@
+"""Registers polling on the Faust app: the poll-ticks topic, the two tables, the leader's timer and the poller
+agent. A configuration without pollable connections gets the same topology (workers of one deployment agree on
+it) and a timer that publishes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from connectors.registry import connector_for
+from schemas.config import Config
+from schemas.topics import TopicNames
+from streams.polling.buyer_orders import BuyerOrderPublisher
+from streams.polling.cursors import BuyerOrderTable, CursorTable
+from streams.polling.metrics import PollingMetrics
+from streams.polling.poller import Poller
+from streams.polling.sink import KafkaEventSink
+from streams.polling.ticks import Ticker, encode_tick, pollable, timer_period
+
+log = logging.getLogger("fulfillsync.polling")
+
+CURSOR_TABLE = "poll-cursors"
+BUYER_ORDER_TABLE = "buyer-orders"
+_RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def register_polling(app: faust.App, config: Config, names: TopicNames, registry: CollectorRegistry, *,
+                     table_options: dict[str, Any], clock: Callable[[], datetime] = _now) -> Poller:
+    """Add polling to `app` and return the poller (tests reach into it). `table_options` are the RocksDB
+    options of the app's tables."""
+    metrics = PollingMetrics(registry)
+    ticks_topic = app.topic(names.poll_ticks, partitions=config.kafka.partitions, **_RAW)
+    tables = {name: app.Table(name, default=None, partitions=config.kafka.partitions, key_type=bytes,
+                              value_type=bytes, options=table_options)
+              for name in (CURSOR_TABLE, BUYER_ORDER_TABLE)}
+    cursors = CursorTable(tables[CURSOR_TABLE])
+    buyer = BuyerOrderPublisher(config=config, topic=names.order_events,
+                                sink=KafkaEventSink(config.kafka.bootstrap_servers), cursors=cursors,
+                                buyer_orders=BuyerOrderTable(tables[BUYER_ORDER_TABLE]), metrics=metrics, clock=clock)
+    poller = Poller(config=config, cursors=cursors, buyer=buyer, metrics=metrics, connector_for=connector_for,
+                    clock=clock)
+    ticker = Ticker(connections=pollable(config.connections), interval=config.polling.interval)
+
+    async def publish_ticks() -> None:
+        """Leader only: publish the ticks of a new slot. Never raises (a failing send is retried next slot)."""
+        try:
+            for tick in ticker.due(clock()):
+                key, value = encode_tick(tick)
+                await ticks_topic.send(key=key, value=value)
+                metrics.ticks.labels("published").inc()
+        except Exception:
+            log.exception("publishing poll ticks failed; the next slot publishes again")
+
+    async def poll_agent(stream: Any) -> None:
+        try:
+            async for event in stream.events():
+                await poller.process(event.message)
+        finally:  # the agent stops (shutdown): release the connectors' HTTP clients
+            await poller.aclose()
+
+    app.timer(timer_period(config.polling.interval), on_leader=True, name="poll-ticker")(publish_ticks)
+    app.agent(ticks_topic, name="poller", concurrency=1)(poll_agent)
+    return poller

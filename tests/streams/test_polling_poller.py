@@ -1,0 +1,285 @@
+"""The poller's rules without Kafka: at most one poll per connection and slot, cursors stored only after the
+events are delivered, connector failures kept inside the agent, ticks for unknown connections ignored."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from confluent_kafka import KafkaException
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from connectors.base import ConnectorError, PermanentError, RetryableError, StoreConnector
+from schemas.config import Config, Connection, Route
+from schemas.events import OrderPlaced
+from schemas.platform import (
+    CreatedOrder,
+    FulfillmentRequest,
+    NewOrder,
+    Page,
+    PlatformFulfillment,
+    PlatformLine,
+    PlatformOrder,
+    Tracking,
+)
+from streams.polling.buyer_orders import BuyerOrderPublisher
+from streams.polling.cursors import BuyerOrderTable, CursorTable
+from streams.polling.metrics import PollingMetrics
+from streams.polling.poller import Poller
+from streams.polling.ticks import PollTick, Ticker, encode_tick, interval_ms, pollable, slot_of
+from streams.records import InputEvent
+
+NOW = datetime(2026, 11, 26, 12, 0, 1, tzinfo=UTC)
+INTERVAL = timedelta(minutes=15)
+TOKEN = {"access_token": SecretStr("t")}
+BUYER = Connection(id="shop-bc", partner="shop", role="buyer", platform="bigcommerce", base_url="http://b.test",
+                   credentials=TOKEN)
+SELLER = Connection(id="acme", partner="acme", role="seller", platform="shopify", base_url="http://s.test",
+                    credentials=TOKEN)
+MANUAL = Connection(id="hand", partner="hand", role="seller", platform="manual")
+CONFIG = Config(connections=[BUYER, SELLER, MANUAL], routes=[Route(buyer="shop-bc", seller="acme", skus=["ACME-*"])])
+
+
+def order(ref: str, **skus: int) -> PlatformOrder:
+    return PlatformOrder(order_ref=ref, updated_at=NOW, lines=tuple(
+        PlatformLine(line_ref=f"{ref}-{sku}", sku=sku, quantity=qty) for sku, qty in skus.items()))
+
+
+class ScriptedStore(StoreConnector):
+    """Answers `orders_changed_since` from a script: cursor -> a page, or an exception to raise."""
+
+    def __init__(self) -> None:
+        self.script: dict[str | None, Page[PlatformOrder] | Exception] = {}
+        self.asked: list[str | None] = []
+
+    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
+        self.asked.append(cursor)
+        answer = self.script.get(cursor, Page[PlatformOrder](items=(), cursor=cursor or "c0"))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def aclose(self) -> None:
+        pass
+
+    async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
+        raise NotImplementedError
+
+    async def create_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str:
+        raise NotImplementedError
+
+    async def update_tracking(self, order_ref: str, fulfillment_ref: str, tracking: Tracking) -> str:
+        raise NotImplementedError
+
+    async def cancel_fulfillment(self, order_ref: str, fulfillment_ref: str) -> None:
+        raise NotImplementedError
+
+    async def create_order(self, order: NewOrder) -> CreatedOrder:
+        raise NotImplementedError
+
+    async def fulfillments(self, order_ref: str, known_refs: Iterable[str] = ()) -> tuple[PlatformFulfillment, ...]:
+        raise NotImplementedError
+
+
+@dataclass
+class FakeSink:
+    queued: list[InputEvent] = field(default_factory=list)
+    delivered: list[InputEvent] = field(default_factory=list)
+    fail_flush: bool = False
+
+    def publish(self, topic: str, event: InputEvent, *, source: str) -> None:
+        assert topic == "order-events" and source == "/fulfillsync/connections/shop-bc"
+        self.queued.append(event)
+
+    async def flush(self) -> None:
+        if self.fail_flush:
+            self.queued.clear()
+            raise KafkaException("1 record(s) not delivered within 30s")
+        self.delivered.extend(self.queued)
+        self.queued.clear()
+
+
+@dataclass
+class Message:
+    value: bytes | None
+    key: bytes | None = None
+    topic: str = "poll-ticks"
+    partition: int = 0
+    offset: int = 0
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+@dataclass
+class Rig:
+    """A poller over dict tables, a scripted store and a fake sink; `now` is its clock."""
+
+    store: ScriptedStore = field(default_factory=ScriptedStore)
+    sink: FakeSink = field(default_factory=FakeSink)
+    cursor_table: dict[bytes, bytes] = field(default_factory=dict)
+    order_table: dict[bytes, bytes] = field(default_factory=dict)
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    now: datetime = NOW
+    built: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.metrics = PollingMetrics(self.registry)
+
+    def poller(self) -> Poller:
+        metrics = self.metrics
+        cursors = CursorTable(self.cursor_table)
+        buyer = BuyerOrderPublisher(config=CONFIG, topic="order-events", sink=self.sink, cursors=cursors,
+                                    buyer_orders=BuyerOrderTable(self.order_table), metrics=metrics,
+                                    clock=lambda: self.now)
+
+        def connector_for(connection: Connection) -> StoreConnector:
+            self.built.append(connection.id)
+            return self.store
+
+        return Poller(config=CONFIG, cursors=cursors, buyer=buyer, metrics=metrics, connector_for=connector_for,
+                      clock=lambda: self.now)
+
+    def metric(self, name: str, **labels: str) -> float:
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+
+def tick(connection_id: str, at: datetime = NOW, interval: timedelta = INTERVAL) -> Message:
+    length = interval_ms(interval)
+    key, value = encode_tick(PollTick(connection_id=connection_id, slot=slot_of(at, length), interval_ms=length,
+                                      published_at=at))
+    return Message(value=value, key=key)
+
+
+def run(poller: Poller, *messages: Message) -> None:
+    async def go() -> None:
+        for message in messages:
+            await poller.process(message)
+
+    asyncio.run(go())
+
+
+def test_a_connection_is_polled_once_per_slot_whatever_ticks_arrive() -> None:
+    rig = Rig()
+    first, second = rig.poller(), rig.poller()  # two workers in turn owning the same table partition
+    run(first, tick("shop-bc"), tick("shop-bc", NOW + timedelta(seconds=30)))
+    run(second, tick("shop-bc", NOW + timedelta(minutes=1)))
+    assert len(rig.store.asked) == 1
+    assert rig.metric("fulfillsync_poll_ticks_total", outcome="duplicate") == 2
+    rig.now = NOW + INTERVAL
+    run(second, tick("shop-bc", rig.now))
+    assert len(rig.store.asked) == 2
+
+
+def test_new_orders_become_order_placed_and_the_cursor_moves_after_delivery() -> None:
+    rig = Rig()
+    rig.store.script[None] = Page(items=(order("100", **{"ACME-MUG": 2, "OWN-TEE": 1}), order("101", OWN=1)),
+                                  cursor="c1", has_more=True)
+    rig.store.script["c1"] = Page(items=(order("102", **{"ACME-CAP": 1}),), cursor="c2")
+    run(rig.poller(), tick("shop-bc"))
+    placed = [e for e in rig.sink.delivered if isinstance(e, OrderPlaced)]
+    assert [(e.buyer.order_ref, [line.sku for line in e.lines]) for e in placed] == [
+        ("100", ["ACME-MUG"]), ("102", ["ACME-CAP"])]
+    assert CursorTable(rig.cursor_table).get("shop-bc").cursor == "c2"
+    assert rig.metric("fulfillsync_unrouted_lines_total", connection="shop-bc", reason="no_route") == 2
+    assert rig.metric("fulfillsync_poll_orders_placed_total", connection="shop-bc") == 2
+
+
+def test_a_known_order_is_not_routed_again_and_one_without_routed_lines_is_not_recorded() -> None:
+    rig = Rig()
+    rig.store.script[None] = Page(items=(order("100", **{"ACME-MUG": 2}), order("101", OWN=1)), cursor="c1")
+    changed = order("100", **{"ACME-MUG": 1})  # the buyer later cancelled a unit: not a new order.placed
+    rig.store.script["c1"] = Page(items=(changed, order("101", OWN=1)), cursor="c2")
+    poller = rig.poller()
+    run(poller, tick("shop-bc"))
+    rig.now = NOW + INTERVAL
+    run(poller, tick("shop-bc", rig.now))
+    assert len(rig.sink.delivered) == 1
+    assert BuyerOrderTable(rig.order_table).known("shop-bc", "100")
+    assert not BuyerOrderTable(rig.order_table).known("shop-bc", "101")
+    entry = BuyerOrderTable(rig.order_table).get("shop-bc", "100")
+    assert entry is not None and entry.placed == tuple(rig.sink.delivered)
+
+
+def test_a_failed_delivery_keeps_the_cursor_and_the_next_poll_republishes_the_same_ids(
+        caplog: pytest.LogCaptureFixture) -> None:
+    rig = Rig(sink=FakeSink(fail_flush=True))
+    rig.store.script[None] = Page(items=(order("100", **{"ACME-MUG": 2}),), cursor="c1")
+    poller = rig.poller()
+    run(poller, tick("shop-bc"))
+    assert rig.sink.delivered == []
+    assert CursorTable(rig.cursor_table).get("shop-bc").cursor is None
+    assert not BuyerOrderTable(rig.order_table).known("shop-bc", "100")
+    assert rig.metric("fulfillsync_polls_total", connection="shop-bc", outcome="internal_error") == 1
+    rig.sink.fail_flush = False
+    rig.now = NOW + INTERVAL
+    run(poller, tick("shop-bc", rig.now))
+    assert rig.store.asked == [None, None]
+    assert [e.order_id for e in rig.sink.delivered] and CursorTable(rig.cursor_table).get("shop-bc").cursor == "c1"
+
+
+@pytest.mark.parametrize("error, outcome, level", [
+    (RetryableError("HTTP 503", connection="shop-bc", platform_message="try later", status=503),
+     "retryable_error", logging.WARNING),
+    (PermanentError("HTTP 401", connection="shop-bc", platform_message="invalid token", status=401),
+     "permanent_error", logging.ERROR),
+])
+def test_connector_errors_keep_the_last_delivered_cursor_and_the_next_tick_resumes_from_it(
+        error: ConnectorError, outcome: str, level: int, caplog: pytest.LogCaptureFixture) -> None:
+    rig = Rig()
+    rig.store.script[None] = Page(items=(order("100", **{"ACME-MUG": 2}),), cursor="c1", has_more=True)
+    rig.store.script["c1"] = error
+    poller = rig.poller()
+    with caplog.at_level(logging.INFO, logger="fulfillsync.polling"):
+        run(poller, tick("shop-bc"))
+    assert len(rig.sink.delivered) == 1
+    assert CursorTable(rig.cursor_table).get("shop-bc").cursor == "c1"
+    assert rig.metric("fulfillsync_polls_total", connection="shop-bc", outcome=outcome) == 1
+    [record] = [r for r in caplog.records if r.levelno == level]
+    assert error.platform_message in record.getMessage()
+    rig.store.script["c1"] = Page(items=(), cursor="c2")
+    rig.now = NOW + INTERVAL
+    run(poller, tick("shop-bc", rig.now))
+    assert rig.store.asked == [None, "c1", "c1"]
+    assert CursorTable(rig.cursor_table).get("shop-bc").cursor == "c2"
+
+
+def test_ticks_for_unknown_or_manual_connections_and_garbage_are_ignored_with_a_log_line(
+        caplog: pytest.LogCaptureFixture) -> None:
+    rig = Rig()
+    with caplog.at_level(logging.WARNING, logger="fulfillsync.polling"):
+        run(rig.poller(), tick("gone-shop"), tick("hand"), Message(value=b"{not json"), Message(value=None))
+    assert rig.built == [] and rig.cursor_table == {}
+    assert rig.metric("fulfillsync_poll_ticks_total", outcome="unknown_connection") == 2
+    assert rig.metric("fulfillsync_poll_ticks_total", outcome="invalid") == 2
+    assert any("'gone-shop'" in r.getMessage() and "not in the configuration" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_a_stale_tick_from_a_backlog_is_skipped_and_a_seller_is_not_polled_yet() -> None:
+    rig = Rig()
+    run(rig.poller(), tick("shop-bc", NOW - 2 * INTERVAL), tick("acme"))
+    assert rig.store.asked == [] and rig.built == []
+    assert rig.metric("fulfillsync_poll_ticks_total", outcome="stale") == 1
+    assert rig.metric("fulfillsync_polls_total", connection="acme", outcome="seller_not_polled") == 1
+
+
+def test_an_unexpected_failure_never_escapes_the_agent() -> None:
+    rig = Rig()
+    rig.store.script[None] = ZeroDivisionError("bug")
+    poller = rig.poller()
+    run(poller, tick("shop-bc"))  # does not raise
+    assert rig.metric("fulfillsync_polls_total", connection="shop-bc", outcome="internal_error") == 1
+
+
+def test_the_ticker_publishes_each_slot_once_per_pollable_connection() -> None:
+    ticker = Ticker(connections=pollable(CONFIG.connections), interval=INTERVAL)
+    first = ticker.due(NOW)
+    assert [t.connection_id for t in first] == ["shop-bc", "acme"]
+    assert ticker.due(NOW + timedelta(minutes=5)) == []
+    later = ticker.due(NOW + INTERVAL)
+    assert {t.slot for t in later} == {first[0].slot + 1}
+    assert Ticker(connections=pollable([MANUAL]), interval=INTERVAL).due(NOW) == []

@@ -1,0 +1,222 @@
+"""Scheduled polling end to end on the real broker: `fulfillsync worker` as its own process with a 2-second poll
+interval, a buyer's simulated BigCommerce store served over HTTP, orders placed as its merchant, and order-events
+read back. Two sellers are configured (their stores are never called: seller polling is a later step)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import yaml
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from sandbox.merchant import Merchant, PlacedOrder
+from sandbox.registry import create_store
+from sandbox.server import free_port
+from sandbox.settings import StoreSettings
+from schemas.cloudevents import header_map
+from schemas.config_file import load_config
+from schemas.events import OrderLine, PartyRef
+from schemas.factories import order_placed
+from schemas.topics import TopicNames
+from streams.admin import ensure_topics
+from tests.support.kafka_harness import WorkerProcess
+
+pytestmark = pytest.mark.kafka
+
+TOKEN = "sandbox-token"
+INTERVAL_S = 2.0
+BUYER = PartyRef(partner="shop", connection="shop-bc", platform="bigcommerce")
+ACME = PartyRef(partner="acme", connection="acme-shopify", platform="shopify")
+BOLT = PartyRef(partner="bolt", connection="bolt-woo", platform="woocommerce")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+NOWHERE = "http://127.0.0.1:9"  # the sellers' stores: nothing listens, and nothing may call them yet
+
+
+@dataclass
+class Store:
+    """A simulated store served by uvicorn in a thread of the test process."""
+
+    root: str
+    base_url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def place(self, lines: dict[str, int]) -> PlacedOrder:
+        async def act() -> PlacedOrder:
+            async with httpx.AsyncClient(base_url=self.root) as http:
+                return await Merchant("bigcommerce", http).place_order(lines)
+
+        return asyncio.run(act())
+
+
+@contextmanager
+def served_bigcommerce() -> Iterator[Store]:
+    app, base_path = create_store(StoreSettings(platform="bigcommerce", name="shop",
+                                                credentials={"access_token": TOKEN}))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, name="bigcommerce-store", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the simulated store did not start"
+        time.sleep(0.05)
+    try:
+        yield Store(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}{base_path}", server, thread)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@dataclass
+class TopicReader:
+    """Every record of one topic, from offset 0 of each partition."""
+
+    bootstrap: str
+    topic: str
+    records: list[tuple[str | None, dict[str, Any], dict[str, str]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"reader-{uuid.uuid4()}",
+                                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        partitions = self._consumer.list_topics(self.topic, timeout=10).topics[self.topic].partitions
+        self._consumer.assign([TopicPartition(self.topic, p, 0) for p in partitions])
+
+    def read(self, seconds: float) -> list[tuple[str | None, dict[str, Any], dict[str, str]]]:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            message = self._consumer.poll(0.1)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                assert error.code() == KafkaError._PARTITION_EOF, error
+                continue
+            key = message.key()
+            self.records.append((key.decode() if key else None, json.loads(message.value() or b"null"),
+                                 header_map(message.headers())))
+        return self.records
+
+    def wait_for(self, condition: Callable[[], bool], timeout_s: float, what: str, worker: WorkerProcess) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.read(0.3)
+            if condition():
+                return
+        raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; saw "
+                             f"{[r[1].get('order_id') for r in self.records]}\n{worker.log_tail()}")
+
+    def event_ids(self) -> list[str]:
+        return [str(value["event_id"]) for _, value, _ in self.records]
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def write_config(folder: Path, bootstrap: str, buyer_base_url: str) -> Path:
+    document = {
+        "kafka": {"bootstrap_servers": bootstrap, "topic_prefix": f"t{uuid.uuid4().hex[:10]}", "partitions": 2},
+        "polling": {"interval": f"{INTERVAL_S:g}s"},
+        "worker": {"web_host": "127.0.0.1", "web_port": free_port(), "state_dir": str(folder / "state"),
+                   "broker_session_timeout": "6s"},
+        "connections": [
+            {"id": BUYER.connection, "partner": BUYER.partner, "role": "buyer", "platform": "bigcommerce",
+             "base_url": buyer_base_url, "credentials": {"access_token": "${POLLING_TEST_TOKEN}"}},
+            {"id": ACME.connection, "partner": ACME.partner, "role": "seller", "platform": "shopify",
+             "base_url": NOWHERE, "credentials": {"access_token": "${POLLING_TEST_TOKEN}"}},
+            {"id": BOLT.connection, "partner": BOLT.partner, "role": "seller", "platform": "woocommerce",
+             "base_url": NOWHERE, "credentials": {"consumer_key": "${POLLING_TEST_TOKEN}",
+                                                                    "consumer_secret": "${POLLING_TEST_TOKEN}"}},
+        ],
+        "routes": [{"buyer": BUYER.connection, "seller": ACME.connection, "skus": ["ACME-*"]},
+                   {"buyer": BUYER.connection, "seller": BOLT.connection, "skus": ["BOLT-*"]}],
+    }
+    path = folder / "fulfillsync.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def expected_event(placed: PlacedOrder, seller: PartyRef, lines: dict[str, int]) -> tuple[str, str]:
+    """(order id, event id) the poller must publish for `lines` of `placed` routed to `seller`."""
+    event = order_placed(buyer=BUYER.model_copy(update={"order_ref": placed.order_ref}), seller=seller,
+                         lines=[OrderLine(line_id=placed.line_ids[sku], sku=sku, quantity=qty, title=sku)
+                                for sku, qty in lines.items()],
+                         occurred_at=T0)  # the event id does not depend on the time
+    return event.order_id, event.event_id
+
+
+def metric(worker: WorkerProcess, sample: str) -> float:
+    """The value of one sample (`name{labels}`) on the worker's /metrics, 0 when absent."""
+    status, text = worker.http("/metrics")
+    assert status == 200
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(sample + " ")]
+    return values[0] if values else 0.0
+
+
+def test_new_buyer_orders_are_published_once_per_seller_across_polls_and_restarts(
+        tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLLING_TEST_TOKEN", TOKEN)  # the worker process inherits it
+    with served_bigcommerce() as store:
+        config_path = write_config(tmp_path, kafka_bootstrap, store.base_url)
+        config = load_config(config_path).config
+        ensure_topics(config.kafka)
+        names = TopicNames(config.kafka.topic_prefix)
+        mixed = store.place({"ACME-MUG": 2, "BOLT-NUT": 3, "OWN-TEE": 1})  # placed before the worker runs
+        own_only = store.place({"OWN-CAP": 1})
+        expected = {expected_event(mixed, ACME, {"ACME-MUG": 2}), expected_event(mixed, BOLT, {"BOLT-NUT": 3})}
+
+        reader = TopicReader(kafka_bootstrap, names.order_events)
+        worker = WorkerProcess(config_path, tmp_path / "worker.log").start()
+        started = time.monotonic()
+        try:
+            reader.wait_for(lambda: len(reader.records) >= 2, 60, "the mixed order's two order.placed", worker)
+            reader.read(2.5 * INTERVAL_S)  # more polls: nothing else may appear
+            assert {(str(value["order_id"]), str(value["event_id"])) for _, value, _ in reader.records} == expected
+            assert len(reader.records) == 2, "an order was published twice"
+            for key, value, headers in reader.records:
+                assert key == value["order_id"]
+                assert headers["ce_id"] == value["event_id"]
+                assert headers["ce_type"] == "io.fulfillsync.order.placed"
+                assert headers["ce_source"] == "/fulfillsync/connections/shop-bc"
+                assert {line["sku"] for line in value["lines"]} <= {"ACME-MUG", "BOLT-NUT"}
+            assert metric(worker, 'fulfillsync_unrouted_lines_total{connection="shop-bc",reason="no_route"}') == 2
+            assert metric(worker, 'fulfillsync_polls_total{connection="acme-shopify",outcome="seller_not_polled"}') > 0
+            polls = metric(worker, 'fulfillsync_polls_total{connection="shop-bc",outcome="ok"}')
+            assert 3 <= polls <= 2 + (time.monotonic() - started) / INTERVAL_S, "not one poll per interval"
+            assert own_only.order_ref not in json.dumps([value for _, value, _ in reader.records])
+
+            worker.stop(signal.SIGTERM)
+            worker = WorkerProcess(config_path, tmp_path / "worker.log").start()
+            reader.wait_for(lambda: metric(worker, 'fulfillsync_polls_total{connection="shop-bc",outcome="ok"}') >= 2,
+                            30, "two polls after the restart", worker)
+            assert len(reader.records) == 2, "the restarted worker published again"
+            assert metric(worker, 'fulfillsync_poll_orders_seen_total{connection="shop-bc"}') == 0, \
+                "the restarted worker read the orders again: it did not resume from the stored cursor"
+
+            later = store.place({"ACME-CAP": 1})
+            later_id = expected_event(later, ACME, {"ACME-CAP": 1})
+            reader.wait_for(lambda: len(reader.records) >= 3, 30, "the later order's order.placed", worker)
+            reader.read(INTERVAL_S)
+            assert len(reader.records) == 3
+            key, value, _ = reader.records[2]
+            assert (value["order_id"], value["event_id"]) == later_id
+            letters = TopicReader(kafka_bootstrap, names.dead_letters)
+            assert letters.read(1.0) == [], "the ledger refused what the poller published"
+            letters.close()
+        finally:
+            reader.close()
+            worker.stop(signal.SIGTERM)
