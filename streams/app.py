@@ -99,8 +99,8 @@ def create_app(config: Config) -> Service:
 
     app.agent(inputs, name="ledger", concurrency=1)(ledger)
     register_views(app, metrics)
-    register_polling(app, config, names, metrics.registry, table_options=_rocksdb_options(config))  # ticks, poller
-    register_webhooks(app, config, metrics)  # verified deliveries are logged until the poller subscribes
+    polling = register_polling(app, config, names, metrics.registry, table_options=_rocksdb_options(config))
+    register_webhooks(app, config, metrics, on_delivery=polling.request_poll)  # a verified delivery polls at once
     return Service(app=app, names=names, metrics=metrics)
 
 

@@ -132,6 +132,7 @@ def register_webhooks(app: faust.App, config: Config, metrics: Metrics, on_deliv
 
 
 async def log_delivery(notice: WebhookNotice) -> None:
-    """The placeholder subscriber until the poller takes over: logs each notice (the receiver counts it)."""
+    """Logs a notice (the receiver counts it); the poller's `request_poll` calls it before asking for the poll,
+    and it is the subscriber when none is given."""
     log.info("webhook %s (%s) for connection %s: order %s to poll", notice.delivery_id, notice.topic,
              notice.connection_id, notice.order_ref or "(none named: the whole connection)")

@@ -7,7 +7,9 @@ Per tick, in order:
 2. a connection missing from the configuration, or a `manual` one: logged, ignored (`unknown_connection`);
 3. a tick more than one slot older than now (a backlog after downtime; a newer tick follows it): `stale`;
 4. a slot that starts no later than the last slot polled for the connection: `duplicate` (duplicated ticks,
-   two leaders during a rebalance, a tick re-read after a restart once its poll was recorded);
+   two leaders during a rebalance, a tick re-read after a restart once its poll was recorded); a webhook's tick
+   is a duplicate only when a poll began after the webhook arrived (that poll saw its change), so a burst of
+   webhooks costs one poll, and a webhook poll leaves the schedule's slot as it was;
 5. otherwise the connection is polled: a buyer's new orders become `order.placed` (`buyer_orders`); a seller's
    poll is a no-op until the seller-fulfilment poller exists; then the slot is recorded.
 Poll failures: `RetryableError` (429, 5xx, timeouts) is logged as a warning, `PermanentError` (4xx, an unreadable
@@ -83,15 +85,19 @@ class Poller:
             log.debug("stale poll tick for %s (slot %d) ignored", connection.id, tick.slot)
             return
         state = self._cursors.get(connection.id)
-        if tick.slot_start_ms <= state.slot_start_ms:
+        if tick.reason == "webhook":
+            covered = state.polled_at is not None and state.polled_at >= tick.published_at
+        else:
+            covered = tick.slot_start_ms <= state.slot_start_ms
+        if covered:
             self._metrics.ticks.labels("duplicate").inc()
-            log.debug("poll tick for %s: slot %d already polled", connection.id, tick.slot)
+            log.debug("%s poll tick for %s: slot %d already polled", tick.reason, connection.id, tick.slot)
             return
         self._metrics.ticks.labels("polled").inc()
         outcome = await self._poll(connection, tick)
         self._metrics.polls.labels(connection.id, outcome).inc()
-        self._cursors.mark_polled(connection.id, slot_start_ms=tick.slot_start_ms, interval_ms=tick.interval_ms,
-                                  at=now)
+        slot_start_ms = tick.slot_start_ms if tick.reason == "schedule" else state.slot_start_ms
+        self._cursors.mark_polled(connection.id, slot_start_ms=slot_start_ms, interval_ms=tick.interval_ms, at=now)
 
     async def _poll(self, connection: Connection, tick: PollTick) -> str:
         """Poll once; the outcome label. Connector errors are handled here, anything else by `process`."""

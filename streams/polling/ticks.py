@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
@@ -31,6 +32,7 @@ class PollTick(BaseModel):
     slot: int = Field(ge=0)
     interval_ms: int = Field(ge=1)
     published_at: AwareDatetime
+    reason: Literal["schedule", "webhook"] = "schedule"
 
     @property
     def slot_start_ms(self) -> int:
@@ -94,3 +96,10 @@ class Ticker:
         published = now.astimezone(UTC)
         return [PollTick(connection_id=connection.id, slot=slot, interval_ms=length, published_at=published)
                 for connection in self.connections]
+
+
+def webhook_tick(connection_id: str, interval: timedelta, now: datetime) -> PollTick:
+    """A tick asking for a poll of `connection_id` now, because a verified webhook said something changed."""
+    length = interval_ms(interval)
+    return PollTick(connection_id=connection_id, slot=slot_of(now, length), interval_ms=length,
+                    published_at=now.astimezone(UTC), reason="webhook")

@@ -6,7 +6,8 @@ it) and a timer that publishes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,8 @@ from streams.polling.cursors import BuyerOrderTable, CursorTable
 from streams.polling.metrics import PollingMetrics
 from streams.polling.poller import Poller
 from streams.polling.sink import KafkaEventSink
-from streams.polling.ticks import Ticker, encode_tick, pollable, timer_period
+from streams.polling.ticks import Ticker, encode_tick, pollable, timer_period, webhook_tick
+from streams.webhooks import WebhookNotice, log_delivery
 
 log = logging.getLogger("fulfillsync.polling")
 
@@ -34,10 +36,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class Polling:
+    """What `register_polling` added: the poller (tests reach into it) and `request_poll`, which asks for a poll
+    of one connection now (a verified webhook's hand-off)."""
+
+    poller: Poller
+    request_poll: Callable[[WebhookNotice], Awaitable[None]]
+
+
 def register_polling(app: faust.App, config: Config, names: TopicNames, registry: CollectorRegistry, *,
-                     table_options: dict[str, Any], clock: Callable[[], datetime] = _now) -> Poller:
-    """Add polling to `app` and return the poller (tests reach into it). `table_options` are the RocksDB
-    options of the app's tables."""
+                     table_options: dict[str, Any], clock: Callable[[], datetime] = _now) -> Polling:
+    """Add polling to `app`. `table_options` are the RocksDB options of the app's tables."""
     metrics = PollingMetrics(registry)
     ticks_topic = app.topic(names.poll_ticks, partitions=config.kafka.partitions, **_RAW)
     tables = {name: app.Table(name, default=None, partitions=config.kafka.partitions, key_type=bytes,
@@ -68,6 +78,14 @@ def register_polling(app: faust.App, config: Config, names: TopicNames, registry
         finally:  # the agent stops (shutdown): release the connectors' HTTP clients
             await poller.aclose()
 
+    async def request_poll(notice: WebhookNotice) -> None:
+        """Publish a webhook tick for the notice's connection; the poller polls it unless a poll began since.
+        Raises when the tick cannot be sent (the webhook receiver logs and counts `callback_failed`)."""
+        await log_delivery(notice)
+        key, value = encode_tick(webhook_tick(notice.connection_id, config.polling.interval, clock()))
+        await ticks_topic.send(key=key, value=value)
+        metrics.ticks.labels("webhook").inc()
+
     app.timer(timer_period(config.polling.interval), on_leader=True, name="poll-ticker")(publish_ticks)
     app.agent(ticks_topic, name="poller", concurrency=1)(poll_agent)
-    return poller
+    return Polling(poller=poller, request_poll=request_poll)

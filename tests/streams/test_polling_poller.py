@@ -31,7 +31,7 @@ from streams.polling.buyer_orders import BuyerOrderPublisher
 from streams.polling.cursors import BuyerOrderTable, CursorTable
 from streams.polling.metrics import PollingMetrics
 from streams.polling.poller import Poller
-from streams.polling.ticks import PollTick, Ticker, encode_tick, interval_ms, pollable, slot_of
+from streams.polling.ticks import PollTick, Ticker, encode_tick, interval_ms, pollable, slot_of, webhook_tick
 from streams.records import InputEvent
 
 NOW = datetime(2026, 11, 26, 12, 0, 1, tzinfo=UTC)
@@ -283,3 +283,31 @@ def test_the_ticker_publishes_each_slot_once_per_pollable_connection() -> None:
     later = ticker.due(NOW + INTERVAL)
     assert {t.slot for t in later} == {first[0].slot + 1}
     assert Ticker(connections=pollable([MANUAL]), interval=INTERVAL).due(NOW) == []
+
+
+def webhook(connection_id: str, at: datetime) -> Message:
+    key, value = encode_tick(webhook_tick(connection_id, INTERVAL, at))
+    return Message(value=value, key=key)
+
+
+def test_a_webhook_polls_at_once_and_a_burst_of_them_costs_one_poll() -> None:
+    rig = Rig()
+    poller = rig.poller()
+    run(poller, tick("shop-bc"))  # the scheduled poll of this slot
+    assert len(rig.store.asked) == 1
+    arrived = NOW + timedelta(minutes=3)
+    rig.now = arrived + timedelta(seconds=1)
+    run(poller, webhook("shop-bc", arrived), webhook("shop-bc", arrived), webhook("shop-bc", arrived))
+    assert len(rig.store.asked) == 2  # one poll for the burst: the next two arrived before it began
+    assert rig.metric("fulfillsync_poll_ticks_total", outcome="duplicate") == 2
+
+
+def test_a_webhook_poll_leaves_the_schedule_alone() -> None:
+    rig = Rig()
+    poller = rig.poller()
+    rig.now = NOW + timedelta(seconds=1)
+    run(poller, webhook("shop-bc", NOW))  # a webhook before the slot's scheduled tick
+    run(poller, tick("shop-bc"))  # the scheduled tick of the same slot still polls
+    assert len(rig.store.asked) == 2
+    state = CursorTable(rig.cursor_table).get("shop-bc")
+    assert state.slot_start_ms == slot_of(NOW, interval_ms(INTERVAL)) * interval_ms(INTERVAL)

@@ -251,3 +251,6 @@ def test_worker_endpoint_verifies_dedupes_and_hands_on(worker: WorkerProcess) ->
                               ("msg_9", "shop-bc", "251")]
     for secret in (SHOPIFY_SECRET, BC_SECRET, WOO_SECRET):
         assert secret not in log
+    ticks = re.search(r'^fulfillsync_poll_ticks_total\{outcome="webhook"\} (\S+)$', worker.http("/metrics")[1],
+                      re.MULTILINE)
+    assert ticks is not None and float(ticks.group(1)) == 3  # each accepted delivery asked for a poll
