@@ -225,10 +225,17 @@ def sandbox(
             listed.append({"platform": platform, "port": port, "credentials": dict(SANDBOX_DEFAULT_CREDENTIALS)})
     if not listed:
         raise _fail("sandbox: no stores; give --stores FILE or a port per platform, e.g. --shopify 8101", 2)
-    try:
-        file = SandboxFile(host=host, stores=[StoreSettings.model_validate(item) for item in listed])
-    except ValidationError as error:
-        raise _fail(f"sandbox: invalid store settings: {error}", 2) from None
+    settings: list[StoreSettings] = []
+    problems: list[str] = []
+    for index, item in enumerate(listed):
+        try:
+            settings.append(StoreSettings.model_validate(item))
+        except ValidationError as error:
+            problems += [f"stores[{index}].{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+                         for problem in error.errors()]
+    if problems:
+        raise _fail(f"sandbox: invalid store settings in {stores or 'the flags'}: {'; '.join(problems)}", 2)
+    file = SandboxFile(host=host, stores=settings)
     try:
         asyncio.run(serve(file, typer.echo))
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -93,3 +94,12 @@ def test_the_sandbox_without_stores_says_how_to_ask_for_one() -> None:
                             timeout=60, check=False)
     assert result.returncode == 2
     assert "--stores FILE or a port per platform" in result.stderr
+
+
+def test_a_bad_stores_file_names_the_store_and_the_key(tmp_path: Path) -> None:
+    stores = tmp_path / "stores.yaml"
+    stores.write_text("stores:\n  - {platform: shopify}\n  - {platform: shopfy, port: 8101}\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "fulfillsync.cli", "sandbox", "--stores", str(stores)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "stores[1].platform: Input should be 'shopify'" in result.stderr and "stores[0]" not in result.stderr
