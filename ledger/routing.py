@@ -18,6 +18,9 @@ Rules (docs/routing.md, "Routing buyer orders", says why):
   reported. A buyer order already cancelled when first seen yields nothing at all.
 - Our line id is the buyer's line ref, verbatim: deterministic, unique within the buyer order (hence within each
   stored order), and it maps back onto the buyer's line with no lookup when tracking is written there.
+- `shipping` carries the buyer order's shipping address, email, phone, method and number, so the seller order
+  sink can create the order with them; None when the buyer order has no address, email, phone or method. It is
+  not part of the event id (it comes from the same buyer order as the lines).
 - The seller's `order_ref` is None (the order does not exist on the seller's platform yet); `occurred_at` is the
   time observed. The event id does not depend on it, so a re-poll of an unchanged order is a duplicate.
 - Route an order only when it is first seen: a stored order's lines never change (the ledger refuses a second
@@ -33,7 +36,7 @@ from datetime import datetime
 from typing import Literal
 
 from schemas.config import Connection, Route
-from schemas.events import OrderLine, OrderPlaced, PartyRef
+from schemas.events import OrderLine, OrderPlaced, PartyRef, ShippingAddress, ShippingDetails
 from schemas.factories import order_placed
 from schemas.platform import PlatformLine, PlatformOrder
 
@@ -113,11 +116,28 @@ def route_order(
 
     buyer_party = PartyRef(partner=buyer.partner, connection=buyer.id, platform=buyer.platform,
                            order_ref=order.order_ref)
+    shipping = shipping_details(order)
     placed = tuple(
         order_placed(buyer=buyer_party, seller=_party(sellers[seller_id]), lines=lines, occurred_at=observed_at)
         for seller_id, lines in by_seller.items()
     )
+    if shipping is not None:
+        placed = tuple(event.model_copy(update={"shipping": shipping}) for event in placed)
     return Routing(placed=placed, unrouted=tuple(unrouted))
+
+
+def shipping_details(order: PlatformOrder) -> ShippingDetails | None:
+    """The shipping details of a buyer order for its sellers; None when it has no address, email, phone or
+    shipping method (its number alone ships nothing)."""
+    if not (order.shipping_address or order.email or order.phone or order.shipping_method):
+        return None
+    address = order.shipping_address
+    return ShippingDetails(
+        address=None if address is None else ShippingAddress(
+            name=address.name, company=address.company, lines=list(address.lines), city=address.city,
+            region=address.region, postal_code=address.postal_code, country_code=address.country_code,
+            phone=address.phone),
+        email=order.email, phone=order.phone, method=order.shipping_method, buyer_order_number=order.number)
 
 
 def net_quantity(line: PlatformLine) -> int:

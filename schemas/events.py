@@ -67,6 +67,30 @@ class FulfilledLine(_Input):
     quantity: StrictInt
 
 
+class ShippingAddress(_Input):
+    """Where the seller ships the order, as the buyer's customer entered it."""
+
+    name: str
+    company: str | None = None
+    lines: list[str] = Field(default_factory=list)
+    city: str = ""
+    region: str | None = Field(default=None, description="State or province code where the platform has one.")
+    postal_code: str = ""
+    country_code: str = Field(default="", description="ISO 3166-1 alpha-2.")
+    phone: str | None = None
+
+
+class ShippingDetails(_Input):
+    """What a seller needs to ship a stored order, copied from the buyer's order when it was first routed."""
+
+    address: ShippingAddress | None = None
+    email: str | None = None
+    phone: str | None = None
+    method: str | None = Field(default=None, description="The shipping method the customer chose, by name.")
+    buyer_order_number: str | None = Field(
+        default=None, description="What people call the buyer's order (`#1001`), shown on the seller's order.")
+
+
 # -- inputs --------------------------------------------------------------------------------------------------
 
 
@@ -81,6 +105,9 @@ class OrderPlaced(_Input):
     buyer: PartyRef
     seller: PartyRef
     lines: list[OrderLine] = Field(min_length=1)
+    shipping: ShippingDetails | None = Field(
+        default=None, description="Shipping details for the seller; null when the buyer order had none. Not part "
+        "of the event id: it is copied from the buyer order the event's lines come from.")
 
 
 class FulfillmentRecorded(_Input):

@@ -53,5 +53,16 @@ class TopicNames:
         return f"{self.app_id}-buyer-orders-changelog"
 
     @property
+    def seller_order_retries(self) -> str:
+        """Internal: orders whose creation on the seller's platform is to be tried again, keyed by order id."""
+        return f"{self.prefix}.seller-order-retries"
+
+    @property
+    def seller_order_changelog(self) -> str:
+        """Internal: the changelog of the seller-order table (order id -> the order created on the seller's
+        platform)."""
+        return f"{self.app_id}-seller-orders-changelog"
+
+    @property
     def public(self) -> tuple[str, str, str, str]:
         return (self.order_events, self.fulfillment_events, self.shipped_orders, self.dead_letters)

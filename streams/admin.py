@@ -42,6 +42,9 @@ def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(names.poll_ticks, settings.partitions, {"cleanup.policy": "delete", "retention.ms": "86400000"}),
         TopicSpec(names.poll_cursor_changelog, settings.partitions, {"cleanup.policy": "compact"}),
         TopicSpec(names.buyer_order_changelog, settings.partitions, {"cleanup.policy": "compact"}),
+        # Seller orders (streams/sellers): retries keyed by order id, co-partitioned with order-events.
+        TopicSpec(names.seller_order_retries, settings.partitions, events),
+        TopicSpec(names.seller_order_changelog, settings.partitions, {"cleanup.policy": "compact"}),
     ]
 
 

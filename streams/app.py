@@ -6,6 +6,8 @@
   and publishes to shipped-orders and dead-letters;
 - polling (streams.polling): the leader's timer publishes poll ticks, the poller agent polls each connection at
   most once per interval, with its cursor in the `poll-cursors` table; buyers' new orders become order.placed;
+- seller orders (streams.sellers): each order.placed is created on its seller's platform once, recorded in the
+  `seller-orders` table, its seller reference published as a second order.placed; retries via a retry topic;
 - web views: /healthz, /readyz, /metrics, and POST /webhooks/{connection_id} (streams.webhooks).
 
 Processing is at-least-once with an idempotent ledger, never Faust's exactly-once mode (DESIGN.md §5).
@@ -27,6 +29,7 @@ from streams.metrics import Metrics
 from streams.orders.ledger_agent import LedgerProcessor
 from streams.polling.wiring import register_polling
 from streams.records import EncodedRecord
+from streams.sellers.wiring import register_seller_orders
 from streams.web import register_views
 from streams.webhooks import register_webhooks
 
@@ -101,6 +104,7 @@ def create_app(config: Config) -> Service:
     register_views(app, metrics)
     polling = register_polling(app, config, names, metrics.registry, table_options=_rocksdb_options(config))
     register_webhooks(app, config, metrics, on_delivery=polling.request_poll)  # a verified delivery polls at once
+    register_seller_orders(app, config, names, metrics.registry, table_options=_rocksdb_options(config))
     return Service(app=app, names=names, metrics=metrics)
 
 

@@ -1,0 +1,85 @@
+"""Registers the seller order sink on the Faust app: the `seller-orders` table, the retry topic, the agent on
+order-events and the retry agent, both at concurrency 1 (DESIGN.md §5: loss-sensitive sinks never run
+concurrently). Connectors are made on first use, with short in-call retries (`SINK_RETRY`): longer waits go
+through the retry topic, so a failing store does not hold the agent (and the orders of other stores) for long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from connectors.base import SellerConnector
+from connectors.http import RetryPolicy
+from connectors.registry import connector_for
+from schemas.config import Config, Connection
+from schemas.topics import TopicNames
+from streams.polling.sink import KafkaEventSink
+from streams.records import EncodedRecord
+from streams.sellers.creator import SellerOrderCreator, SellerOrderMetrics, Topics
+from streams.sellers.entries import SellerOrderTable
+
+SELLER_ORDER_TABLE = "seller-orders"
+SINK_RETRY = RetryPolicy(attempts=2, initial_delay_s=0.2, max_delay_s=1.0, max_retry_after_s=5.0)
+_RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _seller_connector(connection: Connection) -> SellerConnector:
+    return connector_for(connection, retry=SINK_RETRY)
+
+
+def _drop_buffered(app: faust.App) -> None:
+    """Empty the agents' buffers when an agent stops. This agent shares order-events with the ledger agent, so
+    Faust counts two references per record; a record the ledger took while it still sat in this stopped agent's
+    buffer (or the other way round) keeps one forever, and Faust's shutdown then waits for it without end (its
+    wait for in-flight records only ends once they are acked or garbage). Dropped records were never taken by an
+    agent, so they are not acked: their offsets are not committed and the next owner reads them again."""
+    app.flow_control.clear()
+
+
+def register_seller_orders(app: faust.App, config: Config, names: TopicNames, registry: CollectorRegistry, *,
+                           table_options: dict[str, Any], clock: Callable[[], datetime] = _now) -> SellerOrderCreator:
+    """Add the seller order sink to `app`; returns its creator (tests reach into it)."""
+    partitions = config.kafka.partitions
+    order_events = app.topic(names.order_events, partitions=partitions, **_RAW)
+    retries = app.topic(names.seller_order_retries, partitions=partitions, **_RAW)
+    outputs = {topic.get_topic_name(): topic
+               for topic in (retries, app.topic(names.dead_letters, partitions=partitions, **_RAW))}
+    table = app.Table(SELLER_ORDER_TABLE, default=None, partitions=partitions, key_type=bytes, value_type=bytes,
+                      options=table_options)
+
+    async def send(topic: str, record: EncodedRecord, partition: int | None) -> None:
+        await outputs[topic].send(key=record.key, value=record.value, headers=record.headers, partition=partition)
+
+    creator = SellerOrderCreator(
+        config=config, topics=Topics(order_events=names.order_events, retries=names.seller_order_retries,
+                                     dead_letters=names.dead_letters),
+        table=SellerOrderTable(table), events=KafkaEventSink(config.kafka.bootstrap_servers), send=send,
+        connector_for=_seller_connector, metrics=SellerOrderMetrics(registry), clock=clock)
+
+    async def seller_orders(stream: Any) -> None:
+        try:
+            async for event in stream.events():
+                await creator.process_placed(event.message)
+        finally:  # the agent stops (shutdown): release the connectors' HTTP clients
+            _drop_buffered(app)
+            await creator.aclose()
+
+    async def seller_order_retries(stream: Any) -> None:
+        try:
+            async for event in stream.events():
+                await creator.process_retry(event.message)
+        finally:
+            _drop_buffered(app)
+
+    app.agent(order_events, name="seller-orders", concurrency=1)(seller_orders)
+    app.agent(retries, name="seller-order-retries", concurrency=1)(seller_order_retries)
+    return creator

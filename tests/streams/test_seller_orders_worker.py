@@ -1,0 +1,258 @@
+"""The seller order sink end to end on the real broker: `fulfillsync worker` as its own process, two sellers'
+simulated Shopify stores served over HTTP, `order.placed` events produced as the buyer poller would, and
+order-events, dead-letters and the seller-order table's changelog read back.
+
+One worker runs the whole story (a worker start costs seconds): an order created once with its lines and
+recorded; a store answering 503 for a while while another store's order goes through; a store refusing with a
+4xx; a restart after which replayed orders call no store at all."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import yaml
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from sandbox.common import SandboxApp
+from sandbox.registry import create_store
+from sandbox.server import free_port
+from sandbox.settings import StoreSettings
+from sandbox.shopify.store import Order
+from schemas.config_file import load_config
+from schemas.events import OrderLine, OrderPlaced, PartyRef, ShippingAddress, ShippingDetails
+from schemas.factories import order_placed
+from schemas.topics import TopicNames
+from streams.admin import ensure_topics
+from streams.producer import EventProducer
+from tests.support.kafka_harness import WorkerProcess
+
+pytestmark = pytest.mark.kafka
+
+TOKEN = "shpat_seller_orders_test_token"
+BUYER = PartyRef(partner="shop", connection="shop-bc", platform="bigcommerce")
+ACME = PartyRef(partner="acme", connection="acme-shopify", platform="shopify")
+BOLT = PartyRef(partner="bolt", connection="bolt-shopify", platform="shopify")
+REFUSAL = "Order blocked: the customer account is on hold"
+SHIPPING = ShippingDetails(
+    address=ShippingAddress(name="Ada Lovelace", lines=["12 St James's Square"], city="London", postal_code="SW1Y 4JH",
+                            country_code="GB"), email="ada@example.com", buyer_order_number="#1042")
+
+
+@dataclass
+class Store:
+    """A simulated Shopify store served by uvicorn in a thread of the test process."""
+
+    app: SandboxApp
+    root: str
+    server: uvicorn.Server
+
+    def orders_for(self, order_id: str) -> list[Order]:
+        return [order for order in list(self.app.store.store.orders.values()) if order.source_identifier == order_id]
+
+    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = httpx.request(method, f"{self.root}/_sandbox{path}", json=body, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+
+@contextmanager
+def served_shopify(name: str) -> Iterator[Store]:
+    app, _ = create_store(StoreSettings(platform="shopify", name=name, credentials={"access_token": TOKEN}))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, name=f"{name}-store", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the simulated store did not start"
+        time.sleep(0.05)
+    try:
+        yield Store(app, f"http://127.0.0.1:{port}", server)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@dataclass
+class Reader:
+    """Every record of some topics, from offset 0 of each partition: (topic, key, value)."""
+
+    bootstrap: str
+    topics: tuple[str, ...]
+    records: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"reader-{uuid.uuid4()}",
+                                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        metadata = self._consumer.list_topics(timeout=10)
+        self._consumer.assign([TopicPartition(topic, p, 0) for topic in self.topics
+                               for p in metadata.topics[topic].partitions])
+
+    def read(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            message = self._consumer.poll(0.1)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                assert error.code() == KafkaError._PARTITION_EOF, error
+                continue
+            key = message.key()
+            self.records.append((str(message.topic()), key.decode() if key else None,
+                                 json.loads(message.value() or b"null")))
+
+    def wait_for(self, condition: Callable[[], bool], what: str, worker: WorkerProcess, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.read(0.2)
+            if condition():
+                return
+        raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; saw "
+                             f"{[(topic, value.get('type')) for topic, _, value in self.records]}\n"
+                             f"{worker.log_tail()}")
+
+    def of(self, topic: str) -> list[dict[str, Any]]:
+        return [value for name, _, value in self.records if name == topic]
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def write_config(folder: Path, bootstrap: str, acme: Store, bolt: Store) -> Path:
+    def seller(party: PartyRef, store: Store) -> dict[str, Any]:
+        return {"id": party.connection, "partner": party.partner, "role": "seller", "platform": "shopify",
+                "base_url": store.root, "credentials": {"access_token": "${SELLER_ORDERS_TEST_TOKEN}"}}
+
+    document = {
+        "kafka": {"bootstrap_servers": bootstrap, "topic_prefix": f"t{uuid.uuid4().hex[:10]}", "partitions": 2},
+        "worker": {"web_host": "127.0.0.1", "web_port": free_port(), "state_dir": str(folder / "state"),
+                   "broker_session_timeout": "6s"},
+        "connections": [seller(ACME, acme), seller(BOLT, bolt)],
+    }
+    path = folder / "fulfillsync.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def placed(seller: PartyRef, lines: dict[str, int], shipping: ShippingDetails | None = None) -> OrderPlaced:
+    """A stored order as the buyer poller publishes it: the seller's order_ref still unknown."""
+    buyer = BUYER.model_copy(update={"order_ref": f"bc-{uuid.uuid4().hex[:8]}"})
+    return order_placed(buyer=buyer, seller=seller, occurred_at=datetime.now(UTC),
+                        lines=[OrderLine(line_id=f"L{index}", sku=sku, quantity=qty, title=sku)
+                               for index, (sku, qty) in enumerate(lines.items(), start=1)]
+                        ).model_copy(update={"shipping": shipping})
+
+
+def confirmations(reader: Reader, names: TopicNames, order_id: str) -> list[dict[str, Any]]:
+    """The order.placed events on order-events that carry the seller's order_ref for `order_id`."""
+    return [value for value in reader.of(names.order_events)
+            if value["order_id"] == order_id and value["seller"]["order_ref"] is not None]
+
+
+def metric(worker: WorkerProcess, sample: str) -> float:
+    status, text = worker.http("/metrics")
+    assert status == 200
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(sample + " ")]
+    return values[0] if values else 0.0
+
+
+def test_orders_are_created_once_on_their_sellers_stores_through_failures_and_restarts(
+        tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SELLER_ORDERS_TEST_TOKEN", TOKEN)  # the worker process inherits it
+    with served_shopify("acme") as acme, served_shopify("bolt") as bolt:
+        config_path = write_config(tmp_path, kafka_bootstrap, acme, bolt)
+        config = load_config(config_path).config
+        ensure_topics(config.kafka)
+        names = TopicNames(config.kafka.topic_prefix)
+        reader = Reader(kafka_bootstrap, (names.order_events, names.dead_letters, names.seller_order_changelog))
+        producer = EventProducer(kafka_bootstrap, source="/tests")
+        worker = WorkerProcess(config_path, tmp_path / "worker.log").start()
+        try:
+            # 1. created once, with the right lines; recorded; the seller's reference published and accepted
+            first = placed(ACME, {"ACME-MUG": 2, "ACME-CAP": 1}, SHIPPING)
+            producer.publish(names.order_events, first)
+            producer.flush()
+            reader.wait_for(lambda: len(confirmations(reader, names, first.order_id)) == 1,
+                            "the first order's confirmation", worker)
+            [created] = acme.orders_for(first.order_id)
+            assert sorted((line.sku, line.quantity) for line in created.line_items) == [("ACME-CAP", 1),
+                                                                                        ("ACME-MUG", 2)]
+            assert created.email == "ada@example.com"
+            assert created.shipping_address is not None and "SW1Y 4JH" in created.shipping_address.values()
+            [confirmed] = confirmations(reader, names, first.order_id)
+            assert confirmed["seller"]["order_ref"].endswith(f"/{created.id}")
+            assert confirmed["event_id"] != first.event_id
+            assert [line["line_id"] for line in confirmed["lines"]] == ["L1", "L2"]
+            reader.wait_for(lambda: any(key == first.order_id for topic, key, _ in reader.records
+                                        if topic == names.seller_order_changelog), "the table entry", worker)
+            [entry] = [value for topic, key, value in reader.records
+                       if topic == names.seller_order_changelog and key == first.order_id]
+            assert entry["order_ref"] == confirmed["seller"]["order_ref"]
+            assert entry["line_refs"] == {"L1": f"gid://shopify/LineItem/{created.line_items[0].id}",
+                                          "L2": f"gid://shopify/LineItem/{created.line_items[1].id}"}
+
+            # 2. acme answers 503 for a while: bolt's order goes through meanwhile, acme's is created once later
+            acme.admin("POST", "/faults", {"status": 503, "times": 6, "path": "graphql"})
+            delayed, other = placed(ACME, {"ACME-TEE": 1}), placed(BOLT, {"BOLT-NUT": 3})
+            producer.publish(names.order_events, delayed)
+            producer.publish(names.order_events, other)
+            producer.flush()
+            reader.wait_for(lambda: len(confirmations(reader, names, other.order_id)) == 1,
+                            "bolt's order while acme fails", worker)
+            assert acme.orders_for(delayed.order_id) == [], "acme's failing order was created without retrying"
+            assert len(bolt.orders_for(other.order_id)) == 1
+            reader.wait_for(lambda: len(confirmations(reader, names, delayed.order_id)) == 1,
+                            "acme's order after its store recovered", worker, timeout_s=40)
+            assert len(acme.orders_for(delayed.order_id)) == 1
+            assert acme.admin("GET", "/requests")["by_status"].get("503") == 6
+
+            # 3. a permanent refusal: dead-lettered with the platform's message, nothing created
+            bolt.admin("POST", "/faults", {"status": 400, "times": 1, "path": "graphql",
+                                           "body": json.dumps({"errors": REFUSAL})})
+            refused = placed(BOLT, {"BOLT-BOLT": 1})
+            producer.publish(names.order_events, refused)
+            producer.flush()
+            reader.wait_for(lambda: any(value["order_id"] == refused.order_id
+                                        for value in reader.of(names.dead_letters)), "the refusal's dead letter",
+                            worker)
+            reader.read(1.0)
+            [letter] = reader.of(names.dead_letters)  # and no other: the ledger accepted every confirmation
+            assert (letter["reason"], letter["stage"]) == ("platform_rejected", "seller_orders")
+            assert REFUSAL in letter["message"]
+            assert TOKEN not in json.dumps(letter)
+            assert json.loads(letter["original"]["value"])["event_id"] == refused.event_id
+            assert bolt.orders_for(refused.order_id) == []
+            applied = 'fulfillsync_ledger_inputs_total{status="applied",type="order.placed"}'
+            assert metric(worker, applied) == 4 + 3, "the ledger did not apply every order and confirmation"
+
+            # 4. restart, then the orders are replayed: no store is called again, nothing is published again
+            worker.stop(signal.SIGTERM)
+            acme.admin("DELETE", "/requests")
+            worker = WorkerProcess(config_path, tmp_path / "worker.log").start()
+            for event in (first, delayed):
+                producer.publish(names.order_events, event)
+            producer.flush()
+            reader.wait_for(lambda: metric(worker, 'fulfillsync_seller_orders_total{connection="acme-shopify",'
+                                                   'outcome="already_created"}') == 2, "the replays", worker)
+            reader.read(2.0)
+            assert acme.admin("GET", "/requests")["total"] == 0, "a replayed order called the store again"
+            assert len(acme.app.store.store.orders) == 2
+            for order_id in (first.order_id, delayed.order_id, other.order_id):
+                assert len(confirmations(reader, names, order_id)) == 1
+        finally:
+            reader.close()
+            worker.stop(signal.SIGTERM)
