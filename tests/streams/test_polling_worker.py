@@ -1,6 +1,7 @@
 """Scheduled polling end to end on the real broker: `fulfillsync worker` as its own process with a 2-second poll
 interval, a buyer's simulated BigCommerce store served over HTTP, orders placed as its merchant, and order-events
-read back. Two sellers are configured (their stores are never called: seller polling is a later step)."""
+read back. Two sellers are configured (they are not polled: seller polling is a later step; the seller-order sink
+may try to create the orders on them, which this test does not look at)."""
 
 from __future__ import annotations
 
