@@ -11,7 +11,7 @@ import pytest
 from connectors.base import MalformedResponseError, PermanentError, RetryableError
 from connectors.http import PlatformHttp, RetryPolicy, redact, retry_after_seconds
 
-SECRET = "shpat_0123456789abcdef"
+SECRET = "fake-access-token-0123456789"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
