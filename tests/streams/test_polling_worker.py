@@ -22,7 +22,6 @@ import httpx
 import pytest
 import uvicorn
 import yaml
-from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from sandbox.merchant import Merchant, PlacedOrder
 from sandbox.registry import create_store
@@ -34,7 +33,7 @@ from schemas.events import OrderLine, PartyRef
 from schemas.factories import order_placed
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
-from tests.support.kafka_harness import WorkerProcess
+from tests.support.kafka_harness import WorkerProcess, drain, reader_from_start
 
 pytestmark = pytest.mark.kafka
 
@@ -92,21 +91,10 @@ class TopicReader:
     records: list[tuple[str | None, dict[str, Any], dict[str, str]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"reader-{uuid.uuid4()}",
-                                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-        partitions = self._consumer.list_topics(self.topic, timeout=10).topics[self.topic].partitions
-        self._consumer.assign([TopicPartition(self.topic, p, 0) for p in partitions])
+        self._consumer = reader_from_start(self.bootstrap, (self.topic,))
 
     def read(self, seconds: float) -> list[tuple[str | None, dict[str, Any], dict[str, str]]]:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            message = self._consumer.poll(0.1)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                assert error.code() == KafkaError._PARTITION_EOF, error
-                continue
+        for message in drain(self._consumer, seconds):
             key = message.key()
             self.records.append((key.decode() if key else None, json.loads(message.value() or b"null"),
                                  header_map(message.headers())))

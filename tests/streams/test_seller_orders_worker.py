@@ -24,7 +24,6 @@ import httpx
 import pytest
 import uvicorn
 import yaml
-from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from sandbox.common import SandboxApp
 from sandbox.registry import create_store
@@ -37,7 +36,7 @@ from schemas.factories import order_placed
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
 from streams.producer import EventProducer
-from tests.support.kafka_harness import WorkerProcess
+from tests.support.kafka_harness import WorkerProcess, drain, reader_from_start
 
 pytestmark = pytest.mark.kafka
 
@@ -95,22 +94,10 @@ class Reader:
     records: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"reader-{uuid.uuid4()}",
-                                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-        metadata = self._consumer.list_topics(timeout=10)
-        self._consumer.assign([TopicPartition(topic, p, 0) for topic in self.topics
-                               for p in metadata.topics[topic].partitions])
+        self._consumer = reader_from_start(self.bootstrap, self.topics)
 
     def read(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            message = self._consumer.poll(0.1)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                assert error.code() == KafkaError._PARTITION_EOF, error
-                continue
+        for message in drain(self._consumer, seconds):
             key = message.key()
             self.records.append((str(message.topic()), key.decode() if key else None,
                                  json.loads(message.value() or b"null")))

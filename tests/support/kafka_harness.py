@@ -114,6 +114,31 @@ class Published:
     headers: dict[str, str]
 
 
+def reader_from_start(bootstrap: str, topics: tuple[str, ...]) -> Consumer:
+    """A consumer assigned to offset 0 of every partition of `topics` (no group offsets, no commits)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    metadata = consumer.list_topics(timeout=10)
+    consumer.assign([TopicPartition(topic, p, 0) for topic in topics for p in metadata.topics[topic].partitions])
+    return consumer
+
+
+def drain(consumer: Consumer, seconds: float) -> list[Any]:
+    """Every record `consumer` receives within `seconds` (end-of-partition notices skipped, other errors fail)."""
+    received: list[Any] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        message = consumer.poll(0.1)
+        if message is None:
+            continue
+        error = message.error()
+        if error is not None:
+            assert error.code() == KafkaError._PARTITION_EOF, error
+            continue
+        received.append(message)
+    return received
+
+
 @dataclass
 class OutputReader:
     """Reads shipped-orders and dead-letters from the beginning, accumulating every record seen."""
@@ -123,24 +148,10 @@ class OutputReader:
     records: list[Published] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"reader-{uuid.uuid4()}",
-                                   "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-        metadata = self._consumer.list_topics(timeout=10)
-        partitions = [TopicPartition(topic, p, 0)  # start at offset 0 of every partition
-                      for topic in (self.names.shipped_orders, self.names.dead_letters)
-                      for p in metadata.topics[topic].partitions]
-        self._consumer.assign(partitions)
+        self._consumer = reader_from_start(self.bootstrap, (self.names.shipped_orders, self.names.dead_letters))
 
     def poll(self, seconds: float = 0.5) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            message = self._consumer.poll(0.1)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                assert error.code() == KafkaError._PARTITION_EOF, error
-                continue
+        for message in drain(self._consumer, seconds):
             key = message.key()
             self.records.append(Published(
                 topic=str(message.topic()), key=key.decode() if key else None,
