@@ -51,7 +51,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -72,6 +71,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message,
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # confluent_kafka.admin re-exports it, but not for mypy
 
+from sandbox.server import free_port
 from schemas.cloudevents import ce_type
 from schemas.config import Config
 from schemas.events import FulfilledLine, OrderLine, PartyRef, SourceRef
@@ -126,12 +126,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Args:
     return Args(orders=ns.orders, fulfillments_per_order=ns.fulfillments_per_order, partitions=ns.partitions,
                 bootstrap=ns.bootstrap, timeout=ns.timeout, worker_loglevel=ns.worker_loglevel,
                 worker_env=dict(item.split("=", 1) for item in ns.worker_env), baseline=ns.baseline)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(path: Path, *, args: Args, prefix: str, state_dir: Path, web_port: int) -> Config:

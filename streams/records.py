@@ -47,6 +47,19 @@ class KafkaMessage(Protocol):
 
 
 @dataclass(frozen=True)
+class RebuiltMessage:
+    """A `KafkaMessage` rebuilt from parts kept elsewhere (a held input in the ledger's state, a retry record),
+    so its dead letter names the record it was first read from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: RawHeaders
+
+
+@dataclass(frozen=True)
 class InvalidInput:
     """A record that cannot be applied: `reason` is a dead-letter reason code, `message` says why for a person."""
 

@@ -15,11 +15,9 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ledger import OrderState, Output, Rejection, apply, new_state
-from schemas.cloudevents import RawHeaders
 from schemas.events import DeadLetter, OrderReopened, OrderShipped, OrderTrackingUpdated
 from schemas.topics import TopicNames
 from streams.metrics import Metrics
@@ -28,6 +26,7 @@ from streams.records import (
     InputEvent,
     InvalidInput,
     KafkaMessage,
+    RebuiltMessage,
     dead_letter,
     decode_input,
     encode_event,
@@ -38,18 +37,6 @@ log = logging.getLogger("fulfillsync.ledger")
 
 Send = Callable[[str, EncodedRecord], Awaitable[None]]
 """Publishes one record on a topic (by name); raises if the producer refuses it."""
-
-
-@dataclass(frozen=True)
-class _HeldMessage:
-    """A held input re-presented as the record it was read from, for its dead letter."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: RawHeaders
 
 
 class LedgerProcessor:
@@ -140,7 +127,7 @@ def _held_message(state: OrderState, held_event_id: str) -> KafkaMessage:
     for item in state.held:
         if item.event.event_id == held_event_id:
             topic, partition, offset = (item.position or "held:-1:-1").rsplit(":", 2)
-            return _HeldMessage(topic=topic, partition=int(partition), offset=int(offset),
+            return RebuiltMessage(topic=topic, partition=int(partition), offset=int(offset),
                                 key=item.event.order_id.encode(), value=item.event.model_dump_json().encode(),
                                 headers=[])
     raise LookupError(f"no held input {held_event_id} on order {state.order_id}")

@@ -39,13 +39,21 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter
 
 from connectors.base import PermanentError, RetryableError, SellerConnector
-from schemas.cloudevents import RawHeaders, header_map
+from schemas.cloudevents import header_map
 from schemas.config import Config, Connection
 from schemas.events import OrderPlaced, OriginalRecord, ShippingDetails
 from schemas.factories import order_placed
 from schemas.platform import Address, NewOrder, PlatformLine
 from streams.polling.sink import EventSink
-from streams.records import EncodedRecord, InvalidInput, KafkaMessage, dead_letter, decode_input, encode_event
+from streams.records import (
+    EncodedRecord,
+    InvalidInput,
+    KafkaMessage,
+    RebuiltMessage,
+    dead_letter,
+    decode_input,
+    encode_event,
+)
 from streams.sellers.entries import (
     MAX_ATTEMPTS,
     MAX_DELAY,
@@ -71,18 +79,6 @@ class Topics:
     order_events: str
     retries: str
     dead_letters: str
-
-
-@dataclass(frozen=True)
-class _StoredMessage:
-    """An order-events record as a retry record keeps it, presented again for its dead letter."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: RawHeaders
 
 
 class SellerOrderMetrics:
@@ -221,7 +217,7 @@ class SellerOrderCreator:
                     connection_id, attempt, record.not_before.isoformat(), error)
 
     async def _reject(self, placed: OrderPlaced, original: OriginalRecord, text: str) -> None:
-        letter = dead_letter(_StoredMessage(topic=original.topic, partition=original.partition,
+        letter = dead_letter(RebuiltMessage(topic=original.topic, partition=original.partition,
                                             offset=original.offset, key=_bytes(original.key),
                                             value=_bytes(original.value), headers=original.headers),
                              reason="platform_rejected", text=text, order_id=placed.order_id,

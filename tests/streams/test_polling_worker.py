@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 
 from sandbox.merchant import Merchant, PlacedOrder
@@ -34,6 +32,7 @@ from schemas.factories import order_placed
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
 from tests.support.kafka_harness import WorkerProcess, drain, reader_from_start
+from tests.support.stores import served
 
 pytestmark = pytest.mark.kafka
 
@@ -48,12 +47,10 @@ NOWHERE = "http://127.0.0.1:9"  # the sellers' stores: nothing listens, and noth
 
 @dataclass
 class Store:
-    """A simulated store served by uvicorn in a thread of the test process."""
+    """A simulated store served over HTTP (tests.support.stores)."""
 
     root: str
     base_url: str
-    server: uvicorn.Server
-    thread: threading.Thread
 
     def place(self, lines: dict[str, int]) -> PlacedOrder:
         async def act() -> PlacedOrder:
@@ -67,19 +64,8 @@ class Store:
 def served_bigcommerce() -> Iterator[Store]:
     app, base_path = create_store(StoreSettings(platform="bigcommerce", name="shop",
                                                 credentials={"access_token": TOKEN}))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, name="bigcommerce-store", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the simulated store did not start"
-        time.sleep(0.05)
-    try:
-        yield Store(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}{base_path}", server, thread)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served(app, "bigcommerce") as root:
+        yield Store(root, f"{root}{base_path}")
 
 
 @dataclass
@@ -148,14 +134,6 @@ def expected_event(placed: PlacedOrder, seller: PartyRef, lines: dict[str, int])
     return event.order_id, event.event_id
 
 
-def metric(worker: WorkerProcess, sample: str) -> float:
-    """The value of one sample (`name{labels}`) on the worker's /metrics, 0 when absent."""
-    status, text = worker.http("/metrics")
-    assert status == 200
-    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(sample + " ")]
-    return values[0] if values else 0.0
-
-
 def test_new_buyer_orders_are_published_once_per_seller_across_polls_and_restarts(
         tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POLLING_TEST_TOKEN", TOKEN)  # the worker process inherits it
@@ -182,18 +160,18 @@ def test_new_buyer_orders_are_published_once_per_seller_across_polls_and_restart
                 assert headers["ce_type"] == "io.fulfillsync.order.placed"
                 assert headers["ce_source"] == "/fulfillsync/connections/shop-bc"
                 assert {line["sku"] for line in value["lines"]} <= {"ACME-MUG", "BOLT-NUT"}
-            assert metric(worker, 'fulfillsync_unrouted_lines_total{connection="shop-bc",reason="no_route"}') == 2
-            assert metric(worker, 'fulfillsync_polls_total{connection="acme-shopify",outcome="seller_not_polled"}') > 0
-            polls = metric(worker, 'fulfillsync_polls_total{connection="shop-bc",outcome="ok"}')
+            assert worker.metric('fulfillsync_unrouted_lines_total{connection="shop-bc",reason="no_route"}') == 2
+            assert worker.metric('fulfillsync_polls_total{connection="acme-shopify",outcome="seller_not_polled"}') > 0
+            polls = worker.metric('fulfillsync_polls_total{connection="shop-bc",outcome="ok"}')
             assert 3 <= polls <= 2 + (time.monotonic() - started) / INTERVAL_S, "not one poll per interval"
             assert own_only.order_ref not in json.dumps([value for _, value, _ in reader.records])
 
             worker.stop(signal.SIGTERM)
             worker = WorkerProcess(config_path, tmp_path / "worker.log").start()
-            reader.wait_for(lambda: metric(worker, 'fulfillsync_polls_total{connection="shop-bc",outcome="ok"}') >= 2,
+            reader.wait_for(lambda: worker.metric('fulfillsync_polls_total{connection="shop-bc",outcome="ok"}') >= 2,
                             30, "two polls after the restart", worker)
             assert len(reader.records) == 2, "the restarted worker published again"
-            assert metric(worker, 'fulfillsync_poll_orders_seen_total{connection="shop-bc"}') == 0, \
+            assert worker.metric('fulfillsync_poll_orders_seen_total{connection="shop-bc"}') == 0, \
                 "the restarted worker read the orders again: it did not resume from the stored cursor"
 
             later = store.place({"ACME-CAP": 1})

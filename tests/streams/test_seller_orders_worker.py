@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 
 from sandbox.common import SandboxApp
@@ -37,6 +35,7 @@ from schemas.topics import TopicNames
 from streams.admin import ensure_topics
 from streams.producer import EventProducer
 from tests.support.kafka_harness import WorkerProcess, drain, reader_from_start
+from tests.support.stores import served
 
 pytestmark = pytest.mark.kafka
 
@@ -52,11 +51,10 @@ SHIPPING = ShippingDetails(
 
 @dataclass
 class Store:
-    """A simulated Shopify store served by uvicorn in a thread of the test process."""
+    """A simulated Shopify store served over HTTP (tests.support.stores)."""
 
     app: SandboxApp
     root: str
-    server: uvicorn.Server
 
     def orders_for(self, order_id: str) -> list[Order]:
         return [order for order in list(self.app.store.store.orders.values()) if order.source_identifier == order_id]
@@ -70,19 +68,8 @@ class Store:
 @contextmanager
 def served_shopify(name: str) -> Iterator[Store]:
     app, _ = create_store(StoreSettings(platform="shopify", name=name, credentials={"access_token": TOKEN}))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, name=f"{name}-store", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the simulated store did not start"
-        time.sleep(0.05)
-    try:
-        yield Store(app, f"http://127.0.0.1:{port}", server)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served(app, name) as root:
+        yield Store(app, root)
 
 
 @dataclass
@@ -148,13 +135,6 @@ def confirmations(reader: Reader, names: TopicNames, order_id: str) -> list[dict
     """The order.placed events on order-events that carry the seller's order_ref for `order_id`."""
     return [value for value in reader.of(names.order_events)
             if value["order_id"] == order_id and value["seller"]["order_ref"] is not None]
-
-
-def metric(worker: WorkerProcess, sample: str) -> float:
-    status, text = worker.http("/metrics")
-    assert status == 200
-    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(sample + " ")]
-    return values[0] if values else 0.0
 
 
 def test_orders_are_created_once_on_their_sellers_stores_through_failures_and_restarts(
@@ -224,7 +204,7 @@ def test_orders_are_created_once_on_their_sellers_stores_through_failures_and_re
             assert json.loads(letter["original"]["value"])["event_id"] == refused.event_id
             assert bolt.orders_for(refused.order_id) == []
             applied = 'fulfillsync_ledger_inputs_total{status="applied",type="order.placed"}'
-            assert metric(worker, applied) == 4 + 3, "the ledger did not apply every order and confirmation"
+            assert worker.metric(applied) == 4 + 3, "the ledger did not apply every order and confirmation"
 
             # 4. restart, then the orders are replayed: no store is called again, nothing is published again
             worker.stop(signal.SIGTERM)
@@ -233,7 +213,7 @@ def test_orders_are_created_once_on_their_sellers_stores_through_failures_and_re
             for event in (first, delayed):
                 producer.publish(names.order_events, event)
             producer.flush()
-            reader.wait_for(lambda: metric(worker, 'fulfillsync_seller_orders_total{connection="acme-shopify",'
+            reader.wait_for(lambda: worker.metric('fulfillsync_seller_orders_total{connection="acme-shopify",'
                                                    'outcome="already_created"}') == 2, "the replays", worker)
             reader.read(2.0)
             assert acme.admin("GET", "/requests")["total"] == 0, "a replayed order called the store again"

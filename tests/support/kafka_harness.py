@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import yaml
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from sandbox.server import free_port
 from schemas.cloudevents import header_map
 from schemas.config import Config
 from schemas.config_file import load_config
@@ -28,12 +28,6 @@ from streams.admin import ensure_topics
 from streams.producer import EventProducer
 
 WORKER_READY_TIMEOUT_S = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(folder: Path, bootstrap: str, *, partitions: int = 2) -> Path:
@@ -85,6 +79,13 @@ class WorkerProcess:
             return int(error.code), error.read().decode()
         except OSError:
             return 0, ""
+
+    def metric(self, sample: str) -> float:
+        """The value of one sample (`name{labels}`, exactly as /metrics prints it) on the worker, 0 when absent."""
+        status, text = self.http("/metrics")
+        assert status == 200, f"/metrics answered {status}"
+        values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(sample + " ")]
+        return values[0] if values else 0.0
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 60.0) -> int:
         assert self.process is not None
