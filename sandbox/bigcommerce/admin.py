@@ -1,5 +1,6 @@
 """The simulated BigCommerce store's admin routes: what a merchant does in the control panel (place an order,
-ship lines with tracking, edit or delete a shipment, refund, cancel), with no credentials, for tests and curl."""
+ship lines with tracking, edit or delete a shipment, refund, cancel, find orders by `?external_order_id=`), with no
+credentials, for tests and curl."""
 
 from __future__ import annotations
 
@@ -70,11 +71,17 @@ def admin_routes(store: BigCommerceStore, api_base: str) -> list[BaseRoute]:
         return views.shipment_json(store, store.edit_shipment(order_id(request), int_path(request, "shipment_id"),
                                                               **body))
 
+    def find(request: Request, body: dict[str, Any]) -> Any:
+        wanted = request.query_params.get("external_order_id")
+        return [dump(order) for order in store.orders.values()
+                if wanted is None or order.external_order_id == wanted]
+
     def refund(request: Request, body: dict[str, Any]) -> Any:
         return dump(store.refund(order_id(request), int(body["order_product_id"]), int(body["quantity"])))
 
     return [
         Route(prefix, admin(place, 201), methods=["POST"]),
+        Route(prefix, admin(find), methods=["GET"]),
         Route(prefix + "/{order_id:int}", admin(lambda r, b: dump(store.order(order_id(r)))), methods=["GET"]),
         Route(prefix + "/{order_id:int}/shipments", admin(ship, 201), methods=["POST"]),
         Route(prefix + "/{order_id:int}/shipments/{shipment_id:int}", admin(edit), methods=["PUT", "DELETE"]),

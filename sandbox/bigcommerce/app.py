@@ -17,7 +17,7 @@ Admin routes (no credentials; the merchant's control panel), all JSON:
 `POST /_sandbox/bigcommerce/orders/{id}/shipments` (`items`, tracking fields, optional `order_address_id`),
 `PUT|DELETE /_sandbox/bigcommerce/orders/{id}/shipments/{shipment_id}`,
 `POST /_sandbox/bigcommerce/orders/{id}/cancel`, `POST /_sandbox/bigcommerce/orders/{id}/refunds`
-(`order_product_id`, `quantity`).
+(`order_product_id`, `quantity`), `GET /_sandbox/bigcommerce/orders?external_order_id=` (a list of orders).
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ Admin (no credentials), to act as the merchant with curl:
 "shipping_address"?}`; `POST /_sandbox/magento/orders/{id}/ship` (the ship request body);
 `POST /_sandbox/magento/orders/{id}/cancel`; `PUT /_sandbox/magento/shipments/{id}/tracks`
 `{"tracks": [{"track_number", "carrier_code", "title"?}]}`; `POST /_sandbox/magento/shipments/{id}/cancel`
-`{"reason"?}`; `GET /_sandbox/magento/orders/{id}` and `GET /_sandbox/magento/shipments/{id}`.
+`{"reason"?}`; `GET /_sandbox/magento/orders/{id}`, `GET /_sandbox/magento/orders/{id}/shipments` (a list),
+`GET /_sandbox/magento/shipments/{id}`; `GET /_sandbox/magento/orders?ext_order_id=` (a list of orders).
 """
 
 from __future__ import annotations
@@ -280,10 +281,20 @@ def _admin_routes(store: MagentoStore) -> list[BaseRoute]:
         items, tracks, comment, notify = parse_ship_request(body)
         return store.ship(_id(request), items, tracks=tracks, comment=comment, notify=notify).to_json()
 
+    def find_orders(request: Request, body: Any) -> Any:
+        wanted = request.query_params.get("ext_order_id")
+        return [order.to_json() for order in store.orders.values() if wanted in (None, order.ext_order_id)]
+
+    def shipments(request: Request, body: Any) -> Any:
+        order = store.order(_id(request))
+        return [shipment.to_json() for shipment in store.shipments.values() if shipment.order_id == order.entity_id]
+
     return [
         Route(f"{ADMIN}/orders", admin(place), methods=["POST"]),
+        Route(f"{ADMIN}/orders", admin(find_orders), methods=["GET"]),
         Route(f"{ADMIN}/orders/{{id}}", admin(lambda r, b: store.order(_id(r)).to_json()), methods=["GET"]),
         Route(f"{ADMIN}/orders/{{id}}/ship", admin(ship), methods=["POST"]),
+        Route(f"{ADMIN}/orders/{{id}}/shipments", admin(shipments), methods=["GET"]),
         Route(f"{ADMIN}/orders/{{id}}/cancel", admin(lambda r, b: store.cancel_order(_id(r)).to_json()),
               methods=["POST"]),
         Route(f"{ADMIN}/shipments/{{id}}", admin(lambda r, b: store.shipment(_id(r)).to_json()), methods=["GET"]),

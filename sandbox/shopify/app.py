@@ -18,7 +18,8 @@ named in `X-Shopify-API-Version`, as Shopify falls forward).
 
 Admin routes (no token; JSON in and out; ids are numeric legacy ids) under `/_sandbox/shopify`:
 - `POST /orders` `{"lines": [{"title", "sku", "quantity"}], "email", "phone", "shipping_address":
-  {MailingAddressInput}, "shipping_title"}` places an order; `GET /orders/{id}` shows one;
+  {MailingAddressInput}, "shipping_title"}` places an order; `GET /orders/{id}` shows one; `GET /orders
+  ?source_identifier=` lists `{"orders": [...]}` (all without the filter);
 - `POST /orders/{id}/fulfillments` `{"lines": {"<line item id>": quantity} | null, "tracking": {"company",
   "numbers", "urls"}}` fulfils (null: everything left);
 - `POST /fulfillments/{id}/tracking` `{"company", "numbers", "urls"}` edits tracking;
@@ -184,6 +185,11 @@ def _admin_routes(shop: ShopifySandbox) -> list[BaseRoute]:
     async def get_order(request: Request) -> Response:
         return show(int(request.path_params["id"]))
 
+    async def find_orders(request: Request) -> Response:
+        wanted = request.query_params.get("source_identifier")
+        return JSONResponse({"orders": [admin_json(store, order.id) for order in store.orders.values()
+                                        if wanted is None or order.source_identifier == wanted]})
+
     async def fulfil(request: Request) -> Response:
         body = await request.json()
         lines = body.get("lines")
@@ -230,6 +236,7 @@ def _admin_routes(shop: ShopifySandbox) -> list[BaseRoute]:
 
     return [
         Route(f"{ADMIN}/orders", _checked(place), methods=["POST"]),
+        Route(f"{ADMIN}/orders", _checked(find_orders), methods=["GET"]),
         Route(f"{ADMIN}/orders/{{id:int}}", _checked(get_order), methods=["GET"]),
         Route(f"{ADMIN}/orders/{{id:int}}/fulfillments", _checked(fulfil), methods=["POST"]),
         Route(f"{ADMIN}/orders/{{id:int}}/cancel", _checked(cancel_order), methods=["POST"]),

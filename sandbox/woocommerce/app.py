@@ -24,7 +24,9 @@ window that answers 429 with `Retry-After` and an HTML body (as a WAF does), bef
 
 Admin (no auth), as the merchant: under `/_sandbox/woocommerce/`: `POST products` {sku, name?, price?,
 parent_sku?}; `POST orders` {line_items: [{sku, quantity}], billing?, shipping?, shipping_lines?, status?};
-`GET orders/{id}`; `POST orders/{id}/cancel`; `POST orders/{id}/touch`; `POST orders/{id}/tracking`
+`GET orders?meta_key=&meta_value=` (orders whose meta has that value); `GET orders/{id}`;
+`GET orders/{id}/fulfillments` ({tracking_api, tracking_items, tracking_meta, fulfillments});
+`POST orders/{id}/cancel`; `POST orders/{id}/touch`; `POST orders/{id}/tracking`
 {tracking_number, tracking_provider? | custom_tracking_provider?, custom_tracking_link?};
 `PUT|DELETE orders/{id}/tracking/{tracking_id}`; `POST orders/{id}/fulfillments` {items: [{item_id, qty}],
 tracking_number?, shipping_provider?, tracking_url?}; `PUT|DELETE orders/{id}/fulfillments/{fulfillment_id}`.
@@ -48,7 +50,7 @@ from starlette.routing import BaseRoute, Route
 from sandbox.common import ADMIN_PREFIX, SandboxApp, SandboxState, create_sandbox_app
 from sandbox.settings import StoreSettings
 from sandbox.woocommerce import render
-from sandbox.woocommerce.store import PROVIDERS, StoreError, WooStore
+from sandbox.woocommerce.store import PROVIDERS, TRACKING_META_KEY, StoreError, WooStore
 
 TRACKING_OPTIONS = ("shipment-tracking", "fulfillments", "both", "none")
 _OPTIONS = {"tracking", "rate_limit", "utc_offset_minutes"}
@@ -404,6 +406,18 @@ def _admin_routes(store: WooStore, api: _Api) -> list[BaseRoute]:
     def place_order(request: Request, body: dict[str, Any]) -> Any:
         return order_doc(request, store.place_order(**body).id)
 
+    def find_orders(request: Request, body: dict[str, Any]) -> Any:
+        key, value = request.query_params.get("meta_key"), request.query_params.get("meta_value")
+        return [order_doc(request, order.id) for order in store.orders.values()
+                if key is None or any(meta.key == key and str(meta.value) == value for meta in order.meta)]
+
+    def shipping(request: Request, body: dict[str, Any]) -> Any:
+        order = store.order(oid(request))
+        return {"tracking_api": store.tracking,
+                "tracking_items": [render.tracking_json(order.id, item, api.root(request)) for item in order.tracking],
+                "tracking_meta": any(meta.key == TRACKING_META_KEY for meta in order.meta),
+                "fulfillments": [render.fulfillment_json(fulfillment) for fulfillment in order.fulfillments]}
+
     def add_tracking(request: Request, body: dict[str, Any]) -> Any:
         return render.tracking_json(oid(request), store.add_tracking(oid(request), **body), api.root(request))
 
@@ -429,6 +443,7 @@ def _admin_routes(store: WooStore, api: _Api) -> list[BaseRoute]:
     return [
         Route(prefix + "/products", admin(add_product), methods=["POST"]),
         Route(prefix + "/orders", admin(place_order), methods=["POST"]),
+        Route(prefix + "/orders", admin(find_orders), methods=["GET"]),
         Route(order, admin(lambda request, body: order_doc(request, oid(request))), methods=["GET"]),
         Route(order + "/cancel", admin(lambda request, body: order_doc(request, store.cancel_order(
             oid(request)).id)), methods=["POST"]),
@@ -437,5 +452,6 @@ def _admin_routes(store: WooStore, api: _Api) -> list[BaseRoute]:
         Route(order + "/tracking", admin(add_tracking), methods=["POST"]),
         Route(order + "/tracking/{tracking_id}", admin(edit_tracking), methods=["PUT", "DELETE"]),
         Route(order + "/fulfillments", admin(add_fulfillment), methods=["POST"]),
+        Route(order + "/fulfillments", admin(shipping), methods=["GET"]),
         Route(order + "/fulfillments/{fulfillment_id:int}", admin(edit_fulfillment), methods=["PUT", "DELETE"]),
     ]
