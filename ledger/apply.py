@@ -14,7 +14,13 @@ Rules:
   Equal versions with different content are ordered by content digest, so every replay converges.
 - A cancellation is final for that fulfillment id. A shipped order no longer covered is reopened; covered
   again, it is shipped again under a new deterministic event id (derived from the covering fulfillments).
-- Shipped exactly when every line is fully covered by active fulfillments.
+- Shipped exactly when every line is fully covered by active fulfillments, counting only the units the buyer
+  has not cancelled.
+- A buyer cancellation (`order.buyer_cancelled`, from the order's buyer connection only) states totals since
+  placement; per line the ledger keeps the most units any cancellation said, so an older total changes nothing
+  (`stale`). It can complete an order, which then ships. Once every unit is cancelled, the Shipped status no
+  longer changes: a shipped order stays shipped (the goods left), an unshipped one never ships. Fulfillments are
+  still accepted up to the *ordered* quantity: the seller may have shipped before it saw the cancellation.
 - Inputs are remembered by event id: a redelivery changes nothing, and a redelivery of the very same record
   (same `position`) returns that record's outputs again (same ids), because the first delivery may have died
   before publishing them.
@@ -32,6 +38,7 @@ from schemas.carriers import canonical_carrier, tracking_url
 from schemas.events import (
     FulfillmentCancelled,
     FulfillmentRecorded,
+    OrderBuyerCancelled,
     OrderPlaced,
     OrderReopened,
     OrderShipped,
@@ -45,10 +52,11 @@ from schemas.events import (
 from schemas.ids import event_id
 
 MAX_HELD_INPUTS = 100
-"""Fulfillment inputs kept per unknown order; past this, further ones are rejected as `unknown_order`."""
+"""Inputs kept per unknown order (fulfillments, buyer cancellations); past this, further ones are rejected as
+`unknown_order`."""
 
 Status = Literal["applied", "duplicate", "stale", "held", "rejected"]
-InputEvent = OrderPlaced | FulfillmentRecorded | FulfillmentCancelled
+InputEvent = OrderPlaced | OrderBuyerCancelled | FulfillmentRecorded | FulfillmentCancelled
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,7 @@ def apply(state: OrderState, event: InputEvent, position: str | None = None) -> 
         outputs += _release_held(working)
     working.seen[event.event_id] = SeenInput(position=position, outputs=outputs)
     if result.status == "held":
-        assert isinstance(event, FulfillmentRecorded | FulfillmentCancelled)
+        assert not isinstance(event, OrderPlaced)
         working.held.append(HeldInput(event=event, position=position))
     return Result(working, result.status, outputs, result.detail)
 
@@ -114,10 +122,14 @@ def _apply_new(state: OrderState, event: InputEvent) -> Result:
             return _rejected(state, event, "unknown_order",
                              f"order {event.order_id} is unknown and already has {MAX_HELD_INPUTS} inputs waiting")
         return Result(state, "held", [], "order not known yet; held until its order.placed arrives")
-    if (event.source.partner, event.source.connection) != (state.order.seller.partner, state.order.seller.connection):
+    side = "buyer" if isinstance(event, OrderBuyerCancelled) else "seller"
+    owner: PartyRef = getattr(state.order, side)
+    if (event.source.partner, event.source.connection) != (owner.partner, owner.connection):
         return _rejected(state, event, "tenant_mismatch",
                          f"connection {event.source.connection} (partner {event.source.partner}) cannot change order "
-                         f"{state.order_id}, which belongs to seller connection {state.order.seller.connection}")
+                         f"{state.order_id}, which belongs to {side} connection {owner.connection}")
+    if isinstance(event, OrderBuyerCancelled):
+        return _buyer_cancel(state, event)
     if isinstance(event, FulfillmentCancelled):
         return _cancel(state, event)
     return _record(state, event)
@@ -309,19 +321,76 @@ def _cancel(state: OrderState, event: FulfillmentCancelled) -> Result:
     return Result(state, "applied", outputs, "fulfillment cancelled")
 
 
+# -- order.buyer_cancelled -----------------------------------------------------------------------------------
+
+
+def _buyer_cancel(state: OrderState, event: OrderBuyerCancelled) -> Result:
+    assert state.order is not None
+    problem = _cancellation_problem(state.order, event)
+    if problem is not None:
+        return _rejected(state, event, *problem)
+    totals = dict(state.buyer_cancelled)
+    for line in event.lines:
+        totals[line.line_id] = max(totals.get(line.line_id, 0), line.cancelled_quantity)
+    if event.whole_order:
+        totals.update({line.line_id: line.quantity for line in state.order.lines})
+    totals = {line_id: units for line_id, units in totals.items() if units > 0}
+    if totals == state.buyer_cancelled:
+        return Result(state, "stale", [], "the buyer had already cancelled at least these units")
+    state.buyer_cancelled = totals
+    outputs = _ship_if_covered(state, event.occurred_at)
+    if state.nothing_to_ship():
+        detail = "whole order cancelled by the buyer" + (" after it shipped" if state.is_shipped else "")
+    else:
+        detail = "units cancelled by the buyer"
+    return Result(state, "applied", outputs, detail)
+
+
+def _cancellation_problem(order: OrderPlaced, event: OrderBuyerCancelled) -> tuple[str, str] | None:
+    """(reason, message) when `event` does not fit the order it names, else None."""
+    ordered = {line.line_id: line for line in order.lines}
+    line_ids = [line.line_id for line in event.lines]
+    repeated = sorted({line_id for line_id in line_ids if line_ids.count(line_id) > 1})
+    if repeated:
+        return "invalid_payload", f"a cancellation lists each line once; repeated: {', '.join(repeated)}"
+    for line in event.lines:
+        order_line = ordered.get(line.line_id)
+        if order_line is None or order_line.sku != line.sku:
+            return "unknown_line", (f"line {line.line_id} (SKU {line.sku}) is not a line of order {order.order_id} "
+                                    f"(its lines: {', '.join(sorted(ordered))})")
+        counts = (line.cancelled_quantity, line.remaining_quantity)
+        if any(isinstance(n, bool) or n < 0 for n in counts) or sum(counts) != order_line.quantity:
+            return "invalid_quantity", (f"line {line.line_id}: {line.cancelled_quantity} cancelled and "
+                                        f"{line.remaining_quantity} remaining must be non-negative and add up to "
+                                        f"the {order_line.quantity} placed")
+        if event.whole_order and line.remaining_quantity:
+            return "invalid_quantity", (f"a whole-order cancellation leaves nothing to ship, but line {line.line_id} "
+                                        f"keeps {line.remaining_quantity} unit(s)")
+    return None
+
+
 # -- shipped / reopened --------------------------------------------------------------------------------------
+
+
+def _ship_if_covered(state: OrderState, at: datetime) -> list[Output]:
+    """`order.shipped` when the order has just become covered (never once the buyer cancelled all of it)."""
+    if state.is_covered() and not state.is_shipped:
+        shipped = _shipped(state, at)
+        state.shipped_event_id = shipped.event_id
+        return [shipped]
+    return []
 
 
 def _coverage_change(
     state: OrderState, at: datetime, cause_fulfillment_id: str,
     cause: Literal["fulfillment_cancelled", "fulfillment_changed"],
 ) -> list[Output]:
-    covered = state.is_covered()
-    if covered and not state.is_shipped:
-        shipped = _shipped(state, at)
-        state.shipped_event_id = shipped.event_id
-        return [shipped]
-    if not covered and state.shipped_event_id is not None:
+    if state.nothing_to_ship():
+        return []  # the buyer cancelled every unit: shipped stays shipped, unshipped never ships
+    shipped = _ship_if_covered(state, at)
+    if shipped:
+        return shipped
+    if not state.is_covered() and state.shipped_event_id is not None:
         reopened = _reopened(state, at, state.shipped_event_id, cause_fulfillment_id, cause)
         state.shipped_event_id = None
         return [reopened]
@@ -338,7 +407,7 @@ def _shipped(state: OrderState, at: datetime) -> OrderShipped:
     return OrderShipped(
         event_id=event_id("order.shipped", state.order_id, *covering),
         order_id=state.order_id, buyer=_party(state.order.buyer), seller=_party(state.order.seller),
-        shipped_at=at, lines=_lines(state.order), fulfillments=[_published(r) for r in _active(state)],
+        shipped_at=at, lines=_lines(state), fulfillments=[_published(r) for r in _active(state)],
     )
 
 
@@ -351,7 +420,7 @@ def _reopened(
         event_id=event_id("order.reopened", shipped_event_id),
         order_id=state.order_id, buyer=_party(state.order.buyer), seller=_party(state.order.seller),
         reopened_at=at, cause=cause, cause_fulfillment_id=cause_fulfillment_id, reopens_event_id=shipped_event_id,
-        lines=_lines(state.order), fulfillments=[_published(r) for r in _active(state)],
+        lines=_lines(state), fulfillments=[_published(r) for r in _active(state)],
     )
 
 
@@ -369,8 +438,10 @@ def _party(party: object) -> PublishedParty:
     return PublishedParty.model_validate(party, from_attributes=True)
 
 
-def _lines(order: OrderPlaced) -> list[PublishedLine]:
-    return [PublishedLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity) for line in order.lines]
+def _lines(state: OrderState) -> list[PublishedLine]:
+    assert state.order is not None
+    return [PublishedLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity,
+                          cancelled_quantity=state.buyer_cancelled.get(line.line_id, 0)) for line in state.order.lines]
 
 
 def _published(record: FulfillmentRecord) -> PublishedFulfillment:

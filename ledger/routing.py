@@ -3,8 +3,9 @@
 `route_order` turns one buyer order (as a buyer connector's `orders_changed_since` returns it) into one
 `order.placed` per seller that any line routes to, plus the lines no seller takes (the buyer's own products).
 `buyer_cancellation` compares an `order.placed` with the buyer's current order and says what the buyer cancelled
-since. Neither reads a clock, the network or Kafka: the caller (the buyer order poller) hands in the time and
-publishes the result. The same input always gives the same events, with the same ids.
+since; `buyer_cancelled_event` makes that an `order.buyer_cancelled` event. None of them reads a clock, the
+network or Kafka: the caller (the buyer order poller) hands in the time and publishes the result. The same input
+always gives the same events, with the same ids.
 
 Rules (docs/routing.md, "Routing buyer orders", says why):
 - Only the routes whose `buyer` is this connection apply; a line goes to the seller whose routes
@@ -36,8 +37,17 @@ from datetime import datetime
 from typing import Literal
 
 from schemas.config import Connection, Route
-from schemas.events import OrderLine, OrderPlaced, PartyRef, ShippingAddress, ShippingDetails
-from schemas.factories import order_placed
+from schemas.events import (
+    CancelledLine,
+    OrderBuyerCancelled,
+    OrderLine,
+    OrderPlaced,
+    PartyRef,
+    ShippingAddress,
+    ShippingDetails,
+    SourceRef,
+)
+from schemas.factories import order_buyer_cancelled, order_placed
 from schemas.platform import PlatformLine, PlatformOrder
 
 UnroutedReason = Literal["no_route", "no_sku", "ambiguous_route"]
@@ -225,3 +235,21 @@ def buyer_cancellation(placed: OrderPlaced, current: PlatformOrder) -> BuyerCanc
         return None
     whole = len(lines) == len(placed.lines) and all(line.remaining == 0 for line in lines)
     return BuyerCancellation(order_id=placed.order_id, whole_order=whole, lines=lines)
+
+
+def buyer_cancelled_event(cancellation: BuyerCancellation, buyer: Connection,
+                          observed_at: datetime) -> OrderBuyerCancelled:
+    """The `order.buyer_cancelled` event of `cancellation`, observed on the buyer connection `buyer` at
+    `observed_at`. Its id depends on the totals only: the same cancellation seen again is a duplicate. Raises
+    `RoutingError` when `buyer` is not a buyer connection or `observed_at` has no time zone."""
+    if buyer.role != "buyer":
+        raise RoutingError(f"connection {buyer.id!r} has role {buyer.role}, not buyer: it cannot cancel orders")
+    if observed_at.tzinfo is None or observed_at.utcoffset() is None:
+        raise RoutingError("observed_at must carry a time zone")
+    return order_buyer_cancelled(
+        order_id=cancellation.order_id,
+        source=SourceRef(partner=buyer.partner, connection=buyer.id, platform=buyer.platform),
+        whole_order=cancellation.whole_order,
+        lines=[CancelledLine(line_id=line.line_id, sku=line.sku, cancelled_quantity=line.cancelled,
+                             remaining_quantity=line.remaining) for line in cancellation.lines],
+        occurred_at=observed_at)

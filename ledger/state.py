@@ -1,5 +1,6 @@
 """The stored copy of one order, as the ledger keeps it: the order, every fulfillment ever recorded for it
-(cancelled ones are kept, marked cancelled, never deleted), whether it is shipped, and what every input did.
+(cancelled ones are kept, marked cancelled, never deleted), the units the buyer cancelled after placement,
+whether it is shipped, and what every input did.
 
 The state is a plain pydantic model so it round-trips through JSON into the order table unchanged.
 """
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.events import (
     FulfillmentCancelled,
     FulfillmentRecorded,
+    OrderBuyerCancelled,
     OrderPlaced,
     OrderReopened,
     OrderShipped,
@@ -70,9 +72,9 @@ class SeenInput(_State):
 
 
 class HeldInput(_State):
-    """A fulfillment input that arrived before its order (topics are read in no fixed order across each other)."""
+    """An input that arrived before its order (topics are read in no fixed order across each other)."""
 
-    event: Annotated[FulfillmentRecorded | FulfillmentCancelled, Field(discriminator="type")]
+    event: Annotated[FulfillmentRecorded | FulfillmentCancelled | OrderBuyerCancelled, Field(discriminator="type")]
     position: str | None
 
 
@@ -82,6 +84,9 @@ class OrderState(_State):
     order_id: str
     order: OrderPlaced | None = None
     fulfillments: dict[str, FulfillmentRecord] = Field(default_factory=dict)
+    buyer_cancelled: dict[str, int] = Field(
+        default_factory=dict, description="Units per line id the buyer cancelled after placement: the most that "
+        "any order.buyer_cancelled said (a whole-order cancellation: every unit of every line).")
     shipped_event_id: str | None = None
     seen: dict[str, SeenInput] = Field(default_factory=dict)
     held: list[HeldInput] = Field(default_factory=list)
@@ -89,6 +94,17 @@ class OrderState(_State):
     @property
     def is_shipped(self) -> bool:
         return self.shipped_event_id is not None
+
+    def units_to_ship(self) -> dict[str, int]:
+        """Units per line id still wanted: ordered minus cancelled by the buyer (empty for an unknown order)."""
+        if self.order is None:
+            return {}
+        return {line.line_id: max(0, line.quantity - self.buyer_cancelled.get(line.line_id, 0))
+                for line in self.order.lines}
+
+    def nothing_to_ship(self) -> bool:
+        """True when the buyer cancelled every unit of a known order: its Shipped status no longer changes."""
+        return self.order is not None and not any(self.units_to_ship().values())
 
     def active_units(self) -> dict[str, int]:
         """Units per line id covered by active fulfillments."""
@@ -100,8 +116,9 @@ class OrderState(_State):
         return units
 
     def is_covered(self) -> bool:
-        """True when active fulfillments cover every unit of every line of a known order."""
-        if self.order is None:
+        """True when active fulfillments cover every unit still to ship of every line of a known order that has
+        something left to ship (units the buyer cancelled do not count)."""
+        if self.order is None or self.nothing_to_ship():
             return False
         units = self.active_units()
-        return all(units.get(line.line_id, 0) >= line.quantity for line in self.order.lines)
+        return all(units.get(line_id, 0) >= wanted for line_id, wanted in self.units_to_ship().items())

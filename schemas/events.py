@@ -1,6 +1,7 @@
 """The records fulfillsync consumes and produces (DESIGN.md §3).
 
-Inputs (`order.placed` on order-events; `fulfillment.recorded` / `fulfillment.cancelled` on fulfillment-events)
+Inputs (`order.placed` and `order.buyer_cancelled` on order-events; `fulfillment.recorded` /
+`fulfillment.cancelled` on fulfillment-events)
 forbid unknown fields, so a misspelt field is reported instead of silently ignored. Published records
 (shipped-orders, dead-letters) declare no `additionalProperties: false`, so consumers that validate against the
 committed JSON Schema keep working when a later schema version adds a field.
@@ -144,9 +145,36 @@ class FulfillmentCancelled(_Input):
     source_version: AwareDatetime
 
 
+class CancelledLine(_Input):
+    """A line of the stored order with units the buyer cancelled since placement: totals, not the change since the
+    last look. `cancelled_quantity + remaining_quantity` is the line's placed quantity."""
+
+    line_id: NonEmptyStr
+    sku: NonEmptyStr
+    cancelled_quantity: StrictInt = Field(description="Units cancelled since placement, in all (at least 1).")
+    remaining_quantity: StrictInt = Field(description="Units of the line still to ship.")
+
+
+class OrderBuyerCancelled(_Input):
+    """The buyer cancelled units of a stored order, or all of it, after it was placed (observed by the buyer order
+    poller). Totals since placement: the ledger keeps, per line, the most units any such event cancelled, so a
+    late or replayed older event changes nothing. `source` is the buyer connection that reported it."""
+
+    event_id: NonEmptyStr
+    type: Literal["order.buyer_cancelled"] = "order.buyer_cancelled"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    order_id: NonEmptyStr
+    occurred_at: AwareDatetime
+    source: SourceRef
+    whole_order: bool = Field(description="Nothing of the order is left to ship; `lines` then lists every line.")
+    lines: list[CancelledLine] = Field(min_length=1)
+
+
 FulfillmentEvent = Annotated[FulfillmentRecorded | FulfillmentCancelled, Field(discriminator="type")]
-InputEvent = Annotated[OrderPlaced | FulfillmentRecorded | FulfillmentCancelled, Field(discriminator="type")]
-INPUT_EVENT_ADAPTER: TypeAdapter[OrderPlaced | FulfillmentRecorded | FulfillmentCancelled] = TypeAdapter(InputEvent)
+AnyInput = OrderPlaced | OrderBuyerCancelled | FulfillmentRecorded | FulfillmentCancelled
+"""Every input event type, as a plain union (for annotations)."""
+InputEvent = Annotated[AnyInput, Field(discriminator="type")]
+INPUT_EVENT_ADAPTER: TypeAdapter[AnyInput] = TypeAdapter(InputEvent)
 
 
 # -- published on shipped-orders -----------------------------------------------------------------------------
@@ -160,9 +188,13 @@ class PublishedParty(_Published):
 
 
 class PublishedLine(_Published):
+    """A line of the stored order: `quantity` as placed, of which the buyer later cancelled `cancelled_quantity`
+    (those units are not to ship and do not count towards Shipped)."""
+
     line_id: str
     sku: str
     quantity: int
+    cancelled_quantity: int = 0
 
 
 class PublishedFulfilledLine(_Published):
@@ -269,6 +301,7 @@ class DeadLetter(_Published):
 
 PUBLISHED_MODELS: dict[str, type[BaseModel]] = {
     "order.placed": OrderPlaced,
+    "order.buyer_cancelled": OrderBuyerCancelled,
     "fulfillment.recorded": FulfillmentRecorded,
     "fulfillment.cancelled": FulfillmentCancelled,
     "order.shipped": OrderShipped,

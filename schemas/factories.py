@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from schemas.events import (
+    CancelledLine,
     FulfilledLine,
     FulfillmentCancelled,
     FulfillmentRecorded,
+    OrderBuyerCancelled,
     OrderLine,
     OrderPlaced,
     PartyRef,
@@ -61,4 +63,15 @@ def fulfillment_cancelled(*, order_id: str, source: SourceRef, fulfillment_id: s
         event_id=event_id("fulfillment.cancelled", order_id, fulfillment_id),
         order_id=order_id, occurred_at=occurred_at or source_version, source=source,
         fulfillment_id=fulfillment_id, source_version=source_version,
+    )
+
+
+def order_buyer_cancelled(*, order_id: str, source: SourceRef, whole_order: bool, lines: Sequence[CancelledLine],
+                          occurred_at: datetime) -> OrderBuyerCancelled:
+    """`order.buyer_cancelled` with totals since placement; the same totals always give the same event id (a
+    re-poll of an unchanged buyer order is a duplicate), whatever the order of `lines` or the observation time."""
+    content = [whole_order, sorted((line.model_dump() for line in lines), key=lambda line: line["line_id"])]
+    return OrderBuyerCancelled(
+        event_id=event_id("order.buyer_cancelled", order_id, _digest(content)),
+        order_id=order_id, occurred_at=occurred_at, source=source, whole_order=whole_order, lines=list(lines),
     )

@@ -14,17 +14,10 @@ from typing import Protocol
 from pydantic import BaseModel, ValidationError
 
 from schemas.cloudevents import Headers, RawHeaders, binary_headers, header_map
-from schemas.events import (
-    INPUT_EVENT_ADAPTER,
-    DeadLetter,
-    FulfillmentCancelled,
-    FulfillmentRecorded,
-    OrderPlaced,
-    OriginalRecord,
-)
+from schemas.events import INPUT_EVENT_ADAPTER, AnyInput, DeadLetter, OriginalRecord
 from schemas.ids import event_id
 
-InputEvent = OrderPlaced | FulfillmentRecorded | FulfillmentCancelled
+InputEvent = AnyInput
 
 LEDGER_SOURCE = "/fulfillsync/ledger"
 

@@ -54,7 +54,7 @@ class LedgerProcessor:
         self._metrics = metrics
         self._clock = clock
         self._allowed = {
-            names.order_events: frozenset({"order.placed"}),
+            names.order_events: frozenset({"order.placed", "order.buyer_cancelled"}),
             names.fulfillment_events: frozenset({"fulfillment.recorded", "fulfillment.cancelled"}),
         }
 

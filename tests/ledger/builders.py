@@ -16,16 +16,19 @@ from pydantic import BaseModel
 
 from ledger import OrderState, Output, Rejection, Result, apply, new_state
 from schemas.events import (
+    CancelledLine,
     FulfilledLine,
     FulfillmentCancelled,
     FulfillmentRecorded,
+    OrderBuyerCancelled,
     OrderLine,
     OrderPlaced,
     PartyRef,
     SourceRef,
 )
+from schemas.factories import order_buyer_cancelled
 
-InputEvent = OrderPlaced | FulfillmentRecorded | FulfillmentCancelled
+InputEvent = OrderPlaced | OrderBuyerCancelled | FulfillmentRecorded | FulfillmentCancelled
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -34,6 +37,7 @@ BUYER = PartyRef(partner="buyer-1", connection="buyer-shop", platform="shopify",
 SELLER = PartyRef(partner="seller-1", connection="seller-shop", platform="bigcommerce", order_ref="5001")
 SELLER_SOURCE = SourceRef(partner=SELLER.partner, connection=SELLER.connection, platform=SELLER.platform)
 OTHER_SOURCE = SourceRef(partner="seller-2", connection="other-shop", platform="woocommerce")
+BUYER_SOURCE = SourceRef(partner=BUYER.partner, connection=BUYER.connection, platform=BUYER.platform)
 
 
 def at(minutes: int) -> datetime:
@@ -119,6 +123,28 @@ def cancelled(
         event_id=event_id, order_id=order_id, occurred_at=at(version), source=source,
         fulfillment_id=fulfillment_id, source_version=at(version),
     )
+
+
+def buyer_cancelled(
+    order: OrderPlaced,
+    cancelled: Mapping[str, int] | None = None,
+    *,
+    whole_order: bool = False,
+    minutes: int = 0,
+    event_id: str | None = None,
+    source: SourceRef = BUYER_SOURCE,
+) -> OrderBuyerCancelled:
+    """An order.buyer_cancelled of `order` with `cancelled` as line id -> units cancelled since placement (the
+    remaining units follow from the order); `whole_order` cancels every unit of every line. The event id is the
+    factory's (from the totals) unless given."""
+    ordered = {line.line_id: line.quantity for line in order.lines}
+    units = dict(ordered) if whole_order else dict(cancelled or {})
+    event = order_buyer_cancelled(
+        order_id=order.order_id, source=source, whole_order=whole_order, occurred_at=at(minutes),
+        lines=[CancelledLine(line_id=line_id, sku=sku(line_id), cancelled_quantity=count,
+                             remaining_quantity=ordered.get(line_id, count) - count)
+               for line_id, count in units.items()])
+    return event if event_id is None else event.model_copy(update={"event_id": event_id})
 
 
 @dataclass

@@ -1,10 +1,12 @@
-"""Property-based tests: random interleavings of one order and its fulfilment inputs, with redeliveries.
+"""Property-based tests: random interleavings of one order, its fulfilment inputs and buyer cancellations, with
+redeliveries.
 
 A scenario is one order (1-4 lines of 1-4 units), a pool of fulfilment inputs (several versions of each
 fulfilment id, mostly following a random split of the ordered units between the fulfilment ids so that orders
-often ship, but also with random lines that may over-fulfil, random tracking, sometimes a cancellation), all
-delivered in a random order (so some arrive before the order and are held), with redeliveries of earlier inputs
-at new positions and at their own position mixed in. The invariants are checked after every delivery.
+often ship, but also with random lines that may over-fulfil, random tracking, sometimes a cancellation), up to
+two buyer cancellations (random totals per line, or the whole order), all delivered in a random order (so some
+arrive before the order and are held), with redeliveries of earlier inputs at new positions and at their own
+position mixed in. The invariants are checked after every delivery.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from schemas.events import (
     OrderShipped,
     OrderTrackingUpdated,
 )
-from tests.ledger.builders import ORDER_ID, InputEvent, cancelled, order_placed, position, recorded
+from tests.ledger.builders import ORDER_ID, InputEvent, buyer_cancelled, cancelled, order_placed, position, recorded
 
 LINE_IDS = ("L1", "L2", "L3", "L4")
 FULFILMENT_IDS = ("F1", "F2", "F3")
@@ -96,6 +98,21 @@ def fulfilment_inputs(
 
 
 @st.composite
+def buyer_cancellations(draw: st.DrawFn, order: OrderPlaced) -> list[InputEvent]:
+    """0-2 buyer cancellations of `order`: random totals per line (at least one unit somewhere), or the whole
+    order. Totals need not grow from one to the next: a later one may be older news."""
+    events: list[InputEvent] = []
+    for index in range(draw(st.integers(0, 2))):
+        if draw(st.integers(0, 3)) == 0:
+            events.append(buyer_cancelled(order, whole_order=True, minutes=index))
+            continue
+        totals = {line.line_id: draw(st.integers(0, line.quantity)) for line in order.lines}
+        totals = {line_id: units for line_id, units in totals.items() if units} or {order.lines[0].line_id: 1}
+        events.append(buyer_cancelled(order, totals, minutes=index))
+    return events
+
+
+@st.composite
 def scenarios(draw: st.DrawFn) -> Scenario:
     quantities = draw(st.lists(st.integers(1, 4), min_size=1, max_size=len(LINE_IDS)))
     order = order_placed(dict(zip(LINE_IDS, quantities, strict=False)))
@@ -108,6 +125,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     for fulfillment_id in fulfillment_ids:
         planned = Counter(line_id for line_id, owner in zip(units, owners, strict=True) if owner == fulfillment_id)
         pool += draw(fulfilment_inputs(fulfillment_id, dict(planned), ordered))
+    pool += draw(buyer_cancellations(order))
 
     deliveries: list[Delivery] = []
     firsts: list[Delivery] = []
@@ -158,8 +176,16 @@ def check_state(state: OrderState, order: OrderPlaced) -> None:
         assert not state.is_shipped
         assert state.fulfillments == {}
     else:
-        assert state.is_shipped == state.is_covered()
+        if not state.nothing_to_ship():
+            assert state.is_shipped == state.is_covered()
         assert state.held == []
+
+
+def check_transition(before: OrderState, after: OrderState) -> None:
+    """Buyer cancellations only grow, and once nothing is left to ship the Shipped status is frozen."""
+    assert all(after.buyer_cancelled.get(line_id, 0) >= units for line_id, units in before.buyer_cancelled.items())
+    if before.nothing_to_ship():
+        assert after.shipped_event_id == before.shipped_event_id
 
 
 def check_replay_changes_nothing(state: OrderState, events: Sequence[InputEvent], positions: Iterator[str]) -> None:
@@ -223,6 +249,7 @@ def test_invariants_hold_after_every_delivery(scenario: Scenario) -> None:
             else:
                 assert result.outputs == []
 
+        check_transition(state, result.state)
         state = result.state
         check_state(state, scenario.order)
         shipments.check(state)
@@ -238,3 +265,16 @@ def test_a_fresh_run_over_the_distinct_inputs_gives_the_same_state_and_outputs(s
     assert run(firsts) == (state, outputs)
     # The order table stores the state as JSON between inputs: that changes nothing either.
     assert run(firsts, via_json=True) == (state, outputs)
+
+
+@PROPERTY_SETTINGS
+@given(st.data())
+def test_buyer_cancellations_converge_whatever_their_order(data: st.DataObject) -> None:
+    quantities = data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=len(LINE_IDS)))
+    order = order_placed(dict(zip(LINE_IDS, quantities, strict=False)))
+    events = data.draw(buyer_cancellations(order)) + data.draw(buyer_cancellations(order))
+    finals = []
+    for arrangement in (events, data.draw(st.permutations(events))):
+        state, _ = run([Delivery(event, position(offset)) for offset, event in enumerate([order, *arrangement])])
+        finals.append(state.buyer_cancelled)
+    assert finals[0] == finals[1]

@@ -20,6 +20,7 @@ from ledger.routing import (
     RoutingError,
     UnroutedLine,
     buyer_cancellation,
+    buyer_cancelled_event,
     route_order,
 )
 from schemas.config import Config, Connection, Route, sku_overlap
@@ -330,6 +331,29 @@ def test_another_buyer_order_is_refused() -> None:
         buyer_cancellation(PLACED, buyer_order(line("1", "ACME-1", 3), ref="9002"))
 
 
+def test_the_event_carries_the_totals_from_the_buyer_connection_with_an_id_that_ignores_the_time() -> None:
+    cancellation = buyer_cancellation(PLACED, buyer_order(line("1", "ACME-1", 3, cancelled=2), line("2", "ACME-2")))
+    assert cancellation is not None
+
+    event = buyer_cancelled_event(cancellation, BUYER, T0)
+    later = buyer_cancelled_event(cancellation, BUYER, T0 + timedelta(hours=1))
+
+    assert (event.order_id, event.whole_order, event.source.connection) == (PLACED.order_id, False, "shop-bc")
+    assert [(x.line_id, x.sku, x.cancelled_quantity, x.remaining_quantity) for x in event.lines] == [
+        ("1", "ACME-1", 2, 1)]
+    assert later.event_id == event.event_id
+    more = buyer_cancellation(PLACED, buyer_order(line("1", "ACME-1", 3, cancelled=3), line("2", "ACME-2")))
+    assert more is not None and buyer_cancelled_event(more, BUYER, T0).event_id != event.event_id
+
+
+def test_only_a_buyer_connection_with_a_zoned_time_makes_the_event() -> None:
+    cancellation = BuyerCancellation(PLACED.order_id, True, (LineCancellation("1", "ACME-1", 3, 0),))
+    with pytest.raises(RoutingError, match="not buyer"):
+        buyer_cancelled_event(cancellation, ACME, T0)
+    with pytest.raises(RoutingError, match="time zone"):
+        buyer_cancelled_event(cancellation, BUYER, T0.replace(tzinfo=None))
+
+
 # -- properties ----------------------------------------------------------------------------------------------
 
 SELLERS = (ACME, BOLT, connection("cog-bc", "seller", "bigcommerce"))
@@ -448,6 +472,9 @@ def test_a_cancellation_reports_exactly_the_units_no_longer_wanted(
         ordered = {x.line_id: x.quantity for x in placed.lines}
         assert all(x.cancelled + x.remaining == ordered[x.line_id] and x.cancelled > 0 for x in result.lines)
         assert result.whole_order == (not any(expected.values()))
+        # The ledger takes the event from the order's buyer connection.
+        state = apply(new_state(placed.order_id), placed).state
+        assert apply(state, buyer_cancelled_event(result, BUYER, T0)).status == "applied"
 
 
 # -- the configuration refuses routes of one buyer to different sellers that cover a common SKU --------------
