@@ -1,14 +1,20 @@
 """A buyer connection's poll: walk `orders_changed_since` from the stored cursor, route each order seen for the
-first time (`ledger.routing.route_order`), publish its `order.placed` events on order-events, then store.
+first time (`ledger.routing.route_order`), publish its `order.placed` events on order-events, then store; for an
+order seen again, publish what the buyer cancelled since (`order.buyer_cancelled`).
 
 Order of effects, per page (at-least-once):
-1. every new order's events are queued on the idempotent producer;
+1. every new order's events, and every changed cancellation, are queued on the idempotent producer;
 2. `flush` waits until they are delivered (it raises if any is not: nothing below happens, the next tick
    re-polls from the previous cursor and republishes with the same event ids, which the ledger drops);
 3. the orders are recorded in the buyer-order table, then the page's cursor in the cursor table.
 A crash between 2 and 3 is the same as a failed flush: the page is read again.
 
-An order already in the buyer-order table is skipped (routing happens once; later changes are cancellations).
+An order already in the buyer-order table is not routed again (routing happens once; later changes are
+cancellations). It is compared with each stored order it became (`ledger.routing.buyer_cancellation`, totals
+since placement): a cancellation whose event id differs from the one last published for that stored order is
+published and logged once; the entry remembers the id. The order was read anyway, so this costs no request; the
+connectors return an order only when it changed, and a re-publication after a crash carries the same event id,
+a duplicate the ledger drops. An entry that cannot be read is skipped (logged by the table).
 An order that routes nothing (only the buyer's own products, or cancelled) is not recorded, so a corrected
 route applies when it next changes. Unrouted lines are counted (`fulfillsync_unrouted_lines_total`) and logged
 once per routing of an order. An order routing refuses (`RoutingError`: repeated line refs, a route to a missing
@@ -24,8 +30,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from connectors.base import BuyerConnector
-from ledger.routing import RoutingError, route_order
+from ledger.routing import RoutingError, buyer_cancellation, buyer_cancelled_event, route_order
 from schemas.config import Config, Connection
+from schemas.events import OrderBuyerCancelled, OrderPlaced
 from schemas.platform import PlatformOrder
 from streams.polling.cursors import BuyerOrderEntry, BuyerOrderTable, CursorTable
 from streams.polling.metrics import PollingMetrics
@@ -41,6 +48,14 @@ the poller agent, and the connections behind it, indefinitely."""
 def source_of(connection: Connection) -> str:
     """The CloudEvents `source` of events observed on `connection`."""
     return f"/fulfillsync/connections/{connection.id}"
+
+
+@dataclass(frozen=True)
+class _Cancelled:
+    """A known buyer order's new cancellations, and its entry once they are delivered."""
+
+    entry: BuyerOrderEntry
+    events: tuple[OrderBuyerCancelled, ...]
 
 
 @dataclass(frozen=True)
@@ -73,11 +88,26 @@ class BuyerOrderPublisher:
             pages += 1
             seen += len(page.items)
             self._metrics.orders_seen.labels(connection.id).inc(len(page.items))
-            entries = [entry for order in page.items if (entry := self._route(connection, order)) is not None]
-            for entry in entries:
-                for event in entry.placed:
-                    self._sink.publish(self._topic, event, source=source_of(connection))
+            entries: list[BuyerOrderEntry] = []
+            cancelled: list[_Cancelled] = []
+            for order in page.items:
+                if self._orders.known(connection.id, order.order_ref):
+                    if (change := self._cancelled(connection, order)) is not None:
+                        cancelled.append(change)
+                elif (entry := self._route(connection, order)) is not None:
+                    entries.append(entry)
+            events: list[OrderPlaced | OrderBuyerCancelled] = [event for entry in entries for event in entry.placed]
+            events += [event for change in cancelled for event in change.events]
+            for event in events:
+                self._sink.publish(self._topic, event, source=source_of(connection))
             await self._sink.flush()
+            for change in cancelled:
+                self._orders.put(connection.id, change.entry)
+                published += len(change.events)
+                for cancel in change.events:
+                    log.info("%s: buyer order %s -> order.buyer_cancelled %s for seller %s: %s (event %s)",
+                             connection.id, change.entry.order_ref, cancel.order_id,
+                             _seller_of(change.entry, cancel.order_id), _described(cancel), cancel.event_id)
             for entry in entries:
                 self._orders.put(connection.id, entry)
                 published += len(entry.placed)
@@ -91,10 +121,28 @@ class BuyerOrderPublisher:
                 break
         return BuyerPollResult(pages=pages, orders_seen=seen, events_published=published)
 
-    def _route(self, connection: Connection, order: PlatformOrder) -> BuyerOrderEntry | None:
-        """The entry to record for a new order with something routed; None for a known order or nothing routed."""
-        if self._orders.known(connection.id, order.order_ref):
+    def _cancelled(self, connection: Connection, order: PlatformOrder) -> _Cancelled | None:
+        """The cancellations of a known order not published yet, with its updated entry; None when there are none
+        (or its entry is unreadable)."""
+        entry = self._orders.get(connection.id, order.order_ref)
+        if entry is None:
             return None
+        observed = self._clock()
+        events = []
+        for placed in entry.placed:
+            cancellation = buyer_cancellation(placed, order)
+            if cancellation is None:
+                continue
+            event = buyer_cancelled_event(cancellation, connection, observed)
+            if entry.cancellations.get(placed.order_id) != event.event_id:
+                events.append(event)
+        if not events:
+            return None
+        published = {**entry.cancellations, **{event.order_id: event.event_id for event in events}}
+        return _Cancelled(entry.model_copy(update={"cancellations": published}), tuple(events))
+
+    def _route(self, connection: Connection, order: PlatformOrder) -> BuyerOrderEntry | None:
+        """The entry to record for a new order with something routed; None when nothing is routed."""
         observed = self._clock()
         try:
             routing = route_order(connection, order, routes=self._config.routes,
@@ -114,3 +162,14 @@ class BuyerOrderPublisher:
         if not routing.placed:
             return None
         return BuyerOrderEntry(order_ref=order.order_ref, first_seen=observed, placed=routing.placed)
+
+
+def _seller_of(entry: BuyerOrderEntry, order_id: str) -> str:
+    return next((placed.seller.connection for placed in entry.placed if placed.order_id == order_id), "?")
+
+
+def _described(event: OrderBuyerCancelled) -> str:
+    if event.whole_order:
+        return "the whole order"
+    return ", ".join(f"{line.sku} {line.cancelled_quantity} cancelled, {line.remaining_quantity} left"
+                     for line in event.lines)

@@ -38,13 +38,15 @@ class CursorState(BaseModel):
 
 
 class BuyerOrderEntry(BaseModel):
-    """What one buyer order became when it was first routed."""
+    """What one buyer order became when it was first routed, and the last `order.buyer_cancelled` event id
+    published for each of its stored orders (so an unchanged cancellation is neither published nor logged again)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     order_ref: str
     first_seen: AwareDatetime
     placed: tuple[OrderPlaced, ...]
+    cancellations: dict[str, str] = {}
 
 
 class CursorTable:

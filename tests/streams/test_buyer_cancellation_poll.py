@@ -1,0 +1,163 @@
+"""The buyer poll publishes what the buyer cancelled of an order it routed before: once per change, with ids that
+make a re-publication a duplicate, and only after the order's events are delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+from confluent_kafka import KafkaException
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from connectors.base import BuyerConnector
+from schemas.config import Config, Connection, Route
+from schemas.events import OrderBuyerCancelled, OrderPlaced
+from schemas.platform import FulfillmentRequest, Page, PlatformLine, PlatformOrder, Tracking
+from streams.polling.buyer_orders import BuyerOrderPublisher
+from streams.polling.cursors import BuyerOrderTable, CursorTable
+from streams.polling.metrics import PollingMetrics
+from streams.records import InputEvent
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+TOKEN = {"access_token": SecretStr("t")}
+BUYER = Connection(id="shop-bc", partner="shop", role="buyer", platform="bigcommerce", base_url="http://b.test",
+                   credentials=TOKEN)
+ACME = Connection(id="acme", partner="acme", role="seller", platform="shopify", base_url="http://s.test",
+                  credentials=TOKEN)
+BOLT = Connection(id="bolt", partner="bolt", role="seller", platform="magento2", base_url="http://m.test",
+                  credentials=TOKEN)
+CONFIG = Config(connections=[BUYER, ACME, BOLT], routes=[Route(buyer="shop-bc", seller="acme", skus=["ACME-*"]),
+                                                         Route(buyer="shop-bc", seller="bolt", skus=["BOLT-*"])])
+
+
+def order(*lines: tuple[str, int, int], cancelled: bool = False) -> PlatformOrder:
+    """Buyer order 7 with lines (sku, quantity, cancelled units); line refs are the SKUs."""
+    return PlatformOrder(order_ref="7", updated_at=NOW, cancelled=cancelled, lines=tuple(
+        PlatformLine(line_ref=sku, sku=sku, quantity=qty, cancelled_quantity=gone) for sku, qty, gone in lines))
+
+
+class Store(BuyerConnector):
+    """Hands out one page per poll: the next of `pages`."""
+
+    def __init__(self, pages: Sequence[Sequence[PlatformOrder]]) -> None:
+        self.pages = list(pages)
+        self.polls = 0
+
+    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
+        self.polls += 1
+        return Page[PlatformOrder](items=tuple(self.pages[self.polls - 1]), cursor=f"c{self.polls}")
+
+    async def aclose(self) -> None:
+        pass
+
+    async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
+        raise NotImplementedError
+
+    async def create_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str:
+        raise NotImplementedError
+
+    async def update_tracking(self, order_ref: str, fulfillment_ref: str, tracking: Tracking) -> str:
+        raise NotImplementedError
+
+    async def cancel_fulfillment(self, order_ref: str, fulfillment_ref: str) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class Sink:
+    queued: list[InputEvent] = field(default_factory=list)
+    delivered: list[InputEvent] = field(default_factory=list)
+    fail_next_flush: bool = False
+
+    def publish(self, topic: str, event: InputEvent, *, source: str) -> None:
+        assert (topic, source) == ("order-events", "/fulfillsync/connections/shop-bc")
+        self.queued.append(event)
+
+    async def flush(self) -> None:
+        if self.fail_next_flush:
+            self.fail_next_flush = False
+            self.queued.clear()
+            raise KafkaException("1 record(s) not delivered within 30s")
+        self.delivered += self.queued
+        self.queued.clear()
+
+
+@dataclass
+class Rig:
+    sink: Sink = field(default_factory=Sink)
+    orders: dict[bytes, bytes] = field(default_factory=dict)
+    cursors: dict[bytes, bytes] = field(default_factory=dict)
+
+    def poll(self, *pages: Sequence[PlatformOrder]) -> None:
+        """One poll per page, each answering with that page."""
+        publisher = BuyerOrderPublisher(
+            config=CONFIG, topic="order-events", sink=self.sink, cursors=CursorTable(self.cursors),
+            buyer_orders=BuyerOrderTable(self.orders), metrics=PollingMetrics(CollectorRegistry()),
+            clock=lambda: NOW)
+        store = Store(pages)
+        for _ in pages:
+            asyncio.run(publisher.poll(BUYER, store))
+
+    def cancellations(self) -> list[OrderBuyerCancelled]:
+        return [event for event in self.sink.delivered if isinstance(event, OrderBuyerCancelled)]
+
+    def placed(self, seller: str) -> OrderPlaced:
+        return next(e for e in self.sink.delivered if isinstance(e, OrderPlaced) and e.seller.connection == seller)
+
+
+def test_units_cancelled_later_reach_only_the_seller_whose_lines_they_are() -> None:
+    rig = Rig()
+    rig.poll([order(("ACME-1", 3, 0), ("BOLT-1", 1, 0))], [order(("ACME-1", 3, 2), ("BOLT-1", 1, 0))])
+
+    [cancel] = rig.cancellations()
+    assert cancel.order_id == rig.placed("acme").order_id
+    assert (cancel.source.connection, cancel.whole_order) == ("shop-bc", False)
+    assert [(x.line_id, x.cancelled_quantity, x.remaining_quantity) for x in cancel.lines] == [("ACME-1", 2, 1)]
+
+
+def test_a_cancelled_buyer_order_cancels_every_stored_order_in_full() -> None:
+    rig = Rig()
+    first = order(("ACME-1", 3, 0), ("BOLT-1", 1, 0))
+    rig.poll([first], [first.model_copy(update={"cancelled": True})])
+
+    cancels = rig.cancellations()
+    assert {c.order_id for c in cancels} == {rig.placed("acme").order_id, rig.placed("bolt").order_id}
+    assert all(c.whole_order for c in cancels)
+
+
+def test_an_unchanged_cancellation_is_published_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    rig = Rig()
+    cancelled_two = order(("ACME-1", 3, 2))
+    with caplog.at_level(logging.INFO, "fulfillsync.polling.buyer"):
+        rig.poll([order(("ACME-1", 3, 0))], [cancelled_two], [cancelled_two], [order(("ACME-1", 3, 3))])
+
+    assert [[x.cancelled_quantity for x in c.lines] for c in rig.cancellations()] == [[2], [3]]
+    assert len([r for r in caplog.records if "order.buyer_cancelled" in r.getMessage()]) == 2
+
+
+def test_an_order_seen_again_without_cancellation_publishes_nothing() -> None:
+    rig = Rig()
+    rig.poll([order(("ACME-1", 3, 0))], [order(("ACME-1", 3, 0), ("OWN-1", 1, 1))])
+    assert rig.cancellations() == []
+    assert len(rig.sink.delivered) == 1
+
+
+def test_an_undelivered_cancellation_is_published_again_with_the_same_id() -> None:
+    rig = Rig()
+    rig.poll([order(("ACME-1", 3, 0))])
+    before_cancellation = dict(rig.orders)
+    rig.sink.fail_next_flush = True
+    with pytest.raises(KafkaException):
+        rig.poll([order(("ACME-1", 3, 1))])
+    assert rig.cancellations() == [] and rig.orders == before_cancellation
+    rig.poll([order(("ACME-1", 3, 1))])
+    rig.orders.update(before_cancellation)  # as if the worker died after delivery, before the table write
+    rig.poll([order(("ACME-1", 3, 1))])
+
+    first, again = rig.cancellations()
+    assert first == again
