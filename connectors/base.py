@@ -58,6 +58,15 @@ class MalformedResponseError(RetryableError):
     Retryable, because a cut connection or a proxy page looks the same; the message says what was wrong."""
 
 
+def described(error: Exception) -> str:
+    """`error`'s message, followed by the platform's own message (already redacted) when it adds something."""
+    text = str(error)
+    platform_message = getattr(error, "platform_message", "")
+    if platform_message and platform_message not in text:
+        text = f"{text} (platform said: {platform_message})"
+    return text
+
+
 class Connector(ABC):
     """Shared by both sides: closing the HTTP client."""
 

@@ -17,6 +17,18 @@ _CLASSES = {
     "magento2": "connectors.magento:MagentoConnector",
 }
 
+_TRACKING_EDITS_KEEP_ORDER_TIME = frozenset({"magento2", "woocommerce"})
+"""Platforms where a seller can change tracking without the order's modified time moving, so polling changed
+orders misses the edit: Magento (tracks added to or removed from an existing shipment leave the order's
+`updated_at`), WooCommerce (whether Shipment Tracking writes bump `date_modified` is unverified on real stores).
+See docs/platforms/."""
+
+
+def needs_direct_reads(platform: str) -> bool:
+    """Whether the fulfilments of a seller's watched orders on `platform` must be re-read directly every poll
+    interval, because a tracking edit may not show up among the changed orders."""
+    return platform in _TRACKING_EDITS_KEEP_ORDER_TIME
+
 
 def connector_for(connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
                   **options: Any) -> StoreConnector:

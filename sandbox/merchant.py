@@ -51,6 +51,10 @@ MAGENTO_CARRIERS = {"ups", "usps", "fedex", "dhl"}
 _URL_LINE = re.compile(r"^\s*Tracking (\S+): (\S+)\s*$", re.MULTILINE)
 
 
+CUSTOMER = {"street": "1 Main St", "city": "Springfield", "region": "IL", "postcode": "62701", "country": "US"}
+"""Where every customer order placed through `place_order` ships to."""
+
+
 class MerchantError(RuntimeError):
     """The store refused an admin action (the message carries its status and body), or the platform has no
     such action."""
@@ -92,8 +96,11 @@ class Merchant:
     async def place_order(self, lines: dict[str, int], *, email: str = "customer@example.com") -> PlacedOrder:
         """A paid customer order of `lines` (sku -> quantity), ready to ship."""
         if self.platform == "shopify":
-            body = await self._call("POST", "/orders", {"lines": [{"title": sku, "sku": sku, "quantity": qty}
-                                                                  for sku, qty in lines.items()], "email": email})
+            body = await self._call("POST", "/orders", {
+                "lines": [{"title": sku, "sku": sku, "quantity": qty} for sku, qty in lines.items()], "email": email,
+                "shipping_address": {"firstName": "Ada", "lastName": "Buyer", "address1": CUSTOMER["street"],
+                                     "city": CUSTOMER["city"], "provinceCode": CUSTOMER["region"],
+                                     "zip": CUSTOMER["postcode"], "countryCode": CUSTOMER["country"]}})
         elif self.platform == "bigcommerce":
             body = await self._call("POST", "/orders", {
                 "products": [{"name": sku, "sku": sku, "quantity": qty, "price_inc_tax": 10, "price_ex_tax": 10}
@@ -102,20 +109,34 @@ class Merchant:
                                     "city": "Springfield", "state": "Illinois", "zip": "62701",
                                     "country": "United States", "country_iso2": "US", "email": email}})
         elif self.platform == "woocommerce":
-            for sku in lines.keys() - self._products:
-                try:
-                    await self._call("POST", "/products", {"sku": sku, "name": sku})
-                except MerchantError as error:
-                    if "product_invalid_sku" not in str(error):  # not "already in the catalogue"
-                        raise
-                self._products.add(sku)
+            await self.stock(list(lines))
+            address = {"first_name": "Ada", "last_name": "Buyer", "address_1": CUSTOMER["street"],
+                       "city": CUSTOMER["city"], "state": CUSTOMER["region"], "postcode": CUSTOMER["postcode"],
+                       "country": CUSTOMER["country"]}
             body = await self._call("POST", "/orders", {"line_items": [{"sku": sku, "quantity": qty}
                                                                        for sku, qty in lines.items()],
-                                                        "status": "processing", "billing": {"email": email}})
+                                                        "status": "processing", "billing": {**address, "email": email},
+                                                        "shipping": address})
         else:
-            body = await self._call("POST", "/orders", {"lines": [{"sku": sku, "qty": qty}
-                                                                  for sku, qty in lines.items()], "email": email})
+            body = await self._call("POST", "/orders", {
+                "lines": [{"sku": sku, "qty": qty} for sku, qty in lines.items()], "email": email,
+                "shipping_address": {"firstname": "Ada", "lastname": "Buyer", "street": [CUSTOMER["street"]],
+                                     "city": CUSTOMER["city"], "region_code": CUSTOMER["region"],
+                                     "postcode": CUSTOMER["postcode"], "country_id": CUSTOMER["country"]}})
         return self._placed(body)
+
+    async def stock(self, skus: Sequence[str]) -> None:
+        """Make sure the store's catalogue has products with these SKUs, for a seller whose platform only takes
+        orders of catalogue products (WooCommerce); the other stores take any SKU."""
+        if self.platform != "woocommerce":
+            return
+        for sku in set(skus) - self._products:
+            try:
+                await self._call("POST", "/products", {"sku": sku, "name": sku})
+            except MerchantError as error:
+                if "product_invalid_sku" not in str(error):  # not "already in the catalogue"
+                    raise
+            self._products.add(sku)
 
     async def order(self, order: PlacedOrder) -> dict[str, Any]:
         """The raw admin view of the order (for debugging and timelines)."""

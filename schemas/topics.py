@@ -64,5 +64,34 @@ class TopicNames:
         return f"{self.app_id}-seller-orders-changelog"
 
     @property
+    def seller_checks(self) -> str:
+        """Internal: seller orders whose fulfilments are to be read now (changed on the platform, a sweep, a
+        retry), keyed by order id and co-partitioned with order-events."""
+        return f"{self.prefix}.seller-checks"
+
+    @property
+    def seller_fulfillment_changelog(self) -> str:
+        """Internal: the changelog of the seller-fulfilment table (order id -> what was published per seller
+        fulfilment, and the order's watch window)."""
+        return f"{self.app_id}-seller-fulfillments-changelog"
+
+    @property
+    def buyer_pushes(self) -> str:
+        """Internal: orders whose fulfilments the ledger changed, to be written to the buyer's platform; keyed by
+        order id, co-partitioned with order-events. Published by the ledger agent, consumed by the buyer sink."""
+        return f"{self.prefix}.buyer-pushes"
+
+    @property
+    def buyer_push_retries(self) -> str:
+        """Internal: buyer writes to try again after a retryable failure, keyed by order id."""
+        return f"{self.prefix}.buyer-push-retries"
+
+    @property
+    def buyer_fulfillment_changelog(self) -> str:
+        """Internal: the changelog of the buyer-fulfilment table (order id -> what was written to the buyer per
+        seller fulfilment, with the buyer-side refs)."""
+        return f"{self.app_id}-buyer-fulfillments-changelog"
+
+    @property
     def public(self) -> tuple[str, str, str, str]:
         return (self.order_events, self.fulfillment_events, self.shipped_orders, self.dead_letters)

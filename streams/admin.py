@@ -45,6 +45,12 @@ def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
         # Seller orders (streams/sellers): retries keyed by order id, co-partitioned with order-events.
         TopicSpec(names.seller_order_retries, settings.partitions, events),
         TopicSpec(names.seller_order_changelog, settings.partitions, {"cleanup.policy": "compact"}),
+        # Fulfilment sync (streams/fulfillments, streams/buyers): checks, pushes and retries keyed by order id.
+        TopicSpec(names.seller_checks, settings.partitions, events),
+        TopicSpec(names.seller_fulfillment_changelog, settings.partitions, {"cleanup.policy": "compact"}),
+        TopicSpec(names.buyer_pushes, settings.partitions, events),
+        TopicSpec(names.buyer_push_retries, settings.partitions, events),
+        TopicSpec(names.buyer_fulfillment_changelog, settings.partitions, {"cleanup.policy": "compact"}),
     ]
 
 

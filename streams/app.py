@@ -8,6 +8,11 @@
   most once per interval, with its cursor in the `poll-cursors` table; buyers' new orders become order.placed;
 - seller orders (streams.sellers): each order.placed is created on its seller's platform once, recorded in the
   `seller-orders` table, its seller reference published as a second order.placed; retries via a retry topic;
+- seller fulfilments (streams.fulfillments): a seller's poll turns its changed orders of ours into check records;
+  the check agent reads their fulfilments and publishes fulfillment.* events; a sweep re-reads watched orders on
+  platforms whose tracking edits keep the order's modified time, and failed reads;
+- buyer tracking (streams.buyers): the ledger agent pushes each order whose fulfilments it touched; the sink
+  writes the difference onto the buyer's order (one buyer fulfilment per seller fulfilment), retries via a topic;
 - web views: /healthz, /readyz, /metrics, and POST /webhooks/{connection_id} (streams.webhooks).
 
 Processing is at-least-once with an idempotent ledger, never Faust's exactly-once mode (DESIGN.md §5).
@@ -25,6 +30,9 @@ import faust
 
 from schemas.config import Config
 from schemas.topics import TopicNames
+from streams.buyers.entries import PushRecord
+from streams.buyers.wiring import register_buyer_tracking
+from streams.fulfillments.wiring import register_seller_fulfillments
 from streams.metrics import Metrics
 from streams.orders.ledger_agent import LedgerProcessor
 from streams.polling.wiring import register_polling
@@ -94,7 +102,13 @@ def create_app(config: Config) -> Service:
     async def send(topic: str, record: EncodedRecord) -> None:
         await outputs[topic].send(key=record.key, value=record.value, headers=record.headers)
 
-    processor = LedgerProcessor(table=table, send=send, names=names, metrics=metrics)
+    pushes = app.topic(names.buyer_pushes, partitions=config.kafka.partitions, **_RAW)
+
+    async def push(order_id: str, partition: int) -> None:
+        await pushes.send(key=order_id.encode(), value=PushRecord(order_id=order_id).model_dump_json().encode(),
+                          partition=partition)
+
+    processor = LedgerProcessor(table=table, send=send, names=names, metrics=metrics, push=push)
 
     async def ledger(stream: Any) -> None:
         async for event in stream.events():
@@ -105,6 +119,10 @@ def create_app(config: Config) -> Service:
     polling = register_polling(app, config, names, metrics.registry, table_options=_rocksdb_options(config))
     register_webhooks(app, config, metrics, on_delivery=polling.request_poll)  # a verified delivery polls at once
     register_seller_orders(app, config, names, metrics.registry, table_options=_rocksdb_options(config))
+    register_seller_fulfillments(app, config, names, metrics.registry, tables=app.tables,
+                                 table_options=_rocksdb_options(config))
+    register_buyer_tracking(app, config, names, metrics.registry, tables=app.tables,
+                            table_options=_rocksdb_options(config))
     return Service(app=app, names=names, metrics=metrics)
 
 
@@ -126,6 +144,8 @@ class _Worker(faust.Worker):
     def _setup_logging(self) -> None:
         super()._setup_logging()
         logging.getLogger().setLevel(str(self.loglevel).upper())
+        # httpx logs every request at INFO: thousands of lines per poll interval, and URLs are for debugging.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _rocksdb_options(config: Config) -> dict[str, Any]:

@@ -7,13 +7,15 @@ Failure behaviour (DESIGN.md §5):
   Faust commits the offset of an event whose handler raised (the event would be lost);
 - outputs are handed to the producer before the state is stored, and Faust flushes the producer before it
   commits offsets; if the worker dies in between, the record is read again and the ledger returns the same
-  outputs with the same ids (see `ledger.apply`).
+  outputs with the same ids (see `ledger.apply`);
+- an input applied (or recognised as a duplicate) on an order with fulfilments is followed by a push record on
+  `<prefix>.buyer-pushes` (keyed by order id, in the input's partition), also before the state is stored: the
+  buyer tracking sink then writes what changed to the buyer's order (streams.buyers).
 """
 
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 
@@ -21,6 +23,7 @@ from ledger import OrderState, Output, Rejection, apply, new_state
 from schemas.events import DeadLetter, OrderReopened, OrderShipped, OrderTrackingUpdated
 from schemas.topics import TopicNames
 from streams.metrics import Metrics
+from streams.orders.table import decode_state, encode_state
 from streams.records import (
     EncodedRecord,
     InputEvent,
@@ -37,6 +40,9 @@ log = logging.getLogger("fulfillsync.ledger")
 
 Send = Callable[[str, EncodedRecord], Awaitable[None]]
 """Publishes one record on a topic (by name); raises if the producer refuses it."""
+Push = Callable[[str, int], Awaitable[None]]
+"""Asks the buyer tracking sink to bring the buyer's order `order_id` in line with its state; the int is the
+partition of the input record (the order's partition); raises if the producer refuses it."""
 
 
 class LedgerProcessor:
@@ -47,8 +53,9 @@ class LedgerProcessor:
     """
 
     def __init__(self, *, table: MutableMapping[bytes, bytes], send: Send, names: TopicNames, metrics: Metrics,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), push: Push | None = None) -> None:
         self._table = table
+        self._push = push
         self._send = send
         self._names = names
         self._metrics = metrics
@@ -82,15 +89,19 @@ class LedgerProcessor:
             return
         key = decoded.order_id.encode()
         stored = self._table.get(key)
-        state = OrderState.model_validate_json(zlib.decompress(stored)) if stored else new_state(decoded.order_id)
+        state = decode_state(stored) if stored else new_state(decoded.order_id)
         result = apply(state, decoded, position(message))
         self._metrics.inputs.labels(decoded.type, result.status).inc()
         if result.status in ("held", "stale"):
             log.info("%s %s for order %s: %s", decoded.type, result.status, decoded.order_id, result.detail)
         for output in result.outputs:
             await self._publish(output, message, decoded, state)
+        if self._push is not None and result.status in ("applied", "duplicate") and result.state.fulfillments:
+            # Also for a duplicate: it may be the redelivery of a record whose push died with the worker, and a
+            # push only makes the sink compare (no write when the buyer's order already matches).
+            await self._push(decoded.order_id, message.partition)
         if result.state is not state:
-            self._table[key] = zlib.compress(result.state.model_dump_json().encode(), 1)
+            self._table[key] = encode_state(result.state)
 
     async def _publish(self, output: Output, message: KafkaMessage, event: InputEvent, before: OrderState) -> None:
         if isinstance(output, Rejection):

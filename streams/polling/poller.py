@@ -11,7 +11,8 @@ Per tick, in order:
    is a duplicate only when a poll began after the webhook arrived (that poll saw its change), so a burst of
    webhooks costs one poll, and a webhook poll leaves the schedule's slot as it was;
 5. otherwise the connection is polled: a buyer's new orders become `order.placed` (`buyer_orders`); a seller's
-   poll is a no-op until the seller-fulfilment poller exists; then the slot is recorded.
+   changed orders of ours become check records, read by the check agent (`streams.fulfillments.scanner`); then
+   the slot is recorded.
 Poll failures: `RetryableError` (429, 5xx, timeouts) is logged as a warning, `PermanentError` (4xx, an unreadable
 cursor) as an error with the platform's message; both keep the cursor of the last fully published page and the
 next tick tries again. They are not dead-lettered: dead letters carry one rejected record keyed by an order id,
@@ -28,6 +29,7 @@ from datetime import datetime
 
 from connectors.base import PermanentError, RetryableError, StoreConnector
 from schemas.config import Config, Connection
+from streams.fulfillments.scanner import SellerOrderScanner
 from streams.polling.buyer_orders import BuyerOrderPublisher
 from streams.polling.cursors import CursorTable
 from streams.polling.metrics import PollingMetrics
@@ -43,11 +45,13 @@ class Poller:
     """Handles tick records for the connections of `config`, one connector per connection (made on first use
     by `connector_for`, closed by `aclose`)."""
 
-    def __init__(self, *, config: Config, cursors: CursorTable, buyer: BuyerOrderPublisher, metrics: PollingMetrics,
-                 connector_for: ConnectorFactory, clock: Callable[[], datetime]) -> None:
+    def __init__(self, *, config: Config, cursors: CursorTable, buyer: BuyerOrderPublisher,
+                 seller: SellerOrderScanner, metrics: PollingMetrics, connector_for: ConnectorFactory,
+                 clock: Callable[[], datetime]) -> None:
         self._connections = {connection.id: connection for connection in config.connections}
         self._cursors = cursors
         self._buyer = buyer
+        self._seller = seller
         self._metrics = metrics
         self._connector_for = connector_for
         self._connectors: dict[str, StoreConnector] = {}
@@ -101,9 +105,13 @@ class Poller:
 
     async def _poll(self, connection: Connection, tick: PollTick) -> str:
         """Poll once; the outcome label. Connector errors are handled here, anything else by `process`."""
-        if connection.role == "seller":
-            return "seller_not_polled"  # the seller-fulfilment poller is a later step of issue 4
         try:
+            if connection.role == "seller":
+                scan = await self._seller.poll(connection, self._connector(connection))
+                log.log(logging.INFO if scan.checks_requested else logging.DEBUG,
+                        "polled %s (slot %d): %d page(s), %d order(s) changed, %d of ours to read", connection.id,
+                        tick.slot, scan.pages, scan.orders_seen, scan.checks_requested)
+                return "ok"
             result = await self._buyer.poll(connection, self._connector(connection))
         except RetryableError as error:
             log.warning("poll of %s failed, retrying at the next tick (cursor kept): %s%s", connection.id, error,

@@ -21,6 +21,14 @@ class EventSink(Protocol):
     async def flush(self) -> None: ...
 
 
+class RecordSink(Protocol):
+    """Where a poller hands internal records (already encoded, keyed by order id): same contract as `EventSink`."""
+
+    def publish_record(self, topic: str, key: bytes, value: bytes) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
 class KafkaEventSink:
     """An `EventSink` on one `EventProducer`, created on first use (a worker with nothing to poll opens no
     producer). `flush` waits in a thread, so the event loop (the ledger agent, the web views) keeps running."""
@@ -35,6 +43,13 @@ class KafkaEventSink:
         record = encode_event(event, order_id=event.order_id, record_id=event.event_id, record_type=event.type,
                               time=event.occurred_at, source=source)
         self._producer.publish_raw(topic, record.key, record.value, record.headers)
+
+    def publish_record(self, topic: str, key: bytes, value: bytes) -> None:
+        """Queue an internal record. Same producer and partitioner as the events, so a record keyed by an order id
+        lands in the partition of that order's events (confluent-kafka's partitioner, not Faust's)."""
+        if self._producer is None:
+            self._producer = EventProducer(self._bootstrap, source="/fulfillsync")
+        self._producer.publish_raw(topic, key, value)
 
     async def flush(self) -> None:
         if self._producer is not None:

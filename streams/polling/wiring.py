@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from connectors.registry import connector_for
 from schemas.config import Config
 from schemas.topics import TopicNames
+from streams.fulfillments.scanner import SellerOrderScanner
 from streams.polling.buyer_orders import BuyerOrderPublisher
 from streams.polling.cursors import BuyerOrderTable, CursorTable
 from streams.polling.metrics import PollingMetrics
@@ -57,8 +58,10 @@ def register_polling(app: faust.App, config: Config, names: TopicNames, registry
     buyer = BuyerOrderPublisher(config=config, topic=names.order_events,
                                 sink=KafkaEventSink(config.kafka.bootstrap_servers), cursors=cursors,
                                 buyer_orders=BuyerOrderTable(tables[BUYER_ORDER_TABLE]), metrics=metrics, clock=clock)
-    poller = Poller(config=config, cursors=cursors, buyer=buyer, metrics=metrics, connector_for=connector_for,
-                    clock=clock)
+    seller = SellerOrderScanner(topic=names.seller_checks, sink=KafkaEventSink(config.kafka.bootstrap_servers),
+                                cursors=cursors, clock=clock)
+    poller = Poller(config=config, cursors=cursors, buyer=buyer, seller=seller, metrics=metrics,
+                    connector_for=connector_for, clock=clock)
     ticker = Ticker(connections=pollable(config.connections), interval=config.polling.interval)
 
     async def publish_ticks() -> None:

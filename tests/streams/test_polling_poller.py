@@ -27,6 +27,8 @@ from schemas.platform import (
     PlatformOrder,
     Tracking,
 )
+from streams.fulfillments.entries import CheckRecord
+from streams.fulfillments.scanner import SellerOrderScanner
 from streams.polling.buyer_orders import BuyerOrderPublisher
 from streams.polling.cursors import BuyerOrderTable, CursorTable
 from streams.polling.metrics import PollingMetrics
@@ -88,13 +90,19 @@ class ScriptedStore(StoreConnector):
 
 @dataclass
 class FakeSink:
-    queued: list[InputEvent] = field(default_factory=list)
-    delivered: list[InputEvent] = field(default_factory=list)
+    queued: list[InputEvent | CheckRecord] = field(default_factory=list)
+    delivered: list[InputEvent | CheckRecord] = field(default_factory=list)
     fail_flush: bool = False
 
     def publish(self, topic: str, event: InputEvent, *, source: str) -> None:
         assert topic == "order-events" and source == "/fulfillsync/connections/shop-bc"
         self.queued.append(event)
+
+    def publish_record(self, topic: str, key: bytes, value: bytes) -> None:
+        assert topic == "seller-checks"
+        check = CheckRecord.model_validate_json(value)
+        assert key == check.order_id.encode()
+        self.queued.append(check)
 
     async def flush(self) -> None:
         if self.fail_flush:
@@ -140,8 +148,9 @@ class Rig:
             self.built.append(connection.id)
             return self.store
 
-        return Poller(config=CONFIG, cursors=cursors, buyer=buyer, metrics=metrics, connector_for=connector_for,
-                      clock=lambda: self.now)
+        seller = SellerOrderScanner(topic="seller-checks", sink=self.sink, cursors=cursors, clock=lambda: self.now)
+        return Poller(config=CONFIG, cursors=cursors, buyer=buyer, seller=seller, metrics=metrics,
+                      connector_for=connector_for, clock=lambda: self.now)
 
     def metric(self, name: str, **labels: str) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0
@@ -259,12 +268,34 @@ def test_ticks_for_unknown_or_manual_connections_and_garbage_are_ignored_with_a_
                for r in caplog.records)
 
 
-def test_a_stale_tick_from_a_backlog_is_skipped_and_a_seller_is_not_polled_yet() -> None:
+def test_a_stale_tick_from_a_backlog_is_skipped() -> None:
     rig = Rig()
-    run(rig.poller(), tick("shop-bc", NOW - 2 * INTERVAL), tick("acme"))
+    run(rig.poller(), tick("shop-bc", NOW - 2 * INTERVAL))
     assert rig.store.asked == [] and rig.built == []
     assert rig.metric("fulfillsync_poll_ticks_total", outcome="stale") == 1
-    assert rig.metric("fulfillsync_polls_total", connection="acme", outcome="seller_not_polled") == 1
+
+
+def test_a_seller_poll_asks_for_the_fulfilments_of_its_changed_orders_of_ours_only() -> None:
+    rig = Rig()
+    ours = order("S-1", **{"ACME-1": 2}).model_copy(update={"our_order_id": "order-1"})
+    rig.store.script[None] = Page[PlatformOrder](items=(ours, order("S-2", OWN=1)), cursor="c1", has_more=True)
+    rig.store.script["c1"] = Page[PlatformOrder](items=(), cursor="c2")
+    run(rig.poller(), tick("acme"))
+    assert rig.store.asked == [None, "c1"]
+    assert [(c.order_id, c.connection_id, c.seller_order_ref, c.reason) for c in rig.sink.delivered
+            if isinstance(c, CheckRecord)] == [("order-1", "acme", "S-1", "changed")]
+    assert CursorTable(rig.cursor_table).get("acme").cursor == "c2"
+    assert rig.metric("fulfillsync_polls_total", connection="acme", outcome="ok") == 1
+
+
+def test_a_seller_poll_whose_checks_are_not_delivered_keeps_its_cursor() -> None:
+    rig = Rig()
+    rig.sink.fail_flush = True
+    ours = order("S-1", **{"ACME-1": 2}).model_copy(update={"our_order_id": "order-1"})
+    rig.store.script[None] = Page[PlatformOrder](items=(ours,), cursor="c1")
+    run(rig.poller(), tick("acme"))
+    assert rig.sink.delivered == [] and CursorTable(rig.cursor_table).get("acme").cursor is None
+    assert rig.metric("fulfillsync_polls_total", connection="acme", outcome="internal_error") == 1
 
 
 def test_an_unexpected_failure_never_escapes_the_agent() -> None:

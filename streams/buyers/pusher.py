@@ -1,0 +1,293 @@
+"""The buyer tracking sink's work: bring the buyer's order in line with the ledger's state of a stored order.
+
+For a push (`process_push`, from the ledger agent) or a due retry (`process_retry`), in the order's partition:
+1. the order's state is read from the order table; an order without state, without a buyer order ref, or whose
+   buyer connection is not configured with a platform is left alone (logged, counted);
+2. for each fulfilment of the state (the ledger's view: the version it applied last, or its cancellation),
+   `buyer_action(view, written)` gives the write that moves the buyer towards it, or None;
+3. each write follows the protocol of `ledger.fulfillment_sync` (docs/fulfillment-sync.md): record
+   `written_before`, write (a create always starts with `find_fulfillment` by our fulfilment id, so a create that
+   landed before a crash is found instead of made again), record `written_after` with the buyer-side ref.
+Failures:
+- `RetryableError` (429, 5xx, timeouts, after the connector's short in-call retries), or anything unexpected: the
+  order's remaining writes wait for a retry record on `<prefix>.buyer-push-retries` (capped exponential backoff,
+  `streams.sellers.entries.retry_delay`); other orders go on. After `MAX_ATTEMPTS` the order is dead-lettered as
+  `platform_rejected` with the last error.
+- `PermanentError` (the buyer's platform refuses the write): dead-lettered as `platform_rejected` with the
+  platform's message; that view of that fulfilment is not tried again (a newer view is).
+Nothing raises out of `process_push` / `process_retry`; a failure to write a retry record or a dead letter is
+logged as critical with the order id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter
+
+from connectors.base import BuyerConnector, PermanentError, RetryableError, described
+from ledger import OrderState
+from ledger.fulfillment_sync import (
+    BuyerAction,
+    BuyerWritten,
+    Cancel,
+    Create,
+    Replace,
+    UpdateTracking,
+    buyer_action,
+    written_after,
+    written_before,
+)
+from ledger.state import FulfillmentRecord
+from schemas.config import Config, Connection
+from schemas.events import FulfilledLine, FulfillmentCancelled, FulfillmentRecorded, OrderPlaced, SourceRef
+from schemas.platform import FulfillmentRequest
+from streams.buyers.entries import BuyerWrites, BuyerWritesTable, RetryRecord, decode_push, decode_retry
+from streams.orders.table import OrderStates
+from streams.records import EncodedRecord, KafkaMessage, dead_letter, encode_event, position
+from streams.sellers.entries import MAX_ATTEMPTS, MAX_DELAY, retry_delay
+
+log = logging.getLogger("fulfillsync.buyers")
+
+STAGE = "buyer_tracking"
+SOURCE = "/fulfillsync/buyer-tracking"
+Send = Callable[[str, EncodedRecord, int | None], Awaitable[None]]
+"""Publishes one record on a topic (by name) with Faust's producer, on the given partition (None: by key)."""
+ConnectorFactory = Callable[[Connection], BuyerConnector]
+
+
+@dataclass(frozen=True)
+class PushTopics:
+    retries: str
+    dead_letters: str
+
+
+class PushMetrics:
+    """`fulfillsync_buyer_writes_total{connection,action,outcome}` and `fulfillsync_buyer_pushes_total{outcome}`."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.writes = Counter("fulfillsync_buyer_writes", "Writes to buyers' platforms by buyer connection, action "
+                              "and outcome", ["connection", "action", "outcome"], registry=registry)
+        self.pushes = Counter("fulfillsync_buyer_pushes", "Push and retry records handled by the buyer tracking "
+                              "sink, by outcome", ["outcome"], registry=registry)
+
+
+class _Retry(Exception):
+    def __init__(self, error: str, retry_after_s: float | None) -> None:
+        super().__init__(error)
+        self.retry_after_s = retry_after_s
+
+
+class BuyerTrackingSink:
+    """Writes the ledger's fulfilments to buyers' orders; see the module docstring for the contract."""
+
+    def __init__(self, *, config: Config, topics: PushTopics, orders: OrderStates, writes: BuyerWritesTable,
+                 send: Send, connector_for: ConnectorFactory, metrics: PushMetrics, clock: Callable[[], datetime],
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._connections = {connection.id: connection for connection in config.connections}
+        self._topics = topics
+        self._orders = orders
+        self._writes = writes
+        self._send = send
+        self._connector_for = connector_for
+        self._connectors: dict[str, BuyerConnector] = {}
+        self._metrics = metrics
+        self._clock = clock
+        self._sleep = sleep
+
+    async def aclose(self) -> None:
+        """Close every connector's HTTP client."""
+        connectors, self._connectors = self._connectors, {}
+        for connector in connectors.values():
+            await connector.aclose()
+
+    async def process_push(self, message: KafkaMessage) -> None:
+        """Handle one push record. Never raises."""
+        push = decode_push(message.value)
+        if isinstance(push, str):
+            self._metrics.pushes.labels("invalid").inc()
+            log.warning("ignoring record %s on the buyer-pushes topic: %s", position(message), push)
+            return
+        await self._guarded(message, push.order_id, attempt=1)
+
+    async def process_retry(self, message: KafkaMessage) -> None:
+        """Handle one retry record: wait until it is due (at most `MAX_DELAY`), then write again. Never raises."""
+        record = decode_retry(message.value)
+        if isinstance(record, str):
+            self._metrics.pushes.labels("invalid").inc()
+            log.warning("ignoring record %s on the buyer-push retry topic: %s", position(message), record)
+            return
+        wait = min((record.not_before - self._clock()).total_seconds(), MAX_DELAY.total_seconds())
+        if wait > 0:
+            await self._sleep(wait)
+        await self._guarded(message, record.order_id, attempt=record.attempt + 1)
+
+    async def _guarded(self, message: KafkaMessage, order_id: str, *, attempt: int) -> None:
+        try:
+            outcome = await self._reconcile(message, order_id)
+        except _Retry as retry:
+            outcome = await self._retry_or_give_up(message, order_id, attempt, str(retry), retry.retry_after_s)
+        except Exception:
+            log.critical("buyer tracking sink failed on %s for order %s; the next push or replay writes it",
+                         position(message), order_id, exc_info=True)
+            outcome = "internal_error"
+        self._metrics.pushes.labels(outcome).inc()
+
+    async def _reconcile(self, message: KafkaMessage, order_id: str) -> str:
+        """Write what the buyer lacks; the outcome label. Raises `_Retry` when a write must be tried again."""
+        state = self._orders.get(order_id)
+        if state is None or state.order is None:
+            return "unknown_order"
+        placed = state.order
+        buyer = self._connections.get(placed.buyer.connection)
+        if buyer is None or buyer.role != "buyer" or buyer.platform == "manual" or placed.buyer.order_ref is None:
+            log.error("order %s: buyer connection %r is not a configured buyer with a platform (or the order has no "
+                      "buyer order ref); its fulfilments are not written", order_id, placed.buyer.connection[:64])
+            return "unknown_connection"
+        writes = self._writes.get(order_id)
+        wrote = 0
+        for fulfillment_id, record in sorted(state.fulfillments.items()):
+            view_key = f"{record.digest}:{record.cancelled}"
+            if writes.refused.get(fulfillment_id) == view_key:
+                continue
+            written = writes.get(fulfillment_id)
+            action = buyer_action(ledger_view(placed, record), written, notify_customer=buyer.notify_customer)
+            if action is None:
+                continue
+            try:
+                await self._write(buyer, placed.buyer.order_ref, order_id, fulfillment_id, action, written, writes)
+                wrote += 1
+            except PermanentError as error:
+                writes.refused[fulfillment_id] = view_key
+                self._writes.put(order_id, writes)
+                await self._refused(message, state, fulfillment_id, action, described(error))
+        return "written" if wrote else "unchanged"
+
+    async def _write(self, buyer: Connection, order_ref: str, order_id: str, fulfillment_id: str,
+                     action: BuyerAction, written: BuyerWritten | None, writes: BuyerWrites) -> None:
+        """One action with the before/after protocol. Raises `_Retry` or `PermanentError`."""
+        connector = self._connector(buyer)
+        kind = type(action).__name__
+        try:
+            before = written_before(action, written)
+            ref: str | None = None
+            if isinstance(action, Replace):
+                await self._cancel(connector, order_ref, action.cancel)
+                self._record(order_id, fulfillment_id, before, writes)
+                ref = await self._find_or_create(connector, order_ref, action.request)
+            elif isinstance(action, Create):
+                self._record(order_id, fulfillment_id, before, writes)
+                ref = await self._find_or_create(connector, order_ref, action.request)
+            elif isinstance(action, UpdateTracking):
+                self._record(order_id, fulfillment_id, before, writes)
+                ref = await connector.update_tracking(order_ref, action.fulfillment_ref, action.tracking)
+            else:
+                await self._cancel(connector, order_ref, action)
+            after = written_after(action, written, ref)
+            self._record(order_id, fulfillment_id, after, writes)
+        except PermanentError:
+            self._metrics.writes.labels(buyer.id, kind, "refused").inc()
+            raise
+        except RetryableError as error:
+            self._metrics.writes.labels(buyer.id, kind, "retry").inc()
+            raise _Retry(f"{kind} of fulfilment {fulfillment_id} on {buyer.id} order {order_ref}: "
+                         f"{described(error)}", error.retry_after_s) from error
+        except Exception as error:
+            self._metrics.writes.labels(buyer.id, kind, "retry").inc()
+            log.exception("%s of fulfilment %s on %s order %s failed unexpectedly", kind, fulfillment_id, buyer.id,
+                          order_ref)
+            raise _Retry(f"{kind} of fulfilment {fulfillment_id} on {buyer.id}: {type(error).__name__}: {error}",
+                         None) from error
+        self._metrics.writes.labels(buyer.id, kind, "ok").inc()
+        log.info("order %s: %s of seller fulfilment %s on %s order %s -> buyer fulfilment %s", order_id, kind,
+                 fulfillment_id, buyer.id, order_ref, after.fulfillment_ref)
+
+    @staticmethod
+    async def _find_or_create(connector: BuyerConnector, order_ref: str, request: FulfillmentRequest) -> str:
+        found = await connector.find_fulfillment(order_ref, request)
+        return found if found is not None else await connector.create_fulfillment(order_ref, request)
+
+    @staticmethod
+    async def _cancel(connector: BuyerConnector, order_ref: str, cancel: Cancel) -> None:
+        ref = cancel.fulfillment_ref
+        if ref is None:
+            ref = await connector.find_fulfillment(order_ref, cancel.find_with)
+        if ref is not None:
+            await connector.cancel_fulfillment(order_ref, ref)
+
+    def _record(self, order_id: str, fulfillment_id: str, written: BuyerWritten | None, writes: BuyerWrites) -> None:
+        if written is not None:
+            writes.record(fulfillment_id, written)
+            self._writes.put(order_id, writes)
+
+    async def _retry_or_give_up(self, message: KafkaMessage, order_id: str, attempt: int, error: str,
+                                retry_after_s: float | None) -> str:
+        try:
+            if attempt >= MAX_ATTEMPTS:
+                await self._dead_letter(message, order_id, f"could not write order {order_id}'s fulfilments to the "
+                                        f"buyer in {attempt} attempts; last error: {error}")
+                return "gave_up"
+            record = RetryRecord(order_id=order_id, attempt=attempt, last_error=error[:2000],
+                                 not_before=self._clock() + retry_delay(attempt, retry_after_s))
+            await self._send(self._topics.retries, EncodedRecord(
+                key=order_id.encode(), value=record.model_dump_json().encode(), headers=[]), message.partition)
+            log.warning("writing order %s to the buyer failed (attempt %d), retrying at %s: %s", order_id, attempt,
+                        record.not_before.isoformat(), error)
+            return "retry_scheduled"
+        except Exception:
+            log.critical("could not schedule a retry for order %s; its buyer writes wait for the next push",
+                         order_id, exc_info=True)
+            return "internal_error"
+
+    async def _refused(self, message: KafkaMessage, state: OrderState, fulfillment_id: str, action: BuyerAction,
+                       error: str) -> None:
+        placed = state.order
+        assert placed is not None
+        await self._dead_letter(message, state.order_id,
+                                f"{placed.buyer.connection} refused to {_verb(action)} for seller fulfilment "
+                                f"{fulfillment_id} on buyer order {placed.buyer.order_ref}: {error}; not tried "
+                                "again until the seller's fulfilment changes")
+
+    async def _dead_letter(self, message: KafkaMessage, order_id: str, text: str) -> None:
+        letter = dead_letter(message, reason="platform_rejected", text=text, order_id=order_id,
+                             rejected_event_id=None, at=self._clock(), stage=STAGE)
+        await self._send(self._topics.dead_letters, encode_event(
+            letter, order_id=order_id, record_id=letter.event_id, record_type=letter.type,
+            time=letter.dead_lettered_at, source=SOURCE), None)
+        log.warning("dead-lettered order %s as platform_rejected: %s", order_id, text)
+
+    def _connector(self, connection: Connection) -> BuyerConnector:
+        connector = self._connectors.get(connection.id)
+        if connector is None:
+            connector = self._connectors[connection.id] = self._connector_for(connection)
+        return connector
+
+
+def ledger_view(placed: OrderPlaced, record: FulfillmentRecord) -> FulfillmentRecorded | FulfillmentCancelled:
+    """The ledger's view of one seller fulfilment as the event `buyer_action` takes: its current lines, carrier
+    (canonical) and tracking (URLs built), or its cancellation. The event id is not a real event's."""
+    source = SourceRef(partner=placed.seller.partner, connection=placed.seller.connection,
+                       platform=placed.seller.platform)
+    common = {"event_id": f"view:{record.fulfillment_id}", "order_id": placed.order_id,
+              "occurred_at": record.source_version, "source": source, "fulfillment_id": record.fulfillment_id,
+              "source_version": record.source_version}
+    if record.cancelled or not record.lines:
+        return FulfillmentCancelled(**common)
+    return FulfillmentRecorded(**common, carrier=record.carrier, tracking_numbers=record.tracking_numbers,
+                               tracking_urls=record.tracking_urls,
+                               lines=[FulfilledLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity)
+                                      for line in record.lines])
+
+
+def _verb(action: BuyerAction) -> str:
+    if isinstance(action, Create):
+        return "create a fulfilment"
+    if isinstance(action, UpdateTracking):
+        return "update the tracking"
+    if isinstance(action, Replace):
+        return "replace a fulfilment"
+    return "cancel a fulfilment"

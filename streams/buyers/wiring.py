@@ -1,0 +1,70 @@
+"""Registers the buyer tracking sink on the Faust app: the buyer-pushes and buyer-push-retries topics, the
+`buyer-fulfillments` table, and the two agents, both at concurrency 1 (DESIGN.md §5). Connectors get short in-call
+retries (`SINK_RETRY`); longer waits go through the retry topic, so a failing buyer store does not hold up the
+orders of other stores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from connectors.base import BuyerConnector
+from connectors.registry import connector_for
+from schemas.config import Config, Connection
+from schemas.topics import TopicNames
+from streams.buyers.entries import BuyerWritesTable
+from streams.buyers.pusher import BuyerTrackingSink, PushMetrics, PushTopics
+from streams.orders.table import OrderStates
+from streams.records import EncodedRecord
+from streams.sellers.wiring import SINK_RETRY
+
+BUYER_FULFILLMENT_TABLE = "buyer-fulfillments"
+_RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _buyer_connector(connection: Connection) -> BuyerConnector:
+    return connector_for(connection, retry=SINK_RETRY)
+
+
+def register_buyer_tracking(app: faust.App, config: Config, names: TopicNames, registry: CollectorRegistry, *,
+                            tables: Mapping[str, Any], table_options: dict[str, Any],
+                            clock: Callable[[], datetime] = _now) -> BuyerTrackingSink:
+    """Add the buyer tracking sink to `app` (`tables` holds the app's `orders` table); returns it for tests."""
+    partitions = config.kafka.partitions
+    pushes = app.topic(names.buyer_pushes, partitions=partitions, **_RAW)
+    retries = app.topic(names.buyer_push_retries, partitions=partitions, **_RAW)
+    outputs = {topic.get_topic_name(): topic
+               for topic in (retries, app.topic(names.dead_letters, partitions=partitions, **_RAW))}
+    table = app.Table(BUYER_FULFILLMENT_TABLE, default=None, partitions=partitions, key_type=bytes,
+                      value_type=bytes, options=table_options)
+
+    async def send(topic: str, record: EncodedRecord, partition: int | None) -> None:
+        await outputs[topic].send(key=record.key, value=record.value, headers=record.headers, partition=partition)
+
+    sink = BuyerTrackingSink(
+        config=config, topics=PushTopics(retries=names.buyer_push_retries, dead_letters=names.dead_letters),
+        orders=OrderStates(tables["orders"]), writes=BuyerWritesTable(table), send=send,
+        connector_for=_buyer_connector, metrics=PushMetrics(registry), clock=clock)
+
+    async def buyer_pushes(stream: Any) -> None:
+        try:
+            async for event in stream.events():
+                await sink.process_push(event.message)
+        finally:
+            await sink.aclose()
+
+    async def buyer_push_retries(stream: Any) -> None:
+        async for event in stream.events():
+            await sink.process_retry(event.message)
+
+    app.agent(pushes, name="buyer-pushes", concurrency=1)(buyer_pushes)
+    app.agent(retries, name="buyer-push-retries", concurrency=1)(buyer_push_retries)
+    return sink

@@ -1,0 +1,182 @@
+"""The check agent's work: read one stored order's fulfilments from its seller's platform and publish what is new
+or changed (`ledger.fulfillment_sync.seller_events`) on fulfillment-events. Never raises (DESIGN.md §5).
+
+Per check record, in the order's partition (beside the order table and the seller-orders table):
+1. a record that is not a check: logged, counted `invalid`;
+2. a connection that is not a configured seller with a connector: logged, counted `unknown_connection`;
+3. an order the ledger does not know, or that was never created on a seller's platform: counted `unknown_order`
+   (the seller's store carries a reference we did not write, or the creation is still being recorded);
+4. an order whose seller is another connection: dead-lettered as `tenant_mismatch` (a store may only touch its
+   own orders, issue 4 point 7);
+5. an order shipped longer ago than `polling.shipped_watch`: not read (`outside_watch`), its entry removed;
+6. otherwise `fulfillments(seller order ref, known_refs=refs published before)` is read; the events are queued on
+   the idempotent producer and flushed, then what was published is stored. A crash before the store republishes
+   the same events (same ids), which the ledger recognises as duplicates.
+Read failures (`RetryableError` after the connector's own retries, `PermanentError`, anything unexpected) are
+logged with the platform's message and marked on the entry (`read_failed_at`); the sweep asks for the order
+again one interval later. Problems with what the seller reported (unknown lines, a reactivated cancellation, ...)
+are logged and counted in `fulfillsync_seller_fulfillment_problems_total`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter
+
+from connectors.base import ConnectorError, SellerConnector, described
+from ledger.fulfillment_sync import StoredSellerOrder, seller_events
+from schemas.config import Config, Connection
+from schemas.events import OrderPlaced
+from streams.fulfillments.entries import CheckRecord, SellerWatch, SellerWatchTable, decode_check
+from streams.orders.table import OrderStates, shipped_event
+from streams.polling.buyer_orders import source_of
+from streams.polling.sink import EventSink
+from streams.records import EncodedRecord, KafkaMessage, dead_letter, encode_event, position
+from streams.sellers.entries import SellerOrderTable
+
+log = logging.getLogger("fulfillsync.fulfillments")
+
+STAGE = "seller_fulfillments"
+SOURCE = "/fulfillsync/seller-fulfillments"
+Send = Callable[[str, EncodedRecord], Awaitable[None]]
+"""Publishes one record (a dead letter) with Faust's producer; raises if the producer refuses it."""
+ConnectorFactory = Callable[[Connection], SellerConnector]
+
+
+@dataclass(frozen=True)
+class CheckTopics:
+    fulfillment_events: str
+    dead_letters: str
+
+
+class CheckMetrics:
+    """`fulfillsync_seller_checks_total{connection,outcome}` and
+    `fulfillsync_seller_fulfillment_problems_total{connection,reason}`."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.checks = Counter("fulfillsync_seller_checks", "Seller order checks by connection and outcome",
+                              ["connection", "outcome"], registry=registry)
+        self.problems = Counter("fulfillsync_seller_fulfillment_problems", "Seller fulfilments that produced no "
+                                "event, by connection and reason", ["connection", "reason"], registry=registry)
+        self.published = Counter("fulfillsync_seller_fulfillment_events", "fulfillment.* events published from "
+                                 "seller platforms, by connection and type", ["connection", "type"],
+                                 registry=registry)
+
+
+class FulfillmentChecker:
+    """Reads seller fulfilments for check records; see the module docstring for the contract."""
+
+    def __init__(self, *, config: Config, topics: CheckTopics, orders: OrderStates, seller_orders: SellerOrderTable,
+                 watch: SellerWatchTable, events: EventSink, send: Send, connector_for: ConnectorFactory,
+                 metrics: CheckMetrics, clock: Callable[[], datetime]) -> None:
+        self._connections = {connection.id: connection for connection in config.connections}
+        self._shipped_watch = config.polling.shipped_watch
+        self._topics = topics
+        self._orders = orders
+        self._seller_orders = seller_orders
+        self._watch = watch
+        self._events = events
+        self._send = send
+        self._connector_for = connector_for
+        self._connectors: dict[str, SellerConnector] = {}
+        self._metrics = metrics
+        self._clock = clock
+
+    async def aclose(self) -> None:
+        """Close every connector's HTTP client."""
+        connectors, self._connectors = self._connectors, {}
+        for connector in connectors.values():
+            await connector.aclose()
+
+    async def process(self, message: KafkaMessage) -> None:
+        """Handle one check record. Never raises."""
+        try:
+            await self._process(message)
+        except Exception:
+            self._metrics.checks.labels("unknown", "internal_error").inc()
+            log.exception("seller fulfilment check %s failed; the next poll or sweep asks again", position(message))
+
+    async def _process(self, message: KafkaMessage) -> None:
+        check = decode_check(message.value)
+        if isinstance(check, str):
+            self._metrics.checks.labels("unknown", "invalid").inc()
+            log.warning("ignoring record %s on the seller-checks topic: %s", position(message), check)
+            return
+        connection = self._connections.get(check.connection_id)
+        if connection is None or connection.role != "seller" or connection.platform == "manual":
+            self._metrics.checks.labels("unknown", "unknown_connection").inc()
+            log.warning("ignoring seller check for connection %r: not a configured seller with a platform to read",
+                        check.connection_id[:64])
+            return
+        state = self._orders.get(check.order_id)
+        placed = state.order if state is not None else None
+        created = self._seller_orders.get(check.order_id)
+        if placed is None or created is None:
+            self._count(connection, "unknown_order")
+            log.info("%s: seller order %s carries order id %s, which %s; not read", connection.id,
+                     check.seller_order_ref, check.order_id,
+                     "the ledger does not know" if placed is None else "was not created on a seller platform")
+            return
+        if placed.seller.connection != connection.id:
+            await self._tenant_mismatch(message, check, placed)
+            return
+        if check.seller_order_ref != created.order_ref:
+            log.warning("%s: seller order %s claims order id %s, which was created as %s; reading %s", connection.id,
+                        check.seller_order_ref, check.order_id, created.order_ref, created.order_ref)
+        now = self._clock()
+        shipped = shipped_event(state) if state is not None else None
+        watch = self._watch.get(check.order_id) or SellerWatch(connection_id=connection.id,
+                                                               seller_order_ref=created.order_ref)
+        watch = watch.model_copy(update={"shipped_at": shipped.shipped_at if shipped else None})
+        if not watch.watched(now, self._shipped_watch):
+            self._watch.delete(check.order_id)
+            self._count(connection, "outside_watch")
+            return
+        try:
+            found = await self._connector(connection).fulfillments(created.order_ref, known_refs=watch.published)
+        except Exception as error:
+            self._watch.put(check.order_id, watch.model_copy(update={"read_failed_at": now}))
+            self._count(connection, "read_failed")
+            log.warning("%s: reading the fulfilments of order %s (seller order %s) failed; asked again at the next "
+                        "sweep: %s", connection.id, check.order_id, created.order_ref, described(error),
+                        exc_info=not isinstance(error, ConnectorError))
+            return
+        sync = seller_events(StoredSellerOrder(placed, created.order_ref, created.line_refs), connection, found,
+                             watch.last_published())
+        for problem in sync.problems:
+            self._metrics.problems.labels(connection.id, problem.reason).inc()
+            log.warning("%s: order %s: %s", connection.id, check.order_id, problem.message)
+        for event in sync.events:
+            self._events.publish(self._topics.fulfillment_events, event, source=source_of(connection))
+        await self._events.flush()
+        self._watch.put(check.order_id, watch.with_published(sync.published, shipped_at=watch.shipped_at,
+                                                             read_at=now))
+        for event in sync.events:
+            self._metrics.published.labels(connection.id, event.type).inc()
+            log.info("%s: order %s: %s %s (event %s)", connection.id, check.order_id, event.type,
+                     event.fulfillment_id, event.event_id)
+        self._count(connection, "changed" if sync.events else "unchanged")
+
+    async def _tenant_mismatch(self, message: KafkaMessage, check: CheckRecord, placed: OrderPlaced) -> None:
+        text = (f"connection {check.connection_id} reported seller order {check.seller_order_ref} as order "
+                f"{check.order_id}, which belongs to seller connection {placed.seller.connection}; not read")
+        letter = dead_letter(message, reason="tenant_mismatch", text=text, order_id=check.order_id,
+                             rejected_event_id=None, at=self._clock(), stage=STAGE)
+        await self._send(self._topics.dead_letters, encode_event(
+            letter, order_id=check.order_id, record_id=letter.event_id, record_type=letter.type,
+            time=letter.dead_lettered_at, source=SOURCE))
+        self._metrics.checks.labels(check.connection_id, "tenant_mismatch").inc()
+        log.warning("dead-lettered %s as tenant_mismatch: %s", position(message), text)
+
+    def _connector(self, connection: Connection) -> SellerConnector:
+        connector = self._connectors.get(connection.id)
+        if connector is None:
+            connector = self._connectors[connection.id] = self._connector_for(connection)
+        return connector
+
+    def _count(self, connection: Connection, outcome: str) -> None:
+        self._metrics.checks.labels(connection.id, outcome).inc()

@@ -1,0 +1,58 @@
+"""The sweep: every poll interval, each worker asks again for the orders of its own partitions that the changed-
+orders feed cannot be trusted with: watched orders on platforms whose tracking edits keep the order's modified time
+(`connectors.registry.needs_direct_reads`), and orders whose last read failed.
+
+Cost: one check (one or two requests to the seller's platform, `fulfillments()`) per such order per interval, on
+top of the connection's one-request poll: a Magento or WooCommerce seller with 500 open orders costs 500-1,000
+requests per interval; shipped orders stop costing once `polling.shipped_watch` has passed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from connectors.registry import needs_direct_reads
+from schemas.config import Config
+from streams.fulfillments.entries import CheckRecord, SellerWatchTable
+from streams.polling.sink import RecordSink
+
+log = logging.getLogger("fulfillsync.fulfillments")
+
+
+class Sweep:
+    """Publishes the sweep's check records on `topic` (seller-checks) through `sink`."""
+
+    def __init__(self, *, config: Config, topic: str, watch: SellerWatchTable, sink: RecordSink,
+                 clock: Callable[[], datetime]) -> None:
+        self._platforms = {connection.id: connection.platform for connection in config.connections
+                           if connection.role == "seller"}
+        self._shipped_watch = config.polling.shipped_watch
+        self._topic = topic
+        self._watch = watch
+        self._sink = sink
+        self._clock = clock
+
+    async def run(self) -> int:
+        """Publish this interval's checks; how many. Raises what the producer raises (the next interval retries)."""
+        now = self._clock()
+        requested = 0
+        for order_id, entry in self._watch.items():
+            platform = self._platforms.get(entry.connection_id)
+            if platform is None:
+                continue
+            if entry.read_failed_at is not None:
+                reason = "retry"
+            elif needs_direct_reads(platform) or not entry.watched(now, self._shipped_watch):
+                reason = "sweep"  # a check past the watch window removes the entry
+            else:
+                continue
+            check = CheckRecord(order_id=order_id, connection_id=entry.connection_id,
+                                seller_order_ref=entry.seller_order_ref, reason=reason, requested_at=now)
+            self._sink.publish_record(self._topic, order_id.encode(), check.model_dump_json().encode())
+            requested += 1
+        await self._sink.flush()
+        if requested:
+            log.info("sweep asked for %d seller order read(s)", requested)
+        return requested

@@ -1,0 +1,232 @@
+"""A whole marketplace for end-to-end runs: a buyer store and a seller store on each of the four platforms, served
+over HTTP in this process, a configuration routing every buyer to every seller, and `fulfillsync worker` as its
+own process on the real broker. Tests and `bench/sync_latency.py` act as the merchants through
+`sandbox.merchant.Merchant` and read the topics back.
+
+Connections are `b-<tag>` (buyers) and `s-<tag>` (sellers), tags `shop`, `bc`, `woo`, `mag`; a buyer routes SKUs
+`<TAG>-*` to seller `s-<tag>`; any other SKU is the buyer's own. Credentials reach the worker through environment
+variables, as in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import yaml
+
+from sandbox.common import SandboxApp
+from sandbox.merchant import Merchant, PlacedOrder, StoreFulfillment
+from sandbox.registry import create_store
+from sandbox.server import free_port
+from sandbox.settings import SandboxPlatform, StoreSettings
+from schemas.config import REQUIRED_CREDENTIALS
+from schemas.config_file import load_config
+from schemas.topics import TopicNames
+from streams.admin import ensure_topics
+from tests.support.kafka_harness import WorkerProcess, drain, reader_from_start
+from tests.support.stores import served
+
+T = TypeVar("T")
+TAGS: dict[SandboxPlatform, str] = {"shopify": "shop", "bigcommerce": "bc", "woocommerce": "woo", "magento2": "mag"}
+PLATFORMS: tuple[SandboxPlatform, ...] = tuple(TAGS)
+PRODUCTS = ("MUG", "CAP", "TEE", "BOX", "PEN")
+"""Product names every seller's catalogue has (as `sku(seller, name)`)."""
+SECRET_ENV = "FULFILLSYNC_E2E_SECRET"
+SECRET = "e2e-store-credential"
+WEBHOOK_SECRET = "e2e-webhook-secret"
+
+
+def buyer_id(platform: SandboxPlatform) -> str:
+    return f"b-{TAGS[platform]}"
+
+
+def seller_id(platform: SandboxPlatform) -> str:
+    return f"s-{TAGS[platform]}"
+
+
+def sku(seller: SandboxPlatform, name: str) -> str:
+    """A SKU the buyers route to `seller`."""
+    return f"{TAGS[seller].upper()}-{name}"
+
+
+def _credentials(platform: SandboxPlatform) -> dict[str, str]:
+    values = {"consumer_key": f"ck_{SECRET}", "consumer_secret": f"cs_{SECRET}"}
+    return {name: values.get(name, SECRET) for name in REQUIRED_CREDENTIALS[platform]}
+
+
+@dataclass
+class Store:
+    """One served store: its connection id, platform, root URL (admin routes), API base URL and app."""
+
+    connection: str
+    platform: SandboxPlatform
+    root: str
+    base_url: str
+    app: SandboxApp
+
+    def act(self, action: Callable[[Merchant], Awaitable[T]]) -> T:
+        """Run one merchant action on this store (a fresh client: tests are synchronous)."""
+        async def go() -> T:
+            async with httpx.AsyncClient(base_url=self.root, timeout=15) as http:
+                return await action(Merchant(self.platform, http))
+        return asyncio.run(go())
+
+    def fulfillments(self, order: PlacedOrder) -> list[StoreFulfillment]:
+        return self.act(lambda merchant: merchant.fulfillments(order))
+
+    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = httpx.request(method, f"{self.root}/_sandbox{path}", json=body, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+
+@dataclass
+class Topics:
+    """Every record of the public topics so far, parsed: (topic, key, value)."""
+
+    bootstrap: str
+    names: TopicNames
+    records: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._consumer = reader_from_start(self.bootstrap, self.names.public)
+
+    def read(self, seconds: float = 0.2) -> None:
+        for message in drain(self._consumer, seconds):
+            key = message.key()
+            try:
+                value = json.loads(message.value() or b"null")
+            except ValueError:
+                value = {"unparsed": True}
+            self.records.append((str(message.topic()), key.decode() if key else None, value))
+
+    def of(self, topic: str, order_id: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        return [value for name, _, value in self.records if name == topic
+                and (order_id is None or value.get("order_id") == order_id)
+                and (kind is None or value.get("type") == kind)]
+
+    def order_id(self, buyer: str, buyer_order_ref: str, seller: str) -> str | None:
+        """Our order id for a buyer order routed to `seller`, once its order.placed was published."""
+        for value in self.of(self.names.order_events, kind="order.placed"):
+            if (value["buyer"]["connection"], value["buyer"]["order_ref"], value["seller"]["connection"]) == (
+                    buyer, buyer_order_ref, seller):
+                return str(value["order_id"])
+        return None
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+@dataclass
+class Marketplace:
+    """The served stores, the configuration and the worker (see the module docstring)."""
+
+    folder: Path
+    bootstrap: str
+    buyers: dict[SandboxPlatform, Store]
+    sellers: dict[SandboxPlatform, Store]
+    config_path: Path
+    worker: WorkerProcess
+    topics: Topics
+
+    @property
+    def names(self) -> TopicNames:
+        return self.topics.names
+
+    def wait_for(self, condition: Callable[[], T | None], what: str, timeout_s: float = 60) -> T:
+        """Poll `condition` (reading the topics in between) until it returns something truthy; fails with what was
+        awaited and the worker's log tail."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.topics.read(0.2)
+            result = condition()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}\n{self.worker.log_tail(80)}")
+            time.sleep(0.3)
+
+    def seller_order(self, seller: SandboxPlatform, order_id: str, timeout_s: float = 60) -> PlacedOrder:
+        """The order fulfillsync created on `seller`'s store for `order_id`, once it exists."""
+        store = self.sellers[seller]
+        return self.wait_for(lambda: store.act(lambda merchant: merchant.find_order(order_id)),
+                             f"order {order_id} on {store.connection}", timeout_s)
+
+    def routed(self, buyer: SandboxPlatform, order: PlacedOrder, seller: SandboxPlatform, timeout_s: float = 60) -> str:
+        """Our order id for `order` on `buyer` routed to `seller`, once the buyer poll published it."""
+        return self.wait_for(lambda: self.topics.order_id(buyer_id(buyer), order.order_ref, seller_id(seller)),
+                             f"buyer order {order.order_ref} on {buyer_id(buyer)} routed to {seller_id(seller)}",
+                             timeout_s)
+
+    def restart(self) -> None:
+        self.worker = WorkerProcess(self.config_path, self.folder / "worker.log").start()
+
+
+def write_config(folder: Path, bootstrap: str, buyers: dict[SandboxPlatform, Store],
+                 sellers: dict[SandboxPlatform, Store], *, interval: str, partitions: int = 2) -> Path:
+    def connection(store: Store, role: str) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "id": store.connection, "partner": store.connection, "role": role, "platform": store.platform,
+            "base_url": store.base_url, "credentials": {name: f"${{{SECRET_ENV}_{name.upper()}}}"
+                                                    for name in REQUIRED_CREDENTIALS[store.platform]}}
+        if store.platform != "magento2":
+            document["webhook_secret"] = f"${{{SECRET_ENV}_WEBHOOK}}"
+        return document
+
+    document = {
+        "kafka": {"bootstrap_servers": bootstrap, "topic_prefix": f"e2e{uuid.uuid4().hex[:10]}",
+                  "partitions": partitions},
+        "worker": {"web_host": "127.0.0.1", "web_port": free_port(), "state_dir": str(folder / "state"),
+                   "broker_session_timeout": "6s"},
+        "polling": {"interval": interval, "shipped_watch": "10m"},
+        "connections": [connection(store, "buyer") for store in buyers.values()]
+        + [connection(store, "seller") for store in sellers.values()],
+        "routes": [{"buyer": buyer.connection, "seller": seller.connection, "skus": [sku(platform, "*")]}
+                   for buyer in buyers.values() for platform, seller in sellers.items()],
+    }
+    path = folder / "fulfillsync.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@contextmanager
+def marketplace(folder: Path, bootstrap: str, *, interval: str = "3s", partitions: int = 2) -> Iterator[Marketplace]:
+    """Serve the eight stores, write the configuration, create the topics and start the worker; stop it all when
+    the block ends (the worker with SIGTERM, or SIGKILL if the test already killed it)."""
+    for platform in PLATFORMS:
+        for name, value in _credentials(platform).items():
+            os.environ[f"{SECRET_ENV}_{name.upper()}"] = value
+    os.environ[f"{SECRET_ENV}_WEBHOOK"] = WEBHOOK_SECRET
+    with ExitStack() as stack:
+        stores: dict[str, dict[SandboxPlatform, Store]] = {"buyer": {}, "seller": {}}
+        for role, ids in (("buyer", buyer_id), ("seller", seller_id)):
+            for platform in PLATFORMS:
+                name = ids(platform)
+                app, base_path = create_store(StoreSettings(platform=platform, name=name,
+                                                            credentials=_credentials(platform)))
+                root = stack.enter_context(served(app, name))
+                stores[role][platform] = Store(name, platform, root, root + base_path, app)
+        for platform, seller in stores["seller"].items():
+            seller.act(lambda merchant, p=platform: merchant.stock([sku(p, name) for name in PRODUCTS]))
+        config_path = write_config(folder, bootstrap, stores["buyer"], stores["seller"], interval=interval,
+                                   partitions=partitions)
+        config = load_config(config_path).config
+        ensure_topics(config.kafka)
+        topics = Topics(bootstrap, TopicNames(config.kafka.topic_prefix))
+        stack.callback(topics.close)
+        worker = WorkerProcess(config_path, folder / "worker.log").start()
+        market = Marketplace(folder, bootstrap, stores["buyer"], stores["seller"], config_path, worker, topics)
+        try:
+            yield market
+        finally:
+            market.worker.stop()
