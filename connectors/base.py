@@ -21,6 +21,7 @@ from schemas.platform import (
     CreatedOrder,
     FulfillmentRequest,
     NewOrder,
+    OrderCancellation,
     Page,
     PlatformFulfillment,
     PlatformOrder,
@@ -114,6 +115,13 @@ class SellerConnector(Connector):
     @abstractmethod
     async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
         """One page of orders changed since `cursor`; see `BuyerConnector.orders_changed_since`."""
+
+    @abstractmethod
+    async def cancel_order(self, order_ref: str, cancellation: OrderCancellation) -> None:
+        """Cancel on the seller's platform what the buyer cancelled of order `order_ref`: the order when
+        `cancellation.whole_order`, else its cancelled units, as far as the platform allows (each connector's
+        docstring says how). It states totals, so cancelling the same again is a no-op. PermanentError when the
+        platform refuses (an order already shipped or closed)."""
 
     @abstractmethod
     async def fulfillments(self, order_ref: str, known_refs: Iterable[str] = ()) -> tuple[PlatformFulfillment, ...]:

@@ -112,6 +112,37 @@ class CreatedOrder(_Frozen):
     line_refs: dict[str, str]
 
 
+class CancelledUnits(_Frozen):
+    """Units of one line of a seller's order that the buyer cancelled: totals since the order was placed, so
+    `cancelled_quantity + remaining_quantity` is the line's ordered quantity. `line_ref` is the seller's."""
+
+    line_ref: str
+    sku: str | None = None
+    cancelled_quantity: int = Field(ge=0)
+    remaining_quantity: int = Field(ge=0)
+
+
+class OrderCancellation(_Frozen):
+    """What to cancel of an order on a seller's platform. `whole_order`: all of it (the buyer cancelled the order
+    or every unit); else the units of `lines`. `our_order_id` is our reference, written where the platform keeps a
+    note, so a repeated cancellation is recognised."""
+
+    our_order_id: str
+    whole_order: bool
+    lines: tuple[CancelledUnits, ...] = ()
+
+    def note(self) -> str:
+        """A note for the seller's staff saying what not to ship, ending with our order id. The same totals always
+        give the same text, so a connector that finds it among the order's notes knows it was written already."""
+        if self.whole_order:
+            what = "the buyer cancelled this whole order: do not ship it"
+        else:
+            what = "the buyer cancelled units of this order, do not ship them: " + "; ".join(
+                f"{line.sku or 'line ' + line.line_ref}: {line.cancelled_quantity} cancelled, "
+                f"{line.remaining_quantity} still to ship" for line in self.lines)
+        return f"fulfillsync: {what} [order fulfillsync:{self.our_order_id}]"
+
+
 class FulfillmentRequest(_Frozen):
     """A fulfillment to write onto a buyer's order. `our_fulfillment_id` is stored on the platform where it has a
     place for it (a comment, a note) so a retry finds what an earlier attempt created."""

@@ -22,6 +22,9 @@ Seller side
   custom products (name, SKU, quantity, prices 0: the marketplace settles with the seller outside the storefront;
   catalog lookup by SKU needs the V3 catalog API, not used), the shipping address as billing address too, status
   11 (Awaiting Fulfillment). V2 does not email the customer. Lines map by creation order, checked by SKU.
+- `cancel_order` (a buyer's cancellation): the whole order gets status 5 (Cancelled, `PUT /v2/orders/{id}`);
+  cancelled units are written as a line of the order's `staff_notes` ("do not ship"), because V2 cannot lower an
+  order product's quantity without re-pricing the order. An order already Shipped or Completed is refused.
 - `fulfillments`: each shipment is one fulfillment (shipments carrying our marker are grouped, see below);
   carrier from `shipping_provider` / `tracking_carrier` (AfterShip slug) via `connectors.carrier_names`, a
   third-party `carrier_{id}` by its display name; URL = `tracking_link`, else `generated_tracking_link`.

@@ -22,6 +22,7 @@ from schemas.platform import (
     FulfillmentLine,
     FulfillmentRequest,
     NewOrder,
+    OrderCancellation,
     Page,
     PlatformFulfillment,
     PlatformOrder,
@@ -225,6 +226,27 @@ class BigCommerceConnector(StoreConnector):
         except (plan.PlanError, KeyError, ValueError) as error:
             raise self._refuse(str(error)) from None
         return CreatedOrder(order_ref=str(order_id), number=str(order_id), line_refs=mapping)
+
+    async def cancel_order(self, order_ref: str, cancellation: OrderCancellation) -> None:
+        """The whole order: status 5 (Cancelled) by `PUT /v2/orders/{id}`. Units: V2 cannot lower an order
+        product's quantity without re-pricing the order, so what not to ship is added as a line of the order's
+        `staff_notes` (the seller's staff see it on the order). No-op when already done (status 5 or 6; the same
+        note present). PermanentError for an order already Shipped (2) or Completed (10)."""
+        path = self._order_path(order_ref)
+        order, response = await self._get(path)
+        status = self._shape(response, parse.status_of, order)
+        if status in parse.CANCELLED_STATUSES:
+            return
+        if status in parse.SHIPPED_STATUSES:
+            raise self._refuse(f"order {order_ref} is already shipped (status {status}); the buyer's cancellation "
+                               "cannot stop it")
+        if cancellation.whole_order:
+            await self._http.request("PUT", path, json_body={"status_id": 5})
+            return
+        notes = order.get("staff_notes") if isinstance(order.get("staff_notes"), str) else ""
+        note = cancellation.note()
+        if note not in notes:
+            await self._http.request("PUT", path, json_body={"staff_notes": f"{notes}\n{note}".strip()})
 
     # -- buyer side ------------------------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ ORDER_PREFIX = "fulfillsync:"
 MARKER_LINE = "fulfillsync-fulfillment: "
 _MARKER = re.compile(r"^fulfillsync-fulfillment: (\S+)\s*$", re.MULTILINE)
 CANCELLED_STATUSES = frozenset({5, 6})
+SHIPPED_STATUSES = frozenset({2, 10})  # Shipped, Completed: nothing is left to cancel
 
 
 
@@ -84,6 +85,10 @@ def _text(data: Mapping[str, Any], key: str) -> str:
 
 def order_id_of(order: Mapping[str, Any], where: str = "order") -> int:
     return _int(order, "id", where)
+
+
+def status_of(order: Mapping[str, Any], where: str = "order") -> int:
+    return _int(order, "status_id", where)
 
 
 def date_modified_of(order: Mapping[str, Any], where: str = "order") -> datetime:

@@ -44,6 +44,10 @@ Every platform-specific decision, in one place (docs/platforms/magento.md says t
   `ext_order_item_id`; `create_order` first searches `ext_order_id eq` and returns the existing order.
   Required fields we have no value for: email `dropship+<our_order_id>@fulfillsync.invalid`, telephone `n/a`,
   payment method `checkmo` (offline).
+- **A buyer's cancellation** (`cancel_order`): the whole order by `POST /V1/orders/{id}/cancel` (Magento cancels
+  what is not shipped; `false` for an order it cannot cancel is a PermanentError); cancelled units by an order
+  comment saying what not to ship, since REST cannot cancel single items. An order `complete` or `closed` is
+  refused; one already cancelled, or with the same comment, is left alone.
 - **Errors**: Magento's `{"message": "… %1 … %name …", "parameters": [...] | {...}}` is rendered with its
   parameters before it is surfaced.
 """

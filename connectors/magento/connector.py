@@ -26,6 +26,7 @@ from connectors.magento.parse import (
     PLATFORM,
     PayloadError,
     SearchResult,
+    cancellation_state,
     format_datetime,
     order_item_refs,
     our_fulfillment_refs,
@@ -41,6 +42,7 @@ from schemas.platform import (
     CreatedOrder,
     FulfillmentRequest,
     NewOrder,
+    OrderCancellation,
     Page,
     PlatformFulfillment,
     PlatformOrder,
@@ -172,6 +174,34 @@ class MagentoConnector(StoreConnector):
                 connection=self.connection)
         return CreatedOrder(order_ref=created.order_ref, number=created.number,
                             line_refs={line.line_ref: refs[line.line_ref] for line in order.lines})
+
+    async def cancel_order(self, order_ref: str, cancellation: OrderCancellation) -> None:
+        """The whole order: `POST /V1/orders/{id}/cancel` (Magento cancels every unit not shipped; it answers false
+        when it cannot, e.g. an invoiced order). Units: Magento's REST API cannot cancel single items (a credit memo
+        needs an invoice), so an order comment (`POST /V1/orders/{id}/comments`, admin only) says what not to ship.
+        No-op when done already: state `canceled`, no unit left open after an earlier cancel, the same comment
+        present. PermanentError for an order `complete` or `closed`, or one Magento refuses to cancel."""
+        order_id = self._numeric(order_ref, "order")
+        response = await self._http.request("GET", f"/V1/orders/{order_id}")
+        state, open_units, history = self._parsed(response, cancellation_state, self._http.json(response))
+        if state == "canceled":
+            return
+        if state in ("complete", "closed"):
+            raise PermanentError(f"{PLATFORM} connection {self.connection!r}: order {order_id} is {state} (shipped); "
+                                 "the buyer's cancellation cannot stop it", connection=self.connection)
+        if cancellation.whole_order:
+            if open_units == 0:
+                return
+            answer = await self._http.request("POST", f"/V1/orders/{order_id}/cancel")
+            if self._http.json(answer) is not True:
+                raise PermanentError(f"{PLATFORM} connection {self.connection!r}: Magento refused to cancel order "
+                                     f"{order_id} (state {state}; an invoiced order needs a credit memo)",
+                                     connection=self.connection)
+            return
+        note = cancellation.note()
+        if note not in history:
+            await self._http.request("POST", f"/V1/orders/{order_id}/comments",
+                                     json_body=payloads.order_comment_body(order_id, note))
 
     # -- buyer side ---------------------------------------------------------------------------------------
 

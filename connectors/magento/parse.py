@@ -172,6 +172,24 @@ def parse_order(payload: Any) -> PlatformOrder:
     )
 
 
+def cancellation_state(payload: Any) -> tuple[str, int, list[str]]:
+    """What `cancel_order` needs of an order: its `state`, the units of its top-level items still open (ordered,
+    not shipped, cancelled or refunded) and the texts of its status history comments."""
+    order = _mapping(payload, "order")
+    where = f"order {order.get('entity_id')}"
+    open_units = 0
+    for index, raw in enumerate(_list(order.get("items"), f"{where}.items")):
+        item = _mapping(raw, f"{where}.items[{index}]")
+        if item.get("parent_item_id"):
+            continue
+        done = sum(_quantity(item.get(key), f"{where}.items[{index}].{key}")
+                   for key in ("qty_shipped", "qty_canceled", "qty_refunded"))
+        open_units += max(_quantity(item.get("qty_ordered"), f"{where}.items[{index}].qty_ordered") - done, 0)
+    comments = [str(_mapping(h, f"{where}.status_histories").get("comment") or "")
+                for h in _list(order.get("status_histories") or [], f"{where}.status_histories")]
+    return str(order.get("state") or ""), open_units, comments
+
+
 def _parse_line(payload: Any, where: str) -> PlatformLine:
     item = _mapping(payload, where)
     item_id = _int(item.get("item_id"), f"{where}.item_id")

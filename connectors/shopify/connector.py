@@ -35,6 +35,11 @@ Platform decisions:
   currency). Lines are custom line items (title, SKU, quantity); lines whose units were all cancelled are left
   out. Shopify's search index can lag a few seconds behind a write, so a retry within that window may not see the
   order an earlier attempt created (the sink's retry delay must exceed it).
+- A buyer's cancellation on a seller (`cancel_order`): the whole order by `orderCancel` (reason CUSTOMER,
+  restock, no refund, no customer email, our note as staff note; Shopify runs it as a job); units by an order
+  edit (`orderEditBegin` / `orderEditSetQuantity` / `orderEditCommit`), lowering each line to what remains. A
+  calculated line item is matched to the order's line item by the number of its GID (Shopify gives both the same
+  number). Shopify edits only unfulfilled units: units already fulfilled stay and are reported (PermanentError).
 Failure: every method raises only ConnectorError subclasses (see connectors.base); the token never appears.
 """
 
@@ -73,6 +78,7 @@ from schemas.platform import (
     CreatedOrder,
     FulfillmentRequest,
     NewOrder,
+    OrderCancellation,
     Page,
     PlatformFulfillment,
     PlatformOrder,
@@ -283,6 +289,62 @@ class ShopifyConnector(StoreConnector):
             raise self._malformed(ops.CREATE_ORDER, "orderCreate.order is missing without userErrors")
         return self._created(created, sent_lines, ops.CREATE_ORDER)
 
+    async def cancel_order(self, order_ref: str, cancellation: OrderCancellation) -> None:
+        """The whole order: `orderCancel` (reason CUSTOMER, restock, no refund: the buyer's store took the money,
+        no customer notification; our note as staff note); refused but already cancelled is a no-op. Units: an
+        order edit (`orderEditBegin`, `orderEditSetQuantity` down to what remains, `orderEditCommit`), which
+        Shopify allows for unfulfilled units only: lines already at most that low are left alone and nothing is
+        committed when no line changes. Units the seller already fulfilled cannot be removed: the rest is
+        committed, then a PermanentError names those lines."""
+        note = cancellation.note()[:255]  # Shopify's staff note limit
+        if cancellation.whole_order:
+            await self._cancel_whole(order_ref, note)
+            return
+        begun = await self._mutate(ops.ORDER_EDIT_BEGIN, {"id": order_ref}, "orderEditBegin")
+        with self._reading(ops.ORDER_EDIT_BEGIN):
+            calculated = _field(begun, "calculatedOrder", dict)
+            nodes = _field(_field(calculated, "lineItems", dict), "nodes", list)
+            by_number = {_gid_number(_field(node, "id", str)): node for node in nodes}
+        changed, fulfilled = False, []
+        for line in cancellation.lines:
+            node = by_number.get(_gid_number(line.line_ref))
+            if node is None:
+                continue  # no longer on the order: nothing of it to ship
+            quantity, editable = int(node.get("quantity") or 0), int(node.get("editableQuantity") or 0)
+            target = max(line.remaining_quantity, quantity - editable)
+            if line.remaining_quantity < quantity - editable:
+                fulfilled.append(f"{line.sku or line.line_ref} ({quantity - editable} fulfilled, "
+                                 f"{line.remaining_quantity} wanted)")
+            if target < quantity:
+                await self._mutate(ops.ORDER_EDIT_SET_QUANTITY, {"id": calculated["id"], "lineItemId": node["id"],
+                                                                 "quantity": target, "restock": True},
+                                   "orderEditSetQuantity")
+                changed = True
+        if changed:
+            await self._mutate(ops.ORDER_EDIT_COMMIT, {"id": calculated["id"], "notifyCustomer": False,
+                                                       "staffNote": note}, "orderEditCommit")
+        if fulfilled:
+            raise PermanentError(f"shopify connection {self.connection.id!r}: order {order_ref}: units the buyer "
+                                 f"cancelled were already fulfilled: {', '.join(fulfilled)}",
+                                 connection=self.connection.id)
+
+    async def _cancel_whole(self, order_ref: str, note: str) -> None:
+        data = await self.api.run(ops.CANCEL_ORDER, {
+            "orderId": order_ref, "reason": "CUSTOMER", "refund": False, "restock": True, "notifyCustomer": False,
+            "staffNote": note}, read_only=False)
+        payload = data.get("orderCancel")
+        if not isinstance(payload, dict):
+            raise self._malformed(ops.CANCEL_ORDER, "data.orderCancel is missing")
+        errors = [*(payload.get("orderCancelUserErrors") or []), *(payload.get("userErrors") or [])]
+        refused = user_errors(self.connection.id, ops.CANCEL_ORDER, {"userErrors": errors})
+        if refused is None:
+            return
+        status = await self._query(ops.ORDER_CANCELLED_AT, {"id": order_ref})
+        current = status.get("order")
+        if isinstance(current, dict) and current.get("cancelledAt"):
+            return
+        raise refused
+
     async def _find_our_order(self, our_order_id: str) -> dict[str, Any] | None:
         quoted = our_order_id.replace("\\", "\\\\").replace("'", "\\'")
         data = await self._query(ops.FIND_ORDER_BY_SOURCE, {"q": f"source_identifier:'{quoted}'"})
@@ -352,6 +414,11 @@ def _field(container: Any, key: str, kind: type) -> Any:
     if not isinstance(value, kind):
         raise ShapeError(f"{key} is {type(value).__name__}, not {kind.__name__}")
     return value
+
+
+def _gid_number(ref: str) -> str:
+    """The number at the end of a GID: a `CalculatedLineItem` of an order edit has its `LineItem`'s number."""
+    return ref.rsplit("/", 1)[-1]
 
 
 def _line_totals(request: FulfillmentRequest) -> dict[str, int]:

@@ -139,6 +139,46 @@ mutation CreateOrder($order: OrderCreateOrderInput!, $options: OrderCreateOption
   }
 }""" + _CREATED_ORDER_FIELDS)
 
+CANCEL_ORDER = Operation("CancelOrder", """
+mutation CancelOrder($orderId: ID!, $reason: OrderCancelReason!, $refund: Boolean!, $restock: Boolean!,
+                     $notifyCustomer: Boolean, $staffNote: String) {
+  orderCancel(orderId: $orderId, reason: $reason, refund: $refund, restock: $restock,
+              notifyCustomer: $notifyCustomer, staffNote: $staffNote) {
+    job { id }
+    orderCancelUserErrors { field message code }
+    userErrors { field message }
+  }
+}""")
+
+ORDER_CANCELLED_AT = Operation("OrderCancelledAt", """
+query OrderCancelledAt($id: ID!) {
+  order(id: $id) { id cancelledAt }
+}""")
+
+ORDER_EDIT_BEGIN = Operation("OrderEditBegin", """
+mutation OrderEditBegin($id: ID!) {
+  orderEditBegin(id: $id) {
+    calculatedOrder { id lineItems(first: 100) { nodes { id quantity editableQuantity } } }
+    userErrors { field message }
+  }
+}""")
+
+ORDER_EDIT_SET_QUANTITY = Operation("OrderEditSetQuantity", """
+mutation OrderEditSetQuantity($id: ID!, $lineItemId: ID!, $quantity: Int!, $restock: Boolean) {
+  orderEditSetQuantity(id: $id, lineItemId: $lineItemId, quantity: $quantity, restock: $restock) {
+    calculatedLineItem { id quantity }
+    userErrors { field message }
+  }
+}""")
+
+ORDER_EDIT_COMMIT = Operation("OrderEditCommit", """
+mutation OrderEditCommit($id: ID!, $notifyCustomer: Boolean, $staffNote: String) {
+  orderEditCommit(id: $id, notifyCustomer: $notifyCustomer, staffNote: $staffNote) {
+    order { id }
+    userErrors { field message }
+  }
+}""")
+
 ALL = (ORDERS_CHANGED_SINCE, ORDER_LINE_ITEMS, ORDER_FULFILLMENTS, FULFILLMENT_LINE_ITEMS, FULFILLMENT_ORDERS,
        FULFILLMENT_STATUS, CREATE_FULFILLMENT, UPDATE_TRACKING, CANCEL_FULFILLMENT, FIND_ORDER_BY_SOURCE,
-       CREATE_ORDER)
+       CREATE_ORDER, CANCEL_ORDER, ORDER_CANCELLED_AT, ORDER_EDIT_BEGIN, ORDER_EDIT_SET_QUANTITY, ORDER_EDIT_COMMIT)

@@ -42,6 +42,12 @@ Creating orders on a seller (`create_order`)
   in order meta and our line id in each line item's meta `fulfillsync_line_id`, which gives the line mapping
   (on creation and when found again).
 
+A buyer's cancellation on a seller (`cancel_order`)
+- The whole order: `PUT /wc/v3/orders/{id}` `{"status": "cancelled"}`. Units: the same PUT with
+  `line_items: [{id, quantity}]` lowering each item to the units still to ship (0 keeps the item with nothing to
+  ship; removing it would lose our line mapping). Already cancelled, or quantities already that low: nothing is
+  sent. A completed order is refused (PermanentError).
+
 Tracking (both sides): `connection.tracking_api` chooses; "auto"/unset reads the REST index `GET /wp-json/` once
 per connector: core fulfillments route first, then the `wc-shipment-tracking/v3` namespace (API-NOTES §3.4);
 neither is a PermanentError. A 404 `rest_no_route` says which plugin or feature is missing.

@@ -34,6 +34,7 @@ from connectors.woocommerce.parse import (
     line_markers,
     meta_value,
     parse_gmt,
+    parse_order,
     parse_orders,
     parse_products,
     tracking_api_from_index,
@@ -45,6 +46,7 @@ from schemas.platform import (
     CreatedOrder,
     FulfillmentRequest,
     NewOrder,
+    OrderCancellation,
     Page,
     PlatformFulfillment,
     PlatformOrder,
@@ -215,6 +217,30 @@ class WooCommerceConnector(StoreConnector):
             if len(raw) < self._page_size or total_pages is None or page >= total_pages:
                 return None
             page += 1
+
+    async def cancel_order(self, order_ref: str, cancellation: OrderCancellation) -> None:
+        """The whole order: `PUT /wc/v3/orders/{id}` status `cancelled`. Units: the same PUT with `line_items`
+        `[{id, quantity}]`, lowering each line item to the units still to ship (0 keeps the item, with nothing to
+        ship), WooCommerce's own order edit. No-op when done already (status cancelled, refunded or trash; every
+        quantity already at most what remains). PermanentError for a completed order (shipped)."""
+        if not order_ref.isdigit():
+            raise self._client.connection_error(f"order ref {order_ref[:40]!r} is not a WooCommerce order id")
+        raw, response = await self._client.get(f"{ORDERS}/{order_ref}")
+        current = self._client.parse(response, parse_order, raw)
+        status = str(raw.get("status") or "")
+        if current.cancelled:
+            return
+        if status == "completed":
+            raise self._client.connection_error(f"order {order_ref} is completed (shipped); the buyer's "
+                                                "cancellation cannot stop it")
+        if cancellation.whole_order:
+            await self._client.call("PUT", f"{ORDERS}/{order_ref}", body={"status": "cancelled"})
+            return
+        quantities = {line.line_ref: line.quantity for line in current.lines}
+        lowered = [{"id": int(line.line_ref), "quantity": line.remaining_quantity} for line in cancellation.lines
+                   if line.line_ref.isdigit() and quantities.get(line.line_ref, 0) > line.remaining_quantity]
+        if lowered:
+            await self._client.call("PUT", f"{ORDERS}/{order_ref}", body={"line_items": lowered})
 
     # -- tracking (both sides) -----------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ What it reproduces (API-NOTES.md §2, `orders.v2.oas2.yml`):
   `[{"status": 401, "message": ...}]` (the token is never echoed); every error has that shape;
 - `GET /v2/orders` with `min_/max_date_modified`, `min_/max_date_created` (RFC-2822 or ISO-8601), `min_id`,
   `max_id`, `status_id`, `external_order_id`, `sort` (`field[:asc|:desc]`), `page`, `limit` (default 50, max 250);
-  `POST /v2/orders`; `GET /v2/orders/{id}`; `GET …/products`, `GET …/shipping_addresses`;
+  `POST /v2/orders`; `GET /v2/orders/{id}`; `PUT /v2/orders/{id}` (`status_id`, `staff_notes`);
+  `GET …/products`, `GET …/shipping_addresses`;
   `GET/POST/DELETE …/shipments`, `GET/PUT/DELETE …/shipments/{id}`, `GET …/shipments/count`;
 - 204 No Content for every empty collection (including a page past the end);
 - rate limits: a fixed window per store (options `quota`, default 150, and `window_ms`, default 30000, on the
@@ -166,7 +167,7 @@ class _Api:
         shipment = order + "/shipments/{shipment_id:int}"
         return [
             Route(f"{v2}/orders", self._guard(self.list_orders, self.create_order), methods=["GET", "POST"]),
-            Route(order, self._guard(self.get_order), methods=["GET"]),
+            Route(order, self._guard(self.get_order, put=self.update_order), methods=["GET", "PUT"]),
             Route(f"{order}/products", self._guard(self.products), methods=["GET"]),
             Route(f"{order}/shipping_addresses", self._guard(self.addresses), methods=["GET"]),
             Route(f"{order}/shipments/count", self._guard(self.count_shipments), methods=["GET"]),
@@ -244,6 +245,19 @@ class _Api:
 
     async def get_order(self, request: Request) -> Response:
         return JSONResponse(views.order_json(self._order(request), self.api_base))
+
+    async def update_order(self, request: Request) -> Response:
+        """`PUT /v2/orders/{id}`: `status_id` and `staff_notes` (products, addresses and the rest: 400)."""
+        body = await _body(request)
+        unsupported = sorted(set(body) - {"status_id", "staff_notes"})
+        if unsupported:
+            raise StoreError(400, f"This sandbox updates only status_id and staff_notes, not {', '.join(unsupported)}.")
+        order = self._order(request)
+        if "staff_notes" in body:
+            self.store.set_staff_notes(order.id, str(body["staff_notes"] or ""))
+        if "status_id" in body:
+            self.store.set_status(order.id, _status(str(body["status_id"])))
+        return JSONResponse(views.order_json(order, self.api_base))
 
     async def products(self, request: Request) -> Response:
         order = self._order(request)

@@ -191,6 +191,12 @@ class BigCommerceStore:
         self._touch(order)
         return order
 
+    def set_staff_notes(self, order_id: int, notes: str) -> Order:
+        order = self.order(order_id)
+        order.staff_notes = notes
+        self._touch(order)
+        return order
+
     def refund(self, order_id: int, order_product_id: int, quantity: int) -> Order:
         """Refund `quantity` units of a line (their money; they stay on the order as refunded)."""
         order = self.order(order_id)

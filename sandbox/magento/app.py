@@ -224,7 +224,13 @@ class _Api:
         return self.store.add_order_comment(_id(request), history)
 
     async def cancel_order(self, request: Request) -> Any:
-        self.store.cancel_order(_id(request))
+        """Magento's `OrderManagement::cancel`: true, or false when the order cannot be cancelled."""
+        try:
+            self.store.cancel_order(_id(request))
+        except MagentoError as error:
+            if error.status == 404:
+                raise
+            return False
         return True
 
     async def ship(self, request: Request) -> Any:

@@ -6,7 +6,9 @@ expensive, callables. Fields the store does not serve are absent and resolve to 
 becomes a top-level error, as a broken field would on Shopify).
 
 Served: `orders`, `order`, `fulfillment`, `fulfillmentOrder` and, on them, the fields API-NOTES §1.2 names;
-mutations `orderCreate`, `fulfillmentCreate`, `fulfillmentTrackingInfoUpdate`, `fulfillmentCancel`. Store
+mutations `orderCreate`, `fulfillmentCreate`, `fulfillmentTrackingInfoUpdate`, `fulfillmentCancel`, `orderCancel`
+(done at once; its job comes back done) and order editing (`orderEditBegin`, `orderEditSetQuantity` down only,
+`orderEditCommit`; a calculated line item has its line item's number). Store
 refusals become `userErrors` (with `field` paths as Shopify gives them), never exceptions.
 """
 
@@ -29,6 +31,7 @@ from sandbox.shopify.store import (
     LineItem,
     NewLine,
     Order,
+    OrderEdit,
     ShopifyStore,
     StoreError,
     TrackingInfo,
@@ -143,8 +146,7 @@ class Views:
         }
 
     def line_item(self, order: Order, line: LineItem) -> View:
-        fulfilled = sum(item.quantity for fulfillment in order.fulfillments if fulfillment.status == "SUCCESS"
-                        for item in fulfillment.lines if item.line_item_id == line.id)
+        fulfilled = self.store.fulfilled_units(order, line.id)
         unfulfilled = max(line.current_quantity - fulfilled, 0)
         return {"id": gid("LineItem", line.id), "title": line.title, "name": line.title, "sku": line.sku,
                 "quantity": line.quantity, "currentQuantity": line.current_quantity,
@@ -333,8 +335,74 @@ def mutation_root(store: ShopifyStore) -> View:
         assert found is not None
         return {"fulfillment": views.fulfillment(*found), "userErrors": []}
 
+    def order_cancel(_info: Info, orderId: str, **_options: Any) -> View:
+        try:
+            number = gid_number(orderId, "Order")
+            if number is None:
+                raise StoreError("Order does not exist.", ["orderId"])
+            store.cancel_order(number)
+        except StoreError as error:
+            refused = _user_error(error, code="INVALID")
+            return {"job": None, "orderCancelUserErrors": [refused], "userErrors": [refused]}
+        return {"job": {"id": gid("Job", number), "done": True}, "orderCancelUserErrors": [], "userErrors": []}
+
+    def edit_begin(_info: Info, id: str) -> View:
+        try:
+            number = gid_number(id, "Order")
+            if number is None:
+                raise StoreError("Order does not exist.", ["id"])
+            edit = store.begin_edit(number)
+        except StoreError as error:
+            return {"calculatedOrder": None, "userErrors": [_user_error(error)]}
+        return {"calculatedOrder": _calculated_order(store, edit),
+                "orderEditSession": {"id": gid("OrderEditSession", edit.id)}, "userErrors": []}
+
+    def edit_set_quantity(_info: Info, id: str, lineItemId: str, quantity: int, **_options: Any) -> View:
+        try:
+            edit_id, line_id = gid_number(id, "CalculatedOrder"), gid_number(lineItemId, "CalculatedLineItem")
+            if edit_id is None or line_id is None:
+                raise StoreError("The order edit or line item does not exist.", ["id"])
+            edit, line = store.stage_quantity(edit_id, line_id, quantity)
+        except StoreError as error:
+            return {"calculatedLineItem": None, "calculatedOrder": None, "userErrors": [_user_error(error)]}
+        return {"calculatedLineItem": _calculated_line(store, edit, line),
+                "calculatedOrder": _calculated_order(store, edit), "userErrors": []}
+
+    def edit_commit(_info: Info, id: str, **_options: Any) -> View:
+        try:
+            edit_id = gid_number(id, "CalculatedOrder")
+            if edit_id is None:
+                raise StoreError("The order edit does not exist.", ["id"])
+            order = store.commit_edit(edit_id)
+        except StoreError as error:
+            return {"order": None, "userErrors": [_user_error(error)]}
+        return {"order": views.order(order), "userErrors": []}
+
     return {"orderCreate": order_create, "fulfillmentCreate": fulfillment_create,
-            "fulfillmentTrackingInfoUpdate": tracking_update, "fulfillmentCancel": fulfillment_cancel}
+            "fulfillmentTrackingInfoUpdate": tracking_update, "fulfillmentCancel": fulfillment_cancel,
+            "orderCancel": order_cancel, "orderEditBegin": edit_begin, "orderEditSetQuantity": edit_set_quantity,
+            "orderEditCommit": edit_commit}
+
+
+def _calculated_order(store: ShopifyStore, edit: OrderEdit) -> View:
+    order = store.orders[edit.order_id]
+
+    def line_items(_info: Info, **args: Any) -> View:
+        return connection(order.line_items, lambda line: _calculated_line(store, edit, line), lambda line: line.id,
+                          **_paging(args))
+
+    return {"id": gid("CalculatedOrder", edit.id), "committed": edit.committed, "lineItems": line_items,
+            "originalOrder": Views(store).order(order)}
+
+
+def _calculated_line(store: ShopifyStore, edit: OrderEdit, line: LineItem) -> View:
+    order = store.orders[edit.order_id]
+    quantity = edit.staged.get(line.id, line.current_quantity)
+    fulfilled = store.fulfilled_units(order, line.id)
+    return {"id": gid("CalculatedLineItem", line.id), "quantity": quantity, "sku": line.sku, "title": line.title,
+            "editableQuantity": max(quantity - fulfilled, 0),
+            "editableQuantityBeforeChanges": max(line.current_quantity - fulfilled, 0),
+            "customAttributes": [{"key": key, "value": value} for key, value in line.custom_attributes]}
 
 
 def _refused(error: StoreError) -> View:

@@ -142,6 +142,16 @@ class Order:
         return "FULFILLED" if done >= wanted else "PARTIALLY_FULFILLED"
 
 
+@dataclass
+class OrderEdit:
+    """An order editing session (`orderEditBegin`): quantities staged per line item id until committed."""
+
+    id: int
+    order_id: int
+    staged: dict[int, int] = field(default_factory=dict)
+    committed: bool = False
+
+
 @dataclass(frozen=True)
 class NewLine:
     """A line of an order being placed: a custom line item (title, SKU) as `orderCreate` takes it."""
@@ -167,6 +177,7 @@ class ShopifyStore:
         self.clock = clock
         self.name = name
         self.orders: dict[int, Order] = {}
+        self.edits: dict[int, OrderEdit] = {}
         self._ids = count(1001)
         self._order_numbers = count(1001)
 
@@ -359,6 +370,52 @@ class ShopifyStore:
             left -= taken
         self._touch(order)
         return order
+
+    def fulfilled_units(self, order: Order, line_item_id: int) -> int:
+        return sum(item.quantity for fulfillment in order.fulfillments if fulfillment.status == "SUCCESS"
+                   for item in fulfillment.lines if item.line_item_id == line_item_id)
+
+    def begin_edit(self, order_id: int) -> OrderEdit:
+        """`orderEditBegin`. Raises StoreError for an unknown or cancelled order."""
+        order = self._existing_order(order_id)
+        if order.cancelled_at is not None:
+            raise StoreError("The order cannot be edited: it is cancelled.", ["id"])
+        edit = OrderEdit(id=next(self._ids), order_id=order_id)
+        self.edits[edit.id] = edit
+        return edit
+
+    def stage_quantity(self, edit_id: int, line_item_id: int, quantity: int) -> tuple[OrderEdit, LineItem]:
+        """`orderEditSetQuantity`: only down, and not below the units already fulfilled (Shopify edits unfulfilled
+        units; adding units is not simulated). Raises StoreError otherwise."""
+        edit = self._open_edit(edit_id)
+        order = self._existing_order(edit.order_id)
+        line = order.line(line_item_id)
+        if line is None:
+            raise StoreError("Line item does not exist.", ["lineItemId"])
+        if quantity < 0 or quantity > line.current_quantity:
+            raise StoreError("Quantity must be between 0 and the current quantity in this sandbox.", ["quantity"])
+        if quantity < self.fulfilled_units(order, line_item_id):
+            raise StoreError("Quantity cannot be lower than the fulfilled quantity.", ["quantity"])
+        edit.staged[line_item_id] = quantity
+        return edit, line
+
+    def commit_edit(self, edit_id: int) -> Order:
+        """`orderEditCommit`: the staged quantities become the lines' current quantities (their open fulfillment
+        order units go with them). Raises StoreError for an unknown or committed edit."""
+        edit = self._open_edit(edit_id)
+        order = self._existing_order(edit.order_id)
+        for line_item_id, quantity in sorted(edit.staged.items()):
+            line = order.line(line_item_id)
+            if line is not None and quantity < line.current_quantity:
+                self.remove_units(order.id, line_item_id, line.current_quantity - quantity)
+        edit.committed = True
+        return order
+
+    def _open_edit(self, edit_id: int) -> OrderEdit:
+        edit = self.edits.get(edit_id)
+        if edit is None or edit.committed:
+            raise StoreError("The order edit does not exist or was already committed.", ["id"])
+        return edit
 
     # -- helpers -------------------------------------------------------------------------------------------
 

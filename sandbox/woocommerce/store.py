@@ -257,9 +257,23 @@ class WooStore:
             meta=[self._meta(str(m["key"]), m.get("value")) for m in _meta_list(raw.get("meta_data"))])
 
     def update_order(self, order_id: int, body: dict[str, Any]) -> Order:
-        """PUT /orders/{id}: `status`, `customer_note`, and `meta_data` entries (updated by `id`, else by `key`,
-        else added). Bumps `date_modified`."""
+        """PUT /orders/{id}: `status`, `customer_note`, `meta_data` entries (updated by `id`, else by `key`, else
+        added) and the `quantity` of existing `line_items` (by `id`; an id not on the order: 400, nothing changed).
+        Bumps `date_modified`."""
         order = self.order(order_id)
+        items = {item.id: item for item in order.line_items}
+        changes = []
+        for entry in body.get("line_items") or []:
+            item = items.get(entry.get("id")) if isinstance(entry, dict) else None
+            quantity = entry.get("quantity") if isinstance(entry, dict) else None
+            if item is None:
+                raise StoreError(400, "woocommerce_rest_invalid_item_id",
+                                 "Order item ID provided is not associated with order.")
+            if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+                raise StoreError(400, "rest_invalid_param", "Invalid parameter(s): line_items")
+            changes.append((item, quantity))
+        for item, quantity in changes:
+            item.quantity = quantity
         if "status" in body:
             if body["status"] not in ORDER_STATUSES:
                 raise StoreError(400, "rest_invalid_param", "Invalid parameter(s): status")

@@ -65,6 +65,9 @@ class Connector(SellerConnector):
     async def fulfillments(self, order_ref: str, known_refs: Iterable[str] = ()) -> tuple[PlatformFulfillment, ...]:
         raise NotImplementedError
 
+    async def cancel_order(self, order_ref: str, cancellation: object) -> None:
+        raise NotImplementedError
+
     async def aclose(self) -> None:
         return None
 
