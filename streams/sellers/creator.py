@@ -1,18 +1,22 @@
-"""The seller order sink's work: create a stored order on its seller's platform, exactly once.
+"""The seller order sink's work: create a stored order on its seller's platform, exactly once (and hand buyer
+cancellations to `streams.sellers.canceller`).
 
 For an `order.placed` read from order-events (`process_placed`):
-1. a record that is not a valid `order.placed` is ignored here (the ledger agent dead-letters it);
+1. a record that is not a valid `order.placed` or `order.buyer_cancelled` is ignored here (the ledger agent
+   dead-letters it); an `order.buyer_cancelled` goes to the canceller;
 2. one whose seller `order_ref` is already set (the event this sink publishes, or a replay of it) is ignored;
 3. a seller connection that is `manual` is skipped (the web app handles those); one missing from the
    configuration, or not a seller, is logged as an error and counted `unknown_connection`;
 4. an order already in the `seller-orders` table is not created again (restart, replay, duplicate);
-5. otherwise `create_order` is called (attempt 1).
+5. an order the buyer cancelled in full before it was created (a pending whole-order cancellation) is not created;
+6. otherwise `create_order` is called (attempt 1).
 
-An attempt (`process_placed` step 5, or `process_retry` once the retry record is due):
+An attempt (`process_placed` step 6, or `process_retry` once the retry record is due):
 - success: a second `order.placed` with the seller's `order_ref` (deterministic event id,
   `schemas.factories.order_placed`) is published on order-events with the idempotent producer and flushed,
-  then the `CreatedOrder` is written to the table. A crash in between repeats the attempt: `create_order` finds
-  the order by our reference on the platform and the event is republished with the same id (a duplicate);
+  then the `CreatedOrder` is written to the table, and a buyer cancellation that waited for it is sent. A crash
+  in between repeats the attempt: `create_order` finds the order by our reference on the platform and the event
+  is republished with the same id (a duplicate);
 - `RetryableError` (429, 5xx, timeouts), or an unexpected error after the platform was called: a retry record
   (attempt count, not-before time with capped exponential backoff, `entries.retry_delay`) goes to the retry
   topic; after `MAX_ATTEMPTS` attempts the order is dead-lettered as `platform_rejected` instead;
@@ -21,11 +25,9 @@ An attempt (`process_placed` step 5, or `process_retry` once the retry record is
 Nothing raises out of `process_placed` or `process_retry` (DESIGN.md §5): a failure to write the retry record or
 the dead letter is logged as critical with the order id.
 
-Retry records go to the partition of the order-events record they came from (the retry topic has as many
-partitions), so both agents read and write an order's table entry in the same partition. Retry records and
-dead letters go through `send` (Faust's producer, which Faust flushes before committing the
-offset of the record being handled): a retry record is committed only after the attempt it describes and the
-record replacing it were handed over, so a restart loses no retry (the record is read and attempted again).
+Retry records and dead letters go through `streams.sellers.outbox` (the order's partition, Faust's producer): a
+retry record is committed only after the attempt it describes and the record replacing it were handed over, so a
+restart loses no retry (the record is read and attempted again).
 """
 
 from __future__ import annotations
@@ -33,60 +35,38 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter
 
-from connectors.base import PermanentError, RetryableError, SellerConnector
+from connectors.base import PermanentError, RetryableError, SellerConnector, described
 from schemas.cloudevents import header_map
 from schemas.config import Config, Connection
-from schemas.events import OrderPlaced, OriginalRecord, ShippingDetails
+from schemas.events import OrderBuyerCancelled, OrderPlaced, OriginalRecord, ShippingDetails
 from schemas.factories import order_placed
 from schemas.platform import Address, NewOrder, PlatformLine
 from streams.polling.sink import EventSink
-from streams.records import (
-    EncodedRecord,
-    InvalidInput,
-    KafkaMessage,
-    RebuiltMessage,
-    dead_letter,
-    decode_input,
-    encode_event,
-)
-from streams.sellers.entries import (
-    MAX_ATTEMPTS,
-    MAX_DELAY,
-    RetryRecord,
-    SellerOrderEntry,
-    SellerOrderTable,
-    decode_retry,
-    retry_delay,
-)
+from streams.records import InvalidInput, KafkaMessage, decode_input
+from streams.sellers.canceller import CancellationMetrics, SellerOrderCanceller
+from streams.sellers.entries import MAX_DELAY, SellerOrderEntry, SellerOrderTable, decode_retry
+from streams.sellers.outbox import SOURCE, STAGE, Outbox, Send, Topics
+
+__all__ = ["SOURCE", "STAGE", "SellerOrderCreator", "SellerOrderMetrics", "Send", "Topics", "new_order"]
 
 log = logging.getLogger("fulfillsync.sellers")
 
-STAGE = "seller_orders"
-SOURCE = "/fulfillsync/seller-orders"
-Send = Callable[[str, EncodedRecord, int | None], Awaitable[None]]
-"""Publishes one record on a topic (by name) with Faust's producer, on the given partition (None: by key); raises
-if the producer refuses it."""
 ConnectorFactory = Callable[[Connection], SellerConnector]
-
-
-@dataclass(frozen=True)
-class Topics:
-    order_events: str
-    retries: str
-    dead_letters: str
+_ORDER_EVENTS = frozenset({"order.placed", "order.buyer_cancelled"})
 
 
 class SellerOrderMetrics:
-    """`fulfillsync_seller_orders_total{connection,outcome}`; connection labels are configured ids or `unknown`."""
+    """`fulfillsync_seller_orders_total{connection,outcome}` and `fulfillsync_seller_cancellations_total`;
+    connection labels are configured ids or `unknown`."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.outcomes = Counter("fulfillsync_seller_orders", "order.placed handled by the seller order sink, "
                                 "by seller connection and outcome", ["connection", "outcome"], registry=registry)
+        self.cancellations = CancellationMetrics(registry)
 
 
 class SellerOrderCreator:
@@ -99,12 +79,14 @@ class SellerOrderCreator:
         self._topics = topics
         self._table = table
         self._events = events
-        self._send = send
+        self._outbox = Outbox(topics=topics, send=send, clock=clock)
         self._connector_for = connector_for
         self._connectors: dict[str, SellerConnector] = {}
         self._metrics = metrics
         self._clock = clock
         self._sleep = sleep
+        self._canceller = SellerOrderCanceller(connections=self._connections, table=table, outbox=self._outbox,
+                                               connector=self._connector, metrics=metrics.cancellations, clock=clock)
 
     async def aclose(self) -> None:
         """Close every connector's HTTP client."""
@@ -117,9 +99,12 @@ class SellerOrderCreator:
     async def process_placed(self, message: KafkaMessage) -> None:
         """Handle one order-events record. Never raises."""
         try:
-            decoded = decode_input(message, frozenset({"order.placed"}))
+            decoded = decode_input(message, _ORDER_EVENTS)
+            if isinstance(decoded, OrderBuyerCancelled):
+                await self._canceller.cancel(decoded, _original(message))
+                return
             if isinstance(decoded, InvalidInput) or not isinstance(decoded, OrderPlaced):
-                return  # the ledger agent dead-letters what is not a valid order.placed
+                return  # the ledger agent dead-letters what is not a valid input
             connection = self._seller_connection(decoded)
             if connection is None or decoded.seller.order_ref is not None:
                 return
@@ -128,8 +113,8 @@ class SellerOrderCreator:
                 return
             await self._attempt(decoded, _original(message), attempt=1)
         except Exception:
-            log.critical("seller order sink failed on order-events record %s:%d:%d; the order is not created",
-                         message.topic, message.partition, message.offset, exc_info=True)
+            log.critical("seller order sink failed on order-events record %s:%d:%d; the order is not created or "
+                         "cancelled", message.topic, message.partition, message.offset, exc_info=True)
 
     def _seller_connection(self, placed: OrderPlaced) -> Connection | None:
         connection = self._connections.get(placed.seller.connection)
@@ -159,6 +144,10 @@ class SellerOrderCreator:
             wait = min((record.not_before - self._clock()).total_seconds(), MAX_DELAY.total_seconds())
             if wait > 0:
                 await self._sleep(wait)
+            if record.cancelled is not None:
+                await self._canceller.cancel(record.cancelled, record.original, attempt=record.attempt + 1)
+                return
+            assert record.placed is not None
             connection = self._seller_connection(record.placed)
             if connection is None:
                 return
@@ -167,13 +156,19 @@ class SellerOrderCreator:
                 return
             await self._attempt(record.placed, record.original, attempt=record.attempt + 1)
         except Exception:
-            log.critical("seller order sink failed on retry %d of order %s; the order is not created",
-                         record.attempt + 1, record.placed.order_id, exc_info=True)
+            log.critical("seller order sink failed on retry %d of order %s (%s); not done", record.attempt + 1,
+                         record.event.order_id, record.event.type, exc_info=True)
 
     # -- one attempt -----------------------------------------------------------------------------------------
 
     async def _attempt(self, placed: OrderPlaced, original: OriginalRecord, *, attempt: int) -> None:
         connection = self._connections[placed.seller.connection]
+        pending = self._table.pending(placed.order_id)
+        if pending is not None and pending.totals.whole_order:
+            self._count(connection.id, "cancelled_before_creation")
+            log.info("order %s is not created on %s: the buyer cancelled all of it first", placed.order_id,
+                     connection.id)
+            return
         try:
             created = await self._connector(connection).create_order(new_order(placed))
             at = self._clock()
@@ -182,13 +177,14 @@ class SellerOrderCreator:
                                      ).model_copy(update={"shipping": placed.shipping})
             self._events.publish(self._topics.order_events, confirmed, source=SOURCE)
             await self._events.flush()
-            self._table.put(placed.order_id, SellerOrderEntry.of(created, at))
+            entry = SellerOrderEntry.of(created, at, connection.id)
+            self._table.put(placed.order_id, entry)
         except PermanentError as error:
             await self._reject(placed, original, f"{connection.id} refused to create order {placed.order_id}: "
-                               f"{_described(error)}")
+                               f"{described(error)}")
             return
         except RetryableError as error:
-            await self._retry_or_give_up(placed, original, attempt, _described(error), error.retry_after_s)
+            await self._retry_or_give_up(placed, original, attempt, described(error), error.retry_after_s)
             return
         except Exception as error:
             log.exception("creating order %s on %s failed unexpectedly (attempt %d)", placed.order_id,
@@ -198,33 +194,23 @@ class SellerOrderCreator:
         self._count(connection.id, "created")
         log.info("order %s created on %s as %s (attempt %d)", placed.order_id, connection.id,
                  confirmed.seller.order_ref, attempt)
+        if pending is not None:
+            await self._canceller.after_creation(entry, pending)
 
     async def _retry_or_give_up(self, placed: OrderPlaced, original: OriginalRecord, attempt: int, error: str,
                                 retry_after_s: float | None) -> None:
         connection_id = placed.seller.connection
-        if attempt >= MAX_ATTEMPTS:
+        record = await self._outbox.retry(placed, original, attempt, error, retry_after_s)
+        if record is None:
             await self._reject(placed, original, f"{connection_id} could not create order {placed.order_id} in "
                                f"{attempt} attempts; last error: {error}")
             return
-        record = RetryRecord(placed=placed, attempt=attempt, last_error=error[:2000], original=original,
-                             not_before=self._clock() + retry_delay(attempt, retry_after_s))
-        # The partition the order-events record came from: Faust's partitioner (murmur2) and confluent-kafka's
-        # (crc32) differ, and the table entry the retry agent writes must land in the order's partition.
-        await self._send(self._topics.retries, EncodedRecord(
-            key=placed.order_id.encode(), value=record.model_dump_json().encode(), headers=[]), original.partition)
         self._count(connection_id, "retry_scheduled")
         log.warning("creating order %s on %s failed (attempt %d), retrying at %s: %s", placed.order_id,
                     connection_id, attempt, record.not_before.isoformat(), error)
 
     async def _reject(self, placed: OrderPlaced, original: OriginalRecord, text: str) -> None:
-        letter = dead_letter(RebuiltMessage(topic=original.topic, partition=original.partition,
-                                            offset=original.offset, key=_bytes(original.key),
-                                            value=_bytes(original.value), headers=original.headers),
-                             reason="platform_rejected", text=text, order_id=placed.order_id,
-                             rejected_event_id=placed.event_id, at=self._clock(), stage=STAGE)
-        await self._send(self._topics.dead_letters, encode_event(
-            letter, order_id=placed.order_id, record_id=letter.event_id, record_type=letter.type,
-            time=letter.dead_lettered_at, source=SOURCE), None)
+        await self._outbox.reject(placed, original, text)
         self._count(placed.seller.connection, "dead_lettered")
         log.warning("dead-lettered order %s as platform_rejected: %s", placed.order_id, text)
 
@@ -253,19 +239,6 @@ def new_order(placed: OrderPlaced) -> NewOrder:
             region=address.region, postal_code=address.postal_code, country_code=address.country_code,
             phone=address.phone),
         email=shipping.email, phone=shipping.phone, shipping_method=shipping.method)
-
-
-def _described(error: Exception) -> str:
-    """The connector's message, which names the request and carries the platform's own message (redacted)."""
-    text = str(error)
-    platform_message = getattr(error, "platform_message", "")
-    if platform_message and platform_message not in text:
-        text = f"{text} (platform said: {platform_message})"
-    return text
-
-
-def _bytes(text: str | None) -> bytes | None:
-    return text.encode() if text is not None else None
 
 
 def _original(message: KafkaMessage) -> OriginalRecord:

@@ -18,7 +18,16 @@ from schemas.cloudevents import RawHeaders
 from schemas.config import Config, Connection, Route
 from schemas.events import OrderLine, OrderPlaced, OriginalRecord, PartyRef, ShippingAddress, ShippingDetails
 from schemas.factories import order_placed
-from schemas.platform import Address, CreatedOrder, NewOrder, Page, PlatformFulfillment, PlatformLine, PlatformOrder
+from schemas.platform import (
+    Address,
+    CreatedOrder,
+    NewOrder,
+    OrderCancellation,
+    Page,
+    PlatformFulfillment,
+    PlatformLine,
+    PlatformOrder,
+)
 from streams.records import EncodedRecord, InputEvent, encode_event
 from streams.sellers.creator import SellerOrderCreator, SellerOrderMetrics, Send, Topics
 from streams.sellers.entries import MAX_ATTEMPTS, MAX_DELAY, RetryRecord, SellerOrderTable, retry_delay
@@ -46,11 +55,14 @@ class Message:
 
 
 class Connector(SellerConnector):
-    """Answers `create_order` with the scripted outcomes in turn (an exception is raised)."""
+    """Answers `create_order` with the scripted outcomes in turn (an exception is raised); `cancel_order` records
+    its calls and raises the exceptions scripted in `cancel_failures`, in turn."""
 
     def __init__(self, outcomes: Iterable[CreatedOrder | Exception]) -> None:
         self.outcomes = list(outcomes)
         self.calls: list[NewOrder] = []
+        self.cancel_failures: list[Exception] = []
+        self.cancels: list[tuple[str, OrderCancellation]] = []
 
     async def create_order(self, order: NewOrder) -> CreatedOrder:
         self.calls.append(order)
@@ -65,8 +77,10 @@ class Connector(SellerConnector):
     async def fulfillments(self, order_ref: str, known_refs: Iterable[str] = ()) -> tuple[PlatformFulfillment, ...]:
         raise NotImplementedError
 
-    async def cancel_order(self, order_ref: str, cancellation: object) -> None:
-        raise NotImplementedError
+    async def cancel_order(self, order_ref: str, cancellation: OrderCancellation) -> None:
+        self.cancels.append((order_ref, cancellation))
+        if self.cancel_failures:
+            raise self.cancel_failures.pop(0)
 
     async def aclose(self) -> None:
         return None
@@ -93,7 +107,7 @@ class Harness:
     sent: list[tuple[str, EncodedRecord, int | None]]
     slept: list[float]
 
-    def run_placed(self, event: OrderPlaced, partition: int = 1) -> None:
+    def run_placed(self, event: InputEvent, partition: int = 1) -> None:
         record = encode_event(event, order_id=event.order_id, record_id=event.event_id, record_type=event.type,
                               time=event.occurred_at)
         message = Message(TOPICS.order_events, partition, 7, record.key, record.value, record.headers)
