@@ -1,4 +1,4 @@
-# The two commands: `make run` (Kafka + worker + a live demo) and `make test` (everything, from a fresh clone).
+# The two commands: `make run` (Kafka + stores + worker + a live demo) and `make test` (everything, from a fresh clone).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,12 +19,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(VENV)/.installed
 
-## Kafka on 127.0.0.1:9092, the worker, and a scripted stream of orders and fulfillments with a live account.
+## Kafka on 127.0.0.1:9092, simulated stores of all four platforms, the worker on them, a scripted merchant activity
+## and each order's story as it happens (README: What `make run` shows). Its configuration: .fulfillsync/demo/.
 run: install
 	$(FS) kafka start --reuse
 	$(FS) --config config/local.yaml demo
 
-## Stop the local broker that `make run` left running.
+## Stop the local broker that `make run` left running (the demo stops its worker and stores itself).
 stop: install
 	$(FS) kafka stop
 

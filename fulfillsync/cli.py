@@ -3,7 +3,7 @@
     fulfillsync [--config FILE] worker          run the Faust worker (creates missing topics first)
     fulfillsync [--config FILE] topics create   create the topics, idempotently
     fulfillsync [--config FILE] watch           print shipped-orders and dead-letters as they arrive
-    fulfillsync [--config FILE] demo            worker + a scripted stream of orders and fulfillments
+    fulfillsync [--config FILE] demo            stores, worker, scripted merchants and each order's story
     fulfillsync config check FILE               validate a configuration file
     fulfillsync kafka start|stop|status         the local single-node Kafka broker
 
@@ -174,14 +174,27 @@ def watch(
 
 @app.command()
 def demo(
-    pause: Annotated[float, typer.Option(help="Seconds between scripted steps.")] = 0.8,
-    exit_when_done: Annotated[bool, typer.Option(help="Stop once every expected outcome was seen.")] = False,
+    folder: Annotated[Path, typer.Option("--dir", help="Where the run's configuration, logs and state go.")]
+    = Path(".fulfillsync/demo"),
+    interval: Annotated[str, typer.Option(help="Poll interval, e.g. 2s (the configuration's polling.interval "
+                                               "is not used).")] = "10s",
+    step_timeout: Annotated[float | None, typer.Option(help="Longest wait for one answer of fulfillsync, seconds "
+                                                            "[default: 3 intervals + 20]", show_default=False)] = None,
+    duration: Annotated[float, typer.Option(help="Time limit of the merchants' script, seconds.")] = 300.0,
+    once: Annotated[bool, typer.Option(help="Exit after the summary: 0 when every order reached its intended "
+                                            "state, 1 otherwise.")] = False,
 ) -> None:
-    """Start the worker, feed a scripted stream of orders and fulfillments, and print what happens."""
-    from fulfillsync.demo import run_demo
+    """Simulated stores of all four platforms, the worker, a scripted merchant activity and the live story of
+    every order (see the README's "What `make run` shows")."""
+    from fulfillsync.demo import DemoOptions, run_demo
+    from schemas.config import parse_duration
 
-    config_path = _state["config"]
-    raise typer.Exit(run_demo(_config(), config_path=config_path, pause=pause, exit_when_done=exit_when_done))
+    try:
+        every = parse_duration(interval)
+    except ValueError as error:
+        raise _fail(f"demo: --interval: {error}", 2) from None
+    raise typer.Exit(run_demo(_config(), DemoOptions(folder=folder, interval=every, step_timeout_s=step_timeout,
+                                                     duration_s=duration, once=once)))
 
 
 # -- sandbox --------------------------------------------------------------------------------------------------

@@ -1,13 +1,20 @@
-"""Reading shipped-orders and dead-letters back, and describing each record in one line a person can read."""
+"""Reading fulfillsync's public topics back and telling, in lines a person can read, what happened to each order.
+
+- `read_topics` / `read_outcomes`: parsed records of some topics, until told to stop;
+- `describe`: one line for a shipped-orders or dead-letters record (`fulfillsync watch`);
+- `Timeline`: the story of every stored order of a run, from all four public topics (order-events,
+  fulfillment-events, shipped-orders, dead-letters) and from what the buyer's store shows (`buyer_view`), with
+  where each order now stands (`OrderStory.state`) and a summary table (`summary`). Pure: no Kafka, no HTTP.
+"""
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from confluent_kafka import Consumer, KafkaError
 
@@ -15,6 +22,7 @@ from schemas.config import Config
 from schemas.topics import TopicNames
 
 Outcome = dict[str, Any]
+Intent = Literal["shipped", "partial", "cancelled"]
 
 
 def describe(record: Outcome, references: dict[str, str] | None = None) -> str:
@@ -51,20 +59,20 @@ def _parcel(fulfillment: dict[str, Any]) -> str:
     return f"{fulfillment.get('fulfillment_id')} {fulfillment.get('carrier') or 'carrier unknown'} {numbers}"
 
 
-def read_outcomes(config: Config, *, from_beginning: bool, stop: Callable[[], bool],
-                  poll_timeout_s: float = 0.5) -> Iterator[Outcome]:
-    """Yield parsed records of shipped-orders and dead-letters until `stop()` is true.
+def read_topics(config: Config, topics: Iterable[str], *, from_beginning: bool, stop: Callable[[], bool],
+                poll_timeout_s: float = 0.5) -> Iterator[tuple[str, Outcome]]:
+    """Yield (topic, parsed value) of every record of `topics` until `stop()` is true.
 
-    A record whose value is not JSON is yielded as `{"type": "unreadable", ...}` rather than raising.
+    A record whose value is not JSON is yielded as `{"type": "unreadable", ...}` rather than raising; so is a
+    consumer error other than the end of a partition.
     """
-    names = TopicNames(config.kafka.topic_prefix)
     consumer = Consumer({
         "bootstrap.servers": config.kafka.bootstrap_servers,
         "group.id": f"fulfillsync-watch-{uuid.uuid4()}",
         "auto.offset.reset": "earliest" if from_beginning else "latest",
         "enable.auto.commit": False,
     })
-    consumer.subscribe([names.shipped_orders, names.dead_letters])
+    consumer.subscribe(list(topics))
     try:
         while not stop():
             message = consumer.poll(poll_timeout_s)
@@ -73,14 +81,24 @@ def read_outcomes(config: Config, *, from_beginning: bool, stop: Callable[[], bo
             error = message.error()
             if error is not None:
                 if error.code() != KafkaError._PARTITION_EOF:
-                    yield {"type": "unreadable", "message": str(error)}
+                    yield "", {"type": "unreadable", "message": str(error)}
                 continue
             try:
-                yield json.loads(message.value() or b"null")
+                yield str(message.topic()), json.loads(message.value() or b"null")
             except ValueError:
-                yield {"type": "unreadable", "message": f"not JSON at {message.topic()}:{message.offset()}"}
+                yield str(message.topic()), {"type": "unreadable",
+                                             "message": f"not JSON at {message.topic()}:{message.offset()}"}
     finally:
         consumer.close()
+
+
+def read_outcomes(config: Config, *, from_beginning: bool, stop: Callable[[], bool],
+                  poll_timeout_s: float = 0.5) -> Iterator[Outcome]:
+    """Parsed records of shipped-orders and dead-letters until `stop()` is true (see `read_topics`)."""
+    names = TopicNames(config.kafka.topic_prefix)
+    for _, record in read_topics(config, (names.shipped_orders, names.dead_letters), from_beginning=from_beginning,
+                                 stop=stop, poll_timeout_s=poll_timeout_s):
+        yield record
 
 
 def watch_outcomes(config: Config, *, from_beginning: bool) -> None:
@@ -93,11 +111,286 @@ def watch_outcomes(config: Config, *, from_beginning: bool) -> None:
         pass
 
 
-def wait_until(predicate: Callable[[], bool], timeout_s: float, interval_s: float = 0.2) -> bool:
-    """Poll `predicate` until it is true or `timeout_s` passes; returns its last value."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval_s)
-    return predicate()
+# -- the story of each order ----------------------------------------------------------------------------------
+
+
+class StoreParcel(Protocol):
+    """A fulfilment as a store's merchant sees it (`sandbox.merchant.StoreFulfillment` has these)."""
+
+    @property
+    def ref(self) -> str: ...
+
+    @property
+    def carrier(self) -> str | None: ...
+
+    @property
+    def numbers(self) -> tuple[str, ...]: ...
+
+    @property
+    def cancelled(self) -> bool: ...
+
+
+def tracking_key(number: str) -> str:
+    """A tracking number as compared across platforms: without whitespace, upper case."""
+    return "".join(number.split()).upper()
+
+
+@dataclass
+class SellerParcel:
+    """A seller fulfilment as fulfillment-events last reported it."""
+
+    version: datetime
+    carrier: str | None
+    numbers: tuple[str, ...]
+    units: dict[str, int]  # line id -> units
+    cancelled: bool = False
+
+    def text(self, skus: Mapping[str, str]) -> str:
+        units = ", ".join(f"{skus.get(line, line)}×{qty}" for line, qty in self.units.items())
+        return f"{units} ({self.carrier or 'no carrier'} {', '.join(self.numbers) or 'no tracking'})"
+
+
+@dataclass(frozen=True)
+class BuyerParcel:
+    """A fulfilment on the buyer's store, as its merchant sees it."""
+
+    carrier: str | None
+    numbers: tuple[str, ...]
+    cancelled: bool
+
+    def text(self) -> str:
+        return f"{self.carrier or 'no carrier'} {', '.join(self.numbers) or 'no tracking'}" + \
+               (" (cancelled)" if self.cancelled else "")
+
+
+@dataclass
+class OrderStory:
+    """One stored order (one buyer order's lines for one seller): what happened to it and where it stands."""
+
+    order_id: str
+    buyer: str  # "northwind (shopify)"
+    buyer_key: tuple[str, str]  # (buyer connection, buyer order ref)
+    number: str  # the buyer's order number as people say it: "#1001"
+    seller: str  # "acme (bigcommerce)"
+    lines: dict[str, tuple[str, int]]  # line id -> (sku, ordered units)
+    seller_ref: str | None = None
+    parcels: dict[str, SellerParcel] = field(default_factory=dict)
+    whole_order_cancelled: bool = False
+    cancelled_units: dict[str, int] = field(default_factory=dict)
+    shipped: bool = False
+    dead_letters: list[str] = field(default_factory=list)
+    on_buyer: tuple[BuyerParcel, ...] = ()
+    cancelled_on_seller: bool = False  # the seller's store shows the order cancelled (`Timeline.seller_view`)
+    reported: set[str] = field(default_factory=set)  # every tracking number the seller ever reported
+
+    @property
+    def name(self) -> str:
+        return f"{self.buyer.split(' ')[0]} {self.number} → {self.seller}"
+
+    @property
+    def ordered(self) -> int:
+        return sum(qty for _, qty in self.lines.values())
+
+    @property
+    def fulfilled(self) -> int:
+        """Units covered by active fulfilments, at most the ordered units of each line."""
+        covered: dict[str, int] = {}
+        for parcel in self.parcels.values():
+            if not parcel.cancelled:
+                for line, qty in parcel.units.items():
+                    covered[line] = covered.get(line, 0) + qty
+        return sum(min(qty, self.lines.get(line, ("", 0))[1]) for line, qty in covered.items())
+
+    def seller_numbers(self) -> set[str]:
+        """The tracking numbers of the seller's active fulfilments."""
+        return {tracking_key(number) for parcel in self.parcels.values() if not parcel.cancelled
+                for number in parcel.numbers}
+
+    def buyer_numbers(self) -> set[str]:
+        return {tracking_key(number) for parcel in self.on_buyer if not parcel.cancelled for number in parcel.numbers}
+
+    @property
+    def buyer_in_sync(self) -> bool:
+        """The buyer's store shows exactly the seller's active tracking numbers (and some)."""
+        return bool(self.seller_numbers()) and self.buyer_numbers() == self.seller_numbers()
+
+    @property
+    def state(self) -> str:
+        if self.whole_order_cancelled:
+            return "CANCELLED on both stores" if self.cancelled_on_seller else "CANCELLED by the buyer"
+        if self.shipped:
+            covered = self.fulfilled
+            return "SHIPPED" + (f", {covered}/{self.ordered} still covered" if covered < self.ordered else "")
+        if self.fulfilled:
+            how = "partially" if self.fulfilled < self.ordered else "all"
+            return f"{how} fulfilled {self.fulfilled}/{self.ordered}"
+        if self.seller_ref is not None:
+            return "on the seller's store, unfulfilled"
+        return "routed, not yet on the seller's store"
+
+    @property
+    def standing(self) -> str:
+        """`state` plus whether the buyer's store shows the seller's tracking."""
+        if not self.seller_numbers():
+            return self.state
+        if self.buyer_in_sync:
+            return f"{self.state}, buyer's store up to date"
+        return f"{self.state}, buyer's store shows {len(self.buyer_numbers() & self.seller_numbers())} of " \
+               f"{len(self.seller_numbers())} tracking number(s)"
+
+    def reached(self, intent: Intent) -> bool:
+        """Whether the order stands where a script meant it to: shipped or partially fulfilled with the buyer's
+        store showing the seller's tracking, or cancelled by the buyer, on the seller's store too, unfulfilled."""
+        if intent == "cancelled":
+            return self.whole_order_cancelled and self.cancelled_on_seller and not self.seller_numbers()
+        if intent == "shipped":
+            return self.shipped and self.buyer_in_sync
+        return not self.shipped and 0 < self.fulfilled < self.ordered and self.buyer_in_sync
+
+    def on_buyer_text(self) -> str:
+        return "; ".join(parcel.text() for parcel in self.on_buyer) or "none"
+
+
+Happening = tuple[OrderStory | None, str]
+
+
+class Timeline:
+    """Every stored order of a run, told from the records of the public topics (`apply`) and the buyer's store
+    (`buyer_view`). Each returns what changed as (order, what happened) pairs; `line` formats one."""
+
+    def __init__(self, parties: Mapping[str, str] | None = None) -> None:
+        """`parties`: connection id -> how to call it (e.g. "acme (bigcommerce)"); else partner (platform)."""
+        self.orders: dict[str, OrderStory] = {}
+        self._parties = dict(parties or {})
+        self._seen: set[str] = set()
+
+    def stories_of(self, buyer_connection: str, buyer_ref: str) -> list[OrderStory]:
+        """The stored orders that a buyer order became (one per seller), in the order they were first seen."""
+        return [story for story in self.orders.values() if story.buyer_key == (buyer_connection, buyer_ref)]
+
+    def apply(self, record: Outcome) -> list[Happening]:
+        """Take one parsed record of any public topic. A record seen before (same event id) changes nothing."""
+        event_id = record.get("event_id")
+        if isinstance(event_id, str):
+            if event_id in self._seen:
+                return []
+            self._seen.add(event_id)
+        kind = record.get("type")
+        if kind == "order.placed":
+            return self._placed(record)
+        story = self.orders.get(str(record.get("order_id")))
+        if kind == "dead_letter":
+            text = f"DEAD-LETTER {record.get('reason')}: {str(record.get('message'))[:240]}"
+            if story is not None:
+                story.dead_letters.append(text)
+            return [(story, text)]
+        if story is None:
+            return [] if kind in _ORDER_KINDS else [(None, f"unexpected record: {json.dumps(record)[:200]}")]
+        return self._order_record(story, kind, record)
+
+    def _placed(self, record: Outcome) -> list[Happening]:
+        order_id, buyer, seller = str(record["order_id"]), record["buyer"], record["seller"]
+        story = self.orders.get(order_id)
+        if story is None:
+            number = str(((record.get("shipping") or {}).get("buyer_order_number")) or
+                         str(buyer.get("order_ref")).rsplit("/", 1)[-1])
+            story = OrderStory(
+                order_id=order_id, buyer=self._party(buyer), buyer_key=(buyer["connection"], str(buyer["order_ref"])),
+                number=number if number.startswith("#") else f"#{number}", seller=self._party(seller),
+                lines={line["line_id"]: (line["sku"], int(line["quantity"])) for line in record["lines"]})
+            self.orders[order_id] = story
+            units = ", ".join(f"{sku}×{qty}" for sku, qty in story.lines.values())
+            happenings: list[Happening] = [(story, f"routed to the seller: {units}")]
+        else:
+            happenings = []
+        if seller.get("order_ref") and story.seller_ref is None:
+            story.seller_ref = str(seller["order_ref"])
+            happenings.append((story, f"created on the seller's store as {story.seller_ref.rsplit('/', 1)[-1]}"))
+        return happenings
+
+    def _order_record(self, story: OrderStory, kind: object, record: Outcome) -> list[Happening]:
+        skus = {line: sku for line, (sku, _) in story.lines.items()}
+        if kind == "fulfillment.recorded":
+            fid, version = str(record["fulfillment_id"]), datetime.fromisoformat(str(record["source_version"]))
+            known = story.parcels.get(fid)
+            if known is not None and (known.cancelled or known.version >= version):
+                return []
+            parcel = SellerParcel(version, record.get("carrier"), tuple(record.get("tracking_numbers", [])),
+                                  {line["line_id"]: int(line["quantity"]) for line in record["lines"]})
+            story.parcels[fid] = parcel
+            story.reported |= {tracking_key(number) for number in parcel.numbers}
+            return [(story, f"{'seller changed a fulfilment: ' if known else 'seller fulfilled '}"
+                            f"{parcel.text(skus)}")]
+        if kind == "fulfillment.cancelled":
+            known = story.parcels.get(str(record["fulfillment_id"]))
+            if known is None or known.cancelled:
+                return []
+            known.cancelled = True
+            return [(story, f"seller cancelled a fulfilment: {known.text(skus)}")]
+        if kind == "order.buyer_cancelled":
+            story.whole_order_cancelled = story.whole_order_cancelled or bool(record.get("whole_order"))
+            for line in record.get("lines", []):
+                story.cancelled_units[line["line_id"]] = max(story.cancelled_units.get(line["line_id"], 0),
+                                                             int(line.get("cancelled_quantity", 0)))
+            what = "the whole order" if record.get("whole_order") else ", ".join(
+                f"{skus.get(line, line)}×{qty}" for line, qty in story.cancelled_units.items())
+            return [(story, f"buyer cancelled {what}")]
+        if kind == "order.shipped":
+            story.shipped = True
+            return [(story, "SHIPPED: every unit is covered")]
+        if kind == "order.reopened":
+            story.shipped = False
+            return [(story, "REOPENED: a fulfilment was cancelled or changed")]
+        if kind == "order.tracking_updated":
+            return [(story, "tracking updated on the shipped order")]
+        return [(story, f"{kind}: {json.dumps(record)[:160]}")]
+
+    def buyer_view(self, buyer_connection: str, buyer_ref: str, parcels: Iterable[StoreParcel]) -> list[Happening]:
+        """What the buyer's store shows now for one buyer order. Each fulfilment is told on the stored order whose
+        seller reported one of its tracking numbers; a change of what a stored order shows is a happening."""
+        listed = [BuyerParcel(parcel.carrier, tuple(parcel.numbers), parcel.cancelled) for parcel in parcels]
+        happenings: list[Happening] = []
+        for story in self.stories_of(buyer_connection, buyer_ref):
+            mine = tuple(parcel for parcel in listed if story.reported & {tracking_key(n) for n in parcel.numbers})
+            if mine != story.on_buyer:
+                story.on_buyer = mine
+                happenings.append((story, f"the buyer's store now shows: {story.on_buyer_text()}"))
+        return happenings
+
+    def seller_view(self, order_id: str, *, cancelled: bool) -> list[Happening]:
+        """Whether the seller's store shows the order cancelled (as its merchant sees it)."""
+        story = self.orders.get(order_id)
+        if story is None or story.cancelled_on_seller == cancelled:
+            return []
+        story.cancelled_on_seller = cancelled
+        return [(story, f"the seller's store shows the order {'cancelled' if cancelled else 'open again'}")]
+
+    @staticmethod
+    def line(happening: Happening) -> str:
+        """`northwind #1001 → acme (bigcommerce): seller fulfilled … · now partially fulfilled 2/5, …`"""
+        story, text = happening
+        if story is None:
+            return text
+        return f"{story.name}: {text} · now {story.standing}"
+
+    def _party(self, party: Mapping[str, Any]) -> str:
+        return self._parties.get(str(party.get("connection")), f"{party.get('partner')} ({party.get('platform')})")
+
+
+_ORDER_KINDS = {"fulfillment.recorded", "fulfillment.cancelled", "order.buyer_cancelled", "order.shipped",
+                "order.reopened", "order.tracking_updated"}
+
+
+def summary(stories: Iterable[OrderStory], intents: Mapping[str, Intent] | None = None) -> str:
+    """A plain-text table of orders: buyer order, seller, state, fulfilments on the buyer's store, and (for
+    orders in `intents`, order id -> intended state) whether the order got there."""
+    intents = intents or {}
+    rows = [("buyer order", "seller", "state", "fulfilments on the buyer's store", "intended")]
+    for story in sorted(stories, key=lambda story: (story.buyer, story.number, story.seller)):
+        intent = intents.get(story.order_id)
+        verdict = "" if intent is None else f"{intent}: {'yes' if story.reached(intent) else 'NOT REACHED'}"
+        rows.append((f"{story.buyer.split(' ')[0]} {story.number}", story.seller, story.state,
+                     story.on_buyer_text(), verdict))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                     for row in rows)

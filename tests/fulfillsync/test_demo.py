@@ -1,10 +1,16 @@
-"""`make run`'s demo against the real broker: every scripted outcome appears, readable by a person."""
+"""`make run`'s demo end to end, once, on the real broker: `fulfillsync demo --once` with its simulated stores of
+all four platforms, the worker polling every 2 seconds, the merchants' script, and the summary it ends with.
+
+One run (a module fixture, about 40 s) serves every test: each checks one part of the loop in what the run
+printed. The test's own configuration gives the run its broker, topic prefix (the demo adds `-demo-<run>`), web
+port, and a folder for its configuration, logs and state."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,21 +20,106 @@ from tests.support.kafka_harness import write_config
 pytestmark = pytest.mark.kafka
 
 
-def test_demo_shows_shipped_reopened_and_dead_lettered_orders(tmp_path: Path, kafka_bootstrap: str) -> None:
-    config = write_config(tmp_path, kafka_bootstrap)
+@dataclass(frozen=True)
+class Row:
+    """One order of the summary table."""
+
+    order: str  # "northwind #1001"
+    seller: str  # "acme (bigcommerce)"
+    state: str
+    on_buyer: str  # the fulfilments on the buyer's store
+    intended: str  # "shipped: yes"
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    out: str
+    rows: list[Row]
+
+    def rows_of(self, seller: str, state: str) -> list[Row]:
+        return [row for row in self.rows if row.seller.startswith(seller) and row.state.startswith(state)]
+
+    def explain(self) -> str:
+        return self.out[-12000:]
+
+
+def summary_rows(out: str) -> list[Row]:
+    """The rows of the last summary table in `out` (columns are separated by two spaces or more)."""
+    lines = out.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("buyer order  ")]
+    if not starts:
+        return []
+    rows = []
+    for line in lines[starts[-1] + 1:]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) != 5:
+            break
+        rows.append(Row(*cells))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Run:
+    folder = tmp_path_factory.mktemp("demo")
+    config = write_config(folder, kafka_bootstrap)
     result = subprocess.run(
-        [sys.executable, "-m", "fulfillsync.cli", "--config", str(config), "demo", "--pause", "0.05",
-         "--exit-when-done"],
-        capture_output=True, text=True, timeout=240, check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
-    assert "all expected outcomes seen" in out
-    assert out.count("<= SHIPPED") == 4
-    assert "<= REOPENED" in out and "was cancelled" in out
-    assert "<= TRACKING" in out and "794612345692" in out
-    assert "<= DEAD-LETTER" in out and "over_fulfillment: line L1: 3 more unit(s)" in out
-    assert "invalid_payload" in out
-    # Orders are named by the buyer's reference, dead letters included (they carry only our order id).
-    assert re.search(r"<= DEAD-LETTER  order #\d{6}-1004: over_fulfillment", out), out
-    assert re.search(r"<= SHIPPED      order #\d{6}-1001: 4 unit\(s\) in 3 fulfillment\(s\)", out), out
+        [sys.executable, "-m", "fulfillsync.cli", "--config", str(config), "demo", "--dir", str(folder / "run"),
+         "--interval", "2s", "--step-timeout", "25", "--duration", "120", "--once"],
+        capture_output=True, text=True, timeout=300, check=False)
+    out = result.stdout + result.stderr
+    (folder / "demo.out").write_text(out)  # beside the run's logs, for a person reading a failure
+    return Run(result.returncode, out, summary_rows(result.stdout))
+
+
+def test_every_dropship_line_reaches_its_seller_and_the_buyers_own_lines_do_not(run: Run) -> None:
+    assert len(run.rows) == 6, run.explain()  # 5 buyer orders, one split between two sellers
+    assert sorted(row.seller for row in run.rows) == ["acme (bigcommerce)"] * 2 + ["bolt (magento2)"] * 2 + \
+        ["cobalt (shopify)"] * 2
+    assert not [row for row in run.rows if row.state.startswith("routed")], run.explain()
+    routed = [line for line in run.out.splitlines() if "routed to the seller:" in line]
+    assert len(routed) == 6 and not [line for line in routed if "HOUSE-" in line], run.explain()
+    assert len(re.findall(r"created on the seller's store as \S+", run.out)) == 6, run.explain()
+
+
+def test_fulfilments_reach_the_buyers_store_partial_multi_tracking_edited_and_refulfilled(run: Run) -> None:
+    reached = [row for row in run.rows if row.intended.startswith(("shipped", "partial"))]
+    assert len(reached) == 5 and all(row.intended.endswith(": yes") for row in reached), run.explain()
+    # acme shipped 2 mugs, then the last mug and the tee with two tracking numbers: three on the buyer's store
+    [mugs] = [row for row in run.rows_of("acme", "SHIPPED") if "1Z999AA10123456784" in row.on_buyer]
+    assert "1Z999AA10123456795" in mugs.on_buyer and "1Z999AA10123456808" in mugs.on_buyer
+    assert re.search(r"acme \(bigcommerce\): seller fulfilled ACME-MUG×2 .* now partially fulfilled 2/4", run.out)
+    # acme corrected the cap's tracking number: the buyer's store shows the new one only
+    [cap] = [row for row in run.rows_of("acme", "SHIPPED") if row is not mugs]
+    assert "794612345692" in cap.on_buyer and "794612345670" not in cap.on_buyer, run.explain()
+    assert re.search(r"acme \(bigcommerce\): the buyer's store now shows: FedEx 794612345670 ", run.out), run.explain()
+    # bolt shipped both lamps with a tracking number each
+    [lamps] = run.rows_of("bolt", "SHIPPED")
+    assert "9400111899223817392648" in lamps.on_buyer and "9400111899223817392655" in lamps.on_buyer
+    # cobalt cancelled its fulfilment of the socks and fulfilled again: the buyer's store shows the new parcel only
+    [socks] = run.rows_of("cobalt", "SHIPPED")
+    assert "JD014600006281230999" in socks.on_buyer and "JD014600006281230458" not in socks.on_buyer, run.explain()
+    assert re.search(r"cobalt \(shopify\): REOPENED", run.out), run.explain()
+    # cobalt shipped 1 of 4 hats: partially fulfilled, and the buyer's store shows that parcel
+    [hats] = run.rows_of("cobalt", "partially fulfilled 1/4")
+    assert "1Z999AA10123456819" in hats.on_buyer
+
+
+@pytest.mark.xfail(strict=True, reason="buyer cancellations reaching the seller's platform (issue 4 point 2: the "
+                                       "seller order sink's cancel_order) are not in place yet; remove this mark "
+                                       "when they are")
+def test_the_buyers_cancellation_reaches_the_seller_and_every_order_stands_where_intended(run: Run) -> None:
+    assert re.search(r"bolt \(magento2\): buyer cancelled the whole order", run.out), run.explain()
+    [cancelled] = [row for row in run.rows if row.intended.startswith("cancelled")]
+    assert cancelled.state == "CANCELLED on both stores", run.explain()
+    assert cancelled.on_buyer == "none" and cancelled.intended == "cancelled: yes"
+    assert "every order reached its intended state (6 of 6)" in run.out
+    assert run.returncode == 0, run.explain()
+
+
+def test_the_run_leaves_its_configuration_and_logs_in_its_folder(run: Run) -> None:
+    configured = re.search(r"starting the worker on (\S+config\.yaml)", run.out)
+    assert configured is not None, run.explain()
+    folder = Path(configured.group(1)).parent
+    assert {"config.yaml", "stores.yaml", "worker.log", "sandbox.log"} <= {path.name for path in folder.iterdir()}
+    assert "${FULFILLSYNC_DEMO_TOKEN}" in (folder / "config.yaml").read_text()

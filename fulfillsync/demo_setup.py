@@ -1,0 +1,229 @@
+"""What `fulfillsync demo` runs before its script: simulated stores, a generated configuration, and the worker.
+
+- The cast (`CAST`): two buyers and three sellers on all four platforms: northwind (Shopify) buys from acme
+  (BigCommerce) and bolt (Magento 2); corner (WooCommerce) buys from cobalt (Shopify). Every buyer also sells
+  its own products (SKUs `HOUSE-*`), which no route covers.
+- The stores: `fulfillsync sandbox --stores <dir>/stores.yaml` as a child process (the command's own code, output
+  in `<dir>/sandbox.log`); each store's `base_url` is read from the lines it announces.
+- The configuration: `<dir>/config.yaml`, written on every run from the base configuration (broker, web port,
+  partitions, polling) plus the cast's connections and routes, a topic prefix of its own for the run
+  (`<base prefix>-demo-<run>`) and the state under `<dir>/state`. Credentials are `${FULFILLSYNC_DEMO_*}`
+  references, set in the worker's environment (the stores accept `sandbox-token`, or `ck_sandbox`/`cs_sandbox`).
+- The previous run's topics (found through the previous `<dir>/config.yaml`) are deleted first: its stores are
+  gone, and the broker keeps only one demo's topics.
+- The worker: `fulfillsync --config <dir>/config.yaml worker` as a child process, output in `<dir>/worker.log`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from fulfillsync.cli import SANDBOX_DEFAULT_CREDENTIALS
+from sandbox.settings import SandboxPlatform
+from schemas.config import REQUIRED_CREDENTIALS, Config
+
+DEFAULT_DIR = Path(".fulfillsync/demo")
+CREDENTIAL_ENV = {"access_token": "FULFILLSYNC_DEMO_TOKEN", "consumer_key": "FULFILLSYNC_DEMO_WOO_KEY",
+                  "consumer_secret": "FULFILLSYNC_DEMO_WOO_SECRET"}
+_ANNOUNCED = re.compile(r"^(?P<platform>\S+)\s+(?P<name>\S+)\s+base_url: (?P<url>\S+)$")
+
+
+class DemoSetupError(RuntimeError):
+    """A store, the broker or the worker could not be set up; the message says which and where its log is."""
+
+
+@dataclass(frozen=True)
+class Party:
+    """One store of the cast and the connection fulfillsync has to it."""
+
+    partner: str
+    role: str  # buyer | seller
+    platform: SandboxPlatform
+    skus: tuple[str, ...] = ()  # sellers: the SKU patterns their buyers route to them
+
+    @property
+    def connection(self) -> str:
+        return f"{self.partner}-{'woo' if self.platform == 'woocommerce' else self.platform}"
+
+    def __str__(self) -> str:
+        return f"{self.partner} ({self.platform})"
+
+
+NORTHWIND = Party("northwind", "buyer", "shopify")
+CORNER = Party("corner", "buyer", "woocommerce")
+ACME = Party("acme", "seller", "bigcommerce", ("ACME-*",))
+BOLT = Party("bolt", "seller", "magento2", ("BOLT-*",))
+COBALT = Party("cobalt", "seller", "shopify", ("COBALT-*",))
+CAST: tuple[Party, ...] = (NORTHWIND, CORNER, ACME, BOLT, COBALT)
+ROUTES: tuple[tuple[Party, Party], ...] = ((NORTHWIND, ACME), (NORTHWIND, BOLT), (CORNER, COBALT))
+
+
+@dataclass(frozen=True)
+class Store:
+    """A served store: `root` reaches its admin routes (`sandbox.merchant.Merchant`), `base_url` its API."""
+
+    party: Party
+    root: str
+    base_url: str
+
+
+def stores_file(folder: Path) -> Path:
+    """Write `<folder>/stores.yaml` for `fulfillsync sandbox --stores`: one store per party, on any free port."""
+    document = {"stores": [{"platform": party.platform, "name": party.partner, "port": 0,
+                            "credentials": {key: SANDBOX_DEFAULT_CREDENTIALS[key]
+                                            for key in REQUIRED_CREDENTIALS[party.platform]}}
+                           for party in CAST]}
+    path = folder / "stores.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def config_document(base: Config, stores: dict[str, Store], *, prefix: str, state_dir: Path,
+                    interval: timedelta) -> dict[str, Any]:
+    """The demo's configuration: `base`'s broker and worker settings, the cast's connections and routes."""
+    def connection(party: Party) -> dict[str, Any]:
+        return {"id": party.connection, "partner": party.partner, "role": party.role, "platform": party.platform,
+                "base_url": stores[party.partner].base_url,
+                "credentials": {key: f"${{{CREDENTIAL_ENV[key]}}}" for key in REQUIRED_CREDENTIALS[party.platform]}}
+
+    return {
+        "kafka": {"bootstrap_servers": base.kafka.bootstrap_servers, "topic_prefix": prefix,
+                  "partitions": base.kafka.partitions, "replication_factor": base.kafka.replication_factor},
+        "polling": {"interval": _duration(interval), "shipped_watch": _duration(base.polling.shipped_watch)},
+        "worker": {"web_host": base.worker.web_host, "web_port": base.worker.web_port, "state_dir": str(state_dir),
+                   "broker_session_timeout": _duration(base.worker.broker_session_timeout)},
+        "connections": [connection(party) for party in CAST],
+        "routes": [{"buyer": buyer.connection, "seller": seller.connection, "skus": list(seller.skus)}
+                   for buyer, seller in ROUTES],
+    }
+
+
+def _duration(value: timedelta) -> str:
+    return f"{round(value.total_seconds() * 1000)}ms"
+
+
+def credential_environment() -> dict[str, str]:
+    """The environment variables the generated configuration refers to, with the stores' credentials."""
+    return {variable: SANDBOX_DEFAULT_CREDENTIALS[key] for key, variable in CREDENTIAL_ENV.items()}
+
+
+def forget_previous_run(folder: Path, bootstrap: str) -> None:
+    """Delete the topics of the run whose configuration is `<folder>/config.yaml` (when it used `bootstrap`) and
+    its state. Failures are reported on stderr and otherwise ignored: leftover topics only cost disk."""
+    previous = folder / "config.yaml"
+    try:
+        document = yaml.safe_load(previous.read_text(encoding="utf-8")) if previous.exists() else None
+    except (OSError, yaml.YAMLError):
+        document = None
+    kafka = document.get("kafka") if isinstance(document, dict) else None
+    kafka = kafka if isinstance(kafka, dict) else {}
+    prefix = kafka.get("topic_prefix")
+    if isinstance(prefix, str) and "-demo-" in prefix and kafka.get("bootstrap_servers") == bootstrap:
+        try:
+            admin = AdminClient({"bootstrap.servers": bootstrap})
+            topics = [name for name in admin.list_topics(timeout=10).topics
+                      if name.startswith((f"{prefix}.", f"{prefix}-"))]
+            for future in admin.delete_topics(topics, operation_timeout=30).values() if topics else ():
+                future.result()
+        except KafkaException as error:
+            print(f"note: could not delete the previous demo's topics ({prefix}.*): {error}", file=sys.stderr)
+    shutil.rmtree(folder / "state", ignore_errors=True)
+
+
+class ChildProcess:
+    """A `fulfillsync` command run as a child process with its output in a log file; `stop` ends it."""
+
+    def __init__(self, argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.log_path = log_path
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "fulfillsync.cli", *argv], stdout=log,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+
+    def exited(self) -> bool:
+        return self.process.poll() is not None
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """SIGTERM, then SIGKILL after `timeout_s`."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def start_stores(folder: Path, timeout_s: float = 60.0) -> tuple[ChildProcess, dict[str, Store]]:
+    """Serve the cast's stores; returns the process and partner -> store once every store answers.
+    Raises DemoSetupError (after stopping the process) when they do not within `timeout_s`."""
+    process = ChildProcess(["sandbox", "--stores", str(stores_file(folder))], folder / "sandbox.log")
+    parties = {party.partner: party for party in CAST}
+    stores: dict[str, Store] = {}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not process.exited():
+        for line in process.log_path.read_text(errors="replace").splitlines():
+            match = _ANNOUNCED.match(line.strip())
+            if match and match["name"] in parties:
+                url = match["url"]
+                root = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+                stores[match["name"]] = Store(parties[match["name"]], root, url)
+        if len(stores) == len(CAST) and all(_answers(f"{store.root}/_sandbox/requests") for store in stores.values()):
+            return process, stores
+        time.sleep(0.2)
+    process.stop()
+    raise DemoSetupError(f"the simulated stores did not start within {timeout_s:.0f}s (announced: "
+                         f"{sorted(stores)}); see {process.log_path}:\n{process.log_tail()}")
+
+
+def start_worker(config_path: Path, web_port: int, timeout_s: float = 120.0) -> ChildProcess:
+    """`fulfillsync worker` on the generated configuration; returns once /readyz answers 200.
+    Raises DemoSetupError (after stopping it) when it exits or is not ready within `timeout_s`, and without
+    starting it when something already listens on the web port (whose /readyz would be taken for the worker's)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", web_port))
+        except OSError:
+            raise DemoSetupError(f"port {web_port} (worker.web_port) is in use: is another worker or demo running? "
+                                 "Stop it, or give the demo a configuration with another web_port") from None
+    process = ChildProcess(["--config", str(config_path), "worker", "--no-create-topics"],
+                           config_path.parent / "worker.log", env=credential_environment())
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not process.exited():
+        if _answers(f"http://127.0.0.1:{web_port}/readyz"):
+            return process
+        time.sleep(0.3)
+    process.stop()
+    raise DemoSetupError(f"the worker {'exited' if process.exited() else 'was not ready'} "
+                         f"(within {timeout_s:.0f}s); see {process.log_path}:\n{process.log_tail()}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - a local URL we built
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
