@@ -105,9 +105,6 @@ def test_fulfilments_reach_the_buyers_store_partial_multi_tracking_edited_and_re
     assert "1Z999AA10123456819" in hats.on_buyer
 
 
-@pytest.mark.xfail(strict=True, reason="buyer cancellations reaching the seller's platform (issue 4 point 2: the "
-                                       "seller order sink's cancel_order) are not in place yet; remove this mark "
-                                       "when they are")
 def test_the_buyers_cancellation_reaches_the_seller_and_every_order_stands_where_intended(run: Run) -> None:
     assert re.search(r"bolt \(magento2\): buyer cancelled the whole order", run.out), run.explain()
     [cancelled] = [row for row in run.rows if row.intended.startswith("cancelled")]
