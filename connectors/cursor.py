@@ -19,6 +19,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 OVERLAP = timedelta(minutes=2)
+SETTLE = timedelta(seconds=5)
+"""Items updated this recently are not remembered as seen: platforms keep `updated_at` to the second, so an item
+changed again within the second it was seen in keeps its `updated_at`, and would be taken as unchanged. The margin
+also absorbs a few seconds of clock skew between the platform and us."""
 RECENT_LIMIT = 500
 _VERSION = 1
 
@@ -62,12 +66,14 @@ class PollCursor:
         return (ref, updated_at) in self.recent
 
     def advanced(self, seen: datetime | None, page: str | None,
-                 items: Iterable[tuple[str, datetime]] = ()) -> PollCursor:
+                 items: Iterable[tuple[str, datetime]] = (), *, now: datetime | None = None) -> PollCursor:
         """The cursor after one page: `seen` is the newest `updated_at` on it (None for an empty page), `page`
         where the walk continues (None: the walk is complete, and `since` moves to the newest time seen);
-        `items` are the page's (ref, updated_at), remembered while they stay inside the overlap."""
+        `items` are the page's (ref, updated_at), remembered while they stay inside the overlap, except those
+        updated less than `SETTLE` before `now` (default: the current time)."""
         newest = max(filter(None, (self.newest, seen)), default=None)
-        recent = self.recent | frozenset(items)
+        settled = (now or datetime.now(UTC)) - SETTLE
+        recent = self.recent | frozenset(item for item in items if item[1] <= settled)
         if page is not None:
             return replace(self, page=page, newest=newest, recent=recent)
         since = max(self.since, newest) if newest is not None else self.since

@@ -174,7 +174,7 @@ class BigCommerceConnector(StoreConnector):
         next_token = self._next_token(token, [(order_id, modified) for _, order_id, modified in raw])
         newest = max((modified for _, _, modified in raw), default=None)
         advanced = state.advanced(newest, next_token.encode() if next_token else None,
-                                  [(str(order_id), modified) for _, order_id, modified in raw])
+                                  [(str(order_id), modified) for _, order_id, modified in raw], now=self._now())
         return Page(items=tuple(items), cursor=advanced.encode(), has_more=next_token is not None)
 
     def _next_token(self, token: _PageToken, seen: list[tuple[int, datetime]]) -> _PageToken | None:

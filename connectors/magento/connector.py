@@ -122,7 +122,8 @@ class MagentoConnector(StoreConnector):
         more = bool(orders) and self._page_size < result.total_count
         token = f"{format_datetime(orders[-1].updated_at)}|{orders[-1].order_ref}" if more else None
         seen = max((order.updated_at for order in orders), default=None)
-        advanced = start.advanced(seen, token, [(order.order_ref, order.updated_at) for order in orders])
+        advanced = start.advanced(seen, token, [(order.order_ref, order.updated_at) for order in orders],
+                                  now=self._now())
         changed = tuple(order for order in orders if not start.seen_before(order.order_ref, order.updated_at))
         return Page(items=changed, cursor=advanced.encode(), has_more=more)
 

@@ -153,7 +153,7 @@ class ShopifyConnector(StoreConnector):
             raise self._malformed(ops.ORDERS_CHANGED_SINCE, "pageInfo.hasNextPage is true but endCursor is missing")
         newest = max((order.updated_at for order in items), default=None)
         advanced = position.advanced(newest, end if has_next else None,
-                                     [(order.order_ref, order.updated_at) for order in items])
+                                     [(order.order_ref, order.updated_at) for order in items], now=self._now())
         changed = tuple(order for order in items if not position.seen_before(order.order_ref, order.updated_at))
         return Page(items=changed, cursor=advanced.encode(), has_more=has_next)
 

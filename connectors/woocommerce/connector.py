@@ -82,7 +82,8 @@ class WooCommerceConnector(StoreConnector):
 
     def __init__(self, connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
                  retry: RetryPolicy | None = None, sleep: Callable[[float], Awaitable[None]] | None = None,
-                 page_size: int = 100, start_window: timedelta = timedelta(days=30)) -> None:
+                 page_size: int = 100, start_window: timedelta = timedelta(days=30),
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         if connection.platform != "woocommerce" or connection.base_url is None:
             raise ValueError(f"connection {connection.id!r}: not a WooCommerce connection with a base_url")
         parts = urlsplit(connection.base_url)
@@ -102,6 +103,7 @@ class WooCommerceConnector(StoreConnector):
         self.connection = connection
         self._page_size = page_size
         self._start_window = start_window
+        self._now = now
         token = base64.b64encode(f"{key}:{secret}".encode()).decode()
         self._http = PlatformHttp(
             connection=connection.id, platform="woocommerce", base_url=connection.base_url,
@@ -131,7 +133,7 @@ class WooCommerceConnector(StoreConnector):
     async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
         """One page of paid or cancelled orders modified since the cursor (package docstring: "Polling")."""
         try:
-            position = PollCursor.start(cursor, default_since=datetime.now(UTC) - self._start_window)
+            position = PollCursor.start(cursor, default_since=self._now() - self._start_window)
             bound, page = _decode_page(position)
         except CursorError as error:
             raise PermanentError(f"woocommerce connection {self.connection.id!r}: {error}",
@@ -147,7 +149,8 @@ class WooCommerceConnector(StoreConnector):
         if not done and newest is not None:
             next_bound = newest.replace(microsecond=0) - _ONE_SECOND
             token = _encode_page(next_bound, 1) if next_bound > bound else _encode_page(bound, page + 1)
-        advanced = position.advanced(newest, token, [(order.order_ref, order.updated_at) for order in orders])
+        advanced = position.advanced(newest, token, [(order.order_ref, order.updated_at) for order in orders],
+                                     now=self._now())
         changed = tuple(order for order in orders if not position.seen_before(order.order_ref, order.updated_at))
         return Page(items=changed, cursor=advanced.encode(), has_more=token is not None)
 

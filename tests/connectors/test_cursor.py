@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.cursor import OVERLAP, CursorError, PollCursor
+from connectors.cursor import OVERLAP, SETTLE, CursorError, PollCursor
 
 START = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -34,13 +34,26 @@ def test_an_empty_walk_keeps_the_cursor_where_it_was() -> None:
 
 def test_items_inside_the_overlap_are_remembered_across_the_walk_and_older_ones_forgotten() -> None:
     old, near, last = START, START + timedelta(minutes=9), START + timedelta(minutes=10)
-    walking = PollCursor(since=START).advanced(near, page="2", items=[("o-1", old), ("o-2", near)])
-    done = PollCursor.start(walking.encode(), default_since=START).advanced(last, page=None, items=[("o-3", last)])
+    walking = PollCursor(since=START).advanced(near, page="2", items=[("o-1", old), ("o-2", near)], now=last + SETTLE)
+    done = PollCursor.start(walking.encode(), default_since=START).advanced(last, page=None, items=[("o-3", last)],
+                                                                           now=last + SETTLE)
     assert done.since == last
     assert done.seen_before("o-2", near) and done.seen_before("o-3", last)
     assert not done.seen_before("o-1", old)  # outside the overlap: the next poll cannot list it again
     assert not done.seen_before("o-2", last)  # changed since: read it again
     assert PollCursor.start(done.encode(), default_since=START) == done
+
+
+def test_items_seen_within_seconds_of_their_update_are_not_remembered() -> None:
+    """Platforms keep `updated_at` to the second: an order seen at 12:00:00.2 and changed again at 12:00:00.7 still
+    says 12:00:00, so it must be read again by the next poll rather than taken as unchanged."""
+    updated = START + timedelta(minutes=10)
+    fresh = PollCursor(since=START).advanced(updated, page=None, items=[("o-1", updated)],
+                                            now=updated + timedelta(milliseconds=200))
+    assert not fresh.seen_before("o-1", updated)
+    settled = PollCursor(since=START).advanced(updated, page=None, items=[("o-1", updated)],
+                                              now=updated + SETTLE)
+    assert settled.seen_before("o-1", updated)
 
 
 def test_since_never_moves_back() -> None:

@@ -76,6 +76,7 @@ async def test_poll_walks_pages_and_a_cursor_resumes_in_a_new_connector(harness:
     ids = [place(harness, ("SKU-0", 1))]
     harness.app.sandbox.clock.advance(600)  # the first order lies outside the next polls' 2-minute overlap
     ids += [place(harness, (f"SKU-{n}", n + 1)) for n in range(1, 7)]
+    harness.app.sandbox.clock.advance(10)  # settled (connectors.cursor.SETTLE): remembered as seen
     first = await harness.connector(page_size=3).orders_changed_since(None)
     assert first.has_more and [o.order_ref for o in first.items] == [str(i) for i in ids[:3]]
     rest, cursor, pages = await walk(harness.connector(page_size=3), first.cursor)  # a new instance resumes

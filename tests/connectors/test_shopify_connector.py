@@ -41,6 +41,7 @@ class Shop:
     transport: CheckingTransport
 
     def connector(self, **options: Any) -> ShopifyConnector:
+        options.setdefault("now", self.app.sandbox.clock.now)
         return connector(self.app, transport=self.transport, **options)
 
     def place(self, *lines: tuple[str, int], **details: Any) -> Order:
@@ -109,6 +110,7 @@ async def test_polls_every_order_across_pages_and_a_cursor_resumes_in_a_new_inst
     assert pages == 2
     shop.advance(300)  # past the cursor's 2-minute overlap: only the change comes back
     shop.store.fulfill_lines(orders[4].id, None, tracking=[TrackingInfo("UPS", "1Z999", None)])
+    shop.advance(10)  # settled (connectors.cursor.SETTLE): remembered as seen by the next walk
     third = shop.connector(page_size=3)
     changed, cursor, _ = await walk(third, cursor)
     assert order_gid(orders[4]) in changed  # with the orders inside the overlap, which the ledger drops

@@ -48,7 +48,8 @@ class Woo:
     def connector(self, **options: Any) -> WooCommerceConnector:
         page_size = options.pop("page_size", 100)
         return WooCommerceConnector(self.connection(**options), transport=httpx.ASGITransport(app=self.app),
-                                    retry=FAST_RETRY, sleep=self.sleep, page_size=page_size)
+                                    retry=FAST_RETRY, sleep=self.sleep, page_size=page_size,
+                                    now=self.app.sandbox.clock.now)
 
     def advance(self, seconds: float = 1.0) -> None:
         self.app.sandbox.clock.advance(seconds)

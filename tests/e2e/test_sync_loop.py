@@ -1,19 +1,35 @@
 """The whole sync loop on the real broker with the simulated stores (issue 4, point 9): orders placed on buyers'
 stores reach their sellers' stores, the sellers' fulfilments reach the buyers' orders, orders become Shipped.
 
-One marketplace (eight stores, one worker) runs every scenario: a worker start costs seconds."""
+One marketplace (eight stores, one worker, a 3 s poll interval) runs every test of this module, in order: a worker
+start costs seconds. The last test kills the worker with SIGKILL in the middle of a run."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import signal
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sandbox.merchant import PlacedOrder, StoreFulfillment
 from sandbox.settings import SandboxPlatform
-from tests.support.marketplace import PLATFORMS, Marketplace, marketplace, sku
+from tests.support.marketplace import PLATFORMS, WEBHOOK_SECRET, Marketplace, marketplace, seller_id, sku
 
 pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterator[Marketplace]:
+    with marketplace(tmp_path_factory.mktemp("marketplace"), kafka_bootstrap) as running:
+        yield running
 
 
 def active(fulfillments: list[StoreFulfillment]) -> list[StoreFulfillment]:
@@ -21,34 +37,198 @@ def active(fulfillments: list[StoreFulfillment]) -> list[StoreFulfillment]:
 
 
 def numbers_on(market: Marketplace, buyer: SandboxPlatform, order: PlacedOrder) -> set[str]:
+    """The tracking numbers of the buyer order's active fulfilments, as the buyer's store shows them."""
     return {number for item in active(market.buyers[buyer].fulfillments(order)) for number in item.numbers}
 
 
-def shipped(market: Marketplace, order_id: str) -> list[dict[str, object]]:
-    return market.topics.of(market.names.shipped_orders, order_id, "order.shipped")
+def published(market: Marketplace, order_id: str, kind: str) -> list[dict[str, Any]]:
+    return market.topics.of(market.names.shipped_orders, order_id, kind)
 
 
-def test_every_buyer_platform_with_every_seller_platform(tmp_path: Path, kafka_bootstrap: str) -> None:
-    with marketplace(tmp_path, kafka_bootstrap) as market:
-        placed: dict[tuple[SandboxPlatform, SandboxPlatform], PlacedOrder] = {}
-        for buyer in PLATFORMS:
-            for seller in PLATFORMS:
-                placed[buyer, seller] = market.buyers[buyer].act(
-                    lambda merchant, s=seller: merchant.place_order({sku(s, "MUG"): 2}))
-        tracking: dict[tuple[SandboxPlatform, SandboxPlatform], str] = {}
-        order_ids: dict[tuple[SandboxPlatform, SandboxPlatform], str] = {}
-        for (buyer, seller), order in placed.items():
-            order_id = order_ids[buyer, seller] = market.routed(buyer, order, seller)
-            on_seller = market.seller_order(seller, order_id)
-            number = tracking[buyer, seller] = f"1Z999AA1{abs(hash((buyer, seller))) % 10**10:010d}"
-            market.sellers[seller].act(lambda merchant, o=on_seller, s=seller, n=number: merchant.fulfil(
-                o, {sku(s, "MUG"): 2}, [n], "UPS"))
-        for (buyer, seller), order in placed.items():
-            market.wait_for(lambda b=buyer, o=order, n=tracking[buyer, seller]: n in numbers_on(market, b, o),
-                            f"the tracking of {seller}'s fulfilment on the {buyer} buyer's order")
-            market.wait_for(lambda i=order_ids[buyer, seller]: shipped(market, i), f"{buyer}->{seller} shipped")
-        market.topics.read(2.0)
-        for (buyer, seller), order in placed.items():
-            assert len(active(market.buyers[buyer].fulfillments(order))) == 1, (buyer, seller)
-            assert len({value["event_id"] for value in shipped(market, order_ids[buyer, seller])}) == 1
-        assert market.topics.of(market.names.dead_letters) == []
+def shipped_ids(market: Marketplace, order_id: str) -> set[str]:
+    return {value["event_id"] for value in published(market, order_id, "order.shipped")}
+
+
+def letters(market: Marketplace, order_id: str) -> list[dict[str, Any]]:
+    return market.topics.of(market.names.dead_letters, order_id)
+
+
+def fulfil(market: Marketplace, seller: SandboxPlatform, order: PlacedOrder, lines: dict[str, int],
+           numbers: list[str], carrier: str = "UPS") -> str:
+    return market.sellers[seller].act(lambda merchant: merchant.fulfil(order, lines, numbers, carrier))
+
+
+def ups(serial: int) -> str:
+    return f"1Z999AA1{serial:010d}"
+
+
+def test_every_buyer_platform_with_every_seller_platform(market: Marketplace) -> None:
+    placed = {(buyer, seller): market.buyers[buyer].act(
+        lambda merchant, s=seller: merchant.place_order({sku(s, "MUG"): 2}))
+        for buyer in PLATFORMS for seller in PLATFORMS}
+    order_ids: dict[tuple[SandboxPlatform, SandboxPlatform], str] = {}
+    tracking: dict[tuple[SandboxPlatform, SandboxPlatform], str] = {}
+    for serial, ((buyer, seller), order) in enumerate(placed.items()):
+        order_id = order_ids[buyer, seller] = market.routed(buyer, order, seller)
+        on_seller = market.seller_order(seller, order_id)
+        tracking[buyer, seller] = ups(serial)
+        fulfil(market, seller, on_seller, {sku(seller, "MUG"): 2}, [ups(serial)])
+    for (buyer, seller), order in placed.items():
+        market.wait_for(lambda b=buyer, o=order, n=tracking[buyer, seller]: n in numbers_on(market, b, o),
+                        f"the tracking of the {seller} seller's fulfilment on the {buyer} buyer's order")
+        market.wait_for(lambda i=order_ids[buyer, seller]: shipped_ids(market, i), f"{buyer} -> {seller} shipped")
+    market.topics.read(2.0)
+    for (buyer, seller), order in placed.items():
+        assert numbers_on(market, buyer, order) == {tracking[buyer, seller]}, (buyer, seller)
+        assert len(active(market.buyers[buyer].fulfillments(order))) == 1, (buyer, seller)
+        assert len(shipped_ids(market, order_ids[buyer, seller])) == 1, (buyer, seller)
+        assert letters(market, order_ids[buyer, seller]) == []
+
+
+def test_partial_fulfilments_multi_tracking_edit_and_cancel_then_refulfil_after_shipped(market: Marketplace) -> None:
+    buyer, seller = "bigcommerce", "shopify"
+    order = market.buyers[buyer].act(lambda m: m.place_order({sku(seller, "MUG"): 3, sku(seller, "CAP"): 1}))
+    order_id = market.routed(buyer, order, seller)
+    on_seller = market.seller_order(seller, order_id)
+
+    # 1. a partial fulfilment: on the buyer's order, not shipped
+    first = fulfil(market, seller, on_seller, {sku(seller, "MUG"): 1}, [ups(101)])
+    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(101)}, "the first, partial fulfilment")
+    market.topics.read(1.0)
+    assert shipped_ids(market, order_id) == set()
+
+    # 2. the rest at the next poll, one fulfilment with two tracking numbers: shipped once
+    second = fulfil(market, seller, on_seller, {sku(seller, "MUG"): 2, sku(seller, "CAP"): 1}, [ups(102), ups(103)])
+    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(101), ups(102), ups(103)}, "both fulfilments")
+    [shipped] = market.wait_for(lambda: published(market, order_id, "order.shipped"), "shipped")
+    assert sorted(len(f["tracking_numbers"]) for f in shipped["fulfillments"]) == [1, 2]
+
+    # 3. a tracking edit in place: the buyer shows the new number and not the old; tracking_updated, still shipped
+    market.sellers[seller].act(lambda m: m.edit_tracking(on_seller, first, [ups(111)], "UPS"))
+    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(111), ups(102), ups(103)}, "the edited number")
+    market.wait_for(lambda: published(market, order_id, "order.tracking_updated"), "order.tracking_updated")
+
+    # 4. cancel after Shipped: reopened, the buyer's copy cancelled; fulfilled again: the new tracking only, and
+    #    shipped again under a new id (one id per covering)
+    market.sellers[seller].act(lambda m: m.cancel_fulfillment(on_seller, second))
+    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(111)}, "the cancelled fulfilment gone")
+    market.wait_for(lambda: published(market, order_id, "order.reopened"), "order.reopened")
+    fulfil(market, seller, on_seller, {sku(seller, "MUG"): 2, sku(seller, "CAP"): 1}, [ups(104)])
+    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(111), ups(104)}, "the new fulfilment")
+    market.wait_for(lambda: len(shipped_ids(market, order_id)) == 2, "shipped again")
+    market.topics.read(2.0)
+    assert len(shipped_ids(market, order_id)) == 2
+    assert letters(market, order_id) == []
+
+
+def test_the_buyers_own_products_are_left_alone(market: Marketplace) -> None:
+    buyer, seller = "shopify", "magento2"
+    order = market.buyers[buyer].act(lambda m: m.place_order({sku(seller, "BOX"): 1, "HOUSE-CANDLE": 2}))
+    order_id = market.routed(buyer, order, seller)
+    on_seller = market.seller_order(seller, order_id)
+    assert set(on_seller.line_ids) == {sku(seller, "BOX")}, "the buyer's own line reached the seller"
+    fulfil(market, seller, on_seller, {sku(seller, "BOX"): 1}, [ups(201)])
+    [on_buyer] = market.wait_for(lambda: active(market.buyers[buyer].fulfillments(order)), "the buyer's fulfilment")
+    assert on_buyer.lines == {sku(seller, "BOX"): 1} and on_buyer.numbers == (ups(201),)
+    market.wait_for(lambda: shipped_ids(market, order_id), "shipped (the routed lines are the stored order)")
+    assert [value for value in market.topics.of(market.names.order_events, kind="order.placed")
+            if value["buyer"]["order_ref"] == order.order_ref and value["seller"]["connection"] != seller_id(seller)
+            ] == [], "the buyer's own product became a stored order"
+
+
+def webhook(market: Marketplace, connection: str, body: bytes, headers: dict[str, str]) -> int:
+    port = market.worker.config.worker.web_port
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/{connection}", data=body, headers=headers,
+                                     method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def shopify_headers(body: bytes, event_id: str, secret: str = WEBHOOK_SECRET) -> dict[str, str]:
+    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return {"X-Shopify-Hmac-Sha256": signature, "X-Shopify-Topic": "fulfillments/create",
+            "X-Shopify-Event-Id": event_id, "Content-Type": "application/json"}
+
+
+def test_webhooks_forged_are_refused_and_duplicated_change_nothing(market: Marketplace) -> None:
+    buyer, seller = "woocommerce", "shopify"
+    order = market.buyers[buyer].act(lambda m: m.place_order({sku(seller, "TEE"): 1}))
+    order_id = market.routed(buyer, order, seller)
+    on_seller = market.seller_order(seller, order_id)
+    fulfil(market, seller, on_seller, {sku(seller, "TEE"): 1}, [ups(301)])
+    body = json.dumps({"id": 1, "order_id": int(on_seller.admin_id), "status": "success"}).encode()
+    forged = shopify_headers(body, "e2e-forged", secret="not-the-secret")
+    assert webhook(market, seller_id(seller), body, forged) == 401
+    assert webhook(market, seller_id(seller), body, {"Content-Type": "application/json"}) == 401
+    assert webhook(market, seller_id(seller), body, shopify_headers(body, "e2e-1")) < 300
+    assert webhook(market, seller_id(seller), body, shopify_headers(body, "e2e-1")) < 300  # a duplicate delivery
+    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(301)}, "the fulfilment on the buyer")
+    market.wait_for(lambda: shipped_ids(market, order_id), "shipped")
+    market.topics.read(2.0)
+    assert len(market.buyers[buyer].fulfillments(order)) == 1 and len(shipped_ids(market, order_id)) == 1
+    counts = {outcome: market.worker.metric(f'fulfillsync_webhooks_total{{connection="{seller_id(seller)}",'
+                                            f'outcome="{outcome}"}}') for outcome in ("refused", "duplicate")}
+    assert counts == {"refused": 2, "duplicate": 1}
+
+
+def test_a_seller_failing_for_a_while_and_a_buyer_refusing_for_good(market: Marketplace) -> None:
+    # the seller's store answers 500 and 429 to reads of shipments for a while: read again at later sweeps
+    seller = "bigcommerce"
+    order = market.buyers["shopify"].act(lambda m: m.place_order({sku(seller, "PEN"): 1}))
+    order_id = market.routed("shopify", order, seller)
+    on_seller = market.seller_order(seller, order_id)
+    market.sellers[seller].admin("POST", "/faults", {"status": 500, "times": 4, "method": "GET",
+                                                     "path": "/shipments"})
+    market.sellers[seller].admin("POST", "/faults", {"status": 429, "times": 2, "method": "GET", "path": "/shipments",
+                                                     "headers": {"X-Rate-Limit-Time-Reset-Ms": "500"}})
+    fulfil(market, seller, on_seller, {sku(seller, "PEN"): 1}, [ups(401)])
+    market.wait_for(lambda: numbers_on(market, "shopify", order) == {ups(401)}, "the fulfilment after the failures",
+                    timeout_s=90)
+    statuses = market.sellers[seller].admin("GET", "/requests")["by_status"]
+    assert statuses.get("500", 0) >= 4 and statuses.get("429", 0) >= 2
+
+    # the buyer's platform (Magento) refuses to create the shipment: dead-lettered with its message, not retried
+    refusal = "The order does not allow a shipment to be created."
+    buyer = "magento2"
+    refused = market.buyers[buyer].act(lambda m: m.place_order({sku("shopify", "CAP"): 1}))
+    refused_id = market.routed(buyer, refused, "shopify")
+    on_seller = market.seller_order("shopify", refused_id)
+    market.buyers[buyer].admin("POST", "/faults", {"status": 400, "times": 1, "method": "POST", "path": r"/ship$",
+                                                   "body": json.dumps({"message": refusal})})
+    fulfil(market, "shopify", on_seller, {sku("shopify", "CAP"): 1}, [ups(402)])
+    [letter] = market.wait_for(lambda: letters(market, refused_id), "the buyer's refusal dead-lettered")
+    assert letter["reason"] == "platform_rejected" and refusal in letter["message"]
+    assert letter["stage"] == "buyer_tracking"
+    market.wait_for(lambda: shipped_ids(market, refused_id), "shipped all the same (the seller shipped it)")
+    market.topics.read(4.0)  # a few more polls and pushes: not tried again
+    assert market.buyers[buyer].fulfillments(refused) == [] and len(letters(market, refused_id)) == 1
+
+
+def test_a_worker_killed_mid_run_loses_and_doubles_nothing(market: Marketplace) -> None:
+    pairs = [(buyer, seller) for buyer in PLATFORMS for seller in ("shopify", "bigcommerce", "magento2")]
+    placed = {pair: market.buyers[pair[0]].act(lambda m, s=pair[1]: m.place_order({sku(s, "MUG"): 2}))
+              for pair in pairs}
+    on_seller = {}
+    for pair, order in placed.items():
+        order_id = market.routed(pair[0], order, pair[1])
+        on_seller[pair] = (order_id, market.seller_order(pair[1], order_id))
+    for serial, pair in enumerate(pairs):
+        fulfil(market, pair[1], on_seller[pair][1], {sku(pair[1], "MUG"): 1}, [ups(500 + serial)])
+    # kill as soon as the first of them reaches a buyer: the others are somewhere between the stores and Kafka
+    market.wait_for(lambda: any(numbers_on(market, *pair[:1], placed[pair]) for pair in pairs), "a first write")
+    assert market.worker.stop(signal.SIGKILL) == -signal.SIGKILL
+    for serial, pair in enumerate(pairs):  # the seller ships the rest while the worker is down
+        fulfil(market, pair[1], on_seller[pair][1], {sku(pair[1], "MUG"): 1}, [ups(600 + serial)])
+    market.restart()
+    for serial, pair in enumerate(pairs):
+        market.wait_for(lambda p=pair, s=serial: numbers_on(market, p[0], placed[p]) == {ups(500 + s), ups(600 + s)},
+                        f"both fulfilments of {pair} after the restart", timeout_s=90)
+    market.topics.read(4.0)
+    for serial, pair in enumerate(pairs):
+        buyer_side = market.buyers[pair[0]].fulfillments(placed[pair])
+        numbers = sorted(number for item in buyer_side for number in item.numbers)
+        assert numbers == sorted([ups(500 + serial), ups(600 + serial)]), (pair, buyer_side)  # none doubled
+        assert len(shipped_ids(market, on_seller[pair][0])) == 1, pair
