@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -66,6 +67,7 @@ def say(marker: str, text: str) -> None:
 def run_demo(base: Config, options: DemoOptions) -> int:
     """Run the demo on `base`'s broker and web port. Returns 0 when every order reached its intended state (or
     on Ctrl-C), 1 when one did not, 2 when the stores or the worker could not be started."""
+    signal.signal(signal.SIGTERM, _interrupt)  # a SIGTERM stops the demo as Ctrl-C does: its children too
     folder = options.folder
     folder.mkdir(parents=True, exist_ok=True)
     forget_previous_run(folder, base.kafka.bootstrap_servers)
@@ -89,6 +91,10 @@ def run_demo(base: Config, options: DemoOptions) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    signal.raise_signal(signal.SIGINT)
 
 
 @contextlib.contextmanager

@@ -184,16 +184,21 @@ def start_stores(folder: Path, timeout_s: float = 60.0) -> tuple[ChildProcess, d
     parties = {party.partner: party for party in CAST}
     stores: dict[str, Store] = {}
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not process.exited():
-        for line in process.log_path.read_text(errors="replace").splitlines():
-            match = _ANNOUNCED.match(line.strip())
-            if match and match["name"] in parties:
-                url = match["url"]
-                root = "{0.scheme}://{0.netloc}".format(urlsplit(url))
-                stores[match["name"]] = Store(parties[match["name"]], root, url)
-        if len(stores) == len(CAST) and all(_answers(f"{store.root}/_sandbox/requests") for store in stores.values()):
-            return process, stores
-        time.sleep(0.2)
+    try:
+        while time.monotonic() < deadline and not process.exited():
+            for line in process.log_path.read_text(errors="replace").splitlines():
+                match = _ANNOUNCED.match(line.strip())
+                if match and match["name"] in parties:
+                    url = match["url"]
+                    root = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+                    stores[match["name"]] = Store(parties[match["name"]], root, url)
+            if len(stores) == len(CAST) and all(_answers(f"{store.root}/_sandbox/requests")
+                                                for store in stores.values()):
+                return process, stores
+            time.sleep(0.2)
+    except BaseException:  # Ctrl-C while waiting: no store outlives the demo
+        process.stop()
+        raise
     process.stop()
     raise DemoSetupError(f"the simulated stores did not start within {timeout_s:.0f}s (announced: "
                          f"{sorted(stores)}); see {process.log_path}:\n{process.log_tail()}")
@@ -204,6 +209,7 @@ def start_worker(config_path: Path, web_port: int, timeout_s: float = 120.0) -> 
     Raises DemoSetupError (after stopping it) when it exits or is not ready within `timeout_s`, and without
     starting it when something already listens on the web port (whose /readyz would be taken for the worker's)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the worker's server: TIME_WAIT is no owner
         try:
             probe.bind(("127.0.0.1", web_port))
         except OSError:
@@ -212,10 +218,14 @@ def start_worker(config_path: Path, web_port: int, timeout_s: float = 120.0) -> 
     process = ChildProcess(["--config", str(config_path), "worker", "--no-create-topics"],
                            config_path.parent / "worker.log", env=credential_environment())
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not process.exited():
-        if _answers(f"http://127.0.0.1:{web_port}/readyz"):
-            return process
-        time.sleep(0.3)
+    try:
+        while time.monotonic() < deadline and not process.exited():
+            if _answers(f"http://127.0.0.1:{web_port}/readyz"):
+                return process
+            time.sleep(0.3)
+    except BaseException:  # Ctrl-C while waiting: no worker outlives the demo
+        process.stop()
+        raise
     process.stop()
     raise DemoSetupError(f"the worker {'exited' if process.exited() else 'was not ready'} "
                          f"(within {timeout_s:.0f}s); see {process.log_path}:\n{process.log_tail()}")
