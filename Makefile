@@ -9,7 +9,7 @@ TEST_KAFKA_HOME := .fulfillsync/test-kafka
 FULFILLSYNC_PLATFORM_SPECS ?= $(wildcard $(abspath ../shared/platform-specs))
 export FULFILLSYNC_PLATFORM_SPECS
 
-.PHONY: install run stop test lint typecheck schemas bench clean
+.PHONY: install run stop test lint typecheck schemas bench bench-sync clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ schemas: install
 bench: install
 	$(FS) kafka start --reuse
 	$(BIN)/python bench/ledger_throughput.py
+
+## Seller fulfilment -> buyer order latency, webhook- and poll-driven (not part of `make test`; about 40 minutes).
+## A smoke run: make bench-sync SYNC_ARGS="--orders 50"
+bench-sync: install
+	$(FS) kafka start --reuse
+	$(BIN)/python bench/sync_latency.py $(SYNC_ARGS)
 
 clean:
 	rm -rf $(VENV) .fulfillsync .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

@@ -6,16 +6,24 @@ own process on the real broker. Tests and `bench/sync_latency.py` act as the mer
 Connections are `b-<tag>` (buyers) and `s-<tag>` (sellers), tags `shop`, `bc`, `woo`, `mag`; a buyer routes SKUs
 `<TAG>-*` to seller `s-<tag>`; any other SKU is the buyer's own. Credentials reach the worker through environment
 variables, as in production.
+
+Options for the benchmark: which platforms serve buyers and sellers, the poll interval; every store journals
+when it records a fulfilment (`Store.fulfilled_at`), and `signed_delivery` builds the webhook a seller's or
+buyer's platform would send for an order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
+import hashlib
+import hmac
 import json
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +81,15 @@ class Store:
     root: str
     base_url: str
     app: SandboxApp
+    fulfilled_at: dict[int, float] = field(default_factory=dict)
+    """Order admin id -> wall-clock time (`time.time()`) at which the store first recorded a fulfilment of it,
+    taken in the store's own fulfilment-creating method (see `journal_fulfilments`)."""
+
+    @property
+    def records(self) -> Any:
+        """The store object itself, in this process (its `orders` dict, its methods): the app's `store`, or for
+        Shopify the ShopifyStore behind the GraphQL layer."""
+        return self.app.store.store if self.platform == "shopify" else self.app.store
 
     def act(self, action: Callable[[Merchant], Awaitable[T]]) -> T:
         """Run one merchant action on this store (a fresh client: tests are synchronous)."""
@@ -168,17 +185,88 @@ class Marketplace:
                              f"buyer order {order.order_ref} on {buyer_id(buyer)} routed to {seller_id(seller)}",
                              timeout_s)
 
+    def webhook_url(self, connection: str) -> str:
+        return f"http://127.0.0.1:{self.worker.config.worker.web_port}/webhooks/{connection}"
+
     def restart(self) -> None:
         self.worker = WorkerProcess(self.config_path, self.folder / "worker.log").start()
 
 
+FULFILMENT_WRITERS: dict[SandboxPlatform, tuple[str, ...]] = {
+    "shopify": ("fulfill",), "bigcommerce": ("ship",), "woocommerce": ("add_tracking", "add_fulfillment"),
+    "magento2": ("ship",)}
+"""The store methods that record a new fulfilment (API and admin routes alike; Shopify's merchant route goes
+through `fulfill` too). The first argument is the order id, except Shopify's, which returns (order, ...)."""
+
+
+def journal_fulfilments(store: Store) -> None:
+    """Wrap the store object's fulfilment-creating methods so that each successful call records, once per order,
+    the wall-clock time it returned in `store.fulfilled_at`. A call that raises records nothing. The stores' own
+    timestamps cannot serve: they have one-second resolution, and WooCommerce tracking items only a date."""
+    target = store.records
+
+    def journaled(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = method(*args, **kwargs)
+            order_id = result[0].id if store.platform == "shopify" else args[0]
+            store.fulfilled_at.setdefault(int(order_id), time.time())
+            return result
+        return call
+
+    for name in FULFILMENT_WRITERS[store.platform]:
+        setattr(target, name, journaled(getattr(target, name)))
+
+
+def _b64_hmac(key: bytes, message: bytes) -> str:
+    return base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode()
+
+
+def signed_delivery(store: Store, order: PlacedOrder, fulfillment_ref: str | None = None,
+                    secret: str = WEBHOOK_SECRET) -> tuple[dict[str, str], bytes]:
+    """The headers and body of the webhook `store`'s platform sends when a fulfilment `fulfillment_ref` of `order`
+    was created (None: when `order` was created), signed with `secret` and with a fresh delivery id: Shopify
+    `fulfillments/create` / `orders/create`, BigCommerce (Standard Webhooks) `store/shipment/created` /
+    `store/order/created`, WooCommerce `order.updated` / `order.created`. Raises ValueError for Magento (no
+    webhooks fulfillsync verifies)."""
+    delivery = uuid.uuid4().hex
+    if store.platform == "shopify":
+        topic = "fulfillments/create" if fulfillment_ref else "orders/create"
+        payload: dict[str, Any] = (
+            {"id": int(fulfillment_ref.rsplit("/", 1)[-1]), "order_id": order.admin_id, "status": "success"}
+            if fulfillment_ref else {"id": order.admin_id, "admin_graphql_api_id": order.order_ref})
+        body = json.dumps(payload).encode()
+        return {"X-Shopify-Hmac-Sha256": _b64_hmac(secret.encode(), body), "X-Shopify-Topic": topic,
+                "X-Shopify-Event-Id": delivery, "Content-Type": "application/json"}, body
+    if store.platform == "bigcommerce":
+        data = ({"type": "shipment", "id": int(fulfillment_ref), "orderId": order.admin_id} if fulfillment_ref
+                else {"type": "order", "id": order.admin_id})
+        stamp = int(time.time())
+        body = json.dumps({"scope": f"store/{data['type']}/created", "store_id": "1", "data": data,
+                           "hash": delivery,
+                           "created_at": stamp, "producer": "stores/sandbox"}).encode()
+        signature = _b64_hmac(secret.encode(), f"{delivery}.{stamp}.".encode() + body)
+        return {"webhook-id": delivery, "webhook-timestamp": str(stamp), "webhook-signature": f"v1,{signature}",
+                "Content-Type": "application/json"}, body
+    if store.platform == "woocommerce":
+        event = "updated" if fulfillment_ref else "created"
+        body = json.dumps({"id": order.admin_id, "status": "processing"}).encode()
+        return {"X-WC-Webhook-Signature": _b64_hmac(secret.encode(), body), "X-WC-Webhook-Topic": f"order.{event}",
+                "X-WC-Webhook-Resource": "order", "X-WC-Webhook-Event": event,
+                "X-WC-Webhook-Delivery-ID": str(uuid.uuid4().int % 10**9), "Content-Type": "application/json"}, body
+    raise ValueError(f"{store.platform} sends no webhooks fulfillsync verifies")
+
+
 def write_config(folder: Path, bootstrap: str, buyers: dict[SandboxPlatform, Store],
-                 sellers: dict[SandboxPlatform, Store], *, interval: str, partitions: int = 2) -> Path:
+                 sellers: dict[SandboxPlatform, Store], *, interval: str, partitions: int = 2,
+                 requests_per_s: Mapping[SandboxPlatform, float] | None = None) -> Path:
     def connection(store: Store, role: str) -> dict[str, Any]:
         document: dict[str, Any] = {
             "id": store.connection, "partner": store.connection, "role": role, "platform": store.platform,
             "base_url": store.base_url, "credentials": {name: f"${{{SECRET_ENV}_{name.upper()}}}"
                                                     for name in REQUIRED_CREDENTIALS[store.platform]}}
+        if requests_per_s and store.platform in requests_per_s:
+            document["requests_per_s"] = requests_per_s[store.platform]
         if store.platform != "magento2":
             document["webhook_secret"] = f"${{{SECRET_ENV}_WEBHOOK}}"
         return document
@@ -200,26 +288,31 @@ def write_config(folder: Path, bootstrap: str, buyers: dict[SandboxPlatform, Sto
 
 
 @contextmanager
-def marketplace(folder: Path, bootstrap: str, *, interval: str = "3s", partitions: int = 2) -> Iterator[Marketplace]:
-    """Serve the eight stores, write the configuration, create the topics and start the worker; stop it all when
-    the block ends (the worker with SIGTERM, or SIGKILL if the test already killed it)."""
+def marketplace(folder: Path, bootstrap: str, *, interval: str = "3s", partitions: int = 2,
+                buyers: Sequence[SandboxPlatform] = PLATFORMS, sellers: Sequence[SandboxPlatform] = PLATFORMS,
+                requests_per_s: Mapping[SandboxPlatform, float] | None = None) -> Iterator[Marketplace]:
+    """Serve the stores (a buyer store per platform of `buyers`, a seller store per platform of `sellers`; by
+    default all eight), write the configuration (`requests_per_s`: a connection rate other than the connector's
+    default, by platform), create the topics and start the worker; stop it all when the block ends (the worker
+    with SIGTERM, or SIGKILL if the test already killed it)."""
     for platform in PLATFORMS:
         for name, value in _credentials(platform).items():
             os.environ[f"{SECRET_ENV}_{name.upper()}"] = value
     os.environ[f"{SECRET_ENV}_WEBHOOK"] = WEBHOOK_SECRET
     with ExitStack() as stack:
         stores: dict[str, dict[SandboxPlatform, Store]] = {"buyer": {}, "seller": {}}
-        for role, ids in (("buyer", buyer_id), ("seller", seller_id)):
-            for platform in PLATFORMS:
+        for role, ids, platforms in (("buyer", buyer_id, buyers), ("seller", seller_id, sellers)):
+            for platform in platforms:
                 name = ids(platform)
                 app, base_path = create_store(StoreSettings(platform=platform, name=name,
                                                             credentials=_credentials(platform)))
                 root = stack.enter_context(served(app, name))
                 stores[role][platform] = Store(name, platform, root, root + base_path, app)
+                journal_fulfilments(stores[role][platform])
         for platform, seller in stores["seller"].items():
-            seller.act(lambda merchant, p=platform: merchant.stock([sku(p, name) for name in PRODUCTS]))
+            seller.act(functools.partial(Merchant.stock, skus=[sku(platform, name) for name in PRODUCTS]))
         config_path = write_config(folder, bootstrap, stores["buyer"], stores["seller"], interval=interval,
-                                   partitions=partitions)
+                                   partitions=partitions, requests_per_s=requests_per_s)
         config = load_config(config_path).config
         ensure_topics(config.kafka)
         topics = Topics(bootstrap, TopicNames(config.kafka.topic_prefix))
