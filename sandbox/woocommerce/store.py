@@ -264,7 +264,8 @@ class WooStore:
         items = {item.id: item for item in order.line_items}
         changes = []
         for entry in body.get("line_items") or []:
-            item = items.get(entry.get("id")) if isinstance(entry, dict) else None
+            raw_id = entry.get("id") if isinstance(entry, dict) else None
+            item = items.get(raw_id) if isinstance(raw_id, int) else None
             quantity = entry.get("quantity") if isinstance(entry, dict) else None
             if item is None:
                 raise StoreError(400, "woocommerce_rest_invalid_item_id",

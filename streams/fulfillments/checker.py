@@ -160,6 +160,8 @@ class FulfillmentChecker:
             log.info("%s: order %s: %s %s (event %s)", connection.id, check.order_id, event.type,
                      event.fulfillment_id, event.event_id)
         self._count(connection, "changed" if sync.events else "unchanged")
+        log.debug("%s: order %s (%s check): read %d fulfilment(s), %d event(s)", connection.id, check.order_id,
+                  check.reason, len(found), len(sync.events))
 
     async def _tenant_mismatch(self, message: KafkaMessage, check: CheckRecord, placed: OrderPlaced) -> None:
         text = (f"connection {check.connection_id} reported seller order {check.seller_order_ref} as order "

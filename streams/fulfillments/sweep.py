@@ -2,6 +2,10 @@
 orders feed cannot be trusted with: watched orders on platforms whose tracking edits keep the order's modified time
 (`connectors.registry.needs_direct_reads`), and orders whose last read failed.
 
+The sweep never piles up work: an order is not asked for again while the check it asked for last has not been
+read yet (a slow or rate-limited seller then costs one pending check per order, not one per interval), nor when
+it was read less than half an interval ago (a changed-orders check already covered it).
+
 Cost: one check (one or two requests to the seller's platform, `fulfillments()`) per such order per interval, on
 top of the connection's one-request poll: a Magento or WooCommerce seller with 500 open orders costs 500-1,000
 requests per interval; shipped orders stop costing once `polling.shipped_watch` has passed.
@@ -15,7 +19,7 @@ from datetime import datetime
 
 from connectors.registry import needs_direct_reads
 from schemas.config import Config
-from streams.fulfillments.entries import CheckRecord, SellerWatchTable
+from streams.fulfillments.entries import CheckRecord, SellerWatch, SellerWatchTable
 from streams.polling.sink import RecordSink
 
 log = logging.getLogger("fulfillsync.fulfillments")
@@ -32,7 +36,9 @@ class Sweep:
         self._topic = topic
         self._watch = watch
         self._sink = sink
+        self._interval = config.polling.interval
         self._clock = clock
+        self._asked: dict[str, datetime] = {}  # order id -> when this worker's sweep last asked for it
 
     async def run(self) -> int:
         """Publish this interval's checks; how many. Raises what the producer raises (the next interval retries)."""
@@ -41,6 +47,8 @@ class Sweep:
         for order_id, entry in self._watch.items():
             platform = self._platforms.get(entry.connection_id)
             if platform is None:
+                continue
+            if self._waiting(order_id, entry, now):
                 continue
             if entry.read_failed_at is not None:
                 reason = "retry"
@@ -51,8 +59,21 @@ class Sweep:
             check = CheckRecord(order_id=order_id, connection_id=entry.connection_id,
                                 seller_order_ref=entry.seller_order_ref, reason=reason, requested_at=now)
             self._sink.publish_record(self._topic, order_id.encode(), check.model_dump_json().encode())
+            self._asked[order_id] = now
             requested += 1
         await self._sink.flush()
+        if len(self._asked) > 4 * (requested + 1000):  # forget orders no longer swept (shipped, moved away)
+            self._asked = {order: at for order, at in self._asked.items() if now - at < 4 * self._interval}
         if requested:
             log.info("sweep asked for %d seller order read(s)", requested)
         return requested
+
+    def _waiting(self, order_id: str, entry: SellerWatch, now: datetime) -> bool:
+        """Asked for and not handled since (unless that was four intervals ago: the record may be lost), or read
+        successfully less than half an interval ago."""
+        asked = self._asked.get(order_id)
+        handled = max(filter(None, (entry.last_read_at, entry.read_failed_at)), default=None)
+        if asked is not None and (handled is None or handled < asked) and now - asked < 4 * self._interval:
+            return True
+        recent = entry.last_read_at is not None and now - entry.last_read_at < self._interval / 2
+        return recent and entry.read_failed_at is None

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from openapi_core import OpenAPI
 
 from connectors.base import PermanentError
 from schemas.platform import Address, CancelledUnits, NewOrder, OrderCancellation, PlatformLine

@@ -7,19 +7,19 @@ start costs seconds. The last test kills the worker with SIGKILL in the middle o
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import signal
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from sandbox.merchant import PlacedOrder, StoreFulfillment
+from sandbox.merchant import Merchant, PlacedOrder, StoreFulfillment
 from sandbox.settings import SandboxPlatform
 from tests.support.marketplace import PLATFORMS, WEBHOOK_SECRET, Marketplace, marketplace, seller_id, sku
 
@@ -28,7 +28,10 @@ pytestmark = pytest.mark.kafka
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterator[Marketplace]:
-    with marketplace(tmp_path_factory.mktemp("marketplace"), kafka_bootstrap) as running:
+    # WooCommerce connections default to 2 requests/s (for shared hosts); the simulated store takes more, and the
+    # 3 s interval sweeps WooCommerce and Magento orders every 3 s
+    with marketplace(tmp_path_factory.mktemp("marketplace"), kafka_bootstrap,
+                     requests_per_s={"woocommerce": 20}) as running:
         yield running
 
 
@@ -62,10 +65,18 @@ def ups(serial: int) -> str:
     return f"1Z999AA1{serial:010d}"
 
 
+def place(market: Marketplace, buyer: SandboxPlatform, lines: dict[str, int]) -> PlacedOrder:
+    return market.buyers[buyer].act(functools.partial(Merchant.place_order, lines=lines))
+
+
+def shows(market: Marketplace, buyer: SandboxPlatform, order: PlacedOrder, numbers: set[str]) -> Callable[[], bool]:
+    """A condition: the buyer order's active fulfilments carry exactly `numbers`."""
+    return lambda: numbers_on(market, buyer, order) == numbers
+
+
 def test_every_buyer_platform_with_every_seller_platform(market: Marketplace) -> None:
-    placed = {(buyer, seller): market.buyers[buyer].act(
-        lambda merchant, s=seller: merchant.place_order({sku(s, "MUG"): 2}))
-        for buyer in PLATFORMS for seller in PLATFORMS}
+    placed = {(buyer, seller): place(market, buyer, {sku(seller, "MUG"): 2})
+              for buyer in PLATFORMS for seller in PLATFORMS}
     order_ids: dict[tuple[SandboxPlatform, SandboxPlatform], str] = {}
     tracking: dict[tuple[SandboxPlatform, SandboxPlatform], str] = {}
     for serial, ((buyer, seller), order) in enumerate(placed.items()):
@@ -74,9 +85,10 @@ def test_every_buyer_platform_with_every_seller_platform(market: Marketplace) ->
         tracking[buyer, seller] = ups(serial)
         fulfil(market, seller, on_seller, {sku(seller, "MUG"): 2}, [ups(serial)])
     for (buyer, seller), order in placed.items():
-        market.wait_for(lambda b=buyer, o=order, n=tracking[buyer, seller]: n in numbers_on(market, b, o),
+        market.wait_for(shows(market, buyer, order, {tracking[buyer, seller]}),
                         f"the tracking of the {seller} seller's fulfilment on the {buyer} buyer's order")
-        market.wait_for(lambda i=order_ids[buyer, seller]: shipped_ids(market, i), f"{buyer} -> {seller} shipped")
+        market.wait_for(functools.partial(shipped_ids, market, order_ids[buyer, seller]),
+                        f"{buyer} -> {seller} shipped")
     market.topics.read(2.0)
     for (buyer, seller), order in placed.items():
         assert numbers_on(market, buyer, order) == {tracking[buyer, seller]}, (buyer, seller)
@@ -86,8 +98,9 @@ def test_every_buyer_platform_with_every_seller_platform(market: Marketplace) ->
 
 
 def test_partial_fulfilments_multi_tracking_edit_and_cancel_then_refulfil_after_shipped(market: Marketplace) -> None:
-    buyer, seller = "bigcommerce", "shopify"
-    order = market.buyers[buyer].act(lambda m: m.place_order({sku(seller, "MUG"): 3, sku(seller, "CAP"): 1}))
+    buyer: SandboxPlatform = "bigcommerce"
+    seller: SandboxPlatform = "shopify"
+    order = place(market, buyer, {sku(seller, "MUG"): 3, sku(seller, "CAP"): 1})
     order_id = market.routed(buyer, order, seller)
     on_seller = market.seller_order(seller, order_id)
 
@@ -122,8 +135,9 @@ def test_partial_fulfilments_multi_tracking_edit_and_cancel_then_refulfil_after_
 
 
 def test_the_buyers_own_products_are_left_alone(market: Marketplace) -> None:
-    buyer, seller = "shopify", "magento2"
-    order = market.buyers[buyer].act(lambda m: m.place_order({sku(seller, "BOX"): 1, "HOUSE-CANDLE": 2}))
+    buyer: SandboxPlatform = "shopify"
+    seller: SandboxPlatform = "magento2"
+    order = place(market, buyer, {sku(seller, "BOX"): 1, "HOUSE-CANDLE": 2})
     order_id = market.routed(buyer, order, seller)
     on_seller = market.seller_order(seller, order_id)
     assert set(on_seller.line_ids) == {sku(seller, "BOX")}, "the buyer's own line reached the seller"
@@ -134,6 +148,28 @@ def test_the_buyers_own_products_are_left_alone(market: Marketplace) -> None:
     assert [value for value in market.topics.of(market.names.order_events, kind="order.placed")
             if value["buyer"]["order_ref"] == order.order_ref and value["seller"]["connection"] != seller_id(seller)
             ] == [], "the buyer's own product became a stored order"
+
+
+def test_a_buyer_cancellation_reaches_the_seller_and_stops_counting(market: Marketplace) -> None:
+    buyer: SandboxPlatform = "shopify"
+    seller: SandboxPlatform = "shopify"
+    order = place(market, buyer, {sku(seller, "BOX"): 3})
+    order_id = market.routed(buyer, order, seller)
+    on_seller = market.seller_order(seller, order_id)
+    market.buyers[buyer].act(lambda m: m.cancel_units(order, sku(seller, "BOX"), 1))  # the customer wants 2
+
+    def seller_quantity() -> int | None:
+        lines = market.sellers[seller].act(lambda m: m.order(on_seller))["lines"]
+        current = sum(line["current_quantity"] for line in lines)
+        return current if current == 2 else None
+
+    market.wait_for(seller_quantity, "the cancelled unit removed on the seller's order")
+    assert market.topics.of(market.names.order_events, order_id, "order.buyer_cancelled")
+    fulfil(market, seller, on_seller, {sku(seller, "BOX"): 2}, [ups(251), ups(252)])
+    [shipped] = market.wait_for(lambda: published(market, order_id, "order.shipped"),
+                                "shipped with 2 of 3 units (one cancelled)")
+    assert [(line["quantity"], line["cancelled_quantity"]) for line in shipped["lines"]] == [(3, 1)]
+    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(251), ups(252)}, "the buyer's fulfilment")
 
 
 def webhook(market: Marketplace, connection: str, body: bytes, headers: dict[str, str]) -> int:
@@ -154,8 +190,9 @@ def shopify_headers(body: bytes, event_id: str, secret: str = WEBHOOK_SECRET) ->
 
 
 def test_webhooks_forged_are_refused_and_duplicated_change_nothing(market: Marketplace) -> None:
-    buyer, seller = "woocommerce", "shopify"
-    order = market.buyers[buyer].act(lambda m: m.place_order({sku(seller, "TEE"): 1}))
+    buyer: SandboxPlatform = "woocommerce"
+    seller: SandboxPlatform = "shopify"
+    order = place(market, buyer, {sku(seller, "TEE"): 1})
     order_id = market.routed(buyer, order, seller)
     on_seller = market.seller_order(seller, order_id)
     fulfil(market, seller, on_seller, {sku(seller, "TEE"): 1}, [ups(301)])
@@ -176,8 +213,8 @@ def test_webhooks_forged_are_refused_and_duplicated_change_nothing(market: Marke
 
 def test_a_seller_failing_for_a_while_and_a_buyer_refusing_for_good(market: Marketplace) -> None:
     # the seller's store answers 500 and 429 to reads of shipments for a while: read again at later sweeps
-    seller = "bigcommerce"
-    order = market.buyers["shopify"].act(lambda m: m.place_order({sku(seller, "PEN"): 1}))
+    seller: SandboxPlatform = "bigcommerce"
+    order = place(market, "shopify", {sku(seller, "PEN"): 1})
     order_id = market.routed("shopify", order, seller)
     on_seller = market.seller_order(seller, order_id)
     market.sellers[seller].admin("POST", "/faults", {"status": 500, "times": 4, "method": "GET",
@@ -192,8 +229,8 @@ def test_a_seller_failing_for_a_while_and_a_buyer_refusing_for_good(market: Mark
 
     # the buyer's platform (Magento) refuses to create the shipment: dead-lettered with its message, not retried
     refusal = "The order does not allow a shipment to be created."
-    buyer = "magento2"
-    refused = market.buyers[buyer].act(lambda m: m.place_order({sku("shopify", "CAP"): 1}))
+    buyer: SandboxPlatform = "magento2"
+    refused = place(market, buyer, {sku("shopify", "CAP"): 1})
     refused_id = market.routed(buyer, refused, "shopify")
     on_seller = market.seller_order("shopify", refused_id)
     market.buyers[buyer].admin("POST", "/faults", {"status": 400, "times": 1, "method": "POST", "path": r"/ship$",
@@ -208,9 +245,9 @@ def test_a_seller_failing_for_a_while_and_a_buyer_refusing_for_good(market: Mark
 
 
 def test_a_worker_killed_mid_run_loses_and_doubles_nothing(market: Marketplace) -> None:
-    pairs = [(buyer, seller) for buyer in PLATFORMS for seller in ("shopify", "bigcommerce", "magento2")]
-    placed = {pair: market.buyers[pair[0]].act(lambda m, s=pair[1]: m.place_order({sku(s, "MUG"): 2}))
-              for pair in pairs}
+    sellers: tuple[SandboxPlatform, ...] = ("shopify", "bigcommerce", "magento2")
+    pairs = [(buyer, seller) for buyer in PLATFORMS for seller in sellers]
+    placed = {pair: place(market, pair[0], {sku(pair[1], "MUG"): 2}) for pair in pairs}
     on_seller = {}
     for pair, order in placed.items():
         order_id = market.routed(pair[0], order, pair[1])
@@ -218,13 +255,13 @@ def test_a_worker_killed_mid_run_loses_and_doubles_nothing(market: Marketplace) 
     for serial, pair in enumerate(pairs):
         fulfil(market, pair[1], on_seller[pair][1], {sku(pair[1], "MUG"): 1}, [ups(500 + serial)])
     # kill as soon as the first of them reaches a buyer: the others are somewhere between the stores and Kafka
-    market.wait_for(lambda: any(numbers_on(market, *pair[:1], placed[pair]) for pair in pairs), "a first write")
+    market.wait_for(lambda: any(numbers_on(market, pair[0], placed[pair]) for pair in pairs), "a first write")
     assert market.worker.stop(signal.SIGKILL) == -signal.SIGKILL
     for serial, pair in enumerate(pairs):  # the seller ships the rest while the worker is down
         fulfil(market, pair[1], on_seller[pair][1], {sku(pair[1], "MUG"): 1}, [ups(600 + serial)])
     market.restart()
     for serial, pair in enumerate(pairs):
-        market.wait_for(lambda p=pair, s=serial: numbers_on(market, p[0], placed[p]) == {ups(500 + s), ups(600 + s)},
+        market.wait_for(shows(market, pair[0], placed[pair], {ups(500 + serial), ups(600 + serial)}),
                         f"both fulfilments of {pair} after the restart", timeout_s=90)
     market.topics.read(4.0)
     for serial, pair in enumerate(pairs):
