@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -145,3 +145,17 @@ def _original(message: KafkaMessage) -> OriginalRecord:
         key=message.key.decode("utf-8", "replace") if message.key is not None else None,
         value=value_text, value_base64=value_b64, headers=headers,
     )
+
+
+Internal = TypeVar("Internal", bound=BaseModel)
+
+
+def decode_internal(model: type[Internal], value: bytes | None, what: str) -> Internal | str:
+    """An internal record's value (poll tick, check, push, retry) as `model`, or a short reason why it is not one,
+    naming it as `what` (never raises)."""
+    if not value:
+        return "the record has no value"
+    try:
+        return model.model_validate_json(value)
+    except ValidationError as error:
+        return f"not {what}: {error.error_count()} problem(s), first: {error.errors()[0]['msg']}"

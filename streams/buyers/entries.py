@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from ledger.fulfillment_sync import BuyerWritten
 from schemas.platform import FulfillmentRequest, Tracking
+from streams.records import decode_internal
 
 log = logging.getLogger("fulfillsync.buyers")
 
@@ -72,13 +73,8 @@ class RetryRecord(BaseModel):
 
 
 def decode_retry(value: bytes | None) -> RetryRecord | str:
-    """The retry record in a record value, or a short reason why it is none (never raises)."""
-    if not value:
-        return "the record has no value"
-    try:
-        return RetryRecord.model_validate_json(value)
-    except ValidationError as error:
-        return f"not a buyer-push retry record: {error.error_count()} problem(s), first: {error.errors()[0]['msg']}"
+    """The buyer-push retry record in a record value, or a short reason why it is none (never raises)."""
+    return decode_internal(RetryRecord, value, "a buyer-push retry record")
 
 
 class BuyerWritesTable:
@@ -110,10 +106,5 @@ class PushRecord(BaseModel):
 
 
 def decode_push(value: bytes | None) -> PushRecord | str:
-    """The push record in a record value, or a short reason why it is none (never raises)."""
-    if not value:
-        return "the record has no value"
-    try:
-        return PushRecord.model_validate_json(value)
-    except ValidationError as error:
-        return f"not a buyer push record: {error.error_count()} problem(s), first: {error.errors()[0]['msg']}"
+    """The buyer push record in a record value, or a short reason why it is none (never raises)."""
+    return decode_internal(PushRecord, value, "a buyer push record")

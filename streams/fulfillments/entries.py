@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from ledger.fulfillment_sync import LastPublished
+from streams.records import decode_internal
 
 log = logging.getLogger("fulfillsync.fulfillments")
 
@@ -40,13 +41,8 @@ class CheckRecord(BaseModel):
 
 
 def decode_check(value: bytes | None) -> CheckRecord | str:
-    """The check record in a record value, or a short reason why it is none (never raises)."""
-    if not value:
-        return "the record has no value"
-    try:
-        return CheckRecord.model_validate_json(value)
-    except ValidationError as error:
-        return f"not a seller check record: {error.error_count()} problem(s), first: {error.errors()[0]['msg']}"
+    """The seller check record in a record value, or a short reason why it is none (never raises)."""
+    return decode_internal(CheckRecord, value, "a seller check record")
 
 
 class PublishedEntry(BaseModel):

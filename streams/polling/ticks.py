@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.config import Connection
+from streams.records import decode_internal
 
 MAX_TIMER_PERIOD = timedelta(seconds=5)
 
@@ -66,13 +67,8 @@ def encode_tick(tick: PollTick) -> tuple[bytes, bytes]:
 
 
 def decode_tick(value: bytes | None) -> PollTick | str:
-    """The tick in a record value, or a short reason why it is none (never raises)."""
-    if not value:
-        return "the record has no value"
-    try:
-        return PollTick.model_validate_json(value)
-    except ValidationError as error:
-        return f"not a poll tick: {error.error_count()} problem(s), first: {error.errors()[0]['msg']}"
+    """The poll tick in a record value, or a short reason why it is none (never raises)."""
+    return decode_internal(PollTick, value, "a poll tick")
 
 
 @dataclass

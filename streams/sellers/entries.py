@@ -26,6 +26,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from schemas.events import CancelledLine, OrderBuyerCancelled, OrderPlaced, OriginalRecord
 from schemas.platform import CancelledUnits, CreatedOrder, OrderCancellation
+from streams.records import decode_internal
 
 log = logging.getLogger("fulfillsync.sellers")
 M = TypeVar("M", bound=BaseModel)
@@ -137,13 +138,8 @@ def retry_delay(attempt: int, retry_after_s: float | None = None) -> timedelta:
 
 
 def decode_retry(value: bytes | None) -> RetryRecord | str:
-    """The retry record in a record value, or a short reason why it is none (never raises)."""
-    if not value:
-        return "the record has no value"
-    try:
-        return RetryRecord.model_validate_json(value)
-    except ValidationError as error:
-        return f"not a seller-order retry record: {error.error_count()} problem(s), first: {error.errors()[0]['msg']}"
+    """The seller-order retry record in a record value, or a short reason why it is none (never raises)."""
+    return decode_internal(RetryRecord, value, "a seller-order retry record")
 
 
 class SellerOrderTable:
