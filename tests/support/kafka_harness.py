@@ -116,10 +116,16 @@ class Published:
 
 
 def reader_from_start(bootstrap: str, topics: tuple[str, ...]) -> Consumer:
-    """A consumer assigned to offset 0 of every partition of `topics` (no group offsets, no commits)."""
+    """A consumer assigned to offset 0 of every partition of `topics` (no group offsets, no commits). Waits up to
+    10 s for topics created moments ago to show in the broker's metadata."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    deadline = time.monotonic() + 10
     metadata = consumer.list_topics(timeout=10)
+    while not all(metadata.topics.get(topic) and metadata.topics[topic].partitions for topic in topics):
+        assert time.monotonic() < deadline, f"topics {topics} not in the broker's metadata after 10 s"
+        time.sleep(0.2)
+        metadata = consumer.list_topics(timeout=10)
     consumer.assign([TopicPartition(topic, p, 0) for topic in topics for p in metadata.topics[topic].partitions])
     return consumer
 
