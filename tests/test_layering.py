@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-OURS = ("schemas", "ledger", "connectors", "sandbox", "streams", "fulfillsync")
+OURS = ("schemas", "ledger", "connectors", "sandbox", "streams", "webapp", "fulfillsync")
 ALLOWED: dict[str, frozenset[str]] = {
     "schemas": frozenset({"schemas"}),
     "ledger": frozenset({"ledger", "schemas"}),
     "connectors": frozenset({"connectors", "schemas"}),
     "sandbox": frozenset({"sandbox"}),  # an independent implementation of each platform: not even our models
     "streams": frozenset({"streams", "schemas", "ledger", "connectors"}),
+    "webapp": frozenset({"webapp", "schemas", "ledger", "streams"}),  # an entry point, like fulfillsync/
     "fulfillsync": frozenset(OURS),
 }
 
