@@ -1,0 +1,518 @@
+"""The web app's read model (issue 5 points 2, 3 and 7): what the pages show of each order, built from the topics.
+
+- `order_view(state, writes, letters, sent)`: pure. One order's `OrderView` from the ledger's state, what the buyer
+  tracking sink wrote to the buyer (`BuyerWrites`), the order's dead letters and the fulfilments the web app sent
+  (fulfilment id -> the `source_version` it sent). No Kafka, no clock.
+- `TopicReadModel(config)`: the live `ReadModel`. A background thread reads, from offset 0 of every partition and
+  with no consumer group commits, the order table's changelog, the buyer-fulfilment table's changelog and
+  dead-letters, and keeps per order the latest of each in memory, so every web process answers for every order
+  whatever worker owns its partition. docs/webapp.md ("Read model") lists its failure behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
+from pydantic import ValidationError
+
+from ledger import FulfillmentRecord, OrderState
+from ledger.fulfillment_sync import buyer_action
+from schemas.config import Config
+from schemas.events import (
+    INPUT_EVENT_ADAPTER,
+    DeadLetter,
+    FulfillmentCancelled,
+    FulfillmentRecorded,
+    OrderPlaced,
+    OrderReopened,
+    OrderShipped,
+    OrderTrackingUpdated,
+)
+from schemas.topics import TopicNames
+from streams.buyers.entries import BuyerWrites
+from streams.buyers.pusher import ledger_view
+from streams.orders.table import decode_state, shipped_event
+from webapp.model import FulfillmentStatus, FulfillmentView, LineView, OrderView, TimelineEntry
+
+log = logging.getLogger("fulfillsync.webapp.readmodel")
+
+
+@dataclass(frozen=True)
+class Observed:
+    """When the read model first saw a change the topics carry no time for (record timestamps of the changelogs):
+    a fulfilment turning cancelled, and the buyer-side write of a fulfilment's current version."""
+
+    cancelled_at: Mapping[str, datetime] = field(default_factory=dict)
+    pushed_at: Mapping[str, datetime] = field(default_factory=dict)
+
+
+# -- the pure part --------------------------------------------------------------------------------------------
+
+
+def order_view(state: OrderState, writes: BuyerWrites | None, letters: list[DeadLetter], sent: dict[str, datetime],
+               *, observed: Observed | None = None) -> OrderView:
+    """The page's view of one order. Raises `ValueError` for a state without its `order.placed` (only held inputs):
+    the read model shows no such order.
+
+    Fulfilment status, first rule that holds: cancelled (cancelled in the state); rejected (a dead letter names the
+    fulfilment, for a version at least as new as any the state or `sent` holds; a fulfilment still in the state
+    then stands as before); pending (`sent` holds a version newer than the state's, or the state has none);
+    rejected (the buyer's platform refused the state's version for good: `BuyerWrites.refused`); pushed (the buyer
+    has a fulfilment matching the state's version); applied.
+    """
+    if state.order is None:
+        raise ValueError(f"order {state.order_id} has no order.placed yet; there is nothing to show")
+    placed = state.order
+    writes = writes or BuyerWrites()
+    observed = observed or Observed()
+    ordered_letters = sorted(letters, key=lambda letter: letter.dead_lettered_at)
+    fulfillments = _fulfillments(placed, state, writes, ordered_letters, sent)
+    shipped = shipped_event(state)
+    return OrderView(
+        order_id=state.order_id, buyer=placed.buyer, seller=placed.seller, placed_at=placed.occurred_at,
+        shipping=placed.shipping, lines=_lines(placed, state), fulfillments=fulfillments,
+        shipped_at=shipped.shipped_at if shipped is not None else None,
+        timeline=_timeline(placed, state, fulfillments, ordered_letters, observed), state=state,
+    )
+
+
+def _lines(placed: OrderPlaced, state: OrderState) -> tuple[LineView, ...]:
+    fulfilled = state.active_units()
+    views = []
+    for line in placed.lines:
+        done, cancelled = fulfilled.get(line.line_id, 0), state.buyer_cancelled.get(line.line_id, 0)
+        views.append(LineView(line_id=line.line_id, sku=line.sku, title=line.title, ordered=line.quantity,
+                              fulfilled=done, cancelled=cancelled,
+                              remaining=max(0, line.quantity - cancelled - done)))
+    return tuple(views)
+
+
+RejectedEvent = FulfillmentRecorded | FulfillmentCancelled
+
+
+@dataclass(frozen=True)
+class _Letter:
+    """A dead letter about one fulfilment: the rejected event when its record parses, and the version it stood for."""
+
+    letter: DeadLetter
+    event: RejectedEvent | None
+    version: datetime
+
+
+def _named_fulfillment(letter: DeadLetter) -> tuple[str, RejectedEvent | None] | None:
+    """The fulfilment id a dead letter's original record names (and the event when it parses), or None."""
+    value = letter.original.value
+    if not value:
+        return None
+    try:
+        event = INPUT_EVENT_ADAPTER.validate_json(value)
+    except ValidationError:
+        try:
+            raw: Any = json.loads(value)
+        except ValueError:
+            return None
+        named = raw.get("fulfillment_id") if isinstance(raw, dict) else None
+        return (named, None) if isinstance(named, str) and named else None
+    if isinstance(event, FulfillmentRecorded | FulfillmentCancelled):
+        return event.fulfillment_id, event
+    return None
+
+
+def _letters_by_fulfillment(letters: Iterable[DeadLetter]) -> dict[str, _Letter]:
+    """The newest dead letter naming each fulfilment (letters in time order)."""
+    found: dict[str, _Letter] = {}
+    for letter in letters:
+        named = _named_fulfillment(letter)
+        if named is not None:
+            fulfillment_id, event = named
+            found[fulfillment_id] = _Letter(letter, event, event.source_version if event else letter.dead_lettered_at)
+    return found
+
+
+def _platform_refusal(letters: Iterable[DeadLetter], fulfillment_id: str) -> str:
+    """The buyer sink's message for a refused write of `fulfillment_id` (it names the fulfilment in its text)."""
+    for letter in reversed(list(letters)):
+        if letter.reason == "platform_rejected" and f"seller fulfilment {fulfillment_id} " in letter.message:
+            return letter.message
+    return "the buyer's platform refused this fulfilment; it is not tried again until the fulfilment changes"
+
+
+def _fulfillments(placed: OrderPlaced, state: OrderState, writes: BuyerWrites, letters: list[DeadLetter],
+                  sent: Mapping[str, datetime]) -> tuple[FulfillmentView, ...]:
+    rejected = _letters_by_fulfillment(letters)
+    views = []
+    for fulfillment_id in sorted(set(state.fulfillments) | set(sent) | set(rejected)):
+        record = state.fulfillments.get(fulfillment_id)
+        known = [version for version in (record.source_version if record else None, sent.get(fulfillment_id))
+                 if version is not None]
+        letter = rejected.get(fulfillment_id)
+        if record is not None and record.cancelled:
+            views.append(_from_record(record, "cancelled"))
+        elif letter is not None and all(letter.version >= version for version in known):
+            views.append(_rejected(record, letter, fulfillment_id))
+        elif record is None or sent.get(fulfillment_id, record.source_version) > record.source_version:
+            views.append(_pending(record, fulfillment_id, sent[fulfillment_id]))
+        elif writes.refused.get(fulfillment_id) == f"{record.digest}:{record.cancelled}":
+            views.append(_from_record(record, "rejected", reason=_platform_refusal(letters, fulfillment_id)))
+        else:
+            written = writes.get(fulfillment_id)
+            pushed = (written is not None and written.fulfillment_ref is not None and not written.cancelled
+                      and buyer_action(ledger_view(placed, record), written) is None)
+            views.append(_from_record(record, "pushed" if pushed else "applied",
+                                      buyer_ref=written.fulfillment_ref if pushed and written else None))
+    return tuple(sorted(views, key=lambda view: (view.recorded_at, view.fulfillment_id)))
+
+
+def _from_record(record: FulfillmentRecord, status: FulfillmentStatus, *, buyer_ref: str | None = None,
+                 reason: str | None = None) -> FulfillmentView:
+    return FulfillmentView(
+        fulfillment_id=record.fulfillment_id, status=status, carrier=record.carrier,
+        numbers=tuple(record.tracking_numbers), urls=tuple(record.tracking_urls),
+        lines={line.line_id: line.quantity for line in record.lines}, recorded_at=record.source_version,
+        buyer_ref=buyer_ref, reason=reason)
+
+
+def _pending(record: FulfillmentRecord | None, fulfillment_id: str, sent_at: datetime) -> FulfillmentView:
+    """A fulfilment (or a change of one) the web app sent and the ledger has not applied yet: what the state holds
+    so far, if anything, at the time it was sent."""
+    if record is None:
+        return FulfillmentView(fulfillment_id=fulfillment_id, status="pending", carrier=None, numbers=(), urls=(),
+                               lines={}, recorded_at=sent_at)
+    return replace(_from_record(record, "pending"), recorded_at=sent_at)
+
+
+def _rejected(record: FulfillmentRecord | None, found: _Letter, fulfillment_id: str) -> FulfillmentView:
+    letter, event = found.letter, found.event
+    if record is not None:
+        reason = f"{letter.message} (the change was refused; the fulfilment stands as before)"
+        return _from_record(record, "rejected", reason=reason)
+    if isinstance(event, FulfillmentRecorded):
+        return FulfillmentView(
+            fulfillment_id=fulfillment_id, status="rejected", carrier=event.carrier,
+            numbers=tuple(event.tracking_numbers), urls=tuple(event.tracking_urls),
+            lines={line.line_id: line.quantity for line in event.lines}, recorded_at=event.source_version,
+            reason=letter.message)
+    return FulfillmentView(fulfillment_id=fulfillment_id, status="rejected", carrier=None, numbers=(), urls=(),
+                           lines={}, recorded_at=found.version, reason=letter.message)
+
+
+def _units(placed: OrderPlaced, lines: Mapping[str, int]) -> str:
+    skus = {line.line_id: line.sku for line in placed.lines}
+    return ", ".join(f"{units} of {skus.get(line_id, line_id)}" for line_id, units in lines.items())
+
+
+def _parcel(view: FulfillmentView) -> str:
+    return f"{view.carrier or 'carrier not given'} {', '.join(view.numbers) or 'no tracking'}"
+
+
+def _timeline(placed: OrderPlaced, state: OrderState, fulfillments: tuple[FulfillmentView, ...],
+              letters: list[DeadLetter], observed: Observed) -> tuple[TimelineEntry, ...]:
+    """Every step the topics show, oldest first (equal times keep the order: placed, fulfilments, outputs,
+    letters). A time the topics do not carry (a cancellation that reopened nothing, a buyer-side write) is when
+    the read model first saw it, and no earlier than the fulfilment's recording."""
+    entries = [TimelineEntry(placed.occurred_at, "placed")]
+    outputs = _outputs(state)
+    reopened_by = {output.cause_fulfillment_id: output.reopened_at for output in outputs
+                   if isinstance(output, OrderReopened) and output.cause == "fulfillment_cancelled"}
+    for view in fulfillments:
+        record = state.fulfillments.get(view.fulfillment_id)
+        if record is None:
+            continue  # pending or rejected: the fulfilment list shows it, the letters below tell the rejection
+        if record.lines:
+            entries.append(TimelineEntry(record.source_version, f"fulfilled {_units(placed, view.lines)} "
+                                                                 f"({_parcel(view)})"))
+        if record.cancelled:
+            at = reopened_by.get(record.fulfillment_id) or observed.cancelled_at.get(record.fulfillment_id)
+            entries.append(TimelineEntry(max(at or record.source_version, record.source_version),
+                                         f"fulfilment {record.fulfillment_id} cancelled"))
+        if view.status == "pushed":
+            at = observed.pushed_at.get(record.fulfillment_id) or record.source_version
+            entries.append(TimelineEntry(max(at, record.source_version),
+                                         f"pushed to the buyer: {_units(placed, view.lines)} ({_parcel(view)})"))
+    for output in outputs:
+        if isinstance(output, OrderShipped):
+            entries.append(TimelineEntry(output.shipped_at, "shipped"))
+        elif isinstance(output, OrderReopened):
+            why = "cancelled" if output.cause == "fulfillment_cancelled" else "changed"
+            entries.append(TimelineEntry(output.reopened_at,
+                                         f"reopened: fulfilment {output.cause_fulfillment_id} was {why}"))
+        else:
+            entries.append(TimelineEntry(output.updated_at, f"tracking updated: fulfilment "
+                                         f"{output.fulfillment.fulfillment_id} "
+                                         f"({output.fulfillment.carrier or 'carrier not given'} "
+                                         f"{', '.join(output.fulfillment.tracking_numbers) or 'no tracking'})"))
+    for letter in letters:
+        entries.append(TimelineEntry(letter.dead_lettered_at, f"dead-lettered ({letter.reason}): {letter.message}"))
+    return tuple(sorted(entries, key=lambda entry: entry.at))
+
+
+def _outputs(state: OrderState) -> list[OrderShipped | OrderReopened | OrderTrackingUpdated]:
+    """The ledger's published outputs for the order, once each (an order.placed that released held inputs repeats
+    their outputs)."""
+    found: dict[str, OrderShipped | OrderReopened | OrderTrackingUpdated] = {}
+    for seen in state.seen.values():
+        for output in seen.outputs:
+            if isinstance(output, OrderShipped | OrderReopened | OrderTrackingUpdated):
+                found.setdefault(output.event_id, output)
+    return list(found.values())
+
+
+# -- the live part --------------------------------------------------------------------------------------------
+
+METADATA_INTERVAL_S = 10.0
+"""How often the reader looks for topics or partitions that appeared since it started (a web process started
+before the first worker created the changelogs)."""
+
+
+@dataclass
+class _Order:
+    """All the read model keeps of one order id."""
+
+    state: OrderState | None = None
+    writes: BuyerWrites | None = None
+    letters: dict[str, DeadLetter] = field(default_factory=dict)  # by the letter's event id
+    sent: dict[str, datetime] = field(default_factory=dict)
+    cancelled_at: dict[str, datetime] = field(default_factory=dict)
+    pushed_at: dict[str, datetime] = field(default_factory=dict)
+    view: OrderView | None = None  # built on first read after a change
+
+    def connections(self) -> tuple[str, ...]:
+        placed = self.state.order if self.state is not None else None
+        return () if placed is None else (placed.seller.connection, placed.buyer.connection)
+
+
+class TopicReadModel:
+    """`webapp.model.ReadModel` from the topics: every order of every partner, in memory, kept current by a
+    background thread (`start()`; `close()` stops it). Thread-safe.
+
+    `ready` turns true once the reader has reached, on every partition, the end offset it had when it was
+    assigned: until then pages would show an old picture, so the web app answers 503 ("catching up"). A record that
+    cannot be decoded is logged and skipped (the order keeps what it had); a broker that cannot be reached is
+    retried by the client for ever, the model answering from what it has.
+    """
+
+    def __init__(self, config: Config, *, poll_timeout_s: float = 0.2) -> None:
+        names = TopicNames(config.kafka.topic_prefix)
+        self._bootstrap = config.kafka.bootstrap_servers
+        self._topics = (names.order_table_changelog, names.buyer_fulfillment_changelog, names.dead_letters)
+        self._poll_timeout_s = poll_timeout_s
+        self._lock = threading.Lock()
+        self._orders: dict[str, _Order] = {}
+        self._by_connection: dict[str, set[str]] = {}
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._assigned: set[tuple[str, int]] = set()
+        self._behind: dict[tuple[str, int], int] = {}  # partition -> its end offset when assigned, until reached
+
+    # -- ReadModel ----------------------------------------------------------------------------------------------
+
+    def orders_of(self, connection_id: str) -> list[OrderView]:
+        """Every order whose seller or buyer connection is `connection_id`, newest placed first."""
+        with self._lock:
+            views = [self._view(order_id) for order_id in self._by_connection.get(connection_id, ())]
+        found = [view for view in views if view is not None]
+        return sorted(found, key=lambda view: (view.placed_at, view.order_id), reverse=True)
+
+    def order(self, order_id: str) -> OrderView | None:
+        with self._lock:
+            return self._view(order_id)
+
+    def note_sent(self, order_id: str, fulfillment_id: str, at: datetime) -> None:
+        """`at` must be the `source_version` of the event sent: the fulfilment is pending until the ledger's state
+        holds that version (or cancelled it), or a dead letter names it."""
+        with self._lock:
+            entry = self._orders.setdefault(order_id, _Order())
+            entry.sent[fulfillment_id] = at
+            entry.view = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """True once the reader caught up with the end offsets it found at start."""
+        return self._ready.is_set()
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        return self._ready.wait(timeout_s)
+
+    def start(self) -> TopicReadModel:
+        """Start the reader thread (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="webapp-readmodel", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop the reader thread and close its consumer; what was read stays readable."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    # -- the reader thread --------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        consumer = Consumer({"bootstrap.servers": self._bootstrap, "group.id": f"fulfillsync-web-{uuid.uuid4()}",
+                             "enable.auto.commit": False, "enable.partition.eof": True,
+                             "auto.offset.reset": "earliest"})
+        try:
+            next_look = 0.0
+            while not self._stop.is_set():
+                if time.monotonic() >= next_look:
+                    self._assign_new(consumer)
+                    next_look = time.monotonic() + METADATA_INTERVAL_S
+                message = consumer.poll(self._poll_timeout_s)
+                if message is not None:
+                    self._handle(message)
+        except Exception:
+            log.critical("the read model's reader stopped; pages show what was read until now", exc_info=True)
+            raise
+        finally:
+            consumer.close()
+
+    def _assign_new(self, consumer: Consumer) -> None:
+        """Assign every partition of our topics not assigned yet, from its beginning, noting its end offset."""
+        try:
+            metadata = consumer.list_topics(timeout=5)
+        except KafkaException as error:
+            log.warning("read model: no topic metadata yet (%s); trying again", error)
+            return
+        fresh = []
+        for topic in self._topics:
+            described = metadata.topics.get(topic)
+            if described is None or described.error is not None:
+                continue
+            for partition in described.partitions:
+                if (topic, partition) in self._assigned:
+                    continue
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
+                if high > low:
+                    self._behind[(topic, partition)] = high
+                self._assigned.add((topic, partition))
+                fresh.append(TopicPartition(topic, partition, OFFSET_BEGINNING))
+        if fresh:
+            consumer.incremental_assign(fresh)
+        self._check_ready()
+
+    def _check_ready(self) -> None:
+        if not self._behind and not self._ready.is_set():
+            log.info("read model caught up: %d order(s)", len(self._orders))
+            self._ready.set()
+
+    def _handle(self, message: Message) -> None:
+        place = (str(message.topic()), message.partition() or 0)
+        error = message.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                self._behind.pop(place, None)
+                self._check_ready()
+            else:
+                log.warning("read model: %s", error)
+            return
+        offset = message.offset() or 0
+        if offset + 1 >= self._behind.get(place, 0):
+            self._behind.pop(place, None)
+        key = message.key()
+        order_id = key.decode("utf-8", "replace") if key else None
+        seen_at = _record_time(message)
+        try:
+            if place[0] == self._topics[0] and order_id:
+                self._on_state(order_id, message.value(), seen_at)
+            elif place[0] == self._topics[1] and order_id:
+                self._on_writes(order_id, message.value(), seen_at)
+            elif place[0] == self._topics[2]:
+                self._on_letter(order_id, message.value())
+        except (ValidationError, zlib.error, ValueError) as problem:
+            log.error("read model: skipped the unreadable record at %s:%d:%d: %s", place[0], place[1], offset,
+                      str(problem).splitlines()[0])
+        self._check_ready()
+
+    def _on_state(self, order_id: str, value: bytes | None, seen_at: datetime) -> None:
+        state = decode_state(value) if value is not None else None
+        with self._lock:
+            entry = self._orders.setdefault(order_id, _Order())
+            self._unindex(order_id, entry)
+            if state is None:  # tombstone: the order is gone, and all we kept of it
+                del self._orders[order_id]
+                return
+            before = entry.state.fulfillments if entry.state is not None else {}
+            for fulfillment_id, record in state.fulfillments.items():
+                was = before.get(fulfillment_id)
+                if record.cancelled and (was is None or not was.cancelled):
+                    entry.cancelled_at[fulfillment_id] = seen_at
+            entry.sent = {fulfillment_id: at for fulfillment_id, at in entry.sent.items()
+                          if not _settled(state.fulfillments.get(fulfillment_id), at)}
+            entry.state, entry.view = state, None
+            for connection_id in entry.connections():
+                self._by_connection.setdefault(connection_id, set()).add(order_id)
+
+    def _on_writes(self, order_id: str, value: bytes | None, seen_at: datetime) -> None:
+        writes = BuyerWrites.model_validate_json(value) if value is not None else None
+        with self._lock:
+            entry = self._orders.setdefault(order_id, _Order())
+            before = entry.writes.written if entry.writes is not None else {}
+            for fulfillment_id, written in (writes.written.items() if writes is not None else ()):
+                if written.fulfillment_ref and not written.cancelled and written != before.get(fulfillment_id):
+                    entry.pushed_at[fulfillment_id] = seen_at
+            entry.writes, entry.view = writes, None
+
+    def _on_letter(self, key: str | None, value: bytes | None) -> None:
+        if value is None:
+            return
+        letter = DeadLetter.model_validate_json(value)
+        order_id = letter.order_id or key
+        if not order_id:
+            return
+        with self._lock:
+            entry = self._orders.setdefault(order_id, _Order())
+            entry.letters[letter.event_id] = letter
+            entry.view = None
+
+    def _unindex(self, order_id: str, entry: _Order) -> None:
+        for connection_id in entry.connections():
+            ids = self._by_connection.get(connection_id)
+            if ids is not None:
+                ids.discard(order_id)
+                if not ids:
+                    del self._by_connection[connection_id]
+
+    def _view(self, order_id: str) -> OrderView | None:
+        """The order's view (built again only after a change); None while its order.placed is unknown. Call with
+        the lock held."""
+        entry = self._orders.get(order_id)
+        if entry is None or entry.state is None or entry.state.order is None:
+            return None
+        if entry.view is None:
+            entry.view = order_view(entry.state, entry.writes, list(entry.letters.values()), dict(entry.sent),
+                                    observed=Observed(dict(entry.cancelled_at), dict(entry.pushed_at)))
+        return entry.view
+
+
+def _settled(record: FulfillmentRecord | None, sent_at: datetime) -> bool:
+    """True when the state holds what the web app sent at `sent_at` (or cancelled the fulfilment)."""
+    return record is not None and (record.cancelled or record.source_version >= sent_at)
+
+
+def _record_time(message: Message) -> datetime:
+    kind, millis = message.timestamp()
+    if kind == TIMESTAMP_NOT_AVAILABLE:
+        return datetime.now(UTC)
+    return datetime.fromtimestamp(millis / 1000, UTC)
