@@ -8,8 +8,11 @@ TEST_KAFKA_HOME := .fulfillsync/test-kafka
 # Platform specs that may not be copied into the project; tests that need them say so when this is unset.
 FULFILLSYNC_PLATFORM_SPECS ?= $(wildcard $(abspath ../shared/platform-specs))
 export FULFILLSYNC_PLATFORM_SPECS
+# The browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser of its own.
+CHROMIUM ?= /usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install run stop test lint typecheck schemas bench bench-sync clean
+.PHONY: install browser run stop test lint typecheck schemas bench bench-sync clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +21,17 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 install: $(VENV)/.installed
+
+## Debian's Chromium for the browser tests, from the machine's package manager when it is missing (as root, or with
+## sudo that asks no password). If it cannot be installed, the browser tests are skipped, saying why.
+browser:
+	@if [ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then as=; elif sudo -n true 2>/dev/null; then as="sudo -n"; \
+	else echo "make browser: not root and no password-less sudo: Chromium not installed, browser tests will be skipped"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then echo "make browser: no apt-get here: install Chromium yourself"; exit 0; fi; \
+	echo "make browser: installing Debian's chromium package"; \
+	$$as apt-get update -qq && $$as env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+		|| echo "make browser: apt-get could not install chromium: browser tests will be skipped"
 
 ## Kafka on 127.0.0.1:9092, simulated stores of all four platforms, the worker on them, a scripted merchant activity
 ## and each order's story as it happens (README: What `make run` shows). Its configuration: .fulfillsync/demo/.
@@ -35,8 +49,8 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-## Lint, type-check, start a throwaway broker on $(TEST_KAFKA_PORT), run every test, stop the broker.
-test: lint typecheck
+## Lint, type-check, install Chromium if missing, start a throwaway broker on $(TEST_KAFKA_PORT), run every test, stop the broker.
+test: lint typecheck browser
 	rm -rf $(TEST_KAFKA_HOME)/data $(TEST_KAFKA_HOME)/broker.pid
 	$(FS) kafka start --port $(TEST_KAFKA_PORT) --home $(TEST_KAFKA_HOME)
 	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(TEST_KAFKA_PORT) $(BIN)/pytest; status=$$?; \

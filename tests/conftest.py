@@ -19,6 +19,8 @@ import pytest
 
 from fulfillsync.localkafka.broker import BrokerError, LocalBroker, broker_answers
 
+pytest_plugins = ("tests.support.browser",)  # the `browser` and `page` fixtures
+
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_IMAGE = "apache/kafka:4.1.1"
 

@@ -9,15 +9,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from starlette.applications import Starlette
 
-from sandbox.common import SandboxApp
 from sandbox.server import free_port
 
 
 @contextmanager
-def served(app: SandboxApp, name: str) -> Iterator[str]:
-    """Serve `app` on a free port until the block ends; yields its root URL (`http://127.0.0.1:<port>`).
-    Fails the test when the server does not start within 20 s."""
+def served(app: Starlette, name: str) -> Iterator[str]:
+    """Serve `app` (a simulated store, or any Starlette app) on a free port until the block ends; yields its root
+    URL (`http://127.0.0.1:<port>`). Fails the test when the server does not start within 20 s."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, name=f"{name}-store", daemon=True)
