@@ -78,6 +78,62 @@ class PollingSettings(_Section):
     shipped_watch: Duration = timedelta(hours=1)
 
 
+PASSWORD_HASH_FORMAT = re.compile(r"^scrypt\$n=\d+,r=\d+,p=\d+\$[A-Za-z0-9_-]+=*\$[A-Za-z0-9_-]+=*$")
+"""`scrypt$n=<N>,r=<r>,p=<p>$<salt>$<hash>` (salt and hash base64url): `fulfillsync web hash-password` writes it;
+`webapp.auth` documents and checks it."""
+
+
+class SmtpSettings(_Section):
+    """The mail server the new-order notices to manual sellers go through."""
+
+    host: Annotated[str, Field(min_length=1)]
+    port: Annotated[int, Field(ge=1, le=65535)] = 25
+    sender: Annotated[str, Field(alias="from", pattern=r"^[^@\s]+@[^@\s]+$")]
+    starttls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _login_pair(self) -> SmtpSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username: give both username and password to sign in to the mail server, or neither")
+        return self
+
+
+class WebSettings(_Section):
+    """`fulfillsync web`: the web app for manual sellers and buyers (docs/webapp.md)."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    public_url: HttpUrl | None = Field(
+        default=None, description="The address people open, for links in emails; https makes cookies Secure.")
+    session_secret: SecretStr | None = Field(
+        default=None, description="Signs session cookies and form tokens; at least 32 characters, from ${ENV}.")
+    session_ttl: Duration = timedelta(hours=12)
+    smtp: SmtpSettings | None = None
+
+    @model_validator(mode="after")
+    def _secret_is_long(self) -> WebSettings:
+        if self.session_secret is not None and len(self.session_secret.get_secret_value()) < 32:
+            raise ValueError("session_secret: must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return self
+
+
+class WebAccess(_Section):
+    """Who may sign in to the web app as this connection: the scrypt hash of its password."""
+
+    password_hash: SecretStr
+
+    @model_validator(mode="after")
+    def _hash_format(self) -> WebAccess:
+        if not PASSWORD_HASH_FORMAT.match(self.password_hash.get_secret_value()):
+            raise ValueError("password_hash: expected a hash made by `fulfillsync web hash-password` "
+                             "(scrypt$n=...,r=...,p=...$salt$hash), not a password")
+        return self
+
+
 class WorkerSettings(_Section):
     web_host: str = "0.0.0.0"  # noqa: S104 - the worker serves health checks to Kubernetes probes
     web_port: Annotated[int, Field(ge=1, le=65535)] = 6066
@@ -113,12 +169,17 @@ class Connection(_Section):
         default=None, description="This connection's request rate limit; unset: the platform's safe default.")
     notify_customer: bool = Field(
         default=False, description="Buyers only: let the platform email the customer when tracking is added.")
+    web_access: WebAccess | None = Field(
+        default=None, description="Manual sellers and buyers: may sign in to the web app (`fulfillsync web`).")
 
     @model_validator(mode="after")
     def _platform_needs(self) -> Connection:
         for option, platform in (("api_version", "shopify"), ("tracking_api", "woocommerce")):
             if getattr(self, option) is not None and self.platform != platform:
                 raise ValueError(f"{option}: only for platform {platform}, not {self.platform}; remove it")
+        if self.web_access is not None and self.role == "seller" and self.platform != "manual":
+            raise ValueError(f"web_access: only for buyers and manual sellers; seller platform {self.platform} "
+                             "fulfils in its own store")
         if self.platform == "manual":
             return self
         if self.base_url is None:
@@ -205,6 +266,7 @@ class Config(_Section):
     worker: WorkerSettings = WorkerSettings()
     connections: list[Connection] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
+    web: WebSettings = WebSettings()
 
     @model_validator(mode="after")
     def _references(self) -> Config:
@@ -223,6 +285,11 @@ class Config(_Section):
                 if roles[name] != side:
                     raise ValueError(f"routes[{index}].{side}: connection {name!r} has role {roles[name]}, not {side}")
         self._routes_do_not_overlap()
+        with_access = [connection.id for connection in self.connections if connection.web_access is not None]
+        if with_access and self.web.session_secret is None:
+            raise ValueError(f"web.session_secret: required when a connection has web_access "
+                             f"({', '.join(with_access)}); set it from an environment variable, e.g. "
+                             "${FULFILLSYNC_WEB_SECRET}")
         return self
 
     def _routes_do_not_overlap(self) -> None:

@@ -21,7 +21,7 @@ from schemas.config import Config
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LEADING_PATH = re.compile(r"^(?P<path>[A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (?P<rest>.*)$", re.S)
 _PATH_PART = re.compile(r"([A-Za-z_]\w*)|\[(\d+)\]")
-_SECRET_KEYS = ("credentials", "webhook_secret")
+_SECRET_KEYS = ("credentials", "webhook_secret", "web_access", "session_secret", "password")
 
 Location = tuple[str | int, ...]
 
