@@ -1,0 +1,129 @@
+"""`TopicReadModel` on the real broker, fed the records the worker writes (ledger states on the order table's
+changelog, buyer writes on the buyer-fulfilment changelog, dead letters) without running a worker: catching up
+before `ready`, the index by connection, newest first, live updates, tombstones and unreadable records."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ledger import OrderState, apply, new_state
+from ledger.fulfillment_sync import BuyerWritten, Create, buyer_action
+from schemas.config import Config, KafkaSettings
+from schemas.events import FulfilledLine, OrderLine, OrderPlaced, PartyRef, SourceRef
+from schemas.factories import fulfillment_recorded, order_placed
+from schemas.topics import TopicNames
+from streams.admin import ensure_topics
+from streams.buyers.entries import BuyerWrites
+from streams.buyers.pusher import ledger_view
+from streams.orders.table import encode_state
+from streams.producer import EventProducer
+from streams.records import RebuiltMessage, dead_letter
+from webapp.readmodel import TopicReadModel
+
+pytestmark = pytest.mark.kafka
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ACME = PartyRef(partner="acme", connection="acme-web", platform="manual")
+BOLT = PartyRef(partner="bolt", connection="bolt-web", platform="manual")
+SOURCE = SourceRef(partner="acme", connection="acme-web", platform="manual")
+
+
+def placed(buyer: str, ref: str, seller: PartyRef, minute: int) -> OrderPlaced:
+    return order_placed(buyer=PartyRef(partner=buyer, connection=f"{buyer}-shop", platform="shopify", order_ref=ref),
+                        seller=seller, occurred_at=T0 + timedelta(minutes=minute),
+                        lines=[OrderLine(line_id="L1", sku="MUG", quantity=2)])
+
+
+def with_fulfilment(state: OrderState, fulfillment_id: str, minute: int) -> OrderState:
+    event = fulfillment_recorded(order_id=state.order_id, source=SOURCE, fulfillment_id=fulfillment_id,
+                                 source_version=T0 + timedelta(minutes=minute), carrier="UPS",
+                                 tracking_numbers=["1Z999AA10123456784"],
+                                 lines=[FulfilledLine(line_id="L1", quantity=2)])
+    return apply(state, event).state
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 15) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_the_read_model_catches_up_then_follows_the_changelogs(kafka_bootstrap: str) -> None:
+    config = Config(kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+                                       partitions=2))
+    ensure_topics(config.kafka)
+    names = TopicNames(config.kafka.topic_prefix)
+    producer = EventProducer(kafka_bootstrap, source="/tests")
+    older, newer, other = placed("northwind", "#1", ACME, 1), placed("northwind", "#2", ACME, 2), \
+        placed("corner", "#9", BOLT, 3)
+    states = {event.order_id: apply(new_state(event.order_id), event).state for event in (older, newer, other)}
+    for state in states.values():
+        producer.publish_raw(names.order_table_changelog, state.order_id.encode(), encode_state(state))
+    producer.publish_raw(names.order_table_changelog, b"broken", b"not zlib")  # skipped, logged
+    held = with_fulfilment(new_state("held-only"), "F0", 1)  # only held inputs: no order to show
+    producer.publish_raw(names.order_table_changelog, b"held-only", encode_state(held))
+    producer.flush()
+
+    model = TopicReadModel(config).start()
+    try:
+        assert model.wait_ready(20), "the read model did not catch up"
+        # ready means every record that existed at start is in: no waiting here
+        assert [view.order_id for view in model.orders_of("acme-web")] == [newer.order_id, older.order_id]
+        assert [view.order_id for view in model.orders_of("northwind-shop")] == [newer.order_id, older.order_id]
+        assert [view.order_id for view in model.orders_of("bolt-web")] == [other.order_id]
+        assert model.orders_of("corner-shop")[0].seller == BOLT
+        assert model.orders_of("nobody") == [] and model.order("held-only") is None
+        assert model.order("broken") is None
+
+        # a fulfilment sent by the app: pending, then applied, then pushed, then dead letters in the timeline
+        model.note_sent(older.order_id, "web-1", T0 + timedelta(minutes=5))
+        assert [(f.fulfillment_id, f.status) for f in model.order(older.order_id).fulfillments] == [  # type: ignore[union-attr]
+            ("web-1", "pending")]
+        state = with_fulfilment(states[older.order_id], "web-1", 5)
+        producer.publish_raw(names.order_table_changelog, older.order_id.encode(), encode_state(state))
+        producer.flush()
+        wait_until(lambda: _status(model, older.order_id) == "applied", "the fulfilment applied")
+        view = model.order(older.order_id)
+        assert view is not None and view.shipped and view.lines[0].remaining == 0
+
+        assert state.order is not None
+        action = buyer_action(ledger_view(state.order, state.fulfillments["web-1"]), None)
+        assert isinstance(action, Create)
+        writes = BuyerWrites()
+        writes.record("web-1", BuyerWritten(action.request, "gid://buyer/1", action.request.tracking))
+        producer.publish_raw(names.buyer_fulfillment_changelog, older.order_id.encode(),
+                             writes.model_dump_json().encode())
+        letter = dead_letter(RebuiltMessage(topic=names.fulfillment_events, partition=0, offset=7,
+                                            key=older.order_id.encode(), value=b"{}", headers=[]),
+                             reason="invalid_payload", text="not a valid input event", order_id=older.order_id,
+                             rejected_event_id=None, at=T0 + timedelta(minutes=6))
+        producer.publish_raw(names.dead_letters, older.order_id.encode(), letter.model_dump_json().encode())
+        producer.flush()
+        wait_until(lambda: _status(model, older.order_id) == "pushed", "the fulfilment pushed")
+        wait_until(lambda: any("dead-lettered" in entry for entry in _timeline(model, older.order_id)),
+                   "the dead letter")
+
+        # a tombstone removes the order from every index
+        producer.publish_raw(names.order_table_changelog, older.order_id.encode(), None)
+        producer.flush()
+        wait_until(lambda: model.order(older.order_id) is None, "the tombstone")
+        assert [view.order_id for view in model.orders_of("acme-web")] == [newer.order_id]
+        assert [view.order_id for view in model.orders_of("northwind-shop")] == [newer.order_id]
+    finally:
+        model.close()
+
+
+def _status(model: TopicReadModel, order_id: str) -> str | None:
+    view = model.order(order_id)
+    return view.fulfillments[0].status if view is not None and view.fulfillments else None
+
+
+def _timeline(model: TopicReadModel, order_id: str) -> list[str]:
+    view = model.order(order_id)
+    return [entry.what for entry in view.timeline] if view is not None else []
