@@ -8,8 +8,8 @@ import pytest
 
 from schemas.config import PASSWORD_HASH_FORMAT
 from webapp.auth import (
-    SignInThrottle,
     Session,
+    SignInThrottle,
     csrf_token,
     csrf_valid,
     decode_session,
