@@ -6,6 +6,8 @@
     fulfillsync [--config FILE] demo            stores, worker, scripted merchants and each order's story
     fulfillsync config check FILE               validate a configuration file
     fulfillsync kafka start|stop|status         the local single-node Kafka broker
+    fulfillsync [--config FILE] web             serve the web app for manual sellers and buyers
+    fulfillsync web hash-password               read a password on stdin, print its hash for web_access
 
 Exit codes: 0 success, 1 a runtime failure (broker, Kafka), 2 bad usage or configuration.
 """
@@ -30,6 +32,9 @@ config_app = typer.Typer(no_args_is_help=True, help="Configuration files.")
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(topics_app, name="topics")
 app.add_typer(config_app, name="config")
+web_app = typer.Typer(invoke_without_command=True,
+                      help="The web app for sellers without an integration and for buyers (docs/webapp.md).")
+app.add_typer(web_app, name="web")
 
 _state: dict[str, Path | None] = {"config": None}
 
@@ -195,6 +200,54 @@ def demo(
         raise _fail(f"demo: --interval: {error}", 2) from None
     raise typer.Exit(run_demo(_config(), DemoOptions(folder=folder, interval=every, step_timeout_s=step_timeout,
                                                      duration_s=duration, once=once)))
+
+
+# -- web ------------------------------------------------------------------------------------------------------
+
+
+@web_app.callback()
+def web(
+    ctx: typer.Context,
+    loglevel: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+) -> None:
+    """Serve the web app on web.host:web.port until Ctrl-C (pages answer 503 until the read model caught up)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from schemas.topics import TopicNames
+    from webapp.app import create_app
+    from webapp.publisher import KafkaPublisher
+    from webapp.readmodel import TopicReadModel
+
+    config = _config()
+    if config.web.session_secret is None:
+        raise _fail("web: web.session_secret is not set in the configuration; see docs/webapp.md", 2)
+    read_model = TopicReadModel(config).start()
+    publisher = KafkaPublisher(config.kafka.bootstrap_servers, TopicNames(config.kafka.topic_prefix))
+    try:
+        uvicorn.run(create_app(config, read_model, publisher, ready=lambda: read_model.ready),
+                    host=config.web.host, port=config.web.port, log_level=loglevel, proxy_headers=False)
+    finally:
+        read_model.close()
+
+
+@web_app.command("hash-password")
+def web_hash_password() -> None:
+    """Read a password from standard input (one line) and print its scrypt hash, for `web_access.password_hash`."""
+    import sys
+
+    from webapp.auth import hash_password
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 12:
+        raise _fail("web hash-password: use a password of at least 12 characters", 2)
+    typer.echo(hash_password(password))
 
 
 # -- sandbox --------------------------------------------------------------------------------------------------
