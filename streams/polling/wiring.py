@@ -14,8 +14,10 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
+from connectors.base import StoreConnector
+from connectors.http import RetryPolicy
 from connectors.registry import connector_for
-from schemas.config import Config
+from schemas.config import Config, Connection
 from schemas.topics import TopicNames
 from streams.fulfillments.scanner import SellerOrderScanner
 from streams.polling.buyer_orders import BuyerOrderPublisher
@@ -28,6 +30,9 @@ from streams.webhooks import WebhookNotice, log_delivery
 
 log = logging.getLogger("fulfillsync.polling")
 
+POLL_RETRY = RetryPolicy(attempts=2, initial_delay_s=0.5, max_delay_s=1.0, max_retry_after_s=5.0)
+"""Short in-call retries: a failed poll is tried again at the next tick anyway, and the poller agent polls every
+connection in turn, so a failing store must not hold up the polls of the others for long."""
 CURSOR_TABLE = "poll-cursors"
 BUYER_ORDER_TABLE = "buyer-orders"
 _RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
@@ -46,6 +51,10 @@ class Polling:
     request_poll: Callable[[WebhookNotice], Awaitable[None]]
 
 
+def _poll_connector(connection: Connection) -> StoreConnector:
+    return connector_for(connection, retry=POLL_RETRY)
+
+
 def register_polling(app: faust.App, config: Config, names: TopicNames, registry: CollectorRegistry, *,
                      table_options: dict[str, Any], clock: Callable[[], datetime] = _now) -> Polling:
     """Add polling to `app`. `table_options` are the RocksDB options of the app's tables."""
@@ -61,7 +70,7 @@ def register_polling(app: faust.App, config: Config, names: TopicNames, registry
     seller = SellerOrderScanner(topic=names.seller_checks, sink=KafkaEventSink(config.kafka.bootstrap_servers),
                                 cursors=cursors, clock=clock)
     poller = Poller(config=config, cursors=cursors, buyer=buyer, seller=seller, metrics=metrics,
-                    connector_for=connector_for, clock=clock)
+                    connector_for=_poll_connector, clock=clock)
     ticker = Ticker(connections=pollable(config.connections), interval=config.polling.interval)
 
     async def publish_ticks() -> None:

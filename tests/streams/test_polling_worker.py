@@ -164,7 +164,8 @@ def test_new_buyer_orders_are_published_once_per_seller_across_polls_and_restart
             # the seller is polled too (its store is not served in this test: the poll fails and is retried)
             assert worker.metric('fulfillsync_polls_total{connection="acme-shopify",outcome="retryable_error"}') > 0
             polls = worker.metric('fulfillsync_polls_total{connection="shop-bc",outcome="ok"}')
-            assert 3 <= polls <= 2 + (time.monotonic() - started) / INTERVAL_S, "not one poll per interval"
+            # at most one poll per interval (the failing sellers' polls share the poller agent, so fewer may happen)
+            assert 2 <= polls <= 2 + (time.monotonic() - started) / INTERVAL_S, "not one poll per interval"
             assert own_only.order_ref not in json.dumps([value for _, value, _ in reader.records])
 
             worker.stop(signal.SIGTERM)
