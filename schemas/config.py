@@ -125,6 +125,8 @@ class WebAccess(_Section):
     """Who may sign in to the web app as this connection: the scrypt hash of its password."""
 
     password_hash: SecretStr
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")] | None = Field(
+        default=None, description="Manual sellers only: where the new-order emails go (needs web.smtp, public_url).")
 
     @model_validator(mode="after")
     def _hash_format(self) -> WebAccess:
@@ -314,3 +316,19 @@ class Config(_Section):
             if connection.id == connection_id:
                 return connection
         raise KeyError(connection_id)
+
+    @model_validator(mode="after")
+    def _new_order_emails(self) -> Config:
+        """A `web_access.email` is where a manual seller's new-order emails go: only manual sellers get them, and
+        sending them needs the mail server (`web.smtp`) and the address the link in them opens (`web.public_url`)."""
+        for index, connection in enumerate(self.connections):
+            if connection.web_access is None or connection.web_access.email is None:
+                continue
+            if connection.role != "seller" or connection.platform != "manual":
+                raise ValueError(f"connections[{index}].web_access.email: only manual sellers get new-order emails; "
+                                 "remove it")
+            for setting, value in (("smtp", self.web.smtp), ("public_url", self.web.public_url)):
+                if value is None:
+                    raise ValueError(f"web.{setting}: required to send new-order emails (connection "
+                                     f"{connection.id} has web_access.email)")
+        return self

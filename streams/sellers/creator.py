@@ -5,8 +5,9 @@ For an `order.placed` read from order-events (`process_placed`):
 1. a record that is not a valid `order.placed` or `order.buyer_cancelled` is ignored here (the ledger agent
    dead-letters it); an `order.buyer_cancelled` goes to the canceller;
 2. one whose seller `order_ref` is already set (the event this sink publishes, or a replay of it) is ignored;
-3. a seller connection that is `manual` is skipped (the web app handles those); one missing from the
-   configuration, or not a seller, is logged as an error and counted `unknown_connection`;
+3. a seller connection that is `manual` (the seller fulfils in the web app) gets the new-order email instead,
+   once (`streams.sellers.notice`; counted `manual`); one missing from the configuration, or not a seller, is
+   logged as an error and counted `unknown_connection`;
 4. an order already in the `seller-orders` table is not created again (restart, replay, duplicate);
 5. an order the buyer cancelled in full before it was created (a pending whole-order cancellation) is not created;
 6. otherwise `create_order` is called (attempt 1).
@@ -49,6 +50,7 @@ from streams.polling.sink import EventSink
 from streams.records import InvalidInput, KafkaMessage, decode_input
 from streams.sellers.canceller import CancellationMetrics, SellerOrderCanceller
 from streams.sellers.entries import MAX_DELAY, SellerOrderEntry, SellerOrderTable, decode_retry
+from streams.sellers.notice import Mailer, NewOrderNotifier, NoticeMetrics
 from streams.sellers.outbox import SOURCE, STAGE, Outbox, Send, Topics
 
 __all__ = ["SOURCE", "STAGE", "SellerOrderCreator", "SellerOrderMetrics", "Send", "Topics", "new_order"]
@@ -67,6 +69,7 @@ class SellerOrderMetrics:
         self.outcomes = Counter("fulfillsync_seller_orders", "order.placed handled by the seller order sink, "
                                 "by seller connection and outcome", ["connection", "outcome"], registry=registry)
         self.cancellations = CancellationMetrics(registry)
+        self.notices = NoticeMetrics(registry)
 
 
 class SellerOrderCreator:
@@ -74,7 +77,7 @@ class SellerOrderCreator:
 
     def __init__(self, *, config: Config, topics: Topics, table: SellerOrderTable, events: EventSink, send: Send,
                  connector_for: ConnectorFactory, metrics: SellerOrderMetrics, clock: Callable[[], datetime],
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, mailer: Mailer | None = None) -> None:
         self._connections = {connection.id: connection for connection in config.connections}
         self._topics = topics
         self._table = table
@@ -87,6 +90,8 @@ class SellerOrderCreator:
         self._sleep = sleep
         self._canceller = SellerOrderCanceller(connections=self._connections, table=table, outbox=self._outbox,
                                                connector=self._connector, metrics=metrics.cancellations, clock=clock)
+        self._notifier = NewOrderNotifier(web=config.web, mailer=mailer, table=table, outbox=self._outbox,
+                                          metrics=metrics.notices, clock=clock)
 
     async def aclose(self) -> None:
         """Close every connector's HTTP client."""
@@ -108,6 +113,10 @@ class SellerOrderCreator:
             connection = self._seller_connection(decoded)
             if connection is None or decoded.seller.order_ref is not None:
                 return
+            if connection.platform == "manual":
+                self._count(connection.id, "manual")
+                await self._notifier.notify(decoded, connection, _original(message), attempt=1)
+                return
             if self._table.known(decoded.order_id):
                 self._count(connection.id, "already_created")
                 return
@@ -123,10 +132,6 @@ class SellerOrderCreator:
                 self._count("unknown", "unknown_connection")
                 log.error("order %s: seller connection %r is not a configured seller; not created anywhere",
                           placed.order_id, placed.seller.connection[:64])
-            return None
-        if connection.platform == "manual":
-            if placed.seller.order_ref is None:
-                self._count(connection.id, "manual")
             return None
         return connection
 
@@ -150,6 +155,9 @@ class SellerOrderCreator:
             assert record.placed is not None
             connection = self._seller_connection(record.placed)
             if connection is None:
+                return
+            if connection.platform == "manual":
+                await self._notifier.notify(record.placed, connection, record.original, attempt=record.attempt + 1)
                 return
             if self._table.known(record.placed.order_id):
                 self._count(connection.id, "already_created")

@@ -5,11 +5,12 @@
   seller). Keyed by order id, so it is co-partitioned with order-events and with the retry topic: both agents
   write an order's entry in the partition the order's records arrive on. A buyer cancellation of an order not
   created yet waits under the key `<order id>` + U+001F + `cancellation` (`PendingCancellation`), in the
-  same partition.
-- retry records on `<prefix>.seller-order-retries` (internal, keyed by order id): the `order.placed` to create or
-  the `order.buyer_cancelled` to send, the attempt that failed, when the next may start, the last error, and the
-  order-events record it came from (so a dead letter written after many attempts still names the original
-  record).
+  same partition. The new-order email to a manual seller (`streams.sellers.notice`) is recorded under
+  `<order id>` + U+001F + `notice` (`NoticeEntry`), so a replay or a restart does not send it again.
+- retry records on `<prefix>.seller-order-retries` (internal, keyed by order id): the `order.placed` to create
+  (for a manual seller: whose new-order email to send) or the `order.buyer_cancelled` to send, the attempt that
+  failed, when the next may start, the last error, and the order-events record it came from (so a dead letter
+  written after many attempts still names the original record).
 
 Values are JSON. An entry that cannot be read is treated as absent and logged: the next attempt asks the
 platform, whose `create_order` finds the order created before (by our reference) instead of creating another.
@@ -90,6 +91,18 @@ class SellerOrderEntry(BaseModel):
                    recorded_at=at, connection=connection)
 
 
+class NoticeEntry(BaseModel):
+    """The new-order email of one order routed to a manual seller: sent (`at` the time the mail server took it),
+    refused for good by the mail server, or given up after `MAX_ATTEMPTS`; any of them is final."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outcome: Literal["sent", "refused", "failed"]
+    at: AwareDatetime
+    connection: str
+    message_id: str
+
+
 class PendingCancellation(BaseModel):
     """A buyer cancellation of an order not created on its seller's platform (yet): the totals, and the last event
     and record that brought them (for a retry record or a dead letter once the order exists)."""
@@ -165,6 +178,17 @@ class SellerOrderTable:
     def put_pending(self, order_id: str, pending: PendingCancellation) -> None:
         self._table[_pending_key(order_id)] = pending.model_dump_json().encode()
 
+    def noticed(self, order_id: str) -> bool:
+        """Whether the order's new-order email was recorded (its entry exists, readable or not)."""
+        return self._table.get(_notice_key(order_id)) is not None
+
+    def notice(self, order_id: str) -> NoticeEntry | None:
+        """The new-order email recorded for the order; None if none was (or the entry is unreadable, logged)."""
+        return self._read(_notice_key(order_id), NoticeEntry, f"new-order email entry of {order_id}")
+
+    def put_notice(self, order_id: str, entry: NoticeEntry) -> None:
+        self._table[_notice_key(order_id)] = entry.model_dump_json().encode()
+
     def _read(self, key: bytes, model: type[M], what: str) -> M | None:
         raw = self._table.get(key)
         if raw is None:
@@ -178,3 +202,7 @@ class SellerOrderTable:
 
 def _pending_key(order_id: str) -> bytes:
     return f"{order_id}\x1fcancellation".encode()
+
+
+def _notice_key(order_id: str) -> bytes:
+    return f"{order_id}\x1fnotice".encode()

@@ -1,7 +1,8 @@
 """Registers the seller order sink on the Faust app: the `seller-orders` table, the retry topic, the agent on
 order-events and the retry agent, both at concurrency 1 (DESIGN.md §5: loss-sensitive sinks never run
-concurrently). Connectors are made on first use, with short in-call retries (`SINK_RETRY`): longer waits go
-through the retry topic, so a failing store does not hold the agent (and the orders of other stores) for long.
+concurrently). New-order emails to manual sellers go through `web.smtp` when it is configured. Connectors are
+made on first use, with short in-call retries (`SINK_RETRY`): longer waits go through the retry topic, so a
+failing store does not hold the agent (and the orders of other stores) for long.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from streams.polling.sink import KafkaEventSink
 from streams.records import EncodedRecord
 from streams.sellers.creator import SellerOrderCreator, SellerOrderMetrics, Topics
 from streams.sellers.entries import SellerOrderTable
+from streams.sellers.notice import SmtpMailer
 
 SELLER_ORDER_TABLE = "seller-orders"
 SINK_RETRY = RetryPolicy(attempts=2, initial_delay_s=0.2, max_delay_s=1.0, max_retry_after_s=5.0)
@@ -63,7 +65,8 @@ def register_seller_orders(app: faust.App, config: Config, names: TopicNames, re
         config=config, topics=Topics(order_events=names.order_events, retries=names.seller_order_retries,
                                      dead_letters=names.dead_letters),
         table=SellerOrderTable(table), events=KafkaEventSink(config.kafka.bootstrap_servers), send=send,
-        connector_for=_seller_connector, metrics=SellerOrderMetrics(registry), clock=clock)
+        connector_for=_seller_connector, metrics=SellerOrderMetrics(registry), clock=clock,
+        mailer=SmtpMailer(config.web.smtp) if config.web.smtp is not None else None)
 
     async def seller_orders(stream: Any) -> None:
         try:
