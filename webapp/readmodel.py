@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -282,21 +283,26 @@ METADATA_INTERVAL_S = 10.0
 before the first worker created the changelogs)."""
 
 
+VIEW_CACHE = 10_000
+"""Order views kept built (most recently read first out); the others are built again from the stored bytes."""
+
+
 @dataclass
 class _Order:
-    """All the read model keeps of one order id."""
+    """All the read model keeps of one order id: the table values as compressed bytes (a decoded state is some 30
+    KB of Python objects; its bytes some 1 KB), and what indexing and the timeline need beside them."""
 
-    state: OrderState | None = None
-    writes: BuyerWrites | None = None
+    state: bytes | None = None  # the order table's value as read (zlib JSON)
+    connections: tuple[str, ...] = ()  # seller and buyer connection, once the order is placed
+    cancelled: frozenset[str] = frozenset()  # fulfilment ids cancelled in the state
+    writes: bytes | None = None  # the BuyerWrites JSON, zlib-compressed
     letters: dict[str, DeadLetter] = field(default_factory=dict)  # by the letter's event id
     sent: dict[str, datetime] = field(default_factory=dict)
     cancelled_at: dict[str, datetime] = field(default_factory=dict)
     pushed_at: dict[str, datetime] = field(default_factory=dict)
-    view: OrderView | None = None  # built on first read after a change
 
-    def connections(self) -> tuple[str, ...]:
-        placed = self.state.order if self.state is not None else None
-        return () if placed is None else (placed.seller.connection, placed.buyer.connection)
+    def buyer_writes(self) -> BuyerWrites | None:
+        return None if self.writes is None else BuyerWrites.model_validate_json(zlib.decompress(self.writes))
 
 
 class TopicReadModel:
@@ -309,7 +315,7 @@ class TopicReadModel:
     retried by the client for ever, the model answering from what it has.
     """
 
-    def __init__(self, config: Config, *, poll_timeout_s: float = 0.2) -> None:
+    def __init__(self, config: Config, *, poll_timeout_s: float = 0.2, view_cache: int = VIEW_CACHE) -> None:
         names = TopicNames(config.kafka.topic_prefix)
         self._bootstrap = config.kafka.bootstrap_servers
         self._topics = (names.order_table_changelog, names.buyer_fulfillment_changelog, names.dead_letters)
@@ -317,6 +323,8 @@ class TopicReadModel:
         self._lock = threading.Lock()
         self._orders: dict[str, _Order] = {}
         self._by_connection: dict[str, set[str]] = {}
+        self._views: OrderedDict[str, OrderView] = OrderedDict()
+        self._view_cache = view_cache
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -342,7 +350,7 @@ class TopicReadModel:
         with self._lock:
             entry = self._orders.setdefault(order_id, _Order())
             entry.sent[fulfillment_id] = at
-            entry.view = None
+            self._views.pop(order_id, None)
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -376,15 +384,16 @@ class TopicReadModel:
         try:
             next_look = 0.0
             while not self._stop.is_set():
-                if time.monotonic() >= next_look:
-                    self._assign_new(consumer)
-                    next_look = time.monotonic() + METADATA_INTERVAL_S
-                message = consumer.poll(self._poll_timeout_s)
-                if message is not None:
-                    self._handle(message)
-        except Exception:
-            log.critical("the read model's reader stopped; pages show what was read until now", exc_info=True)
-            raise
+                try:
+                    if time.monotonic() >= next_look:
+                        self._assign_new(consumer)
+                        next_look = time.monotonic() + METADATA_INTERVAL_S
+                    message = consumer.poll(self._poll_timeout_s)
+                    if message is not None:
+                        self._handle(message)
+                except Exception:  # a bug or a fatal client error must not stop the pages updating
+                    log.exception("read model: reading failed; going on in a second")
+                    self._stop.wait(1.0)
         finally:
             consumer.close()
 
@@ -450,29 +459,32 @@ class TopicReadModel:
         with self._lock:
             entry = self._orders.setdefault(order_id, _Order())
             self._unindex(order_id, entry)
+            self._views.pop(order_id, None)
             if state is None:  # tombstone: the order is gone, and all we kept of it
                 del self._orders[order_id]
                 return
-            before = entry.state.fulfillments if entry.state is not None else {}
-            for fulfillment_id, record in state.fulfillments.items():
-                was = before.get(fulfillment_id)
-                if record.cancelled and (was is None or not was.cancelled):
-                    entry.cancelled_at[fulfillment_id] = seen_at
+            cancelled = frozenset(fid for fid, record in state.fulfillments.items() if record.cancelled)
+            for fulfillment_id in cancelled - entry.cancelled:
+                entry.cancelled_at[fulfillment_id] = seen_at
             entry.sent = {fulfillment_id: at for fulfillment_id, at in entry.sent.items()
                           if not _settled(state.fulfillments.get(fulfillment_id), at)}
-            entry.state, entry.view = state, None
-            for connection_id in entry.connections():
+            placed = state.order
+            entry.state, entry.cancelled = value, cancelled
+            entry.connections = () if placed is None else (placed.seller.connection, placed.buyer.connection)
+            for connection_id in entry.connections:
                 self._by_connection.setdefault(connection_id, set()).add(order_id)
 
     def _on_writes(self, order_id: str, value: bytes | None, seen_at: datetime) -> None:
         writes = BuyerWrites.model_validate_json(value) if value is not None else None
         with self._lock:
             entry = self._orders.setdefault(order_id, _Order())
-            before = entry.writes.written if entry.writes is not None else {}
+            previous = entry.buyer_writes()
+            before = previous.written if previous is not None else {}
             for fulfillment_id, written in (writes.written.items() if writes is not None else ()):
                 if written.fulfillment_ref and not written.cancelled and written != before.get(fulfillment_id):
                     entry.pushed_at[fulfillment_id] = seen_at
-            entry.writes, entry.view = writes, None
+            entry.writes = None if value is None else zlib.compress(value, 1)
+            self._views.pop(order_id, None)
 
     def _on_letter(self, key: str | None, value: bytes | None) -> None:
         if value is None:
@@ -484,10 +496,10 @@ class TopicReadModel:
         with self._lock:
             entry = self._orders.setdefault(order_id, _Order())
             entry.letters[letter.event_id] = letter
-            entry.view = None
+            self._views.pop(order_id, None)
 
     def _unindex(self, order_id: str, entry: _Order) -> None:
-        for connection_id in entry.connections():
+        for connection_id in entry.connections:
             ids = self._by_connection.get(connection_id)
             if ids is not None:
                 ids.discard(order_id)
@@ -495,15 +507,21 @@ class TopicReadModel:
                     del self._by_connection[connection_id]
 
     def _view(self, order_id: str) -> OrderView | None:
-        """The order's view (built again only after a change); None while its order.placed is unknown. Call with
-        the lock held."""
+        """The order's view, None while its order.placed is unknown. Built from the stored bytes when it is not
+        among the `view_cache` most recently read. Call with the lock held."""
+        view = self._views.get(order_id)
+        if view is not None:
+            self._views.move_to_end(order_id)
+            return view
         entry = self._orders.get(order_id)
-        if entry is None or entry.state is None or entry.state.order is None:
+        if entry is None or entry.state is None or not entry.connections:
             return None
-        if entry.view is None:
-            entry.view = order_view(entry.state, entry.writes, list(entry.letters.values()), dict(entry.sent),
-                                    observed=Observed(dict(entry.cancelled_at), dict(entry.pushed_at)))
-        return entry.view
+        view = order_view(decode_state(entry.state), entry.buyer_writes(), list(entry.letters.values()),
+                          dict(entry.sent), observed=Observed(dict(entry.cancelled_at), dict(entry.pushed_at)))
+        self._views[order_id] = view
+        if len(self._views) > self._view_cache:
+            self._views.popitem(last=False)
+        return view
 
 
 def _settled(record: FulfillmentRecord | None, sent_at: datetime) -> bool:
