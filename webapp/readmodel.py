@@ -73,11 +73,12 @@ def order_view(state: OrderState, writes: BuyerWrites | None, letters: list[Dead
     """The page's view of one order. Raises `ValueError` for a state without its `order.placed` (only held inputs):
     the read model shows no such order.
 
-    Fulfilment status, first rule that holds: cancelled (cancelled in the state); rejected (a dead letter names the
-    fulfilment, for a version at least as new as any the state or `sent` holds; a fulfilment still in the state
-    then stands as before); pending (`sent` holds a version newer than the state's, or the state has none);
-    rejected (the buyer's platform refused the state's version for good: `BuyerWrites.refused`); pushed (the buyer
-    has a fulfilment matching the state's version); applied.
+    Fulfilment status: a fulfilment the ledger holds nothing of is rejected when a dead letter names it (for a
+    version at least as new as the one sent), else pending (in `sent` only). One the ledger holds is cancelled
+    (cancelled there); pending (`sent` holds a newer version, and no dead letter refused it); pushed (the buyer
+    has a fulfilment matching the ledger's version); else applied. `reason` is also set on a fulfilment the ledger
+    holds when its last change was dead-lettered (it stands as before) or the buyer's platform refused it for good
+    (`BuyerWrites.refused`).
     """
     if state.order is None:
         raise ValueError(f"order {state.order_id} has no order.placed yet; there is nothing to show")
@@ -164,22 +165,34 @@ def _fulfillments(placed: OrderPlaced, state: OrderState, writes: BuyerWrites, l
         record = state.fulfillments.get(fulfillment_id)
         known = [version for version in (record.source_version if record else None, sent.get(fulfillment_id))
                  if version is not None]
-        letter = rejected.get(fulfillment_id)
-        if record is not None and record.cancelled:
+        found = rejected.get(fulfillment_id)
+        refused = found if found is not None and all(found.version >= version for version in known) else None
+        if record is None:
+            views.append(_rejected(fulfillment_id, refused) if refused else _pending(fulfillment_id,
+                                                                                     sent[fulfillment_id]))
+        elif record.cancelled:
             views.append(_from_record(record, "cancelled"))
-        elif letter is not None and all(letter.version >= version for version in known):
-            views.append(_rejected(record, letter, fulfillment_id))
-        elif record is None or sent.get(fulfillment_id, record.source_version) > record.source_version:
-            views.append(_pending(record, fulfillment_id, sent[fulfillment_id]))
-        elif writes.refused.get(fulfillment_id) == f"{record.digest}:{record.cancelled}":
-            views.append(_from_record(record, "rejected", reason=_platform_refusal(letters, fulfillment_id)))
+        elif refused is None and sent.get(fulfillment_id, record.source_version) > record.source_version:
+            views.append(replace(_from_record(record, "pending"), recorded_at=sent[fulfillment_id]))
         else:
-            written = writes.get(fulfillment_id)
-            pushed = (written is not None and written.fulfillment_ref is not None and not written.cancelled
-                      and buyer_action(ledger_view(placed, record), written) is None)
-            views.append(_from_record(record, "pushed" if pushed else "applied",
-                                      buyer_ref=written.fulfillment_ref if pushed and written else None))
+            views.append(_standing(placed, record, writes, letters, refused))
     return tuple(sorted(views, key=lambda view: (view.recorded_at, view.fulfillment_id)))
+
+
+def _standing(placed: OrderPlaced, record: FulfillmentRecord, writes: BuyerWrites, letters: list[DeadLetter],
+              refused: _Letter | None) -> FulfillmentView:
+    """An active fulfilment the ledger holds: pushed when the buyer has its current version, else applied; the
+    reason tells a refused later change, or the buyer's platform refusing it for good."""
+    written = writes.get(record.fulfillment_id)
+    pushed = (written is not None and written.fulfillment_ref is not None and not written.cancelled
+              and buyer_action(ledger_view(placed, record), written) is None)
+    reason = None
+    if refused is not None:
+        reason = f"Your last change was refused: {refused.letter.message}. The fulfilment stands as before."
+    elif writes.refused.get(record.fulfillment_id) == f"{record.digest}:{record.cancelled}":
+        reason = _platform_refusal(letters, record.fulfillment_id)
+    return _from_record(record, "pushed" if pushed else "applied", reason=reason,
+                        buyer_ref=written.fulfillment_ref if pushed and written is not None else None)
 
 
 def _from_record(record: FulfillmentRecord, status: FulfillmentStatus, *, buyer_ref: str | None = None,
@@ -191,20 +204,15 @@ def _from_record(record: FulfillmentRecord, status: FulfillmentStatus, *, buyer_
         buyer_ref=buyer_ref, reason=reason)
 
 
-def _pending(record: FulfillmentRecord | None, fulfillment_id: str, sent_at: datetime) -> FulfillmentView:
-    """A fulfilment (or a change of one) the web app sent and the ledger has not applied yet: what the state holds
-    so far, if anything, at the time it was sent."""
-    if record is None:
-        return FulfillmentView(fulfillment_id=fulfillment_id, status="pending", carrier=None, numbers=(), urls=(),
-                               lines={}, recorded_at=sent_at)
-    return replace(_from_record(record, "pending"), recorded_at=sent_at)
+def _pending(fulfillment_id: str, sent_at: datetime) -> FulfillmentView:
+    """A fulfilment the web app sent and the ledger has not applied yet (its content is in the event only)."""
+    return FulfillmentView(fulfillment_id=fulfillment_id, status="pending", carrier=None, numbers=(), urls=(),
+                           lines={}, recorded_at=sent_at)
 
 
-def _rejected(record: FulfillmentRecord | None, found: _Letter, fulfillment_id: str) -> FulfillmentView:
+def _rejected(fulfillment_id: str, found: _Letter) -> FulfillmentView:
+    """A fulfilment the ledger holds nothing of, whose event was dead-lettered: what the event said, and why."""
     letter, event = found.letter, found.event
-    if record is not None:
-        reason = f"{letter.message} (the change was refused; the fulfilment stands as before)"
-        return _from_record(record, "rejected", reason=reason)
     if isinstance(event, FulfillmentRecorded):
         return FulfillmentView(
             fulfillment_id=fulfillment_id, status="rejected", carrier=event.carrier,

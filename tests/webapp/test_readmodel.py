@@ -225,13 +225,14 @@ def test_several_tracking_numbers_for_one_unit_are_rejected() -> None:
     assert view.reason is not None and "one tracking number per unit" in view.reason
 
 
-def test_a_refused_edit_leaves_the_fulfilment_standing_and_says_so_while_a_later_edit_is_pending() -> None:
+def test_a_refused_edit_leaves_the_fulfilment_standing_with_the_reason_while_a_later_edit_is_pending() -> None:
     ledger = Ledger(ORDER, recorded("web-1", {"L1": 2}, 1, ["1Z999AA10123456784"]))
     ledger.feed(recorded("web-1", {"L1": 4}, 3), minute=4)  # more than ordered: refused, version 1 stands
     sent = {"web-1": at(3)}
     refused = by_id(ledger.view(sent=sent))["web-1"]
-    assert (refused.status, refused.lines, refused.numbers) == ("rejected", {"L1": 2}, ("1Z999AA10123456784",))
-    assert refused.reason is not None and "stands as before" in refused.reason
+    assert (refused.status, refused.lines, refused.numbers) == ("applied", {"L1": 2}, ("1Z999AA10123456784",))
+    assert refused.reason is not None and "last change was refused" in refused.reason and "3 ordered" in refused.reason
+    assert by_id(ledger.view(pushed(ledger, "web-1"), sent))["web-1"].status == "pushed"
     assert lines(ledger.view(sent=sent))[0] == ("MUG", 3, 2, 0, 1), "the refused edit does not count"
     assert by_id(ledger.view(sent={"web-1": at(8)}))["web-1"].status == "pending", "a newer edit is pending again"
 
@@ -243,7 +244,7 @@ def test_a_rejection_of_an_older_version_does_not_hide_a_later_accepted_one() ->
     assert by_id(ledger.view())["F1"].status == "applied"
 
 
-def test_a_fulfilment_the_buyer_platform_refused_for_good_is_rejected_with_the_sinks_message() -> None:
+def test_a_fulfilment_the_buyer_platform_refused_for_good_stays_applied_with_the_sinks_message() -> None:
     ledger = Ledger(ORDER, recorded("F1", {"L1": 1}, 1))
     record = ledger.state.fulfillments["F1"]
     writes = BuyerWrites(refused={"F1": f"{record.digest}:{record.cancelled}"})
@@ -254,9 +255,9 @@ def test_a_fulfilment_the_buyer_platform_refused_for_good_is_rejected_with_the_s
         text="northwind-shop refused to create for seller fulfilment F1 on buyer order #1001: line closed; not tried "
              "again until the seller's fulfilment changes"))
     view = by_id(ledger.view(writes))["F1"]
-    assert view.status == "rejected" and view.reason is not None and "line closed" in view.reason
+    assert view.status == "applied" and view.reason is not None and "line closed" in view.reason
     ledger.feed(recorded("F1", {"L1": 1}, 3, ["1Z999AA10123456784"]))
-    assert by_id(ledger.view(writes))["F1"].status == "applied", "a changed fulfilment is tried again"
+    assert by_id(ledger.view(writes))["F1"].reason is None, "a changed fulfilment is tried again"
 
 
 def test_fulfilments_are_listed_oldest_first() -> None:
