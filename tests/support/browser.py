@@ -11,14 +11,19 @@ Fixtures (registered for every test by `tests/conftest.py`):
   outlives the module and meets pytest-asyncio's);
 - `page`: a new page in a fresh browser context (its own cookies and storage) per test.
 Each launch gets a fresh, empty profile: Playwright passes its own temporary `--user-data-dir`.
+
+Playwright's sync API runs an event loop in the test's thread, so `asyncio.run` (e.g. `Store.act` of the simulated
+stores) cannot be called there while a browser is open: `beside_playwright` runs such a call in another thread.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -34,6 +39,7 @@ CHROMIUM_ARGS = (
     "--disable-sync",
 )
 DEFAULT_TIMEOUT_MS = 15_000
+T = TypeVar("T")
 
 
 def chromium_executable() -> Path | None:
@@ -46,6 +52,13 @@ def chromium_executable() -> Path | None:
         return Path(found)
     default = Path("/usr/bin/chromium")
     return default if default.is_file() else None
+
+
+def beside_playwright(call: Callable[[], T]) -> T:
+    """`call()` in a thread of its own (where `asyncio.run` works while Playwright's loop runs in this one); its
+    result, or its exception raised here."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
 
 
 @pytest.fixture(scope="module")
