@@ -1,11 +1,13 @@
 """`fulfillsync demo` (what `make run` runs): the whole sync loop on simulated stores of all four platforms.
 
 1. serve the stores and write the run's configuration (`fulfillsync.demo_setup`), create its topics and start
-   `fulfillsync worker` on it;
+   `fulfillsync worker` on it, and `fulfillsync web` beside it (the web app of dray, the seller without a store;
+   its address and dray's demo password are printed);
 2. run the merchants' script (`fulfillsync.demo_script`) while a reader thread follows the four public topics and
    the buyers' stores are read every second, printing each order's story as it happens (`fulfillsync.timeline`);
 3. print a summary table of every order against what the script intended; with `once`, stop and return 0 when
-   every order got there, 1 otherwise; without, keep telling the story until Ctrl-C.
+   every order got there, 1 otherwise; without, keep telling the story (and serving the web app, where dray's
+   order waits for a person to fulfil it) until Ctrl-C.
 
 Lines start with a marker: `=>` a merchant acts, `<=` fulfillsync's doing as the topics and the buyer's store show
 it, `..` waiting, `!!` a store refused something.
@@ -27,9 +29,11 @@ from pathlib import Path
 import httpx
 import yaml
 
-from fulfillsync.demo_script import Stage, run_script, watch_buyers
+from fulfillsync.demo_script import Stage, WebApp, run_script, watch_buyers
 from fulfillsync.demo_setup import (
     CAST,
+    DEMO_WEB_PASSWORD,
+    DRAY,
     ROUTES,
     ChildProcess,
     DemoSetupError,
@@ -38,7 +42,10 @@ from fulfillsync.demo_setup import (
     credential_environment,
     forget_previous_run,
     start_stores,
+    start_web,
     start_worker,
+    web_port,
+    web_url,
 )
 from fulfillsync.timeline import Outcome, Timeline, read_topics, summary
 from schemas.config import Config
@@ -68,23 +75,35 @@ def run_demo(base: Config, options: DemoOptions) -> int:
     """Run the demo on `base`'s broker and web port. Returns 0 when every order reached its intended state (or
     on Ctrl-C), 1 when one did not, 2 when the stores or the worker could not be started."""
     signal.signal(signal.SIGTERM, _interrupt)  # a SIGTERM stops the demo as Ctrl-C does: its children too
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background (SIGINT ignored)
     folder = options.folder
     folder.mkdir(parents=True, exist_ok=True)
     forget_previous_run(folder, base.kafka.bootstrap_servers)
     interval = options.interval
+    env = credential_environment()  # one session secret and password hash for the whole run
     try:
         with _stores(folder) as stores:
-            config_path = _write_config(base, stores, folder, interval)
-            config = load_config(config_path, environ=credential_environment()).config
+            port = web_port(base)
+            config_path = _write_config(base, stores, folder, interval, port)
+            config = load_config(config_path, environ=env).config
             ensure_topics(config.kafka)
             say("..", f"starting the worker on {config_path} (log: {folder / 'worker.log'}) ...")
-            worker = start_worker(config_path, config.worker.web_port)
+            worker = start_worker(config_path, config.worker.web_port, env)
+            web: ChildProcess | None = None
             try:
                 say("..", f"worker ready: http://127.0.0.1:{config.worker.web_port}/readyz; polling every "
                           f"{interval.total_seconds():g}s")
-                return asyncio.run(_show(config, stores, options, interval))
+                url = web_url(config.web.host, config.web.port)
+                say("..", f"starting the web app (log: {folder / 'web.log'}) ...")
+                web = start_web(config_path, url, env)
+                say("..", f"web app ready: {url}/ (dray, the seller without a store, signs in as {DRAY.connection}, "
+                          f"password {DEMO_WEB_PASSWORD})" + ("" if port == base.web.port else
+                                                              f"; port {base.web.port} was taken"))
+                return asyncio.run(_show(config, stores, options, interval, url))
             finally:
-                say("..", "stopping the worker and the stores ...")
+                say("..", "stopping the web app, the worker and the stores ...")
+                if web is not None:
+                    web.stop()
                 worker.stop()
     except DemoSetupError as error:
         say("!!", str(error))
@@ -104,7 +123,8 @@ def _stores(folder: Path) -> Iterator[dict[str, Store]]:
     process, stores = start_stores(folder)
     try:
         for party in CAST:
-            say("..", f"{party.role:6} {party!s:24} {stores[party.partner].base_url}")
+            where = stores[party.partner].base_url if party.has_store else "no store: fulfils in the web app"
+            say("..", f"{party.role:6} {party!s:24} {where}")
         for buyer, seller in ROUTES:
             say("..", f"route  {buyer.partner} -> {seller.partner}: SKUs {', '.join(seller.skus)}")
         yield stores
@@ -112,18 +132,20 @@ def _stores(folder: Path) -> Iterator[dict[str, Store]]:
         process.stop()
 
 
-def _write_config(base: Config, stores: dict[str, Store], folder: Path, interval: timedelta) -> Path:
+def _write_config(base: Config, stores: dict[str, Store], folder: Path, interval: timedelta, port: int) -> Path:
     run = datetime.now().strftime("%m%d%H%M%S")
     document = config_document(base, stores, prefix=f"{base.kafka.topic_prefix}-demo-{run}",
-                               state_dir=folder / "state", interval=interval)
+                               state_dir=folder / "state", interval=interval, web_port=port)
     path = folder / "config.yaml"
     path.write_text("# Written by `fulfillsync demo` on every run (README: What `make run` shows). Credentials: the\n"
-                    "# FULFILLSYNC_DEMO_* variables, which the demo sets for its worker (sandbox-token, ck_sandbox,\n"
-                    "# cs_sandbox).\n" + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+                    "# FULFILLSYNC_DEMO_* variables, which the demo sets for its worker and web app (sandbox-token,\n"
+                    "# ck_sandbox, cs_sandbox; the web app's session secret and dray's password hash are new on\n"
+                    "# every run).\n" + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return path
 
 
-async def _show(config: Config, stores: dict[str, Store], options: DemoOptions, interval: timedelta) -> int:
+async def _show(config: Config, stores: dict[str, Store], options: DemoOptions, interval: timedelta,
+                web_root: str) -> int:
     timeline = Timeline({party.connection: str(party) for party in CAST})
     records: queue.Queue[Outcome] = queue.Queue()
     done = threading.Event()
@@ -139,7 +161,9 @@ async def _show(config: Config, stores: dict[str, Store], options: DemoOptions, 
     async with contextlib.AsyncExitStack() as clients:
         http = {partner: await clients.enter_async_context(httpx.AsyncClient(base_url=store.root, timeout=10))
                 for partner, store in stores.items()}
-        stage = Stage(http=http, timeline=timeline, say=say,
+        web = WebApp(web_root, DRAY.connection, DEMO_WEB_PASSWORD,
+                     await clients.enter_async_context(httpx.AsyncClient(base_url=web_root, timeout=10)))
+        stage = Stage(http=http, web=web, timeline=timeline, say=say,
                       step_timeout_s=options.step_timeout_s or 3 * seconds + 20, slow_after_s=2 * seconds + 5,
                       deadline=time.monotonic() + options.duration_s)
         background = [asyncio.create_task(_tell(timeline, records)), asyncio.create_task(watch_buyers(stage))]
@@ -149,6 +173,10 @@ async def _show(config: Config, stores: dict[str, Store], options: DemoOptions, 
             reached = _summarise(stage, options.folder)
             if options.once:
                 return 0 if reached else 1
+            for order_id, intent in stage.intents.items():
+                story = stage.story(order_id)
+                if intent == "web" and story is not None and not story.fulfilled:
+                    say("..", f"{stage.name(order_id)} waits for you in the web app: {web.where(order_id)}")
             say("..", "still telling what happens; Ctrl-C to stop")
             await asyncio.Event().wait()
             return 0

@@ -11,7 +11,9 @@ The scenarios (run side by side; each says what it does and waits, with a time l
    that fulfilment (wrong parcel) and ships them again: shipped, the buyer's store showing the new tracking only;
 4. corner orders 4 hats from cobalt: cobalt ships 1: partially fulfilled;
 5. northwind orders a vase from bolt plus 2 cards of its own, then the customer cancels the order before it ships:
-   cancelled.
+   cancelled;
+6. northwind orders 2 bowls from dray, a seller without a store (`manual`): the order waits in the web app, where
+   the script, signed in as dray, sees it; a person fulfils it there in the browser.
 
 A wait that runs out says what it was waiting for and the scenario goes on (or stops when the seller's order
 never appeared); the summary then shows where each order stands against what was intended.
@@ -20,6 +22,7 @@ never appeared); the summary then shows where each order stands against what was
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,13 +30,39 @@ from typing import Any
 
 import httpx
 
-from fulfillsync.demo_setup import ACME, BOLT, CAST, COBALT, CORNER, NORTHWIND, Party
+from fulfillsync.demo_setup import ACME, BOLT, COBALT, CORNER, DRAY, NORTHWIND, STORE_CAST, Party
 from fulfillsync.timeline import Intent, OrderStory, Timeline
 from sandbox.merchant import Merchant, MerchantError, PlacedOrder
 from schemas.ids import order_id as stored_order_id
 
 Say = Callable[[str, str], None]
 """Prints one line: a marker (`=>` the merchants act, `..` waiting) and the text."""
+
+@dataclass
+class WebApp:
+    """The demo's web app as its manual seller sees it: `http` reaches its root and keeps the session cookie."""
+
+    url: str
+    connection: str
+    password: str
+    http: httpx.AsyncClient
+    signed_in: bool = False
+
+    async def shows(self, order_id: str) -> bool:
+        """Whether the seller, signed in, can open the order's page (404 until the web app's read model has the
+        order; no answer or a failed sign-in: False)."""
+        if not self.signed_in:
+            page = await self.http.get("/signin")
+            token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            answer = await self.http.post("/signin", data={
+                "csrf": token.group(1) if token else "", "connection_id": self.connection,
+                "password": self.password, "next": ""})
+            self.signed_in = answer.status_code == 303
+        return self.signed_in and (await self.http.get(f"/orders/{order_id}")).status_code == 200
+
+    def where(self, order_id: str) -> str:
+        return f"{self.url}/orders/{order_id} (sign in as {self.connection}, password {self.password})"
+
 
 @dataclass(frozen=True)
 class BuyerOrder:
@@ -51,6 +80,7 @@ class Stage:
     when a wait says it is still waiting."""
 
     http: dict[str, httpx.AsyncClient]  # partner -> a client of its store's root
+    web: WebApp
     timeline: Timeline
     say: Say
     step_timeout_s: float
@@ -61,8 +91,9 @@ class Stage:
     merchants: dict[str, Merchant] = field(init=False)
 
     def __post_init__(self) -> None:
-        parties = {party.partner: party for party in CAST}
-        self.merchants = {partner: Merchant(parties[partner].platform, http) for partner, http in self.http.items()}
+        parties = {party.partner: party for party in STORE_CAST}
+        self.merchants = {partner: Merchant(parties[partner].store_platform, http)
+                          for partner, http in self.http.items()}
 
     # -- the buyers' side -------------------------------------------------------------------------------------
 
@@ -282,8 +313,26 @@ def looks_cancelled(order: dict[str, Any]) -> bool:
     return bool(words & {"canceled", "cancelled"}) or order.get("cancelled") is True or order.get("status_id") == 5
 
 
+async def left_for_the_web_app(stage: Stage) -> None:
+    placed = await stage.place(NORTHWIND, {"DRAY-BOWL": 2, "HOUSE-CANDLE": 1},
+                               "2 DRAY-BOWL (dray's, who fulfils in the web app) and 1 HOUSE-CANDLE (northwind's own)")
+    order_id = stage.intend(NORTHWIND, placed, DRAY, "web")
+    if not await stage.wait_for("the order routed to dray", stage.about(order_id, lambda story: True)):
+        return
+
+    async def shown() -> bool:
+        shows = await stage.web.shows(order_id)
+        for happening in stage.timeline.web_view(order_id, shown=shows):
+            stage.say("<=", Timeline.line(happening))
+        return shows
+
+    if await stage.wait_async(f"the web app to show {stage.name(order_id)} to dray", shown):
+        stage.say("..", f"{stage.name(order_id)}: left for you to fulfil in the web app: {stage.web.where(order_id)}")
+
+
 SCENARIOS: tuple[Callable[[Stage], Awaitable[None]], ...] = (
-    partial_then_complete, split_between_sellers, cancel_and_refulfil, partial_stays, buyer_cancels)
+    partial_then_complete, split_between_sellers, cancel_and_refulfil, partial_stays, buyer_cancels,
+    left_for_the_web_app)
 
 
 async def run_script(stage: Stage) -> None:

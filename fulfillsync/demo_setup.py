@@ -2,22 +2,29 @@
 
 - The cast (`CAST`): two buyers and three sellers on all four platforms: northwind (Shopify) buys from acme
   (BigCommerce) and bolt (Magento 2); corner (WooCommerce) buys from cobalt (Shopify). Every buyer also sells
-  its own products (SKUs `HOUSE-*`), which no route covers.
+  its own products (SKUs `HOUSE-*`), which no route covers. And a seller without a store: dray (`manual`),
+  which fulfils northwind's `DRAY-*` in the web app.
 - The stores: `fulfillsync sandbox --stores <dir>/stores.yaml` as a child process (the command's own code, output
-  in `<dir>/sandbox.log`); each store's `base_url` is read from the lines it announces.
+  in `<dir>/sandbox.log`); each store's `base_url` is read from the lines it announces. One per party of
+  `STORE_CAST` (every party but dray).
 - The configuration: `<dir>/config.yaml`, written on every run from the base configuration (broker, web port,
   partitions, polling) plus the cast's connections and routes, a topic prefix of its own for the run
   (`<base prefix>-demo-<run>`) and the state under `<dir>/state`. Credentials are `${FULFILLSYNC_DEMO_*}`
   references, set in the worker's environment (the stores accept `sandbox-token`, or `ck_sandbox`/`cs_sandbox`).
+  The web app (`web:`) listens on the base configuration's `web.host`/`web.port` (any free port when that one is
+  taken); dray signs in with `DEMO_WEB_PASSWORD`, whose scrypt hash, like the session secret, is made afresh for
+  each run and reaches the processes as `${FULFILLSYNC_DEMO_WEB_*}` (`RunEnvironment`).
 - The previous run's topics (found through the previous `<dir>/config.yaml`) are deleted first: its stores are
   gone, and the broker keeps only one demo's topics.
-- The worker: `fulfillsync --config <dir>/config.yaml worker` as a child process, output in `<dir>/worker.log`.
+- The worker: `fulfillsync --config <dir>/config.yaml worker` as a child process, output in `<dir>/worker.log`;
+  the web app: `fulfillsync --config <dir>/config.yaml web`, output in `<dir>/web.log`.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -28,7 +35,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -36,12 +43,17 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from fulfillsync.cli import SANDBOX_DEFAULT_CREDENTIALS
+from sandbox.server import free_port
 from sandbox.settings import SandboxPlatform
 from schemas.config import REQUIRED_CREDENTIALS, Config
+from webapp.auth import hash_password
 
 DEFAULT_DIR = Path(".fulfillsync/demo")
 CREDENTIAL_ENV = {"access_token": "FULFILLSYNC_DEMO_TOKEN", "consumer_key": "FULFILLSYNC_DEMO_WOO_KEY",
                   "consumer_secret": "FULFILLSYNC_DEMO_WOO_SECRET"}
+WEB_ENV = {"password_hash": "FULFILLSYNC_DEMO_WEB_HASH", "session_secret": "FULFILLSYNC_DEMO_WEB_SECRET"}
+DEMO_WEB_PASSWORD = "dray-demo-password"  # noqa: S105 - the local demo's published password
+"""dray's password in the demo's web app (printed by the demo: the demo is local and throwaway)."""
 _ANNOUNCED = re.compile(r"^(?P<platform>\S+)\s+(?P<name>\S+)\s+base_url: (?P<url>\S+)$")
 
 
@@ -55,12 +67,23 @@ class Party:
 
     partner: str
     role: str  # buyer | seller
-    platform: SandboxPlatform
+    platform: SandboxPlatform | Literal["manual"]
     skus: tuple[str, ...] = ()  # sellers: the SKU patterns their buyers route to them
 
     @property
     def connection(self) -> str:
         return f"{self.partner}-{'woo' if self.platform == 'woocommerce' else self.platform}"
+
+    @property
+    def has_store(self) -> bool:
+        return self.platform != "manual"
+
+    @property
+    def store_platform(self) -> SandboxPlatform:
+        """The platform of its simulated store; ValueError for a party without one."""
+        if self.platform == "manual":
+            raise ValueError(f"{self.partner} has no store: it fulfils in the web app")
+        return self.platform
 
     def __str__(self) -> str:
         return f"{self.partner} ({self.platform})"
@@ -71,8 +94,10 @@ CORNER = Party("corner", "buyer", "woocommerce")
 ACME = Party("acme", "seller", "bigcommerce", ("ACME-*",))
 BOLT = Party("bolt", "seller", "magento2", ("BOLT-*",))
 COBALT = Party("cobalt", "seller", "shopify", ("COBALT-*",))
-CAST: tuple[Party, ...] = (NORTHWIND, CORNER, ACME, BOLT, COBALT)
-ROUTES: tuple[tuple[Party, Party], ...] = ((NORTHWIND, ACME), (NORTHWIND, BOLT), (CORNER, COBALT))
+DRAY = Party("dray", "seller", "manual", ("DRAY-*",))
+CAST: tuple[Party, ...] = (NORTHWIND, CORNER, ACME, BOLT, COBALT, DRAY)
+STORE_CAST: tuple[Party, ...] = tuple(party for party in CAST if party.has_store)
+ROUTES: tuple[tuple[Party, Party], ...] = ((NORTHWIND, ACME), (NORTHWIND, BOLT), (CORNER, COBALT), (NORTHWIND, DRAY))
 
 
 @dataclass(frozen=True)
@@ -89,18 +114,22 @@ def stores_file(folder: Path) -> Path:
     document = {"stores": [{"platform": party.platform, "name": party.partner, "port": 0,
                             "credentials": {key: SANDBOX_DEFAULT_CREDENTIALS[key]
                                             for key in REQUIRED_CREDENTIALS[party.platform]}}
-                           for party in CAST]}
+                           for party in STORE_CAST]}
     path = folder / "stores.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return path
 
 
 def config_document(base: Config, stores: dict[str, Store], *, prefix: str, state_dir: Path,
-                    interval: timedelta) -> dict[str, Any]:
-    """The demo's configuration: `base`'s broker and worker settings, the cast's connections and routes."""
+                    interval: timedelta, web_port: int) -> dict[str, Any]:
+    """The demo's configuration: `base`'s broker and worker settings, the cast's connections and routes, the web
+    app on `web_port` (dray signs in there)."""
     def connection(party: Party) -> dict[str, Any]:
-        return {"id": party.connection, "partner": party.partner, "role": party.role, "platform": party.platform,
-                "base_url": stores[party.partner].base_url,
+        document: dict[str, Any] = {"id": party.connection, "partner": party.partner, "role": party.role,
+                                    "platform": party.platform}
+        if not party.has_store:
+            return {**document, "web_access": {"password_hash": f"${{{WEB_ENV['password_hash']}}}"}}
+        return {**document, "base_url": stores[party.partner].base_url,
                 "credentials": {key: f"${{{CREDENTIAL_ENV[key]}}}" for key in REQUIRED_CREDENTIALS[party.platform]}}
 
     return {
@@ -109,6 +138,8 @@ def config_document(base: Config, stores: dict[str, Store], *, prefix: str, stat
         "polling": {"interval": _duration(interval), "shipped_watch": _duration(base.polling.shipped_watch)},
         "worker": {"web_host": base.worker.web_host, "web_port": base.worker.web_port, "state_dir": str(state_dir),
                    "broker_session_timeout": _duration(base.worker.broker_session_timeout)},
+        "web": {"host": base.web.host, "port": web_port, "public_url": web_url(base.web.host, web_port),
+                "session_secret": f"${{{WEB_ENV['session_secret']}}}"},
         "connections": [connection(party) for party in CAST],
         "routes": [{"buyer": buyer.connection, "seller": seller.connection, "skus": list(seller.skus)}
                    for buyer, seller in ROUTES],
@@ -119,9 +150,23 @@ def _duration(value: timedelta) -> str:
     return f"{round(value.total_seconds() * 1000)}ms"
 
 
+def web_url(host: str, port: int) -> str:
+    """Where a person on this machine opens the web app."""
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104 - compared, not bound
+
+
+def web_port(base: Config) -> int:
+    """The base configuration's `web.port` when it is free, else any free port (the demo says which)."""
+    return base.web.port if _free(base.web.host, base.web.port) else free_port()
+
+
 def credential_environment() -> dict[str, str]:
-    """The environment variables the generated configuration refers to, with the stores' credentials."""
-    return {variable: SANDBOX_DEFAULT_CREDENTIALS[key] for key, variable in CREDENTIAL_ENV.items()}
+    """The environment variables the generated configuration refers to, with the stores' credentials, and for
+    the web app a session secret and the hash of `DEMO_WEB_PASSWORD`, both new on every call (call it once a
+    run, and hand the result to every process of the run)."""
+    return {**{variable: SANDBOX_DEFAULT_CREDENTIALS[key] for key, variable in CREDENTIAL_ENV.items()},
+            WEB_ENV["password_hash"]: hash_password(DEMO_WEB_PASSWORD),
+            WEB_ENV["session_secret"]: secrets.token_hex(32)}
 
 
 def forget_previous_run(folder: Path, bootstrap: str) -> None:
@@ -181,7 +226,7 @@ def start_stores(folder: Path, timeout_s: float = 60.0) -> tuple[ChildProcess, d
     """Serve the cast's stores; returns the process and partner -> store once every store answers.
     Raises DemoSetupError (after stopping the process) when they do not within `timeout_s`."""
     process = ChildProcess(["sandbox", "--stores", str(stores_file(folder))], folder / "sandbox.log")
-    parties = {party.partner: party for party in CAST}
+    parties = {party.partner: party for party in STORE_CAST}
     stores: dict[str, Store] = {}
     deadline = time.monotonic() + timeout_s
     try:
@@ -192,8 +237,8 @@ def start_stores(folder: Path, timeout_s: float = 60.0) -> tuple[ChildProcess, d
                     url = match["url"]
                     root = "{0.scheme}://{0.netloc}".format(urlsplit(url))
                     stores[match["name"]] = Store(parties[match["name"]], root, url)
-            if len(stores) == len(CAST) and all(_answers(f"{store.root}/_sandbox/requests")
-                                                for store in stores.values()):
+            if len(stores) == len(STORE_CAST) and all(_answers(f"{store.root}/_sandbox/requests")
+                                                      for store in stores.values()):
                 return process, stores
             time.sleep(0.2)
     except BaseException:  # Ctrl-C while waiting: no store outlives the demo
@@ -204,31 +249,52 @@ def start_stores(folder: Path, timeout_s: float = 60.0) -> tuple[ChildProcess, d
                          f"{sorted(stores)}); see {process.log_path}:\n{process.log_tail()}")
 
 
-def start_worker(config_path: Path, web_port: int, timeout_s: float = 120.0) -> ChildProcess:
-    """`fulfillsync worker` on the generated configuration; returns once /readyz answers 200.
-    Raises DemoSetupError (after stopping it) when it exits or is not ready within `timeout_s`, and without
-    starting it when something already listens on the web port (whose /readyz would be taken for the worker's)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the worker's server: TIME_WAIT is no owner
-        try:
-            probe.bind(("127.0.0.1", web_port))
-        except OSError:
-            raise DemoSetupError(f"port {web_port} (worker.web_port) is in use: is another worker or demo running? "
-                                 "Stop it, or give the demo a configuration with another web_port") from None
+def start_worker(config_path: Path, web_port: int, env: dict[str, str], timeout_s: float = 120.0) -> ChildProcess:
+    """`fulfillsync worker` on the generated configuration, with `env` (`credential_environment`); returns once
+    /readyz answers 200. Raises DemoSetupError (after stopping it) when it exits or is not ready within
+    `timeout_s`, and without starting it when something already listens on the web port (whose /readyz would be
+    taken for the worker's)."""
+    if not _free("127.0.0.1", web_port):
+        raise DemoSetupError(f"port {web_port} (worker.web_port) is in use: is another worker or demo running? "
+                             "Stop it, or give the demo a configuration with another web_port")
     process = ChildProcess(["--config", str(config_path), "worker", "--no-create-topics"],
-                           config_path.parent / "worker.log", env=credential_environment())
+                           config_path.parent / "worker.log", env=env)
+    return _until_answers(process, "the worker", f"http://127.0.0.1:{web_port}/readyz", timeout_s)
+
+
+def start_web(config_path: Path, url: str, env: dict[str, str], timeout_s: float = 60.0) -> ChildProcess:
+    """`fulfillsync web` on the generated configuration, with `env`; returns once its read model caught up (its
+    order list answers, after the redirect to the sign-in page, rather than 503). Raises DemoSetupError (after
+    stopping it) when it exits or is not ready within `timeout_s`."""
+    process = ChildProcess(["--config", str(config_path), "web", "--loglevel", "warning"],
+                           config_path.parent / "web.log", env=env)
+    return _until_answers(process, "the web app", f"{url}/orders", timeout_s)
+
+
+def _until_answers(process: ChildProcess, what: str, url: str, timeout_s: float) -> ChildProcess:
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline and not process.exited():
-            if _answers(f"http://127.0.0.1:{web_port}/readyz"):
+            if _answers(url):
                 return process
             time.sleep(0.3)
-    except BaseException:  # Ctrl-C while waiting: no worker outlives the demo
+    except BaseException:  # Ctrl-C while waiting: no child outlives the demo
         process.stop()
         raise
     process.stop()
-    raise DemoSetupError(f"the worker {'exited' if process.exited() else 'was not ready'} "
+    raise DemoSetupError(f"{what} {'exited' if process.exited() else 'was not ready'} "
                          f"(within {timeout_s:.0f}s); see {process.log_path}:\n{process.log_tail()}")
+
+
+def _free(host: str, port: int) -> bool:
+    """Whether a server could listen on `port` (a port in TIME_WAIT counts as free, as for the servers)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _answers(url: str) -> bool:

@@ -22,7 +22,8 @@ from schemas.config import Config
 from schemas.topics import TopicNames
 
 Outcome = dict[str, Any]
-Intent = Literal["shipped", "partial", "cancelled"]
+Intent = Literal["shipped", "partial", "cancelled", "web"]
+"""Where a script means an order to end: `web`: routed to a manual seller, whose web app shows it."""
 
 
 def describe(record: Outcome, references: dict[str, str] | None = None) -> str:
@@ -181,6 +182,8 @@ class OrderStory:
     dead_letters: list[str] = field(default_factory=list)
     on_buyer: tuple[BuyerParcel, ...] = ()
     cancelled_on_seller: bool = False  # the seller's store shows the order cancelled (`Timeline.seller_view`)
+    manual: bool = False  # the seller fulfils in the web app (platform `manual`): it has no store
+    in_web_app: bool = False  # the web app shows the order to its manual seller (`Timeline.web_view`)
     reported: set[str] = field(default_factory=set)  # every tracking number the seller ever reported
 
     @property
@@ -224,6 +227,8 @@ class OrderStory:
         if self.fulfilled:
             how = "partially" if self.fulfilled < self.ordered else "all"
             return f"{how} fulfilled {self.fulfilled}/{self.ordered}"
+        if self.manual:
+            return "waiting for the seller in the web app" if self.in_web_app else "routed, not yet in the web app"
         if self.seller_ref is not None:
             return "on the seller's store, unfulfilled"
         return "routed, not yet on the seller's store"
@@ -240,7 +245,10 @@ class OrderStory:
 
     def reached(self, intent: Intent) -> bool:
         """Whether the order stands where a script meant it to: shipped or partially fulfilled with the buyer's
-        store showing the seller's tracking, or cancelled by the buyer, on the seller's store too, unfulfilled."""
+        store showing the seller's tracking, or cancelled by the buyer, on the seller's store too, unfulfilled; or,
+        for a manual seller, shown in the web app."""
+        if intent == "web":
+            return self.manual and self.in_web_app
         if intent == "cancelled":
             return self.whole_order_cancelled and self.cancelled_on_seller and not self.seller_numbers()
         if intent == "shipped":
@@ -297,6 +305,7 @@ class Timeline:
             story = OrderStory(
                 order_id=order_id, buyer=self._party(buyer), buyer_key=(buyer["connection"], str(buyer["order_ref"])),
                 number=number if number.startswith("#") else f"#{number}", seller=self._party(seller),
+                manual=seller.get("platform") == "manual",
                 lines={line["line_id"]: (line["sku"], int(line["quantity"])) for line in record["lines"]})
             self.orders[order_id] = story
             units = ", ".join(f"{sku}×{qty}" for sku, qty in story.lines.values())
@@ -359,11 +368,21 @@ class Timeline:
 
     def seller_view(self, order_id: str, *, cancelled: bool) -> list[Happening]:
         """Whether the seller's store shows the order cancelled (as its merchant sees it)."""
+        return self._flag(order_id, "cancelled_on_seller", cancelled,
+                          f"the seller's store shows the order {'cancelled' if cancelled else 'open again'}")
+
+    def web_view(self, order_id: str, *, shown: bool) -> list[Happening]:
+        """Whether the web app shows the order to its manual seller (as the seller, signed in, sees it)."""
+        return self._flag(order_id, "in_web_app", shown,
+                          f"the web app {'shows' if shown else 'no longer shows'} the order to the seller")
+
+    def _flag(self, order_id: str, name: str, value: bool, text: str) -> list[Happening]:
+        """Set the story's flag `name` to `value`: a happening when that changed it."""
         story = self.orders.get(order_id)
-        if story is None or story.cancelled_on_seller == cancelled:
+        if story is None or getattr(story, name) == value:
             return []
-        story.cancelled_on_seller = cancelled
-        return [(story, f"the seller's store shows the order {'cancelled' if cancelled else 'open again'}")]
+        setattr(story, name, value)
+        return [(story, text)]
 
     @staticmethod
     def line(happening: Happening) -> str:

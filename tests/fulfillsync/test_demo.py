@@ -1,9 +1,10 @@
 """`make run`'s demo end to end, once, on the real broker: `fulfillsync demo --once` with its simulated stores of
-all four platforms, the worker polling every 2 seconds, the merchants' script, and the summary it ends with.
+all four platforms, the worker polling every 2 seconds, the web app beside it, the merchants' script, and the
+summary it ends with.
 
 One run (a module fixture, about 40 s) serves every test: each checks one part of the loop in what the run
-printed. The test's own configuration gives the run its broker, topic prefix (the demo adds `-demo-<run>`), web
-port, and a folder for its configuration, logs and state."""
+printed. The test's own configuration gives the run its broker, topic prefix (the demo adds `-demo-<run>`), the
+worker's and the web app's ports, and a folder for its configuration, logs and state."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
+from sandbox.server import free_port
 from tests.support.kafka_harness import write_config
 
 pytestmark = pytest.mark.kafka
@@ -63,6 +66,8 @@ def summary_rows(out: str) -> list[Row]:
 def run(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Run:
     folder = tmp_path_factory.mktemp("demo")
     config = write_config(folder, kafka_bootstrap)
+    document = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**document, "web": {"host": "127.0.0.1", "port": free_port()}}))
     result = subprocess.run(
         [sys.executable, "-m", "fulfillsync.cli", "--config", str(config), "demo", "--dir", str(folder / "run"),
          "--interval", "2s", "--step-timeout", "25", "--duration", "120", "--once"],
@@ -73,12 +78,13 @@ def run(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Run:
 
 
 def test_every_dropship_line_reaches_its_seller_and_the_buyers_own_lines_do_not(run: Run) -> None:
-    assert len(run.rows) == 6, run.explain()  # 5 buyer orders, one split between two sellers
+    assert len(run.rows) == 7, run.explain()  # 6 buyer orders, one split between two sellers
     assert sorted(row.seller for row in run.rows) == ["acme (bigcommerce)"] * 2 + ["bolt (magento2)"] * 2 + \
-        ["cobalt (shopify)"] * 2
+        ["cobalt (shopify)"] * 2 + ["dray (manual)"]
     assert not [row for row in run.rows if row.state.startswith("routed")], run.explain()
     routed = [line for line in run.out.splitlines() if "routed to the seller:" in line]
-    assert len(routed) == 6 and not [line for line in routed if "HOUSE-" in line], run.explain()
+    assert len(routed) == 7 and not [line for line in routed if "HOUSE-" in line], run.explain()
+    # dray has no store: fulfillsync creates no order for it anywhere but in the web app
     assert len(re.findall(r"created on the seller's store as \S+", run.out)) == 6, run.explain()
 
 
@@ -110,13 +116,29 @@ def test_the_buyers_cancellation_reaches_the_seller_and_every_order_stands_where
     [cancelled] = [row for row in run.rows if row.intended.startswith("cancelled")]
     assert cancelled.state == "CANCELLED on both stores", run.explain()
     assert cancelled.on_buyer == "none" and cancelled.intended == "cancelled: yes"
-    assert "every order reached its intended state (6 of 6)" in run.out
+    assert "every order reached its intended state (7 of 7)" in run.out
     assert run.returncode == 0, run.explain()
+
+
+def test_the_order_of_the_seller_without_a_store_waits_in_the_web_app(run: Run) -> None:
+    ready = re.search(r"web app ready: (http://127\.0\.0\.1:\d+)/ \(dray, the seller without a store, signs in as "
+                      r"dray-manual, password (\S+)\)", run.out)
+    assert ready is not None, run.explain()
+    [dray] = run.rows_of("dray", "waiting for the seller in the web app")
+    assert (dray.on_buyer, dray.intended) == ("none", "web: yes"), run.explain()
+    assert re.search(r"dray \(manual\): routed to the seller: DRAY-BOWL×2 ", run.out), run.explain()
+    assert re.search(r"dray \(manual\): the web app shows the order to the seller", run.out), run.explain()
+    left = re.search(r"left for you to fulfil in the web app: (\S+)/orders/[0-9a-f-]{36} \(sign in as dray-manual, "
+                     r"password (\S+)\)", run.out)
+    assert left is not None and left.groups() == ready.groups(), run.explain()
 
 
 def test_the_run_leaves_its_configuration_and_logs_in_its_folder(run: Run) -> None:
     configured = re.search(r"starting the worker on (\S+config\.yaml)", run.out)
     assert configured is not None, run.explain()
     folder = Path(configured.group(1)).parent
-    assert {"config.yaml", "stores.yaml", "worker.log", "sandbox.log"} <= {path.name for path in folder.iterdir()}
-    assert "${FULFILLSYNC_DEMO_TOKEN}" in (folder / "config.yaml").read_text()
+    assert {"config.yaml", "stores.yaml", "worker.log", "sandbox.log", "web.log"} <= {
+        path.name for path in folder.iterdir()}
+    written = (folder / "config.yaml").read_text()
+    assert "${FULFILLSYNC_DEMO_TOKEN}" in written and "${FULFILLSYNC_DEMO_WEB_HASH}" in written
+    assert "scrypt$" not in written and "${FULFILLSYNC_DEMO_WEB_SECRET}" in written

@@ -16,6 +16,7 @@ BUYER = PartyRef(partner="northwind", connection="northwind-shopify", platform="
                  order_ref="gid://shopify/Order/1004")
 ACME = PartyRef(partner="acme", connection="acme-bigcommerce", platform="bigcommerce")
 BOLT = PartyRef(partner="bolt", connection="bolt-magento", platform="magento2")
+DRAY = PartyRef(partner="dray", connection="dray-manual", platform="manual")
 ACME_SOURCE = SourceRef(partner="acme", connection="acme-bigcommerce", platform="bigcommerce")
 
 
@@ -140,3 +141,20 @@ def test_a_dead_letter_is_told_on_its_order_or_on_its_own() -> None:
                                     "reason": "invalid_payload", "message": "not JSON"})
     assert nobody is None
     assert timeline.apply({"type": "fulfillment.cancelled", "event_id": "x", "order_id": "unknown"}) == []
+
+
+def test_the_order_of_a_manual_seller_waits_in_the_web_app_until_it_is_fulfilled_there() -> None:
+    timeline = Timeline()
+    bowls = placed(DRAY, DRAY_BOWL=2)
+    timeline.apply(bowls)
+    story = timeline.orders[bowls["order_id"]]
+    assert story.state == "routed, not yet in the web app" and not story.reached("web")
+    assert [text for _, text in timeline.web_view(bowls["order_id"], shown=True)] == [
+        "the web app shows the order to the seller"]
+    assert timeline.web_view(bowls["order_id"], shown=True) == []
+    assert story.state == "waiting for the seller in the web app" and story.reached("web")
+    timeline.apply(recorded(bowls["order_id"], "web-1", 1, ["1Z1"], L1=1))
+    assert story.state == "partially fulfilled 1/2"
+    mug = placed(ACME, ACME_MUG=1)
+    timeline.apply(mug)
+    assert not timeline.orders[mug["order_id"]].reached("web")  # a seller with a store
