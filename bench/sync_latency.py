@@ -389,6 +389,9 @@ def report(results: Sequence[dict[str, Any]], machine: dict[str, Any]) -> None:
     print(f"{'mode':8} {'interval':>8} {'orders':>7} {'rate/s':>6} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7} "
           f"{'p99/interval':>12} {'missing':>7}  target")
     for row in results:
+        if "error" in row:
+            print(f"{row['mode']:8} gave up: {row['error'].splitlines()[0][:90]}")
+            continue
         lat = row["latency_s"]
         cells = " ".join(f"{lat[name]:>6.2f}s" if lat[name] is not None else f"{'n/a':>7}"
                          for name in ("p50", "p90", "p99", "max"))
@@ -397,7 +400,7 @@ def report(results: Sequence[dict[str, Any]], machine: dict[str, Any]) -> None:
               f"{fraction if fraction is not None else 'n/a':>12} {row['missing']:>7}  "
               f"{row['target']}: {'MET' if row['target_met'] else 'NOT MET'}")
     print("-" * 104)
-    for row in results:
+    for row in (row for row in results if "error" not in row):
         print(f"{row['mode']:8} buyers {'/'.join(row['buyers'])}, sellers {'/'.join(row['sellers'])}; setup "
               f"{row['setup_s']}s; fulfil phase {row['fulfil_phase_s']}s; webhook answers {row['webhook_answers']}; "
               f"dead letters {row['dead_letters']}; scheduled poll slots in the window "
@@ -424,28 +427,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.requests_per_s = request_rates(args.requests_per_s or [DEFAULT_RATES])
     args.buyers = [PLATFORMS[PLATFORMS.index(name)] for name in args.buyers.split(",") if name in PLATFORMS]
     machine, version = machine_summary(), code_version()
-    results = []
+    fingerprint = version.pop("source_fingerprint")
+    path = RESULTS_DIR / f"sync_latency-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    results: list[dict[str, Any]] = []
     for mode in (("webhook", "poll") if args.mode == "both" else (args.mode,)):
+        results.append(measured(mode, args))
+        version["changed_during_run"] = source_fingerprint() != fingerprint
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)  # after every mode: a later failure loses nothing
+        document = {"args": vars(args), "machine": machine, "code": version, "results": results}
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    report(results, machine)
+    print(json.dumps({"bench": "sync_latency", **{row["mode"]: {
+        "p50": row["latency_s"]["p50"], "p99": row["latency_s"]["p99"], "target_met": row["target_met"]}
+        if "error" not in row else {"error": row["error"][:200]} for row in results}}))
+    print(f"results written to {path}")
+    return 0 if all(row.get("target_met") for row in results) else 1
+
+
+def measured(mode: str, args: argparse.Namespace) -> dict[str, Any]:
+    """`run_mode` in a fresh folder (kept with --keep); a run that gives up (a wait timed out) becomes a row with
+    its `error`, so the other mode still runs and is reported."""
+    try:
         if args.keep:
             folder = tempfile.mkdtemp(prefix=f"sync-latency-{mode}-")
             say(f"worker log and state kept in {folder}")
-            results.append(run_mode(mode, args, Path(folder)))
-            continue
+            return run_mode(mode, args, Path(folder))
         with tempfile.TemporaryDirectory(prefix=f"sync-latency-{mode}-") as temporary:
-            results.append(run_mode(mode, args, Path(temporary)))
-    version["changed_during_run"] = source_fingerprint() != version.pop("source_fingerprint")
-    report(results, machine)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"sync_latency-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    document = {"args": vars(args), "machine": machine, "code": version, "results": results}
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({"bench": "sync_latency", **{row["mode"]: {"p50": row["latency_s"]["p50"],
-                                                                 "p99": row["latency_s"]["p99"],
-                                                                 "target_met": row["target_met"]}
-                                                   for row in results}}))
-    print(f"results written to {path}")
-    return 0 if all(row["target_met"] for row in results) else 1
-
+            return run_mode(mode, args, Path(temporary))
+    except SystemExit as error:
+        say(f"{mode}: gave up: {str(error)[:500]}")
+        return {"mode": mode, "error": str(error)}
 
 if __name__ == "__main__":
     sys.exit(main())
