@@ -264,10 +264,9 @@ def _timeline(placed: OrderPlaced, state: OrderState, fulfillments: tuple[Fulfil
             entries.append(TimelineEntry(output.reopened_at,
                                          f"reopened: fulfilment {output.cause_fulfillment_id} was {why}"))
         else:
-            entries.append(TimelineEntry(output.updated_at, f"tracking updated: fulfilment "
-                                         f"{output.fulfillment.fulfillment_id} "
-                                         f"({output.fulfillment.carrier or 'carrier not given'} "
-                                         f"{', '.join(output.fulfillment.tracking_numbers) or 'no tracking'})"))
+            entries.append(TimelineEntry(output.updated_at, "tracking updated: "
+                                         f"{output.fulfillment.carrier or 'carrier not given'} "
+                                         f"{', '.join(output.fulfillment.tracking_numbers) or 'no tracking'}"))
     for letter in letters:
         entries.append(TimelineEntry(letter.dead_lettered_at, f"dead-lettered ({letter.reason}): {letter.message}"))
     return tuple(sorted(entries, key=lambda entry: entry.at))

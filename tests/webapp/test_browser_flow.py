@@ -250,7 +250,7 @@ def test_a_manual_seller_fulfils_in_the_browser_and_the_buyers_store_follows(flo
         page.locator("#number-0").fill(UPS[0])
         page.locator("#number-1").fill(UPS[1])
         page.get_by_role("button", name="Record fulfilment").click()
-        expect(page.get_by_role("status")).to_contain_text("Fulfilment recorded sent")
+        expect(page.get_by_role("status")).to_contain_text("Fulfilment sent")
         expect(fulfilment(page, UPS[0])).to_contain_text(UPS[1])
         reload_until(page, lambda: status_of(page, UPS[0]) == "sent to the buyer",
                      "the partial fulfilment on the buyer's store", flow)

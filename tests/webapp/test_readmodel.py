@@ -311,7 +311,7 @@ def test_a_cancellation_that_reopened_nothing_is_timed_when_the_read_model_saw_i
 def test_a_tracking_edit_after_shipping_is_in_the_timeline() -> None:
     ledger = Ledger(ORDER, recorded("F1", {"L1": 3, "L2": 2}, 1, ["1Z999AA10123456784"]))
     ledger.feed(recorded("F1", {"L1": 3, "L2": 2}, 2, ["1Z999AA10123456791"]))
-    assert ledger.view().timeline[-1].what == "tracking updated: fulfilment F1 (UPS 1Z999AA10123456791)"
+    assert ledger.view().timeline[-1].what == "tracking updated: UPS 1Z999AA10123456791"
 
 
 def test_outputs_of_inputs_held_before_their_order_appear_once() -> None:
