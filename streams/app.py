@@ -36,13 +36,12 @@ from streams.fulfillments.wiring import register_seller_fulfillments
 from streams.metrics import Metrics
 from streams.orders.ledger_agent import LedgerProcessor
 from streams.polling.wiring import register_polling
-from streams.records import EncodedRecord
+from streams.records import RAW_TOPIC, EncodedRecord
 from streams.sellers.wiring import register_seller_orders
 from streams.web import register_views
 from streams.webhooks import register_webhooks
 
 ORDER_TABLE = "orders"
-_RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 _MIB = 1024 * 1024
 
 
@@ -96,13 +95,13 @@ def create_app(config: Config) -> Service:
         value_type=bytes,
         options=_rocksdb_options(config),
     )
-    inputs = app.topic(names.order_events, names.fulfillment_events, **_RAW)
-    outputs = {name: app.topic(name, **_RAW) for name in (names.shipped_orders, names.dead_letters)}
+    inputs = app.topic(names.order_events, names.fulfillment_events, **RAW_TOPIC)
+    outputs = {name: app.topic(name, **RAW_TOPIC) for name in (names.shipped_orders, names.dead_letters)}
 
     async def send(topic: str, record: EncodedRecord) -> None:
         await outputs[topic].send(key=record.key, value=record.value, headers=record.headers)
 
-    pushes = app.topic(names.buyer_pushes, partitions=config.kafka.partitions, **_RAW)
+    pushes = app.topic(names.buyer_pushes, partitions=config.kafka.partitions, **RAW_TOPIC)
 
     async def push(order_id: str, partition: int) -> None:
         await pushes.send(key=order_id.encode(), value=PushRecord(order_id=order_id).model_dump_json().encode(),

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -159,3 +159,14 @@ def decode_internal(model: type[Internal], value: bytes | None, what: str) -> In
         return model.model_validate_json(value)
     except ValidationError as error:
         return f"not {what}: {error.error_count()} problem(s), first: {error.errors()[0]['msg']}"
+
+
+RAW_TOPIC: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
+                             "value_serializer": "raw"}
+"""Options for a Faust topic read and written as bytes: every agent decodes records itself, so a malformed one is
+dead-lettered or logged by our code instead of dropped by Faust's decoder."""
+
+
+def utc_now() -> datetime:
+    """The agents' default clock."""
+    return datetime.now(UTC)

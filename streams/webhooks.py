@@ -24,7 +24,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
@@ -33,6 +33,7 @@ from faust.web import View
 from connectors.webhooks import DEFAULT_TOLERANCE, Ping, RecentDeliveries, Refused, verify_delivery
 from schemas.config import Config, Connection
 from streams.metrics import Metrics
+from streams.records import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +55,12 @@ OnDelivery = Callable[[WebhookNotice], Awaitable[None]]
 Clock = Callable[[], datetime]
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 class WebhookReceiver:
     """Verification, deduplication, metrics and hand-off; independent of the web framework so it can be tested
     and reused. `handle` never raises on what a client sends."""
 
-    def __init__(self, config: Config, metrics: Metrics, on_delivery: OnDelivery, *, clock: Clock = _utc_now,
+    def __init__(self, config: Config, metrics: Metrics, on_delivery: OnDelivery, *, clock: Clock = utc_now,
                  tolerance: timedelta = DEFAULT_TOLERANCE, recent: RecentDeliveries | None = None) -> None:
         self._connections: dict[str, Connection] = {c.id: c for c in config.connections}
         self._metrics = metrics

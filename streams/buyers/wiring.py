@@ -6,7 +6,7 @@ orders of other stores."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import faust
@@ -19,15 +19,11 @@ from schemas.topics import TopicNames
 from streams.buyers.entries import BuyerWritesTable
 from streams.buyers.pusher import BuyerTrackingSink, PushMetrics, PushTopics
 from streams.orders.table import OrderStates
-from streams.records import EncodedRecord
+from streams.records import RAW_TOPIC, EncodedRecord, utc_now
 from streams.sellers.wiring import SINK_RETRY
 
 BUYER_FULFILLMENT_TABLE = "buyer-fulfillments"
-_RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _buyer_connector(connection: Connection) -> BuyerConnector:
@@ -36,13 +32,13 @@ def _buyer_connector(connection: Connection) -> BuyerConnector:
 
 def register_buyer_tracking(app: faust.App, config: Config, names: TopicNames, registry: CollectorRegistry, *,
                             tables: Mapping[str, Any], table_options: dict[str, Any],
-                            clock: Callable[[], datetime] = _now) -> BuyerTrackingSink:
+                            clock: Callable[[], datetime] = utc_now) -> BuyerTrackingSink:
     """Add the buyer tracking sink to `app` (`tables` holds the app's `orders` table); returns it for tests."""
     partitions = config.kafka.partitions
-    pushes = app.topic(names.buyer_pushes, partitions=partitions, **_RAW)
-    retries = app.topic(names.buyer_push_retries, partitions=partitions, **_RAW)
+    pushes = app.topic(names.buyer_pushes, partitions=partitions, **RAW_TOPIC)
+    retries = app.topic(names.buyer_push_retries, partitions=partitions, **RAW_TOPIC)
     outputs = {topic.get_topic_name(): topic
-               for topic in (retries, app.topic(names.dead_letters, partitions=partitions, **_RAW))}
+               for topic in (retries, app.topic(names.dead_letters, partitions=partitions, **RAW_TOPIC))}
     table = app.Table(BUYER_FULFILLMENT_TABLE, default=None, partitions=partitions, key_type=bytes,
                       value_type=bytes, options=table_options)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import faust
@@ -22,18 +22,14 @@ from streams.fulfillments.entries import SellerWatchTable
 from streams.fulfillments.sweep import Sweep
 from streams.orders.table import OrderStates
 from streams.polling.sink import KafkaEventSink
-from streams.records import EncodedRecord
+from streams.records import RAW_TOPIC, EncodedRecord, utc_now
 from streams.sellers.entries import SellerOrderTable
 from streams.sellers.wiring import SINK_RETRY
 
 log = logging.getLogger("fulfillsync.fulfillments")
 
 SELLER_FULFILLMENT_TABLE = "seller-fulfillments"
-_RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _seller_connector(connection: Connection) -> SellerConnector:
@@ -42,11 +38,11 @@ def _seller_connector(connection: Connection) -> SellerConnector:
 
 def register_seller_fulfillments(app: faust.App, config: Config, names: TopicNames, registry: CollectorRegistry, *,
                                  tables: Mapping[str, Any], table_options: dict[str, Any],
-                                 clock: Callable[[], datetime] = _now) -> FulfillmentChecker:
+                                 clock: Callable[[], datetime] = utc_now) -> FulfillmentChecker:
     """Add the check agent and the sweep to `app`. `tables` holds the app's `orders` and `seller-orders` tables."""
     partitions = config.kafka.partitions
-    checks = app.topic(names.seller_checks, partitions=partitions, **_RAW)
-    dead_letters = app.topic(names.dead_letters, partitions=partitions, **_RAW)
+    checks = app.topic(names.seller_checks, partitions=partitions, **RAW_TOPIC)
+    dead_letters = app.topic(names.dead_letters, partitions=partitions, **RAW_TOPIC)
     table = app.Table(SELLER_FULFILLMENT_TABLE, default=None, partitions=partitions, key_type=bytes,
                       value_type=bytes, options=table_options)
     watch = SellerWatchTable(table)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import faust
@@ -26,6 +26,7 @@ from streams.polling.metrics import PollingMetrics
 from streams.polling.poller import Poller
 from streams.polling.sink import KafkaEventSink
 from streams.polling.ticks import Ticker, encode_tick, pollable, timer_period, webhook_tick
+from streams.records import RAW_TOPIC, utc_now
 from streams.webhooks import WebhookNotice, log_delivery
 
 log = logging.getLogger("fulfillsync.polling")
@@ -35,11 +36,7 @@ POLL_RETRY = RetryPolicy(attempts=2, initial_delay_s=0.5, max_delay_s=1.0, max_r
 connection in turn, so a failing store must not hold up the polls of the others for long."""
 CURSOR_TABLE = "poll-cursors"
 BUYER_ORDER_TABLE = "buyer-orders"
-_RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -56,10 +53,10 @@ def _poll_connector(connection: Connection) -> StoreConnector:
 
 
 def register_polling(app: faust.App, config: Config, names: TopicNames, registry: CollectorRegistry, *,
-                     table_options: dict[str, Any], clock: Callable[[], datetime] = _now) -> Polling:
+                     table_options: dict[str, Any], clock: Callable[[], datetime] = utc_now) -> Polling:
     """Add polling to `app`. `table_options` are the RocksDB options of the app's tables."""
     metrics = PollingMetrics(registry)
-    ticks_topic = app.topic(names.poll_ticks, partitions=config.kafka.partitions, **_RAW)
+    ticks_topic = app.topic(names.poll_ticks, partitions=config.kafka.partitions, **RAW_TOPIC)
     tables = {name: app.Table(name, default=None, partitions=config.kafka.partitions, key_type=bytes,
                               value_type=bytes, options=table_options)
               for name in (CURSOR_TABLE, BUYER_ORDER_TABLE)}

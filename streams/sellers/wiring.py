@@ -8,7 +8,7 @@ failing store does not hold the agent (and the orders of other stores) for long.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import faust
@@ -20,18 +20,14 @@ from connectors.registry import connector_for
 from schemas.config import Config, Connection
 from schemas.topics import TopicNames
 from streams.polling.sink import KafkaEventSink
-from streams.records import EncodedRecord
+from streams.records import RAW_TOPIC, EncodedRecord, utc_now
 from streams.sellers.creator import SellerOrderCreator, SellerOrderMetrics, Topics
 from streams.sellers.entries import SellerOrderTable
 from streams.sellers.notice import SmtpMailer
 
 SELLER_ORDER_TABLE = "seller-orders"
 SINK_RETRY = RetryPolicy(attempts=2, initial_delay_s=0.2, max_delay_s=1.0, max_retry_after_s=5.0)
-_RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _seller_connector(connection: Connection) -> SellerConnector:
@@ -48,13 +44,14 @@ def _drop_buffered(app: faust.App) -> None:
 
 
 def register_seller_orders(app: faust.App, config: Config, names: TopicNames, registry: CollectorRegistry, *,
-                           table_options: dict[str, Any], clock: Callable[[], datetime] = _now) -> SellerOrderCreator:
+                           table_options: dict[str, Any],
+                           clock: Callable[[], datetime] = utc_now) -> SellerOrderCreator:
     """Add the seller order sink to `app`; returns its creator (tests reach into it)."""
     partitions = config.kafka.partitions
-    order_events = app.topic(names.order_events, partitions=partitions, **_RAW)
-    retries = app.topic(names.seller_order_retries, partitions=partitions, **_RAW)
+    order_events = app.topic(names.order_events, partitions=partitions, **RAW_TOPIC)
+    retries = app.topic(names.seller_order_retries, partitions=partitions, **RAW_TOPIC)
     outputs = {topic.get_topic_name(): topic
-               for topic in (retries, app.topic(names.dead_letters, partitions=partitions, **_RAW))}
+               for topic in (retries, app.topic(names.dead_letters, partitions=partitions, **RAW_TOPIC))}
     table = app.Table(SELLER_ORDER_TABLE, default=None, partitions=partitions, key_type=bytes, value_type=bytes,
                       options=table_options)
 
