@@ -47,6 +47,7 @@ from schemas.config import Config, Connection
 from schemas.events import FulfilledLine, FulfillmentCancelled, FulfillmentRecorded, OrderPlaced, SourceRef
 from schemas.platform import FulfillmentRequest
 from streams.buyers.entries import BuyerWrites, BuyerWritesTable, RetryRecord, decode_push, decode_retry
+from streams.connector_cache import ConnectorCache
 from streams.orders.table import OrderStates
 from streams.records import EncodedRecord, KafkaMessage, dead_letter, encode_event, position
 from streams.sellers.entries import MAX_ATTEMPTS, MAX_DELAY, retry_delay
@@ -93,17 +94,14 @@ class BuyerTrackingSink:
         self._orders = orders
         self._writes = writes
         self._send = send
-        self._connector_for = connector_for
-        self._connectors: dict[str, BuyerConnector] = {}
+        self._connectors = ConnectorCache(connector_for)
         self._metrics = metrics
         self._clock = clock
         self._sleep = sleep
 
     async def aclose(self) -> None:
         """Close every connector's HTTP client."""
-        connectors, self._connectors = self._connectors, {}
-        for connector in connectors.values():
-            await connector.aclose()
+        await self._connectors.aclose()
 
     async def process_push(self, message: KafkaMessage) -> None:
         """Handle one push record. Never raises."""
@@ -170,7 +168,7 @@ class BuyerTrackingSink:
     async def _write(self, buyer: Connection, order_ref: str, order_id: str, fulfillment_id: str,
                      action: BuyerAction, written: BuyerWritten | None, writes: BuyerWrites) -> None:
         """One action with the before/after protocol. Raises `_Retry` or `PermanentError`."""
-        connector = self._connector(buyer)
+        connector = self._connectors.get(buyer)
         kind = type(action).__name__
         try:
             before = written_before(action, written)
@@ -260,11 +258,6 @@ class BuyerTrackingSink:
             time=letter.dead_lettered_at, source=SOURCE), None)
         log.warning("dead-lettered order %s as platform_rejected: %s", order_id, text)
 
-    def _connector(self, connection: Connection) -> BuyerConnector:
-        connector = self._connectors.get(connection.id)
-        if connector is None:
-            connector = self._connectors[connection.id] = self._connector_for(connection)
-        return connector
 
 
 def ledger_view(placed: OrderPlaced, record: FulfillmentRecord) -> FulfillmentRecorded | FulfillmentCancelled:

@@ -1,7 +1,7 @@
 """Registers the buyer tracking sink on the Faust app: the buyer-pushes and buyer-push-retries topics, the
 `buyer-fulfillments` table, and the two agents, both at concurrency 1 (DESIGN.md §5). Connectors get short in-call
-retries (`SINK_RETRY`); longer waits go through the retry topic, so a failing buyer store does not hold up the
-orders of other stores."""
+retries (`streams.connector_cache.SINK_RETRY`); longer waits go through the retry topic, so a failing buyer store
+does not hold up the orders of other stores."""
 
 from __future__ import annotations
 
@@ -12,22 +12,16 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from connectors.base import BuyerConnector
-from connectors.registry import connector_for
-from schemas.config import Config, Connection
+from schemas.config import Config
 from schemas.topics import TopicNames
 from streams.buyers.entries import BuyerWritesTable
 from streams.buyers.pusher import BuyerTrackingSink, PushMetrics, PushTopics
+from streams.connector_cache import sink_connector
 from streams.orders.table import OrderStates
 from streams.records import RAW_TOPIC, EncodedRecord, utc_now
-from streams.sellers.wiring import SINK_RETRY
 
 BUYER_FULFILLMENT_TABLE = "buyer-fulfillments"
 
-
-
-def _buyer_connector(connection: Connection) -> BuyerConnector:
-    return connector_for(connection, retry=SINK_RETRY)
 
 
 def register_buyer_tracking(app: faust.App, config: Config, names: TopicNames, registry: CollectorRegistry, *,
@@ -48,7 +42,7 @@ def register_buyer_tracking(app: faust.App, config: Config, names: TopicNames, r
     sink = BuyerTrackingSink(
         config=config, topics=PushTopics(retries=names.buyer_push_retries, dead_letters=names.dead_letters),
         orders=OrderStates(tables["orders"]), writes=BuyerWritesTable(table), send=send,
-        connector_for=_buyer_connector, metrics=PushMetrics(registry), clock=clock)
+        connector_for=sink_connector, metrics=PushMetrics(registry), clock=clock)
 
     async def buyer_pushes(stream: Any) -> None:
         try:

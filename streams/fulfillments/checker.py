@@ -31,6 +31,7 @@ from connectors.base import ConnectorError, SellerConnector, described
 from ledger.fulfillment_sync import StoredSellerOrder, seller_events
 from schemas.config import Config, Connection
 from schemas.events import OrderPlaced
+from streams.connector_cache import ConnectorCache
 from streams.fulfillments.entries import CheckRecord, SellerWatch, SellerWatchTable, decode_check
 from streams.orders.table import OrderStates, shipped_event
 from streams.polling.buyer_orders import source_of
@@ -81,16 +82,13 @@ class FulfillmentChecker:
         self._watch = watch
         self._events = events
         self._send = send
-        self._connector_for = connector_for
-        self._connectors: dict[str, SellerConnector] = {}
+        self._connectors = ConnectorCache(connector_for)
         self._metrics = metrics
         self._clock = clock
 
     async def aclose(self) -> None:
         """Close every connector's HTTP client."""
-        connectors, self._connectors = self._connectors, {}
-        for connector in connectors.values():
-            await connector.aclose()
+        await self._connectors.aclose()
 
     async def process(self, message: KafkaMessage) -> None:
         """Handle one check record. Never raises."""
@@ -137,7 +135,7 @@ class FulfillmentChecker:
             self._count(connection, "outside_watch")
             return
         try:
-            found = await self._connector(connection).fulfillments(created.order_ref, known_refs=watch.published)
+            found = await self._connectors.get(connection).fulfillments(created.order_ref, known_refs=watch.published)
         except Exception as error:
             self._watch.put(check.order_id, watch.model_copy(update={"read_failed_at": now}))
             self._count(connection, "read_failed")
@@ -174,11 +172,6 @@ class FulfillmentChecker:
         self._metrics.checks.labels(check.connection_id, "tenant_mismatch").inc()
         log.warning("dead-lettered %s as tenant_mismatch: %s", position(message), text)
 
-    def _connector(self, connection: Connection) -> SellerConnector:
-        connector = self._connectors.get(connection.id)
-        if connector is None:
-            connector = self._connectors[connection.id] = self._connector_for(connection)
-        return connector
 
     def _count(self, connection: Connection, outcome: str) -> None:
         self._metrics.checks.labels(connection.id, outcome).inc()

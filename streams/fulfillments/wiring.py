@@ -13,10 +13,9 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from connectors.base import SellerConnector
-from connectors.registry import connector_for
-from schemas.config import Config, Connection
+from schemas.config import Config
 from schemas.topics import TopicNames
+from streams.connector_cache import sink_connector
 from streams.fulfillments.checker import CheckMetrics, CheckTopics, FulfillmentChecker
 from streams.fulfillments.entries import SellerWatchTable
 from streams.fulfillments.sweep import Sweep
@@ -24,16 +23,11 @@ from streams.orders.table import OrderStates
 from streams.polling.sink import KafkaEventSink
 from streams.records import RAW_TOPIC, EncodedRecord, utc_now
 from streams.sellers.entries import SellerOrderTable
-from streams.sellers.wiring import SINK_RETRY
 
 log = logging.getLogger("fulfillsync.fulfillments")
 
 SELLER_FULFILLMENT_TABLE = "seller-fulfillments"
 
-
-
-def _seller_connector(connection: Connection) -> SellerConnector:
-    return connector_for(connection, retry=SINK_RETRY)
 
 
 def register_seller_fulfillments(app: faust.App, config: Config, names: TopicNames, registry: CollectorRegistry, *,
@@ -55,7 +49,7 @@ def register_seller_fulfillments(app: faust.App, config: Config, names: TopicNam
         config=config, topics=CheckTopics(fulfillment_events=names.fulfillment_events,
                                           dead_letters=names.dead_letters),
         orders=OrderStates(tables["orders"]), seller_orders=SellerOrderTable(tables["seller-orders"]), watch=watch,
-        events=sink, send=send, connector_for=_seller_connector, metrics=CheckMetrics(registry), clock=clock)
+        events=sink, send=send, connector_for=sink_connector, metrics=CheckMetrics(registry), clock=clock)
     sweep = Sweep(config=config, topic=names.seller_checks, watch=watch, sink=sink, clock=clock)
 
     async def seller_checks(stream: Any) -> None:

@@ -27,8 +27,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from connectors.base import PermanentError, RetryableError, StoreConnector
+from connectors.base import PermanentError, RetryableError, StoreConnector, described
 from schemas.config import Config, Connection
+from streams.connector_cache import ConnectorCache
 from streams.fulfillments.scanner import SellerOrderScanner
 from streams.polling.buyer_orders import BuyerOrderPublisher
 from streams.polling.cursors import CursorTable
@@ -53,8 +54,7 @@ class Poller:
         self._buyer = buyer
         self._seller = seller
         self._metrics = metrics
-        self._connector_for = connector_for
-        self._connectors: dict[str, StoreConnector] = {}
+        self._connectors = ConnectorCache(connector_for)
         self._clock = clock
 
     async def process(self, message: KafkaMessage) -> None:
@@ -67,9 +67,7 @@ class Poller:
 
     async def aclose(self) -> None:
         """Close every connector's HTTP client."""
-        connectors, self._connectors = self._connectors, {}
-        for connector in connectors.values():
-            await connector.aclose()
+        await self._connectors.aclose()
 
     async def _process(self, message: KafkaMessage) -> None:
         tick = decode_tick(message.value)
@@ -107,20 +105,19 @@ class Poller:
         """Poll once; the outcome label. Connector errors are handled here, anything else by `process`."""
         try:
             if connection.role == "seller":
-                scan = await self._seller.poll(connection, self._connector(connection))
+                scan = await self._seller.poll(connection, self._connectors.get(connection))
                 log.log(logging.INFO if scan.checks_requested else logging.DEBUG,
                         "polled %s (slot %d): %d page(s), %d order(s) changed, %d of ours to read", connection.id,
                         tick.slot, scan.pages, scan.orders_seen, scan.checks_requested)
                 return "ok"
-            result = await self._buyer.poll(connection, self._connector(connection))
+            result = await self._buyer.poll(connection, self._connectors.get(connection))
         except RetryableError as error:
-            log.warning("poll of %s failed, retrying at the next tick (cursor kept): %s%s", connection.id, error,
-                        f" (platform said: {error.platform_message})" if error.platform_message else "")
+            log.warning("poll of %s failed, retrying at the next tick (cursor kept): %s", connection.id,
+                        described(error))
             return "retryable_error"
         except PermanentError as error:
-            log.error("poll of %s refused by the platform (cursor kept, next tick tries again): %s%s",
-                      connection.id, error,
-                      f" (platform said: {error.platform_message})" if error.platform_message else "")
+            log.error("poll of %s refused by the platform (cursor kept, next tick tries again): %s", connection.id,
+                      described(error))
             return "permanent_error"
         except Exception:
             log.exception("poll of %s failed (cursor kept, next tick tries again)", connection.id)
@@ -130,8 +127,3 @@ class Poller:
                 tick.slot, result.pages, result.orders_seen, result.events_published)
         return "ok"
 
-    def _connector(self, connection: Connection) -> StoreConnector:
-        connector = self._connectors.get(connection.id)
-        if connector is None:
-            connector = self._connectors[connection.id] = self._connector_for(connection)
-        return connector

@@ -14,11 +14,9 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from connectors.base import StoreConnector
-from connectors.http import RetryPolicy
-from connectors.registry import connector_for
-from schemas.config import Config, Connection
+from schemas.config import Config
 from schemas.topics import TopicNames
+from streams.connector_cache import poll_connector
 from streams.fulfillments.scanner import SellerOrderScanner
 from streams.polling.buyer_orders import BuyerOrderPublisher
 from streams.polling.cursors import BuyerOrderTable, CursorTable
@@ -31,9 +29,6 @@ from streams.webhooks import WebhookNotice, log_delivery
 
 log = logging.getLogger("fulfillsync.polling")
 
-POLL_RETRY = RetryPolicy(attempts=2, initial_delay_s=0.5, max_delay_s=1.0, max_retry_after_s=5.0)
-"""Short in-call retries: a failed poll is tried again at the next tick anyway, and the poller agent polls every
-connection in turn, so a failing store must not hold up the polls of the others for long."""
 CURSOR_TABLE = "poll-cursors"
 BUYER_ORDER_TABLE = "buyer-orders"
 
@@ -46,10 +41,6 @@ class Polling:
 
     poller: Poller
     request_poll: Callable[[WebhookNotice], Awaitable[None]]
-
-
-def _poll_connector(connection: Connection) -> StoreConnector:
-    return connector_for(connection, retry=POLL_RETRY)
 
 
 def register_polling(app: faust.App, config: Config, names: TopicNames, registry: CollectorRegistry, *,
@@ -67,7 +58,7 @@ def register_polling(app: faust.App, config: Config, names: TopicNames, registry
     seller = SellerOrderScanner(topic=names.seller_checks, sink=KafkaEventSink(config.kafka.bootstrap_servers),
                                 cursors=cursors, clock=clock)
     poller = Poller(config=config, cursors=cursors, buyer=buyer, seller=seller, metrics=metrics,
-                    connector_for=_poll_connector, clock=clock)
+                    connector_for=poll_connector, clock=clock)
     ticker = Ticker(connections=pollable(config.connections), interval=config.polling.interval)
 
     async def publish_ticks() -> None:

@@ -46,6 +46,7 @@ from schemas.config import Config, Connection
 from schemas.events import OrderBuyerCancelled, OrderPlaced, OriginalRecord, ShippingDetails
 from schemas.factories import order_placed
 from schemas.platform import Address, NewOrder, PlatformLine
+from streams.connector_cache import ConnectorCache
 from streams.polling.sink import EventSink
 from streams.records import InvalidInput, KafkaMessage, decode_input
 from streams.sellers.canceller import CancellationMetrics, SellerOrderCanceller
@@ -83,21 +84,19 @@ class SellerOrderCreator:
         self._table = table
         self._events = events
         self._outbox = Outbox(topics=topics, send=send, clock=clock)
-        self._connector_for = connector_for
-        self._connectors: dict[str, SellerConnector] = {}
+        self._connectors = ConnectorCache(connector_for)
         self._metrics = metrics
         self._clock = clock
         self._sleep = sleep
         self._canceller = SellerOrderCanceller(connections=self._connections, table=table, outbox=self._outbox,
-                                               connector=self._connector, metrics=metrics.cancellations, clock=clock)
+                                               connector=self._connectors.get, metrics=metrics.cancellations,
+                                               clock=clock)
         self._notifier = NewOrderNotifier(web=config.web, mailer=mailer, table=table, outbox=self._outbox,
                                           metrics=metrics.notices, clock=clock)
 
     async def aclose(self) -> None:
         """Close every connector's HTTP client."""
-        connectors, self._connectors = self._connectors, {}
-        for connector in connectors.values():
-            await connector.aclose()
+        await self._connectors.aclose()
 
     # -- order-events ----------------------------------------------------------------------------------------
 
@@ -178,7 +177,7 @@ class SellerOrderCreator:
                      connection.id)
             return
         try:
-            created = await self._connector(connection).create_order(new_order(placed))
+            created = await self._connectors.get(connection).create_order(new_order(placed))
             at = self._clock()
             seller = placed.seller.model_copy(update={"order_ref": created.order_ref})
             confirmed = order_placed(buyer=placed.buyer, seller=seller, lines=placed.lines, occurred_at=at
@@ -222,11 +221,6 @@ class SellerOrderCreator:
         self._count(placed.seller.connection, "dead_lettered")
         log.warning("dead-lettered order %s as platform_rejected: %s", placed.order_id, text)
 
-    def _connector(self, connection: Connection) -> SellerConnector:
-        connector = self._connectors.get(connection.id)
-        if connector is None:
-            connector = self._connectors[connection.id] = self._connector_for(connection)
-        return connector
 
     def _count(self, connection_id: str, outcome: str) -> None:
         self._metrics.outcomes.labels(connection_id, outcome).inc()

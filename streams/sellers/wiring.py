@@ -1,8 +1,8 @@
 """Registers the seller order sink on the Faust app: the `seller-orders` table, the retry topic, the agent on
 order-events and the retry agent, both at concurrency 1 (DESIGN.md §5: loss-sensitive sinks never run
 concurrently). New-order emails to manual sellers go through `web.smtp` when it is configured. Connectors are
-made on first use, with short in-call retries (`SINK_RETRY`): longer waits go through the retry topic, so a
-failing store does not hold the agent (and the orders of other stores) for long.
+made on first use, with short in-call retries (`streams.connector_cache.SINK_RETRY`): longer waits go through the
+retry topic, so a failing store does not hold the agent (and the orders of other stores) for long.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from connectors.base import SellerConnector
-from connectors.http import RetryPolicy
-from connectors.registry import connector_for
-from schemas.config import Config, Connection
+from schemas.config import Config
 from schemas.topics import TopicNames
+from streams.connector_cache import sink_connector
 from streams.polling.sink import KafkaEventSink
 from streams.records import RAW_TOPIC, EncodedRecord, utc_now
 from streams.sellers.creator import SellerOrderCreator, SellerOrderMetrics, Topics
@@ -26,12 +24,7 @@ from streams.sellers.entries import SellerOrderTable
 from streams.sellers.notice import SmtpMailer
 
 SELLER_ORDER_TABLE = "seller-orders"
-SINK_RETRY = RetryPolicy(attempts=2, initial_delay_s=0.2, max_delay_s=1.0, max_retry_after_s=5.0)
 
-
-
-def _seller_connector(connection: Connection) -> SellerConnector:
-    return connector_for(connection, retry=SINK_RETRY)
 
 
 def _drop_buffered(app: faust.App) -> None:
@@ -62,7 +55,7 @@ def register_seller_orders(app: faust.App, config: Config, names: TopicNames, re
         config=config, topics=Topics(order_events=names.order_events, retries=names.seller_order_retries,
                                      dead_letters=names.dead_letters),
         table=SellerOrderTable(table), events=KafkaEventSink(config.kafka.bootstrap_servers), send=send,
-        connector_for=_seller_connector, metrics=SellerOrderMetrics(registry), clock=clock,
+        connector_for=sink_connector, metrics=SellerOrderMetrics(registry), clock=clock,
         mailer=SmtpMailer(config.web.smtp) if config.web.smtp is not None else None)
 
     async def seller_orders(stream: Any) -> None:
