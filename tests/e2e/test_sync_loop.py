@@ -6,22 +6,18 @@ start costs seconds. The last test kills the worker with SIGKILL in the middle o
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import hmac
 import json
 import signal
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from sandbox.merchant import Merchant, PlacedOrder, StoreFulfillment
 from sandbox.settings import SandboxPlatform
-from tests.support.marketplace import PLATFORMS, WEBHOOK_SECRET, Marketplace, marketplace, seller_id, sku
+from tests.support.marketplace import PLATFORMS, Marketplace, marketplace, seller_id, signed_delivery, sku
 
 pytestmark = pytest.mark.kafka
 
@@ -174,20 +170,7 @@ def test_a_buyer_cancellation_reaches_the_seller_and_stops_counting(market: Mark
 
 
 def webhook(market: Marketplace, connection: str, body: bytes, headers: dict[str, str]) -> int:
-    port = market.worker.config.worker.web_port
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/{connection}", data=body, headers=headers,
-                                     method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-
-
-def shopify_headers(body: bytes, event_id: str, secret: str = WEBHOOK_SECRET) -> dict[str, str]:
-    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-    return {"X-Shopify-Hmac-Sha256": signature, "X-Shopify-Topic": "fulfillments/create",
-            "X-Shopify-Event-Id": event_id, "Content-Type": "application/json"}
+    return httpx.post(market.webhook_url(connection), content=body, headers=headers, timeout=5).status_code
 
 
 def test_webhooks_forged_are_refused_and_duplicated_change_nothing(market: Marketplace) -> None:
@@ -196,13 +179,14 @@ def test_webhooks_forged_are_refused_and_duplicated_change_nothing(market: Marke
     order = place(market, buyer, {sku(seller, "TEE"): 1})
     order_id = market.routed(buyer, order, seller)
     on_seller = market.seller_order(seller, order_id)
-    fulfil(market, seller, on_seller, {sku(seller, "TEE"): 1}, [ups(301)])
-    body = json.dumps({"id": 1, "order_id": int(on_seller.admin_id), "status": "success"}).encode()
-    forged = shopify_headers(body, "e2e-forged", secret="not-the-secret")
-    assert webhook(market, seller_id(seller), body, forged) == 401
+    ref = fulfil(market, seller, on_seller, {sku(seller, "TEE"): 1}, [ups(301)])
+    store = market.sellers[seller]
+    forged, forged_body = signed_delivery(store, on_seller, ref, secret="not-the-secret")
+    assert webhook(market, seller_id(seller), forged_body, forged) == 401
+    headers, body = signed_delivery(store, on_seller, ref)
     assert webhook(market, seller_id(seller), body, {"Content-Type": "application/json"}) == 401
-    assert webhook(market, seller_id(seller), body, shopify_headers(body, "e2e-1")) < 300
-    assert webhook(market, seller_id(seller), body, shopify_headers(body, "e2e-1")) < 300  # a duplicate delivery
+    assert webhook(market, seller_id(seller), body, headers) < 300
+    assert webhook(market, seller_id(seller), body, headers) < 300  # a duplicate delivery
     market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(301)}, "the fulfilment on the buyer")
     market.wait_for(lambda: shipped_ids(market, order_id), "shipped")
     market.topics.read(2.0)

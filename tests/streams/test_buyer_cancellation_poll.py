@@ -14,14 +14,14 @@ from confluent_kafka import KafkaException
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from connectors.base import BuyerConnector
 from schemas.config import Config, Connection, Route
 from schemas.events import OrderBuyerCancelled, OrderPlaced
-from schemas.platform import FulfillmentRequest, Page, PlatformLine, PlatformOrder, Tracking
+from schemas.platform import Page, PlatformLine, PlatformOrder
 from streams.polling.buyer_orders import BuyerOrderPublisher
 from streams.polling.cursors import BuyerOrderTable, CursorTable
 from streams.polling.metrics import PollingMetrics
 from streams.records import InputEvent
+from tests.support.connectors import UnusedStore
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 TOKEN = {"access_token": SecretStr("t")}
@@ -41,7 +41,7 @@ def order(*lines: tuple[str, int, int], cancelled: bool = False) -> PlatformOrde
         PlatformLine(line_ref=sku, sku=sku, quantity=qty, cancelled_quantity=gone) for sku, qty, gone in lines))
 
 
-class Store(BuyerConnector):
+class Store(UnusedStore):
     """Hands out one page per poll: the next of `pages`."""
 
     def __init__(self, pages: Sequence[Sequence[PlatformOrder]]) -> None:
@@ -52,20 +52,10 @@ class Store(BuyerConnector):
         self.polls += 1
         return Page[PlatformOrder](items=tuple(self.pages[self.polls - 1]), cursor=f"c{self.polls}")
 
-    async def aclose(self) -> None:
-        pass
 
-    async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
-        raise NotImplementedError
 
-    async def create_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str:
-        raise NotImplementedError
 
-    async def update_tracking(self, order_ref: str, fulfillment_ref: str, tracking: Tracking) -> str:
-        raise NotImplementedError
 
-    async def cancel_fulfillment(self, order_ref: str, fulfillment_ref: str) -> None:
-        raise NotImplementedError
 
 
 @dataclass

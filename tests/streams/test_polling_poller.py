@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,14 +17,9 @@ from connectors.base import ConnectorError, PermanentError, RetryableError, Stor
 from schemas.config import Config, Connection, Route
 from schemas.events import OrderPlaced
 from schemas.platform import (
-    CreatedOrder,
-    FulfillmentRequest,
-    NewOrder,
     Page,
-    PlatformFulfillment,
     PlatformLine,
     PlatformOrder,
-    Tracking,
 )
 from streams.fulfillments.entries import CheckRecord
 from streams.fulfillments.scanner import SellerOrderScanner
@@ -35,6 +29,7 @@ from streams.polling.metrics import PollingMetrics
 from streams.polling.poller import Poller
 from streams.polling.ticks import PollTick, Ticker, encode_tick, interval_ms, pollable, slot_of, webhook_tick
 from streams.records import InputEvent
+from tests.support.connectors import UnusedStore
 
 NOW = datetime(2026, 11, 26, 12, 0, 1, tzinfo=UTC)
 INTERVAL = timedelta(minutes=15)
@@ -52,7 +47,7 @@ def order(ref: str, **skus: int) -> PlatformOrder:
         PlatformLine(line_ref=f"{ref}-{sku}", sku=sku, quantity=qty) for sku, qty in skus.items()))
 
 
-class ScriptedStore(StoreConnector):
+class ScriptedStore(UnusedStore):
     """Answers `orders_changed_since` from a script: cursor -> a page, or an exception to raise."""
 
     def __init__(self) -> None:
@@ -66,29 +61,13 @@ class ScriptedStore(StoreConnector):
             raise answer
         return answer
 
-    async def aclose(self) -> None:
-        pass
 
-    async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
-        raise NotImplementedError
 
-    async def create_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str:
-        raise NotImplementedError
 
-    async def update_tracking(self, order_ref: str, fulfillment_ref: str, tracking: Tracking) -> str:
-        raise NotImplementedError
 
-    async def cancel_fulfillment(self, order_ref: str, fulfillment_ref: str) -> None:
-        raise NotImplementedError
 
-    async def create_order(self, order: NewOrder) -> CreatedOrder:
-        raise NotImplementedError
 
-    async def fulfillments(self, order_ref: str, known_refs: Iterable[str] = ()) -> tuple[PlatformFulfillment, ...]:
-        raise NotImplementedError
 
-    async def cancel_order(self, order_ref: str, cancellation: object) -> None:
-        raise NotImplementedError
 
 
 @dataclass

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
-from connectors.base import PermanentError, RetryableError, SellerConnector
+from connectors.base import PermanentError, RetryableError
 from ledger.routing import route_order
 from schemas.cloudevents import RawHeaders
 from schemas.config import Config, Connection, Route
@@ -23,14 +23,13 @@ from schemas.platform import (
     CreatedOrder,
     NewOrder,
     OrderCancellation,
-    Page,
-    PlatformFulfillment,
     PlatformLine,
     PlatformOrder,
 )
 from streams.records import EncodedRecord, InputEvent, encode_event
 from streams.sellers.creator import SellerOrderCreator, SellerOrderMetrics, Send, Topics
 from streams.sellers.entries import MAX_ATTEMPTS, MAX_DELAY, RetryRecord, SellerOrderTable, retry_delay
+from tests.support.connectors import UnusedStore
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 TOPICS = Topics(order_events="p.order-events", retries="p.seller-order-retries", dead_letters="p.dead-letters")
@@ -54,7 +53,7 @@ class Message:
     headers: RawHeaders = ()
 
 
-class Connector(SellerConnector):
+class Connector(UnusedStore):
     """Answers `create_order` with the scripted outcomes in turn (an exception is raised); `cancel_order` records
     its calls and raises the exceptions scripted in `cancel_failures`, in turn."""
 
@@ -71,11 +70,7 @@ class Connector(SellerConnector):
             raise outcome
         return outcome
 
-    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
-        raise NotImplementedError
 
-    async def fulfillments(self, order_ref: str, known_refs: Iterable[str] = ()) -> tuple[PlatformFulfillment, ...]:
-        raise NotImplementedError
 
     async def cancel_order(self, order_ref: str, cancellation: OrderCancellation) -> None:
         self.cancels.append((order_ref, cancellation))
