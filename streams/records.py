@@ -117,6 +117,12 @@ def encode_event(record: BaseModel, *, order_id: str, record_id: str, record_typ
     )
 
 
+def encode_dead_letter(letter: DeadLetter, *, key: str, source: str = LEDGER_SOURCE) -> EncodedRecord:
+    """`letter` as a dead-letters record keyed by `key` (its order id, or the rejected record's key)."""
+    return encode_event(letter, order_id=key, record_id=letter.event_id, record_type=letter.type,
+                        time=letter.dead_lettered_at, source=source)
+
+
 def dead_letter(message: KafkaMessage, *, reason: str, text: str, order_id: str | None, rejected_event_id: str | None,
                 at: datetime, stage: str = "ledger") -> DeadLetter:
     """The dead-letter record for `message`. Its id is deterministic: from the rejected event's id and the

@@ -49,7 +49,7 @@ from schemas.platform import FulfillmentRequest
 from streams.buyers.entries import BuyerWrites, BuyerWritesTable, RetryRecord, decode_push, decode_retry
 from streams.connector_cache import ConnectorCache
 from streams.orders.table import OrderStates
-from streams.records import EncodedRecord, KafkaMessage, dead_letter, encode_event, position
+from streams.records import EncodedRecord, KafkaMessage, dead_letter, encode_dead_letter, position
 from streams.sellers.entries import MAX_ATTEMPTS, MAX_DELAY, retry_delay
 
 log = logging.getLogger("fulfillsync.buyers")
@@ -253,9 +253,7 @@ class BuyerTrackingSink:
     async def _dead_letter(self, message: KafkaMessage, order_id: str, text: str) -> None:
         letter = dead_letter(message, reason="platform_rejected", text=text, order_id=order_id,
                              rejected_event_id=None, at=self._clock(), stage=STAGE)
-        await self._send(self._topics.dead_letters, encode_event(
-            letter, order_id=order_id, record_id=letter.event_id, record_type=letter.type,
-            time=letter.dead_lettered_at, source=SOURCE), None)
+        await self._send(self._topics.dead_letters, encode_dead_letter(letter, key=order_id, source=SOURCE), None)
         log.warning("dead-lettered order %s as platform_rejected: %s", order_id, text)
 
 

@@ -36,7 +36,7 @@ from streams.fulfillments.entries import CheckRecord, SellerWatch, SellerWatchTa
 from streams.orders.table import OrderStates, shipped_event
 from streams.polling.buyer_orders import source_of
 from streams.polling.sink import EventSink
-from streams.records import EncodedRecord, KafkaMessage, dead_letter, encode_event, position
+from streams.records import EncodedRecord, KafkaMessage, dead_letter, encode_dead_letter, position
 from streams.sellers.entries import SellerOrderTable
 
 log = logging.getLogger("fulfillsync.fulfillments")
@@ -151,8 +151,7 @@ class FulfillmentChecker:
         for event in sync.events:
             self._events.publish(self._topics.fulfillment_events, event, source=source_of(connection))
         await self._events.flush()
-        self._watch.put(check.order_id, watch.with_published(sync.published, shipped_at=watch.shipped_at,
-                                                             read_at=now))
+        self._watch.put(check.order_id, watch.with_published(sync.published, read_at=now))
         for event in sync.events:
             self._metrics.published.labels(connection.id, event.type).inc()
             log.info("%s: order %s: %s %s (event %s)", connection.id, check.order_id, event.type,
@@ -166,9 +165,7 @@ class FulfillmentChecker:
                 f"{check.order_id}, which belongs to seller connection {placed.seller.connection}; not read")
         letter = dead_letter(message, reason="tenant_mismatch", text=text, order_id=check.order_id,
                              rejected_event_id=None, at=self._clock(), stage=STAGE)
-        await self._send(self._topics.dead_letters, encode_event(
-            letter, order_id=check.order_id, record_id=letter.event_id, record_type=letter.type,
-            time=letter.dead_lettered_at, source=SOURCE))
+        await self._send(self._topics.dead_letters, encode_dead_letter(letter, key=check.order_id, source=SOURCE))
         self._metrics.checks.labels(check.connection_id, "tenant_mismatch").inc()
         log.warning("dead-lettered %s as tenant_mismatch: %s", position(message), text)
 

@@ -80,12 +80,11 @@ class SellerWatch(BaseModel):
     def last_published(self) -> dict[str, LastPublished]:
         return {ref: entry.to_last() for ref, entry in self.published.items()}
 
-    def with_published(self, published: Mapping[str, LastPublished], *, shipped_at: datetime | None,
-                       read_at: datetime) -> SellerWatch:
+    def with_published(self, published: Mapping[str, LastPublished], *, read_at: datetime) -> SellerWatch:
+        """This entry after a successful read at `read_at` that published `published` (refs that changed)."""
         merged = dict(self.published)
         merged.update({ref: PublishedEntry.of(last) for ref, last in published.items()})
-        return self.model_copy(update={"published": merged, "shipped_at": shipped_at, "last_read_at": read_at,
-                                       "read_failed_at": None})
+        return self.model_copy(update={"published": merged, "last_read_at": read_at, "read_failed_at": None})
 
     def watched(self, now: datetime, shipped_watch: timedelta) -> bool:
         """Open, or shipped no longer than `shipped_watch` ago."""

@@ -62,8 +62,8 @@ class Sweep:
             self._asked[order_id] = now
             requested += 1
         await self._sink.flush()
-        if len(self._asked) > 4 * (requested + 1000):  # forget orders no longer swept (shipped, moved away)
-            self._asked = {order: at for order, at in self._asked.items() if now - at < 4 * self._interval}
+        # forget orders asked for long ago (shipped, moved to another worker): `_waiting` ignores them anyway
+        self._asked = {order: at for order, at in self._asked.items() if now - at < 4 * self._interval}
         if requested:
             log.info("sweep asked for %d seller order read(s)", requested)
         return requested

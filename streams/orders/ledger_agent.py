@@ -32,6 +32,7 @@ from streams.records import (
     RebuiltMessage,
     dead_letter,
     decode_input,
+    encode_dead_letter,
     encode_event,
     position,
 )
@@ -119,9 +120,8 @@ class LedgerProcessor:
                            rejected_event_id: str | None) -> None:
         letter: DeadLetter = dead_letter(message, reason=reason, text=text, order_id=order_id,
                                          rejected_event_id=rejected_event_id, at=self._clock())
-        await self._send(self._names.dead_letters, encode_event(
-            letter, order_id=order_id or (message.key or b"").decode("utf-8", "replace"),
-            record_id=letter.event_id, record_type=letter.type, time=letter.dead_lettered_at))
+        await self._send(self._names.dead_letters, encode_dead_letter(
+            letter, key=order_id or (message.key or b"").decode("utf-8", "replace")))
         self._metrics.dead_letters.labels(letter.stage, reason).inc()
         log.warning("dead-lettered %s as %s: %s", position(message), reason, text)
 

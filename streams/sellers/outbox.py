@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemas.events import OrderBuyerCancelled, OrderPlaced, OriginalRecord
-from streams.records import EncodedRecord, RebuiltMessage, dead_letter, encode_event
+from streams.records import EncodedRecord, RebuiltMessage, dead_letter, encode_dead_letter
 from streams.sellers.entries import MAX_ATTEMPTS, RetryRecord, retry_delay
 
 STAGE = "seller_orders"
@@ -61,9 +61,7 @@ class Outbox:
                                             value=_bytes(original.value), headers=original.headers),
                              reason="platform_rejected", text=text, order_id=event.order_id,
                              rejected_event_id=event.event_id, at=self._clock(), stage=STAGE)
-        await self._send(self._topics.dead_letters, encode_event(
-            letter, order_id=event.order_id, record_id=letter.event_id, record_type=letter.type,
-            time=letter.dead_lettered_at, source=SOURCE), None)
+        await self._send(self._topics.dead_letters, encode_dead_letter(letter, key=event.order_id, source=SOURCE), None)
 
 
 def _bytes(text: str | None) -> bytes | None:
