@@ -73,6 +73,7 @@ from sandbox.merchant import Merchant, PlacedOrder  # noqa: E402
 from sandbox.settings import SandboxPlatform  # noqa: E402
 from schemas.config import parse_duration  # noqa: E402
 from schemas.topics import TopicNames  # noqa: E402
+from tests.support.kafka_harness import drain, reader_from_start  # noqa: E402
 from tests.support.marketplace import (  # noqa: E402
     PLATFORMS,
     Marketplace,
@@ -294,6 +295,58 @@ def latencies(market: Marketplace, trips: Sequence[Trip]) -> tuple[list[float], 
     return values, fulfilled, missing
 
 
+STAGES = ("ask", "read", "ledger", "push")
+"""Where an order's latency goes, from the topics' record timestamps: `ask` seller fulfilment -> its check record
+(webhook or poll, then the seller connection's listing), `read` -> fulfillment.recorded (the check agent reads the
+seller's fulfilments), `ledger` -> the buyer push record, `push` -> the buyer store records the fulfilment."""
+
+
+def stage_times(market: Marketplace, trips: Sequence[Trip]) -> dict[str, Any]:
+    """p50/p99 of each of `STAGES` over the delivered trips (see there), read back from the worker's topics, and
+    for the trips never delivered the last stage they reached (`missing_stopped_at`, by seller -> buyer)."""
+    names = market.names
+    consumer = reader_from_start(market.bootstrap, (names.seller_checks, names.fulfillment_events,
+                                                    names.buyer_pushes))
+    first: dict[tuple[str, str], list[float]] = {}
+    try:
+        for message in drain(consumer, 5.0):
+            key = (message.key() or b"").decode()
+            topic = str(message.topic())
+            if topic == names.fulfillment_events and json.loads(message.value()).get("type") != "fulfillment.recorded":
+                continue
+            first.setdefault((topic, key), []).append(message.timestamp()[1] / 1000)
+    finally:
+        consumer.close()
+
+    def after(topic: str, key: str, since: float) -> float | None:
+        return min((at for at in first.get((topic, key), []) if at >= since - 0.01), default=None)
+
+    spans: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    stuck: Counter[str] = Counter()
+    for trip in trips:
+        seller_at = market.sellers[trip.seller].fulfilled_at.get(trip.on_seller.admin_id) if trip.on_seller else None
+        buyer_at = market.buyers[trip.buyer].fulfilled_at.get(trip.on_buyer.admin_id)
+        if seller_at is None or trip.order_id is None:
+            continue
+        asked = after(names.seller_checks, trip.order_id, seller_at)
+        recorded = after(names.fulfillment_events, trip.order_id, asked or seller_at)
+        pushed = after(names.buyer_pushes, trip.order_id, recorded or seller_at)
+        if buyer_at is None:  # where a fulfilment that never reached its buyer stopped
+            reached = "pushed" if pushed else "recorded" if recorded else "asked" if asked else "not asked"
+            stuck[f"{trip.seller}->{trip.buyer}: {reached}"] += 1
+            continue
+        if asked is None or recorded is None or pushed is None:
+            continue
+        for stage, span in zip(STAGES, (asked - seller_at, recorded - asked, pushed - recorded, buyer_at - pushed),
+                               strict=True):
+            spans[stage].append(span)
+    times: dict[str, Any] = {stage: {"p50": round(percentile(values, 50), 3), "p99": round(percentile(values, 99), 3)}
+                             for stage, values in spans.items() if values}
+    if stuck:
+        times["missing_stopped_at"] = dict(stuck)
+    return times
+
+
 def worker_samples(market: Marketplace, prefixes: Sequence[str]) -> dict[str, float]:
     status, text = market.worker.http("/metrics")
     if status != 200:
@@ -346,6 +399,12 @@ def run_mode(mode: str, args: argparse.Namespace, folder: Path) -> dict[str, Any
             window_end = max(delivered, default=time.time())
             after = worker_samples(market, ("fulfillsync_polls_total", "fulfillsync_poll_ticks_total"))
             check_clocks(market)
+            stages = stage_times(market, trips)
+            by_seller = {seller: sorted(market.buyers[t.buyer].fulfilled_at[t.on_buyer.admin_id]
+                                        - market.sellers[seller].fulfilled_at[t.on_seller.admin_id]
+                                        for t in trips if t.seller == seller and t.on_seller is not None
+                                        and t.on_buyer.admin_id in market.buyers[t.buyer].fulfilled_at)
+                         for seller in sellers}
             market.topics.read(1.0)
             dead_letters = len(market.topics.of(market.names.dead_letters))
     finally:
@@ -356,7 +415,9 @@ def run_mode(mode: str, args: argparse.Namespace, folder: Path) -> dict[str, Any
         "buyers": list(buyers), "sellers": list(sellers), "orders": len(trips),
         "rate_per_s": args.rate, "connection_requests_per_s": args.requests_per_s or "connector defaults",
         "setup_s": round(setup_s, 1), "fulfil_phase_s": round(fulfil_s, 1),
-        "webhook_answers": dict(answers), "dead_letters": dead_letters,
+        "webhook_answers": dict(answers), "dead_letters": dead_letters, "stages_s": stages,
+        "by_seller_s": {seller: {"p50": round(percentile(values, 50), 3), "p99": round(percentile(values, 99), 3)}
+                        for seller, values in by_seller.items() if values},
         # epoch-aligned slots (streams/polling/ticks.py): scheduled polls that began while orders were in flight
         "scheduled_slots_in_window": int(window_end // interval_s) - int(min(fulfilled) // interval_s),
         "worker_poll_counters_during_run": {name: value - before.get(name, 0.0) for name, value in after.items()
@@ -405,6 +466,13 @@ def report(results: Sequence[dict[str, Any]], machine: dict[str, Any]) -> None:
               f"{row['setup_s']}s; fulfil phase {row['fulfil_phase_s']}s; webhook answers {row['webhook_answers']}; "
               f"dead letters {row['dead_letters']}; scheduled poll slots in the window "
               f"{row['scheduled_slots_in_window']}")
+        stages = row.get("stages_s", {})
+        print(f"{row['mode']:8} stages p50/p99: " + ", ".join(
+            f"{stage} {stages[stage]['p50']:.2f}/{stages[stage]['p99']:.2f}s" for stage in STAGES if stage in stages))
+        print(f"{row['mode']:8} by seller p50/p99: " + ", ".join(
+            f"{seller} {times['p50']:.2f}/{times['p99']:.2f}s" for seller, times in row.get("by_seller_s", {}).items()))
+        if "missing_stopped_at" in stages:
+            print(f"{row['mode']:8} missing orders stopped at: {stages['missing_stopped_at']}")
     print(f"machine: {machine['cores']} cores, {machine['cpu_model']}, Python {machine['python']}")
     print("=" * 104)
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from schemas.platform import (
+    ChangedOrder,
     CreatedOrder,
     FulfillmentRequest,
     NewOrder,
@@ -115,6 +116,14 @@ class SellerConnector(Connector):
     @abstractmethod
     async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
         """One page of orders changed since `cursor`; see `BuyerConnector.orders_changed_since`."""
+
+    async def changed_orders_since(self, cursor: str | None) -> Page[ChangedOrder]:
+        """`orders_changed_since` reduced to what a seller poll needs (same cursor, same errors). Connectors whose
+        full listing costs more than a light one (Shopify's query cost) list less instead."""
+        page = await self.orders_changed_since(cursor)
+        return Page(items=tuple(ChangedOrder(order_ref=order.order_ref, our_order_id=order.our_order_id,
+                                             updated_at=order.updated_at) for order in page.items),
+                    cursor=page.cursor, has_more=page.has_more)
 
     @abstractmethod
     async def cancel_order(self, order_ref: str, cancellation: OrderCancellation) -> None:

@@ -153,6 +153,15 @@ class FulfillmentRequest(_Frozen):
     notify_customer: bool = False
 
 
+class ChangedOrder(_Frozen):
+    """An order a seller poll saw change: its ref on the platform, fulfillsync's order id when it carries our
+    reference (None: the seller's own order), and its updated time."""
+
+    order_ref: str
+    our_order_id: str | None = None
+    updated_at: AwareDatetime
+
+
 class Page(_Frozen, Generic[T]):
     """One page of a poll: what changed, the cursor to resume from, and whether more is waiting right now."""
 

@@ -103,9 +103,9 @@ def create_app(config: Config) -> Service:
 
     pushes = app.topic(names.buyer_pushes, partitions=config.kafka.partitions, **RAW_TOPIC)
 
-    async def push(order_id: str, partition: int) -> None:
-        await pushes.send(key=order_id.encode(), value=PushRecord(order_id=order_id).model_dump_json().encode(),
-                          partition=partition)
+    async def push(order_id: str, buyer_connection: str | None, partition: int) -> None:
+        record = PushRecord(order_id=order_id, buyer_connection=buyer_connection)
+        await pushes.send(key=order_id.encode(), value=record.model_dump_json().encode(), partition=partition)
 
     processor = LedgerProcessor(table=table, send=send, names=names, metrics=metrics, push=push)
 

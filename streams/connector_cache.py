@@ -14,11 +14,11 @@ from schemas.config import Connection
 C = TypeVar("C", bound=Connector)
 
 SINK_RETRY = RetryPolicy(attempts=2, initial_delay_s=0.2, max_delay_s=1.0, max_retry_after_s=5.0)
-"""Sinks and the seller check agent: short in-call retries; longer waits go through a retry topic (or the next
-sweep), so a failing store does not hold up the orders of other stores."""
-POLL_RETRY = RetryPolicy(attempts=2, initial_delay_s=0.5, max_delay_s=1.0, max_retry_after_s=5.0)
-"""Polls: short in-call retries: a failed poll is tried again at the next tick anyway, and the poller agent polls
-every connection in turn, so a failing store must not hold up the polls of the others for long."""
+"""Sinks (writes): short in-call retries; longer waits go through a retry topic, which survives restarts."""
+READ_RETRY = RetryPolicy(attempts=5, initial_delay_s=0.5, max_delay_s=4.0, max_retry_after_s=10.0)
+"""Polls and seller checks (reads): a read that fails after these waits for the next tick or sweep, a poll
+interval away, so it retries for up to about 15 s in-call. That holds up only the connection's own lane
+(`streams.lanes`: one poll per connection at a time, at most `PER_CONNECTION` checks), not other stores."""
 
 
 def sink_connector(connection: Connection) -> StoreConnector:
@@ -26,9 +26,9 @@ def sink_connector(connection: Connection) -> StoreConnector:
     return connector_for(connection, retry=SINK_RETRY)
 
 
-def poll_connector(connection: Connection) -> StoreConnector:
-    """The connector of `connection` with `POLL_RETRY`."""
-    return connector_for(connection, retry=POLL_RETRY)
+def read_connector(connection: Connection) -> StoreConnector:
+    """The connector of `connection` with `READ_RETRY`."""
+    return connector_for(connection, retry=READ_RETRY)
 
 
 class ConnectorCache(Generic[C]):

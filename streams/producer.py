@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from confluent_kafka import KafkaException, Producer
@@ -33,22 +33,27 @@ class EventProducer:
         self.publish_raw(topic, record.key, record.value, record.headers)
 
     def publish_raw(self, topic: str, key: bytes | None, value: bytes | None,
-                    headers: Sequence[tuple[str, bytes]] = ()) -> None:
-        """Queue any record as it is (for tools and tests that need malformed ones too)."""
+                    headers: Sequence[tuple[str, bytes]] = (), *,
+                    on_error: Callable[[str], None] | None = None) -> None:
+        """Queue any record as it is (for tools and tests that need malformed ones too). A delivery error goes to
+        `on_error` when given (the caller checks it after `flush`), else `flush` raises it."""
+        report = self._errors.append if on_error is None else on_error
+
+        def delivered(error: object, message: object) -> None:
+            if error is not None:
+                report(str(error))
+
         while True:
             try:
-                self._producer.produce(topic, key=key, value=value, headers=list(headers),
-                                       on_delivery=self._delivered)
+                self._producer.produce(topic, key=key, value=value, headers=list(headers), on_delivery=delivered)
                 break
             except BufferError:
                 self._producer.poll(0.1)
         self._producer.poll(0)
 
-    def _delivered(self, error: object, message: object) -> None:
-        if error is not None:
-            self._errors.append(str(error))
-
     def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait for every queued record; raises KafkaException if some are still undelivered after `timeout_s`,
+        or if a record queued without `on_error` failed."""
         remaining = self._producer.flush(timeout_s)
         if remaining:
             raise KafkaException(f"{remaining} record(s) not delivered within {timeout_s:.0f}s")

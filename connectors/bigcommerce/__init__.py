@@ -6,6 +6,8 @@ and the official `bigcommerce/orders.v2.oas2.yml`. Every platform-specific decis
 
 Reading orders (both sides)
 - Poll: `GET /v2/orders?min_date_modified=…&sort=date_modified:asc&limit=…` through `PollCursor` (2 min overlap).
+  A seller poll (`changed_orders_since`) lists 250 a page and reads no details: `external_order_id` in the
+  listing says whether an order is ours, and the check agent reads the order and its shipments afterwards.
   Pages are keyed by time, not page number: the next page asks `min_date_modified` = the last time seen on this
   page and skips the ids already seen at exactly that second (`page` only grows when more than a page of orders
   share one second). Page numbers over a list sorted by modification time would lose an order: one modified

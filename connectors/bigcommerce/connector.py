@@ -18,6 +18,7 @@ from connectors.cursor import CursorError, PollCursor
 from connectors.http import PlatformHttp, RetryPolicy
 from schemas.config import Connection
 from schemas.platform import (
+    ChangedOrder,
     CreatedOrder,
     FulfillmentLine,
     FulfillmentRequest,
@@ -34,6 +35,8 @@ log = logging.getLogger("fulfillsync.connectors.bigcommerce")
 DEFAULT_REQUESTS_PER_S = 4.0  # 150 requests per 30 s on Standard/Plus plans, shared by every app on the store
 _DEFAULT_RETRY = RetryPolicy()
 T = TypeVar("T")
+_Changed = TypeVar("_Changed", PlatformOrder, ChangedOrder)
+MAX_PAGE_SIZE = 250  # V2 list endpoints
 QUOTA_RESERVE = 2  # requests left in the window at which we pause until it resets
 
 
@@ -73,7 +76,7 @@ class BigCommerceConnector(StoreConnector):
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         if connection.platform != "bigcommerce" or connection.base_url is None:
             raise ValueError(f"connection {connection.id!r}: not a BigCommerce connection with a base_url")
-        if not 1 <= page_size <= 250:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError("page_size: BigCommerce V2 pages hold 1 to 250 items")
         token = connection.credentials["access_token"].get_secret_value()
         self.connection = connection
@@ -154,14 +157,26 @@ class BigCommerceConnector(StoreConnector):
     async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
         """One page of orders modified since the cursor, oldest change first (`min_date_modified`,
         `sort=date_modified:asc`). Pages are keyed by the last modification time seen, not by page number, so
-        an order modified while a walk runs moves behind the walk instead of shifting another order out of it."""
+        an order modified while a walk runs moves behind the walk instead of shifting another order out of it.
+        Each changed order costs two more requests (its products and shipping addresses)."""
+        return await self._changed_since(cursor, self._page_size, self._read_order)
+
+    async def changed_orders_since(self, cursor: str | None) -> Page[ChangedOrder]:
+        """The seller poll's listing: the same walk and cursor, 250 orders a page, and no detail reads (the
+        listing carries `external_order_id`, where our order id is)."""
+        async def light(order: Mapping[str, Any]) -> ChangedOrder:
+            return self._shape(None, parse.changed_order, order)
+        return await self._changed_since(cursor, MAX_PAGE_SIZE, light)
+
+    async def _changed_since(self, cursor: str | None, page_size: int,
+                             read: Callable[[Mapping[str, Any]], Awaitable[_Changed]]) -> Page[_Changed]:
         try:
             state = PollCursor.start(cursor, default_since=self._now() - self._start_window)
             token = _PageToken.decode(state.page) if state.page else _PageToken(at=state.query_since)
         except (CursorError, ValueError, KeyError, TypeError) as error:
             raise self._refuse(f"unreadable poll cursor ({error}); reset the connection's cursor") from None
         params = {"min_date_modified": parse.format_datetime(token.at), "sort": "date_modified:asc",
-                  "limit": self._page_size, "page": token.page}
+                  "limit": page_size, "page": token.page}
         body, response = await self._get("/orders", params)
         raw = self._shape(response, _order_keys, body)
         items = []
@@ -170,21 +185,12 @@ class BigCommerceConnector(StoreConnector):
                 continue
             if state.seen_before(str(order_id), modified):
                 continue  # listed again only because of the overlap: unchanged, so no detail reads
-            items.append(await self._read_order(order))
-        next_token = self._next_token(token, [(order_id, modified) for _, order_id, modified in raw])
+            items.append(await read(order))
+        next_token = _next_token(token, [(order_id, modified) for _, order_id, modified in raw], page_size)
         newest = max((modified for _, _, modified in raw), default=None)
         advanced = state.advanced(newest, next_token.encode() if next_token else None,
                                   [(str(order_id), modified) for _, order_id, modified in raw], now=self._now())
         return Page(items=tuple(items), cursor=advanced.encode(), has_more=next_token is not None)
-
-    def _next_token(self, token: _PageToken, seen: list[tuple[int, datetime]]) -> _PageToken | None:
-        if len(seen) < self._page_size:
-            return None
-        last = seen[-1][1]
-        at_last = tuple(order_id for order_id, modified in seen if modified == last)
-        if last == token.at:
-            return _PageToken(at=last, seen=tuple(sorted({*token.seen, *at_last})), page=token.page + 1)
-        return _PageToken(at=last, seen=at_last)
 
     async def _read_order(self, order: Mapping[str, Any]) -> PlatformOrder:
         path = self._order_path(str(order["id"]))
@@ -388,3 +394,14 @@ def _order_keys(body: object) -> list[tuple[Mapping[str, Any], int, datetime]]:
     """Each order of a `GET /v2/orders` page with its id and modification time."""
     return [(order, parse.order_id_of(order), parse.date_modified_of(order))
             for order in parse.object_list(body, "orders")]
+
+
+def _next_token(token: _PageToken, seen: list[tuple[int, datetime]], page_size: int) -> _PageToken | None:
+    """Where the walk goes on after a page that listed `seen` (id, modified), or None after a short page."""
+    if len(seen) < page_size:
+        return None
+    last = seen[-1][1]
+    at_last = tuple(order_id for order_id, modified in seen if modified == last)
+    if last == token.at:
+        return _PageToken(at=last, seen=tuple(sorted({*token.seen, *at_last})), page=token.page + 1)
+    return _PageToken(at=last, seen=at_last)

@@ -28,7 +28,15 @@ from typing import Any
 from connectors.carrier_names import canonical_from_platform
 from connectors.payload import PayloadError as PayloadError  # re-exported: callers catch it from here
 from connectors.payload import json_array, json_object
-from schemas.platform import Address, FulfillmentLine, PlatformFulfillment, PlatformLine, PlatformOrder, Tracking
+from schemas.platform import (
+    Address,
+    ChangedOrder,
+    FulfillmentLine,
+    PlatformFulfillment,
+    PlatformLine,
+    PlatformOrder,
+    Tracking,
+)
 
 ORDER_PREFIX = "fulfillsync:"
 MARKER_LINE = "fulfillsync-fulfillment: "
@@ -130,6 +138,12 @@ def our_order_id(order: Mapping[str, Any]) -> str | None:
     if not external.startswith(ORDER_PREFIX):
         return None
     return external[len(ORDER_PREFIX):] or None
+
+
+def changed_order(order: Mapping[str, Any]) -> ChangedOrder:
+    """An order from `GET /v2/orders` (one element) as a seller poll needs it: id, ours or not, modified time."""
+    return ChangedOrder(order_ref=str(order_id_of(order)), our_order_id=our_order_id(order),
+                        updated_at=date_modified_of(order))
 
 
 def parse_order(order: Mapping[str, Any], products: object, shipping_addresses: object) -> PlatformOrder:

@@ -7,7 +7,8 @@
   operation's `requestedQueryCost`. Before a request, the bucket is projected forward at its restore rate; when
   it would hold less than that operation's last cost (the largest cost seen, for an operation not sent yet), the
   connection pauses (`PlatformHttp.pause_for`) until it has refilled enough, so the bucket never runs dry in
-  normal use. A `THROTTLED` answer (HTTP 200, nothing executed)
+  normal use; the cost is reserved from the projection at once, so concurrent requests (the agents run several
+  orders of one connection at a time) each wait for their own share. A `THROTTLED` answer (HTTP 200, nothing executed)
   is still handled: pause for the refill and resend, up to the retry policy's attempts, then RetryableError with
   `not_applied=True`.
 - Top-level `errors` other than THROTTLED: `MAX_COST_EXCEEDED`, `ACCESS_DENIED` and validation errors are
@@ -124,16 +125,20 @@ class ShopifyGraphQL:
         self._largest_cost = max(self._largest_cost, requested)
 
     def _reserve(self, operation: Operation) -> None:
-        """Pause until the bucket (projected from the last answer) holds what `operation` last cost."""
+        """Pause until the bucket (projected from the last answer, less what requests sent since reserved) holds
+        what `operation` last cost, and reserve that cost."""
         if self._bucket is None:
             return
         available, restore, maximum, when = self._bucket
         if restore <= 0:
             return
-        projected = min(maximum, available + (time.monotonic() - when) * restore)
+        now = time.monotonic()
+        projected = min(maximum, available + (now - when) * restore)
         needed = min(self._costs.get(operation.name, self._largest_cost), maximum)
         if projected < needed:
             self.http.pause_for((needed - projected) / restore)
+        # taken from the projection at once, so concurrent requests of this connection wait for their own share
+        self._bucket = (projected - needed, restore, maximum, now)
 
     def _errors(self, response: httpx.Response, operation: Operation, errors: Any,
                 extensions: Any) -> ConnectorError:

@@ -5,7 +5,8 @@ Endpoint and auth: `POST {base_url}/admin/api/{version}/graphql.json`, version `
 `X-Shopify-Access-Token`. HTTP, retries, throttling and Shopify's error layers: `connectors.shopify.client`.
 
 Platform decisions:
-- Polling: `orders(sortKey: UPDATED_AT, query: "updated_at:>='…'")`, `first: 10` per page, cursor = PollCursor
+- Polling: `orders(sortKey: UPDATED_AT, query: "updated_at:>='…'")`, `first: 10` per page (a seller poll lists
+  only ids, updated times, tags and `sourceIdentifier`, `first: 100`: `changed_orders_since`), cursor = PollCursor
   (`page` is Shopify's `endCursor`, the filter starts at `since` minus the overlap); a page cursor Shopify
   no longer accepts restarts the walk from `since` (safe: what is seen twice is dropped downstream). Orders
   with more than 50 line items get their other lines from follow-up `order.lineItems` pages. The first poll
@@ -49,7 +50,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -68,6 +69,7 @@ from connectors.shopify.parse import (
     ShapeError,
     create_order_input,
     created_order,
+    graphql_changed_order,
     graphql_fulfillment,
     graphql_fulfillment_orders,
     graphql_order,
@@ -75,6 +77,7 @@ from connectors.shopify.parse import (
 )
 from schemas.config import Connection
 from schemas.platform import (
+    ChangedOrder,
     CreatedOrder,
     FulfillmentRequest,
     NewOrder,
@@ -89,6 +92,7 @@ log = logging.getLogger("fulfillsync.connectors.shopify")
 DEFAULT_VERSION = "2026-07"
 DEFAULT_REQUESTS_PER_S = 10.0
 _DEFAULT_RETRY = RetryPolicy()
+_Changed = TypeVar("_Changed", PlatformOrder, ChangedOrder)
 
 
 class ShopifyConnector(StoreConnector):
@@ -122,39 +126,54 @@ class ShopifyConnector(StoreConnector):
     # -- polling -------------------------------------------------------------------------------------------
 
     async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
+        async def parse(node: Any) -> PlatformOrder:
+            await self._complete_line_items(node)
+            with self._reading(ops.ORDERS_CHANGED_SINCE):
+                return graphql_order(node)
+        return await self._changed_since(cursor, ops.ORDERS_CHANGED_SINCE, self._page_size, parse)
+
+    async def changed_orders_since(self, cursor: str | None) -> Page[ChangedOrder]:
+        """The seller poll's light listing (`ops.ORDER_REFS_CHANGED_SINCE`): same cursor as
+        `orders_changed_since`, about a fiftieth of its query cost per order."""
+        async def parse(node: Any) -> ChangedOrder:
+            with self._reading(ops.ORDER_REFS_CHANGED_SINCE):
+                return graphql_changed_order(node)
+        return await self._changed_since(cursor, ops.ORDER_REFS_CHANGED_SINCE, ops.REF_PAGE_SIZE, parse)
+
+    async def _changed_since(self, cursor: str | None, operation: ops.Operation, first: int,
+                             parse: Callable[[Any], Awaitable[_Changed]]) -> Page[_Changed]:
+        """One page of `operation` (an `orders(sortKey: UPDATED_AT, query: "updated_at:>=…")` listing) from
+        `cursor`, each node turned into an item by `parse`; items the cursor saw at the same updated time are
+        left out."""
         try:
             position = PollCursor.start(cursor, default_since=self._now() - self._start_window)
         except CursorError as error:
             raise PermanentError(f"shopify connection {self.connection.id!r}: {error}",
                                  connection=self.connection.id) from None
         since = position.query_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        variables = {"q": f"updated_at:>='{since}'", "after": position.page, "first": self._page_size}
+        variables = {"q": f"updated_at:>='{since}'", "after": position.page, "first": first}
         try:
-            data = await self._query(ops.ORDERS_CHANGED_SINCE, variables)
+            data = await self._query(operation, variables)
         except PermanentError as error:
             if position.page is None or "cursor" not in error.platform_message.lower():
                 raise
             log.warning("%s: Shopify refused the stored page cursor (%s); restarting the walk from %s",
                         self.connection.id, error.platform_message, since)
             position = PollCursor(since=position.since)
-            data = await self._query(ops.ORDERS_CHANGED_SINCE, {**variables, "after": None})
-        with self._reading(ops.ORDERS_CHANGED_SINCE):
+            data = await self._query(operation, {**variables, "after": None})
+        with self._reading(operation):
             orders = _field(data, "orders", dict)
             page_info = _field(orders, "pageInfo", dict)
             nodes = _field(orders, "nodes", list)
-        items = []
-        for node in nodes:
-            await self._complete_line_items(node)
-            with self._reading(ops.ORDERS_CHANGED_SINCE):
-                items.append(graphql_order(node))
+        items = [await parse(node) for node in nodes]
         has_next = page_info.get("hasNextPage") is True
         end = page_info.get("endCursor")
         if has_next and not isinstance(end, str):
-            raise self._malformed(ops.ORDERS_CHANGED_SINCE, "pageInfo.hasNextPage is true but endCursor is missing")
-        newest = max((order.updated_at for order in items), default=None)
+            raise self._malformed(operation, "pageInfo.hasNextPage is true but endCursor is missing")
+        newest = max((item.updated_at for item in items), default=None)
         advanced = position.advanced(newest, end if has_next else None,
-                                     [(order.order_ref, order.updated_at) for order in items], now=self._now())
-        changed = tuple(order for order in items if not position.seen_before(order.order_ref, order.updated_at))
+                                     [(item.order_ref, item.updated_at) for item in items], now=self._now())
+        changed = tuple(item for item in items if not position.seen_before(item.order_ref, item.updated_at))
         return Page(items=changed, cursor=advanced.encode(), has_more=has_next)
 
     async def _complete_line_items(self, node: Any) -> None:

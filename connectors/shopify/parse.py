@@ -26,6 +26,7 @@ from connectors.payload import PayloadError, json_array, json_object
 from schemas.carriers import tracking_url
 from schemas.platform import (
     Address,
+    ChangedOrder,
     FulfillmentLine,
     NewOrder,
     PlatformFulfillment,
@@ -151,6 +152,17 @@ def graphql_order(value: Any, where: str = "order") -> PlatformOrder:
         shipping_address=graphql_address(order.get("shippingAddress"), f"{where}.shippingAddress"),
         email=_opt_str(order.get("email")), phone=_opt_str(order.get("phone")), shipping_method=shipping,
         cancelled=order.get("cancelledAt") is not None, our_order_id=attributes.get(ORDER_MARKER))
+
+
+def graphql_changed_order(value: Any, where: str = "order") -> ChangedOrder:
+    """An `Order` node as `ORDER_REFS_CHANGED_SINCE` selects it: ours when it carries our tag and our order id
+    as its `sourceIdentifier` (`create_order_input`)."""
+    order = _obj(value, where)
+    tags = order.get("tags")
+    ours = isinstance(tags, list) and ORDER_TAG in tags
+    return ChangedOrder(order_ref=_str(order.get("id"), f"{where}.id"),
+                        updated_at=_time(order.get("updatedAt"), f"{where}.updatedAt"),
+                        our_order_id=_opt_str(order.get("sourceIdentifier")) if ours else None)
 
 
 def graphql_tracking(value: Any, where: str) -> Tracking:

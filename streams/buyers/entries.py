@@ -98,11 +98,14 @@ class BuyerWritesTable:
 
 
 class PushRecord(BaseModel):
-    """The ledger agent's request to bring the buyer's copy of order `order_id` in line with its state."""
+    """The ledger agent's request to bring the buyer's copy of order `order_id` in line with its state.
+    `buyer_connection` (absent in records of earlier versions) only groups the sink's concurrent writes by buyer
+    store (`streams.lanes`); what is written is decided from the order table."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     order_id: str = Field(min_length=1)
+    buyer_connection: str | None = None
 
 
 def decode_push(value: bytes | None) -> PushRecord | str:

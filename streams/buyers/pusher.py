@@ -119,10 +119,20 @@ class BuyerTrackingSink:
             self._metrics.pushes.labels("invalid").inc()
             log.warning("ignoring record %s on the buyer-push retry topic: %s", position(message), record)
             return
+        await self._sleep_until(record)
+        await self._guarded(message, record.order_id, attempt=record.attempt + 1)
+
+    async def until_due(self, message: KafkaMessage) -> None:
+        """Wait until the retry record is due (at most `MAX_DELAY`; at once for a record that is not a retry).
+        The retry agent waits here in its loop, so a waiting retry does not take a writer's place."""
+        record = decode_retry(message.value)
+        if not isinstance(record, str):
+            await self._sleep_until(record)
+
+    async def _sleep_until(self, record: RetryRecord) -> None:
         wait = min((record.not_before - self._clock()).total_seconds(), MAX_DELAY.total_seconds())
         if wait > 0:
             await self._sleep(wait)
-        await self._guarded(message, record.order_id, attempt=record.attempt + 1)
 
     async def _guarded(self, message: KafkaMessage, order_id: str, *, attempt: int) -> None:
         try:

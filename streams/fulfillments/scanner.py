@@ -1,5 +1,6 @@
-"""A seller connection's poll: walk `orders_changed_since` from the stored cursor and ask for the fulfilments of
-every changed order that fulfillsync created (it carries our order id, `PlatformOrder.our_order_id`) to be read.
+"""A seller connection's poll: walk `changed_orders_since` (the connector's light listing) from the stored cursor and
+ask for the fulfilments of every changed order that fulfillsync created (it carries our order id,
+`ChangedOrder.our_order_id`) to be read.
 
 The poller agent runs it on the connection's tick; the reads themselves happen in the check agent, next to the
 order's state (the tick's partition is the connection's, not the order's). Per page (at-least-once):
@@ -50,7 +51,7 @@ class SellerOrderScanner:
         cursor = self._cursors.get(connection.id).cursor
         pages = seen = requested = 0
         while pages < MAX_PAGES_PER_POLL:
-            page = await connector.orders_changed_since(cursor)
+            page = await connector.changed_orders_since(cursor)
             pages += 1
             seen += len(page.items)
             now = self._clock()

@@ -1,7 +1,8 @@
-"""Registers the seller-fulfilment side on the Faust app: the seller-checks topic, the `seller-fulfillments`
-table, the check agent (concurrency 1, DESIGN.md §5) and the sweep timer (every worker, every poll interval, over
-its own partitions). The seller connection's poll that requests checks runs in the poller
-(`streams.fulfillments.scanner`, registered by `streams.polling.wiring`)."""
+"""Registers the seller-fulfilment side on the Faust app: the seller-checks topic, the `seller-fulfillments` table,
+the check agent (concurrency 1, DESIGN.md §5; checks of different orders run concurrently in `streams.lanes`, one
+order's one after the other, at most `PER_CONNECTION` per seller connection) and the sweep timer (every worker,
+every poll interval, over its own partitions). The seller connection's poll that requests checks runs in the
+poller (`streams.fulfillments.scanner`, registered by `streams.polling.wiring`)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from prometheus_client import CollectorRegistry
 
 from schemas.config import Config
 from schemas.topics import TopicNames
-from streams.connector_cache import sink_connector
+from streams.connector_cache import read_connector
 from streams.fulfillments.checker import CheckMetrics, CheckTopics, FulfillmentChecker
-from streams.fulfillments.entries import SellerWatchTable
+from streams.fulfillments.entries import SellerWatchTable, decode_check
 from streams.fulfillments.sweep import Sweep
+from streams.lanes import IN_FLIGHT, PER_CONNECTION, Lanes, run_agent
 from streams.orders.table import OrderStates
 from streams.polling.sink import KafkaEventSink
 from streams.records import RAW_TOPIC, EncodedRecord, utc_now
@@ -49,13 +51,21 @@ def register_seller_fulfillments(app: faust.App, config: Config, names: TopicNam
         config=config, topics=CheckTopics(fulfillment_events=names.fulfillment_events,
                                           dead_letters=names.dead_letters),
         orders=OrderStates(tables["orders"]), seller_orders=SellerOrderTable(tables["seller-orders"]), watch=watch,
-        events=sink, send=send, connector_for=sink_connector, metrics=CheckMetrics(registry), clock=clock)
+        events=sink, send=send, connector_for=read_connector, metrics=CheckMetrics(registry), clock=clock)
     sweep = Sweep(config=config, topic=names.seller_checks, watch=watch, sink=sink, clock=clock)
+
+    def route(message: Any) -> tuple[bytes, str, tuple[str, str] | None]:
+        """Checks of one order one at a time; a check waiting behind another of the same order from the same
+        connection and seller order is merged into it (a check reads the order's current fulfilments)."""
+        check = decode_check(message.value)
+        if isinstance(check, str):
+            return message.key or b"", check, None
+        return message.key or b"", check.connection_id, (check.connection_id, check.seller_order_ref)
 
     async def seller_checks(stream: Any) -> None:
         try:
-            async for event in stream.events():
-                await checker.process(event.message)
+            await run_agent(stream, Lanes(per_group=PER_CONNECTION, in_flight=IN_FLIGHT), route=route,
+                            handle=checker.process)
         finally:
             await checker.aclose()
 

@@ -41,9 +41,10 @@ log = logging.getLogger("fulfillsync.ledger")
 
 Send = Callable[[str, EncodedRecord], Awaitable[None]]
 """Publishes one record on a topic (by name); raises if the producer refuses it."""
-Push = Callable[[str, int], Awaitable[None]]
-"""Asks the buyer tracking sink to bring the buyer's order `order_id` in line with its state; the int is the
-partition of the input record (the order's partition); raises if the producer refuses it."""
+Push = Callable[[str, str | None, int], Awaitable[None]]
+"""Asks the buyer tracking sink to bring the buyer's order `order_id` in line with its state; then the order's
+buyer connection (None before its order.placed) and the partition of the input record (the order's partition);
+raises if the producer refuses it."""
 
 
 class LedgerProcessor:
@@ -100,7 +101,8 @@ class LedgerProcessor:
         if self._push is not None and result.status in ("applied", "duplicate") and result.state.fulfillments:
             # Also for a duplicate: it may be the redelivery of a record whose push died with the worker, and a
             # push only makes the sink compare (no write when the buyer's order already matches).
-            await self._push(decoded.order_id, message.partition)
+            placed = result.state.order
+            await self._push(decoded.order_id, placed.buyer.connection if placed else None, message.partition)
         if result.state is not state:
             self._table[key] = encode_state(result.state)
 

@@ -17,14 +17,17 @@ connectors return an order only when it changed, and a re-publication after a cr
 a duplicate the ledger drops. An entry that cannot be read is skipped (logged by the table).
 An order that routes nothing (only the buyer's own products, or cancelled) is not recorded, so a corrected
 route applies when it next changes. Unrouted lines are counted (`fulfillsync_unrouted_lines_total`) and logged
-once per routing of an order. An order routing refuses (`RoutingError`: repeated line refs, a route to a missing
-seller) is logged, counted in `fulfillsync_unroutable_orders_total` and skipped; the walk goes on.
+once per routing of an order; a listing of the same order at the same `updated_at` again (the cursor's overlap)
+is not routed again while this worker remembers it (`UNROUTED_MEMORY` orders). An order routing refuses
+(`RoutingError`: repeated line refs, a route to a missing seller) is logged, counted in
+`fulfillsync_unroutable_orders_total` and skipped; the walk goes on.
 Connector errors propagate to the caller (`streams.polling.poller`), with the cursor of the last stored page.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +43,7 @@ from streams.polling.sink import EventSink
 
 log = logging.getLogger("fulfillsync.polling.buyer")
 
+UNROUTED_MEMORY = 10_000
 MAX_PAGES_PER_POLL = 200
 """A walk longer than this continues at the next tick (from the stored cursor), so one busy store cannot hold
 the poller agent, and the connections behind it, indefinitely."""
@@ -77,6 +81,7 @@ class BuyerOrderPublisher:
         self._orders = buyer_orders
         self._metrics = metrics
         self._clock = clock
+        self._routed_nothing: OrderedDict[tuple[str, str, datetime | None], None] = OrderedDict()
 
     async def poll(self, connection: Connection, connector: BuyerConnector) -> BuyerPollResult:
         """One walk from the stored cursor. Raises what the connector or the producer raises; every page fully
@@ -143,6 +148,9 @@ class BuyerOrderPublisher:
 
     def _route(self, connection: Connection, order: PlatformOrder) -> BuyerOrderEntry | None:
         """The entry to record for a new order with something routed; None when nothing is routed."""
+        version = (connection.id, order.order_ref, order.updated_at)
+        if version in self._routed_nothing:
+            return None
         observed = self._clock()
         try:
             routing = route_order(connection, order, routes=self._config.routes,
@@ -160,6 +168,9 @@ class BuyerOrderPublisher:
             log.info("%s: buyer order %s: %d line(s) no route covers, left to the buyer: %s", connection.id,
                      order.order_ref, len(routing.unrouted), described)
         if not routing.placed:
+            self._routed_nothing[version] = None
+            if len(self._routed_nothing) > UNROUTED_MEMORY:
+                self._routed_nothing.popitem(last=False)
             return None
         return BuyerOrderEntry(order_ref=order.order_ref, first_seen=observed, placed=routing.placed)
 

@@ -16,8 +16,9 @@ from prometheus_client import CollectorRegistry
 
 from schemas.config import Config
 from schemas.topics import TopicNames
-from streams.connector_cache import poll_connector
+from streams.connector_cache import read_connector
 from streams.fulfillments.scanner import SellerOrderScanner
+from streams.lanes import IN_FLIGHT, Lanes, run_agent
 from streams.polling.buyer_orders import BuyerOrderPublisher
 from streams.polling.cursors import BuyerOrderTable, CursorTable
 from streams.polling.metrics import PollingMetrics
@@ -58,7 +59,7 @@ def register_polling(app: faust.App, config: Config, names: TopicNames, registry
     seller = SellerOrderScanner(topic=names.seller_checks, sink=KafkaEventSink(config.kafka.bootstrap_servers),
                                 cursors=cursors, clock=clock)
     poller = Poller(config=config, cursors=cursors, buyer=buyer, seller=seller, metrics=metrics,
-                    connector_for=poll_connector, clock=clock)
+                    connector_for=read_connector, clock=clock)
     ticker = Ticker(connections=pollable(config.connections), interval=config.polling.interval)
 
     async def publish_ticks() -> None:
@@ -71,10 +72,14 @@ def register_polling(app: faust.App, config: Config, names: TopicNames, registry
         except Exception:
             log.exception("publishing poll ticks failed; the next slot publishes again")
 
+    def route(message: Any) -> tuple[bytes, bytes, None]:
+        """One lane per connection; ticks are never merged (the poller's own rules say which tick polls)."""
+        return message.key or b"", message.key or b"", None
+
     async def poll_agent(stream: Any) -> None:
+        """Polls of different connections run concurrently (`streams.lanes`), one connection's in tick order."""
         try:
-            async for event in stream.events():
-                await poller.process(event.message)
+            await run_agent(stream, Lanes(per_group=1, in_flight=IN_FLIGHT), route=route, handle=poller.process)
         finally:  # the agent stops (shutdown): release the connectors' HTTP clients
             await poller.aclose()
 

@@ -88,6 +88,24 @@ async def test_polls_every_order_across_pages_and_resumes_in_a_new_instance(h: H
 
 
 @pytest.mark.asyncio
+async def test_the_seller_listing_is_one_request_a_page_and_tells_our_orders_from_the_sellers_own(
+        h: Harness) -> None:
+    created = await h.connector().create_order(_new_order())
+    own = place(h, ("OWN-1", 1))
+    h.app.sandbox.clock.advance(10)  # settled: the walk remembers both as seen
+    before = h.transport.checked
+    clock = h.app.sandbox.clock.now  # the connector's clock is the store's, so settling is judged alike
+    page = await h.connector(now=clock).changed_orders_since(None)
+    assert h.transport.checked - before == 1  # the listing only: no products, no shipping addresses
+    assert sorted((item.order_ref, item.our_order_id) for item in page.items) == sorted(
+        [(created.order_ref, "ord-1"), (str(own.id), None)])
+    full = await h.connector().orders_changed_since(None)
+    assert {(o.order_ref, o.our_order_id, o.updated_at) for o in full.items} == {
+        (item.order_ref, item.our_order_id, item.updated_at) for item in page.items}
+    assert (await h.connector(now=clock).changed_orders_since(page.cursor)).items == ()  # unchanged, in the overlap
+
+
+@pytest.mark.asyncio
 async def test_an_order_modified_during_a_walk_is_not_lost_and_nothing_is_skipped(h: Harness) -> None:
     orders = [place(h, ("A", 1)) for _ in range(6)]
     for order in orders:

@@ -18,6 +18,7 @@ import pytest_asyncio
 from connectors.base import MalformedResponseError, PermanentError, RetryableError
 from connectors.cursor import PollCursor
 from connectors.shopify import ShopifyConnector
+from connectors.shopify import operations as ops
 from sandbox.common import Fault, SandboxApp
 from sandbox.shopify.store import NewLine, Order, ShopifyStore, TrackingInfo
 from schemas.platform import Address, FulfillmentLine, FulfillmentRequest, NewOrder, PlatformLine, Tracking
@@ -335,6 +336,24 @@ async def test_create_order_maps_lines_and_is_idempotent(shop: Shop, conn: Shopi
     assert polled.our_order_id == "ord_7a1c" and polled.shipping_method == "Standard"
     (create,) = [body for body in shop.transport.sent if body["operationName"] == "CreateOrder"]
     assert create["variables"]["options"] == {"sendReceipt": False, "sendFulfillmentReceipt": False}
+
+
+async def test_the_seller_listing_tells_our_orders_from_the_sellers_own_with_the_same_cursor(
+        shop: Shop, conn: ShopifyConnector) -> None:
+    created = await conn.create_order(NEW_ORDER)
+    own = shop.place(("OWN-1", 1))  # the seller's own order: no reference of ours
+    shop.advance(10)  # settled (connectors.cursor.SETTLE): the walk remembers both as seen
+    light = await conn.changed_orders_since(None)
+    full = await conn.orders_changed_since(None)
+    assert {(item.order_ref, item.our_order_id, item.updated_at) for item in light.items} == {
+        (order.order_ref, order.our_order_id, order.updated_at) for order in full.items} == {
+        (created.order_ref, "ord_7a1c", light.items[0].updated_at), (order_gid(own), None, light.items[0].updated_at)}
+    assert (await conn.changed_orders_since(light.cursor)).items == ()  # inside the overlap, unchanged
+    shop.store.fulfill_lines(own.id, None, tracking=[TrackingInfo("UPS", "1Z999", None)])
+    (changed,) = (await conn.changed_orders_since(light.cursor)).items
+    assert changed.order_ref == order_gid(own)
+    listing = [body for body in shop.transport.sent if body["operationName"] == "OrderRefsChangedSince"]
+    assert [body["variables"]["first"] for body in listing] == [ops.REF_PAGE_SIZE] * 3
 
 
 async def test_create_order_finds_an_id_with_quotes_again(shop: Shop, conn: ShopifyConnector) -> None:

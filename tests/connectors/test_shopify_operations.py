@@ -40,6 +40,19 @@ def test_costs_less_than_shopifys_limit(operation: ops.Operation) -> None:
     assert 0 < cost <= MAX_QUERY_COST
 
 
+def _cost(operation: ops.Operation, first: int) -> int:
+    document = parse(operation.text)
+    (definition,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    return query_cost(load_schema(None), definition, fragments, {"first": first})
+
+
+def test_the_seller_listing_costs_a_point_per_order_a_fiftieth_of_the_full_listing() -> None:
+    light = _cost(ops.ORDER_REFS_CHANGED_SINCE, ops.REF_PAGE_SIZE) / ops.REF_PAGE_SIZE
+    full = _cost(ops.ORDERS_CHANGED_SINCE, ops.ORDER_PAGE_SIZE) / ops.ORDER_PAGE_SIZE
+    assert light <= 1.1 and full / light >= 45
+
+
 def test_the_deprecated_v2_mutations_are_never_used() -> None:
     for operation in ops.ALL:
         assert "V2(" not in operation.text and "fulfillmentCreateV2" not in operation.text
