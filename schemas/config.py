@@ -76,6 +76,10 @@ class KafkaSettings(_Section):
 class PollingSettings(_Section):
     interval: Duration = timedelta(minutes=15)
     shipped_watch: Duration = timedelta(hours=1)
+    sweep_interval: Duration = timedelta(minutes=15)
+    """How often the sweep re-reads the watched orders of sellers whose tracking edits keep the order's modified
+    time (Magento, WooCommerce): a read per order each time, so it is kept apart from a short poll interval. It
+    runs on the poll timer, so it is never more often than `interval`."""
 
 
 PASSWORD_HASH_FORMAT = re.compile(r"^scrypt\$n=\d+,r=\d+,p=\d+\$[A-Za-z0-9_-]+=*\$[A-Za-z0-9_-]+=*$")

@@ -1,14 +1,16 @@
 """The sweep: every poll interval, each worker asks again for the orders of its own partitions that the changed-
-orders feed cannot be trusted with: watched orders on platforms whose tracking edits keep the order's modified time
-(`connectors.registry.needs_direct_reads`), and orders whose last read failed.
+orders feed cannot be trusted with: orders whose last read failed, and, once per `polling.sweep_interval` each
+(default 15 minutes, never more often than the poll interval), watched orders on platforms whose tracking edits
+keep the order's modified time (`connectors.registry.needs_direct_reads`). New fulfilments change the order on
+those platforms too, so the changed-orders feed sees them; only edits wait for the sweep.
 
 The sweep never piles up work: an order is not asked for again while the check it asked for last has not been
 read yet (a slow or rate-limited seller then costs one pending check per order, not one per interval), nor when
 it was read less than half an interval ago (a changed-orders check already covered it).
 
-Cost: one check (one or two requests to the seller's platform, `fulfillments()`) per such order per interval, on
-top of the connection's one-request poll: a Magento or WooCommerce seller with 500 open orders costs 500-1,000
-requests per interval; shipped orders stop costing once `polling.shipped_watch` has passed.
+Cost: one check (one to three requests to the seller's platform, `fulfillments()`) per such order per sweep
+interval, on top of the connection's one-request poll: a Magento or WooCommerce seller with 500 open orders costs
+500-1,500 requests per sweep interval; shipped orders stop costing once `polling.shipped_watch` has passed.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Sweep:
         self._watch = watch
         self._sink = sink
         self._interval = config.polling.interval
+        self._sweep_every = max(config.polling.sweep_interval, config.polling.interval)
         self._clock = clock
         self._asked: dict[str, datetime] = {}  # order id -> when this worker's sweep last asked for it
 
@@ -52,7 +55,8 @@ class Sweep:
                 continue
             if entry.read_failed_at is not None:
                 reason = "retry"
-            elif needs_direct_reads(platform) or not entry.watched(now, self._shipped_watch):
+            elif not entry.watched(now, self._shipped_watch) or (needs_direct_reads(platform)
+                                                                  and self._sweep_due(entry, now)):
                 reason = "sweep"  # a check past the watch window removes the entry
             else:
                 continue
@@ -67,6 +71,10 @@ class Sweep:
         if requested:
             log.info("sweep asked for %d seller order read(s)", requested)
         return requested
+
+    def _sweep_due(self, entry: SellerWatch, now: datetime) -> bool:
+        """Not read within the last sweep interval (less half a poll interval: the timer's own jitter)."""
+        return entry.last_read_at is None or now - entry.last_read_at >= self._sweep_every - self._interval / 2
 
     def _waiting(self, order_id: str, entry: SellerWatch, now: datetime) -> bool:
         """Asked for and not handled since (unless that was four intervals ago: the record may be lost), or read

@@ -83,3 +83,20 @@ def test_an_order_read_moments_ago_is_not_swept() -> None:
     rig = Rig()
     rig.watch.put("open-mag", entry("s-mag", last_read_at=NOW - timedelta(minutes=2)))
     assert rig.run() == []
+
+
+def test_a_short_poll_interval_sweeps_once_per_sweep_interval_but_retries_failed_reads_every_interval() -> None:
+    config = CONFIG.model_copy(update={"polling": PollingSettings(
+        interval=timedelta(seconds=20), shipped_watch=timedelta(hours=1), sweep_interval=timedelta(minutes=15))})
+    rig = Rig()
+    rig.sweep = Sweep(config=config, topic="checks", watch=rig.watch, sink=rig.sink, clock=lambda: rig.now)
+    rig.watch.put("open-mag", entry("s-mag", last_read_at=NOW - timedelta(minutes=1)))
+    rig.watch.put("failed-mag", entry("s-mag", last_read_at=NOW - timedelta(minutes=1),
+                                      read_failed_at=NOW - timedelta(seconds=30)))
+    assert rig.run() == [("failed-mag", "retry")]
+    rig.watch.put("failed-mag", entry("s-mag", last_read_at=NOW))
+    for _ in range(3):  # one poll interval after another: read a minute ago, not due for the sweep
+        rig.now += timedelta(seconds=20)
+        assert rig.run() == []
+    rig.now = NOW + timedelta(minutes=14, seconds=10)  # 15 minutes since the read, less the timer's jitter
+    assert rig.run() == [("open-mag", "sweep")]
