@@ -8,9 +8,10 @@
   it would hold less than that operation's last cost (the largest cost seen, for an operation not sent yet), the
   connection pauses (`PlatformHttp.pause_for`) until it has refilled enough, so the bucket never runs dry in
   normal use; the cost is reserved from the projection at once, so concurrent requests (the agents run several
-  orders of one connection at a time) each wait for their own share. A `THROTTLED` answer (HTTP 200, nothing executed)
-  is still handled: pause for the refill and resend, up to the retry policy's attempts, then RetryableError with
-  `not_applied=True`.
+  orders of one connection at a time) each wait for their own share, and the bucket's state is shared by every
+  connector instance of the shop in the process (each agent has its own). A `THROTTLED` answer (HTTP 200, nothing
+  executed; another process or app drained the bucket) is still handled: pause for the refill and resend, up to
+  the retry policy's attempts plus `THROTTLED_RESENDS`, then RetryableError with `not_applied=True`.
 - Top-level `errors` other than THROTTLED: `MAX_COST_EXCEEDED`, `ACCESS_DENIED` and validation errors are
   PermanentError with Shopify's messages (validation errors usually mean the API version lacks a field);
   `INTERNAL_SERVER_ERROR` is RetryableError.
@@ -26,6 +27,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -36,6 +38,21 @@ from connectors.shopify.operations import Operation
 
 log = logging.getLogger("fulfillsync.connectors.shopify")
 _RETRYABLE_CODES = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"})
+THROTTLED_RESENDS = 8
+"""A `THROTTLED` answer executed nothing, so it is resent after the refill wait this many times, whatever the retry
+policy's attempts (which guard requests that may have run)."""
+
+
+@dataclass
+class _Bucket:
+    """What one shop's cost bucket holds, as last seen (available, restore rate, maximum, monotonic time): one per
+    shop and process, shared by every connector instance on it (each agent makes its own), since Shopify counts
+    them all against the same bucket."""
+
+    state: tuple[float, float, float, float] | None = None
+
+
+_BUCKETS: dict[tuple[str, str, int], _Bucket] = {}
 
 
 def error_message(response: httpx.Response) -> str:
@@ -67,7 +84,8 @@ class ShopifyGraphQL:
         self._largest_cost = 0.0
         self._version_warned = False
         self._costs: dict[str, float] = {}
-        self._bucket: tuple[float, float, float, float] | None = None  # available, restore, maximum, when
+        # tests hand each simulated shop its own transport: a bucket per transport keeps them apart
+        self._bucket = _BUCKETS.setdefault((connection, base_url, id(transport) if transport else 0), _Bucket())
         self.path = f"/admin/api/{version}/graphql.json"
         self.http = PlatformHttp(
             connection=connection, platform="shopify", base_url=base_url,
@@ -77,8 +95,8 @@ class ShopifyGraphQL:
 
     async def run(self, operation: Operation, variables: Mapping[str, Any], *, read_only: bool) -> dict[str, Any]:
         """`data` of a successful answer. Raises as the module docstring says."""
-        last: ConnectorError | None = None
-        for _ in range(max(self._retry.attempts, 1)):
+        sends = max(self._retry.attempts, 1) + THROTTLED_RESENDS
+        for send in range(1, sends + 1):
             self._reserve(operation)
             response = await self.http.request("POST", self.path, json_body={
                 "query": operation.text, "variables": dict(variables), "operationName": operation.name},
@@ -90,16 +108,14 @@ class ShopifyGraphQL:
             errors = body.get("errors")
             if errors:
                 error = self._errors(response, operation, errors, body.get("extensions"))
-                if isinstance(error, RetryableError) and error.not_applied:
-                    last = error
-                    continue
+                if isinstance(error, RetryableError) and error.not_applied and send < sends:
+                    continue  # throttled: nothing ran, and `_errors` paused the connection for the refill
                 raise error
             data = body.get("data")
             if not isinstance(data, dict):
                 raise self.http.shape_error(response, f"{operation.name}: no `data` object and no `errors`")
             return data
-        assert last is not None
-        raise last
+        raise AssertionError("unreachable: the last send returns or raises")
 
     def _observe_cost(self, response: httpx.Response) -> None:
         """Record the bucket's state from a response, and warn once when Shopify served another API version
@@ -111,8 +127,8 @@ class ShopifyGraphQL:
                         "the connection's api_version", self.connection, self.version, served)
         try:
             status = response.json()["extensions"]["cost"]["throttleStatus"]
-            self._bucket = (float(status["currentlyAvailable"]), float(status["restoreRate"]),
-                            float(status["maximumAvailable"]), time.monotonic())
+            self._bucket.state = (float(status["currentlyAvailable"]), float(status["restoreRate"]),
+                                  float(status["maximumAvailable"]), time.monotonic())
         except (ValueError, KeyError, TypeError):
             return
 
@@ -127,9 +143,9 @@ class ShopifyGraphQL:
     def _reserve(self, operation: Operation) -> None:
         """Pause until the bucket (projected from the last answer, less what requests sent since reserved) holds
         what `operation` last cost, and reserve that cost."""
-        if self._bucket is None:
+        if self._bucket.state is None:
             return
-        available, restore, maximum, when = self._bucket
+        available, restore, maximum, when = self._bucket.state
         if restore <= 0:
             return
         now = time.monotonic()
@@ -138,7 +154,7 @@ class ShopifyGraphQL:
         if projected < needed:
             self.http.pause_for((needed - projected) / restore)
         # taken from the projection at once, so concurrent requests of this connection wait for their own share
-        self._bucket = (projected - needed, restore, maximum, now)
+        self._bucket.state = (projected - needed, restore, maximum, now)
 
     def _errors(self, response: httpx.Response, operation: Operation, errors: Any,
                 extensions: Any) -> ConnectorError:

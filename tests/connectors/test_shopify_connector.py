@@ -17,6 +17,7 @@ import pytest_asyncio
 
 from connectors.base import MalformedResponseError, PermanentError, RetryableError
 from connectors.cursor import PollCursor
+from connectors.http import RetryPolicy
 from connectors.shopify import ShopifyConnector
 from connectors.shopify import operations as ops
 from sandbox.common import Fault, SandboxApp
@@ -522,3 +523,25 @@ async def test_a_throttled_answer_is_waited_out_and_resent(request: pytest.Fixtu
         await polling.orders_changed_since(None)
     await polling.aclose()
     assert caught.value.not_applied and caught.value.retry_after_s is not None
+
+
+async def test_connector_instances_of_one_shop_share_its_bucket_and_resend_throttled_queries(
+        request: pytest.FixtureRequest) -> None:
+    app = make_app(sdl_path(request), bucket_max=1000, restore_rate=1000)
+    for n in range(12):
+        store(app).place_order([NewLine(title="x", sku=f"S{n}", quantity=1)])
+    transport = httpx.ASGITransport(app=app)  # one shop: the agents' connectors reach it through one transport
+    one_attempt = RetryPolicy(attempts=1)  # a query that may have run is never resent
+    instances = [connector(app, transport=transport, retry=one_attempt) for _ in range(2)]
+    assert app.store.bucket.take(990)  # another app of the shop spent the bucket: the first sends are throttled
+    first = await asyncio.gather(*(instance.orders_changed_since(None) for instance in instances * 2))
+    assert all(len(page.items) == 10 for page in first)  # throttled answers ran nothing: resent all the same
+    throttled = app.store.throttled
+    assert throttled >= 1
+    # the bucket's state is known now (shared by both instances): four listings at once (2,204 points asked of a
+    # 1,000-point bucket) wait for their share instead of being throttled
+    second = await asyncio.gather(*(instance.orders_changed_since(None) for instance in instances * 2))
+    assert all(len(page.items) == 10 for page in second)
+    assert app.store.throttled == throttled
+    for instance in instances:
+        await instance.aclose()
