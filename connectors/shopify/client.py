@@ -4,14 +4,15 @@
   `PlatformHttp` would not resend after a 5xx or a timeout; queries are reads, so `run(..., read_only=True)`
   lets it retry them like a GET (mutations keep the POST rules: the caller's find-before-create handles them).
 - Cost throttle: every response's `extensions.cost.throttleStatus` is recorded (`on_response`), and each
-  operation's `requestedQueryCost`. Before a request, the bucket is projected forward at its restore rate; when
-  it would hold less than that operation's last cost (the largest cost seen, for an operation not sent yet), the
-  connection pauses (`PlatformHttp.pause_for`) until it has refilled enough, so the bucket never runs dry in
-  normal use; the cost is reserved from the projection at once, so concurrent requests (the agents run several
-  orders of one connection at a time) each wait for their own share, and the bucket's state is shared by every
-  connector instance of the shop in the process (each agent has its own). A `THROTTLED` answer (HTTP 200, nothing
-  executed; another process or app drained the bucket) is still handled: pause for the refill and resend, up to
-  the retry policy's attempts plus `THROTTLED_RESENDS`, then RetryableError with `not_applied=True`.
+  operation's `requestedQueryCost`. Before a request, the bucket is projected forward at its restore rate; when it
+  would hold less than that operation's last cost (the largest cost seen, for an operation not sent yet), the
+  request waits (in steps of `RESERVE_STEP_S`, so an answer's refund lets it go sooner) until it has refilled
+  enough, so the bucket never runs dry in normal use; the cost is reserved from the projection at once, so
+  concurrent requests (the agents run several orders of one connection at a time) each wait for their own share,
+  and the bucket's state is shared by every connector instance of the shop in the process (each agent has its
+  own). A `THROTTLED` answer (HTTP 200, nothing executed; another process or app drained the bucket) is still
+  handled: pause for the refill and resend, up to the retry policy's attempts plus `THROTTLED_RESENDS`, then
+  RetryableError with `not_applied=True`.
 - Top-level `errors` other than THROTTLED: `MAX_COST_EXCEEDED`, `ACCESS_DENIED` and validation errors are
   PermanentError with Shopify's messages (validation errors usually mean the API version lacks a field);
   `INTERNAL_SERVER_ERROR` is RetryableError.
@@ -23,6 +24,7 @@ The access token is sent as `X-Shopify-Access-Token` and redacted from every mes
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -38,6 +40,7 @@ from connectors.shopify.operations import Operation
 
 log = logging.getLogger("fulfillsync.connectors.shopify")
 _RETRYABLE_CODES = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"})
+RESERVE_STEP_S = 0.25
 THROTTLED_RESENDS = 8
 """A `THROTTLED` answer executed nothing, so it is resent after the refill wait this many times, whatever the retry
 policy's attempts (which guard requests that may have run)."""
@@ -92,12 +95,13 @@ class ShopifyGraphQL:
             headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"}, secrets=[token],
             requests_per_s=requests_per_s, error_message=error_message, on_response=self._observe_cost,
             retry=retry, transport=transport, sleep=sleep)
+        self._sleep = sleep or asyncio.sleep
 
     async def run(self, operation: Operation, variables: Mapping[str, Any], *, read_only: bool) -> dict[str, Any]:
         """`data` of a successful answer. Raises as the module docstring says."""
         sends = max(self._retry.attempts, 1) + THROTTLED_RESENDS
         for send in range(1, sends + 1):
-            self._reserve(operation)
+            await self._reserve(operation)
             response = await self.http.request("POST", self.path, json_body={
                 "query": operation.text, "variables": dict(variables), "operationName": operation.name},
                 idempotent=read_only)
@@ -140,21 +144,22 @@ class ShopifyGraphQL:
         self._costs[operation.name] = requested
         self._largest_cost = max(self._largest_cost, requested)
 
-    def _reserve(self, operation: Operation) -> None:
-        """Pause until the bucket (projected from the last answer, less what requests sent since reserved) holds
-        what `operation` last cost, and reserve that cost."""
-        if self._bucket.state is None:
-            return
-        available, restore, maximum, when = self._bucket.state
-        if restore <= 0:
-            return
-        now = time.monotonic()
-        projected = min(maximum, available + (now - when) * restore)
-        needed = min(self._costs.get(operation.name, self._largest_cost), maximum)
-        if projected < needed:
-            self.http.pause_for((needed - projected) / restore)
-        # taken from the projection at once, so concurrent requests of this connection wait for their own share
-        self._bucket.state = (projected - needed, restore, maximum, now)
+    async def _reserve(self, operation: Operation) -> None:
+        """Wait until the bucket (projected from the last answer, less what requests sent since reserved) holds
+        what `operation` last cost, then reserve that cost. Waits in short steps, so an answer that comes back
+        meanwhile (Shopify refunds what a query asked for beyond what it cost) lets the request go at once."""
+        while self._bucket.state is not None:
+            available, restore, maximum, when = self._bucket.state
+            if restore <= 0:
+                return
+            now = time.monotonic()
+            projected = min(maximum, available + (now - when) * restore)
+            needed = min(self._costs.get(operation.name, self._largest_cost), maximum)
+            if projected >= needed:
+                # taken from the projection at once, so concurrent requests of this shop wait for their own share
+                self._bucket.state = (projected - needed, restore, maximum, now)
+                return
+            await self._sleep(min((needed - projected) / restore, RESERVE_STEP_S))
 
     def _errors(self, response: httpx.Response, operation: Operation, errors: Any,
                 extensions: Any) -> ConnectorError:
