@@ -322,6 +322,8 @@ def stage_times(market: Marketplace, trips: Sequence[Trip]) -> dict[str, Any]:
         return min((at for at in first.get((topic, key), []) if at >= since - 0.01), default=None)
 
     spans: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    by_seller: dict[str, dict[str, list[float]]] = {}
+    push_by_buyer: dict[str, list[float]] = {}
     stuck: Counter[str] = Counter()
     for trip in trips:
         seller_at = market.sellers[trip.seller].fulfilled_at.get(trip.on_seller.admin_id) if trip.on_seller else None
@@ -337,11 +339,20 @@ def stage_times(market: Marketplace, trips: Sequence[Trip]) -> dict[str, Any]:
             continue
         if asked is None or recorded is None or pushed is None:
             continue
+        seller_spans = by_seller.setdefault(trip.seller, {stage: [] for stage in STAGES})
         for stage, span in zip(STAGES, (asked - seller_at, recorded - asked, pushed - recorded, buyer_at - pushed),
                                strict=True):
             spans[stage].append(span)
-    times: dict[str, Any] = {stage: {"p50": round(percentile(values, 50), 3), "p99": round(percentile(values, 99), 3)}
-                             for stage, values in spans.items() if values}
+            seller_spans[stage].append(span)
+        push_by_buyer.setdefault(trip.buyer, []).append(buyer_at - recorded)
+
+    def figures(values: Sequence[float]) -> dict[str, float]:
+        return {"p50": round(percentile(values, 50), 3), "p99": round(percentile(values, 99), 3)}
+
+    times: dict[str, Any] = {stage: figures(values) for stage, values in spans.items() if values}
+    times["by_seller"] = {seller: {stage: figures(values) for stage, values in stages.items() if values}
+                          for seller, stages in by_seller.items()}
+    times["recorded_to_buyer_by_buyer"] = {buyer: figures(values) for buyer, values in push_by_buyer.items()}
     if stuck:
         times["missing_stopped_at"] = dict(stuck)
     return times
@@ -418,7 +429,7 @@ def run_mode(mode: str, args: argparse.Namespace, folder: Path) -> dict[str, Any
         "webhook_answers": dict(answers), "dead_letters": dead_letters, "stages_s": stages,
         "by_seller_s": {seller: {"p50": round(percentile(values, 50), 3), "p99": round(percentile(values, 99), 3)}
                         for seller, values in by_seller.items() if values},
-        # epoch-aligned slots (streams/polling/ticks.py): scheduled polls that began while orders were in flight
+        # one connection's slots (streams/polling/ticks.py) that began while orders were in flight
         "scheduled_slots_in_window": int(window_end // interval_s) - int(min(fulfilled) // interval_s),
         "worker_poll_counters_during_run": {name: value - before.get(name, 0.0) for name, value in after.items()
                                             if value != before.get(name, 0.0)}})
@@ -471,6 +482,13 @@ def report(results: Sequence[dict[str, Any]], machine: dict[str, Any]) -> None:
             f"{stage} {stages[stage]['p50']:.2f}/{stages[stage]['p99']:.2f}s" for stage in STAGES if stage in stages))
         print(f"{row['mode']:8} by seller p50/p99: " + ", ".join(
             f"{seller} {times['p50']:.2f}/{times['p99']:.2f}s" for seller, times in row.get("by_seller_s", {}).items()))
+        for seller, seller_stages in stages.get("by_seller", {}).items():
+            print(f"{row['mode']:8}   stages of seller {seller}: " + ", ".join(
+                f"{stage} {seller_stages[stage]['p50']:.2f}/{seller_stages[stage]['p99']:.2f}s"
+                for stage in STAGES if stage in seller_stages))
+        print(f"{row['mode']:8} recorded -> buyer's order, by buyer p50/p99: " + ", ".join(
+            f"{buyer} {times['p50']:.2f}/{times['p99']:.2f}s"
+            for buyer, times in stages.get("recorded_to_buyer_by_buyer", {}).items()))
         if "missing_stopped_at" in stages:
             print(f"{row['mode']:8} missing orders stopped at: {stages['missing_stopped_at']}")
     print(f"machine: {machine['cores']} cores, {machine['cpu_model']}, Python {machine['python']}")

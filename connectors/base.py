@@ -14,7 +14,7 @@ little, so a change made while a poll runs is seen by the next one (duplicates a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from schemas.platform import (
@@ -77,13 +77,22 @@ class Connector(ABC):
         """Release the connection pool. Never raises."""
 
 
+Skip = Callable[[ChangedOrder], bool]
+"""See `BuyerConnector.orders_changed_since`."""
+
+
 class BuyerConnector(Connector):
     """What the pipeline needs of a buyer's store."""
 
     @abstractmethod
-    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
+    async def orders_changed_since(self, cursor: str | None, skip: Skip | None = None) -> Page[PlatformOrder]:
         """One page of orders created or changed since `cursor` (None: from the connection's start window).
-        Call again with the returned cursor while `has_more`."""
+        Call again with the returned cursor while `has_more`.
+
+        `skip` is the caller's hint, asked of each changed order as the light listing gives it, that it needs
+        nothing of that order (known to it, and `cancel_mark` unchanged). Connectors whose full reads cost more
+        than their listing (Shopify's query cost) list light first and read in full only the orders not skipped;
+        the others may ignore it, so a caller still handles a skipped order that comes back."""
 
     @abstractmethod
     async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
@@ -114,7 +123,7 @@ class SellerConnector(Connector):
         our reference stored on the platform)."""
 
     @abstractmethod
-    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
+    async def orders_changed_since(self, cursor: str | None, skip: Skip | None = None) -> Page[PlatformOrder]:
         """One page of orders changed since `cursor`; see `BuyerConnector.orders_changed_since`."""
 
     async def changed_orders_since(self, cursor: str | None) -> Page[ChangedOrder]:

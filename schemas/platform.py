@@ -61,6 +61,8 @@ class PlatformOrder(_Frozen):
     shipping_method: str | None = None
     cancelled: bool = False
     our_order_id: str | None = None
+    cancel_mark: str | None = None
+    """See `ChangedOrder.cancel_mark`: the same mark, when the platform's light listing gives one."""
 
 
 class FulfillmentLine(_Frozen):
@@ -154,12 +156,18 @@ class FulfillmentRequest(_Frozen):
 
 
 class ChangedOrder(_Frozen):
-    """An order a seller poll saw change: its ref on the platform, fulfillsync's order id when it carries our
-    reference (None: the seller's own order), and its updated time."""
+    """An order a poll saw change, as a light listing gives it: its ref on the platform, fulfillsync's order id
+    when it carries our reference (None: not ours), its updated time, and its cancellation mark.
+
+    `cancel_mark` is an opaque string that changes whenever the order, or any unit of it, is cancelled (Shopify:
+    `cancelledAt` and the sums of its line items' ordered and current quantities); two equal marks of one order
+    mean nothing was cancelled in between, whatever else changed (a fulfilment we wrote, a note). None: the
+    platform gives no such mark."""
 
     order_ref: str
     our_order_id: str | None = None
     updated_at: AwareDatetime
+    cancel_mark: str | None = None
 
 
 class Page(_Frozen, Generic[T]):

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from connectors.base import MalformedResponseError, PermanentError, StoreConnector
+from connectors.base import MalformedResponseError, PermanentError, Skip, StoreConnector
 from connectors.bigcommerce import parse, plan
 from connectors.cursor import CursorError, PollCursor
 from connectors.http import PlatformHttp, RetryPolicy
@@ -154,7 +154,7 @@ class BigCommerceConnector(StoreConnector):
 
     # -- polling ---------------------------------------------------------------------------------------------
 
-    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
+    async def orders_changed_since(self, cursor: str | None, skip: Skip | None = None) -> Page[PlatformOrder]:
         """One page of orders modified since the cursor, oldest change first (`min_date_modified`,
         `sort=date_modified:asc`). Pages are keyed by the last modification time seen, not by page number, so
         an order modified while a walk runs moves behind the walk instead of shifting another order out of it.

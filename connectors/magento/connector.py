@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from connectors.base import PermanentError, StoreConnector, vanished_as_cancelled
+from connectors.base import PermanentError, Skip, StoreConnector, vanished_as_cancelled
 from connectors.cursor import CursorError, PollCursor
 from connectors.http import PlatformHttp, RetryPolicy, retry_after_seconds
 from connectors.magento import comments, payloads
@@ -100,7 +100,7 @@ class MagentoConnector(StoreConnector):
 
     # -- both sides: polling ------------------------------------------------------------------------------
 
-    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
+    async def orders_changed_since(self, cursor: str | None, skip: Skip | None = None) -> Page[PlatformOrder]:
         """One page of `GET /V1/orders` changed since the cursor's time minus the overlap, oldest first.
 
         Paging is keyset paging on (`updated_at`, `entity_id`), both sorted ascending: the next page asks for

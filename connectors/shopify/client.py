@@ -4,8 +4,9 @@
   `PlatformHttp` would not resend after a 5xx or a timeout; queries are reads, so `run(..., read_only=True)`
   lets it retry them like a GET (mutations keep the POST rules: the caller's find-before-create handles them).
 - Cost throttle: every response's `extensions.cost.throttleStatus` is recorded (`on_response`), and each
-  operation's `requestedQueryCost`. Before a request, the bucket is projected forward at its restore rate; when it
-  would hold less than that operation's last cost (the largest cost seen, for an operation not sent yet), the
+  operation's `requestedQueryCost` (per number of ids for `nodes(ids:)` reads). Before a request, the bucket is
+  projected forward at its restore rate; when it would hold less than that operation's last cost (the largest
+  cost seen, for an operation not sent yet), the
   request waits (in steps of `RESERVE_STEP_S`, so an answer's refund lets it go sooner) until it has refilled
   enough, so the bucket never runs dry in normal use; the cost is reserved from the projection at once, so
   concurrent requests (the agents run several orders of one connection at a time) each wait for their own share,
@@ -86,7 +87,7 @@ class ShopifyGraphQL:
         self._retry = retry
         self._largest_cost = 0.0
         self._version_warned = False
-        self._costs: dict[str, float] = {}
+        self._costs: dict[tuple[str, int], float] = {}
         # tests hand each simulated shop its own transport: a bucket per transport keeps them apart
         self._bucket = _BUCKETS.setdefault((connection, base_url, id(transport) if transport else 0), _Bucket())
         self.path = f"/admin/api/{version}/graphql.json"
@@ -101,14 +102,15 @@ class ShopifyGraphQL:
         """`data` of a successful answer. Raises as the module docstring says."""
         sends = max(self._retry.attempts, 1) + THROTTLED_RESENDS
         for send in range(1, sends + 1):
-            await self._reserve(operation)
+            shape = _shape(operation, variables)
+            await self._reserve(shape)
             response = await self.http.request("POST", self.path, json_body={
                 "query": operation.text, "variables": dict(variables), "operationName": operation.name},
                 idempotent=read_only)
             body = self.http.json(response)
             if not isinstance(body, dict):
                 raise self.http.shape_error(response, f"{operation.name}: the body is not a JSON object")
-            self._remember_cost(operation, body.get("extensions"))
+            self._remember_cost(shape, body.get("extensions"))
             errors = body.get("errors")
             if errors:
                 error = self._errors(response, operation, errors, body.get("extensions"))
@@ -136,25 +138,25 @@ class ShopifyGraphQL:
         except (ValueError, KeyError, TypeError):
             return
 
-    def _remember_cost(self, operation: Operation, extensions: Any) -> None:
+    def _remember_cost(self, shape: tuple[str, int], extensions: Any) -> None:
         try:
             requested = float(extensions["cost"]["requestedQueryCost"])
         except (KeyError, TypeError, ValueError):
             return
-        self._costs[operation.name] = requested
+        self._costs[shape] = requested
         self._largest_cost = max(self._largest_cost, requested)
 
-    async def _reserve(self, operation: Operation) -> None:
+    async def _reserve(self, shape: tuple[str, int]) -> None:
         """Wait until the bucket (projected from the last answer, less what requests sent since reserved) holds
-        what `operation` last cost, then reserve that cost. Waits in short steps, so an answer that comes back
-        meanwhile (Shopify refunds what a query asked for beyond what it cost) lets the request go at once."""
+        what a request of this `shape` last cost, then reserve that cost. Waits in short steps, so an answer that
+        comes back meanwhile (Shopify refunds what a query asked for beyond what it cost) lets it go at once."""
         while self._bucket.state is not None:
             available, restore, maximum, when = self._bucket.state
             if restore <= 0:
                 return
             now = time.monotonic()
             projected = min(maximum, available + (now - when) * restore)
-            needed = min(self._costs.get(operation.name, self._largest_cost), maximum)
+            needed = min(self._costs.get(shape, self._largest_cost), maximum)
             if projected >= needed:
                 # taken from the projection at once, so concurrent requests of this shop wait for their own share
                 self._bucket.state = (projected - needed, restore, maximum, now)
@@ -191,6 +193,12 @@ class ShopifyGraphQL:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+def _shape(operation: Operation, variables: Mapping[str, Any]) -> tuple[str, int]:
+    """What a request's cost depends on: its operation and, for `nodes(ids:)`, how many ids it asks for."""
+    ids = variables.get("ids")
+    return operation.name, len(ids) if isinstance(ids, list) else 0
 
 
 def _refill_wait(extensions: Any) -> float:

@@ -5,12 +5,15 @@ Endpoint and auth: `POST {base_url}/admin/api/{version}/graphql.json`, version `
 `X-Shopify-Access-Token`. HTTP, retries, throttling and Shopify's error layers: `connectors.shopify.client`.
 
 Platform decisions:
-- Polling: `orders(sortKey: UPDATED_AT, query: "updated_at:>='…'")`, `first: 10` per page (a seller poll lists
-  only ids, updated times, tags and `sourceIdentifier`, `first: 100`: `changed_orders_since`), cursor = PollCursor
+- Polling: `orders(sortKey: UPDATED_AT, query: "updated_at:>='…'")` listing scalars only (ids, updated times,
+  tags, `sourceIdentifier`, the cancellation mark: `changed_orders_since`), `first: 100`, cursor = PollCursor
   (`page` is Shopify's `endCursor`, the filter starts at `since` minus the overlap); a page cursor Shopify
-  no longer accepts restarts the walk from `since` (safe: what is seen twice is dropped downstream). Orders
-  with more than 50 line items get their other lines from follow-up `order.lineItems` pages. The first poll
-  looks back `start_window` (default 60 days: what Shopify shows without `read_all_orders`).
+  no longer accepts restarts the walk from `since` (safe: what is seen twice is dropped downstream). A buyer
+  poll (`orders_changed_since`) then reads in full, 10 at a time by `nodes(ids:)`, only the listed orders its
+  caller does not skip (new ones, and known ones whose cancellation mark changed), so the orders our own
+  fulfilment writes touched cost a point each, not 55. Orders with more than 50 line items get their other lines
+  from follow-up `order.lineItems` pages. The first poll looks back `start_window` (default 60 days: what
+  Shopify shows without `read_all_orders`).
 - Cancelled units: `cancelled_quantity` = `quantity − currentQuantity`; an order with `cancelledAt` is cancelled.
 - Fulfillments are read from `order.fulfillments` (all of them, cancelled ones included); status CANCELLED,
   ERROR or FAILURE counts as cancelled. Several tracking numbers per fulfillment are native (`trackingInfo` is
@@ -50,13 +53,14 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from connectors.base import (
     MalformedResponseError,
     PermanentError,
+    Skip,
     StoreConnector,
     vanished_as_cancelled,
 )
@@ -90,9 +94,9 @@ from schemas.platform import (
 
 log = logging.getLogger("fulfillsync.connectors.shopify")
 DEFAULT_VERSION = "2026-07"
-DEFAULT_REQUESTS_PER_S = 10.0
+DEFAULT_REQUESTS_PER_S = 40.0
+"""GraphQL Admin limits by query cost only (paced by `connectors.shopify.client`); this cap only bounds a runaway."""
 _DEFAULT_RETRY = RetryPolicy()
-_Changed = TypeVar("_Changed", PlatformOrder, ChangedOrder)
 
 
 class ShopifyConnector(StoreConnector):
@@ -100,7 +104,7 @@ class ShopifyConnector(StoreConnector):
 
     def __init__(self, connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
                  retry: RetryPolicy = _DEFAULT_RETRY, sleep: Callable[[float], Awaitable[None]] | None = None,
-                 start_window: timedelta = timedelta(days=60), page_size: int = ops.ORDER_PAGE_SIZE,
+                 start_window: timedelta = timedelta(days=60), page_size: int = ops.LISTING_PAGE_SIZE,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         """Raises ValueError when `connection` is not a usable Shopify connection (platform, base_url, token)."""
         if connection.platform != "shopify":
@@ -125,23 +129,34 @@ class ShopifyConnector(StoreConnector):
 
     # -- polling -------------------------------------------------------------------------------------------
 
-    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
-        async def parse(node: Any) -> PlatformOrder:
-            await self._complete_line_items(node)
-            with self._reading(ops.ORDERS_CHANGED_SINCE):
-                return graphql_order(node)
-        return await self._changed_since(cursor, ops.ORDERS_CHANGED_SINCE, self._page_size, parse)
+    async def orders_changed_since(self, cursor: str | None, skip: Skip | None = None) -> Page[PlatformOrder]:
+        """The light listing's page (`changed_orders_since`), then the orders not skipped read in full, `ORDER_BATCH`
+        a request (`ops.ORDERS_BY_ID`); an order deleted in between is left out."""
+        listed = await self.changed_orders_since(cursor)
+        wanted = [order.order_ref for order in listed.items if skip is None or not skip(order)]
+        orders: list[PlatformOrder] = []
+        for start in range(0, len(wanted), ops.ORDER_BATCH):
+            data = await self._query(ops.ORDERS_BY_ID, {"ids": wanted[start:start + ops.ORDER_BATCH]})
+            with self._reading(ops.ORDERS_BY_ID):
+                nodes = _field(data, "nodes", list)
+            for node in nodes:
+                if node is None:
+                    continue
+                await self._complete_line_items(node)
+                with self._reading(ops.ORDERS_BY_ID):
+                    orders.append(graphql_order(node))
+        return Page(items=tuple(orders), cursor=listed.cursor, has_more=listed.has_more)
 
     async def changed_orders_since(self, cursor: str | None) -> Page[ChangedOrder]:
-        """The seller poll's light listing (`ops.ORDER_REFS_CHANGED_SINCE`): same cursor as
-        `orders_changed_since`, about a fiftieth of its query cost per order."""
+        """Every poll's listing (`ops.ORDERS_CHANGED_SINCE`): refs, updated times, our reference and cancellation
+        marks at about a point an order."""
         async def parse(node: Any) -> ChangedOrder:
-            with self._reading(ops.ORDER_REFS_CHANGED_SINCE):
+            with self._reading(ops.ORDERS_CHANGED_SINCE):
                 return graphql_changed_order(node)
-        return await self._changed_since(cursor, ops.ORDER_REFS_CHANGED_SINCE, ops.REF_PAGE_SIZE, parse)
+        return await self._changed_since(cursor, ops.ORDERS_CHANGED_SINCE, self._page_size, parse)
 
     async def _changed_since(self, cursor: str | None, operation: ops.Operation, first: int,
-                             parse: Callable[[Any], Awaitable[_Changed]]) -> Page[_Changed]:
+                             parse: Callable[[Any], Awaitable[ChangedOrder]]) -> Page[ChangedOrder]:
         """One page of `operation` (an `orders(sortKey: UPDATED_AT, query: "updated_at:>=…")` listing) from
         `cursor`, each node turned into an item by `parse`; items the cursor saw at the same updated time are
         left out."""

@@ -1,9 +1,10 @@
 """Every GraphQL document the Shopify connector sends, as constants (tests validate each one against the 2026-07
 SDL and the 2025-01 introspection, and check its calculated cost stays under Shopify's 1000-point limit).
 
-Page sizes are chosen for cost: an order page of `first: 10` with 50 line items costs about 550 points (a
-connection costs `first` × its node); line items, fulfillment line items and fulfillment orders beyond one page
-are fetched with the follow-up queries below, never dropped.
+Sizes are chosen for cost (a connection costs `first` × its node): polls list orders light (`ORDERS_CHANGED_SINCE`,
+scalars only, about a point an order, 100 a page) and read in full only the orders the caller needs, 10 at a time
+(`ORDERS_BY_ID`, about 56 points an order with 50 line items); line items, fulfillment line items and fulfillment
+orders beyond one page are fetched with the follow-up queries below, never dropped.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ class Operation:
     text: str
 
 
-ORDER_PAGE_SIZE = 10
-REF_PAGE_SIZE = 100
+LISTING_PAGE_SIZE = 100
+ORDER_BATCH = 10
 LINE_PAGE_SIZE = 50
 
 _ORDER_FIELDS = """
 fragment PolledOrder on Order {
-  id name createdAt updatedAt cancelledAt email phone
+  id name createdAt updatedAt cancelledAt email phone subtotalLineItemsQuantity currentSubtotalLineItemsQuantity
   customAttributes { key value }
   shippingLine { title }
   shippingAddress { name firstName lastName company address1 address2 city provinceCode zip countryCodeV2 phone }
@@ -36,20 +37,19 @@ ORDERS_CHANGED_SINCE = Operation("OrdersChangedSince", """
 query OrdersChangedSince($q: String!, $after: String, $first: Int!) {
   orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $q) {
     pageInfo { hasNextPage endCursor }
-    nodes { ...PolledOrder }
-  }
-}""" + _ORDER_FIELDS)
-
-ORDER_REFS_CHANGED_SINCE = Operation("OrderRefsChangedSince", """
-query OrderRefsChangedSince($q: String!, $after: String, $first: Int!) {
-  orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $q) {
-    pageInfo { hasNextPage endCursor }
-    nodes { id updatedAt sourceIdentifier tags }
+    nodes { id updatedAt cancelledAt subtotalLineItemsQuantity currentSubtotalLineItemsQuantity sourceIdentifier tags }
   }
 }""")
-"""A seller poll's listing: what changed and whether it is ours (our tag and our order id as `sourceIdentifier`,
-both scalars), without lines or addresses: 1 point per order instead of 55, so a page of 100 costs about 102 and
-a poll of an unchanged store inside the cursor's overlap stays cheap."""
+"""Every poll's listing, buyer and seller: what changed, whether it is ours (our tag and our order id as
+`sourceIdentifier`) and its cancellation mark (`cancelledAt` and the two line-item quantity sums), all scalars:
+1 point an order instead of 55 for a full read, so a page of 100 costs about 102 and the cursor's overlap, listed
+again by every poll, stays cheap."""
+
+ORDERS_BY_ID = Operation("OrdersById", """
+query OrdersById($ids: [ID!]!) {
+  nodes(ids: $ids) { id ...PolledOrder }
+}""" + _ORDER_FIELDS)
+"""The orders a poll needs in full (at most `ORDER_BATCH` ids); an id that is no order any more answers null."""
 
 ORDER_LINE_ITEMS = Operation("OrderLineItems", """
 query OrderLineItems($id: ID!, $after: String) {
@@ -191,7 +191,7 @@ mutation OrderEditCommit($id: ID!, $notifyCustomer: Boolean, $staffNote: String)
   }
 }""")
 
-ALL = (ORDERS_CHANGED_SINCE, ORDER_REFS_CHANGED_SINCE, ORDER_LINE_ITEMS, ORDER_FULFILLMENTS, FULFILLMENT_LINE_ITEMS,
+ALL = (ORDERS_CHANGED_SINCE, ORDERS_BY_ID, ORDER_LINE_ITEMS, ORDER_FULFILLMENTS, FULFILLMENT_LINE_ITEMS,
        FULFILLMENT_ORDERS, FULFILLMENT_STATUS, CREATE_FULFILLMENT, UPDATE_TRACKING, CANCEL_FULFILLMENT,
        FIND_ORDER_BY_SOURCE, CREATE_ORDER, CANCEL_ORDER, ORDER_CANCELLED_AT, ORDER_EDIT_BEGIN, ORDER_EDIT_SET_QUANTITY,
        ORDER_EDIT_COMMIT)

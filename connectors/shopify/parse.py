@@ -151,18 +151,31 @@ def graphql_order(value: Any, where: str = "order") -> PlatformOrder:
         lines=tuple(graphql_line(line, f"{where}.lineItems.nodes[{i}]") for i, line in enumerate(lines)),
         shipping_address=graphql_address(order.get("shippingAddress"), f"{where}.shippingAddress"),
         email=_opt_str(order.get("email")), phone=_opt_str(order.get("phone")), shipping_method=shipping,
-        cancelled=order.get("cancelledAt") is not None, our_order_id=attributes.get(ORDER_MARKER))
+        cancelled=order.get("cancelledAt") is not None, our_order_id=attributes.get(ORDER_MARKER),
+        cancel_mark=cancel_mark(order))
 
 
 def graphql_changed_order(value: Any, where: str = "order") -> ChangedOrder:
-    """An `Order` node as `ORDER_REFS_CHANGED_SINCE` selects it: ours when it carries our tag and our order id
-    as its `sourceIdentifier` (`create_order_input`)."""
+    """An `Order` node as `ORDERS_CHANGED_SINCE` lists it: ours when it carries our tag and our order id as its
+    `sourceIdentifier` (`create_order_input`)."""
     order = _obj(value, where)
     tags = order.get("tags")
     ours = isinstance(tags, list) and ORDER_TAG in tags
     return ChangedOrder(order_ref=_str(order.get("id"), f"{where}.id"),
                         updated_at=_time(order.get("updatedAt"), f"{where}.updatedAt"),
-                        our_order_id=_opt_str(order.get("sourceIdentifier")) if ours else None)
+                        our_order_id=_opt_str(order.get("sourceIdentifier")) if ours else None,
+                        cancel_mark=cancel_mark(order))
+
+
+def cancel_mark(order: Mapping[str, Any]) -> str | None:
+    """`ChangedOrder.cancel_mark` of an `Order` node: `cancelledAt`, `subtotalLineItemsQuantity` (ordered units,
+    which only grow: an edit that adds units adds to it) and `currentSubtotalLineItemsQuantity` (what remains).
+    Cancelling a units while adding b changes the first sum by b and the second by b - a, so no cancellation
+    leaves both alone. None when Shopify left a sum out."""
+    ordered, current = order.get("subtotalLineItemsQuantity"), order.get("currentSubtotalLineItemsQuantity")
+    if not isinstance(ordered, int) or not isinstance(current, int):
+        return None
+    return f"{order.get('cancelledAt') or '-'}|{ordered}|{current}"
 
 
 def graphql_tracking(value: Any, where: str) -> Tracking:

@@ -20,6 +20,7 @@ import httpx
 from connectors.base import (
     MalformedResponseError,
     PermanentError,
+    Skip,
     StoreConnector,
     vanished_as_cancelled,
 )
@@ -130,7 +131,7 @@ class WooCommerceConnector(StoreConnector):
 
     # -- polling -------------------------------------------------------------------------------------------
 
-    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
+    async def orders_changed_since(self, cursor: str | None, skip: Skip | None = None) -> Page[PlatformOrder]:
         """One page of paid or cancelled orders modified since the cursor (package docstring: "Polling")."""
         try:
             position = PollCursor.start(cursor, default_since=self._now() - self._start_window)

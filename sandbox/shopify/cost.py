@@ -5,7 +5,9 @@ Cost of a query, computed before it runs from the document and its variables:
 - a connection (a type named `…Connection`) costs `first` (or `last`, default 1) × the cost of its `nodes` /
   `edges` selection, plus its other selections (`pageInfo` 1);
 - a plain list of objects (e.g. `Order.fulfillments`, `Fulfillment.trackingInfo`) costs what one element does, as
-  the real captures show (`order { fulfillments(first: 5) { trackingInfo(first: 5) {…} } }` is 3 points);
+  the real captures show (`order { fulfillments(first: 5) { trackingInfo(first: 5) {…} } }` is 3 points), except
+  a list asked for by `ids` (`nodes(ids:)`), which costs each id's object (assumed: no capture shows it, and
+  charging per id is the cautious side);
 - a mutation field costs 10 plus its selections;
 - fragments add the cost of their selections.
 Queries over `MAX_QUERY_COST` are refused before they run. After a query runs, `actual_cost` recomputes the cost
@@ -88,7 +90,8 @@ def _field(schema: GraphQLSchema, parent: GraphQLObjectType | GraphQLInterfaceTy
     if is_leaf_type(named) or not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
         return 0
     if not named.name.endswith("Connection"):
-        return field_cost + _selections(schema, named, node.selection_set, fragments, variables)
+        each = field_cost + _selections(schema, named, node.selection_set, fragments, variables)
+        return each * max(_ids(node, variables), 1)
     size = _size(node, variables)
     total = 0
     for selection in node.selection_set.selections if node.selection_set else ():
@@ -109,6 +112,15 @@ def _size(node: FieldNode, variables: Mapping[str, Any]) -> int:
             if isinstance(value, int) and value > 0:
                 return value
     return 1
+
+
+def _ids(node: FieldNode, variables: Mapping[str, Any]) -> int:
+    """How many ids an `ids:` argument asks for (0 when the field has none)."""
+    for argument in node.arguments or ():
+        if argument.name.value == "ids":
+            value = value_from_ast_untyped(argument.value, dict(variables))
+            return len(value) if isinstance(value, list) else 0
+    return 0
 
 
 def actual_cost(schema: GraphQLSchema, operation: OperationDefinitionNode,
@@ -140,6 +152,9 @@ def _actual(schema: GraphQLSchema, parent: GraphQLObjectType | GraphQLInterfaceT
             objects = [item for item in items if isinstance(item, dict)]
             if named.name.endswith("Connection"):
                 total += _actual_connection(schema, named, selection, fragments, objects)
+            elif objects and any(argument.name.value == "ids" for argument in selection.arguments or ()):
+                total += sum(field_cost + _actual(schema, named, selection.selection_set, fragments, item)
+                             for item in objects)
             elif objects:  # a plain list costs what one element does
                 total += field_cost + _actual(schema, named, selection.selection_set, fragments, objects[0])
             continue

@@ -5,7 +5,8 @@ with `(info, **arguments)`. So each object is a dict of plain values and, for fi
 expensive, callables. Fields the store does not serve are absent and resolve to null (a non-null one then
 becomes a top-level error, as a broken field would on Shopify).
 
-Served: `orders`, `order`, `fulfillment`, `fulfillmentOrder` and, on them, the fields API-NOTES §1.2 names;
+Served: `orders`, `order`, `nodes` (orders only; at most 250 ids, API-NOTES §1.5), `fulfillment`,
+`fulfillmentOrder` and, on them, the fields API-NOTES §1.2 names;
 mutations `orderCreate`, `fulfillmentCreate`, `fulfillmentTrackingInfoUpdate`, `fulfillmentCancel`, `orderCancel`
 (done at once; its job comes back done) and order editing (`orderEditBegin`, `orderEditSetQuantity` down only,
 `orderEditCommit`; a calculated line item has its line item's number). Store
@@ -42,6 +43,7 @@ from sandbox.shopify.store import (
 View = dict[str, Any]
 Info = GraphQLResolveInfo[Any]
 MAX_PAGE = 250
+MAX_INPUT_ARRAY = 250
 # URLs Shopify builds itself for a few integrated carriers when none is sent (its real templates differ a little).
 _CARRIER_URLS = {
     "UPS": "https://www.ups.com/WebTracking?loc=en_US&requester=ST&trackNums={}",
@@ -128,7 +130,10 @@ class Views:
 
         address = order.shipping_address
         return {
-            "id": gid("Order", order.id), "legacyResourceId": str(order.id), "name": order.name,
+            "__typename": "Order", "id": gid("Order", order.id), "legacyResourceId": str(order.id),
+            "name": order.name,
+            "subtotalLineItemsQuantity": sum(line.quantity for line in order.line_items),
+            "currentSubtotalLineItemsQuantity": sum(line.current_quantity for line in order.line_items),
             "email": order.email, "phone": order.phone, "createdAt": timestamp(order.created_at),
             "updatedAt": timestamp(order.updated_at), "processedAt": timestamp(order.created_at),
             "cancelledAt": timestamp(order.cancelled_at), "closed": order.closed_at is not None,
@@ -242,7 +247,15 @@ def query_root(store: ShopifyStore, warnings: list[str]) -> View:
         found = store.fulfillment_order(number) if number is not None else None
         return views.fulfillment_order(*found) if found is not None else None
 
-    return {"orders": orders, "order": order, "fulfillment": fulfillment, "fulfillmentOrder": fulfillment_order,
+    def nodes(_info: Info, ids: list[str]) -> list[View | None]:
+        """Orders by id (the only Node type polls ask for here); any other id answers null, as an unknown one."""
+        if len(ids) > MAX_INPUT_ARRAY:
+            raise GraphQLError(f"The input array size of {len(ids)} is greater than the maximum allowed of "
+                               f"{MAX_INPUT_ARRAY}.", extensions={"code": "MAX_INPUT_SIZE_EXCEEDED"})
+        return [order(_info, id) for id in ids]
+
+    return {"orders": orders, "order": order, "nodes": nodes, "fulfillment": fulfillment,
+            "fulfillmentOrder": fulfillment_order,
             "shop": {"name": store.name, "myshopifyDomain": f"{store.name}.myshopify.com"}}
 
 

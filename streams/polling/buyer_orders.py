@@ -12,9 +12,13 @@ A crash between 2 and 3 is the same as a failed flush: the page is read again.
 An order already in the buyer-order table is not routed again (routing happens once; later changes are
 cancellations). It is compared with each stored order it became (`ledger.routing.buyer_cancellation`, totals
 since placement): a cancellation whose event id differs from the one last published for that stored order is
-published and logged once; the entry remembers the id. The order was read anyway, so this costs no request; the
-connectors return an order only when it changed, and a re-publication after a crash carries the same event id,
-a duplicate the ledger drops. An entry that cannot be read is skipped (logged by the table).
+published and logged once; the entry remembers the id. The connectors return an order only when it changed, and
+a re-publication after a crash carries the same event id, a duplicate the ledger drops. An entry that cannot be
+read is skipped (logged by the table).
+The walk tells the connector which listed orders it needs nothing of (`skip`): a known order whose cancellation
+mark is the one its entry recorded (nothing cancelled since; most such changes are our own fulfilment writes),
+and an order that routed nothing at the same `updated_at`. Connectors that list light (Shopify) then read only
+the others in full; an entry records the mark of every full read, with or without new cancellations.
 An order that routes nothing (only the buyer's own products, or cancelled) is not recorded, so a corrected
 route applies when it next changes. Unrouted lines are counted (`fulfillsync_unrouted_lines_total`) and logged
 once per routing of an order; a listing of the same order at the same `updated_at` again (the cursor's overlap)
@@ -32,11 +36,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.base import BuyerConnector
+from connectors.base import BuyerConnector, Skip
 from ledger.routing import RoutingError, buyer_cancellation, buyer_cancelled_event, route_order
 from schemas.config import Config, Connection
 from schemas.events import OrderBuyerCancelled, OrderPlaced
-from schemas.platform import PlatformOrder
+from schemas.platform import ChangedOrder, PlatformOrder
 from streams.polling.cursors import BuyerOrderEntry, BuyerOrderTable, CursorTable
 from streams.polling.metrics import PollingMetrics
 from streams.polling.sink import EventSink
@@ -88,8 +92,9 @@ class BuyerOrderPublisher:
         handled before that has its cursor stored."""
         cursor = self._cursors.get(connection.id).cursor
         pages = seen = published = 0
+        skip = self._needs_nothing(connection)
         while pages < MAX_PAGES_PER_POLL:
-            page = await connector.orders_changed_since(cursor)
+            page = await connector.orders_changed_since(cursor, skip)
             pages += 1
             seen += len(page.items)
             self._metrics.orders_seen.labels(connection.id).inc(len(page.items))
@@ -126,9 +131,20 @@ class BuyerOrderPublisher:
                 break
         return BuyerPollResult(pages=pages, orders_seen=seen, events_published=published)
 
+    def _needs_nothing(self, connection: Connection) -> Skip:
+        """The walk's `skip` (see the module docstring). Never raises (an unreadable entry: read the order)."""
+        def skip(listed: ChangedOrder) -> bool:
+            if (connection.id, listed.order_ref, listed.updated_at) in self._routed_nothing:
+                return True
+            if listed.cancel_mark is None:
+                return False
+            entry = self._orders.get(connection.id, listed.order_ref)
+            return entry is not None and entry.cancel_mark == listed.cancel_mark
+        return skip
+
     def _cancelled(self, connection: Connection, order: PlatformOrder) -> _Cancelled | None:
-        """The cancellations of a known order not published yet, with its updated entry; None when there are none
-        (or its entry is unreadable)."""
+        """The cancellations of a known order not published yet, with its updated entry (which also records the
+        order's new cancellation mark); None when neither changed (or its entry is unreadable)."""
         entry = self._orders.get(connection.id, order.order_ref)
         if entry is None:
             return None
@@ -141,10 +157,11 @@ class BuyerOrderPublisher:
             event = buyer_cancelled_event(cancellation, connection, observed)
             if entry.cancellations.get(placed.order_id) != event.event_id:
                 events.append(event)
-        if not events:
+        if not events and entry.cancel_mark == order.cancel_mark:
             return None
         published = {**entry.cancellations, **{event.order_id: event.event_id for event in events}}
-        return _Cancelled(entry.model_copy(update={"cancellations": published}), tuple(events))
+        return _Cancelled(entry.model_copy(update={"cancellations": published, "cancel_mark": order.cancel_mark}),
+                          tuple(events))
 
     def _route(self, connection: Connection, order: PlatformOrder) -> BuyerOrderEntry | None:
         """The entry to record for a new order with something routed; None when nothing is routed."""
@@ -172,7 +189,8 @@ class BuyerOrderPublisher:
             if len(self._routed_nothing) > UNROUTED_MEMORY:
                 self._routed_nothing.popitem(last=False)
             return None
-        return BuyerOrderEntry(order_ref=order.order_ref, first_seen=observed, placed=routing.placed)
+        return BuyerOrderEntry(order_ref=order.order_ref, first_seen=observed, placed=routing.placed,
+                               cancel_mark=order.cancel_mark)
 
 
 def _seller_of(entry: BuyerOrderEntry, order_id: str) -> str:

@@ -38,8 +38,9 @@ class CursorState(BaseModel):
 
 
 class BuyerOrderEntry(BaseModel):
-    """What one buyer order became when it was first routed, and the last `order.buyer_cancelled` event id
-    published for each of its stored orders (so an unchanged cancellation is neither published nor logged again)."""
+    """What one buyer order became when it was first routed, the last `order.buyer_cancelled` event id published
+    for each of its stored orders (so an unchanged cancellation is neither published nor logged again), and the
+    order's cancellation mark when last read in full (`PlatformOrder.cancel_mark`; None: none known)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -47,6 +48,7 @@ class BuyerOrderEntry(BaseModel):
     first_seen: AwareDatetime
     placed: tuple[OrderPlaced, ...]
     cancellations: dict[str, str] = {}
+    cancel_mark: str | None = None
 
 
 class CursorTable:

@@ -82,7 +82,7 @@ class Poller:
                         "not in the configuration" if connection is None else "platform manual has nothing to poll")
             return
         now = self._clock()
-        if tick.slot < slot_of(now, tick.interval_ms) - 1:
+        if tick.slot < slot_of(now, tick.interval_ms, tick.phase_ms) - 1:
             self._metrics.ticks.labels("stale").inc()
             log.debug("stale poll tick for %s (slot %d) ignored", connection.id, tick.slot)
             return

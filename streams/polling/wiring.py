@@ -24,7 +24,7 @@ from streams.polling.cursors import BuyerOrderTable, CursorTable
 from streams.polling.metrics import PollingMetrics
 from streams.polling.poller import Poller
 from streams.polling.sink import KafkaEventSink
-from streams.polling.ticks import Ticker, encode_tick, pollable, timer_period, webhook_tick
+from streams.polling.ticks import Ticker, encode_tick, pollable, timer_period
 from streams.records import RAW_TOPIC, utc_now
 from streams.webhooks import WebhookNotice, log_delivery
 
@@ -87,7 +87,7 @@ def register_polling(app: faust.App, config: Config, names: TopicNames, registry
         """Publish a webhook tick for the notice's connection; the poller polls it unless a poll began since.
         Raises when the tick cannot be sent (the webhook receiver logs and counts `callback_failed`)."""
         await log_delivery(notice)
-        key, value = encode_tick(webhook_tick(notice.connection_id, config.polling.interval, clock()))
+        key, value = encode_tick(ticker.webhook_tick(notice.connection_id, clock()))
         await ticks_topic.send(key=key, value=value)
         metrics.ticks.labels("webhook").inc()
 

@@ -22,7 +22,15 @@ from connectors.shopify import ShopifyConnector
 from connectors.shopify import operations as ops
 from sandbox.common import Fault, SandboxApp
 from sandbox.shopify.store import NewLine, Order, ShopifyStore, TrackingInfo
-from schemas.platform import Address, FulfillmentLine, FulfillmentRequest, NewOrder, PlatformLine, Tracking
+from schemas.platform import (
+    Address,
+    ChangedOrder,
+    FulfillmentLine,
+    FulfillmentRequest,
+    NewOrder,
+    PlatformLine,
+    Tracking,
+)
 from tests.connectors.shopify_support import (
     TOKEN,
     CheckingTransport,
@@ -123,6 +131,44 @@ async def test_polls_every_order_across_pages_and_a_cursor_resumes_in_a_new_inst
     assert quiet == []  # the overlap lists the newest change again, unchanged: not returned again
 
 
+async def test_a_buyer_poll_reads_in_full_only_what_its_caller_does_not_skip(
+        shop: Shop, conn: ShopifyConnector) -> None:
+    orders = [shop.place(("A", 3), ("B", 1)) for _ in range(3)]
+    marks = {listed.order_ref: listed.cancel_mark for listed in (await conn.changed_orders_since(None)).items}
+    asked: list[str] = []
+
+    def skip_the_first(listed: ChangedOrder) -> bool:
+        asked.append(listed.order_ref)
+        return listed.order_ref == order_gid(orders[0])
+
+    page = await conn.orders_changed_since(None, skip_the_first)
+    assert sorted(asked) == sorted(order_gid(order) for order in orders)
+    assert [order.order_ref for order in page.items] == [order_gid(order) for order in orders[1:]]
+    assert all(order.cancel_mark == marks[order.order_ref] for order in page.items)  # the full read's mark
+    (read,) = [body for body in shop.transport.sent if body["operationName"] == "OrdersById"]
+    assert read["variables"]["ids"] == [order_gid(order) for order in orders[1:]]
+    assert shop.transport.problems == []
+
+
+async def test_the_cancellation_mark_changes_with_every_cancellation_and_nothing_else(
+        shop: Shop, conn: ShopifyConnector) -> None:
+    order = shop.place(("A", 3), ("B", 1))
+
+    async def mark() -> str | None:
+        shop.advance(1)
+        (listed,) = (await conn.changed_orders_since(None)).items
+        return listed.cancel_mark
+
+    placed = await mark()
+    shop.store.fulfill_lines(order.id, {order.line_items[1].id: 1}, tracking=[TrackingInfo("UPS", "1Z9", None)])
+    assert await mark() == placed  # a fulfilment (ours, written on a buyer's order) cancels nothing
+    shop.store.remove_units(order.id, order.line_items[0].id, 1)
+    units_removed = await mark()
+    assert units_removed not in (None, placed)
+    shop.store.cancel_order(order.id)
+    assert await mark() not in (placed, units_removed)
+
+
 async def test_a_change_made_while_a_walk_runs_is_seen_by_that_walk_or_the_next(shop: Shop) -> None:
     orders = [shop.place((f"SKU-{n}", 1)) for n in range(4)]
     connector = shop.connector(page_size=2)
@@ -196,10 +242,11 @@ async def test_a_version_shopify_no_longer_serves_is_warned_about_once(
 
 async def test_a_page_that_promises_more_without_a_cursor_is_malformed_not_a_loop(
         shop: Shop, conn: ShopifyConnector) -> None:
-    body = ('{"data": {"orders": {"pageInfo": {"hasNextPage": false}, "nodes": [{"id": "gid://shopify/Order/1", '
-            '"updatedAt": "2026-05-01T00:00:00Z", "lineItems": {"pageInfo": {"hasNextPage": true, "endCursor": null},'
-            ' "nodes": []}}]}}}')
-    shop.app.sandbox.faults.append(Fault(status=200, body=body))
+    listing = ('{"data": {"orders": {"pageInfo": {"hasNextPage": false}, "nodes": [{"id": "gid://shopify/Order/1", '
+               '"updatedAt": "2026-05-01T00:00:00Z"}]}}}')
+    read = ('{"data": {"nodes": [{"id": "gid://shopify/Order/1", "updatedAt": "2026-05-01T00:00:00Z", '
+            '"lineItems": {"pageInfo": {"hasNextPage": true, "endCursor": null}, "nodes": []}}]}}')
+    shop.app.sandbox.faults += [Fault(status=200, body=listing), Fault(status=200, body=read)]
     with pytest.raises(MalformedResponseError, match="hasNextPage is true but endCursor is None"):
         await conn.orders_changed_since(None)
 
@@ -353,8 +400,8 @@ async def test_the_seller_listing_tells_our_orders_from_the_sellers_own_with_the
     shop.store.fulfill_lines(own.id, None, tracking=[TrackingInfo("UPS", "1Z999", None)])
     (changed,) = (await conn.changed_orders_since(light.cursor)).items
     assert changed.order_ref == order_gid(own)
-    listing = [body for body in shop.transport.sent if body["operationName"] == "OrderRefsChangedSince"]
-    assert [body["variables"]["first"] for body in listing] == [ops.REF_PAGE_SIZE] * 3
+    listing = [body for body in shop.transport.sent if body["operationName"] == "OrdersChangedSince"]
+    assert [body["variables"]["first"] for body in listing] == [ops.LISTING_PAGE_SIZE] * 4
 
 
 async def test_create_order_finds_an_id_with_quotes_again(shop: Shop, conn: ShopifyConnector) -> None:
@@ -394,7 +441,8 @@ async def test_429_and_5xx_on_reads_are_retried(shop: Shop, conn: ShopifyConnect
     assert len((await conn.orders_changed_since(None)).items) == 1
     shop.app.sandbox.faults.append(Fault(status=503, times=2, body='{"errors": "Service Unavailable"}'))
     assert len((await conn.orders_changed_since(None)).items) == 1
-    assert sum(shop.app.sandbox.requests.values()) == 6
+    # per poll: two failed listings, the listing, the order's full read
+    assert sum(shop.app.sandbox.requests.values()) == 8
 
 
 async def test_a_5xx_on_a_write_is_not_resent_and_the_retry_starts_with_find(
@@ -459,8 +507,12 @@ async def test_graphql_errors_are_permanent_with_a_hint(shop: Shop, conn: Shopif
     assert "displayStatus" in caught.value.platform_message
 
 
-async def test_a_page_too_expensive_for_shopify_is_refused_permanently(shop: Shop) -> None:
-    greedy = shop.connector(page_size=25)
+async def test_a_query_too_expensive_for_shopify_is_refused_permanently(
+        shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(25):
+        shop.place((f"SKU-{n}", 1))
+    monkeypatch.setattr(ops, "ORDER_BATCH", 25)  # 25 full reads at about 56 points each: over Shopify's 1,000
+    greedy = shop.connector()
     with pytest.raises(PermanentError, match=r"MAX_COST|exceeds the single query max cost") as caught:
         await greedy.orders_changed_since(None)
     await greedy.aclose()
@@ -488,7 +540,7 @@ async def test_the_connector_waits_for_the_bucket_before_it_runs_dry(request: py
     # A slow restore, so that the wait for the third page (about 2 s) cannot be absorbed by a slow machine's own
     # pace between requests; with a fast one (1000/s) this test failed under load.
     app = make_app(sdl_path(request), bucket_max=1200, restore_rate=100)
-    for n in range(30):  # 40 lines each: a page of 10 really costs 421 of the 551 points it asks for
+    for n in range(30):  # 40 lines each: a full read of 10 really costs about 420 of the 560 points it asks for
         store(app).place_order([NewLine(title="x", sku=f"S{n}-{i}", quantity=1) for i in range(40)])
     waits: list[float] = []
 
@@ -497,15 +549,15 @@ async def test_the_connector_waits_for_the_bucket_before_it_runs_dry(request: py
         await asyncio.sleep(seconds)
 
     polling = connector(app, sleep=sleep)
-    _, _, pages = await walk(polling, None)
+    refs, _, pages = await walk(polling, None)
     await polling.aclose()
-    assert pages == 3
+    assert pages == 1 and len(refs) == 30  # one listing, three full reads of 10: the third waits for its share
     assert app.store.throttled == 0
     assert waits and all(wait < 2.5 for wait in waits)
 
 
 async def test_a_throttled_answer_is_waited_out_and_resent(request: pytest.FixtureRequest) -> None:
-    app = make_app(sdl_path(request), bucket_max=1000, restore_rate=20000)
+    app = make_app(sdl_path(request), bucket_max=1000, restore_rate=2000)
     store(app).place_order([NewLine(title="x", sku="S", quantity=1)])
     waits: list[float] = []
 
@@ -535,13 +587,13 @@ async def test_connector_instances_of_one_shop_share_its_bucket_and_resend_throt
     instances = [connector(app, transport=transport, retry=one_attempt) for _ in range(2)]
     assert app.store.bucket.take(990)  # another app of the shop spent the bucket: the first sends are throttled
     first = await asyncio.gather(*(instance.orders_changed_since(None) for instance in instances * 2))
-    assert all(len(page.items) == 10 for page in first)  # throttled answers ran nothing: resent all the same
+    assert all(len(page.items) == 12 for page in first)  # throttled answers ran nothing: resent all the same
     throttled = app.store.throttled
     assert throttled >= 1
-    # the bucket's state is known now (shared by both instances): four listings at once (2,204 points asked of a
-    # 1,000-point bucket) wait for their share instead of being throttled
+    # the bucket's state is known now (shared by both instances): four polls at once (each a listing and full reads
+    # of 10 and 2 orders: 2,700 points asked of a 1,000-point bucket) wait for their share instead of being throttled
     second = await asyncio.gather(*(instance.orders_changed_since(None) for instance in instances * 2))
-    assert all(len(page.items) == 10 for page in second)
+    assert all(len(page.items) == 12 for page in second)
     assert app.store.throttled == throttled
     for instance in instances:
         await instance.aclose()

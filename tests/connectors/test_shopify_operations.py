@@ -36,20 +36,24 @@ def test_costs_less_than_shopifys_limit(operation: ops.Operation) -> None:
     (definition,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     assert definition.name is not None and definition.name.value == operation.name
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    cost = query_cost(load_schema(None), definition, fragments, {"first": ops.ORDER_PAGE_SIZE})
+    cost = query_cost(load_schema(None), definition, fragments, _variables(ops.LISTING_PAGE_SIZE, ops.ORDER_BATCH))
     assert 0 < cost <= MAX_QUERY_COST
 
 
-def _cost(operation: ops.Operation, first: int) -> int:
+def _variables(first: int, ids: int) -> dict[str, object]:
+    return {"first": first, "ids": [f"gid://shopify/Order/{n}" for n in range(ids)]}
+
+
+def _cost(operation: ops.Operation, first: int, ids: int = 0) -> int:
     document = parse(operation.text)
     (definition,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    return query_cost(load_schema(None), definition, fragments, {"first": first})
+    return query_cost(load_schema(None), definition, fragments, _variables(first, ids))
 
 
-def test_the_seller_listing_costs_a_point_per_order_a_fiftieth_of_the_full_listing() -> None:
-    light = _cost(ops.ORDER_REFS_CHANGED_SINCE, ops.REF_PAGE_SIZE) / ops.REF_PAGE_SIZE
-    full = _cost(ops.ORDERS_CHANGED_SINCE, ops.ORDER_PAGE_SIZE) / ops.ORDER_PAGE_SIZE
+def test_the_listing_costs_a_point_per_order_a_fiftieth_of_a_full_read() -> None:
+    light = _cost(ops.ORDERS_CHANGED_SINCE, ops.LISTING_PAGE_SIZE) / ops.LISTING_PAGE_SIZE
+    full = _cost(ops.ORDERS_BY_ID, 0, ops.ORDER_BATCH) / ops.ORDER_BATCH
     assert light <= 1.1 and full / light >= 45
 
 

@@ -14,9 +14,10 @@ from confluent_kafka import KafkaException
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from connectors.base import Skip
 from schemas.config import Config, Connection, Route
 from schemas.events import OrderBuyerCancelled, OrderPlaced
-from schemas.platform import Page, PlatformLine, PlatformOrder
+from schemas.platform import ChangedOrder, Page, PlatformLine, PlatformOrder
 from streams.polling.buyer_orders import BuyerOrderPublisher
 from streams.polling.cursors import BuyerOrderTable, CursorTable
 from streams.polling.metrics import PollingMetrics
@@ -35,22 +36,28 @@ CONFIG = Config(connections=[BUYER, ACME, BOLT], routes=[Route(buyer="shop-bc", 
                                                          Route(buyer="shop-bc", seller="bolt", skus=["BOLT-*"])])
 
 
-def order(*lines: tuple[str, int, int], cancelled: bool = False) -> PlatformOrder:
-    """Buyer order 7 with lines (sku, quantity, cancelled units); line refs are the SKUs."""
-    return PlatformOrder(order_ref="7", updated_at=NOW, cancelled=cancelled, lines=tuple(
+def order(*lines: tuple[str, int, int], cancelled: bool = False, mark: str | None = None) -> PlatformOrder:
+    """Buyer order 7 with lines (sku, quantity, cancelled units) and cancellation mark; line refs are the SKUs."""
+    return PlatformOrder(order_ref="7", updated_at=NOW, cancelled=cancelled, cancel_mark=mark, lines=tuple(
         PlatformLine(line_ref=sku, sku=sku, quantity=qty, cancelled_quantity=gone) for sku, qty, gone in lines))
 
 
 class Store(UnusedStore):
-    """Hands out one page per poll: the next of `pages`."""
+    """Hands out one page per poll: the next of `pages`, less the orders `skip` says the poll needs nothing of
+    (as a connector that lists light does), which go to `skipped`."""
 
-    def __init__(self, pages: Sequence[Sequence[PlatformOrder]]) -> None:
+    def __init__(self, pages: Sequence[Sequence[PlatformOrder]], skipped: list[str]) -> None:
         self.pages = list(pages)
         self.polls = 0
+        self.skipped = skipped
 
-    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
+    async def orders_changed_since(self, cursor: str | None, skip: Skip | None = None) -> Page[PlatformOrder]:
         self.polls += 1
-        return Page[PlatformOrder](items=tuple(self.pages[self.polls - 1]), cursor=f"c{self.polls}")
+        listed = self.pages[self.polls - 1]
+        wanted = [order for order in listed if skip is None or not skip(ChangedOrder(
+            order_ref=order.order_ref, updated_at=order.updated_at, cancel_mark=order.cancel_mark))]
+        self.skipped += [order.order_ref for order in listed if order not in wanted]
+        return Page[PlatformOrder](items=tuple(wanted), cursor=f"c{self.polls}")
 
 
 
@@ -82,6 +89,7 @@ class Rig:
     sink: Sink = field(default_factory=Sink)
     orders: dict[bytes, bytes] = field(default_factory=dict)
     cursors: dict[bytes, bytes] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
 
     def poll(self, *pages: Sequence[PlatformOrder]) -> None:
         """One poll per page, each answering with that page."""
@@ -89,7 +97,7 @@ class Rig:
             config=CONFIG, topic="order-events", sink=self.sink, cursors=CursorTable(self.cursors),
             buyer_orders=BuyerOrderTable(self.orders), metrics=PollingMetrics(CollectorRegistry()),
             clock=lambda: NOW)
-        store = Store(pages)
+        store = Store(pages, self.skipped)
         for _ in pages:
             asyncio.run(publisher.poll(BUYER, store))
 
@@ -151,3 +159,31 @@ def test_an_undelivered_cancellation_is_published_again_with_the_same_id() -> No
 
     first, again = rig.cancellations()
     assert first == again
+
+
+def test_a_known_order_is_read_again_only_when_its_cancellation_mark_changed() -> None:
+    rig = Rig()
+    placed = order(("ACME-1", 3, 0), mark="-|3|3")
+    rig.poll([placed], [placed], [order(("ACME-1", 3, 2), mark="-|3|1")], [order(("ACME-1", 3, 2), mark="-|3|1")])
+
+    assert rig.skipped == ["7", "7"]  # the second poll (a fulfilment we wrote, say) and the fourth
+    [cancel] = rig.cancellations()
+    assert [(x.cancelled_quantity, x.remaining_quantity) for x in cancel.lines] == [(2, 1)]
+
+
+def test_a_new_mark_without_a_cancellation_of_ours_is_recorded_all_the_same() -> None:
+    rig = Rig()
+    rig.poll([order(("ACME-1", 3, 0), ("OWN-1", 1, 0), mark="a")], [order(("ACME-1", 3, 0), ("OWN-1", 1, 1), mark="b")],
+             [order(("ACME-1", 3, 0), ("OWN-1", 1, 1), mark="b")])
+
+    assert rig.cancellations() == []  # the buyer's own product was cancelled: nothing for the sellers
+    assert rig.skipped == ["7"]  # but the entry took the new mark, so the third poll needed nothing
+
+
+def test_orders_without_a_mark_are_always_read_and_orders_that_routed_nothing_are_not_read_again() -> None:
+    rig = Rig()
+    own = order(("OWN-1", 1, 0), mark="x").model_copy(update={"order_ref": "8"})
+    rig.poll([order(("ACME-1", 3, 0)), own], [order(("ACME-1", 3, 0)), own])
+
+    assert rig.skipped == ["8"]
+    assert [type(event).__name__ for event in rig.sink.delivered] == ["OrderPlaced"]

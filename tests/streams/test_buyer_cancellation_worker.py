@@ -21,6 +21,7 @@ from streams.admin import ensure_topics
 from streams.producer import EventProducer
 from tests.streams.test_seller_orders_worker import (
     ACME,
+    BOLT,
     TOKEN,
     Reader,
     confirmations,
@@ -50,8 +51,8 @@ def cancellation(order: OrderPlaced, units: dict[str, int] | None = None) -> Ord
 def test_buyer_cancellations_reach_the_sellers_store_and_cancelled_units_stop_counting(
         tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SELLER_ORDERS_TEST_TOKEN", TOKEN)
-    with served_shopify("acme") as acme:
-        config_path = write_config(tmp_path, kafka_bootstrap, acme, acme)
+    with served_shopify("acme") as acme, served_shopify("bolt") as bolt:  # a store each: polls see only theirs
+        config_path = write_config(tmp_path, kafka_bootstrap, acme, bolt)
         config = load_config(config_path).config
         ensure_topics(config.kafka)
         names = TopicNames(config.kafka.topic_prefix)
@@ -59,6 +60,11 @@ def test_buyer_cancellations_reach_the_sellers_store_and_cancelled_units_stop_co
         producer = EventProducer(kafka_bootstrap, source="/tests")
         worker = WorkerProcess(config_path, tmp_path / "worker.log").start()
         try:
+            # the worker's first scheduled polls, on empty stores; the next ones are 15 minutes away, so the
+            # store requests counted below are the cancellations' alone
+            reader.wait_for(lambda: all(worker.metric(f'fulfillsync_polls_total{{connection="{party.connection}",'
+                                                      'outcome="ok"}') >= 1 for party in (ACME, BOLT)),
+                            "the first polls", worker)
             partly, whole = placed(ACME, {"ACME-MUG": 3, "ACME-CAP": 1}), placed(ACME, {"ACME-TEE": 2})
             for event in (partly, whole):
                 producer.publish(names.order_events, event)

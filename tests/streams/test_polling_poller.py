@@ -13,7 +13,7 @@ from confluent_kafka import KafkaException
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from connectors.base import ConnectorError, PermanentError, RetryableError, StoreConnector
+from connectors.base import ConnectorError, PermanentError, RetryableError, Skip, StoreConnector
 from schemas.config import Config, Connection, Route
 from schemas.events import OrderPlaced
 from schemas.platform import (
@@ -27,7 +27,7 @@ from streams.polling.buyer_orders import BuyerOrderPublisher
 from streams.polling.cursors import BuyerOrderTable, CursorTable
 from streams.polling.metrics import PollingMetrics
 from streams.polling.poller import Poller
-from streams.polling.ticks import PollTick, Ticker, encode_tick, interval_ms, pollable, slot_of, webhook_tick
+from streams.polling.ticks import PollTick, Ticker, encode_tick, interval_ms, phases, pollable, slot_of
 from streams.records import InputEvent
 from tests.support.connectors import UnusedStore
 
@@ -54,7 +54,7 @@ class ScriptedStore(UnusedStore):
         self.script: dict[str | None, Page[PlatformOrder] | Exception] = {}
         self.asked: list[str | None] = []
 
-    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
+    async def orders_changed_since(self, cursor: str | None, skip: Skip | None = None) -> Page[PlatformOrder]:
         self.asked.append(cursor)
         answer = self.script.get(cursor, Page[PlatformOrder](items=(), cursor=cursor or "c0"))
         if isinstance(answer, Exception):
@@ -288,18 +288,39 @@ def test_an_unexpected_failure_never_escapes_the_agent() -> None:
     assert rig.metric("fulfillsync_polls_total", connection="shop-bc", outcome="internal_error") == 1
 
 
-def test_the_ticker_publishes_each_slot_once_per_pollable_connection() -> None:
+def test_the_ticker_publishes_each_slot_once_per_pollable_connection_at_its_phase() -> None:
     ticker = Ticker(connections=pollable(CONFIG.connections), interval=INTERVAL)
-    first = ticker.due(NOW)
-    assert [t.connection_id for t in first] == ["shop-bc", "acme"]
-    assert ticker.due(NOW + timedelta(minutes=5)) == []
-    later = ticker.due(NOW + INTERVAL)
-    assert {t.slot for t in later} == {first[0].slot + 1}
+    first = ticker.due(NOW)  # a new leader: every connection's current slot
+    assert sorted(t.connection_id for t in first) == ["acme", "shop-bc"]
+    assert ticker.due(NOW) == []
+    start = {t.connection_id: t.slot_start_ms for t in first}
+    # acme (first in id order) starts its slots on the interval's boundaries, shop-bc half an interval later
+    assert start["acme"] % interval_ms(INTERVAL) == 0
+    assert (start["shop-bc"] - start["acme"]) % interval_ms(INTERVAL) == interval_ms(INTERVAL) // 2
+    published: list[tuple[str, int]] = []
+    moment = NOW
+    while moment < NOW + 2 * INTERVAL:  # the timer's period over two intervals
+        moment += timedelta(seconds=1)
+        for tick_ in ticker.due(moment):
+            published.append((tick_.connection_id, tick_.slot_start_ms))
+            # published within one timer period of the slot's start
+            assert 0 <= moment.timestamp() * 1000 - tick_.slot_start_ms < 1000
+    assert sorted(published) == sorted(
+        (connection_id, start[connection_id] + n * interval_ms(INTERVAL)) for connection_id in start for n in (1, 2))
     assert Ticker(connections=pollable([MANUAL]), interval=INTERVAL).due(NOW) == []
 
 
+def test_phases_spread_connections_evenly_and_agree_across_workers() -> None:
+    many = [Connection(id=f"c{n:02d}", partner="p", role="seller", platform="manual") for n in range(20)]
+    spread = phases(many, 20_000)
+    assert sorted(spread.values()) == [n * 1000 for n in range(20)]
+    assert phases(list(reversed(many)), 20_000) == spread
+    assert phases([], 20_000) == {}
+
+
 def webhook(connection_id: str, at: datetime) -> Message:
-    key, value = encode_tick(webhook_tick(connection_id, INTERVAL, at))
+    key, value = encode_tick(Ticker(connections=pollable(CONFIG.connections), interval=INTERVAL)
+                             .webhook_tick(connection_id, at))
     return Message(value=value, key=key)
 
 
@@ -324,3 +345,16 @@ def test_a_webhook_poll_leaves_the_schedule_alone() -> None:
     assert len(rig.store.asked) == 2
     state = CursorTable(rig.cursor_table).get("shop-bc")
     assert state.slot_start_ms == slot_of(NOW, interval_ms(INTERVAL)) * interval_ms(INTERVAL)
+
+
+def test_phased_ticks_poll_once_per_phased_slot() -> None:
+    rig = Rig()
+    poller = rig.poller()
+    ticker = Ticker(connections=pollable(CONFIG.connections), interval=INTERVAL)
+    scheduled = [t for t in ticker.due(NOW) if t.connection_id == "shop-bc"]
+    assert scheduled and scheduled[0].phase_ms == interval_ms(INTERVAL) // 2
+    key, value = encode_tick(scheduled[0])
+    rig.now = NOW + INTERVAL / 3  # still inside the phased slot (or the next one): not stale
+    run(poller, Message(value=value, key=key), Message(value=value, key=key))
+    assert len(rig.store.asked) == 1
+    assert CursorTable(rig.cursor_table).get("shop-bc").slot_start_ms == scheduled[0].slot_start_ms

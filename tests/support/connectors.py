@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from connectors.base import StoreConnector
+from connectors.base import Skip, StoreConnector
 from schemas.platform import (
     CreatedOrder,
     FulfillmentRequest,
@@ -22,7 +22,7 @@ class UnusedStore(StoreConnector):
     async def aclose(self) -> None:
         pass
 
-    async def orders_changed_since(self, cursor: str | None) -> Page[PlatformOrder]:
+    async def orders_changed_since(self, cursor: str | None, skip: Skip | None = None) -> Page[PlatformOrder]:
         raise NotImplementedError("orders_changed_since is not used by this test")
 
     async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
