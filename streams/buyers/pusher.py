@@ -50,7 +50,7 @@ from streams.buyers.entries import BuyerWrites, BuyerWritesTable, RetryRecord, d
 from streams.connector_cache import ConnectorCache
 from streams.orders.table import OrderStates
 from streams.records import EncodedRecord, KafkaMessage, dead_letter, encode_dead_letter, position
-from streams.sellers.entries import MAX_ATTEMPTS, MAX_DELAY, retry_delay
+from streams.sellers.entries import MAX_ATTEMPTS, retry_delay, sleep_until_due
 
 log = logging.getLogger("fulfillsync.buyers")
 
@@ -119,7 +119,7 @@ class BuyerTrackingSink:
             self._metrics.pushes.labels("invalid").inc()
             log.warning("ignoring record %s on the buyer-push retry topic: %s", position(message), record)
             return
-        await self._sleep_until(record)
+        await sleep_until_due(record.not_before, self._clock, self._sleep)
         await self._guarded(message, record.order_id, attempt=record.attempt + 1)
 
     async def until_due(self, message: KafkaMessage) -> None:
@@ -127,12 +127,7 @@ class BuyerTrackingSink:
         The retry agent waits here in its loop, so a waiting retry does not take a writer's place."""
         record = decode_retry(message.value)
         if not isinstance(record, str):
-            await self._sleep_until(record)
-
-    async def _sleep_until(self, record: RetryRecord) -> None:
-        wait = min((record.not_before - self._clock()).total_seconds(), MAX_DELAY.total_seconds())
-        if wait > 0:
-            await self._sleep(wait)
+            await sleep_until_due(record.not_before, self._clock, self._sleep)
 
     async def _guarded(self, message: KafkaMessage, order_id: str, *, attempt: int) -> None:
         try:

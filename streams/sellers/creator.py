@@ -50,7 +50,7 @@ from streams.connector_cache import ConnectorCache
 from streams.polling.sink import EventSink
 from streams.records import InvalidInput, KafkaMessage, decode_input
 from streams.sellers.canceller import CancellationMetrics, SellerOrderCanceller
-from streams.sellers.entries import MAX_DELAY, SellerOrderEntry, SellerOrderTable, decode_retry
+from streams.sellers.entries import SellerOrderEntry, SellerOrderTable, decode_retry, sleep_until_due
 from streams.sellers.notice import Mailer, NewOrderNotifier, NoticeMetrics
 from streams.sellers.outbox import SOURCE, STAGE, Outbox, Send, Topics
 
@@ -136,8 +136,16 @@ class SellerOrderCreator:
 
     # -- retries ---------------------------------------------------------------------------------------------
 
+    async def until_due(self, message: KafkaMessage) -> None:
+        """Wait until the retry record is due (at most `MAX_DELAY`; at once for a record that is not a retry). The
+        retry agent waits here in its loop, so a waiting retry does not take a creation's place. Never raises."""
+        record = decode_retry(message.value)
+        if not isinstance(record, str):
+            await sleep_until_due(record.not_before, self._clock, self._sleep)
+
     async def process_retry(self, message: KafkaMessage) -> None:
-        """Handle one retry record: wait until it is due (at most `MAX_DELAY`), then attempt again. Never raises."""
+        """Handle one retry record: wait until it is due (at most `MAX_DELAY`; at once after `until_due`), then
+        attempt again. Never raises."""
         record = decode_retry(message.value)
         if isinstance(record, str):
             log.error("ignoring record %s:%d:%d on the seller-order retry topic: %s", message.topic,
@@ -145,9 +153,7 @@ class SellerOrderCreator:
             self._count("unknown", "invalid_retry")
             return
         try:
-            wait = min((record.not_before - self._clock()).total_seconds(), MAX_DELAY.total_seconds())
-            if wait > 0:
-                await self._sleep(wait)
+            await sleep_until_due(record.not_before, self._clock, self._sleep)
             if record.cancelled is not None:
                 await self._canceller.cancel(record.cancelled, record.original, attempt=record.attempt + 1)
                 return

@@ -19,7 +19,7 @@ platform, whose `create_order` finds the order created before (by our reference)
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
@@ -138,6 +138,15 @@ class RetryRecord(BaseModel):
         event = self.placed or self.cancelled
         assert event is not None
         return event
+
+
+async def sleep_until_due(not_before: datetime, clock: Callable[[], datetime],
+                          sleep: Callable[[float], Awaitable[None]]) -> None:
+    """Sleep until `not_before` by `clock`, at most `MAX_DELAY` (a record stamped by a clock far ahead waits no
+    longer); return at once when it is due."""
+    wait = min((not_before - clock()).total_seconds(), MAX_DELAY.total_seconds())
+    if wait > 0:
+        await sleep(wait)
 
 
 def retry_delay(attempt: int, retry_after_s: float | None = None) -> timedelta:

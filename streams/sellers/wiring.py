@@ -1,12 +1,15 @@
 """Registers the seller order sink on the Faust app: the `seller-orders` table, the retry topic, the agent on
-order-events and the retry agent, both at concurrency 1 (DESIGN.md §5: loss-sensitive sinks never run
-concurrently). New-order emails to manual sellers go through `web.smtp` when it is configured. Connectors are
-made on first use, with short in-call retries (`streams.connector_cache.SINK_RETRY`): longer waits go through the
-retry topic, so a failing store does not hold the agent (and the orders of other stores) for long.
+order-events and the retry agent, both at Faust concurrency 1 (DESIGN.md §5: faust must never commit past a
+record in flight) with their records run in shared `streams.lanes`: one order's records (its creation, its
+cancellations, their retries) one after the other, at most `PER_CONNECTION` orders of one seller connection at
+once, acks in offset order. New-order emails to manual sellers go through `web.smtp` when it is configured.
+Connectors are made on first use, with short in-call retries (`streams.connector_cache.SINK_RETRY`): longer waits
+go through the retry topic, so a failing store does not hold the agent (and the orders of other stores) for long.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -17,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from schemas.config import Config
 from schemas.topics import TopicNames
 from streams.connector_cache import sink_connector
+from streams.lanes import IN_FLIGHT, PER_CONNECTION, Lanes, run_agent
 from streams.polling.sink import KafkaEventSink
 from streams.records import RAW_TOPIC, EncodedRecord, utc_now
 from streams.sellers.creator import SellerOrderCreator, SellerOrderMetrics, Topics
@@ -25,6 +29,17 @@ from streams.sellers.notice import SmtpMailer
 
 SELLER_ORDER_TABLE = "seller-orders"
 
+
+def seller_of(value: bytes | None, *path: str) -> str:
+    """The seller connection an order-events or retry record names at `path` + `seller.connection`, "" when it
+    names none (a cancellation, which carries no seller) or is not JSON: only the lane's group, never an error."""
+    try:
+        found: Any = json.loads(value or b"")
+        for step in (*path, "seller", "connection"):
+            found = found.get(step) if isinstance(found, dict) else None
+    except ValueError:
+        return ""
+    return found if isinstance(found, str) else ""
 
 
 def _drop_buffered(app: faust.App) -> None:
@@ -58,18 +73,25 @@ def register_seller_orders(app: faust.App, config: Config, names: TopicNames, re
         connector_for=sink_connector, metrics=SellerOrderMetrics(registry), clock=clock,
         mailer=SmtpMailer(config.web.smtp) if config.web.smtp is not None else None)
 
+    lanes = Lanes(per_group=PER_CONNECTION, in_flight=IN_FLIGHT)
+
+    def route_event(message: Any) -> tuple[bytes, str, None]:
+        """Keyed by order id; creations are never merged (each record is its own event)."""
+        return message.key or b"", seller_of(message.value), None
+
+    def route_retry(message: Any) -> tuple[bytes, str, None]:
+        return message.key or b"", seller_of(message.value, "placed"), None
+
     async def seller_orders(stream: Any) -> None:
         try:
-            async for event in stream.events():
-                await creator.process_placed(event.message)
+            await run_agent(stream, lanes, route=route_event, handle=creator.process_placed)
         finally:  # the agent stops (shutdown): release the connectors' HTTP clients
             _drop_buffered(app)
             await creator.aclose()
 
     async def seller_order_retries(stream: Any) -> None:
         try:
-            async for event in stream.events():
-                await creator.process_retry(event.message)
+            await run_agent(stream, lanes, route=route_retry, handle=creator.process_retry, wait=creator.until_due)
         finally:
             _drop_buffered(app)
 

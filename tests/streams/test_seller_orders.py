@@ -29,6 +29,7 @@ from schemas.platform import (
 from streams.records import EncodedRecord, InputEvent, encode_event
 from streams.sellers.creator import SellerOrderCreator, SellerOrderMetrics, Send, Topics
 from streams.sellers.entries import MAX_ATTEMPTS, MAX_DELAY, RetryRecord, SellerOrderTable, retry_delay
+from streams.sellers.wiring import seller_of
 from tests.support.connectors import UnusedStore
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -302,3 +303,12 @@ def test_routing_copies_the_buyer_orders_shipping_details_without_changing_the_e
     assert with_details.shipping.address is not None and with_details.shipping.address.postal_code == "SW1Y 4JH"
     assert (with_details.shipping.email, with_details.shipping.method, with_details.shipping.buyer_order_number) == (
         "ada@example.com", "Express", "#1042")
+
+
+def test_records_are_laned_by_the_seller_they_name() -> None:
+    placed = b'{"type": "order.placed", "seller": {"connection": "acme-shopify", "partner": "acme"}}'
+    assert seller_of(placed) == "acme-shopify"
+    assert seller_of(b'{"placed": ' + placed + b', "attempt": 1}', "placed") == "acme-shopify"
+    assert seller_of(b'{"type": "order.buyer_cancelled", "order_id": "o1"}') == ""  # names no seller
+    assert seller_of(b'{"cancelled": {"order_id": "o1"}}', "placed") == ""
+    assert seller_of(b"not json") == seller_of(None) == seller_of(b'["a"]') == ""
