@@ -149,24 +149,15 @@ class ShopifyConnector(StoreConnector):
 
     async def changed_orders_since(self, cursor: str | None) -> Page[ChangedOrder]:
         """Every poll's listing (`ops.ORDERS_CHANGED_SINCE`): refs, updated times, our reference and cancellation
-        marks at about a point an order."""
-        async def parse(node: Any) -> ChangedOrder:
-            with self._reading(ops.ORDERS_CHANGED_SINCE):
-                return graphql_changed_order(node)
-        return await self._changed_since(cursor, ops.ORDERS_CHANGED_SINCE, self._page_size, parse)
-
-    async def _changed_since(self, cursor: str | None, operation: ops.Operation, first: int,
-                             parse: Callable[[Any], Awaitable[ChangedOrder]]) -> Page[ChangedOrder]:
-        """One page of `operation` (an `orders(sortKey: UPDATED_AT, query: "updated_at:>=…")` listing) from
-        `cursor`, each node turned into an item by `parse`; items the cursor saw at the same updated time are
-        left out."""
+        marks at about a point an order. Orders the cursor saw at the same updated time are left out."""
+        operation = ops.ORDERS_CHANGED_SINCE
         try:
             position = PollCursor.start(cursor, default_since=self._now() - self._start_window)
         except CursorError as error:
             raise PermanentError(f"shopify connection {self.connection.id!r}: {error}",
                                  connection=self.connection.id) from None
         since = position.query_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        variables = {"q": f"updated_at:>='{since}'", "after": position.page, "first": first}
+        variables = {"q": f"updated_at:>='{since}'", "after": position.page, "first": self._page_size}
         try:
             data = await self._query(operation, variables)
         except PermanentError as error:
@@ -179,8 +170,7 @@ class ShopifyConnector(StoreConnector):
         with self._reading(operation):
             orders = _field(data, "orders", dict)
             page_info = _field(orders, "pageInfo", dict)
-            nodes = _field(orders, "nodes", list)
-        items = [await parse(node) for node in nodes]
+            items = [graphql_changed_order(node) for node in _field(orders, "nodes", list)]
         has_next = page_info.get("hasNextPage") is True
         end = page_info.get("endCursor")
         if has_next and not isinstance(end, str):
