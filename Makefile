@@ -65,7 +65,7 @@ bench: install
 	$(FS) kafka start --reuse
 	$(BIN)/python bench/ledger_throughput.py
 
-## Seller fulfilment -> buyer order latency, webhook- and poll-driven (not part of `make test`; about 40 minutes).
+## Seller fulfillment -> buyer order latency, webhook- and poll-driven (not part of `make test`; about 40 minutes).
 ## A smoke run: make bench-sync SYNC_ARGS="--orders 50"
 bench-sync: install
 	$(FS) kafka start --reuse

@@ -14,19 +14,19 @@ port, and deletes its topics, consumer groups and state at the end, even on fail
 
 Workload (built and encoded before anything is timed, with the project's own factories and `encode_event`):
 N orders of K lines of quantity 1, and K `fulfillment.recorded` events per order, each covering one line with
-one tracking number. The fulfilment events are interleaved across orders (the first fulfilment of every order,
-then the second of every order, ...), so every order ships exactly once, on its last fulfilment, and the
+one tracking number. The fulfillment events are interleaved across orders (the first fulfillment of every order,
+then the second of every order, ...), so every order ships exactly once, on its last fulfillment, and the
 ledger's state of every order is live for the whole run.
 
 1. Ledger. The worker is started as a subprocess (`python -m fulfillsync.cli --config <tmp> worker`) and awaited
    on /readyz. The N `order.placed` events are produced and awaited (the worker's /metrics counts them): this
    phase is timed and reported separately but is NOT part of the headline figure. Then a counting consumer is
-   assigned to shipped-orders from the beginning, and the N*K fulfilment events are produced as fast as the
-   idempotent producer (`EventProducer`) takes them. Measured: from the first fulfilment produced to the moment
+   assigned to shipped-orders from the beginning, and the N*K fulfillment events are produced as fast as the
+   idempotent producer (`EventProducer`) takes them. Measured: from the first fulfillment produced to the moment
    the counting consumer has seen `order.shipped` for N distinct order ids. Events/s = N*K / that time.
    Correctness: N distinct shipped orders, no other shipped-orders records, an empty dead-letters topic, and the
    worker's own input counters.
-2. Baseline. On the same broker, the same pre-encoded fulfilment records are produced (same producer) to a
+2. Baseline. On the same broker, the same pre-encoded fulfillment records are produced (same producer) to a
    baseline input topic with the same partitions; a pass-through process (confluent-kafka consumer in a group,
    `earliest`, and an idempotent producer with `acks=all`) copies each record unchanged to a baseline output
    topic. The pass-through runs in its own process, subscribed and assigned before the first produce, like the
@@ -35,7 +35,7 @@ ledger's state of every order is live for the whole run.
 
 Both figures include producing the inputs (the producer runs concurrently with the consumer side) and the
 consumer's view of the outputs; they measure end-to-end throughput on this machine, not the ledger's CPU cost
-alone. The worker's peak RSS (VmHWM) and CPU seconds during the fulfilment phase are read from /proc.
+alone. The worker's peak RSS (VmHWM) and CPU seconds during the fulfillment phase are read from /proc.
 Results are printed and written as JSON to bench/results/ledger_throughput-<timestamp>.json, with the commit
 measured, the tracked files changed since, and whether the project's sources changed during the run.
 """
@@ -78,8 +78,8 @@ from schemas.events import FulfilledLine, OrderLine, PartyRef, SourceRef
 from schemas.factories import fulfillment_recorded, order_placed
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
-from streams.producer import EventProducer
-from streams.records import EncodedRecord, encode_event
+from streams.kit.producer import EventProducer
+from streams.kit.records import EncodedRecord, encode_event
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -109,7 +109,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Args:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--orders", type=int, default=20000, help="orders placed (default 20000)")
     parser.add_argument("--fulfillments-per-order", type=int, default=10,
-                        help="lines per order, one fulfilment event each (default 10)")
+                        help="lines per order, one fulfillment event each (default 10)")
     parser.add_argument("--partitions", type=int, default=4, help="partitions of every topic (default 4)")
     parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="Kafka bootstrap servers")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per waiting phase")
@@ -185,18 +185,18 @@ def source_fingerprint() -> str:
 @dataclass(frozen=True)
 class Workload:
     orders: list[EncodedRecord]
-    fulfilments: list[EncodedRecord]
+    fulfillments: list[EncodedRecord]
     order_ids: frozenset[str]
 
 
 def build_workload(orders: int, per_order: int, tag: str) -> Workload:
-    """N orders of K single-unit lines, and K one-line fulfilments per order, interleaved across orders."""
+    """N orders of K single-unit lines, and K one-line fulfillments per order, interleaved across orders."""
     start = datetime(2025, 1, 1, tzinfo=UTC)
     placed = [order_placed(buyer=BUYER.model_copy(update={"order_ref": f"{tag}-{i}"}), seller=SELLER,
                            lines=[OrderLine(line_id=f"L{j}", sku=f"SKU-{j}", quantity=1) for j in range(per_order)],
                            occurred_at=start + timedelta(milliseconds=i))
               for i in range(orders)]
-    fulfilments = [
+    fulfillments = [
         fulfillment_recorded(order_id=order.order_id, source=SELLER_SOURCE, fulfillment_id=f"{tag}-{i}-F{j}",
                              source_version=start + timedelta(hours=1, seconds=j, milliseconds=i), carrier="UPS",
                              tracking_numbers=[f"1ZBENCH{i:08d}{j:03d}"], lines=[FulfilledLine(line_id=f"L{j}",
@@ -208,7 +208,7 @@ def build_workload(orders: int, per_order: int, tag: str) -> Workload:
         return encode_event(event, order_id=event.order_id, record_id=event.event_id, record_type=event.type,
                             time=event.occurred_at, source=BENCH_SOURCE)
 
-    return Workload(orders=[encoded(e) for e in placed], fulfilments=[encoded(e) for e in fulfilments],
+    return Workload(orders=[encoded(e) for e in placed], fulfillments=[encoded(e) for e in fulfillments],
                     order_ids=frozenset(order.order_id for order in placed))
 
 
@@ -438,7 +438,7 @@ class LedgerResult:
     worker_inputs: dict[str, int] = field(default_factory=dict)
     worker_vm_hwm_mib: float | None = None
     worker_vm_rss_mib: float | None = None
-    worker_cpu_s_fulfilment_phase: float | None = None
+    worker_cpu_s_fulfillment_phase: float | None = None
     worker_cpu_utilisation: float | None = None
     worker_exit_code: int | None = None
     correct: bool = False
@@ -451,13 +451,13 @@ def _mib(kib: int | None) -> float | None:
 def run_ledger(args: Args, config: Config, config_path: Path, workload: Workload, log_path: Path) -> LedgerResult:
     names = TopicNames(config.kafka.topic_prefix)
     port = config.worker.web_port
-    result = LedgerResult(events=len(workload.fulfilments))
+    result = LedgerResult(events=len(workload.fulfillments))
     worker = start_worker(args, config_path, log_path)
     try:
         waited = wait_for(lambda: http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200, 120, "/readyz 200", worker)
         say(f"worker ready after {waited:.1f}s (pid {worker.pid}, log {log_path})")
         _orders_phase(args, names, port, workload, worker, result)
-        _fulfilment_phase(args, names, port, workload, worker, result)
+        _fulfillment_phase(args, names, port, workload, worker, result)
     finally:
         stats = proc_stats(worker.pid)
         result.worker_vm_hwm_mib, result.worker_vm_rss_mib = _mib(stats.vm_hwm_kib), _mib(stats.vm_rss_kib)
@@ -480,25 +480,25 @@ def _orders_phase(args: Args, names: TopicNames, port: int, workload: Workload, 
         f"({result.orders_phase_events_per_s:,.0f} events/s; not part of the headline figure)")
 
 
-def _fulfilment_phase(args: Args, names: TopicNames, port: int, workload: Workload,
+def _fulfillment_phase(args: Args, names: TopicNames, port: int, workload: Workload,
                       worker: subprocess.Popen[bytes], result: LedgerResult) -> None:
     counter = OutputCounter(args.bootstrap, names.shipped_orders, args.partitions, target=len(workload.order_ids),
                             identify=shipped_order_id)
     try:
         cpu_before = proc_stats(worker.pid).cpu_seconds
-        say(f"producing {len(workload.fulfilments):,} fulfillment.recorded events ...")
-        started, acked = produce_all(args.bootstrap, names.fulfillment_events, workload.fulfilments)
+        say(f"producing {len(workload.fulfillments):,} fulfillment.recorded events ...")
+        started, acked = produce_all(args.bootstrap, names.fulfillment_events, workload.fulfillments)
         result.produce_s = acked - started
         say(f"  produced and acknowledged in {result.produce_s:.1f}s; waiting for {counter.target:,} shipped orders")
         with progress(lambda: f"{len(counter.identities):,} shipped, worker read "
-                      f"{inputs_of_type(ledger_inputs(port), 'fulfillment.recorded'):,} fulfilments"):
+                      f"{inputs_of_type(ledger_inputs(port), 'fulfillment.recorded'):,} fulfillments"):
             result.complete = _wait_counter(counter, args.timeout, worker)
         cpu_after = proc_stats(worker.pid).cpu_seconds
         if result.complete and counter.reached_at is not None:
             result.elapsed_s = counter.reached_at - started
             result.events_per_s = result.events / result.elapsed_s
             if cpu_before is not None and cpu_after is not None:
-                result.worker_cpu_s_fulfilment_phase = round(cpu_after - cpu_before, 2)
+                result.worker_cpu_s_fulfillment_phase = round(cpu_after - cpu_before, 2)
                 result.worker_cpu_utilisation = round((cpu_after - cpu_before) / result.elapsed_s, 2)
         time.sleep(2.0)  # let any straggling output (a duplicate, a dead letter) arrive before checking
         result.worker_inputs = ledger_inputs(port)
@@ -588,7 +588,7 @@ def _produce(producer: Producer, topic: str, message: Message) -> None:
 def run_baseline(args: Args, prefix: str, workload: Workload) -> BaselineResult:
     source, sink, group = f"{prefix}.baseline-in", f"{prefix}.baseline-out", f"{prefix}-baseline"
     create_topics(args.bootstrap, [source, sink], args.partitions)
-    result = BaselineResult(events=len(workload.fulfilments))
+    result = BaselineResult(events=len(workload.fulfillments))
     context = multiprocessing.get_context("spawn")
     ready, stop = context.Event(), context.Event()
     child = context.Process(target=passthrough, args=(args.bootstrap, source, sink, group, ready, stop),
@@ -599,7 +599,7 @@ def run_baseline(args: Args, prefix: str, workload: Workload) -> BaselineResult:
         if not ready.wait(60):
             raise TimeoutError("the pass-through process got no partitions within 60s")
         say(f"pass-through ready (pid {child.pid}); producing {result.events:,} records ...")
-        started, acked = produce_all(args.bootstrap, source, workload.fulfilments)
+        started, acked = produce_all(args.bootstrap, source, workload.fulfillments)
         result.produce_s = acked - started
         result.complete = _wait_counter(counter, args.timeout, None)
         if result.complete and counter.reached_at is not None:
@@ -638,8 +638,8 @@ def print_report(report: dict[str, Any]) -> None:
     lines = [
         "",
         "=" * 78,
-        f"ledger throughput  {report['orders']:,} orders x {report['fulfillments_per_order']} fulfilments = "
-        f"{ledger.events:,} fulfilment events, {report['partitions']} partitions",
+        f"ledger throughput  {report['orders']:,} orders x {report['fulfillments_per_order']} fulfillments = "
+        f"{ledger.events:,} fulfillment events, {report['partitions']} partitions",
         f"worker --loglevel {report['worker_loglevel']}"
         + (f", environment {report['worker_env']}" if report["worker_env"] else ""),
         "-" * 78,
@@ -650,7 +650,7 @@ def print_report(report: dict[str, Any]) -> None:
         f"ratio     {ratio:>10.3f}   (ledger / baseline)" if ratio is not None else "ratio            n/a",
         f"order.placed phase (excluded): {_secs(ledger.orders_phase_s)}, {_rate(ledger.orders_phase_events_per_s)}",
         f"worker    peak RSS (VmHWM) {ledger.worker_vm_hwm_mib} MiB, RSS at end {ledger.worker_vm_rss_mib} MiB, "
-        f"CPU {ledger.worker_cpu_s_fulfilment_phase}s in the fulfilment phase "
+        f"CPU {ledger.worker_cpu_s_fulfillment_phase}s in the fulfillment phase "
         f"({ledger.worker_cpu_utilisation} cores)",
         f"correct   {'YES' if ledger.correct else 'NO'}: shipped orders "
         f"{ledger.shipped_distinct:,}/{report['orders']:,} distinct, "
@@ -698,7 +698,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     version = code_version()
     say(f"code {version['commit']}" + (f" with changes to {', '.join(version['changed_files'])}"
                                        if version["changed_files"] else " (clean)"))
-    say(f"run {prefix}: {args.orders:,} orders x {args.fulfillments_per_order} fulfilments, "
+    say(f"run {prefix}: {args.orders:,} orders x {args.fulfillments_per_order} fulfillments, "
         f"{args.partitions} partitions, broker {args.bootstrap}, {machine['cores']} cores")
     temp = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
     config_path = temp / "config.yaml"
@@ -708,7 +708,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         built = time.perf_counter()
         workload = build_workload(args.orders, args.fulfillments_per_order, prefix)
-        say(f"built and encoded {len(workload.orders):,} orders and {len(workload.fulfilments):,} fulfilments "
+        say(f"built and encoded {len(workload.orders):,} orders and {len(workload.fulfillments):,} fulfillments "
             f"in {time.perf_counter() - built:.1f}s")
         ensure_topics(config.kafka)
         ledger = run_ledger(args, config, config_path, workload, temp / "worker.log")
@@ -726,7 +726,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = {"run": prefix, "timestamp": stamp, "orders": args.orders,
               "fulfillments_per_order": args.fulfillments_per_order, "partitions": args.partitions,
               "bootstrap": args.bootstrap, "worker_loglevel": args.worker_loglevel,
-              "worker_env": args.worker_env, "headline": "fulfilment events only; order.placed applied beforehand",
+              "worker_env": args.worker_env, "headline": "fulfillment events only; order.placed applied beforehand",
               "ledger_result": ledger, "baseline_result": baseline, "ratio_ledger_to_baseline": ratio,
               "machine": machine, "code": version}
     print_report(report)

@@ -1,4 +1,4 @@
-"""Sync latency: from a seller's fulfilment to the buyer's order showing it (issue 4, point 10).
+"""Sync latency: from a seller's fulfillment to the buyer's order showing it (README.md, "Sync latency").
 
     python bench/sync_latency.py [--mode both|webhook|poll] [--orders 1008] [--rate 2] [--buyers shopify,woocommerce]
                                  [--webhook-interval 15m] [--poll-interval 20s] [--requests-per-s woocommerce=20]
@@ -12,7 +12,7 @@ broker at `--bootstrap`.
 
 - webhook: sellers on Shopify, BigCommerce and WooCommerce (the platforms whose webhooks fulfillsync verifies),
   polling every `--webhook-interval` (15 minutes), so a scheduled poll cannot explain a latency of seconds (the
-  number of scheduled slots that began during the measured window is reported). After each seller fulfilment
+  number of scheduled slots that began during the measured window is reported). After each seller fulfillment
   the bench POSTs the signed delivery the seller's platform would send (Shopify `fulfillments/create`,
   BigCommerce Standard Webhooks `store/shipment/created`, WooCommerce `order.updated`) to
   `/webhooks/<seller connection>` on the worker. New buyer orders and seller orders reach the worker the same way
@@ -26,17 +26,17 @@ orders, spread round-robin over every (buyer, seller) pair, are placed on the bu
 every one exists on its seller's store (the seller order sink creates them one by one) and the worker has read
 each new seller order once and gone quiet (the steady state; otherwise the first polls would time the setup's
 backlog). Only then the clock starts: the seller orders are fulfilled (one tracking number each) at `--rate` per
-second, interleaved across the pairs, and the bench waits until every buyer order has its fulfilment.
+second, interleaved across the pairs, and the bench waits until every buyer order has its fulfillment.
 
-Measurement: each store journals, inside its own fulfilment-creating method, the wall-clock time (`time.time()`
-of this process) at which it first recorded a fulfilment of an order (`Store.fulfilled_at`). The latency of an
+Measurement: each store journals, inside its own fulfillment-creating method, the wall-clock time (`time.time()`
+of this process) at which it first recorded a fulfillment of an order (`Store.fulfilled_at`). The latency of an
 order is buyer store's time minus seller store's time: both stores live in this process, so both sides read the
 same real clock; the bench never polls a buyer store. The stores' clocks are checked to run in real time
 (`sandbox/common.py` Clock, not frozen or shifted), since the connectors' cursors depend on them. Not modelled:
 the platforms' own delay before they send a webhook (seconds on Shopify and BigCommerce, which come on top).
 
 Throughput, not latency, is what a higher `--rate` measures: each connection's rate limit and the serial agents
-(seller checks, buyer pushes) cap how many fulfilments per second the loop absorbs, and above that the latency
+(seller checks, buyer pushes) cap how many fulfillments per second the loop absorbs, and above that the latency
 is the backlog's. Targets: webhook-driven p99 < 5 s; poll-driven p99 <= interval + 10 s. Results are printed
 and written as JSON to bench/results/sync_latency-<timestamp>.json.
 """
@@ -164,7 +164,7 @@ def seller_checks(market: Marketplace) -> dict[str, float]:
 def settle(market: Marketplace, trips: Sequence[Trip], webhooks: bool, timeout_s: float) -> None:
     """Bring the worker to its steady state before the clock starts: every new seller order read once (as the
     first poll after an order is created does), then no check for 5 s. Without this the first polls of the
-    measured phase would read the fulfilments of every order created during setup, and the benchmark would time
+    measured phase would read the fulfillments of every order created during setup, and the benchmark would time
     that backlog. Webhook mode asks for the seller polls with one delivery per seller store."""
     if webhooks:
         asyncio.run(notify(market, [(market.sellers[t.seller], t.on_seller) for t in trips if t.on_seller]))
@@ -234,8 +234,8 @@ async def find_seller_orders(market: Marketplace, trips: Sequence[Trip]) -> None
     await asyncio.gather(*(on(seller) for seller in market.sellers))
 
 
-async def fulfil_all(market: Marketplace, trips: Sequence[Trip], rate: float, webhooks: bool) -> Counter[str]:
-    """Fulfil every trip's seller order at `rate` per second (each on its own schedule, so a slow answer does
+async def fulfill_all(market: Marketplace, trips: Sequence[Trip], rate: float, webhooks: bool) -> Counter[str]:
+    """Fulfill every trip's seller order at `rate` per second (each on its own schedule, so a slow answer does
     not slow the rate), each followed by its platform's signed webhook when `webhooks`; the webhook answers."""
     answers: Counter[str] = Counter()
     clients = {seller: httpx.AsyncClient(base_url=store.root, timeout=30) for seller, store in market.sellers.items()}
@@ -244,7 +244,7 @@ async def fulfil_all(market: Marketplace, trips: Sequence[Trip], rate: float, we
 
     async def one(index: int, trip: Trip) -> None:
         assert trip.on_seller is not None
-        ref = await merchants[trip.seller].fulfil(trip.on_seller, {sku(trip.seller, PRODUCT): 1},
+        ref = await merchants[trip.seller].fulfill(trip.on_seller, {sku(trip.seller, PRODUCT): 1},
                                                   [f"1Z999AA1{index:010d}"], "UPS")
         if webhooks:
             store: Store = market.sellers[trip.seller]
@@ -266,7 +266,7 @@ async def fulfil_all(market: Marketplace, trips: Sequence[Trip], rate: float, we
 
 
 def wait_delivered(market: Marketplace, trips: Sequence[Trip], timeout_s: float) -> None:
-    """Wait (reading the buyer stores' journals in this process) until every buyer order has its fulfilment, or
+    """Wait (reading the buyer stores' journals in this process) until every buyer order has its fulfillment, or
     `timeout_s` passes; what is still missing is reported by `latencies`."""
     deadline = time.monotonic() + timeout_s
     reported = time.monotonic()
@@ -276,12 +276,12 @@ def wait_delivered(market: Marketplace, trips: Sequence[Trip], timeout_s: float)
             return
         if time.monotonic() - reported > 15:
             reported = time.monotonic()
-            say(f"  buyer orders still without their fulfilment: {missing}")
+            say(f"  buyer orders still without their fulfillment: {missing}")
         time.sleep(0.5)
 
 
 def latencies(market: Marketplace, trips: Sequence[Trip]) -> tuple[list[float], list[float], int]:
-    """(latencies in seconds, seller fulfilment times, how many buyer orders never showed theirs)."""
+    """(latencies in seconds, seller fulfillment times, how many buyer orders never showed theirs)."""
     values, fulfilled, missing = [], [], 0
     for trip in trips:
         assert trip.on_seller is not None
@@ -296,9 +296,9 @@ def latencies(market: Marketplace, trips: Sequence[Trip]) -> tuple[list[float], 
 
 
 STAGES = ("ask", "read", "ledger", "push")
-"""Where an order's latency goes, from the topics' record timestamps: `ask` seller fulfilment -> its check record
+"""Where an order's latency goes, from the topics' record timestamps: `ask` seller fulfillment -> its check record
 (webhook or poll, then the seller connection's listing), `read` -> fulfillment.recorded (the check agent reads the
-seller's fulfilments), `ledger` -> the buyer push record, `push` -> the buyer store records the fulfilment."""
+seller's fulfillments), `ledger` -> the buyer push record, `push` -> the buyer store records the fulfillment."""
 
 
 def stage_times(market: Marketplace, trips: Sequence[Trip]) -> dict[str, Any]:
@@ -333,7 +333,7 @@ def stage_times(market: Marketplace, trips: Sequence[Trip]) -> dict[str, Any]:
         asked = after(names.seller_checks, trip.order_id, seller_at)
         recorded = after(names.fulfillment_events, trip.order_id, asked or seller_at)
         pushed = after(names.buyer_pushes, trip.order_id, recorded or seller_at)
-        if buyer_at is None:  # where a fulfilment that never reached its buyer stopped
+        if buyer_at is None:  # where a fulfillment that never reached its buyer stopped
             reached = "pushed" if pushed else "recorded" if recorded else "asked" if asked else "not asked"
             stuck[f"{trip.seller}->{trip.buyer}: {reached}"] += 1
             continue
@@ -400,9 +400,9 @@ def run_mode(mode: str, args: argparse.Namespace, folder: Path) -> dict[str, Any
             say(f"  every seller order read once, worker quiet after {setup_s:.1f}s; the clock starts")
             before = worker_samples(market, ("fulfillsync_polls_total", "fulfillsync_poll_ticks_total"))
             clock_start = time.time()
-            answers = asyncio.run(fulfil_all(market, trips, args.rate, webhooks))
-            fulfil_s = time.time() - clock_start
-            say(f"  fulfilled {len(trips)} seller orders in {fulfil_s:.1f}s; webhook answers {dict(answers)}")
+            answers = asyncio.run(fulfill_all(market, trips, args.rate, webhooks))
+            fulfill_s = time.time() - clock_start
+            say(f"  fulfilled {len(trips)} seller orders in {fulfill_s:.1f}s; webhook answers {dict(answers)}")
             wait_delivered(market, trips, timeout_s=120 + (0 if webhooks else interval_s))
             values, fulfilled, missing = latencies(market, trips)
             delivered = [market.buyers[t.buyer].fulfilled_at[t.on_buyer.admin_id] for t in trips
@@ -425,7 +425,7 @@ def run_mode(mode: str, args: argparse.Namespace, folder: Path) -> dict[str, Any
     return summarise(mode, interval, interval_s, values, missing, {
         "buyers": list(buyers), "sellers": list(sellers), "orders": len(trips),
         "rate_per_s": args.rate, "connection_requests_per_s": args.requests_per_s or "connector defaults",
-        "setup_s": round(setup_s, 1), "fulfil_phase_s": round(fulfil_s, 1),
+        "setup_s": round(setup_s, 1), "fulfill_phase_s": round(fulfill_s, 1),
         "webhook_answers": dict(answers), "dead_letters": dead_letters, "stages_s": stages,
         "by_seller_s": {seller: {"p50": round(percentile(values, 50), 3), "p99": round(percentile(values, 99), 3)}
                         for seller, values in by_seller.items() if values},
@@ -456,7 +456,7 @@ def summarise(mode: str, interval: str, interval_s: float, values: Sequence[floa
 def report(results: Sequence[dict[str, Any]], machine: dict[str, Any]) -> None:
     print()
     print("=" * 104)
-    print("sync latency: seller's fulfilment -> the buyer's order shows it (stores' own journals, same clock)")
+    print("sync latency: seller's fulfillment -> the buyer's order shows it (stores' own journals, same clock)")
     print("-" * 104)
     print(f"{'mode':8} {'interval':>8} {'orders':>7} {'rate/s':>6} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7} "
           f"{'p99/interval':>12} {'missing':>7}  target")
@@ -474,7 +474,7 @@ def report(results: Sequence[dict[str, Any]], machine: dict[str, Any]) -> None:
     print("-" * 104)
     for row in (row for row in results if "error" not in row):
         print(f"{row['mode']:8} buyers {'/'.join(row['buyers'])}, sellers {'/'.join(row['sellers'])}; setup "
-              f"{row['setup_s']}s; fulfil phase {row['fulfil_phase_s']}s; webhook answers {row['webhook_answers']}; "
+              f"{row['setup_s']}s; fulfill phase {row['fulfill_phase_s']}s; webhook answers {row['webhook_answers']}; "
               f"dead letters {row['dead_letters']}; scheduled poll slots in the window "
               f"{row['scheduled_slots_in_window']}")
         stages = row.get("stages_s", {})
@@ -500,7 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("both", "webhook", "poll"), default="both")
     parser.add_argument("--orders", type=int, default=1008, help="orders per mode (default 1008: a multiple of "
                         "the 6 and 8 (buyer, seller) pairs)")
-    parser.add_argument("--rate", type=float, default=2.0, help="seller fulfilments per second")
+    parser.add_argument("--rate", type=float, default=2.0, help="seller fulfillments per second")
     parser.add_argument("--buyers", default="shopify,woocommerce", help="buyer platforms, comma-separated")
     parser.add_argument("--webhook-interval", default="15m")
     parser.add_argument("--poll-interval", default="20s")

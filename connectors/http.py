@@ -33,7 +33,7 @@ from tenacity.wait import wait_base
 
 from connectors.base import ConnectorError, MalformedResponseError, PermanentError, RetryableError
 
-log = logging.getLogger("fulfillsync.connectors")
+log = logging.getLogger(__name__)
 
 REDACTED = "[redacted]"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})

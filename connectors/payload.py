@@ -26,3 +26,15 @@ def json_array(value: object, where: str) -> list[Any]:
     if not isinstance(value, list):
         raise PayloadError(f"{where}: expected an array, got {type(value).__name__}")
     return value
+
+
+def numeric_id(value: object) -> str | None:
+    """A positive integer id (a JSON number, or digits in a string) as text; None for anything else (booleans,
+    negative numbers, other text). Never raises: webhook payloads are read with it before anything is trusted."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value > 0:
+        return str(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return value.strip()
+    return None

@@ -1,33 +1,41 @@
-"""Which connector serves which platform, imported only when a connection of that platform is used."""
+"""Every platform with a connector, one line each: the only list of them (see `connectors.platform`).
+
+Everything that used to switch on a platform's name looks its `PlatformDescription` up here. `manual` (the web
+app) has none: it has no connector, no webhooks and no carrier names.
+"""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
+from connectors import bigcommerce, magento, shopify, woocommerce
 from connectors.base import StoreConnector
+from connectors.platform import PlatformDescription
 from schemas.config import Connection
 
-_CLASSES = {
-    "shopify": "connectors.shopify:ShopifyConnector",
-    "bigcommerce": "connectors.bigcommerce:BigCommerceConnector",
-    "woocommerce": "connectors.woocommerce:WooCommerceConnector",
-    "magento2": "connectors.magento:MagentoConnector",
-}
+PLATFORMS: tuple[PlatformDescription, ...] = (
+    shopify.PLATFORM,
+    bigcommerce.PLATFORM,
+    woocommerce.PLATFORM,
+    magento.PLATFORM,
+)
 
-_TRACKING_EDITS_KEEP_ORDER_TIME = frozenset({"magento2", "woocommerce"})
-"""Platforms where a seller can change tracking without the order's modified time moving, so polling changed
-orders misses the edit: Magento (tracks added to or removed from an existing shipment leave the order's
-`updated_at`), WooCommerce (whether Shipment Tracking writes bump `date_modified` is unverified on real stores).
-See docs/platforms/."""
+_BY_ID: dict[str, PlatformDescription] = {description.platform: description for description in PLATFORMS}
+
+
+def platform_description(platform: str) -> PlatformDescription | None:
+    """The description of `platform`; None for a platform without a connector (`manual`) or an unknown id."""
+    return _BY_ID.get(platform)
 
 
 def needs_direct_reads(platform: str) -> bool:
-    """Whether the fulfilments of a seller's watched orders on `platform` must be re-read directly every poll
-    interval, because a tracking edit may not show up among the changed orders."""
-    return platform in _TRACKING_EDITS_KEEP_ORDER_TIME
+    """Whether the fulfillments of a seller's watched orders on `platform` must be re-read directly every poll
+    interval, because a tracking edit may not show up among the changed orders
+    (`PlatformDescription.tracking_edits_keep_order_time`; docs/platforms/ says why for each platform)."""
+    description = _BY_ID.get(platform)
+    return description is not None and description.tracking_edits_keep_order_time
 
 
 def connector_for(connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
@@ -35,10 +43,8 @@ def connector_for(connection: Connection, *, transport: httpx.AsyncBaseTransport
     """The connector of `connection`'s platform, talking through `transport` (tests: an in-process store).
     `options` go to the connector's constructor (e.g. `retry`, `page_size`). Raises ValueError for a platform
     without a connector (`manual`: the web app) or a connection the connector cannot use."""
-    target = _CLASSES.get(connection.platform)
-    if target is None:
+    description = _BY_ID.get(connection.platform)
+    if description is None:
         raise ValueError(f"connection {connection.id!r}: platform {connection.platform} has no connector "
-                         "(manual sellers fulfil in the web app)")
-    module_name, class_name = target.split(":")
-    connector_class = getattr(importlib.import_module(module_name), class_name)
-    return cast(StoreConnector, connector_class(connection, transport=transport, **options))
+                         "(manual sellers fulfill in the web app)")
+    return description.connector(connection, transport=transport, **options)

@@ -14,6 +14,7 @@ Exit codes: 0 success, 1 a runtime failure (broker, Kafka), 2 bad usage or confi
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +22,7 @@ from typing import Annotated
 import typer
 
 from fulfillsync.localkafka.broker import BrokerError, LocalBroker, default_home
+from sandbox.settings import DEFAULT_CREDENTIALS, SANDBOX_PLATFORMS
 from schemas.config import Config
 from schemas.config_file import ConfigError, load_config
 
@@ -252,20 +254,15 @@ def web_hash_password() -> None:
 
 # -- sandbox --------------------------------------------------------------------------------------------------
 
-SANDBOX_DEFAULT_CREDENTIALS = {
-    "access_token": "sandbox-token", "consumer_key": "ck_sandbox", "consumer_secret": "cs_sandbox"}
+SANDBOX_DEFAULT_CREDENTIALS = DEFAULT_CREDENTIALS
 StorePort = Annotated[int | None, typer.Option(help="Serve one such store on this port (0: any free port).")]
 
 
-@app.command()
 def sandbox(
     stores: Annotated[Path | None, typer.Option(help="YAML file: `stores:` list of platform, name, port, "
                                                      "credentials, options (see sandbox/settings.py).")] = None,
-    shopify: StorePort = None,
-    bigcommerce: StorePort = None,
-    woocommerce: StorePort = None,
-    magento2: StorePort = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    **ports: int | None,
 ) -> None:
     """Serve simulated stores over HTTP until Ctrl-C. Stores given by flags accept the token `sandbox-token`
     (WooCommerce: `ck_sandbox` / `cs_sandbox`)."""
@@ -285,9 +282,8 @@ def sandbox(
             raise _fail(f"sandbox: cannot read {stores}: {error}", 2) from None
         listed = list(loaded.get("stores", [])) if isinstance(loaded, dict) else []
         host = loaded.get("host", host) if isinstance(loaded, dict) else host
-    for platform, port in (("shopify", shopify), ("bigcommerce", bigcommerce), ("woocommerce", woocommerce),
-                           ("magento2", magento2)):
-        if port is not None:
+    for platform in SANDBOX_PLATFORMS:
+        if (port := ports.get(platform)) is not None:
             listed.append({"platform": platform, "port": port, "credentials": dict(SANDBOX_DEFAULT_CREDENTIALS)})
     if not listed:
         raise _fail("sandbox: no stores; give --stores FILE or a port per platform, e.g. --shopify 8101", 2)
@@ -308,6 +304,16 @@ def sandbox(
         pass
     except OSError as error:
         raise _fail(f"sandbox: cannot listen: {error}") from None
+
+
+# One `--<platform> PORT` flag per platform with a simulated store, as keyword-only parameters that typer reads
+# from the signature; they reach `sandbox` through `**ports`.
+sandbox.__signature__ = inspect.signature(sandbox).replace(  # type: ignore[attr-defined]
+    parameters=[*(parameter for parameter in inspect.signature(sandbox).parameters.values()
+                  if parameter.kind is not inspect.Parameter.VAR_KEYWORD),
+                *(inspect.Parameter(platform, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=StorePort)
+                  for platform in SANDBOX_PLATFORMS)])
+app.command()(sandbox)
 
 
 def main() -> None:

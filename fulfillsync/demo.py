@@ -7,7 +7,7 @@
    the buyers' stores are read every second, printing each order's story as it happens (`fulfillsync.timeline`);
 3. print a summary table of every order against what the script intended; with `once`, stop and return 0 when
    every order got there, 1 otherwise; without, keep telling the story (and serving the web app, where dray's
-   order waits for a person to fulfil it) until Ctrl-C.
+   order waits for a person to fulfill it) until Ctrl-C.
 
 Lines start with a marker: `=>` a merchant acts, `<=` fulfillsync's doing as the topics and the buyer's store show
 it, `..` waiting, `!!` a store refused something.
@@ -123,7 +123,7 @@ def _stores(folder: Path) -> Iterator[dict[str, Store]]:
     process, stores = start_stores(folder)
     try:
         for party in CAST:
-            where = stores[party.partner].base_url if party.has_store else "no store: fulfils in the web app"
+            where = stores[party.partner].base_url if party.has_store else "no store: fulfills in the web app"
             say("..", f"{party.role:6} {party!s:24} {where}")
         for buyer, seller in ROUTES:
             say("..", f"route  {buyer.partner} -> {seller.partner}: SKUs {', '.join(seller.skus)}")

@@ -8,12 +8,12 @@ The scenarios (run side by side; each says what it does and waits, with a time l
    bolt ships both lamps with two tracking numbers; acme ships the cap and then corrects its tracking number
    (a tracking edit): both shipped, the buyer's store showing the corrected number;
 3. corner (WooCommerce) orders 2 socks from cobalt (Shopify) plus a bag of its own: cobalt ships them, cancels
-   that fulfilment (wrong parcel) and ships them again: shipped, the buyer's store showing the new tracking only;
+   that fulfillment (wrong parcel) and ships them again: shipped, the buyer's store showing the new tracking only;
 4. corner orders 4 hats from cobalt: cobalt ships 1: partially fulfilled;
 5. northwind orders a vase from bolt plus 2 cards of its own, then the customer cancels the order before it ships:
    cancelled;
 6. northwind orders 2 bowls from dray, a seller without a store (`manual`): the order waits in the web app, where
-   the script, signed in as dray, sees it; a person fulfils it there in the browser.
+   the script, signed in as dray, sees it; a person fulfills it there in the browser.
 
 A wait that runs out says what it was waiting for and the scenario goes on (or stops when the seller's order
 never appeared); the summary then shows where each order stands against what was intended.
@@ -147,12 +147,12 @@ class Stage:
         await self.wait_async(f"{seller.partner} to find the order by our reference", find)
         return found
 
-    async def fulfil(self, seller: Party, order: PlacedOrder, lines: dict[str, int], numbers: Sequence[str],
+    async def fulfill(self, seller: Party, order: PlacedOrder, lines: dict[str, int], numbers: Sequence[str],
                      carrier: str, order_id: str, what: str) -> str | None:
-        """The seller ships `lines`; returns the fulfilment's ref, or None when the store refused (said)."""
+        """The seller ships `lines`; returns the fulfillment's ref, or None when the store refused (said)."""
         self.say("=>", f"{self.name(order_id)}: {seller.partner} {what} ({carrier} {', '.join(numbers)})")
         try:
-            return await self.merchants[seller.partner].fulfil(order, lines, numbers, carrier)
+            return await self.merchants[seller.partner].fulfill(order, lines, numbers, carrier)
         except (MerchantError, httpx.HTTPError) as error:
             self.say("!!", f"{seller.partner}'s store refused: {error}")
             return None
@@ -219,9 +219,9 @@ async def partial_then_complete(stage: Stage) -> None:
         "3 ACME-MUG and 1 ACME-TEE (acme's) and 1 HOUSE-CANDLE (northwind's own)", ACME, "shipped")
     if order is None:
         return
-    await stage.fulfil(ACME, order, {"ACME-MUG": 2}, ["1Z999AA10123456784"], "UPS", order_id, "ships 2 of the 3 mugs")
-    await stage.until_buyer_shows(order_id, "the partial fulfilment")
-    await stage.fulfil(ACME, order, {"ACME-MUG": 1, "ACME-TEE": 1}, ["1Z999AA10123456795", "1Z999AA10123456808"],
+    await stage.fulfill(ACME, order, {"ACME-MUG": 2}, ["1Z999AA10123456784"], "UPS", order_id, "ships 2 of the 3 mugs")
+    await stage.until_buyer_shows(order_id, "the partial fulfillment")
+    await stage.fulfill(ACME, order, {"ACME-MUG": 1, "ACME-TEE": 1}, ["1Z999AA10123456795", "1Z999AA10123456808"],
                        "UPS", order_id, "ships the last mug and the tee, two parcels")
     await stage.until_reached(order_id)
 
@@ -235,7 +235,7 @@ async def split_between_sellers(stage: Stage) -> None:
     async def bolt_ships() -> None:
         order = await stage.seller_order(BOLT, lamps)
         if order is not None:
-            await stage.fulfil(BOLT, order, {"BOLT-LAMP": 2}, ["9400111899223817392648", "9400111899223817392655"],
+            await stage.fulfill(BOLT, order, {"BOLT-LAMP": 2}, ["9400111899223817392648", "9400111899223817392655"],
                                "USPS", lamps, "ships both lamps, one tracking number each")
             await stage.until_reached(lamps)
 
@@ -243,7 +243,7 @@ async def split_between_sellers(stage: Stage) -> None:
         order = await stage.seller_order(ACME, cap)
         if order is None:
             return
-        ref = await stage.fulfil(ACME, order, {"ACME-CAP": 1}, ["794612345670"], "FedEx", cap, "ships the cap")
+        ref = await stage.fulfill(ACME, order, {"ACME-CAP": 1}, ["794612345670"], "FedEx", cap, "ships the cap")
         if ref is None:
             return
         await stage.until_buyer_shows(cap, "the cap's tracking")
@@ -254,23 +254,23 @@ async def split_between_sellers(stage: Stage) -> None:
     await asyncio.gather(bolt_ships(), acme_ships_then_corrects())
 
 
-async def cancel_and_refulfil(stage: Stage) -> None:
+async def cancel_and_refulfill(stage: Stage) -> None:
     _, order_id, order = await stage.dropship(
         CORNER, {"COBALT-SOCK": 2, "HOUSE-BAG": 1}, "2 COBALT-SOCK (cobalt's) and 1 HOUSE-BAG (corner's own)",
         COBALT, "shipped")
     if order is None:
         return
-    ref = await stage.fulfil(COBALT, order, {"COBALT-SOCK": 2}, ["JD014600006281230458"], "DHL Express", order_id,
+    ref = await stage.fulfill(COBALT, order, {"COBALT-SOCK": 2}, ["JD014600006281230458"], "DHL Express", order_id,
                              "ships the socks")
     if ref is None:
         return
     await stage.wait_for(f"{stage.name(order_id)} to be shipped and on the buyer's store",
                          stage.about(order_id, lambda story: story.reached("shipped")))
-    await stage.act(f"{stage.name(order_id)}: cobalt cancels that fulfilment (wrong parcel)",
+    await stage.act(f"{stage.name(order_id)}: cobalt cancels that fulfillment (wrong parcel)",
                     stage.merchants[COBALT.partner].cancel_fulfillment(order, ref))
     await stage.wait_for(f"the cancellation to reach the buyer's store ({stage.name(order_id)})",
                          stage.about(order_id, lambda story: not story.shipped and not story.buyer_numbers()))
-    await stage.fulfil(COBALT, order, {"COBALT-SOCK": 2}, ["JD014600006281230999"], "DHL Express", order_id,
+    await stage.fulfill(COBALT, order, {"COBALT-SOCK": 2}, ["JD014600006281230999"], "DHL Express", order_id,
                        "ships the socks again")
     await stage.until_reached(order_id)
 
@@ -279,7 +279,7 @@ async def partial_stays(stage: Stage) -> None:
     _, order_id, order = await stage.dropship(CORNER, {"COBALT-HAT": 4}, "4 COBALT-HAT (cobalt's)", COBALT,
                                               "partial")
     if order is not None:
-        await stage.fulfil(COBALT, order, {"COBALT-HAT": 1}, ["1Z999AA10123456819"], "UPS", order_id,
+        await stage.fulfill(COBALT, order, {"COBALT-HAT": 1}, ["1Z999AA10123456819"], "UPS", order_id,
                            "ships 1 of the 4 hats; the rest is back-ordered")
         await stage.until_reached(order_id)
 
@@ -315,7 +315,7 @@ def looks_cancelled(order: dict[str, Any]) -> bool:
 
 async def left_for_the_web_app(stage: Stage) -> None:
     placed = await stage.place(NORTHWIND, {"DRAY-BOWL": 2, "HOUSE-CANDLE": 1},
-                               "2 DRAY-BOWL (dray's, who fulfils in the web app) and 1 HOUSE-CANDLE (northwind's own)")
+                               "2 DRAY-BOWL (dray's, who fulfills in the web app) and 1 HOUSE-CANDLE (northwind's own)")
     order_id = stage.intend(NORTHWIND, placed, DRAY, "web")
     if not await stage.wait_for("the order routed to dray", stage.about(order_id, lambda story: True)):
         return
@@ -327,11 +327,11 @@ async def left_for_the_web_app(stage: Stage) -> None:
         return shows
 
     if await stage.wait_async(f"the web app to show {stage.name(order_id)} to dray", shown):
-        stage.say("..", f"{stage.name(order_id)}: left for you to fulfil in the web app: {stage.web.where(order_id)}")
+        stage.say("..", f"{stage.name(order_id)}: left for you to fulfill in the web app: {stage.web.where(order_id)}")
 
 
 SCENARIOS: tuple[Callable[[Stage], Awaitable[None]], ...] = (
-    partial_then_complete, split_between_sellers, cancel_and_refulfil, partial_stays, buyer_cancels,
+    partial_then_complete, split_between_sellers, cancel_and_refulfill, partial_stays, buyer_cancels,
     left_for_the_web_app)
 
 
@@ -351,7 +351,7 @@ async def watch_buyers(stage: Stage, every_s: float = 1.0) -> None:
                 parcels = await stage.merchants[order.buyer.partner].fulfillments(order.placed)
             except (MerchantError, httpx.HTTPError) as error:
                 if key not in failing:
-                    stage.say("!!", f"{order.buyer.partner}'s store: cannot read its fulfilments: {error}")
+                    stage.say("!!", f"{order.buyer.partner}'s store: cannot read its fulfillments: {error}")
                 failing.add(key)
                 continue
             failing.discard(key)

@@ -3,7 +3,7 @@
 - The cast (`CAST`): two buyers and three sellers on all four platforms: northwind (Shopify) buys from acme
   (BigCommerce) and bolt (Magento 2); corner (WooCommerce) buys from cobalt (Shopify). Every buyer also sells
   its own products (SKUs `HOUSE-*`), which no route covers. And a seller without a store: dray (`manual`),
-  which fulfils northwind's `DRAY-*` in the web app.
+  which fulfills northwind's `DRAY-*` in the web app.
 - The stores: `fulfillsync sandbox --stores <dir>/stores.yaml` as a child process (the command's own code, output
   in `<dir>/sandbox.log`); each store's `base_url` is read from the lines it announces. One per party of
   `STORE_CAST` (every party but dray).
@@ -42,9 +42,8 @@ import yaml
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from fulfillsync.cli import SANDBOX_DEFAULT_CREDENTIALS
 from sandbox.server import free_port
-from sandbox.settings import SandboxPlatform
+from sandbox.settings import DEFAULT_CREDENTIALS, SandboxPlatform
 from schemas.config import REQUIRED_CREDENTIALS, Config
 from webapp.auth import hash_password
 
@@ -82,7 +81,7 @@ class Party:
     def store_platform(self) -> SandboxPlatform:
         """The platform of its simulated store; ValueError for a party without one."""
         if self.platform == "manual":
-            raise ValueError(f"{self.partner} has no store: it fulfils in the web app")
+            raise ValueError(f"{self.partner} has no store: it fulfills in the web app")
         return self.platform
 
     def __str__(self) -> str:
@@ -112,7 +111,7 @@ class Store:
 def stores_file(folder: Path) -> Path:
     """Write `<folder>/stores.yaml` for `fulfillsync sandbox --stores`: one store per party, on any free port."""
     document = {"stores": [{"platform": party.platform, "name": party.partner, "port": 0,
-                            "credentials": {key: SANDBOX_DEFAULT_CREDENTIALS[key]
+                            "credentials": {key: DEFAULT_CREDENTIALS[key]
                                             for key in REQUIRED_CREDENTIALS[party.platform]}}
                            for party in STORE_CAST]}
     path = folder / "stores.yaml"
@@ -164,7 +163,7 @@ def credential_environment() -> dict[str, str]:
     """The environment variables the generated configuration refers to, with the stores' credentials, and for
     the web app a session secret and the hash of `DEMO_WEB_PASSWORD`, both new on every call (call it once a
     run, and hand the result to every process of the run)."""
-    return {**{variable: SANDBOX_DEFAULT_CREDENTIALS[key] for key, variable in CREDENTIAL_ENV.items()},
+    return {**{variable: DEFAULT_CREDENTIALS[key] for key, variable in CREDENTIAL_ENV.items()},
             WEB_ENV["password_hash"]: hash_password(DEMO_WEB_PASSWORD),
             WEB_ENV["session_secret"]: secrets.token_hex(32)}
 

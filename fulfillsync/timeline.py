@@ -116,7 +116,7 @@ def watch_outcomes(config: Config, *, from_beginning: bool) -> None:
 
 
 class StoreParcel(Protocol):
-    """A fulfilment as a store's merchant sees it (`sandbox.merchant.StoreFulfillment` has these)."""
+    """A fulfillment as a store's merchant sees it (`sandbox.merchant.StoreFulfillment` has these)."""
 
     @property
     def ref(self) -> str: ...
@@ -138,7 +138,7 @@ def tracking_key(number: str) -> str:
 
 @dataclass
 class SellerParcel:
-    """A seller fulfilment as fulfillment-events last reported it."""
+    """A seller fulfillment as fulfillment-events last reported it."""
 
     version: datetime
     carrier: str | None
@@ -153,7 +153,7 @@ class SellerParcel:
 
 @dataclass(frozen=True)
 class BuyerParcel:
-    """A fulfilment on the buyer's store, as its merchant sees it."""
+    """A fulfillment on the buyer's store, as its merchant sees it."""
 
     carrier: str | None
     numbers: tuple[str, ...]
@@ -182,7 +182,7 @@ class OrderStory:
     dead_letters: list[str] = field(default_factory=list)
     on_buyer: tuple[BuyerParcel, ...] = ()
     cancelled_on_seller: bool = False  # the seller's store shows the order cancelled (`Timeline.seller_view`)
-    manual: bool = False  # the seller fulfils in the web app (platform `manual`): it has no store
+    manual: bool = False  # the seller fulfills in the web app (platform `manual`): it has no store
     in_web_app: bool = False  # the web app shows the order to its manual seller (`Timeline.web_view`)
     reported: set[str] = field(default_factory=set)  # every tracking number the seller ever reported
 
@@ -196,7 +196,7 @@ class OrderStory:
 
     @property
     def fulfilled(self) -> int:
-        """Units covered by active fulfilments, at most the ordered units of each line."""
+        """Units covered by active fulfillments, at most the ordered units of each line."""
         covered: dict[str, int] = {}
         for parcel in self.parcels.values():
             if not parcel.cancelled:
@@ -205,7 +205,7 @@ class OrderStory:
         return sum(min(qty, self.lines.get(line, ("", 0))[1]) for line, qty in covered.items())
 
     def seller_numbers(self) -> set[str]:
-        """The tracking numbers of the seller's active fulfilments."""
+        """The tracking numbers of the seller's active fulfillments."""
         return {tracking_key(number) for parcel in self.parcels.values() if not parcel.cancelled
                 for number in parcel.numbers}
 
@@ -328,14 +328,14 @@ class Timeline:
                                   {line["line_id"]: int(line["quantity"]) for line in record["lines"]})
             story.parcels[fid] = parcel
             story.reported |= {tracking_key(number) for number in parcel.numbers}
-            return [(story, f"{'seller changed a fulfilment: ' if known else 'seller fulfilled '}"
+            return [(story, f"{'seller changed a fulfillment: ' if known else 'seller fulfilled '}"
                             f"{parcel.text(skus)}")]
         if kind == "fulfillment.cancelled":
             known = story.parcels.get(str(record["fulfillment_id"]))
             if known is None or known.cancelled:
                 return []
             known.cancelled = True
-            return [(story, f"seller cancelled a fulfilment: {known.text(skus)}")]
+            return [(story, f"seller cancelled a fulfillment: {known.text(skus)}")]
         if kind == "order.buyer_cancelled":
             story.whole_order_cancelled = story.whole_order_cancelled or bool(record.get("whole_order"))
             for line in record.get("lines", []):
@@ -349,13 +349,13 @@ class Timeline:
             return [(story, "SHIPPED: every unit is covered")]
         if kind == "order.reopened":
             story.shipped = False
-            return [(story, "REOPENED: a fulfilment was cancelled or changed")]
+            return [(story, "REOPENED: a fulfillment was cancelled or changed")]
         if kind == "order.tracking_updated":
             return [(story, "tracking updated on the shipped order")]
         return [(story, f"{kind}: {json.dumps(record)[:160]}")]
 
     def buyer_view(self, buyer_connection: str, buyer_ref: str, parcels: Iterable[StoreParcel]) -> list[Happening]:
-        """What the buyer's store shows now for one buyer order. Each fulfilment is told on the stored order whose
+        """What the buyer's store shows now for one buyer order. Each fulfillment is told on the stored order whose
         seller reported one of its tracking numbers; a change of what a stored order shows is a happening."""
         listed = [BuyerParcel(parcel.carrier, tuple(parcel.numbers), parcel.cancelled) for parcel in parcels]
         happenings: list[Happening] = []
@@ -401,10 +401,10 @@ _ORDER_KINDS = {"fulfillment.recorded", "fulfillment.cancelled", "order.buyer_ca
 
 
 def summary(stories: Iterable[OrderStory], intents: Mapping[str, Intent] | None = None) -> str:
-    """A plain-text table of orders: buyer order, seller, state, fulfilments on the buyer's store, and (for
+    """A plain-text table of orders: buyer order, seller, state, fulfillments on the buyer's store, and (for
     orders in `intents`, order id -> intended state) whether the order got there."""
     intents = intents or {}
-    rows = [("buyer order", "seller", "state", "fulfilments on the buyer's store", "intended")]
+    rows = [("buyer order", "seller", "state", "fulfillments on the buyer's store", "intended")]
     for story in sorted(stories, key=lambda story: (story.buyer, story.number, story.seller)):
         intent = intents.get(story.order_id)
         verdict = "" if intent is None else f"{intent}: {'yes' if story.reached(intent) else 'NOT REACHED'}"

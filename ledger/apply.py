@@ -1,4 +1,4 @@
-"""Applying one input to one order's state: the ledger rules of DESIGN.md §4, as a pure function.
+"""Applying one input to one order's state: the ledger rules (README.md, "The ledger rules"), as a pure function.
 
 `apply(state, event, position)` never raises for bad input and never mutates `state`: it returns the new state,
 what happened (`status`) and the outputs to publish. Every input is applied, recognised as a duplicate or
@@ -6,7 +6,7 @@ stale, held until its order arrives, or rejected with a reason code; nothing is 
 
 Rules:
 - A fulfillment names lines of its order with positive integer quantities; the active units of a line never
-  exceed its ordered quantity. A fulfillment that would over-fulfil is rejected whole; the state is unchanged.
+  exceed its ordered quantity. A fulfillment that would over-fulfill is rejected whole; the state is unchanged.
 - Tracking numbers <= units in the fulfillment. URLs pair with numbers by position; carriers are normalised
   and a URL is built for a known carrier when none is given.
 - Same fulfillment, same content: no-op. Newer source version: replaces the fulfillment (tracking, carrier and
@@ -38,6 +38,7 @@ from schemas.carriers import canonical_carrier, tracking_url
 from schemas.events import (
     FulfillmentCancelled,
     FulfillmentRecorded,
+    InputEvent,
     OrderBuyerCancelled,
     OrderPlaced,
     OrderReopened,
@@ -56,7 +57,6 @@ MAX_HELD_INPUTS = 100
 `unknown_order`."""
 
 Status = Literal["applied", "duplicate", "stale", "held", "rejected"]
-InputEvent = OrderPlaced | OrderBuyerCancelled | FulfillmentRecorded | FulfillmentCancelled
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ def _record(state: OrderState, event: FulfillmentRecorded) -> Result:
             return Result(state, "duplicate", [], "same fulfillment, same content")
         if ordering < 0:
             return Result(state, "stale", [], f"older version of fulfillment {event.fulfillment_id} ignored")
-    over = _over_fulfilment(state, candidate, replacing=existing)
+    over = _over_fulfillment(state, candidate, replacing=existing)
     if over:
         return _rejected(state, event, "over_fulfillment", over)
 
@@ -284,7 +284,7 @@ def _compare(candidate: FulfillmentRecord, existing: FulfillmentRecord) -> int:
     return 1 if mine > theirs else -1
 
 
-def _over_fulfilment(state: OrderState, candidate: FulfillmentRecord, replacing: FulfillmentRecord | None) -> str:
+def _over_fulfillment(state: OrderState, candidate: FulfillmentRecord, replacing: FulfillmentRecord | None) -> str:
     assert state.order is not None
     units = state.active_units()
     if replacing is not None and replacing.active:

@@ -1,12 +1,12 @@
-"""Fulfilment sync, as pure rules: what a seller's fulfilments become (events), and what to write to the buyer.
+"""Fulfillment sync, as pure rules: what a seller's fulfillments become (events), and what to write to the buyer.
 
-Two decisions, no Kafka, HTTP, clock or randomness (issue 4 points 4 and 5; docs/fulfillment-sync.md):
+Two decisions, no Kafka, HTTP, clock or randomness (docs/fulfillment-sync.md):
 
 - `seller_events(order, seller, found, published)`: the seller poller hands in the stored order, the seller
-  connection, the fulfilments a connector returned (active and cancelled) and what it last published per
-  fulfilment ref; it gets back the `fulfillment.recorded` / `fulfillment.cancelled` events for what is new or
+  connection, the fulfillments a connector returned (active and cancelled) and what it last published per
+  fulfillment ref; it gets back the `fulfillment.recorded` / `fulfillment.cancelled` events for what is new or
   changed, what to remember as published once they are sent, and the problems to log and count.
-- `buyer_action(view, written)`: the buyer tracking sink hands in the ledger's view of one seller fulfilment and
+- `buyer_action(view, written)`: the buyer tracking sink hands in the ledger's view of one seller fulfillment and
   what was already written to the buyer for it; it gets back the one action that moves the buyer towards that
   view (create, update tracking, replace, cancel) or None. Re-deciding after a crash gives the same action or None.
 
@@ -31,7 +31,7 @@ from schemas.ids import event_id
 from schemas.platform import FulfillmentLine, FulfillmentRequest, PlatformFulfillment, Tracking
 
 VERSION_BUMP = timedelta(microseconds=1)
-"""Added to the last published version when a fulfilment's content changed without its platform version moving
+"""Added to the last published version when a fulfillment's content changed without its platform version moving
 forward (platforms whose tracking edits do not touch `updated_at`), so the ledger takes the change as newer."""
 
 ProblemReason = Literal["unknown_line", "no_lines", "wrong_order", "duplicate_fulfillment", "reactivated"]
@@ -51,7 +51,7 @@ class StoredSellerOrder:
 
 @dataclass(frozen=True)
 class LastPublished:
-    """What was last published for one fulfilment ref: the version the event carried (`source_version`, possibly
+    """What was last published for one fulfillment ref: the version the event carried (`source_version`, possibly
     bumped), the platform's own version it was read at, the content digest, and whether it was the cancellation.
     The caller stores it only after the event was sent."""
 
@@ -63,7 +63,7 @@ class LastPublished:
 
 @dataclass(frozen=True)
 class Problem:
-    """A seller fulfilment that produced no event, and why; the caller logs it and counts it by reason."""
+    """A seller fulfillment that produced no event, and why; the caller logs it and counts it by reason."""
 
     fulfillment_ref: str
     reason: ProblemReason
@@ -72,8 +72,8 @@ class Problem:
 
 @dataclass(frozen=True)
 class SellerSync:
-    """The events to publish (in order), what to remember per fulfilment ref once they are published (only the
-    refs that changed), and the fulfilments that produced nothing. All empty: nothing changed."""
+    """The events to publish (in order), what to remember per fulfillment ref once they are published (only the
+    refs that changed), and the fulfillments that produced nothing. All empty: nothing changed."""
 
     events: tuple[FulfillmentRecorded | FulfillmentCancelled, ...] = ()
     published: Mapping[str, LastPublished] = field(default_factory=dict)
@@ -86,23 +86,23 @@ def seller_events(
     found: Iterable[PlatformFulfillment],
     published: Mapping[str, LastPublished],
 ) -> SellerSync:
-    """The events for the fulfilments in `found` that are new or changed since `published`.
+    """The events for the fulfillments in `found` that are new or changed since `published`.
 
     Rules:
-    - An active fulfilment whose content (lines, carrier, tracking numbers and URLs) equals what was published
+    - An active fulfillment whose content (lines, carrier, tracking numbers and URLs) equals what was published
       yields nothing, whatever its version; one read at a platform version older than the last published one is
       a stale read and yields nothing. A changed one yields `fulfillment.recorded` with the platform's version,
       or with the last published version plus `VERSION_BUMP` when that is not newer (a platform whose tracking
       edits keep `updated_at`: the equal version is taken as an edit in place).
-    - A cancelled fulfilment yields `fulfillment.cancelled` once (also for a ref never published: the ledger
+    - A cancelled fulfillment yields `fulfillment.cancelled` once (also for a ref never published: the ledger
       then keeps it cancelled, so a late copy of an older version can never count). A cancelled ref that comes
-      back active is reported `reactivated` (cancellation is final, DESIGN.md §4) and yields nothing.
+      back active is reported `reactivated` (a cancellation is final) and yields nothing.
     - Seller line refs map back to our line ids through `order.seller_line_refs`; a line ref not in it makes
-      the whole fulfilment `unknown_line` (nothing is invented). Quantities of one line are added up; they are
+      the whole fulfillment `unknown_line` (nothing is invented). Quantities of one line are added up; they are
       not checked here: the ledger rejects bad ones with a reason (and the record is dead-lettered).
     - A tracking number without a URL gets `schemas.carriers.tracking_url(carrier, number)` (None for an
       unknown carrier); the carrier is taken as given (connectors return canonical names).
-    - A fulfilment of another order ref is `wrong_order`; an active one with no lines is `no_lines`; a ref
+    - A fulfillment of another order ref is `wrong_order`; an active one with no lines is `no_lines`; a ref
       listed twice is `duplicate_fulfillment` and its newest copy (cancelled first on equal times) is used.
     - Event ids come from `schemas.factories`, so the same inputs give the same events on every worker.
 
@@ -144,7 +144,7 @@ def seller_events(
             continue
         if last is not None and last.cancelled:
             problems.append(Problem(ref, "reactivated", f"fulfillment {ref} was cancelled and is listed active "
-                                    "again; a cancellation is final, so the seller must fulfil anew"))
+                                    "again; a cancellation is final, so the seller must fulfill anew"))
             continue
         recorded = _recorded(placed.order_id, source, item, ours_by_ref, last)
         if isinstance(recorded, Problem):
@@ -190,7 +190,7 @@ def _newer(version: datetime, last: LastPublished | None) -> datetime:
 
 
 def content_digest(event: FulfillmentRecorded) -> str:
-    """A digest of what a buyer can see of a fulfilment: carrier, tracking numbers and URLs, lines."""
+    """A digest of what a buyer can see of a fulfillment: carrier, tracking numbers and URLs, lines."""
     content = [event.carrier, event.tracking_numbers, event.tracking_urls,
                sorted((line.line_id, line.quantity) for line in event.lines)]
     return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()[:32]
@@ -201,9 +201,9 @@ def content_digest(event: FulfillmentRecorded) -> str:
 
 @dataclass(frozen=True)
 class BuyerWritten:
-    """What was written to the buyer for one seller fulfilment. The sink records it with `fulfillment_ref`
+    """What was written to the buyer for one seller fulfillment. The sink records it with `fulfillment_ref`
     None *before* a create (the create's outcome is unknown until the platform answers), and with the ref after.
-    `tracking` is the tracking the buyer's fulfilment now carries; None while an update's outcome is unknown
+    `tracking` is the tracking the buyer's fulfillment now carries; None while an update's outcome is unknown
     (it may or may not have been written), so the next decision writes the tracking again."""
 
     request: FulfillmentRequest
@@ -214,14 +214,14 @@ class BuyerWritten:
 
 @dataclass(frozen=True)
 class Create:
-    """Find the buyer fulfilment an earlier attempt created (`find_fulfillment`), else create `request`."""
+    """Find the buyer fulfillment an earlier attempt created (`find_fulfillment`), else create `request`."""
 
     request: FulfillmentRequest
 
 
 @dataclass(frozen=True)
 class UpdateTracking:
-    """Replace the carrier and tracking of buyer fulfilment `fulfillment_ref` with `tracking`."""
+    """Replace the carrier and tracking of buyer fulfillment `fulfillment_ref` with `tracking`."""
 
     fulfillment_ref: str
     tracking: Tracking
@@ -229,7 +229,7 @@ class UpdateTracking:
 
 @dataclass(frozen=True)
 class Cancel:
-    """Cancel buyer fulfilment `fulfillment_ref`; when it is None (a create whose outcome is unknown), find it
+    """Cancel buyer fulfillment `fulfillment_ref`; when it is None (a create whose outcome is unknown), find it
     with `find_with` first and cancel it if it exists."""
 
     fulfillment_ref: str | None
@@ -238,7 +238,7 @@ class Cancel:
 
 @dataclass(frozen=True)
 class Replace:
-    """The seller changed the lines of a fulfilment: cancel the old buyer fulfilment (`cancel`), then find or
+    """The seller changed the lines of a fulfillment: cancel the old buyer fulfillment (`cancel`), then find or
     create `request` (a new `our_fulfillment_id`, so the cancelled one is never found for it)."""
 
     cancel: Cancel
@@ -249,10 +249,10 @@ BuyerAction = Create | UpdateTracking | Cancel | Replace
 
 
 def buyer_request(view: FulfillmentRecorded, *, notify_customer: bool = False) -> FulfillmentRequest:
-    """The buyer-side fulfilment for `view` when none was written yet: our line ids are the buyer's line refs
-    (docs/routing.md), and `our_fulfillment_id` is derived from the order and the seller fulfilment, so it is the
+    """The buyer-side fulfillment for `view` when none was written yet: our line ids are the buyer's line refs
+    (docs/routing.md), and `our_fulfillment_id` is derived from the order and the seller fulfillment, so it is the
     same on every retry. A replacement (the seller changed the lines) gets an id derived from the one it
-    replaces and its lines (`buyer_action`), so a cancelled buyer fulfilment is never found for it."""
+    replaces and its lines (`buyer_action`), so a cancelled buyer fulfillment is never found for it."""
     units: dict[str, int] = {}
     for line in view.lines:
         units[line.line_id] = units.get(line.line_id, 0) + line.quantity
@@ -268,25 +268,25 @@ def _replacement(request: FulfillmentRequest, replaced: FulfillmentRequest) -> F
 
 
 def buyer_tracking(view: FulfillmentRecorded) -> Tracking:
-    """The tracking of `view` as the buyer's fulfilment should carry it (URLs by position, as recorded)."""
+    """The tracking of `view` as the buyer's fulfillment should carry it (URLs by position, as recorded)."""
     return Tracking(carrier=view.carrier, numbers=tuple(view.tracking_numbers), urls=tuple(view.tracking_urls))
 
 
 def buyer_action(
     view: FulfillmentRecorded | FulfillmentCancelled, written: BuyerWritten | None, *, notify_customer: bool = False
 ) -> BuyerAction | None:
-    """The next write that makes the buyer's fulfilment for this seller fulfilment match the ledger's `view`
+    """The next write that makes the buyer's fulfillment for this seller fulfillment match the ledger's `view`
     (the `fulfillment.recorded` the ledger applied last for it, or its cancellation), or None when it matches.
 
     - Never written: create (a cancelled view: nothing). Written with an unknown outcome: the same create again
       (found by its `our_fulfillment_id`), or, for a cancelled view, a cancel that finds it first.
     - Written: lines changed -> replace; tracking changed -> update tracking; cancelled view -> cancel;
-      otherwise None. A buyer fulfilment we cancelled stays cancelled (None): the ledger never revives one.
+      otherwise None. A buyer fulfillment we cancelled stays cancelled (None): the ledger never revives one.
 
     Idempotent: the caller records `written_before` before the write and `written_after` only once the platform
     accepted it, so a crash in between re-decides the same action (or the one a newer view needs, never missing a
     write that may have landed), and every action is safe to repeat (find before create, cancel of a cancelled
-    fulfilment is a no-op, an update writes the same values). Never raises.
+    fulfillment is a no-op, an update writes the same values). Never raises.
     """
     if written is not None and written.cancelled:
         return None

@@ -1,9 +1,12 @@
-"""Which module serves which platform's simulated store, imported only when that store is asked for.
+"""Every simulated store, one line per platform: the package that serves it, imported only when asked for.
 
-Each `sandbox/<platform>/app.py` provides:
-- `create_app(settings: StoreSettings) -> SandboxApp`: the store, empty, accepting `settings.credentials`;
-- `base_path(settings: StoreSettings) -> str`: what follows `http://host:port` in a connection's `base_url`
-  for this store (`""` for Shopify and WooCommerce, `/stores/{hash}` for BigCommerce, `/rest/{code}` for Magento).
+Each `sandbox/<package>/` provides:
+- `app.py`: `create_app(settings: StoreSettings) -> SandboxApp`, the store, empty, accepting
+  `settings.credentials`; and `base_path(settings: StoreSettings) -> str`, what follows `http://host:port` in a
+  connection's `base_url` for this store (`""` for Shopify and WooCommerce, `/stores/{hash}` for BigCommerce,
+  `/rest/{code}` for Magento);
+- `merchant.py`: `MERCHANT`, its `sandbox.merchant_base.StoreMerchant` class (what `sandbox.merchant.Merchant`
+  does on that platform).
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import importlib
 from typing import Protocol, cast
 
 from sandbox.common import SandboxApp
+from sandbox.merchant_base import StoreMerchant
 from sandbox.settings import SandboxPlatform, StoreSettings
 
-_MODULES: dict[SandboxPlatform, str] = {
-    "shopify": "sandbox.shopify.app",
-    "bigcommerce": "sandbox.bigcommerce.app",
-    "woocommerce": "sandbox.woocommerce.app",
-    "magento2": "sandbox.magento.app",
+PACKAGES: dict[SandboxPlatform, str] = {
+    "shopify": "sandbox.shopify",
+    "bigcommerce": "sandbox.bigcommerce",
+    "woocommerce": "sandbox.woocommerce",
+    "magento2": "sandbox.magento",
 }
 
 
@@ -30,7 +34,12 @@ class StoreModule(Protocol):
 
 def store_module(platform: SandboxPlatform) -> StoreModule:
     """The module of `platform`'s simulated store. Raises KeyError for a platform without one."""
-    return cast(StoreModule, importlib.import_module(_MODULES[platform]))
+    return cast(StoreModule, importlib.import_module(f"{PACKAGES[platform]}.app"))
+
+
+def merchant_class(platform: SandboxPlatform) -> type[StoreMerchant]:
+    """The merchant of `platform`'s simulated store. Raises KeyError for a platform without one."""
+    return cast(type[StoreMerchant], importlib.import_module(f"{PACKAGES[platform]}.merchant").MERCHANT)
 
 
 def create_store(settings: StoreSettings) -> tuple[SandboxApp, str]:

@@ -5,11 +5,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SandboxPlatform = Literal["shopify", "bigcommerce", "woocommerce", "magento2"]
+"""The platforms with a simulated store (sandbox/ imports nothing of ours, so it names them itself;
+`sandbox.registry` says which package serves each)."""
+SANDBOX_PLATFORMS: tuple[SandboxPlatform, ...] = get_args(SandboxPlatform)
+
+DEFAULT_CREDENTIALS = {"access_token": "sandbox-token", "consumer_key": "ck_sandbox", "consumer_secret": "cs_sandbox"}
+"""What stores started without credentials of their own accept (`fulfillsync sandbox --<platform> PORT`, the
+demo): each platform takes the keys its connections carry."""
 
 
 class StoreSettings(BaseModel):

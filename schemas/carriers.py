@@ -3,8 +3,8 @@
 Platforms spell carriers differently (`UPS`, `ups`, `United Parcel Service`, `fedex`, `FedEx Ground`...).
 The ledger stores the canonical name; an unknown carrier keeps the name it was given (stripped), and gets no URL.
 
-Canonical names are Shopify's tracking company names where Shopify has one (API-NOTES §1.8), so the most common
-platform needs no mapping; `connectors.carrier_names` maps them to and from every platform's own names.
+Canonical names are Shopify's tracking company names where Shopify has one (docs/platforms/shopify.md), so the
+most common platform needs no mapping; `connectors.carrier_names` maps them to and from every platform's own names.
 Names are compared by their letters and digits only, case-folded: `DHL-Express`, `dhl express` and `DHLExpress`
 are one alias.
 

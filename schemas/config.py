@@ -1,4 +1,4 @@
-"""The configuration file's contract (DESIGN.md §3): pydantic models with unknown keys forbidden.
+"""The configuration file's contract (README.md, "Configuration"): pydantic models with unknown keys forbidden.
 
 Validators that check several fields start their message with the key path they concern, relative to the model
 (`credentials: ...`, `routes[1].buyer: ...`), so error messages can name the offending key and its line.
@@ -26,7 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.events import Platform
+from schemas.platform_names import CONNECTION_RULES, ConnectionOption, Platform
+from schemas.platform_names import REQUIRED_CREDENTIALS as REQUIRED_CREDENTIALS  # re-exported: the config contract
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -148,15 +149,6 @@ class WorkerSettings(_Section):
     broker_session_timeout: Duration = timedelta(seconds=30)
 
 
-REQUIRED_CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "shopify": ("access_token",),
-    "bigcommerce": ("access_token",),
-    "woocommerce": ("consumer_key", "consumer_secret"),
-    "magento2": ("access_token",),
-    "manual": (),
-}
-
-
 class Connection(_Section):
     """One partner's store (or the web app, for `platform: manual`)."""
 
@@ -180,12 +172,14 @@ class Connection(_Section):
 
     @model_validator(mode="after")
     def _platform_needs(self) -> Connection:
-        for option, platform in (("api_version", "shopify"), ("tracking_api", "woocommerce")):
-            if getattr(self, option) is not None and self.platform != platform:
-                raise ValueError(f"{option}: only for platform {platform}, not {self.platform}; remove it")
+        options: tuple[ConnectionOption, ...] = ("api_version", "tracking_api")
+        for option in options:
+            if getattr(self, option) is not None and option not in CONNECTION_RULES[self.platform].options:
+                allowed = ", ".join(name for name, rules in CONNECTION_RULES.items() if option in rules.options)
+                raise ValueError(f"{option}: only for platform {allowed}, not {self.platform}; remove it")
         if self.web_access is not None and self.role == "seller" and self.platform != "manual":
             raise ValueError(f"web_access: only for buyers and manual sellers; seller platform {self.platform} "
-                             "fulfils in its own store")
+                             "fulfills in its own store")
         if self.platform == "manual":
             return self
         if self.base_url is None:

@@ -1,4 +1,4 @@
-"""The records fulfillsync consumes and produces (DESIGN.md §3).
+"""The records fulfillsync consumes and produces (README.md "Contracts"; docs/architecture.md: their topics).
 
 Inputs (`order.placed` and `order.buyer_cancelled` on order-events; `fulfillment.recorded` /
 `fulfillment.cancelled` on fulfillment-events)
@@ -15,9 +15,10 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, TypeAdapter
 
+from schemas.platform_names import Platform as Platform  # re-exported: events name the platform they come from
+
 SCHEMA_VERSION: Literal[1] = 1
 
-Platform = Literal["shopify", "bigcommerce", "woocommerce", "magento2", "manual"]
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=512)]
 
 
@@ -171,10 +172,10 @@ class OrderBuyerCancelled(_Input):
 
 
 FulfillmentEvent = Annotated[FulfillmentRecorded | FulfillmentCancelled, Field(discriminator="type")]
-AnyInput = OrderPlaced | OrderBuyerCancelled | FulfillmentRecorded | FulfillmentCancelled
-"""Every input event type, as a plain union (for annotations)."""
-InputEvent = Annotated[AnyInput, Field(discriminator="type")]
-INPUT_EVENT_ADAPTER: TypeAdapter[AnyInput] = TypeAdapter(InputEvent)
+InputEvent = OrderPlaced | OrderBuyerCancelled | FulfillmentRecorded | FulfillmentCancelled
+"""Every input event type (order-events and fulfillment-events carry these)."""
+INPUT_EVENT_ADAPTER: TypeAdapter[InputEvent] = TypeAdapter(Annotated[InputEvent, Field(discriminator="type")])
+"""Decodes any input event by its `type`."""
 
 
 # -- published on shipped-orders -----------------------------------------------------------------------------

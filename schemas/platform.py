@@ -161,7 +161,7 @@ class ChangedOrder(_Frozen):
 
     `cancel_mark` is an opaque string that changes whenever the order, or any unit of it, is cancelled (Shopify:
     `cancelledAt` and the sums of its line items' ordered and current quantities); two equal marks of one order
-    mean nothing was cancelled in between, whatever else changed (a fulfilment we wrote, a note). None: the
+    mean nothing was cancelled in between, whatever else changed (a fulfillment we wrote, a note). None: the
     platform gives no such mark."""
 
     order_ref: str

@@ -1,4 +1,7 @@
-"""Topic names: part of the public contract (DESIGN.md §3). Every topic is keyed by order id."""
+"""Topic names: the public ones are part of the contract (README); the internal ones are the
+implementation's (docs/architecture.md). Every topic is keyed by order id, except poll ticks (by connection id).
+The changelog topics of the worker's tables are named by Faust from the application id and the table's name
+(`streams.kit.tables.TableSpec.changelog`)."""
 
 from __future__ import annotations
 
@@ -33,24 +36,9 @@ class TopicNames:
         return f"{self.prefix}-ledger"
 
     @property
-    def order_table_changelog(self) -> str:
-        """The compacted changelog that backs the order table (named by Faust: `{app_id}-{table}-changelog`)."""
-        return f"{self.app_id}-orders-changelog"
-
-    @property
     def poll_ticks(self) -> str:
         """Internal: one tick per connection and poll interval, keyed by connection id (not by order id)."""
         return f"{self.prefix}.poll-ticks"
-
-    @property
-    def poll_cursor_changelog(self) -> str:
-        """Internal: the changelog of the poll-cursor table (connection id -> cursor and last slot polled)."""
-        return f"{self.app_id}-poll-cursors-changelog"
-
-    @property
-    def buyer_order_changelog(self) -> str:
-        """Internal: the changelog of the buyer-order table (buyer order -> the `order.placed` it became)."""
-        return f"{self.app_id}-buyer-orders-changelog"
 
     @property
     def seller_order_retries(self) -> str:
@@ -58,26 +46,14 @@ class TopicNames:
         return f"{self.prefix}.seller-order-retries"
 
     @property
-    def seller_order_changelog(self) -> str:
-        """Internal: the changelog of the seller-order table (order id -> the order created on the seller's
-        platform)."""
-        return f"{self.app_id}-seller-orders-changelog"
-
-    @property
     def seller_checks(self) -> str:
-        """Internal: seller orders whose fulfilments are to be read now (changed on the platform, a sweep, a
+        """Internal: seller orders whose fulfillments are to be read now (changed on the platform, a sweep, a
         retry), keyed by order id and co-partitioned with order-events."""
         return f"{self.prefix}.seller-checks"
 
     @property
-    def seller_fulfillment_changelog(self) -> str:
-        """Internal: the changelog of the seller-fulfilment table (order id -> what was published per seller
-        fulfilment, and the order's watch window)."""
-        return f"{self.app_id}-seller-fulfillments-changelog"
-
-    @property
     def buyer_pushes(self) -> str:
-        """Internal: orders whose fulfilments the ledger changed, to be written to the buyer's platform; keyed by
+        """Internal: orders whose fulfillments the ledger changed, to be written to the buyer's platform; keyed by
         order id, co-partitioned with order-events. Published by the ledger agent, consumed by the buyer sink."""
         return f"{self.prefix}.buyer-pushes"
 
@@ -85,12 +61,6 @@ class TopicNames:
     def buyer_push_retries(self) -> str:
         """Internal: buyer writes to try again after a retryable failure, keyed by order id."""
         return f"{self.prefix}.buyer-push-retries"
-
-    @property
-    def buyer_fulfillment_changelog(self) -> str:
-        """Internal: the changelog of the buyer-fulfilment table (order id -> what was written to the buyer per
-        seller fulfilment, with the buyer-side refs)."""
-        return f"{self.app_id}-buyer-fulfillments-changelog"
 
     @property
     def public(self) -> tuple[str, str, str, str]:

@@ -7,6 +7,7 @@ partitions and break co-partitioning); `ensure_topics` reports it as existing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
@@ -14,6 +15,16 @@ from confluent_kafka.cimpl import NewTopic
 
 from schemas.config import KafkaSettings
 from schemas.topics import TopicNames
+from streams.buyers.tables import BUYER_FULFILLMENTS
+from streams.fulfillments.tables import SELLER_FULFILLMENTS
+from streams.kit.tables import TableSpec
+from streams.orders.tables import ORDERS
+from streams.polling.tables import BUYER_ORDERS, POLL_CURSORS
+from streams.sellers.tables import SELLER_ORDERS
+
+TABLES: tuple[TableSpec[Any], ...] = (ORDERS, POLL_CURSORS, BUYER_ORDERS, SELLER_ORDERS, SELLER_FULFILLMENTS,
+                                      BUYER_FULFILLMENTS)
+"""Every table of the worker (one spec per Faust table name): their changelogs are derived from these."""
 
 
 @dataclass(frozen=True)
@@ -24,33 +35,27 @@ class TopicSpec:
 
 
 def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
-    """Every topic the service needs: the four public ones and Faust's internal ones for the ledger."""
+    """Every topic the service needs: the four public ones, the internal ones and the tables' changelogs."""
     names = TopicNames(settings.topic_prefix)
     retention = str(int(settings.retention.total_seconds() * 1000))
     dead_letter_retention = str(int(settings.dead_letter_retention.total_seconds() * 1000))
     events = {"cleanup.policy": "delete", "retention.ms": retention}
+    compacted = {"cleanup.policy": "compact"}  # changelogs: never expired, co-partitioned with the input topics
     return [
         TopicSpec(names.order_events, settings.partitions, events),
         TopicSpec(names.fulfillment_events, settings.partitions, events),
         TopicSpec(names.shipped_orders, settings.partitions, events),
         TopicSpec(names.dead_letters, settings.partitions,
                   {"cleanup.policy": "delete", "retention.ms": dead_letter_retention}),
-        # The order table's changelog: compacted, never expired, co-partitioned with the input topics.
-        TopicSpec(names.order_table_changelog, settings.partitions, {"cleanup.policy": "compact"}),
         TopicSpec(f"{names.app_id}-__assignor-__leader", 1, {"cleanup.policy": "delete"}),
-        # Polling (streams/polling): ticks are stale after one interval; the two tables co-partition with them.
+        # Polling (streams/polling): ticks are stale after one interval.
         TopicSpec(names.poll_ticks, settings.partitions, {"cleanup.policy": "delete", "retention.ms": "86400000"}),
-        TopicSpec(names.poll_cursor_changelog, settings.partitions, {"cleanup.policy": "compact"}),
-        TopicSpec(names.buyer_order_changelog, settings.partitions, {"cleanup.policy": "compact"}),
-        # Seller orders (streams/sellers): retries keyed by order id, co-partitioned with order-events.
+        # Internal records keyed by order id, co-partitioned with order-events.
         TopicSpec(names.seller_order_retries, settings.partitions, events),
-        TopicSpec(names.seller_order_changelog, settings.partitions, {"cleanup.policy": "compact"}),
-        # Fulfilment sync (streams/fulfillments, streams/buyers): checks, pushes and retries keyed by order id.
         TopicSpec(names.seller_checks, settings.partitions, events),
-        TopicSpec(names.seller_fulfillment_changelog, settings.partitions, {"cleanup.policy": "compact"}),
         TopicSpec(names.buyer_pushes, settings.partitions, events),
         TopicSpec(names.buyer_push_retries, settings.partitions, events),
-        TopicSpec(names.buyer_fulfillment_changelog, settings.partitions, {"cleanup.policy": "compact"}),
+        *(TopicSpec(table.changelog(names.app_id), settings.partitions, compacted) for table in TABLES),
     ]
 
 

@@ -1,21 +1,22 @@
 """The one Faust app of a fulfillsync worker, built from the configuration.
 
-- the order table (`orders`): order id -> the ledger's state as JSON, on RocksDB (rocksdict) with a capped
-  block cache, backed by a compacted changelog topic;
-- the ledger agent: reads order-events and fulfillment-events (co-partitioned by order id) at concurrency 1
-  and publishes to shipped-orders and dead-letters;
-- polling (streams.polling): the leader's timer publishes poll ticks, the poller agent polls each connection at
-  most once per interval, with its cursor in the `poll-cursors` table; buyers' new orders become order.placed;
-- seller orders (streams.sellers): each order.placed is created on its seller's platform once, recorded in the
-  `seller-orders` table, its seller reference published as a second order.placed; retries via a retry topic;
-- seller fulfilments (streams.fulfillments): a seller's poll turns its changed orders of ours into check records;
-  the check agent reads their fulfilments and publishes fulfillment.* events; a sweep re-reads watched orders on
-  platforms whose tracking edits keep the order's modified time, and failed reads;
-- buyer tracking (streams.buyers): the ledger agent pushes each order whose fulfilments it touched; the sink
-  writes the difference onto the buyer's order (one buyer fulfilment per seller fulfilment), retries via a topic;
-- web views: /healthz, /readyz, /metrics, and POST /webhooks/{connection_id} (streams.webhooks).
+Each domain registers its topics, tables and agents through one `streams.kit.context.WiringContext`:
+- orders (`streams.orders`): the `orders` table and the ledger agent on order-events and fulfillment-events,
+  publishing to shipped-orders and dead-letters and asking the buyer tracking sink to write what changed;
+- polling (`streams.polling`): the leader's timer publishes poll ticks, the poller agent polls each connection at
+  most once per interval from its cursor; buyers' new orders become order.placed, sellers' changed orders of ours
+  become seller checks;
+- seller orders (`streams.sellers`): each order.placed is created on its seller's platform once; buyer
+  cancellations are sent there; manual sellers get a new-order email; retries via a retry topic;
+- seller fulfillments (`streams.fulfillments`): the check agent reads a changed order's fulfillments and publishes
+  fulfillment.* events; a sweep re-reads watched orders on platforms whose tracking edits keep the order's
+  modified time, and failed reads;
+- buyer tracking (`streams.buyers`): the sink writes the difference onto the buyer's order (one buyer fulfillment
+  per seller fulfillment), retries via a topic;
+- web views (`streams.web`): /healthz, /readyz, /metrics, and POST /webhooks/{connection_id}.
 
-Processing is at-least-once with an idempotent ledger, never Faust's exactly-once mode (DESIGN.md §5).
+Processing is at-least-once with an idempotent ledger and idempotent sinks, never Faust's exactly-once mode
+(docs/architecture.md, "Known traps").
 """
 
 from __future__ import annotations
@@ -27,21 +28,19 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from prometheus_client import CollectorRegistry
 
 from schemas.config import Config
 from schemas.topics import TopicNames
-from streams.buyers.entries import PushRecord
 from streams.buyers.wiring import register_buyer_tracking
 from streams.fulfillments.wiring import register_seller_fulfillments
-from streams.metrics import Metrics
-from streams.orders.ledger_agent import LedgerProcessor
+from streams.kit.context import WiringContext, WorkerApp
+from streams.orders.wiring import register_ledger
 from streams.polling.wiring import register_polling
-from streams.records import RAW_TOPIC, EncodedRecord
 from streams.sellers.wiring import register_seller_orders
-from streams.web import register_views
-from streams.webhooks import register_webhooks
+from streams.web.health import register_views
+from streams.web.webhooks import WebhookMetrics, register_webhooks
 
-ORDER_TABLE = "orders"
 _MIB = 1024 * 1024
 
 
@@ -51,16 +50,15 @@ class Service:
 
     app: faust.App
     names: TopicNames
-    metrics: Metrics
+    registry: CollectorRegistry
 
 
 def create_app(config: Config) -> Service:
     """Build the Faust app for `config`. Nothing connects to Kafka until the app is started."""
     names = TopicNames(config.kafka.topic_prefix)
-    metrics = Metrics()
     state_dir = Path(config.worker.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = WorkerApp(
         names.app_id,
         broker=[f"kafka://{server.strip()}" for server in config.kafka.bootstrap_servers.split(",")],
         store="rocksdb://",
@@ -87,42 +85,16 @@ def create_app(config: Config) -> Service:
         key_serializer="raw",
         value_serializer="raw",
     )
-    table = app.Table(
-        ORDER_TABLE,
-        default=None,
-        partitions=config.kafka.partitions,
-        key_type=bytes,  # bytes in, bytes out: Faust picks its raw codec for the changelog
-        value_type=bytes,
-        options=_rocksdb_options(config),
-    )
-    inputs = app.topic(names.order_events, names.fulfillment_events, **RAW_TOPIC)
-    outputs = {name: app.topic(name, **RAW_TOPIC) for name in (names.shipped_orders, names.dead_letters)}
-
-    async def send(topic: str, record: EncodedRecord) -> None:
-        await outputs[topic].send(key=record.key, value=record.value, headers=record.headers)
-
-    pushes = app.topic(names.buyer_pushes, partitions=config.kafka.partitions, **RAW_TOPIC)
-
-    async def push(order_id: str, buyer_connection: str | None, partition: int) -> None:
-        record = PushRecord(order_id=order_id, buyer_connection=buyer_connection)
-        await pushes.send(key=order_id.encode(), value=record.model_dump_json().encode(), partition=partition)
-
-    processor = LedgerProcessor(table=table, send=send, names=names, metrics=metrics, push=push)
-
-    async def ledger(stream: Any) -> None:
-        async for event in stream.events():
-            await processor.process(event.message)
-
-    app.agent(inputs, name="ledger", concurrency=1)(ledger)
-    register_views(app, metrics)
-    polling = register_polling(app, config, names, metrics.registry, table_options=_rocksdb_options(config))
-    register_webhooks(app, config, metrics, on_delivery=polling.request_poll)  # a verified delivery polls at once
-    register_seller_orders(app, config, names, metrics.registry, table_options=_rocksdb_options(config))
-    register_seller_fulfillments(app, config, names, metrics.registry, tables=app.tables,
-                                 table_options=_rocksdb_options(config))
-    register_buyer_tracking(app, config, names, metrics.registry, tables=app.tables,
-                            table_options=_rocksdb_options(config))
-    return Service(app=app, names=names, metrics=metrics)
+    ctx = WiringContext(app=app, config=config, table_options=rocksdb_options(config))
+    register_ledger(ctx)
+    polling = register_polling(ctx)
+    register_seller_orders(ctx)
+    register_seller_fulfillments(ctx)
+    register_buyer_tracking(ctx)
+    register_views(app, ctx.registry)
+    # a verified delivery polls its connection at once
+    register_webhooks(app, config, WebhookMetrics(ctx.registry), on_delivery=polling.request_poll)
+    return Service(app=app, names=names, registry=ctx.registry)
 
 
 def run_worker(service: Service, loglevel: str) -> None:
@@ -147,7 +119,8 @@ class _Worker(faust.Worker):
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-def _rocksdb_options(config: Config) -> dict[str, Any]:
+def rocksdb_options(config: Config) -> dict[str, Any]:
+    """The RocksDB options of every table: a capped block cache (RocksDB's default is large per partition)."""
     cache = config.worker.rocksdb_block_cache_mb * _MIB
     return {
         "driver": "rocksdict",

@@ -1,4 +1,4 @@
-"""DESIGN.md §9, checked on every module: which part of the tree may import which."""
+"""README.md's "Layout" table, checked on every module: which part of the tree may import which."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ MODULES = sorted(path for part in OURS for path in (REPO / part).rglob("*.py"))
 def test_a_module_imports_only_what_its_part_may(path: Path) -> None:
     part = path.relative_to(REPO).parts[0]
     forbidden = imported_parts(path) - ALLOWED[part]
-    assert not forbidden, f"{path.relative_to(REPO)} ({part}/) imports {sorted(forbidden)}; DESIGN.md §9 forbids it"
+    assert not forbidden, (f"{path.relative_to(REPO)} ({part}/) imports {sorted(forbidden)}; "
+                           "README.md's Layout table forbids it")
 
 
 def test_every_part_is_checked() -> None:

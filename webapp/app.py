@@ -6,7 +6,7 @@
     GET  /orders                                    seller: open orders (search, pages) and recently shipped;
                                                     buyer: its orders with status and tracking
     GET  /orders/{id}                               the order page (read-only for a buyer)
-    GET  /orders/{id}/fulfil, POST the same         record a fulfilment (manual sellers)
+    GET  /orders/{id}/fulfill, POST the same         record a fulfillment (manual sellers)
     GET  /orders/{id}/fulfillments/{fid}/edit, POST edit its tracking in place
     POST /orders/{id}/fulfillments/{fid}/cancel     cancel it
 
@@ -98,7 +98,7 @@ class WebApp:
         self.clock, self.monotonic = clock, monotonic
         self.throttle = throttle or SignInThrottle()
         # What this process sent, per order, until the read model shows it applied: shown on the pending
-        # fulfilment (the changelogs do not carry it yet) and counted when checking the next form.
+        # fulfillment (the changelogs do not carry it yet) and counted when checking the next form.
         self.sent: dict[str, dict[str, WebEvent]] = {}
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
@@ -161,7 +161,7 @@ class WebApp:
         return self.with_sent(order)
 
     def with_sent(self, order: OrderView) -> OrderView:
-        """`order` with what this process sent shown on its pending fulfilments; forgets what is no longer
+        """`order` with what this process sent shown on its pending fulfillments; forgets what is no longer
         pending."""
         sent = self.sent.get(order.order_id)
         if not sent:
@@ -185,11 +185,11 @@ class WebApp:
             raise _Refused(self.page("error.html", session, 403, title="Read-only",
                                      message="Buyers can look at their orders here but not change them."))
 
-    def fulfilment(self, session: WebSession, order: OrderView, fulfillment_id: str) -> FulfillmentView:
+    def fulfillment(self, session: WebSession, order: OrderView, fulfillment_id: str) -> FulfillmentView:
         found = next((f for f in order.fulfillments if f.fulfillment_id == fulfillment_id), None)
         if found is None or found.status in ("cancelled", "rejected") or not found.lines:
-            raise _Refused(self.page("error.html", session, 404, title="Fulfilment not found",
-                                     message="This order has no such fulfilment that can still be changed."))
+            raise _Refused(self.page("error.html", session, 404, title="Fulfillment not found",
+                                     message="This order has no such fulfillment that can still be changed."))
         return found
 
     async def send(self, event: WebEvent) -> None:
@@ -268,12 +268,12 @@ class WebApp:
         return self.page("order.html", session, order=order, editable=connection.role == "seller",
                          done=request.query_params.get("done", ""))
 
-    async def fulfil(self, request: Request) -> Response:
+    async def fulfill(self, request: Request) -> Response:
         session, connection = self.account(request)
         self.seller_only(session, connection)
         order = self.visible_order(session, connection, request.path_params["order_id"])
         if request.method == "GET":
-            return self.fulfil_page(session, order, forms.blank_form(order))
+            return self.fulfill_page(session, order, forms.blank_form(order))
         form = forms.read_form(await self.posted(request, session), len(order.lines))
         draft = forms.Draft(source=_source(connection), fulfillment_id=f"web-{uuid.uuid4()}", at=self.clock(),
                             pending=self.pending(order))
@@ -283,9 +283,9 @@ class WebApp:
         session, connection = self.account(request)
         self.seller_only(session, connection)
         order = self.visible_order(session, connection, request.path_params["order_id"])
-        fulfillment = self.fulfilment(session, order, request.path_params["fulfillment_id"])
+        fulfillment = self.fulfillment(session, order, request.path_params["fulfillment_id"])
         if request.method == "GET":
-            return self.fulfil_page(session, order, forms.edit_form(fulfillment), fulfillment)
+            return self.fulfill_page(session, order, forms.edit_form(fulfillment), fulfillment)
         form = forms.read_form(await self.posted(request, session), 0)
         draft = forms.Draft(source=_source(connection), fulfillment_id=fulfillment.fulfillment_id, at=self.clock(),
                             replaces=fulfillment, pending=self.pending(order))
@@ -296,7 +296,7 @@ class WebApp:
         data = await self.posted(request, session)
         self.seller_only(session, connection)
         order = self.visible_order(session, connection, request.path_params["order_id"])
-        fulfillment = self.fulfilment(session, order, request.path_params["fulfillment_id"])
+        fulfillment = self.fulfillment(session, order, request.path_params["fulfillment_id"])
         if (data.get("confirm") or [""])[0] != "yes":
             return self.page("order.html", session, 400, order=order, editable=True, done="",
                              cancel_error={fulfillment.fulfillment_id: "Tick the box to confirm the cancellation."})
@@ -307,20 +307,20 @@ class WebApp:
             "order.html", session, 503, order=order, editable=True, done="",
             cancel_error={fulfillment.fulfillment_id: "Could not send the cancellation just now; try again."}))
 
-    def fulfil_page(self, session: WebSession, order: OrderView, form: forms.FulfilmentForm,
+    def fulfill_page(self, session: WebSession, order: OrderView, form: forms.FulfillmentForm,
                     editing: FulfillmentView | None = None, status: int = 200) -> HTMLResponse:
-        return self.page("fulfil.html", session, status, order=order, form=form, editing=editing,
+        return self.page("fulfill.html", session, status, order=order, form=form, editing=editing,
                          carriers=forms.CARRIER_NAMES)
 
-    async def check_and_send(self, session: WebSession, order: OrderView, form: forms.FulfilmentForm,
+    async def check_and_send(self, session: WebSession, order: OrderView, form: forms.FulfillmentForm,
                              draft: forms.Draft, done: str) -> Response:
         event = forms.check(order, form, draft)
         if event is None:
-            return self.fulfil_page(session, order, form, draft.replaces, 400 if form.errors else 200)
+            return self.fulfill_page(session, order, form, draft.replaces, 400 if form.errors else 200)
 
         def failed() -> Response:
-            form.errors["lines"] = "Could not send the fulfilment just now; nothing was recorded. Try again."
-            return self.fulfil_page(session, order, form, draft.replaces, 503)
+            form.errors["lines"] = "Could not send the fulfillment just now; nothing was recorded. Try again."
+            return self.fulfill_page(session, order, form, draft.replaces, 503)
 
         return await self.deliver(session, order, event, done, failed)
 
@@ -362,7 +362,7 @@ def create_app(config: Config, read_model: ReadModel, publisher: Publisher, *, c
         Route("/signout", handle(web.signout), methods=["POST"]),
         Route("/orders", handle(web.orders)),
         Route(order, handle(web.order)),
-        Route(order + "/fulfil", handle(web.fulfil), methods=["GET", "POST"]),
+        Route(order + "/fulfill", handle(web.fulfill), methods=["GET", "POST"]),
         Route(fulfillment + "/edit", handle(web.edit), methods=["GET", "POST"]),
         Route(fulfillment + "/cancel", handle(web.cancel), methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -371,7 +371,7 @@ def create_app(config: Config, read_model: ReadModel, publisher: Publisher, *, c
 
 
 def _filled(view: FulfillmentView, sent: WebEvent | None) -> FulfillmentView:
-    """A pending fulfilment the read model knows only by id, with the content this process sent."""
+    """A pending fulfillment the read model knows only by id, with the content this process sent."""
     if view.status != "pending" or view.lines or not isinstance(sent, FulfillmentRecorded):
         return view
     urls = tuple(url or tracking_url(sent.carrier, number)

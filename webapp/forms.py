@@ -1,13 +1,13 @@
-"""The fulfilment form: reading what was typed, checking it against the ledger's own rules, and explaining a
-refusal in plain words next to the field it concerns. Pure: no I/O; the time and the new fulfilment id come in.
+"""The fulfillment form: reading what was typed, checking it against the ledger's own rules, and explaining a
+refusal in plain words next to the field it concerns. Pure: no I/O; the time and the new fulfillment id come in.
 
 Field names: `qty-<i>` (units of the order's i-th line), `carrier` (a canonical carrier, `other`, or empty),
 `carrier_other` (the name when `other`), `number-<i>` / `url-<i>` (tracking rows), `confirm_tracking` (ship
 anyway although a number does not look like the carrier's). Errors and warnings are keyed by field name; the key
 `lines` stands for the quantities as a whole.
 
-The check runs `ledger.apply` on the order's state, after applying the fulfilments this app sent that the ledger
-has not applied yet (a second form sent before the first one is applied must not over-fulfil either).
+The check runs `ledger.apply` on the order's state, after applying the fulfillments this app sent that the ledger
+has not applied yet (a second form sent before the first one is applied must not over-fulfill either).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ FormData = Mapping[str, Sequence[str]]
 
 
 @dataclass
-class FulfilmentForm:
+class FulfillmentForm:
     """What the form shows: the values typed (or the defaults), errors and warnings by field."""
 
     quantities: list[str]
@@ -55,24 +55,24 @@ class FulfilmentForm:
         return list(zip(range(count), numbers, urls, strict=True))
 
 
-def blank_form(order: OrderView) -> FulfilmentForm:
-    """A new fulfilment's form: every line's quantity defaults to what remains of it."""
-    return FulfilmentForm(quantities=[str(line.remaining) for line in order.lines])
+def blank_form(order: OrderView) -> FulfillmentForm:
+    """A new fulfillment's form: every line's quantity defaults to what remains of it."""
+    return FulfillmentForm(quantities=[str(line.remaining) for line in order.lines])
 
 
-def edit_form(fulfillment: FulfillmentView) -> FulfilmentForm:
-    """The tracking of an existing fulfilment, for editing in place (its lines do not change)."""
+def edit_form(fulfillment: FulfillmentView) -> FulfillmentForm:
+    """The tracking of an existing fulfillment, for editing in place (its lines do not change)."""
     carrier = fulfillment.carrier or ""
     known = find_carrier(carrier)
     urls = [url if url and url != tracking_url(carrier, number) else ""  # built ones follow a carrier change
             for number, url in zip(fulfillment.numbers, fulfillment.urls, strict=False)]
-    return FulfilmentForm(
+    return FulfillmentForm(
         quantities=[], carrier=known.name if known else (OTHER if carrier else ""),
         carrier_other="" if known else carrier, numbers=list(fulfillment.numbers),
         urls=urls + [""] * (len(fulfillment.numbers) - len(urls)))
 
 
-def read_form(data: FormData, line_count: int) -> FulfilmentForm:
+def read_form(data: FormData, line_count: int) -> FulfillmentForm:
     """The values of a posted form (missing fields read as empty)."""
     def one(name: str) -> str:
         values = data.get(name) or [""]
@@ -82,7 +82,7 @@ def read_form(data: FormData, line_count: int) -> FulfilmentForm:
                    if re.fullmatch(r"(number|url)-\d{1,3}", name)})
     pairs = [(one(f"number-{index}"), one(f"url-{index}")) for index in rows]
     pairs = [(number, url) for number, url in pairs if number or url]
-    return FulfilmentForm(
+    return FulfillmentForm(
         quantities=[one(f"qty-{index}") for index in range(line_count)],
         carrier=one("carrier"), carrier_other=one("carrier_other"),
         numbers=[number for number, _ in pairs], urls=[url for _, url in pairs],
@@ -91,7 +91,7 @@ def read_form(data: FormData, line_count: int) -> FulfilmentForm:
 
 @dataclass(frozen=True)
 class Draft:
-    """Where the fulfilment comes from and which it is: a new one, or a new version of `replaces`; `pending`: the
+    """Where the fulfillment comes from and which it is: a new one, or a new version of `replaces`; `pending`: the
     events sent for this order that the read model does not show applied yet."""
 
     source: SourceRef
@@ -101,7 +101,7 @@ class Draft:
     pending: tuple[FulfillmentRecorded | FulfillmentCancelled, ...] = ()
 
 
-def check(order: OrderView, form: FulfilmentForm, draft: Draft) -> FulfillmentRecorded | None:
+def check(order: OrderView, form: FulfillmentForm, draft: Draft) -> FulfillmentRecorded | None:
     """The event to send, or None with `form.errors` / `form.warnings` filled in. A warning alone blocks the
     send until the form comes back with `confirm_tracking` ticked."""
     lines = _lines(order, form) if draft.replaces is None else _same_lines(draft.replaces)
@@ -112,7 +112,7 @@ def check(order: OrderView, form: FulfilmentForm, draft: Draft) -> FulfillmentRe
     if form.errors or lines is None:
         return None
     if draft.replaces is not None and _unchanged(draft.replaces, carrier, form):
-        form.errors["number-0"] = "Nothing changed: the fulfilment already has this carrier and tracking."
+        form.errors["number-0"] = "Nothing changed: the fulfillment already has this carrier and tracking."
         return None
     version = draft.at if draft.replaces is None else max(draft.at, _next_version(draft.replaces))
     event = fulfillment_recorded(
@@ -124,7 +124,7 @@ def check(order: OrderView, form: FulfilmentForm, draft: Draft) -> FulfillmentRe
         _explain(order, form, event, result.detail, _reason(result.outputs))
         return None
     if result.status in ("duplicate", "stale"):
-        form.errors["number-0"] = "Nothing changed: the fulfilment already has this carrier and tracking."
+        form.errors["number-0"] = "Nothing changed: the fulfillment already has this carrier and tracking."
         return None
     _warn_on_format(form, carrier)
     if form.warnings and not form.confirmed:
@@ -132,7 +132,7 @@ def check(order: OrderView, form: FulfilmentForm, draft: Draft) -> FulfillmentRe
     return event
 
 
-def _lines(order: OrderView, form: FulfilmentForm) -> list[FulfilledLine] | None:
+def _lines(order: OrderView, form: FulfillmentForm) -> list[FulfilledLine] | None:
     lines: list[FulfilledLine] = []
     for index, (line, typed) in enumerate(zip(order.lines, form.quantities, strict=True)):
         if typed == "":
@@ -151,7 +151,7 @@ def _same_lines(fulfillment: FulfillmentView) -> list[FulfilledLine]:
     return [FulfilledLine(line_id=line_id, quantity=units) for line_id, units in fulfillment.lines.items()]
 
 
-def _unchanged(fulfillment: FulfillmentView, carrier: str | None, form: FulfilmentForm) -> bool:
+def _unchanged(fulfillment: FulfillmentView, carrier: str | None, form: FulfillmentForm) -> bool:
     numbers = ["".join(number.split()) for number in form.numbers]
     urls = [url or tracking_url(carrier, number) for number, url in zip(numbers, form.urls, strict=True)]
     return (canonical_carrier(carrier), numbers, urls) == (
@@ -162,7 +162,7 @@ def _next_version(fulfillment: FulfillmentView) -> datetime:
     return fulfillment.recorded_at + timedelta(milliseconds=1)
 
 
-def _carrier(form: FulfilmentForm) -> str | None:
+def _carrier(form: FulfillmentForm) -> str | None:
     if form.carrier == OTHER:
         if not form.carrier_other:
             form.errors["carrier_other"] = "Enter the carrier's name, or choose it from the list."
@@ -173,7 +173,7 @@ def _carrier(form: FulfilmentForm) -> str | None:
     return form.carrier or None
 
 
-def _check_urls(form: FulfilmentForm) -> None:
+def _check_urls(form: FulfillmentForm) -> None:
     for index, (number, url) in enumerate(zip(form.numbers, form.urls, strict=True)):
         if url and not re.match(r"^https?://[^\s/]+\S*$", url):
             form.errors[f"url-{index}"] = "A tracking link starts with https:// (or leave it empty)."
@@ -195,7 +195,7 @@ def _reason(outputs: Sequence[object]) -> str:
     return next((str(getattr(output, "reason", "")) for output in outputs if getattr(output, "reason", None)), "")
 
 
-def _explain(order: OrderView, form: FulfilmentForm, event: FulfillmentRecorded, detail: str, reason: str) -> None:
+def _explain(order: OrderView, form: FulfillmentForm, event: FulfillmentRecorded, detail: str, reason: str) -> None:
     """A ledger rejection in the words of the person filling the form, next to the field it concerns."""
     units = sum(line.quantity for line in event.lines)
     if reason == "over_fulfillment":
@@ -205,17 +205,17 @@ def _explain(order: OrderView, form: FulfilmentForm, event: FulfillmentRecorded,
                 form.errors[f"qty-{index}"] = (
                     f"Only {line.remaining} unit{'s' if line.remaining != 1 else ''} of {line.sku} remain to ship.")
         if not any(name.startswith("qty-") for name in form.errors):
-            form.errors["lines"] = ("More units than remain to ship: another fulfilment sent moments ago already "
+            form.errors["lines"] = ("More units than remain to ship: another fulfillment sent moments ago already "
                                     "covers some of them.")
     elif reason == "multi_tracking_single_unit":
         form.errors["number-0"] = (
             f"{len(form.numbers)} tracking numbers for {units} unit{'s' if units != 1 else ''}: each parcel holds at "
             "least one unit, so give at most one tracking number per unit shipped.")
     else:
-        form.errors["lines"] = f"This fulfilment cannot be recorded: {detail}"
+        form.errors["lines"] = f"This fulfillment cannot be recorded: {detail}"
 
 
-def _warn_on_format(form: FulfilmentForm, carrier: str | None) -> None:
+def _warn_on_format(form: FulfillmentForm, carrier: str | None) -> None:
     """A warning for each number that does not have the format of the chosen carrier (when we know its formats)."""
     known = find_carrier(carrier)
     if known is None or known.data_courier is None:

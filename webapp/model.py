@@ -25,7 +25,7 @@ class LineView:
     sku: str
     title: str | None
     ordered: int
-    fulfilled: int  # units covered by active fulfilments
+    fulfilled: int  # units covered by active fulfillments
     cancelled: int  # units the buyer cancelled
     remaining: int  # ordered - cancelled - fulfilled, never below 0
 
@@ -38,8 +38,8 @@ class FulfillmentView:
     numbers: tuple[str, ...]
     urls: tuple[str | None, ...]
     lines: dict[str, int]  # line id -> units
-    recorded_at: datetime  # the fulfilment's source version
-    buyer_ref: str | None = None  # the buyer-side fulfilment, once written
+    recorded_at: datetime  # the fulfillment's source version
+    buyer_ref: str | None = None  # the buyer-side fulfillment, once written
     reason: str | None = None  # why it was rejected
 
 
@@ -68,7 +68,7 @@ class OrderView:
 
 
 class ReadModel(Protocol):
-    """The web app's view of every order, kept current from the topics (eventually consistent: a fulfilment the
+    """The web app's view of every order, kept current from the topics (eventually consistent: a fulfillment the
     app just sent shows as pending until the ledger's changelog has it)."""
 
     def orders_of(self, connection_id: str) -> list[OrderView]:
@@ -80,5 +80,5 @@ class ReadModel(Protocol):
         ...
 
     def note_sent(self, order_id: str, fulfillment_id: str, at: datetime) -> None:
-        """Remember that the app sent this fulfilment event, so it shows as pending until the ledger has it."""
+        """Remember that the app sent this fulfillment event, so it shows as pending until the ledger has it."""
         ...

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from schemas.events import FulfillmentCancelled, FulfillmentRecorded
 from schemas.topics import TopicNames
-from streams.producer import EventProducer
+from streams.kit.producer import EventProducer
 
 WebEvent = FulfillmentRecorded | FulfillmentCancelled
 
@@ -18,7 +18,7 @@ class Publisher(Protocol):
 
 
 class KafkaPublisher:
-    """Publishes on fulfillment-events through the idempotent `EventProducer` (the path polled fulfilments take)
+    """Publishes on fulfillment-events through the idempotent `EventProducer` (the path polled fulfillments take)
     and flushes before returning, so the page redirects only once the event is stored. Blocking: call it from a
     worker thread. Raises confluent_kafka.KafkaException when the broker did not take the record in `timeout_s`."""
 

@@ -1,10 +1,10 @@
-"""The web app's read model (issue 5 points 2, 3 and 7): what the pages show of each order, built from the topics.
+"""The web app's read model (docs/webapp.md): what the pages show of each order, built from the topics.
 
 - `order_view(state, writes, letters, sent)`: pure. One order's `OrderView` from the ledger's state, what the buyer
-  tracking sink wrote to the buyer (`BuyerWrites`), the order's dead letters and the fulfilments the web app sent
-  (fulfilment id -> the `source_version` it sent). No Kafka, no clock.
+  tracking sink wrote to the buyer (`BuyerWrites`), the order's dead letters and the fulfillments the web app sent
+  (fulfillment id -> the `source_version` it sent). No Kafka, no clock.
 - `TopicReadModel(config)`: the live `ReadModel`. A background thread reads, from offset 0 of every partition and
-  with no consumer group commits, the order table's changelog, the buyer-fulfilment table's changelog and
+  with no consumer group commits, the order table's changelog, the buyer-fulfillment table's changelog and
   dead-letters, and keeps per order the latest of each in memory, so every web process answers for every order
   whatever worker owns its partition. docs/webapp.md ("Read model") lists its failure behaviour.
 """
@@ -48,18 +48,18 @@ from schemas.events import (
     OrderTrackingUpdated,
 )
 from schemas.topics import TopicNames
-from streams.buyers.entries import BuyerWrites
-from streams.buyers.pusher import ledger_view
-from streams.orders.table import decode_state, shipped_event
+from streams.buyers.sink import ledger_view
+from streams.buyers.tables import BUYER_FULFILLMENTS, BuyerWrites
+from streams.orders.tables import ORDERS, decode_state, shipped_event
 from webapp.model import FulfillmentStatus, FulfillmentView, LineView, OrderView, TimelineEntry
 
-log = logging.getLogger("fulfillsync.webapp.readmodel")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Observed:
     """When the read model first saw a change the topics carry no time for (record timestamps of the changelogs):
-    a fulfilment turning cancelled, and the buyer-side write of a fulfilment's current version."""
+    a fulfillment turning cancelled, and the buyer-side write of a fulfillment's current version."""
 
     cancelled_at: Mapping[str, datetime] = field(default_factory=dict)
     pushed_at: Mapping[str, datetime] = field(default_factory=dict)
@@ -73,10 +73,10 @@ def order_view(state: OrderState, writes: BuyerWrites | None, letters: list[Dead
     """The page's view of one order. Raises `ValueError` for a state without its `order.placed` (only held inputs):
     the read model shows no such order.
 
-    Fulfilment status: a fulfilment the ledger holds nothing of is rejected when a dead letter names it (for a
+    Fulfillment status: a fulfillment the ledger holds nothing of is rejected when a dead letter names it (for a
     version at least as new as the one sent), else pending (in `sent` only). One the ledger holds is cancelled
     (cancelled there); pending (`sent` holds a newer version, and no dead letter refused it); pushed (the buyer
-    has a fulfilment matching the ledger's version); else applied. `reason` is also set on a fulfilment the ledger
+    has a fulfillment matching the ledger's version); else applied. `reason` is also set on a fulfillment the ledger
     holds when its last change was dead-lettered (it stands as before) or the buyer's platform refused it for good
     (`BuyerWrites.refused`).
     """
@@ -112,7 +112,7 @@ RejectedEvent = FulfillmentRecorded | FulfillmentCancelled
 
 @dataclass(frozen=True)
 class _Letter:
-    """A dead letter about one fulfilment: the rejected event when its record parses, and the version it stood for."""
+    """A dead letter about one fulfillment: the rejected event when its record parses, and the version it stood for."""
 
     letter: DeadLetter
     event: RejectedEvent | None
@@ -120,7 +120,7 @@ class _Letter:
 
 
 def _named_fulfillment(letter: DeadLetter) -> tuple[str, RejectedEvent | None] | None:
-    """The fulfilment id a dead letter's original record names (and the event when it parses), or None."""
+    """The fulfillment id a dead letter's original record names (and the event when it parses), or None."""
     value = letter.original.value
     if not value:
         return None
@@ -139,7 +139,7 @@ def _named_fulfillment(letter: DeadLetter) -> tuple[str, RejectedEvent | None] |
 
 
 def _letters_by_fulfillment(letters: Iterable[DeadLetter]) -> dict[str, _Letter]:
-    """The newest dead letter naming each fulfilment (letters in time order)."""
+    """The newest dead letter naming each fulfillment (letters in time order)."""
     found: dict[str, _Letter] = {}
     for letter in letters:
         named = _named_fulfillment(letter)
@@ -150,11 +150,11 @@ def _letters_by_fulfillment(letters: Iterable[DeadLetter]) -> dict[str, _Letter]
 
 
 def _platform_refusal(letters: Iterable[DeadLetter], fulfillment_id: str) -> str:
-    """The buyer sink's message for a refused write of `fulfillment_id` (it names the fulfilment in its text)."""
+    """The buyer sink's message for a refused write of `fulfillment_id` (it names the fulfillment in its text)."""
     for letter in reversed(list(letters)):
-        if letter.reason == "platform_rejected" and f"seller fulfilment {fulfillment_id} " in letter.message:
+        if letter.reason == "platform_rejected" and f"seller fulfillment {fulfillment_id} " in letter.message:
             return letter.message
-    return "the buyer's platform refused this fulfilment; it is not tried again until the fulfilment changes"
+    return "the buyer's platform refused this fulfillment; it is not tried again until the fulfillment changes"
 
 
 def _fulfillments(placed: OrderPlaced, state: OrderState, writes: BuyerWrites, letters: list[DeadLetter],
@@ -181,14 +181,14 @@ def _fulfillments(placed: OrderPlaced, state: OrderState, writes: BuyerWrites, l
 
 def _standing(placed: OrderPlaced, record: FulfillmentRecord, writes: BuyerWrites, letters: list[DeadLetter],
               refused: _Letter | None) -> FulfillmentView:
-    """An active fulfilment the ledger holds: pushed when the buyer has its current version, else applied; the
+    """An active fulfillment the ledger holds: pushed when the buyer has its current version, else applied; the
     reason tells a refused later change, or the buyer's platform refusing it for good."""
     written = writes.get(record.fulfillment_id)
     pushed = (written is not None and written.fulfillment_ref is not None and not written.cancelled
               and buyer_action(ledger_view(placed, record), written) is None)
     reason = None
     if refused is not None:
-        reason = f"Your last change was refused: {refused.letter.message}. The fulfilment stands as before."
+        reason = f"Your last change was refused: {refused.letter.message}. The fulfillment stands as before."
     elif writes.refused.get(record.fulfillment_id) == f"{record.digest}:{record.cancelled}":
         reason = _platform_refusal(letters, record.fulfillment_id)
     return _from_record(record, "pushed" if pushed else "applied", reason=reason,
@@ -205,13 +205,13 @@ def _from_record(record: FulfillmentRecord, status: FulfillmentStatus, *, buyer_
 
 
 def _pending(fulfillment_id: str, sent_at: datetime) -> FulfillmentView:
-    """A fulfilment the web app sent and the ledger has not applied yet (its content is in the event only)."""
+    """A fulfillment the web app sent and the ledger has not applied yet (its content is in the event only)."""
     return FulfillmentView(fulfillment_id=fulfillment_id, status="pending", carrier=None, numbers=(), urls=(),
                            lines={}, recorded_at=sent_at)
 
 
 def _rejected(fulfillment_id: str, found: _Letter) -> FulfillmentView:
-    """A fulfilment the ledger holds nothing of, whose event was dead-lettered: what the event said, and why."""
+    """A fulfillment the ledger holds nothing of, whose event was dead-lettered: what the event said, and why."""
     letter, event = found.letter, found.event
     if isinstance(event, FulfillmentRecorded):
         return FulfillmentView(
@@ -234,9 +234,9 @@ def _parcel(view: FulfillmentView) -> str:
 
 def _timeline(placed: OrderPlaced, state: OrderState, fulfillments: tuple[FulfillmentView, ...],
               letters: list[DeadLetter], observed: Observed) -> tuple[TimelineEntry, ...]:
-    """Every step the topics show, oldest first (equal times keep the order: placed, fulfilments, outputs,
+    """Every step the topics show, oldest first (equal times keep the order: placed, fulfillments, outputs,
     letters). A time the topics do not carry (a cancellation that reopened nothing, a buyer-side write) is when
-    the read model first saw it, and no earlier than the fulfilment's recording."""
+    the read model first saw it, and no earlier than the fulfillment's recording."""
     entries = [TimelineEntry(placed.occurred_at, "placed")]
     outputs = _outputs(state)
     reopened_by = {output.cause_fulfillment_id: output.reopened_at for output in outputs
@@ -244,14 +244,14 @@ def _timeline(placed: OrderPlaced, state: OrderState, fulfillments: tuple[Fulfil
     for view in fulfillments:
         record = state.fulfillments.get(view.fulfillment_id)
         if record is None:
-            continue  # pending or rejected: the fulfilment list shows it, the letters below tell the rejection
+            continue  # pending or rejected: the fulfillment list shows it, the letters below tell the rejection
         if record.lines:
             entries.append(TimelineEntry(record.source_version, f"fulfilled {_units(placed, view.lines)} "
                                                                  f"({_parcel(view)})"))
         if record.cancelled:
             at = reopened_by.get(record.fulfillment_id) or observed.cancelled_at.get(record.fulfillment_id)
             entries.append(TimelineEntry(max(at or record.source_version, record.source_version),
-                                         f"fulfilment {record.fulfillment_id} cancelled"))
+                                         f"fulfillment {record.fulfillment_id} cancelled"))
         if view.status == "pushed":
             at = observed.pushed_at.get(record.fulfillment_id) or record.source_version
             entries.append(TimelineEntry(max(at, record.source_version),
@@ -262,7 +262,7 @@ def _timeline(placed: OrderPlaced, state: OrderState, fulfillments: tuple[Fulfil
         elif isinstance(output, OrderReopened):
             why = "cancelled" if output.cause == "fulfillment_cancelled" else "changed"
             entries.append(TimelineEntry(output.reopened_at,
-                                         f"reopened: fulfilment {output.cause_fulfillment_id} was {why}"))
+                                         f"reopened: fulfillment {output.cause_fulfillment_id} was {why}"))
         else:
             entries.append(TimelineEntry(output.updated_at, "tracking updated: "
                                          f"{output.fulfillment.carrier or 'carrier not given'} "
@@ -301,7 +301,7 @@ class _Order:
 
     state: bytes | None = None  # the order table's value as read (zlib JSON)
     connections: tuple[str, ...] = ()  # seller and buyer connection, once the order is placed
-    cancelled: frozenset[str] = frozenset()  # fulfilment ids cancelled in the state
+    cancelled: frozenset[str] = frozenset()  # fulfillment ids cancelled in the state
     writes: bytes | None = None  # the BuyerWrites JSON, zlib-compressed
     letters: dict[str, DeadLetter] = field(default_factory=dict)  # by the letter's event id
     sent: dict[str, datetime] = field(default_factory=dict)
@@ -325,7 +325,7 @@ class TopicReadModel:
     def __init__(self, config: Config, *, poll_timeout_s: float = 0.2, view_cache: int = VIEW_CACHE) -> None:
         names = TopicNames(config.kafka.topic_prefix)
         self._bootstrap = config.kafka.bootstrap_servers
-        self._topics = (names.order_table_changelog, names.buyer_fulfillment_changelog, names.dead_letters)
+        self._topics = (ORDERS.changelog(names.app_id), BUYER_FULFILLMENTS.changelog(names.app_id), names.dead_letters)
         self._poll_timeout_s = poll_timeout_s
         self._lock = threading.Lock()
         self._orders: dict[str, _Order] = {}
@@ -352,7 +352,7 @@ class TopicReadModel:
             return self._view(order_id)
 
     def note_sent(self, order_id: str, fulfillment_id: str, at: datetime) -> None:
-        """`at` must be the `source_version` of the event sent: the fulfilment is pending until the ledger's state
+        """`at` must be the `source_version` of the event sent: the fulfillment is pending until the ledger's state
         holds that version (or cancelled it), or a dead letter names it."""
         with self._lock:
             entry = self._orders.setdefault(order_id, _Order())
@@ -532,7 +532,7 @@ class TopicReadModel:
 
 
 def _settled(record: FulfillmentRecord | None, sent_at: datetime) -> bool:
-    """True when the state holds what the web app sent at `sent_at` (or cancelled the fulfilment)."""
+    """True when the state holds what the web app sent at `sent_at` (or cancelled the fulfillment)."""
     return record is not None and (record.cancelled or record.source_version >= sent_at)
 
 

@@ -1,8 +1,11 @@
 """BigCommerce connector: one class (`BigCommerceConnector`) for both sides, over the V2 REST API.
 
 `connection.base_url` is `https://api.bigcommerce.com/stores/{store_hash}`; requests go to `{base_url}/v2/...` with
-`X-Auth-Token`, `Accept` and `Content-Type: application/json`. Sources: ../shared/platform-specs/API-NOTES.md §2
-and the official `bigcommerce/orders.v2.oas2.yml`. Every platform-specific decision:
+`X-Auth-Token`, `Accept` and `Content-Type: application/json`. Sources: BigCommerce's V2 documentation and the
+official `bigcommerce/orders.v2.oas2.yml`.
+
+Every platform-specific decision, in one place (docs/platforms/bigcommerce.md has the connection settings, the
+token's scope, webhook setup and failure modes, and points here):
 
 Reading orders (both sides)
 - Poll: `GET /v2/orders?min_date_modified=…&sort=date_modified:asc&limit=…` through `PollCursor` (2 min overlap).
@@ -26,16 +29,17 @@ Seller side
   11 (Awaiting Fulfillment). V2 does not email the customer. Lines map by creation order, checked by SKU.
 - `cancel_order` (a buyer's cancellation): the whole order gets status 5 (Cancelled, `PUT /v2/orders/{id}`);
   cancelled units are written as a line of the order's `staff_notes` ("do not ship"), because V2 cannot lower an
-  order product's quantity without re-pricing the order. An order already Shipped or Completed is refused.
+  order product's quantity without re-pricing the order. An order already Shipped or Completed is refused;
+  one already cancelled (status 5 or 6), or whose notes already hold the same line, is left alone.
 - `fulfillments`: each shipment is one fulfillment (shipments carrying our marker are grouped, see below);
-  carrier from `shipping_provider` / `tracking_carrier` (AfterShip slug) via `connectors.carrier_names`, a
+  carrier from `shipping_provider` / `tracking_carrier` (AfterShip slug) via `connectors/bigcommerce/carriers.py`, a
   third-party `carrier_{id}` by its display name; URL = `tracking_link`, else `generated_tracking_link`.
 - Source version (`updated_at`): shipments have no update time. We use the order's `date_modified` (later than
   any shipment's `date_created`), which moves whenever a shipment is created, edited or deleted on the order, so
   a tracking edit is always a newer version for the ledger (with `date_created` alone an edit would keep the
   version and win or lose on its digest). That PUT on a shipment bumps the order's `date_modified` on a real
-  store is unverified (API-NOTES §6); the sandbox does it. Unrelated order edits also move it: the ledger sees
-  the same content at a newer version, which changes nothing.
+  store is unverified (the sandbox does it): if it did not, an in-place edit would carry the previous version.
+  Unrelated order edits also move it: the ledger sees the same content at a newer version, which changes nothing.
 - Deleting a shipment is the cancel; BigCommerce keeps no trace of it, so `fulfillments(order, known_refs=…)`
   reports the refs seen before whose shipments are gone as cancelled.
 
@@ -54,9 +58,18 @@ Buyer side
 
 Rate limits: every response's `X-Rate-Limit-Requests-Left` is read; at `QUOTA_RESERVE` left the connection pauses
 for `X-Rate-Limit-Time-Reset-Ms`; a 429 is retried after that reset (connectors.http). Default pace 4 requests/s.
-Webhooks: `parse.parse_webhook` reads the thin `store/order/*` and `store/shipment/*` callbacks (ids only).
+Webhooks: `parse.parse_webhook` reads the thin `store/order/*` and `store/shipment/*` callbacks (ids only);
+`connectors/bigcommerce/webhooks.py` verifies their Standard Webhooks signature.
 """
 
+from connectors.bigcommerce import webhooks
+from connectors.bigcommerce.carriers import CARRIER_NAMES
 from connectors.bigcommerce.connector import BigCommerceConnector
+from connectors.platform import PlatformDescription, Webhooks
 
-__all__ = ["BigCommerceConnector"]
+__all__ = ["PLATFORM", "BigCommerceConnector"]
+
+PLATFORM = PlatformDescription(
+    platform="bigcommerce", title="BigCommerce", connector=BigCommerceConnector,
+    webhooks=Webhooks(verify=webhooks.verify, order_ref=webhooks.order_ref), carrier_names=CARRIER_NAMES,
+    tracking_edits_keep_order_time=False)  # a fulfillment's version is the order's date_modified (above)

@@ -30,7 +30,7 @@ from schemas.platform import (
     Tracking,
 )
 
-log = logging.getLogger("fulfillsync.connectors.bigcommerce")
+log = logging.getLogger(__name__)
 
 DEFAULT_REQUESTS_PER_S = 4.0  # 150 requests per 30 s on Standard/Plus plans, shared by every app on the store
 _DEFAULT_RETRY = RetryPolicy()

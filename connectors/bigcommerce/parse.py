@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.carrier_names import canonical_from_platform
+from connectors.bigcommerce.carriers import CARRIER_NAMES
 from connectors.payload import PayloadError as PayloadError  # re-exported: callers catch it from here
 from connectors.payload import json_array, json_object
 from schemas.platform import (
@@ -219,10 +219,10 @@ def shipment_carrier(shipment: Mapping[str, Any]) -> str | None:
     provider = _text(shipment, "shipping_provider")
     if provider.startswith("carrier_"):
         provider = _text(shipment, "shipping_provider_display_name") or provider
-    carrier = canonical_from_platform("bigcommerce", provider or None, _text(shipment, "tracking_carrier") or None)
+    carrier = CARRIER_NAMES.to_canonical(provider or None, _text(shipment, "tracking_carrier") or None)
     if carrier is None and marker_of(shipment) is not None:
         method = _text(shipment, "shipping_method")
-        carrier = canonical_from_platform("bigcommerce", method) if method and method != "None" else None
+        carrier = CARRIER_NAMES.to_canonical(method) if method and method != "None" else None
     return carrier
 
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.bigcommerce.carriers import CARRIER_NAMES
 from connectors.bigcommerce.parse import ORDER_PREFIX, with_marker
-from connectors.carrier_names import platform_carrier
 from schemas.platform import Address, FulfillmentLine, NewOrder, Tracking
 
 MAX_TRACKING_NUMBER = 50
@@ -54,13 +54,13 @@ def tracking_fields(tracking: Tracking, index: int) -> dict[str, str]:
     """The shipment fields for tracking number `index` (or blank fields when there is none): a carrier
     BigCommerce knows goes into `shipping_provider` / `tracking_carrier` (it generates the link); any other goes
     into `shipping_method` by name, with the given URL as the custom `tracking_link` (the ledger has already
-    built one for the carriers it knows; connectors may not import the ledger, DESIGN.md §9)."""
+    built one for the carriers it knows; connectors may not import the ledger, README.md "Layout")."""
     number = tracking.numbers[index] if index < len(tracking.numbers) else ""
     url = (tracking.urls[index] if index < len(tracking.urls) else None) or ""
     if len(number) > MAX_TRACKING_NUMBER:
         raise PlanError(f"tracking number {number[:20]!r}... is {len(number)} characters; BigCommerce accepts "
                         f"at most {MAX_TRACKING_NUMBER}")
-    carrier = platform_carrier("bigcommerce", tracking.carrier)
+    carrier = CARRIER_NAMES.to_platform(tracking.carrier)
     fields = {"tracking_number": number, "shipping_provider": "", "tracking_carrier": "", "tracking_link": url}
     if carrier is not None and carrier.known:
         fields.update(shipping_provider=carrier.name, tracking_carrier=carrier.code or "")

@@ -1,6 +1,7 @@
 """Magento 2 / Adobe Commerce connector (platform id `magento2`): REST `/rest/{store_code}/V1/…`, Bearer token.
 
-Every platform-specific decision, in one place (docs/platforms/magento.md says the same for operators):
+Every platform-specific decision, in one place (docs/platforms/magento.md has the connection settings and failure
+modes, and points here):
 
 - **Auth**: `Authorization: Bearer <credentials.access_token>`. Since 2.4.4 an integration token works as a
   bearer token only when the merchant enables *Allow OAuth Access Tokens to be used as standalone Bearer tokens*;
@@ -16,7 +17,8 @@ Every platform-specific decision, in one place (docs/platforms/magento.md says t
   are shipped by their parent item. Quantities must be whole numbers (decimal quantities raise a
   MalformedResponseError). `cancelled_quantity` is `qty_canceled`; an order in state `canceled` is cancelled.
 - **Shipments are fulfillments**: one per `POST /V1/order/{id}/ship`; each tracking number is one track
-  (`track_number`, `title`, `carrier_code` from `connectors.carrier_names`; no carrier: `custom` / `Custom Value`).
+  (`track_number`, `title`, `carrier_code` from `connectors/magento/carriers.py`; no carrier: `custom` /
+  `Custom Value`).
   Shipments are read with `GET /V1/shipments` (`order_id eq`) and `GET /V1/shipment/{id}`.
 - **Tracking URLs**: Magento tracks have no URL field. When writing to a Magento buyer the URLs go into the
   shipment comment (`Tracking <number>: <url>`, visible on the storefront); reading, those lines give the URLs
@@ -25,15 +27,20 @@ Every platform-specific decision, in one place (docs/platforms/magento.md says t
   looks for it, then for an active shipment with the same lines and tracking numbers.
 - **Cancel**: Magento cannot cancel or delete a shipment. `cancel_fulfillment` writes a comment `Fulfillment
   cancelled …` on the shipment and the order, then deletes every track. A shipment with no tracks whose newest
-  cancel/reinstate comment is a cancel reads as cancelled (`connectors.magento.comments`). **Magento keeps the
-  units counted as shipped** (`qty_shipped`), so a replacement for the same units cannot be shipped again:
-  `create_fulfillment` then reinstates the cancelled shipment with exactly those lines (tracks added back,
-  `Fulfillment reinstated …` comment naming the new fulfillment) and returns its id.
+  cancel/reinstate comment is a cancel reads as cancelled (`connectors.magento.comments`). Sellers on Magento
+  cancel a shipment the same way in the admin: delete its tracks and add a shipment comment beginning with
+  `Fulfillment cancelled`; a shipment without tracks and without that comment is active, without tracking.
+  **Magento keeps the units counted as shipped** (`qty_shipped`), so a replacement for the same units cannot be
+  shipped again: `create_fulfillment` then reinstates the cancelled shipment with exactly those lines (tracks
+  added back, `Fulfillment reinstated …` comment naming the new fulfillment) and returns its id.
 - **Tracking edits**: tracks are added and deleted until they match (added first, so a shipment never looks
   trackless midway); changed URLs are told in a new comment. A fulfillment's `updated_at` (the ledger's source
   version) is the newest of the shipment's, its tracks' and its comments' timestamps, because track changes do
   not touch the shipment's own `updated_at`. Deleting a track without a comment leaves no newer timestamp
-  (a Magento limitation): our own edits always add a track or a comment.
+  (a Magento limitation): our own edits always add a track or a comment, and a seller's such deletion is seen as
+  soon as anything else on the shipment changes.
+- **Timestamps** are read and filtered as UTC `Y-m-d H:i:s` (Magento's database convention; unverified on
+  installs with a non-UTC database).
 - **Seller order creation**: `POST /V1/orders` (a persisted order with our prices at 0), not the quote flow. The
   quote flow needs products with stock and prices in the seller's catalog, a customer or guest cart, a shipping
   method the store offers and a payment step, in four to five calls, any of which can fail halfway and leave an
@@ -52,6 +59,14 @@ Every platform-specific decision, in one place (docs/platforms/magento.md says t
   parameters before it is surfaced.
 """
 
+from connectors.magento.carriers import CARRIER_NAMES
 from connectors.magento.connector import MagentoConnector
+from connectors.platform import PlatformDescription
 
-__all__ = ["MagentoConnector"]
+__all__ = ["PLATFORM", "MagentoConnector"]
+
+PLATFORM = PlatformDescription(
+    platform="magento2", title="Magento 2", connector=MagentoConnector,
+    webhooks=None,  # core Magento sends no webhooks fulfillsync can verify: deliveries are refused
+    carrier_names=CARRIER_NAMES,
+    tracking_edits_keep_order_time=True)  # tracks added to or removed from a shipment leave the order's updated_at

@@ -1,7 +1,7 @@
 """The shipment comments fulfillsync writes on Magento, and how they are read back (pure functions).
 
 Magento has no place on a shipment for our fulfillment id, for a tracking URL, or for "cancelled", so comments
-carry all three (API-NOTES §4.1, §4.6):
+carry all three:
 
 - `Shipped by fulfillsync [ref fulfillsync:<our_fulfillment_id>]`, then one `Tracking <number>: <url>` line per
   number that has a URL: written with the shipment (`POST /V1/order/{id}/ship` `comment`), visible on the

@@ -23,7 +23,7 @@ from connectors.http import PlatformHttp, RetryPolicy, retry_after_seconds
 from connectors.magento import comments, payloads
 from connectors.magento.parse import (
     OUR_ORDER_PREFIX,
-    PLATFORM,
+    PLATFORM_ID,
     PayloadError,
     SearchResult,
     cancellation_state,
@@ -77,8 +77,8 @@ class MagentoConnector(StoreConnector):
                  retry: RetryPolicy = _DEFAULT_RETRY, sleep: Callable[[float], Awaitable[None]] | None = None,
                  page_size: int = DEFAULT_PAGE_SIZE, start_window: timedelta = DEFAULT_START_WINDOW,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        if connection.platform != PLATFORM:
-            raise ValueError(f"connection {connection.id!r} is for platform {connection.platform}, not {PLATFORM}")
+        if connection.platform != PLATFORM_ID:
+            raise ValueError(f"connection {connection.id!r} is for platform {connection.platform}, not {PLATFORM_ID}")
         if connection.base_url is None or "access_token" not in connection.credentials:
             raise ValueError(f"connection {connection.id!r}: a magento2 connection needs base_url and "
                              "credentials.access_token")
@@ -90,7 +90,7 @@ class MagentoConnector(StoreConnector):
         self._start_window = start_window
         self._now = now
         self._http = PlatformHttp(
-            connection=connection.id, platform=PLATFORM, base_url=str(connection.base_url),
+            connection=connection.id, platform=PLATFORM_ID, base_url=str(connection.base_url),
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, secrets=(token,),
             requests_per_s=connection.requests_per_s or DEFAULT_REQUESTS_PER_S, error_message=_error_message,
             on_response=self._on_response, retry=retry, transport=transport, sleep=sleep)
@@ -131,14 +131,14 @@ class MagentoConnector(StoreConnector):
         try:
             return PollCursor.start(cursor, default_since=self._now() - self._start_window)
         except CursorError as error:
-            raise PermanentError(f"{PLATFORM} connection {self.connection!r}: {error}",
+            raise PermanentError(f"{PLATFORM_ID} connection {self.connection!r}: {error}",
                                  connection=self.connection) from None
 
     def _page_token(self, token: str, cursor: str) -> tuple[str, int]:
         """(updated_at, entity_id) of the last order the walk has read."""
         bound, _, page = token.rpartition("|")
         if not bound or not page.isdigit():
-            raise PermanentError(f"{PLATFORM} connection {self.connection!r}: unreadable page {token!r} in poll "
+            raise PermanentError(f"{PLATFORM_ID} connection {self.connection!r}: unreadable page {token!r} in poll "
                                  f"cursor {cursor[:40]!r}; reset the connection's cursor", connection=self.connection)
         return bound, int(page)
 
@@ -170,7 +170,7 @@ class MagentoConnector(StoreConnector):
         missing = [line.line_ref for line in order.lines if line.line_ref not in refs]
         if missing:
             raise PermanentError(
-                f"{PLATFORM} connection {self.connection!r}: order {created.order_ref} ({ext}) has no item with "
+                f"{PLATFORM_ID} connection {self.connection!r}: order {created.order_ref} ({ext}) has no item with "
                 f"ext_order_item_id {', '.join(missing)}; it was changed on Magento, fix or recreate it there",
                 connection=self.connection)
         return CreatedOrder(order_ref=created.order_ref, number=created.number,
@@ -188,14 +188,14 @@ class MagentoConnector(StoreConnector):
         if state == "canceled":
             return
         if state in ("complete", "closed"):
-            raise PermanentError(f"{PLATFORM} connection {self.connection!r}: order {order_id} is {state} (shipped); "
-                                 "the buyer's cancellation cannot stop it", connection=self.connection)
+            raise PermanentError(f"{PLATFORM_ID} connection {self.connection!r}: order {order_id} is {state} "
+                                 "(shipped); the buyer's cancellation cannot stop it", connection=self.connection)
         if cancellation.whole_order:
             if open_units == 0:
                 return
             answer = await self._http.request("POST", f"/V1/orders/{order_id}/cancel")
             if self._http.json(answer) is not True:
-                raise PermanentError(f"{PLATFORM} connection {self.connection!r}: Magento refused to cancel order "
+                raise PermanentError(f"{PLATFORM_ID} connection {self.connection!r}: Magento refused to cancel order "
                                      f"{order_id} (state {state}; an invoiced order needs a credit memo)",
                                      connection=self.connection)
             return
@@ -331,7 +331,7 @@ class MagentoConnector(StoreConnector):
         if not isinstance(raw, Mapping):
             raise self._http.shape_error(response, f"expected a shipment object, got {type(raw).__name__}")
         if str(raw.get("order_id")) != str(order_id):
-            raise PermanentError(f"{PLATFORM} connection {self.connection!r}: shipment {shipment_id} belongs to "
+            raise PermanentError(f"{PLATFORM_ID} connection {self.connection!r}: shipment {shipment_id} belongs to "
                                  f"order {raw.get('order_id')}, not {order_id}; check the stored refs",
                                  connection=self.connection)
         return order_id, shipment_id, response, raw
@@ -353,7 +353,7 @@ class MagentoConnector(StoreConnector):
 
     def _numeric(self, ref: str, what: str) -> int:
         if not ref.isdigit():
-            raise PermanentError(f"{PLATFORM} connection {self.connection!r}: {what} ref {ref!r} is not a Magento "
+            raise PermanentError(f"{PLATFORM_ID} connection {self.connection!r}: {what} ref {ref!r} is not a Magento "
                                  "numeric id (entity_id); check the stored ref", connection=self.connection)
         return int(ref)
 

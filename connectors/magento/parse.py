@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from connectors.carrier_names import canonical_from_platform
 from connectors.magento import comments
+from connectors.magento.carriers import CARRIER_NAMES
 from connectors.payload import PayloadError as PayloadError  # re-exported: callers catch it from here
 from connectors.payload import json_array
 from schemas.platform import Address, FulfillmentLine, PlatformFulfillment, PlatformLine, PlatformOrder, Tracking
 
-PLATFORM: Literal["magento2"] = "magento2"
+PLATFORM_ID: Literal["magento2"] = "magento2"
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 OUR_ORDER_PREFIX = "fulfillsync:"
 """Prefix of our order id in `ext_order_id`, so an id another integration stored there is never taken for ours."""
@@ -290,7 +290,7 @@ def read_carrier(title: str | None, code: str | None) -> str | None:
     """The canonical carrier of a track; None for our own placeholder (`custom` + `Custom Value`)."""
     if (code or "custom").lower() == "custom" and (title is None or title == UNKNOWN_CARRIER_TITLE):
         return None
-    return canonical_from_platform(PLATFORM, title, code)
+    return CARRIER_NAMES.to_canonical(title, code)
 
 
 def shipment_comments(shipment: Mapping[str, Any], where: str) -> list[tuple[datetime | None, str]]:

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.carrier_names import platform_carrier
 from connectors.magento import comments
-from connectors.magento.parse import OUR_ORDER_PREFIX, PLATFORM, UNKNOWN_CARRIER_TITLE
+from connectors.magento.carriers import CARRIER_NAMES
+from connectors.magento.parse import OUR_ORDER_PREFIX, UNKNOWN_CARRIER_TITLE
 from schemas.platform import Address, FulfillmentRequest, NewOrder, Tracking
 
 MAX_PAGE_SIZE = 300
@@ -58,8 +58,8 @@ def search_params(groups: Sequence[Sequence[Filter]], *, sort: Sequence[tuple[st
 
 def tracks(tracking: Tracking) -> list[dict[str, str]]:
     """`sales-data-shipment-track-creation-interface` entries: one per tracking number. Magento's carrier code
-    and title from `platform_carrier`; no carrier at all: `custom` / `Custom Value`."""
-    carrier = platform_carrier(PLATFORM, tracking.carrier)
+    and title from `CARRIER_NAMES`; no carrier at all: `custom` / `Custom Value`."""
+    carrier = CARRIER_NAMES.to_platform(tracking.carrier)
     code = (carrier.code if carrier else None) or "custom"
     title = carrier.name if carrier else UNKNOWN_CARRIER_TITLE
     return [{"track_number": number, "title": title, "carrier_code": code} for number in tracking.numbers]

@@ -39,7 +39,7 @@ from connectors.base import ConnectorError, PermanentError, RetryableError
 from connectors.http import PlatformHttp, RetryPolicy, redact
 from connectors.shopify.operations import Operation
 
-log = logging.getLogger("fulfillsync.connectors.shopify")
+log = logging.getLogger(__name__)
 _RETRYABLE_CODES = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"})
 RESERVE_STEP_S = 0.25
 THROTTLED_RESENDS = 8

@@ -1,49 +1,6 @@
-"""The Shopify connector: buyer and seller side over the GraphQL Admin API (REST Admin is legacy).
+"""`ShopifyConnector`: a Shopify shop as buyer and as seller, over the GraphQL Admin API (decisions: the package
+docstring, `connectors/shopify/__init__.py`).
 
-Endpoint and auth: `POST {base_url}/admin/api/{version}/graphql.json`, version `connection.api_version` or
-`2026-07` (operations need 2024-10+: `fulfillmentCreate`, `orderCreate`), token `credentials.access_token` in
-`X-Shopify-Access-Token`. HTTP, retries, throttling and Shopify's error layers: `connectors.shopify.client`.
-
-Platform decisions:
-- Polling: `orders(sortKey: UPDATED_AT, query: "updated_at:>='…'")` listing scalars only (ids, updated times,
-  tags, `sourceIdentifier`, the cancellation mark: `changed_orders_since`), `first: 100`, cursor = PollCursor
-  (`page` is Shopify's `endCursor`, the filter starts at `since` minus the overlap); a page cursor Shopify
-  no longer accepts restarts the walk from `since` (safe: what is seen twice is dropped downstream). A buyer
-  poll (`orders_changed_since`) then reads in full, 10 at a time by `nodes(ids:)`, only the listed orders its
-  caller does not skip (new ones, and known ones whose cancellation mark changed), so the orders our own
-  fulfilment writes touched cost a point each, not 55. Orders with more than 50 line items get their other lines
-  from follow-up `order.lineItems` pages. The first poll looks back `start_window` (default 60 days: what
-  Shopify shows without `read_all_orders`).
-- Cancelled units: `cancelled_quantity` = `quantity − currentQuantity`; an order with `cancelledAt` is cancelled.
-- Fulfillments are read from `order.fulfillments` (all of them, cancelled ones included); status CANCELLED,
-  ERROR or FAILURE counts as cancelled. Several tracking numbers per fulfillment are native (`trackingInfo` is
-  a list); the first company names the carrier.
-- Creating a fulfillment: order lines are mapped to fulfillment-order line items through
-  `order.fulfillmentOrders` (only FOs whose `supportedActions` include CREATE_FULFILLMENT), taking units from
-  the first FO that still has them; `fulfillmentCreate` (never the deprecated V2). Too few units left is a
-  PermanentError naming the line. `notifyCustomer` is the request's flag or the connection's `notify_customer`.
-- Tracking: the company is Shopify's exact name for carriers it knows (Shopify builds their URLs); other
-  carriers are sent by name with URLs (given, or built from our carrier table); `urls` only when every number
-  has one, since Shopify pairs them by position. Edits use `fulfillmentTrackingInfoUpdate` (the id stays).
-- Cancel: `fulfillmentCancel`; when Shopify refuses, the fulfillment is re-read and an already cancelled one is
-  a no-op.
-- Idempotency of fulfillments: Shopify fulfillments have no field for our id, so `find_fulfillment` matches an
-  active fulfillment of the order with exactly the same lines and quantities and the same set of tracking
-  numbers. Two identical partial fulfillments without tracking numbers cannot be told apart.
-- Orders on a seller (`orderCreate`, `sendReceipt`/`sendFulfillmentReceipt` false so the seller's shop never
-  emails the buyer's customer): our order id goes into `sourceIdentifier` (found again with the search filter
-  `source_identifier:'…'`, then checked exactly), the custom attribute `fulfillsync_order_id` (read back as
-  `PlatformOrder.our_order_id`) and the tag `fulfillsync`; the buyer's order number into `poNumber`; our line id
-  into each line's `_fulfillsync_line` property (how `CreatedOrder.line_refs` is rebuilt on a retry); the
-  shipping method into the custom attribute `Shipping method` (a shipping line would need a price and
-  currency). Lines are custom line items (title, SKU, quantity); lines whose units were all cancelled are left
-  out. Shopify's search index can lag a few seconds behind a write, so a retry within that window may not see the
-  order an earlier attempt created (the sink's retry delay must exceed it).
-- A buyer's cancellation on a seller (`cancel_order`): the whole order by `orderCancel` (reason CUSTOMER,
-  restock, no refund, no customer email, our note as staff note; Shopify runs it as a job); units by an order
-  edit (`orderEditBegin` / `orderEditSetQuantity` / `orderEditCommit`), lowering each line to what remains. A
-  calculated line item is matched to the order's line item by the number of its GID (Shopify gives both the same
-  number). Shopify edits only unfulfilled units: units already fulfilled stay and are reported (PermanentError).
 Failure: every method raises only ConnectorError subclasses (see connectors.base); the token never appears.
 """
 
@@ -92,7 +49,7 @@ from schemas.platform import (
     Tracking,
 )
 
-log = logging.getLogger("fulfillsync.connectors.shopify")
+log = logging.getLogger(__name__)
 DEFAULT_VERSION = "2026-07"
 DEFAULT_REQUESTS_PER_S = 40.0
 """GraphQL Admin limits by query cost only (paced by `connectors.shopify.client`); this cap only bounds a runaway."""
@@ -248,8 +205,8 @@ class ShopifyConnector(StoreConnector):
                 available = sum(line.remaining for line in open_lines if line.line_ref == line_ref)
                 raise PermanentError(
                     f"shopify connection {self.connection.id!r}: order {order_ref} line {line_ref}: {quantity} "
-                    f"unit(s) to fulfil but only {available} open on Shopify (already fulfilled, removed, or at a "
-                    "location this app may not fulfil)", connection=self.connection.id, status=200)
+                    f"unit(s) to fulfill but only {available} open on Shopify (already fulfilled, removed, or at a "
+                    "location this app may not fulfill)", connection=self.connection.id, status=200)
         fulfillment: dict[str, Any] = {
             "notifyCustomer": request.notify_customer or self.connection.notify_customer,
             "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo_id, "fulfillmentOrderLineItems": items}

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connectors.carrier_names import canonical_from_platform, platform_carrier
 from connectors.payload import PayloadError, json_array, json_object
+from connectors.shopify.carriers import CARRIER_NAMES
 from schemas.carriers import tracking_url
 from schemas.platform import (
     Address,
@@ -184,7 +184,7 @@ def graphql_tracking(value: Any, where: str) -> Tracking:
     infos = [_obj(item, f"{where}[{i}]") for i, item in enumerate(_list(value or [], where))]
     company = next((_opt_str(info.get("company")) for info in infos if _opt_str(info.get("company"))), None)
     numbered = [info for info in infos if _opt_str(info.get("number"))]
-    return Tracking(carrier=canonical_from_platform("shopify", company),
+    return Tracking(carrier=CARRIER_NAMES.to_canonical(company),
                     numbers=tuple(str(info["number"]).strip() for info in numbered),
                     urls=tuple(_opt_str(info.get("url")) for info in numbered))
 
@@ -212,7 +212,7 @@ def graphql_fulfillment(value: Any, order_ref: str, where: str = "fulfillment") 
 
 @dataclass(frozen=True)
 class OpenLine:
-    """Units of an order line that one fulfillment order can still fulfil."""
+    """Units of an order line that one fulfillment order can still fulfill."""
 
     fulfillment_order_id: str
     fulfillment_order_line_id: str
@@ -279,7 +279,7 @@ def tracking_input(tracking: Tracking) -> dict[str, Any] | None:
     name for a carrier it knows (it then builds URLs itself), else the carrier's own name. `urls` is sent only
     when every number has one (given, or built for a carrier Shopify does not know), since Shopify pairs them by
     position."""
-    carrier = platform_carrier("shopify", tracking.carrier)
+    carrier = CARRIER_NAMES.to_platform(tracking.carrier)
     result: dict[str, Any] = {}
     if carrier is not None:
         result["company"] = carrier.name
@@ -348,7 +348,7 @@ def rest_tracking(fulfillment: Mapping[str, Any], where: str) -> Tracking:
         urls = [fulfillment["tracking_url"]] if fulfillment.get("tracking_url") else []
     numbers = [str(n).strip() for n in _list(numbers, f"{where}.tracking_numbers") if str(n).strip()]
     urls = list(_list(urls, f"{where}.tracking_urls"))
-    return Tracking(carrier=canonical_from_platform("shopify", _opt_str(fulfillment.get("tracking_company"))),
+    return Tracking(carrier=CARRIER_NAMES.to_canonical(_opt_str(fulfillment.get("tracking_company"))),
                     numbers=tuple(numbers),
                     urls=tuple(_opt_str(urls[i]) if i < len(urls) else None for i in range(len(numbers))))
 

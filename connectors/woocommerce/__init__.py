@@ -1,7 +1,8 @@
-"""WooCommerce connector: REST `wp-json/wc/v3` plus a tracking API (API-NOTES.md §3). Every WooCommerce-specific
-decision is listed here; `connector.py` is the class, `parse.py` / `payloads.py` the pure JSON mapping,
-`shipment_tracking.py` / `core_fulfillments.py` the two tracking APIs, `client.py` the JSON layer over the shared
-`connectors.http.PlatformHttp` (timeouts, rate limit, retries, redaction).
+"""WooCommerce connector: REST `wp-json/wc/v3` plus a tracking API. Every WooCommerce-specific decision is listed
+here, in one place (docs/platforms/woocommerce.md has the connection settings, the key's permissions, failure modes
+and the simulated store, and points here); `connector.py` is the class, `parse.py` / `payloads.py` the pure
+JSON mapping, `shipment_tracking.py` / `core_fulfillments.py` the two tracking APIs, `client.py` the JSON layer
+over the shared `connectors.http.PlatformHttp` (timeouts, rate limit, retries, redaction).
 
 Connection and auth
 - `base_url` is the site root (what precedes `/wp-json`). Consumer key and secret go as HTTP Basic auth, never in
@@ -29,7 +30,8 @@ Polling (`orders_changed_since`)
   `line_items` (`line_ref` = the item id that fulfillments name), shipping address from `shipping` (name falls
   back to billing's), email and phone from `billing`, `shipping_method` = the first shipping line's title,
   `cancelled` for status cancelled, refunded or trash, `our_order_id` from order meta `fulfillsync_order_id`.
-  Partial refunds are not read (`cancelled_quantity` stays 0): they need `/orders/{id}/refunds`.
+  Partial refunds are not read (`cancelled_quantity` stays 0): they need `/orders/{id}/refunds`; cancelled and
+  refunded orders are.
 
 Creating orders on a seller (`create_order`)
 - Idempotency: WooCommerce cannot filter orders by meta, and `search` covers only addresses, email and item
@@ -46,27 +48,42 @@ A buyer's cancellation on a seller (`cancel_order`)
 - The whole order: `PUT /wc/v3/orders/{id}` `{"status": "cancelled"}`. Units: the same PUT with
   `line_items: [{id, quantity}]` lowering each item to the units still to ship (0 keeps the item with nothing to
   ship; removing it would lose our line mapping). Already cancelled, or quantities already that low: nothing is
-  sent. A completed order is refused (PermanentError).
+  sent. A completed order is refused (PermanentError). WooCommerce keeps the line totals it had (unverified on a
+  live store); those are the seller's catalogue prices, since `create_order` sends no line prices.
 
 Tracking (both sides): `connection.tracking_api` chooses; "auto"/unset reads the REST index `GET /wp-json/` once
-per connector: core fulfillments route first, then the `wc-shipment-tracking/v3` namespace (API-NOTES §3.4);
+per connector: core fulfillments route first, then the `wc-shipment-tracking/v3` namespace;
 neither is a PermanentError. A 404 `rest_no_route` says which plugin or feature is missing.
 - Shipment Tracking (WCST/AST; see `shipment_tracking.py`): one tracking item per number; no quantities, so the
   lines of a fulfillment we write are kept in order meta `fulfillsync_tracking` beside its item ids; the ref is
   the first item's id, and `update_tracking` (delete + re-add) returns the new one. A seller's items together
   are one fulfillment of the whole order (ref `{order_id}-shipment-tracking`, versioned by the order's
-  `date_modified_gmt`), cancelled when all are deleted. A fulfillment without a tracking number cannot be
-  written (PermanentError). Known carriers are sent as `tracking_provider` (Shipment Tracking's names, from
-  `connectors.carrier_names`), others as `custom_tracking_provider` + `custom_tracking_link`.
+  `date_modified_gmt`), cancelled when all are deleted; per-item tracking (AST PRO `sku`/`qty`) is not read.
+  Whether the real plugins move an order's `date_modified` on a tracking write is unverified (the simulated store
+  does), so `tracking_edits_keep_order_time` is set: watched orders' fulfillments are also re-read directly, once
+  per sweep interval (`streams/fulfillments/sweep.py`). A fulfillment without a tracking number cannot be written
+  (PermanentError). Known carriers are sent as `tracking_provider` (Shipment Tracking's names, from
+  `connectors/woocommerce/carriers.py`), others as `custom_tracking_provider` + `custom_tracking_link`.
 - Core fulfillments (`core_fulfillments.py`): per-item `_items`, our id in `_fulfillsync_id`, first number in
   `_tracking_number`/`_tracking_url`, `_shipping_provider` as WooCommerce's provider key (`ups`, `fedex`…), all
-  numbers in `_fulfillsync_tracking` when several; updates keep the ref; cancel is the soft DELETE; deleted
-  fulfillments are read as cancelled when the store lists them (see docs/platforms/woocommerce.md).
+  numbers in `_fulfillsync_tracking` when several; updates keep the ref; cancel is the soft DELETE. Their dates
+  (`date_updated`, `date_deleted`) are taken as GMT. A fulfillment with `date_deleted` is read as cancelled: the
+  simulated store keeps listing soft-deleted ones; whether a real store hides them is unverified, and if it does,
+  one seen before that disappears is reported as cancelled (`fulfillments(order, known_refs=…)`).
   `notify_customer=true` when the connection or the request asks for it.
 - Tracking URLs: only URLs the request carries are written (the ledger fills them in for carriers it knows);
   otherwise WooCommerce builds the link from the provider, as both APIs do for providers they know.
 """
 
+from connectors.platform import PlatformDescription, Webhooks
+from connectors.woocommerce import webhooks
+from connectors.woocommerce.carriers import CARRIER_NAMES
 from connectors.woocommerce.connector import InsecureConnectionError, WooCommerceConnector
 
-__all__ = ["InsecureConnectionError", "WooCommerceConnector"]
+__all__ = ["PLATFORM", "InsecureConnectionError", "WooCommerceConnector"]
+
+PLATFORM = PlatformDescription(
+    platform="woocommerce", title="WooCommerce", connector=WooCommerceConnector,
+    webhooks=Webhooks(verify=webhooks.verify, order_ref=webhooks.order_ref), carrier_names=CARRIER_NAMES,
+    # Shipment Tracking writes may keep the order's date_modified (the tracking bullet above): re-read
+    tracking_edits_keep_order_time=True)

@@ -54,7 +54,7 @@ from schemas.platform import (
     Tracking,
 )
 
-log = logging.getLogger("fulfillsync.connectors.woocommerce")
+log = logging.getLogger(__name__)
 
 ORDERS = "/wp-json/wc/v3/orders"
 DEFAULT_REQUESTS_PER_S = 2.0

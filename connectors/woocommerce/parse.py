@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import httpx
 
-from connectors.carrier_names import canonical_from_platform
 from connectors.payload import PayloadError, json_array, json_object
+from connectors.woocommerce.carriers import CARRIER_NAMES
 from schemas.platform import Address, FulfillmentLine, PlatformLine, PlatformOrder, Tracking
 
 ORDER_MARKER = "fulfillsync_order_id"  # order meta: our order id, on seller orders we created
@@ -239,7 +239,7 @@ def parse_tracking_item(raw: Any, where: str = "shipment tracking item") -> Trac
 def tracking_of_items(items: list[TrackingItem]) -> Tracking:
     """Several Shipment Tracking items read as one fulfillment's tracking: numbers and links in item order; the
     carrier is the first item's (the ledger has one carrier per fulfillment)."""
-    carrier = next((canonical_from_platform("woocommerce", i.provider) for i in items if i.provider), None)
+    carrier = next((CARRIER_NAMES.to_canonical(i.provider) for i in items if i.provider), None)
     return Tracking(carrier=carrier, numbers=tuple(i.number for i in items), urls=tuple(i.link for i in items))
 
 
@@ -274,7 +274,7 @@ def parse_core_fulfillment(raw: Any, where: str = "fulfillment") -> CoreFulfillm
         lines.append(FulfillmentLine(line_ref=_id(entry, "item_id", f"{where}._items[{index}]"),
                                      quantity=_int(entry, "qty", f"{where}._items[{index}]")))
     provider = meta_value(meta, "_shipping_provider") or meta_value(meta, "_shipment_provider")
-    carrier = canonical_from_platform("woocommerce", provider if isinstance(provider, str) else None)
+    carrier = CARRIER_NAMES.to_canonical(provider if isinstance(provider, str) else None)
     extra = meta_value(meta, EXTRA_TRACKING)
     if isinstance(extra, list) and extra and all(isinstance(e, list) and len(e) == 2 for e in extra):
         tracking = Tracking(carrier=carrier, numbers=tuple(str(n) for n, _ in extra),
@@ -304,7 +304,7 @@ def parse_core_fulfillments(raw: Any) -> list[CoreFulfillment]:
 
 
 def tracking_api_from_index(raw: Any) -> TrackingApi | None:
-    """Which tracking API the `GET /wp-json` route index offers, in API-NOTES §3.4's order: core fulfillments
+    """Which tracking API the `GET /wp-json` route index offers, in this order: core fulfillments
     (route `/wc/v3/orders/(?P<order_id>…)/fulfillments`), then the Shipment Tracking namespace; None: neither."""
     index = _object(raw, "the REST index")
     routes = index.get("routes")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.carrier_names import platform_carrier
+from connectors.woocommerce.carriers import CARRIER_NAMES
 from connectors.woocommerce.parse import EXTRA_TRACKING, FULFILLMENT_MARKER, LINE_MARKER, ORDER_MARKER
 from schemas.platform import Address, FulfillmentLine, NewOrder, Tracking
 
@@ -80,7 +80,7 @@ def _url(tracking: Tracking, index: int) -> str | None:
 def shipment_tracking_bodies(tracking: Tracking) -> list[dict[str, Any]]:
     """POST …/shipment-trackings bodies, one per tracking number. A carrier Shipment Tracking knows is sent as
     `tracking_provider` (the plugin builds the link); any other as `custom_tracking_provider` with the URL."""
-    carrier = platform_carrier("woocommerce", tracking.carrier)
+    carrier = CARRIER_NAMES.to_platform(tracking.carrier)
     bodies = []
     for index, number in enumerate(tracking.numbers):
         if carrier is not None and carrier.known:

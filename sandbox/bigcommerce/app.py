@@ -1,6 +1,6 @@
 """The simulated BigCommerce store's HTTP API: the real V2 paths under `/stores/{store_hash}/v2`.
 
-What it reproduces (API-NOTES.md §2, `orders.v2.oas2.yml`):
+What it reproduces (BigCommerce's V2 documentation, `orders.v2.oas2.yml`):
 - auth: `X-Auth-Token` must equal `settings.credentials["access_token"]`, else 401
   `[{"status": 401, "message": ...}]` (the token is never echoed); every error has that shape;
 - `GET /v2/orders` with `min_/max_date_modified`, `min_/max_date_created` (RFC-2822 or ISO-8601), `min_id`,

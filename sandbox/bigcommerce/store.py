@@ -1,6 +1,6 @@
 """A BigCommerce store as plain Python: orders, order products, shipping addresses and shipments.
 
-Rules it keeps (from the V2 docs as summarised in API-NOTES.md §2):
+Rules it keeps (from BigCommerce's V2 documentation):
 - ids are sequential per kind, starting where a real store's demo data leaves off (orders 100, products 1...);
 - creating a shipment needs an `order_address_id` of the order and items of its products, never more units than
   ordered (less refunded) and not yet shipped; the order becomes Shipped (2) when every unit is shipped, else

@@ -1,6 +1,6 @@
 """The simulated Magento store's state and behaviour, as plain Python (no HTTP here).
 
-What it models, as Magento 2.4 does (API-NOTES §4):
+What it models, as Magento 2.4 does (docs/platforms/magento.md):
 - orders with items (`item_id`, `qty_ordered`, `qty_shipped`, `qty_canceled`, configurable parents with a child
   item), `ext_order_id`, state/status, status history comments;
 - shipments created by `ship` (`POST /V1/order/{id}/ship`), which validates shippable quantities and counts
@@ -8,7 +8,7 @@ What it models, as Magento 2.4 does (API-NOTES §4):
 - tracks (added, updated by `entity_id`, deleted) and shipment comments, each with its own timestamps; adding or
   removing a track touches neither the shipment's nor the order's `updated_at`; a shipment, an order comment or
   an order cancel bumps the order's `updated_at`.
-Merchant (admin) actions: `place_order`, `ship` (admin fulfilment), `edit_tracking`, `cancel_shipment` (remove
+Merchant (admin) actions: `place_order`, `ship` (admin fulfillment), `edit_tracking`, `cancel_shipment` (remove
 tracks + a comment starting "Fulfillment cancelled", the convention sellers are asked to follow) and
 `cancel_order`.
 

@@ -21,7 +21,7 @@ Admin routes (no token; JSON in and out; ids are numeric legacy ids) under `/_sa
   {MailingAddressInput}, "shipping_title"}` places an order; `GET /orders/{id}` shows one; `GET /orders
   ?source_identifier=` lists `{"orders": [...]}` (all without the filter);
 - `POST /orders/{id}/fulfillments` `{"lines": {"<line item id>": quantity} | null, "tracking": {"company",
-  "numbers", "urls"}}` fulfils (null: everything left);
+  "numbers", "urls"}}` fulfills (null: everything left);
 - `POST /fulfillments/{id}/tracking` `{"company", "numbers", "urls"}` edits tracking;
 - `POST /fulfillments/{id}/cancel`, `POST /orders/{id}/cancel`;
 - `POST /orders/{id}/lines/{line id}/remove` `{"quantity"}` removes unfulfilled units (an order edit);
@@ -190,7 +190,7 @@ def _admin_routes(shop: ShopifySandbox) -> list[BaseRoute]:
         return JSONResponse({"orders": [admin_json(store, order.id) for order in store.orders.values()
                                         if wanted is None or order.source_identifier == wanted]})
 
-    async def fulfil(request: Request) -> Response:
+    async def fulfill(request: Request) -> Response:
         body = await request.json()
         lines = body.get("lines")
         try:
@@ -238,7 +238,7 @@ def _admin_routes(shop: ShopifySandbox) -> list[BaseRoute]:
         Route(f"{ADMIN}/orders", _checked(place), methods=["POST"]),
         Route(f"{ADMIN}/orders", _checked(find_orders), methods=["GET"]),
         Route(f"{ADMIN}/orders/{{id:int}}", _checked(get_order), methods=["GET"]),
-        Route(f"{ADMIN}/orders/{{id:int}}/fulfillments", _checked(fulfil), methods=["POST"]),
+        Route(f"{ADMIN}/orders/{{id:int}}/fulfillments", _checked(fulfill), methods=["POST"]),
         Route(f"{ADMIN}/orders/{{id:int}}/cancel", _checked(cancel_order), methods=["POST"]),
         Route(f"{ADMIN}/orders/{{id:int}}/lines/{{line:int}}/remove", _checked(remove_units), methods=["POST"]),
         Route(f"{ADMIN}/fulfillments/{{id:int}}/tracking", _checked(edit_tracking), methods=["POST"]),

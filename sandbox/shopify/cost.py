@@ -1,4 +1,4 @@
-"""Shopify's calculated query cost and the leaky bucket it is charged against (API-NOTES §1.5).
+"""Shopify's calculated query cost and the leaky bucket it is charged against (docs/platforms/shopify.md).
 
 Cost of a query, computed before it runs from the document and its variables:
 - a scalar or enum field costs 0, an object field 1 plus its selections;

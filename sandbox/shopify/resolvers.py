@@ -5,8 +5,8 @@ with `(info, **arguments)`. So each object is a dict of plain values and, for fi
 expensive, callables. Fields the store does not serve are absent and resolve to null (a non-null one then
 becomes a top-level error, as a broken field would on Shopify).
 
-Served: `orders`, `order`, `nodes` (orders only; at most 250 ids, API-NOTES §1.5), `fulfillment`,
-`fulfillmentOrder` and, on them, the fields API-NOTES §1.2 names;
+Served: `orders`, `order`, `nodes` (orders only; at most 250 ids, as Shopify allows), `fulfillment`,
+`fulfillmentOrder` and, on them, the fields the connector reads;
 mutations `orderCreate`, `fulfillmentCreate`, `fulfillmentTrackingInfoUpdate`, `fulfillmentCancel`, `orderCancel`
 (done at once; its job comes back done) and order editing (`orderEditBegin`, `orderEditSetQuantity` down only,
 `orderEditCommit`; a calculated line item has its line item's number). Store

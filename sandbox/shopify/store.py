@@ -4,7 +4,7 @@ Everything here is what a merchant (or Shopify itself) would do to a shop, indep
 layer (`sandbox.shopify.resolvers`) and the admin routes call these methods. Ids are Shopify GIDs
 (`gid://shopify/Order/1001`); the numeric tail is the `legacyResourceId`.
 
-Behaviour copied from the real platform (API-NOTES §1.2 and the captured sessions):
+Behaviour copied from the real platform (Shopify's Admin API documentation and captured sessions):
 - placing an order opens one fulfillment order (FO) at the shop location covering every line;
 - a fulfillment is created against FO line items and lowers their `remainingQuantity`; an FO whose units are all
   fulfilled is CLOSED;
@@ -164,7 +164,7 @@ class NewLine:
 
 @dataclass(frozen=True)
 class FulfillmentItem:
-    """Units of one FO line item to fulfil."""
+    """Units of one FO line item to fulfill."""
 
     fulfillment_order_line_id: int
     quantity: int
@@ -233,7 +233,7 @@ class ShopifyStore:
 
     def fulfill(self, fulfillment_order_items: dict[int, list[FulfillmentItem] | None], *,
                 tracking: Sequence[TrackingInfo] = (), notify_customer: bool = False) -> tuple[Order, Fulfillment]:
-        """Create one fulfillment: for each FO id the items to fulfil (None: every remaining unit of that FO).
+        """Create one fulfillment: for each FO id the items to fulfill (None: every remaining unit of that FO).
         Raises StoreError (as `fulfillmentCreate` would) for an unknown, closed or foreign FO or line item, or a
         quantity above what remains."""
         if not fulfillment_order_items:
@@ -288,7 +288,7 @@ class ShopifyStore:
 
     def fulfill_lines(self, order_id: int, quantities: dict[int, int] | None, *,
                       tracking: Sequence[TrackingInfo] = ()) -> Fulfillment:
-        """The merchant's "fulfil items" button: units per order line item id (None: everything left), taken
+        """The merchant's "fulfill items" button: units per order line item id (None: everything left), taken
         from whichever open FOs hold them. Raises StoreError for unknown lines or too many units."""
         order = self._existing_order(order_id)
         plan: dict[int, list[FulfillmentItem] | None] = {}

@@ -2,7 +2,7 @@
 
 Served (base_url is the site root, so `base_path` is ""):
 - `GET /wp-json` and `/wp-json/`: the REST route index (`namespaces`, `routes`), without auth, listing only the
-  routes this store has (so a client can detect its tracking API, API-NOTES §3.4);
+  routes this store has (so a client can detect its tracking API);
 - `GET|POST /wp-json/wc/v3/orders`, `GET|PUT /wp-json/wc/v3/orders/{id}`, `GET /wp-json/wc/v3/products`;
   lists take `page`, `per_page` (1-100, default 10), `orderby` (date, id, include, title, slug, modified), `order`,
   `modified_after`/`modified_before`/`after`/`before` (exclusive; GMT when `dates_are_gmt=true`, else site time),

@@ -2,11 +2,11 @@
 items and core Order Fulfillments, with the merchant's admin actions.
 
 It keeps what WooCommerce keeps and answers in WooCommerce's terms (see `render.py` for the JSON), so the HTTP
-layer (`app.py`) only parses requests. Behaviour that mirrors WooCommerce (API-NOTES.md §3):
+layer (`app.py`) only parses requests. Behaviour that mirrors WooCommerce (docs/platforms/woocommerce.md):
 - times are stored in GMT with one-second resolution (MySQL DATETIME); the site's local time is GMT plus the
   `utc_offset_minutes` option and shows in the non-`_gmt` date fields;
 - every write to an order (status, meta, Shipment Tracking items, fulfillments) bumps `date_modified`. Whether the
-  real plugins bump it is unverified (API-NOTES §7.2); the connector also reads tracking directly;
+  real plugins bump it is unverified; the connector also reads tracking directly;
 - Shipment Tracking items live in the order meta `_wc_shipment_tracking_items` (so it stays, possibly empty, once
   tracking was ever added), have 32-hex ids, no quantities and no update (delete + add);
 - core fulfillments carry `_items` [{item_id, qty}] and free meta; a PUT with `meta_data` replaces all of it;

@@ -3,28 +3,26 @@
 For a push (`process_push`, from the ledger agent) or a due retry (`process_retry`), in the order's partition:
 1. the order's state is read from the order table; an order without state, without a buyer order ref, or whose
    buyer connection is not configured with a platform is left alone (logged, counted);
-2. for each fulfilment of the state (the ledger's view: the version it applied last, or its cancellation),
+2. for each fulfillment of the state (the ledger's view: the version it applied last, or its cancellation),
    `buyer_action(view, written)` gives the write that moves the buyer towards it, or None;
 3. each write follows the protocol of `ledger.fulfillment_sync` (docs/fulfillment-sync.md): record
-   `written_before`, write (a create always starts with `find_fulfillment` by our fulfilment id, so a create that
+   `written_before`, write (a create always starts with `find_fulfillment` by our fulfillment id, so a create that
    landed before a crash is found instead of made again), record `written_after` with the buyer-side ref.
 Failures:
 - `RetryableError` (429, 5xx, timeouts, after the connector's short in-call retries), or anything unexpected: the
-  order's remaining writes wait for a retry record on `<prefix>.buyer-push-retries` (capped exponential backoff,
-  `streams.sellers.entries.retry_delay`); other orders go on. After `MAX_ATTEMPTS` the order is dead-lettered as
-  `platform_rejected` with the last error.
+  order's remaining writes wait for a retry record on `<prefix>.buyer-push-retries` (`streams.kit.retries`:
+  capped exponential backoff honouring `Retry-After`); other orders go on. After `MAX_ATTEMPTS` the order is
+  dead-lettered as `platform_rejected` with the last error.
 - `PermanentError` (the buyer's platform refuses the write): dead-lettered as `platform_rejected` with the
-  platform's message; that view of that fulfilment is not tried again (a newer view is).
+  platform's message; that view of that fulfillment is not tried again (a newer view is).
 Nothing raises out of `process_push` / `process_retry`; a failure to write a retry record or a dead letter is
 logged as critical with the order id.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter
@@ -46,25 +44,18 @@ from ledger.state import FulfillmentRecord
 from schemas.config import Config, Connection
 from schemas.events import FulfilledLine, FulfillmentCancelled, FulfillmentRecorded, OrderPlaced, SourceRef
 from schemas.platform import FulfillmentRequest
-from streams.buyers.entries import BuyerWrites, BuyerWritesTable, RetryRecord, decode_push, decode_retry
-from streams.connector_cache import ConnectorCache
-from streams.orders.table import OrderStates
-from streams.records import EncodedRecord, KafkaMessage, dead_letter, encode_dead_letter, position
-from streams.sellers.entries import MAX_ATTEMPTS, retry_delay, sleep_until_due
+from streams.buyers.records import RetryRecord, decode_push, decode_retry
+from streams.buyers.tables import BuyerWrites
+from streams.kit.connectors import ConnectorCache
+from streams.kit.records import KafkaMessage, position
+from streams.kit.retries import Failure, RetryOutbox
+from streams.kit.tables import TypedTable
 
-log = logging.getLogger("fulfillsync.buyers")
+log = logging.getLogger(__name__)
 
 STAGE = "buyer_tracking"
 SOURCE = "/fulfillsync/buyer-tracking"
-Send = Callable[[str, EncodedRecord, int | None], Awaitable[None]]
-"""Publishes one record on a topic (by name) with Faust's producer, on the given partition (None: by key)."""
 ConnectorFactory = Callable[[Connection], BuyerConnector]
-
-
-@dataclass(frozen=True)
-class PushTopics:
-    retries: str
-    dead_letters: str
 
 
 class PushMetrics:
@@ -84,20 +75,17 @@ class _Retry(Exception):
 
 
 class BuyerTrackingSink:
-    """Writes the ledger's fulfilments to buyers' orders; see the module docstring for the contract."""
+    """Writes the ledger's fulfillments to buyers' orders; see the module docstring for the contract."""
 
-    def __init__(self, *, config: Config, topics: PushTopics, orders: OrderStates, writes: BuyerWritesTable,
-                 send: Send, connector_for: ConnectorFactory, metrics: PushMetrics, clock: Callable[[], datetime],
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(self, *, config: Config, orders: TypedTable[OrderState], writes: TypedTable[BuyerWrites],
+                 outbox: RetryOutbox, connector_for: ConnectorFactory, metrics: PushMetrics) -> None:
         self._connections = {connection.id: connection for connection in config.connections}
-        self._topics = topics
         self._orders = orders
         self._writes = writes
-        self._send = send
+        self._outbox = outbox
+        self._until_due = outbox.until_due(RetryRecord)
         self._connectors = ConnectorCache(connector_for)
         self._metrics = metrics
-        self._clock = clock
-        self._sleep = sleep
 
     async def aclose(self) -> None:
         """Close every connector's HTTP client."""
@@ -113,21 +101,20 @@ class BuyerTrackingSink:
         await self._guarded(message, push.order_id, attempt=1)
 
     async def process_retry(self, message: KafkaMessage) -> None:
-        """Handle one retry record: wait until it is due (at most `MAX_DELAY`), then write again. Never raises."""
+        """Handle one retry record: wait until it is due (at most `MAX_DELAY`; at once after `until_due`), then
+        write again. Never raises."""
         record = decode_retry(message.value)
         if isinstance(record, str):
             self._metrics.pushes.labels("invalid").inc()
             log.warning("ignoring record %s on the buyer-push retry topic: %s", position(message), record)
             return
-        await sleep_until_due(record.not_before, self._clock, self._sleep)
+        await self._outbox.sleep_until_due(record)
         await self._guarded(message, record.order_id, attempt=record.attempt + 1)
 
     async def until_due(self, message: KafkaMessage) -> None:
-        """Wait until the retry record is due (at most `MAX_DELAY`; at once for a record that is not a retry).
-        The retry agent waits here in its loop, so a waiting retry does not take a writer's place."""
-        record = decode_retry(message.value)
-        if not isinstance(record, str):
-            await sleep_until_due(record.not_before, self._clock, self._sleep)
+        """The retry agent's wait in its loop (`RetryOutbox.until_due`), so a waiting retry does not take a
+        writer's place. Never raises."""
+        await self._until_due(message)
 
     async def _guarded(self, message: KafkaMessage, order_id: str, *, attempt: int) -> None:
         try:
@@ -149,9 +136,9 @@ class BuyerTrackingSink:
         buyer = self._connections.get(placed.buyer.connection)
         if buyer is None or buyer.role != "buyer" or buyer.platform == "manual" or placed.buyer.order_ref is None:
             log.error("order %s: buyer connection %r is not a configured buyer with a platform (or the order has no "
-                      "buyer order ref); its fulfilments are not written", order_id, placed.buyer.connection[:64])
+                      "buyer order ref); its fulfillments are not written", order_id, placed.buyer.connection[:64])
             return "unknown_connection"
-        writes = self._writes.get(order_id)
+        writes = self._writes.get(order_id) or BuyerWrites()
         wrote = 0
         for fulfillment_id, record in sorted(state.fulfillments.items()):
             view_key = f"{record.digest}:{record.cancelled}"
@@ -197,16 +184,16 @@ class BuyerTrackingSink:
             raise
         except RetryableError as error:
             self._metrics.writes.labels(buyer.id, kind, "retry").inc()
-            raise _Retry(f"{kind} of fulfilment {fulfillment_id} on {buyer.id} order {order_ref}: "
+            raise _Retry(f"{kind} of fulfillment {fulfillment_id} on {buyer.id} order {order_ref}: "
                          f"{described(error)}", error.retry_after_s) from error
         except Exception as error:
             self._metrics.writes.labels(buyer.id, kind, "retry").inc()
-            log.exception("%s of fulfilment %s on %s order %s failed unexpectedly", kind, fulfillment_id, buyer.id,
+            log.exception("%s of fulfillment %s on %s order %s failed unexpectedly", kind, fulfillment_id, buyer.id,
                           order_ref)
-            raise _Retry(f"{kind} of fulfilment {fulfillment_id} on {buyer.id}: {type(error).__name__}: {error}",
+            raise _Retry(f"{kind} of fulfillment {fulfillment_id} on {buyer.id}: {type(error).__name__}: {error}",
                          None) from error
         self._metrics.writes.labels(buyer.id, kind, "ok").inc()
-        log.info("order %s: %s of seller fulfilment %s on %s order %s -> buyer fulfilment %s", order_id, kind,
+        log.info("order %s: %s of seller fulfillment %s on %s order %s -> buyer fulfillment %s", order_id, kind,
                  fulfillment_id, buyer.id, order_ref, after.fulfillment_ref)
 
     @staticmethod
@@ -229,42 +216,36 @@ class BuyerTrackingSink:
 
     async def _retry_or_give_up(self, message: KafkaMessage, order_id: str, attempt: int, error: str,
                                 retry_after_s: float | None) -> str:
+        def build(attempt: int, not_before: datetime, last_error: str) -> RetryRecord:
+            return RetryRecord(order_id=order_id, attempt=attempt, not_before=not_before, last_error=last_error)
+
         try:
-            if attempt >= MAX_ATTEMPTS:
-                await self._dead_letter(message, order_id, f"could not write order {order_id}'s fulfilments to the "
-                                        f"buyer in {attempt} attempts; last error: {error}")
-                return "gave_up"
-            record = RetryRecord(order_id=order_id, attempt=attempt, last_error=error[:2000],
-                                 not_before=self._clock() + retry_delay(attempt, retry_after_s))
-            await self._send(self._topics.retries, EncodedRecord(
-                key=order_id.encode(), value=record.model_dump_json().encode(), headers=[]), message.partition)
-            log.warning("writing order %s to the buyer failed (attempt %d), retrying at %s: %s", order_id, attempt,
-                        record.not_before.isoformat(), error)
-            return "retry_scheduled"
+            record = await self._outbox.retry_or_give_up(
+                build, message=message, order_id=order_id, attempt=attempt,
+                failure=Failure(True, error, retry_after_s),
+                gave_up=f"could not write order {order_id}'s fulfillments to the buyer")
         except Exception:
             log.critical("could not schedule a retry for order %s; its buyer writes wait for the next push",
                          order_id, exc_info=True)
             return "internal_error"
+        if record is None:
+            return "gave_up"
+        log.warning("writing order %s to the buyer failed (attempt %d), retrying at %s: %s", order_id, attempt,
+                    record.not_before.isoformat(), error)
+        return "retry_scheduled"
 
     async def _refused(self, message: KafkaMessage, state: OrderState, fulfillment_id: str, action: BuyerAction,
                        error: str) -> None:
         placed = state.order
         assert placed is not None
-        await self._dead_letter(message, state.order_id,
-                                f"{placed.buyer.connection} refused to {_verb(action)} for seller fulfilment "
-                                f"{fulfillment_id} on buyer order {placed.buyer.order_ref}: {error}; not tried "
-                                "again until the seller's fulfilment changes")
-
-    async def _dead_letter(self, message: KafkaMessage, order_id: str, text: str) -> None:
-        letter = dead_letter(message, reason="platform_rejected", text=text, order_id=order_id,
-                             rejected_event_id=None, at=self._clock(), stage=STAGE)
-        await self._send(self._topics.dead_letters, encode_dead_letter(letter, key=order_id, source=SOURCE), None)
-        log.warning("dead-lettered order %s as platform_rejected: %s", order_id, text)
-
+        await self._outbox.reject(message, order_id=state.order_id,
+                                  text=f"{placed.buyer.connection} refused to {_verb(action)} for seller fulfillment "
+                                  f"{fulfillment_id} on buyer order {placed.buyer.order_ref}: {error}; not tried "
+                                  "again until the seller's fulfillment changes")
 
 
 def ledger_view(placed: OrderPlaced, record: FulfillmentRecord) -> FulfillmentRecorded | FulfillmentCancelled:
-    """The ledger's view of one seller fulfilment as the event `buyer_action` takes: its current lines, carrier
+    """The ledger's view of one seller fulfillment as the event `buyer_action` takes: its current lines, carrier
     (canonical) and tracking (URLs built), or its cancellation. The event id is not a real event's."""
     source = SourceRef(partner=placed.seller.partner, connection=placed.seller.connection,
                        platform=placed.seller.platform)
@@ -281,9 +262,9 @@ def ledger_view(placed: OrderPlaced, record: FulfillmentRecord) -> FulfillmentRe
 
 def _verb(action: BuyerAction) -> str:
     if isinstance(action, Create):
-        return "create a fulfilment"
+        return "create a fulfillment"
     if isinstance(action, UpdateTracking):
         return "update the tracking"
     if isinstance(action, Replace):
-        return "replace a fulfilment"
-    return "cancel a fulfilment"
+        return "replace a fulfillment"
+    return "cancel a fulfillment"

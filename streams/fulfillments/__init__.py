@@ -1,9 +1,11 @@
-"""Seller fulfilments in (issue 4, point 4): which seller orders to read, reading their fulfilments, and
-publishing `fulfillment.recorded` / `fulfillment.cancelled` for what is new or changed (`ledger.fulfillment_sync`).
+"""Seller fulfillments in: reading the fulfillments of the seller orders that changed (or that the sweep asks for)
+and publishing `fulfillment.recorded` / `fulfillment.cancelled` for what is new or changed
+(`ledger.fulfillment_sync`). Which seller orders changed is found by the seller connection's poll
+(`streams.polling.seller_orders`), which publishes the check records this package defines.
 
-- `scanner`: a seller connection's poll (run by the poller agent on its tick): changed seller orders that carry our
-  reference become check records on `<prefix>.seller-checks`, keyed by order id;
+- `records`: the check records on `<prefix>.seller-checks`, keyed by order id;
+- `tables`: the `seller-fulfillments` table (what was published per seller fulfillment, the watch window);
 - `checker`: the check agent's work per record, next to the order's state (co-partitioned);
-- `entries`: the check records and the `seller-fulfillments` table;
+- `sweep`: every interval, asks again for failed reads and for orders whose platform keeps tracking edits quiet;
 - `wiring`: registers the topic, the table, the agent and the sweep timer.
 """

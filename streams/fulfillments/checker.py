@@ -1,5 +1,6 @@
-"""The check agent's work: read one stored order's fulfilments from its seller's platform and publish what is new
-or changed (`ledger.fulfillment_sync.seller_events`) on fulfillment-events. Never raises (DESIGN.md §5).
+"""The check agent's work: read one stored order's fulfillments from its seller's platform and publish what is new
+or changed (`ledger.fulfillment_sync.seller_events`) on fulfillment-events. Never raises (an exception escaping an
+agent's loop would lose the record).
 
 Per check record, in the order's partition (beside the order table and the seller-orders table):
 1. a record that is not a check: logged, counted `invalid`;
@@ -7,7 +8,7 @@ Per check record, in the order's partition (beside the order table and the selle
 3. an order the ledger does not know, or that was never created on a seller's platform: counted `unknown_order`
    (the seller's store carries a reference we did not write, or the creation is still being recorded);
 4. an order whose seller is another connection: dead-lettered as `tenant_mismatch` (a store may only touch its
-   own orders, issue 4 point 7);
+   own orders);
 5. an order shipped longer ago than `polling.shipped_watch`: not read (`outside_watch`), its entry removed;
 6. otherwise `fulfillments(seller order ref, known_refs=refs published before)` is read; the events are queued on
    the idempotent producer and flushed, then what was published is stored. A crash before the store republishes
@@ -21,30 +22,31 @@ are logged and counted in `fulfillsync_seller_fulfillment_problems_total`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter
 
 from connectors.base import ConnectorError, SellerConnector, described
+from ledger import OrderState
 from ledger.fulfillment_sync import StoredSellerOrder, seller_events
 from schemas.config import Config, Connection
 from schemas.events import OrderPlaced
-from streams.connector_cache import ConnectorCache
-from streams.fulfillments.entries import CheckRecord, SellerWatch, SellerWatchTable, decode_check
-from streams.orders.table import OrderStates, shipped_event
-from streams.polling.buyer_orders import source_of
-from streams.polling.sink import EventSink
-from streams.records import EncodedRecord, KafkaMessage, dead_letter, encode_dead_letter, position
-from streams.sellers.entries import SellerOrderTable
+from streams.fulfillments.records import CheckRecord, decode_check
+from streams.fulfillments.tables import SellerWatch
+from streams.kit.connectors import ConnectorCache
+from streams.kit.dead_letters import DeadLetterMetrics, dead_letter, encode_dead_letter
+from streams.kit.producer import EventSink
+from streams.kit.records import KafkaMessage, Send, position, source_of
+from streams.kit.tables import TypedTable
+from streams.orders.tables import shipped_event
+from streams.sellers.tables import SellerOrderEntry
 
-log = logging.getLogger("fulfillsync.fulfillments")
+log = logging.getLogger(__name__)
 
 STAGE = "seller_fulfillments"
 SOURCE = "/fulfillsync/seller-fulfillments"
-Send = Callable[[str, EncodedRecord], Awaitable[None]]
-"""Publishes one record (a dead letter) with Faust's producer; raises if the producer refuses it."""
 ConnectorFactory = Callable[[Connection], SellerConnector]
 
 
@@ -61,7 +63,7 @@ class CheckMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.checks = Counter("fulfillsync_seller_checks", "Seller order checks by connection and outcome",
                               ["connection", "outcome"], registry=registry)
-        self.problems = Counter("fulfillsync_seller_fulfillment_problems", "Seller fulfilments that produced no "
+        self.problems = Counter("fulfillsync_seller_fulfillment_problems", "Seller fulfillments that produced no "
                                 "event, by connection and reason", ["connection", "reason"], registry=registry)
         self.published = Counter("fulfillsync_seller_fulfillment_events", "fulfillment.* events published from "
                                  "seller platforms, by connection and type", ["connection", "type"],
@@ -69,11 +71,12 @@ class CheckMetrics:
 
 
 class FulfillmentChecker:
-    """Reads seller fulfilments for check records; see the module docstring for the contract."""
+    """Reads seller fulfillments for check records; see the module docstring for the contract."""
 
-    def __init__(self, *, config: Config, topics: CheckTopics, orders: OrderStates, seller_orders: SellerOrderTable,
-                 watch: SellerWatchTable, events: EventSink, send: Send, connector_for: ConnectorFactory,
-                 metrics: CheckMetrics, clock: Callable[[], datetime]) -> None:
+    def __init__(self, *, config: Config, topics: CheckTopics, orders: TypedTable[OrderState],
+                 seller_orders: TypedTable[SellerOrderEntry], watch: TypedTable[SellerWatch], events: EventSink,
+                 send: Send, dead_letters: DeadLetterMetrics, connector_for: ConnectorFactory, metrics: CheckMetrics,
+                 clock: Callable[[], datetime]) -> None:
         self._connections = {connection.id: connection for connection in config.connections}
         self._shipped_watch = config.polling.shipped_watch
         self._topics = topics
@@ -82,6 +85,7 @@ class FulfillmentChecker:
         self._watch = watch
         self._events = events
         self._send = send
+        self._dead_letters = dead_letters
         self._connectors = ConnectorCache(connector_for)
         self._metrics = metrics
         self._clock = clock
@@ -96,7 +100,7 @@ class FulfillmentChecker:
             await self._process(message)
         except Exception:
             self._metrics.checks.labels("unknown", "internal_error").inc()
-            log.exception("seller fulfilment check %s failed; the next poll or sweep asks again", position(message))
+            log.exception("seller fulfillment check %s failed; the next poll or sweep asks again", position(message))
 
     async def _process(self, message: KafkaMessage) -> None:
         check = decode_check(message.value)
@@ -139,7 +143,7 @@ class FulfillmentChecker:
         except Exception as error:
             self._watch.put(check.order_id, watch.model_copy(update={"read_failed_at": now}))
             self._count(connection, "read_failed")
-            log.warning("%s: reading the fulfilments of order %s (seller order %s) failed; asked again at the next "
+            log.warning("%s: reading the fulfillments of order %s (seller order %s) failed; asked again at the next "
                         "sweep: %s", connection.id, check.order_id, created.order_ref, described(error),
                         exc_info=not isinstance(error, ConnectorError))
             return
@@ -157,7 +161,7 @@ class FulfillmentChecker:
             log.info("%s: order %s: %s %s (event %s)", connection.id, check.order_id, event.type,
                      event.fulfillment_id, event.event_id)
         self._count(connection, "changed" if sync.events else "unchanged")
-        log.debug("%s: order %s (%s check): read %d fulfilment(s), %d event(s)", connection.id, check.order_id,
+        log.debug("%s: order %s (%s check): read %d fulfillment(s), %d event(s)", connection.id, check.order_id,
                   check.reason, len(found), len(sync.events))
 
     async def _tenant_mismatch(self, message: KafkaMessage, check: CheckRecord, placed: OrderPlaced) -> None:
@@ -165,7 +169,8 @@ class FulfillmentChecker:
                 f"{check.order_id}, which belongs to seller connection {placed.seller.connection}; not read")
         letter = dead_letter(message, reason="tenant_mismatch", text=text, order_id=check.order_id,
                              rejected_event_id=None, at=self._clock(), stage=STAGE)
-        await self._send(self._topics.dead_letters, encode_dead_letter(letter, key=check.order_id, source=SOURCE))
+        await self._send(self._topics.dead_letters, encode_dead_letter(letter, key=check.order_id, source=SOURCE), None)
+        self._dead_letters.count(letter)
         self._metrics.checks.labels(check.connection_id, "tenant_mismatch").inc()
         log.warning("dead-lettered %s as tenant_mismatch: %s", position(message), text)
 

@@ -1,7 +1,7 @@
 """The sweep: every poll interval, each worker asks again for the orders of its own partitions that the changed-
 orders feed cannot be trusted with: orders whose last read failed, and, once per `polling.sweep_interval` each
 (default 15 minutes, never more often than the poll interval), watched orders on platforms whose tracking edits
-keep the order's modified time (`connectors.registry.needs_direct_reads`). New fulfilments change the order on
+keep the order's modified time (`connectors.registry.needs_direct_reads`). New fulfillments change the order on
 those platforms too, so the changed-orders feed sees them; only edits wait for the sweep.
 
 The sweep never piles up work: an order is not asked for again while the check it asked for last has not been
@@ -21,16 +21,18 @@ from datetime import datetime
 
 from connectors.registry import needs_direct_reads
 from schemas.config import Config
-from streams.fulfillments.entries import CheckRecord, SellerWatch, SellerWatchTable
-from streams.polling.sink import RecordSink
+from streams.fulfillments.records import CheckRecord
+from streams.fulfillments.tables import SellerWatch
+from streams.kit.producer import RecordSink
+from streams.kit.tables import TypedTable
 
-log = logging.getLogger("fulfillsync.fulfillments")
+log = logging.getLogger(__name__)
 
 
 class Sweep:
     """Publishes the sweep's check records on `topic` (seller-checks) through `sink`."""
 
-    def __init__(self, *, config: Config, topic: str, watch: SellerWatchTable, sink: RecordSink,
+    def __init__(self, *, config: Config, topic: str, watch: TypedTable[SellerWatch], sink: RecordSink,
                  clock: Callable[[], datetime]) -> None:
         self._platforms = {connection.id: connection.platform for connection in config.connections
                            if connection.role == "seller"}

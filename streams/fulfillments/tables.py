@@ -1,48 +1,20 @@
-"""The check records of `<prefix>.seller-checks` and the `seller-fulfillments` table.
+"""The `seller-fulfillments` table: order id -> `SellerWatch`: the seller connection and order ref, what was last
+published per seller fulfillment ref (`ledger.fulfillment_sync.LastPublished`), and when the order was seen shipped
+(its watch window).
 
-- A check record asks for one stored order's fulfilments to be read from its seller's platform now: because the
-  seller's order changed (`changed`, from the seller connection's poll), because the order is watched on a platform
-  whose tracking edits do not move the order's modified time (`sweep`), or because the last read failed (`retry`,
-  asked by the sweep one interval later). Keyed by order id, in the order's partition.
-- The table: order id -> `SellerWatch`: the seller connection and order ref, what was last published per seller
-  fulfilment ref (`ledger.fulfillment_sync.LastPublished`), and when the order was seen shipped (its watch window).
-
-Values are JSON. An entry that cannot be read is treated as empty and logged: the next read republishes the seller's
-fulfilments with the same event ids, which the ledger recognises as duplicates.
+Values are JSON. An entry that cannot be read is read as absent (logged): the next read republishes the seller's
+fulfillments with the same event ids, which the ledger recognises as duplicates.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ledger.fulfillment_sync import LastPublished
-from streams.records import decode_internal
-
-log = logging.getLogger("fulfillsync.fulfillments")
-
-CheckReason = Literal["changed", "sweep", "retry"]
-
-
-class CheckRecord(BaseModel):
-    """Read the fulfilments of stored order `order_id` (seller order `seller_order_ref` on `connection_id`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    order_id: str = Field(min_length=1)
-    connection_id: str = Field(min_length=1)
-    seller_order_ref: str = Field(min_length=1)
-    reason: CheckReason
-    requested_at: AwareDatetime
-
-
-def decode_check(value: bytes | None) -> CheckRecord | str:
-    """The seller check record in a record value, or a short reason why it is none (never raises)."""
-    return decode_internal(CheckRecord, value, "a seller check record")
+from streams.kit.tables import TableSpec
 
 
 class PublishedEntry(BaseModel):
@@ -65,7 +37,7 @@ class PublishedEntry(BaseModel):
 
 
 class SellerWatch(BaseModel):
-    """One stored order as the seller-fulfilment checker keeps it."""
+    """One stored order as the seller-fulfillment checker keeps it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -91,34 +63,5 @@ class SellerWatch(BaseModel):
         return self.shipped_at is None or now - self.shipped_at <= shipped_watch
 
 
-class SellerWatchTable:
-    """Typed access to the seller-fulfilment table."""
-
-    def __init__(self, table: MutableMapping[bytes, bytes]) -> None:
-        self._table = table
-
-    def get(self, order_id: str) -> SellerWatch | None:
-        raw = self._table.get(order_id.encode())
-        return None if raw is None else _decode(order_id, raw)
-
-    def put(self, order_id: str, entry: SellerWatch) -> None:
-        self._table[order_id.encode()] = entry.model_dump_json().encode()
-
-    def delete(self, order_id: str) -> None:
-        self._table.pop(order_id.encode(), None)
-
-    def items(self) -> Iterator[tuple[str, SellerWatch]]:
-        """Every readable entry of this worker's partitions (for the sweep)."""
-        for key, raw in list(self._table.items()):
-            order_id = key.decode("utf-8", "replace")
-            entry = _decode(order_id, raw)
-            if entry is not None:
-                yield order_id, entry
-
-
-def _decode(order_id: str, raw: bytes) -> SellerWatch | None:
-    try:
-        return SellerWatch.model_validate_json(raw)
-    except ValidationError:
-        log.error("seller-fulfilment entry of %s is unreadable; its fulfilments are republished", order_id)
-        return None
+SELLER_FULFILLMENTS = TableSpec("seller-fulfillments", SellerWatch, unreadable="absent",
+                                help="order id -> what was published per seller fulfillment, and its watch window")

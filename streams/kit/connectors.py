@@ -1,5 +1,6 @@
-"""One connector per connection for an agent, made on first use and closed together when the agent stops, and the
-in-call retry policies the agents make them with."""
+"""One connector per connection for each agent that calls platforms, made on first use and closed by the worker's
+stop hook (`streams.kit.context.WiringContext.connectors`), and the in-call retry policies the agents make them
+with."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ SINK_RETRY = RetryPolicy(attempts=2, initial_delay_s=0.2, max_delay_s=1.0, max_r
 READ_RETRY = RetryPolicy(attempts=5, initial_delay_s=0.5, max_delay_s=4.0, max_retry_after_s=10.0)
 """Polls and seller checks (reads): a read that fails after these waits for the next tick or sweep, a poll
 interval away, so it retries for up to about 15 s in-call. That holds up only the connection's own lane
-(`streams.lanes`: one poll per connection at a time, at most `PER_CONNECTION` checks), not other stores."""
+(`streams.kit.lanes`: one poll per connection at a time, at most `PER_CONNECTION` checks), not other stores."""
 
 
 def sink_connector(connection: Connection) -> StoreConnector:

@@ -1,9 +1,9 @@
 """Concurrent work on one agent's records without committing past a record still in flight.
 
 An agent at Faust's `concurrency=1` handles one record at a time, so a slow platform holds up every other store's
-records behind it; `concurrency > 1` lets faust commit past a record still in flight (DESIGN.md §5: its
-`Consumer._new_offset` accepts a gap of one offset). `Lanes` keeps the agent at concurrency 1 with manual acks
-(`stream.noack()`, `Event.ack`) and runs each record's work in its own task:
+records behind it; `concurrency > 1` lets faust commit past a record still in flight (docs/architecture.md, "Known
+traps": its `Consumer._new_offset` accepts a gap of one offset). `Lanes` keeps the agent at concurrency 1 with
+manual acks (`stream.noack()`, `Event.ack`) and runs each record's work in its own task:
 - records with the same `key` (an order id, a connection id) run one after the other, in arrival order, so the
   per-order protocols (read the table, write the platform, record) never interleave;
 - at most `per_group` records of one `group` (the connection whose platform the work calls) run at once, and at

@@ -1,23 +1,22 @@
-"""Kafka records <-> our events: decoding inputs, encoding outputs with CloudEvents headers, and building
-dead-letter records that keep the original record whole.
+"""Kafka records <-> our events: what an agent reads of a record, decoding inputs and internal records, encoding
+outputs with CloudEvents headers, and `Send`, the one way an agent publishes through the worker's Faust producer.
 
-Decoding never raises: a record that is not a valid input becomes an `InvalidInput` with a reason code.
+Decoding never raises: a record that is not a valid input becomes an `InvalidInput` with a reason code; an internal
+record that does not decode becomes a short reason string.
 """
 
 from __future__ import annotations
 
-import base64
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from schemas.cloudevents import Headers, RawHeaders, binary_headers, header_map
-from schemas.events import INPUT_EVENT_ADAPTER, AnyInput, DeadLetter, OriginalRecord
-from schemas.ids import event_id
-
-InputEvent = AnyInput
+from schemas.cloudevents import Headers, RawHeaders, binary_headers
+from schemas.config import Connection
+from schemas.events import INPUT_EVENT_ADAPTER, InputEvent
 
 LEDGER_SOURCE = "/fulfillsync/ledger"
 
@@ -63,9 +62,17 @@ class InvalidInput:
 
 @dataclass(frozen=True)
 class EncodedRecord:
+    """A record ready to produce: key, value and headers as bytes."""
+
     key: bytes
     value: bytes
     headers: Headers
+
+
+Send = Callable[[str, EncodedRecord, int | None], Awaitable[None]]
+"""Publishes one record on a topic (by name) with the worker's Faust producer, on the given partition (None: by
+key). Faust flushes that producer before it commits the offset of the record being handled, so what an agent sends
+while handling a record is delivered before that record counts as done. Raises if the producer refuses it."""
 
 
 def position(message: KafkaMessage) -> str:
@@ -117,42 +124,6 @@ def encode_event(record: BaseModel, *, order_id: str, record_id: str, record_typ
     )
 
 
-def encode_dead_letter(letter: DeadLetter, *, key: str, source: str = LEDGER_SOURCE) -> EncodedRecord:
-    """`letter` as a dead-letters record keyed by `key` (its order id, or the rejected record's key)."""
-    return encode_event(letter, order_id=key, record_id=letter.event_id, record_type=letter.type,
-                        time=letter.dead_lettered_at, source=source)
-
-
-def dead_letter(message: KafkaMessage, *, reason: str, text: str, order_id: str | None, rejected_event_id: str | None,
-                at: datetime, stage: str = "ledger") -> DeadLetter:
-    """The dead-letter record for `message`. Its id is deterministic: from the rejected event's id and the
-    reason when the record parsed, else from the record's position."""
-    if rejected_event_id is not None:
-        letter_id = event_id("dead_letter", rejected_event_id, reason)
-    else:
-        letter_id = event_id("dead_letter", position(message), reason)
-    return DeadLetter(
-        event_id=letter_id, order_id=order_id, reason=reason, message=text, stage=stage,
-        dead_lettered_at=at, original=_original(message),
-    )
-
-
-def _original(message: KafkaMessage) -> OriginalRecord:
-    value_text: str | None = None
-    value_b64: str | None = None
-    if message.value is not None:
-        try:
-            value_text = message.value.decode("utf-8")
-        except UnicodeDecodeError:
-            value_b64 = base64.b64encode(message.value).decode()
-    headers = list(header_map(message.headers).items())
-    return OriginalRecord(
-        topic=message.topic, partition=message.partition, offset=message.offset,
-        key=message.key.decode("utf-8", "replace") if message.key is not None else None,
-        value=value_text, value_base64=value_b64, headers=headers,
-    )
-
-
 Internal = TypeVar("Internal", bound=BaseModel)
 
 
@@ -176,3 +147,8 @@ dead-lettered or logged by our code instead of dropped by Faust's decoder."""
 def utc_now() -> datetime:
     """The agents' default clock."""
     return datetime.now(UTC)
+
+
+def source_of(connection: Connection) -> str:
+    """The CloudEvents `source` of events observed on `connection`."""
+    return f"/fulfillsync/connections/{connection.id}"

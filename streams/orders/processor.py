@@ -1,6 +1,6 @@
 """The ledger agent's work for one record: read the order's state, apply the input, publish, store.
 
-Failure behaviour (DESIGN.md §5):
+Failure behaviour (docs/architecture.md, "Known traps"):
 - a record that is not a valid input is dead-lettered (`invalid_payload`) and the loop goes on;
 - a rejection by the ledger is dead-lettered with the ledger's reason; the order's state is unchanged;
 - an unexpected exception is logged and the record dead-lettered as `internal_error`, never re-raised, because
@@ -8,39 +8,36 @@ Failure behaviour (DESIGN.md §5):
 - outputs are handed to the producer before the state is stored, and Faust flushes the producer before it
   commits offsets; if the worker dies in between, the record is read again and the ledger returns the same
   outputs with the same ids (see `ledger.apply`);
-- an input applied (or recognised as a duplicate) on an order with fulfilments is followed by a push record on
+- an input applied (or recognised as a duplicate) on an order with fulfillments is followed by a push record on
   `<prefix>.buyer-pushes` (keyed by order id, in the input's partition), also before the state is stored: the
-  buyer tracking sink then writes what changed to the buyer's order (streams.buyers).
+  buyer tracking sink then writes what changed to the buyer's order (`streams.buyers`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from ledger import OrderState, Output, Rejection, apply, new_state
-from schemas.events import DeadLetter, OrderReopened, OrderShipped, OrderTrackingUpdated
+from schemas.events import DeadLetter, InputEvent, OrderReopened, OrderShipped, OrderTrackingUpdated
 from schemas.topics import TopicNames
-from streams.metrics import Metrics
-from streams.orders.table import decode_state, encode_state
-from streams.records import (
-    EncodedRecord,
-    InputEvent,
+from streams.kit.dead_letters import DeadLetterMetrics, dead_letter, encode_dead_letter
+from streams.kit.records import (
     InvalidInput,
     KafkaMessage,
     RebuiltMessage,
-    dead_letter,
+    Send,
     decode_input,
-    encode_dead_letter,
     encode_event,
     position,
+    utc_now,
 )
+from streams.kit.tables import TypedTable
+from streams.orders.metrics import LedgerMetrics
 
-log = logging.getLogger("fulfillsync.ledger")
+log = logging.getLogger(__name__)
 
-Send = Callable[[str, EncodedRecord], Awaitable[None]]
-"""Publishes one record on a topic (by name); raises if the producer refuses it."""
 Push = Callable[[str, str | None, int], Awaitable[None]]
 """Asks the buyer tracking sink to bring the buyer's order `order_id` in line with its state; then the order's
 buyer connection (None before its order.placed) and the partition of the input record (the order's partition);
@@ -50,17 +47,18 @@ raises if the producer refuses it."""
 class LedgerProcessor:
     """Processes records of order-events and fulfillment-events against the order table.
 
-    `table` maps an order id (UTF-8) to its state as zlib-compressed JSON (a shipped 10-line order: 8.7 KB of
-    JSON, 1.5 KB stored), so the changelog and RocksDB carry a sixth of the bytes; `send` publishes a record.
+    `table` is the order table (`streams.orders.tables.ORDERS`); `send` publishes a record.
     """
 
-    def __init__(self, *, table: MutableMapping[bytes, bytes], send: Send, names: TopicNames, metrics: Metrics,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), push: Push | None = None) -> None:
+    def __init__(self, *, table: TypedTable[OrderState], send: Send, names: TopicNames, metrics: LedgerMetrics,
+                 dead_letters: DeadLetterMetrics, clock: Callable[[], datetime] = utc_now,
+                 push: Push | None = None) -> None:
         self._table = table
         self._push = push
         self._send = send
         self._names = names
         self._metrics = metrics
+        self._dead_letters = dead_letters
         self._clock = clock
         self._allowed = {
             names.order_events: frozenset({"order.placed", "order.buyer_cancelled"}),
@@ -89,9 +87,8 @@ class LedgerProcessor:
             await self._dead_letter(message, decoded.reason, decoded.message, order_id=decoded.order_id,
                                     rejected_event_id=None)
             return
-        key = decoded.order_id.encode()
-        stored = self._table.get(key)
-        state = decode_state(stored) if stored else new_state(decoded.order_id)
+        stored = self._table.get(decoded.order_id)
+        state = stored if stored is not None else new_state(decoded.order_id)
         result = apply(state, decoded, position(message))
         self._metrics.inputs.labels(decoded.type, result.status).inc()
         if result.status in ("held", "stale"):
@@ -104,7 +101,7 @@ class LedgerProcessor:
             placed = result.state.order
             await self._push(decoded.order_id, placed.buyer.connection if placed else None, message.partition)
         if result.state is not state:
-            self._table[key] = encode_state(result.state)
+            self._table.put(decoded.order_id, result.state)
 
     async def _publish(self, output: Output, message: KafkaMessage, event: InputEvent, before: OrderState) -> None:
         if isinstance(output, Rejection):
@@ -114,7 +111,7 @@ class LedgerProcessor:
             return
         await self._send(self._names.shipped_orders, encode_event(
             output, order_id=output.order_id, record_id=output.event_id, record_type=output.type,
-            time=_output_time(output)))
+            time=_output_time(output)), None)
         self._metrics.outputs.labels(output.type).inc()
         log.info("%s %s (event %s)", output.order_id, output.type, output.event_id)
 
@@ -123,8 +120,8 @@ class LedgerProcessor:
         letter: DeadLetter = dead_letter(message, reason=reason, text=text, order_id=order_id,
                                          rejected_event_id=rejected_event_id, at=self._clock())
         await self._send(self._names.dead_letters, encode_dead_letter(
-            letter, key=order_id or (message.key or b"").decode("utf-8", "replace")))
-        self._metrics.dead_letters.labels(letter.stage, reason).inc()
+            letter, key=order_id or (message.key or b"").decode("utf-8", "replace")), None)
+        self._dead_letters.count(letter)
         log.warning("dead-lettered %s as %s: %s", position(message), reason, text)
 
 

@@ -1,37 +1,28 @@
-"""The order table's values: the ledger's `OrderState` per order id, as zlib-compressed JSON (a shipped 10-line
+"""The order table (`orders`): order id -> the ledger's `OrderState`, as zlib-compressed JSON (a shipped 10-line
 order: 8.7 KB of JSON, 1.5 KB stored), so the changelog and RocksDB carry a sixth of the bytes.
 
-The ledger agent writes it; the seller-fulfilment checker and the buyer tracking sink read it in the same partition
-(their topics are keyed by order id and co-partitioned with order-events)."""
+The ledger agent writes it; the seller fulfillment checker and the buyer tracking sink read it in the same
+partition (their topics are keyed by order id and co-partitioned with order-events). An unreadable value raises
+(`UnreadableEntry`): the ledger dead-letters the input that met it, the readers log and skip the record.
+"""
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Mapping, MutableMapping
-
 from ledger import OrderState
 from schemas.events import OrderShipped
+from streams.kit.tables import TableSpec
+
+ORDERS = TableSpec("orders", OrderState, unreadable="raise", compressed=True,
+                   help="order id -> the ledger's state of the order")
 
 
 def decode_state(raw: bytes) -> OrderState:
-    """The state in a table value. Raises (zlib.error, pydantic.ValidationError) for a value that is not one."""
-    return OrderState.model_validate_json(zlib.decompress(raw))
+    """The state in a table value. Raises `UnreadableEntry` for a value that is not one."""
+    return ORDERS.decode(raw)
 
 
 def encode_state(state: OrderState) -> bytes:
-    return zlib.compress(state.model_dump_json().encode(), 1)
-
-
-class OrderStates:
-    """Read access to the order table for the agents beside the ledger."""
-
-    def __init__(self, table: Mapping[bytes, bytes] | MutableMapping[bytes, bytes]) -> None:
-        self._table = table
-
-    def get(self, order_id: str) -> OrderState | None:
-        """The order's state, or None when the ledger has none. Raises for an unreadable value."""
-        raw = self._table.get(order_id.encode())
-        return None if raw is None else decode_state(raw)
+    return ORDERS.encode(state)
 
 
 def shipped_event(state: OrderState) -> OrderShipped | None:

@@ -16,7 +16,7 @@ published and logged once; the entry remembers the id. The connectors return an 
 a re-publication after a crash carries the same event id, a duplicate the ledger drops. An entry that cannot be
 read is skipped (logged by the table).
 The walk tells the connector which listed orders it needs nothing of (`skip`): a known order whose cancellation
-mark is the one its entry recorded (nothing cancelled since; most such changes are our own fulfilment writes),
+mark is the one its entry recorded (nothing cancelled since; most such changes are our own fulfillment writes),
 and an order that routed nothing at the same `updated_at`. Connectors that list light (Shopify) then read only
 the others in full; an entry records the mark of every full read, with or without new cancellations.
 An order that routes nothing (only the buyer's own products, or cancelled) is not recorded, so a corrected
@@ -41,22 +41,14 @@ from ledger.routing import RoutingError, buyer_cancellation, buyer_cancelled_eve
 from schemas.config import Config, Connection
 from schemas.events import OrderBuyerCancelled, OrderPlaced
 from schemas.platform import ChangedOrder, PlatformOrder
-from streams.polling.cursors import BuyerOrderEntry, BuyerOrderTable, CursorTable
+from streams.kit.producer import EventSink
+from streams.kit.records import source_of
 from streams.polling.metrics import PollingMetrics
-from streams.polling.sink import EventSink
+from streams.polling.tables import MAX_PAGES_PER_POLL, BuyerOrderEntry, BuyerOrderTable, CursorTable
 
-log = logging.getLogger("fulfillsync.polling.buyer")
+log = logging.getLogger(__name__)
 
 UNROUTED_MEMORY = 10_000
-MAX_PAGES_PER_POLL = 200
-"""A walk longer than this continues at the next tick (from the stored cursor), so one busy store cannot hold
-the poller agent, and the connections behind it, indefinitely."""
-
-
-def source_of(connection: Connection) -> str:
-    """The CloudEvents `source` of events observed on `connection`."""
-    return f"/fulfillsync/connections/{connection.id}"
-
 
 @dataclass(frozen=True)
 class _Cancelled:

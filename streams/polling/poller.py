@@ -1,5 +1,5 @@
-"""The poller agent's work for one tick record. Never raises (DESIGN.md §5: an exception escaping the agent's
-loop loses the record silently); every outcome is logged and counted in `fulfillsync_poll_ticks_total` or
+"""The poller agent's work for one tick record. Never raises (an exception escaping the agent's loop loses the
+record silently); every outcome is logged and counted in `fulfillsync_poll_ticks_total` or
 `fulfillsync_polls_total`.
 
 Per tick, in order:
@@ -11,7 +11,7 @@ Per tick, in order:
    is a duplicate only when a poll began after the webhook arrived (that poll saw its change), so a burst of
    webhooks costs one poll, and a webhook poll leaves the schedule's slot as it was;
 5. otherwise the connection is polled: a buyer's new orders become `order.placed` (`buyer_orders`); a seller's
-   changed orders of ours become check records, read by the check agent (`streams.fulfillments.scanner`); then
+   changed orders of ours become check records, read by the check agent (`seller_orders`); then
    the slot is recorded.
 Poll failures: `RetryableError` (429, 5xx, timeouts) is logged as a warning, `PermanentError` (4xx, an unreadable
 cursor) as an error with the platform's message; both keep the cursor of the last fully published page and the
@@ -29,15 +29,15 @@ from datetime import datetime
 
 from connectors.base import PermanentError, RetryableError, StoreConnector, described
 from schemas.config import Config, Connection
-from streams.connector_cache import ConnectorCache
-from streams.fulfillments.scanner import SellerOrderScanner
+from streams.kit.connectors import ConnectorCache
+from streams.kit.records import KafkaMessage, position
 from streams.polling.buyer_orders import BuyerOrderPublisher
-from streams.polling.cursors import CursorTable
 from streams.polling.metrics import PollingMetrics
+from streams.polling.seller_orders import SellerOrderScanner
+from streams.polling.tables import CursorTable
 from streams.polling.ticks import PollTick, decode_tick, slot_of
-from streams.records import KafkaMessage, position
 
-log = logging.getLogger("fulfillsync.polling")
+log = logging.getLogger(__name__)
 
 ConnectorFactory = Callable[[Connection], StoreConnector]
 

@@ -1,5 +1,5 @@
 """A seller connection's poll: walk `changed_orders_since` (the connector's light listing) from the stored cursor and
-ask for the fulfilments of every changed order that fulfillsync created (it carries our order id,
+ask for the fulfillments of every changed order that fulfillsync created (it carries our order id,
 `ChangedOrder.our_order_id`) to be read.
 
 The poller agent runs it on the connection's tick; the reads themselves happen in the check agent, next to the
@@ -7,7 +7,7 @@ order's state (the tick's partition is the connection's, not the order's). Per p
 1. one check record per changed order of ours is queued on the idempotent producer (`<prefix>.seller-checks`,
    keyed by order id, so it lands in the order's partition);
 2. `flush` waits until they are delivered (it raises if any is not: the cursor is not stored and the next tick
-   reads the page again; a repeated check only re-reads fulfilments);
+   reads the page again; a repeated check only re-reads fulfillments);
 3. the page's cursor is stored.
 The seller's own orders (no reference of ours) are skipped. Whether a changed order is still watched (open, or
 shipped within `polling.shipped_watch`) is decided by the checker, which knows the order's state.
@@ -22,10 +22,9 @@ from datetime import datetime
 
 from connectors.base import SellerConnector
 from schemas.config import Connection
-from streams.fulfillments.entries import CheckRecord
-from streams.polling.buyer_orders import MAX_PAGES_PER_POLL
-from streams.polling.cursors import CursorTable
-from streams.polling.sink import RecordSink
+from streams.fulfillments.records import CheckRecord
+from streams.kit.producer import RecordSink
+from streams.polling.tables import MAX_PAGES_PER_POLL, CursorTable
 
 
 @dataclass(frozen=True)

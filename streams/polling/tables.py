@@ -7,22 +7,22 @@ being processed): whichever worker owns a connection's ticks owns its state.
   became when first seen. A known order is not routed again (a stored order's lines never change; later changes
   are buyer cancellations, which compare against these events).
 
-Values are JSON; an entry that cannot be read is treated as absent and logged (the poll then starts from the
-connector's start window, and what it republishes carries the same event ids).
+Values are JSON; an entry that cannot be read is read as absent (logged): the poll then starts from the connector's
+start window, and what it republishes carries the same event ids.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import MutableMapping
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from schemas.events import OrderPlaced
+from streams.kit.tables import TableSpec, TypedTable
 
-log = logging.getLogger("fulfillsync.polling")
-
+MAX_PAGES_PER_POLL = 200
+"""A walk longer than this continues at the next tick (from the stored cursor), so one busy store cannot hold
+the poller agent, and the connections behind it, indefinitely."""
 _SEPARATOR = "\x1f"  # cannot occur in connection ids or platform references
 
 
@@ -51,61 +51,48 @@ class BuyerOrderEntry(BaseModel):
     cancel_mark: str | None = None
 
 
-class CursorTable:
-    """Typed access to the poll-cursor table."""
+POLL_CURSORS = TableSpec("poll-cursors", CursorState, unreadable="absent",
+                         help="connection id -> where its next poll starts and the last slot polled")
+BUYER_ORDERS = TableSpec("buyer-orders", BuyerOrderEntry, unreadable="absent",
+                         help="buyer connection + U+001F + buyer order ref -> the order.placed events it became")
 
-    def __init__(self, table: MutableMapping[bytes, bytes]) -> None:
+
+class CursorTable:
+    """The poll-cursor table, with the two updates the poller makes."""
+
+    def __init__(self, table: TypedTable[CursorState]) -> None:
         self._table = table
 
     def get(self, connection_id: str) -> CursorState:
         """The stored state, or a fresh one (no cursor, no slot) when there is none or it is unreadable."""
-        raw = self._table.get(connection_id.encode())
-        if raw is None:
-            return CursorState()
-        try:
-            return CursorState.model_validate_json(raw)
-        except ValidationError:
-            log.error("poll cursor of connection %s is unreadable; polling from its start window", connection_id)
-            return CursorState()
+        return self._table.get(connection_id) or CursorState()
 
     def save_cursor(self, connection_id: str, cursor: str) -> None:
         """Store `cursor`, keeping the slot."""
-        state = self.get(connection_id)
-        self._put(connection_id, state.model_copy(update={"cursor": cursor}))
+        self._table.put(connection_id, self.get(connection_id).model_copy(update={"cursor": cursor}))
 
     def mark_polled(self, connection_id: str, *, slot_start_ms: int, interval_ms: int, at: datetime) -> None:
         """Record that the slot starting at `slot_start_ms` was used, keeping the cursor."""
-        state = self.get(connection_id)
-        self._put(connection_id, state.model_copy(update={
+        self._table.put(connection_id, self.get(connection_id).model_copy(update={
             "slot_start_ms": slot_start_ms, "interval_ms": interval_ms, "polled_at": at}))
-
-    def _put(self, connection_id: str, state: CursorState) -> None:
-        self._table[connection_id.encode()] = state.model_dump_json().encode()
 
 
 class BuyerOrderTable:
-    """Typed access to the buyer-order table."""
+    """The buyer-order table, keyed by (buyer connection, buyer order ref)."""
 
-    def __init__(self, table: MutableMapping[bytes, bytes]) -> None:
+    def __init__(self, table: TypedTable[BuyerOrderEntry]) -> None:
         self._table = table
 
     @staticmethod
-    def key(connection_id: str, order_ref: str) -> bytes:
-        return f"{connection_id}{_SEPARATOR}{order_ref}".encode()
+    def key(connection_id: str, order_ref: str) -> str:
+        return f"{connection_id}{_SEPARATOR}{order_ref}"
 
     def known(self, connection_id: str, order_ref: str) -> bool:
         """Whether this buyer order was already routed (its entry exists, readable or not)."""
-        return self._table.get(self.key(connection_id, order_ref)) is not None
+        return self._table.contains(self.key(connection_id, order_ref))
 
     def get(self, connection_id: str, order_ref: str) -> BuyerOrderEntry | None:
-        raw = self._table.get(self.key(connection_id, order_ref))
-        if raw is None:
-            return None
-        try:
-            return BuyerOrderEntry.model_validate_json(raw)
-        except ValidationError:
-            log.error("buyer order %s of %s has an unreadable entry", order_ref, connection_id)
-            return None
+        return self._table.get(self.key(connection_id, order_ref))
 
     def put(self, connection_id: str, entry: BuyerOrderEntry) -> None:
-        self._table[self.key(connection_id, entry.order_ref)] = entry.model_dump_json().encode()
+        self._table.put(self.key(connection_id, entry.order_ref), entry)

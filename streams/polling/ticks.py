@@ -3,7 +3,7 @@
 A connection's slot is `floor((now - phase) / interval)` (in milliseconds since the epoch). Phases spread the
 connections evenly over the interval (`phases`: in id order, connection i of n starts its slots i/n of an interval
 after the epoch's boundary), so the polls of a 20-connection deployment do not all start in the same second:
-a seller poll's burst of fulfilments reaches the buyers' write lanes while the other connections' polls are
+a seller poll's burst of fulfillments reaches the buyers' write lanes while the other connections' polls are
 quiet, and rate limits shared by a worker see an even load. Adding or removing a connection moves the phases
 once: a connection whose slot boundary moves later is polled one extra time, one whose boundary moves earlier
 skips at most the rest of its current slot. The timer runs far more often than the interval (`timer_period`)
@@ -12,7 +12,7 @@ drifting across them (a drifting timer could land twice in one slot and skip the
 leaders during a rebalance, a restarted leader) are harmless: the poller polls a connection at most once per
 slot.
 
-Tick records are internal (not part of DESIGN.md §3): JSON `{connection_id, slot, interval_ms, phase_ms,
+Tick records are internal (not part of the public contract): JSON `{connection_id, slot, interval_ms, phase_ms,
 published_at, reason}`, keyed by the connection id (`phase_ms` absent: 0, as ticks were before phases).
 """
 
@@ -26,7 +26,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.config import Connection
-from streams.records import decode_internal
+from streams.kit.records import decode_internal
 
 MAX_TIMER_PERIOD = timedelta(seconds=1)
 

@@ -8,31 +8,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-import faust
-from prometheus_client import CollectorRegistry
-
-from schemas.config import Config
-from schemas.topics import TopicNames
-from streams.connector_cache import read_connector
-from streams.fulfillments.scanner import SellerOrderScanner
-from streams.lanes import IN_FLIGHT, Lanes, run_agent
+from streams.kit.connectors import read_connector
+from streams.kit.context import WiringContext
+from streams.kit.lanes import IN_FLIGHT, Lanes, run_agent
 from streams.polling.buyer_orders import BuyerOrderPublisher
-from streams.polling.cursors import BuyerOrderTable, CursorTable
 from streams.polling.metrics import PollingMetrics
 from streams.polling.poller import Poller
-from streams.polling.sink import KafkaEventSink
+from streams.polling.seller_orders import SellerOrderScanner
+from streams.polling.tables import BUYER_ORDERS, POLL_CURSORS, BuyerOrderTable, CursorTable
 from streams.polling.ticks import Ticker, encode_tick, pollable, timer_period
-from streams.records import RAW_TOPIC, utc_now
-from streams.webhooks import WebhookNotice, log_delivery
+from streams.web.webhooks import WebhookNotice, log_delivery
 
-log = logging.getLogger("fulfillsync.polling")
-
-CURSOR_TABLE = "poll-cursors"
-BUYER_ORDER_TABLE = "buyer-orders"
-
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,22 +33,18 @@ class Polling:
     request_poll: Callable[[WebhookNotice], Awaitable[None]]
 
 
-def register_polling(app: faust.App, config: Config, names: TopicNames, registry: CollectorRegistry, *,
-                     table_options: dict[str, Any], clock: Callable[[], datetime] = utc_now) -> Polling:
-    """Add polling to `app`. `table_options` are the RocksDB options of the app's tables."""
-    metrics = PollingMetrics(registry)
-    ticks_topic = app.topic(names.poll_ticks, partitions=config.kafka.partitions, **RAW_TOPIC)
-    tables = {name: app.Table(name, default=None, partitions=config.kafka.partitions, key_type=bytes,
-                              value_type=bytes, options=table_options)
-              for name in (CURSOR_TABLE, BUYER_ORDER_TABLE)}
-    cursors = CursorTable(tables[CURSOR_TABLE])
-    buyer = BuyerOrderPublisher(config=config, topic=names.order_events,
-                                sink=KafkaEventSink(config.kafka.bootstrap_servers), cursors=cursors,
-                                buyer_orders=BuyerOrderTable(tables[BUYER_ORDER_TABLE]), metrics=metrics, clock=clock)
-    seller = SellerOrderScanner(topic=names.seller_checks, sink=KafkaEventSink(config.kafka.bootstrap_servers),
-                                cursors=cursors, clock=clock)
+def register_polling(ctx: WiringContext) -> Polling:
+    """Add polling to the app."""
+    config, names, clock = ctx.config, ctx.names, ctx.clock
+    metrics = PollingMetrics(ctx.registry)
+    ticks_topic = ctx.topic(names.poll_ticks)
+    cursors = CursorTable(ctx.table(POLL_CURSORS))
+    buyer = BuyerOrderPublisher(config=config, topic=names.order_events, sink=ctx.producer, cursors=cursors,
+                                buyer_orders=BuyerOrderTable(ctx.table(BUYER_ORDERS)), metrics=metrics, clock=clock)
+    seller = SellerOrderScanner(topic=names.seller_checks, sink=ctx.producer, cursors=cursors, clock=clock)
     poller = Poller(config=config, cursors=cursors, buyer=buyer, seller=seller, metrics=metrics,
                     connector_for=read_connector, clock=clock)
+    ctx.on_stop(poller.aclose)
     ticker = Ticker(connections=pollable(config.connections), interval=config.polling.interval)
 
     async def publish_ticks() -> None:
@@ -77,11 +62,8 @@ def register_polling(app: faust.App, config: Config, names: TopicNames, registry
         return message.key or b"", message.key or b"", None
 
     async def poll_agent(stream: Any) -> None:
-        """Polls of different connections run concurrently (`streams.lanes`), one connection's in tick order."""
-        try:
-            await run_agent(stream, Lanes(per_group=1, in_flight=IN_FLIGHT), route=route, handle=poller.process)
-        finally:  # the agent stops (shutdown): release the connectors' HTTP clients
-            await poller.aclose()
+        """Polls of different connections run concurrently (`streams.kit.lanes`), one connection's in tick order."""
+        await run_agent(stream, Lanes(per_group=1, in_flight=IN_FLIGHT), route=route, handle=poller.process)
 
     async def request_poll(notice: WebhookNotice) -> None:
         """Publish a webhook tick for the notice's connection; the poller polls it unless a poll began since.
@@ -91,6 +73,6 @@ def register_polling(app: faust.App, config: Config, names: TopicNames, registry
         await ticks_topic.send(key=key, value=value)
         metrics.ticks.labels("webhook").inc()
 
-    app.timer(timer_period(config.polling.interval), on_leader=True, name="poll-ticker")(publish_ticks)
-    app.agent(ticks_topic, name="poller", concurrency=1)(poll_agent)
+    ctx.app.timer(timer_period(config.polling.interval), on_leader=True, name="poll-ticker")(publish_ticks)
+    ctx.agent(ticks_topic, "poller", poll_agent)
     return Polling(poller=poller, request_poll=request_poll)

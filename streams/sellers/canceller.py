@@ -12,7 +12,7 @@ For one cancellation (`cancel`, from order-events or from a retry record):
 4. otherwise `cancel_order` is called with the entry's seller order ref and line refs. Success: the entry records
    the totals as `sent`. `PermanentError` (e.g. the order already shipped): dead-lettered `platform_rejected` with
    the platform's message, the totals recorded as `rejected` so a replay does not call again. `RetryableError` or
-   an unexpected error: a retry record (capped backoff), dead-lettered after `MAX_ATTEMPTS`.
+   an unexpected error: a retry record (`streams.kit.retries`), dead-lettered after `MAX_ATTEMPTS`.
 The seller connection comes from the entry (written at creation); one that is not a configured platform seller
 (manual, removed from the configuration, or an entry from before cancellations existed) is logged and counted
 `unknown_connection`. Nothing raises out of `cancel`: the caller (`SellerOrderCreator`) catches and logs too.
@@ -22,17 +22,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter
 
-from connectors.base import PermanentError, RetryableError, SellerConnector, described
+from connectors.base import SellerConnector
 from schemas.config import Connection
 from schemas.events import OrderBuyerCancelled, OriginalRecord
-from streams.sellers.entries import CancellationTotals, PendingCancellation, SellerOrderEntry, SellerOrderTable
-from streams.sellers.outbox import Outbox
+from streams.kit.dead_letters import message_of
+from streams.kit.retries import Failure, RetryOutbox
+from streams.sellers.records import retry_of
+from streams.sellers.tables import CancellationTotals, PendingCancellation, SellerOrderEntry, SellerOrderTables
 
-log = logging.getLogger("fulfillsync.sellers")
+log = logging.getLogger(__name__)
 
 
 class CancellationMetrics:
@@ -48,21 +49,19 @@ class CancellationMetrics:
 class SellerOrderCanceller:
     """Sends buyer cancellations to sellers' platforms; see the module docstring for the contract."""
 
-    def __init__(self, *, connections: dict[str, Connection], table: SellerOrderTable, outbox: Outbox,
-                 connector: Callable[[Connection], SellerConnector], metrics: CancellationMetrics,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(self, *, connections: dict[str, Connection], tables: SellerOrderTables, outbox: RetryOutbox,
+                 connector: Callable[[Connection], SellerConnector], metrics: CancellationMetrics) -> None:
         self._connections = connections
-        self._table = table
+        self._tables = tables
         self._outbox = outbox
         self._connector = connector
         self._metrics = metrics
-        self._clock = clock
 
     async def cancel(self, event: OrderBuyerCancelled, original: OriginalRecord, *, attempt: int = 1) -> None:
         """Handle one cancellation read from `original` (attempt `attempt`)."""
-        entry = self._table.get(event.order_id)
+        entry = self._tables.created.get(event.order_id)
         if entry is None:
-            if self._table.known(event.order_id):
+            if self._tables.created.contains(event.order_id):
                 self._count("unknown", "unreadable_entry")
                 return  # the table logged it; the order was created but we cannot tell where
             self._keep_pending(event, original)
@@ -74,10 +73,10 @@ class SellerOrderCanceller:
         await self._send(entry, pending.totals, pending.event, pending.original, 1)
 
     def _keep_pending(self, event: OrderBuyerCancelled, original: OriginalRecord) -> None:
-        waiting = self._table.pending(event.order_id)
+        waiting = self._tables.pending.get(event.order_id)
         totals = (waiting.totals if waiting else CancellationTotals()).merged(event)
         if waiting is None or not totals.same_totals(waiting.totals):
-            self._table.put_pending(event.order_id, PendingCancellation(totals=totals, event=event, original=original))
+            self._tables.pending.put(event.order_id, PendingCancellation(totals=totals, event=event, original=original))
         self._count("unknown", "pending")
         log.info("order %s is not on a seller's platform (yet): its buyer cancellation waits for its creation",
                  event.order_id)
@@ -97,26 +96,26 @@ class SellerOrderCanceller:
         try:
             await self._connector(connection).cancel_order(entry.order_ref,
                                                            totals.for_platform(event.order_id, entry.line_refs))
-        except PermanentError as error:
-            await self._reject(entry, totals, event, original, f"{connection.id} refused to cancel order "
-                               f"{event.order_id} ({entry.order_ref}): {described(error)}")
-            return
         except Exception as error:
-            if not isinstance(error, RetryableError):
+            failure = Failure.of(error)
+            if not failure.retryable:
+                await self._reject(entry, totals, event, original, f"{connection.id} refused to cancel order "
+                                   f"{event.order_id} ({entry.order_ref}): {failure.text}")
+                return
+            if failure.unexpected:
                 log.exception("cancelling order %s on %s failed unexpectedly (attempt %d)", event.order_id,
                               connection.id, attempt)
-            retry_after = error.retry_after_s if isinstance(error, RetryableError) else None
-            text = described(error) if isinstance(error, RetryableError) else f"{type(error).__name__}: {error}"
-            scheduled = await self._outbox.retry(event, original, attempt, text, retry_after)
+            scheduled = await self._outbox.schedule(retry_of(event, original), key=event.order_id,
+                                                    partition=original.partition, attempt=attempt, failure=failure)
             if scheduled is None:
                 await self._reject(entry, totals, event, original, f"{connection.id} could not cancel order "
-                                   f"{event.order_id} in {attempt} attempts; last error: {text}")
+                                   f"{event.order_id} in {attempt} attempts; last error: {failure.text}")
                 return
             self._count(connection.id, "retry_scheduled")
             log.warning("cancelling order %s on %s failed (attempt %d), retrying at %s: %s", event.order_id,
-                        connection.id, attempt, scheduled.not_before.isoformat(), text)
+                        connection.id, attempt, scheduled.not_before.isoformat(), failure.text)
             return
-        self._table.put(event.order_id, entry.model_copy(update={
+        self._tables.created.put(event.order_id, entry.model_copy(update={
             "cancellation": totals.model_copy(update={"outcome": "sent"})}))
         self._count(connection.id, "sent")
         log.info("order %s: buyer cancellation sent to %s (%s, attempt %d)", event.order_id, connection.id,
@@ -124,11 +123,11 @@ class SellerOrderCanceller:
 
     async def _reject(self, entry: SellerOrderEntry, totals: CancellationTotals, event: OrderBuyerCancelled,
                       original: OriginalRecord, text: str) -> None:
-        await self._outbox.reject(event, original, text)
-        self._table.put(event.order_id, entry.model_copy(update={
+        await self._outbox.reject(message_of(original), order_id=event.order_id, rejected_event_id=event.event_id,
+                                  text=text)
+        self._tables.created.put(event.order_id, entry.model_copy(update={
             "cancellation": totals.model_copy(update={"outcome": "rejected"})}))
         self._count(entry.connection or "unknown", "dead_lettered")
-        log.warning("dead-lettered the buyer cancellation of order %s as platform_rejected: %s", event.order_id, text)
 
     def _count(self, connection_id: str, outcome: str) -> None:
         self._metrics.outcomes.labels(connection_id, outcome).inc()

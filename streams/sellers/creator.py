@@ -1,11 +1,11 @@
 """The seller order sink's work: create a stored order on its seller's platform, exactly once (and hand buyer
-cancellations to `streams.sellers.canceller`).
+cancellations to `streams.sellers.canceller`, new-order emails to `streams.sellers.notice`).
 
 For an `order.placed` read from order-events (`process_placed`):
 1. a record that is not a valid `order.placed` or `order.buyer_cancelled` is ignored here (the ledger agent
    dead-letters it); an `order.buyer_cancelled` goes to the canceller;
 2. one whose seller `order_ref` is already set (the event this sink publishes, or a replay of it) is ignored;
-3. a seller connection that is `manual` (the seller fulfils in the web app) gets the new-order email instead,
+3. a seller connection that is `manual` (the seller fulfills in the web app) gets the new-order email instead,
    once (`streams.sellers.notice`; counted `manual`); one missing from the configuration, or not a seller, is
    logged as an error and counted `unknown_connection`;
 4. an order already in the `seller-orders` table is not created again (restart, replay, duplicate);
@@ -19,44 +19,44 @@ An attempt (`process_placed` step 6, or `process_retry` once the retry record is
   in between repeats the attempt: `create_order` finds the order by our reference on the platform and the event
   is republished with the same id (a duplicate);
 - `RetryableError` (429, 5xx, timeouts), or an unexpected error after the platform was called: a retry record
-  (attempt count, not-before time with capped exponential backoff, `entries.retry_delay`) goes to the retry
+  (`streams.kit.retries`: attempt count, not-before time with capped exponential backoff) goes to the retry
   topic; after `MAX_ATTEMPTS` attempts the order is dead-lettered as `platform_rejected` instead;
 - `PermanentError` (a 4xx, an order the platform refuses): dead-lettered as `platform_rejected` with the
   platform's message (secrets are already redacted by the connector).
-Nothing raises out of `process_placed` or `process_retry` (DESIGN.md §5): a failure to write the retry record or
-the dead letter is logged as critical with the order id.
+Nothing raises out of `process_placed` or `process_retry` (an exception escaping an agent's loop would lose the
+record): a failure to write the retry record or the dead letter is logged as critical with the order id.
 
-Retry records and dead letters go through `streams.sellers.outbox` (the order's partition, Faust's producer): a
-retry record is committed only after the attempt it describes and the record replacing it were handed over, so a
-restart loses no retry (the record is read and attempted again).
+Retry records and dead letters go through the sink's `streams.kit.retries.RetryOutbox` (the order's partition,
+Faust's producer): a restart loses no retry.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter
 
-from connectors.base import PermanentError, RetryableError, SellerConnector, described
-from schemas.cloudevents import header_map
+from connectors.base import SellerConnector
 from schemas.config import Config, Connection
 from schemas.events import OrderBuyerCancelled, OrderPlaced, OriginalRecord, ShippingDetails
 from schemas.factories import order_placed
 from schemas.platform import Address, NewOrder, PlatformLine
-from streams.connector_cache import ConnectorCache
-from streams.polling.sink import EventSink
-from streams.records import InvalidInput, KafkaMessage, decode_input
+from streams.kit.connectors import ConnectorCache
+from streams.kit.dead_letters import message_of, original_record
+from streams.kit.producer import EventSink
+from streams.kit.records import InvalidInput, KafkaMessage, decode_input
+from streams.kit.retries import Failure, RetryOutbox
 from streams.sellers.canceller import CancellationMetrics, SellerOrderCanceller
-from streams.sellers.entries import SellerOrderEntry, SellerOrderTable, decode_retry, sleep_until_due
 from streams.sellers.notice import Mailer, NewOrderNotifier, NoticeMetrics
-from streams.sellers.outbox import SOURCE, STAGE, Outbox, Send, Topics
+from streams.sellers.records import RetryRecord, decode_retry, retry_of
+from streams.sellers.tables import SellerOrderEntry, SellerOrderTables
 
-__all__ = ["SOURCE", "STAGE", "SellerOrderCreator", "SellerOrderMetrics", "Send", "Topics", "new_order"]
+log = logging.getLogger(__name__)
 
-log = logging.getLogger("fulfillsync.sellers")
+STAGE = "seller_orders"
+SOURCE = "/fulfillsync/seller-orders"
 
 ConnectorFactory = Callable[[Connection], SellerConnector]
 _ORDER_EVENTS = frozenset({"order.placed", "order.buyer_cancelled"})
@@ -76,22 +76,22 @@ class SellerOrderMetrics:
 class SellerOrderCreator:
     """Creates stored orders on their sellers' platforms; see the module docstring for the contract."""
 
-    def __init__(self, *, config: Config, topics: Topics, table: SellerOrderTable, events: EventSink, send: Send,
-                 connector_for: ConnectorFactory, metrics: SellerOrderMetrics, clock: Callable[[], datetime],
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, mailer: Mailer | None = None) -> None:
+    def __init__(self, *, config: Config, order_events: str, tables: SellerOrderTables, events: EventSink,
+                 outbox: RetryOutbox, connector_for: ConnectorFactory, metrics: SellerOrderMetrics,
+                 clock: Callable[[], datetime], mailer: Mailer | None = None) -> None:
         self._connections = {connection.id: connection for connection in config.connections}
-        self._topics = topics
-        self._table = table
+        self._order_events = order_events
+        self._tables = tables
         self._events = events
-        self._outbox = Outbox(topics=topics, send=send, clock=clock)
+        self._outbox = outbox
+        self.until_due = outbox.until_due(RetryRecord)
+        """The retry agent's wait in its loop, so a waiting retry does not take a creation's place."""
         self._connectors = ConnectorCache(connector_for)
         self._metrics = metrics
         self._clock = clock
-        self._sleep = sleep
-        self._canceller = SellerOrderCanceller(connections=self._connections, table=table, outbox=self._outbox,
-                                               connector=self._connectors.get, metrics=metrics.cancellations,
-                                               clock=clock)
-        self._notifier = NewOrderNotifier(web=config.web, mailer=mailer, table=table, outbox=self._outbox,
+        self._canceller = SellerOrderCanceller(connections=self._connections, tables=tables, outbox=outbox,
+                                               connector=self._connectors.get, metrics=metrics.cancellations)
+        self._notifier = NewOrderNotifier(web=config.web, mailer=mailer, tables=tables, outbox=outbox,
                                           metrics=metrics.notices, clock=clock)
 
     async def aclose(self) -> None:
@@ -105,7 +105,7 @@ class SellerOrderCreator:
         try:
             decoded = decode_input(message, _ORDER_EVENTS)
             if isinstance(decoded, OrderBuyerCancelled):
-                await self._canceller.cancel(decoded, _original(message))
+                await self._canceller.cancel(decoded, original_record(message))
                 return
             if isinstance(decoded, InvalidInput) or not isinstance(decoded, OrderPlaced):
                 return  # the ledger agent dead-letters what is not a valid input
@@ -114,12 +114,12 @@ class SellerOrderCreator:
                 return
             if connection.platform == "manual":
                 self._count(connection.id, "manual")
-                await self._notifier.notify(decoded, connection, _original(message), attempt=1)
+                await self._notifier.notify(decoded, connection, original_record(message), attempt=1)
                 return
-            if self._table.known(decoded.order_id):
+            if self._tables.created.contains(decoded.order_id):
                 self._count(connection.id, "already_created")
                 return
-            await self._attempt(decoded, _original(message), attempt=1)
+            await self._attempt(decoded, original_record(message), attempt=1)
         except Exception:
             log.critical("seller order sink failed on order-events record %s:%d:%d; the order is not created or "
                          "cancelled", message.topic, message.partition, message.offset, exc_info=True)
@@ -136,13 +136,6 @@ class SellerOrderCreator:
 
     # -- retries ---------------------------------------------------------------------------------------------
 
-    async def until_due(self, message: KafkaMessage) -> None:
-        """Wait until the retry record is due (at most `MAX_DELAY`; at once for a record that is not a retry). The
-        retry agent waits here in its loop, so a waiting retry does not take a creation's place. Never raises."""
-        record = decode_retry(message.value)
-        if not isinstance(record, str):
-            await sleep_until_due(record.not_before, self._clock, self._sleep)
-
     async def process_retry(self, message: KafkaMessage) -> None:
         """Handle one retry record: wait until it is due (at most `MAX_DELAY`; at once after `until_due`), then
         attempt again. Never raises."""
@@ -153,7 +146,7 @@ class SellerOrderCreator:
             self._count("unknown", "invalid_retry")
             return
         try:
-            await sleep_until_due(record.not_before, self._clock, self._sleep)
+            await self._outbox.sleep_until_due(record)
             if record.cancelled is not None:
                 await self._canceller.cancel(record.cancelled, record.original, attempt=record.attempt + 1)
                 return
@@ -164,7 +157,7 @@ class SellerOrderCreator:
             if connection.platform == "manual":
                 await self._notifier.notify(record.placed, connection, record.original, attempt=record.attempt + 1)
                 return
-            if self._table.known(record.placed.order_id):
+            if self._tables.created.contains(record.placed.order_id):
                 self._count(connection.id, "already_created")
                 return
             await self._attempt(record.placed, record.original, attempt=record.attempt + 1)
@@ -176,7 +169,7 @@ class SellerOrderCreator:
 
     async def _attempt(self, placed: OrderPlaced, original: OriginalRecord, *, attempt: int) -> None:
         connection = self._connections[placed.seller.connection]
-        pending = self._table.pending(placed.order_id)
+        pending = self._tables.pending.get(placed.order_id)
         if pending is not None and pending.totals.whole_order:
             self._count(connection.id, "cancelled_before_creation")
             log.info("order %s is not created on %s: the buyer cancelled all of it first", placed.order_id,
@@ -188,21 +181,20 @@ class SellerOrderCreator:
             seller = placed.seller.model_copy(update={"order_ref": created.order_ref})
             confirmed = order_placed(buyer=placed.buyer, seller=seller, lines=placed.lines, occurred_at=at
                                      ).model_copy(update={"shipping": placed.shipping})
-            self._events.publish(self._topics.order_events, confirmed, source=SOURCE)
+            self._events.publish(self._order_events, confirmed, source=SOURCE)
             await self._events.flush()
             entry = SellerOrderEntry.of(created, at, connection.id)
-            self._table.put(placed.order_id, entry)
-        except PermanentError as error:
-            await self._reject(placed, original, f"{connection.id} refused to create order {placed.order_id}: "
-                               f"{described(error)}")
-            return
-        except RetryableError as error:
-            await self._retry_or_give_up(placed, original, attempt, described(error), error.retry_after_s)
-            return
+            self._tables.created.put(placed.order_id, entry)
         except Exception as error:
-            log.exception("creating order %s on %s failed unexpectedly (attempt %d)", placed.order_id,
-                          connection.id, attempt)
-            await self._retry_or_give_up(placed, original, attempt, f"{type(error).__name__}: {error}", None)
+            failure = Failure.of(error)
+            if not failure.retryable:
+                await self._reject(placed, original, f"{connection.id} refused to create order {placed.order_id}: "
+                                   f"{failure.text}")
+                return
+            if failure.unexpected:
+                log.exception("creating order %s on %s failed unexpectedly (attempt %d)", placed.order_id,
+                              connection.id, attempt)
+            await self._retry_or_give_up(placed, original, attempt, failure)
             return
         self._count(connection.id, "created")
         log.info("order %s created on %s as %s (attempt %d)", placed.order_id, connection.id,
@@ -210,23 +202,24 @@ class SellerOrderCreator:
         if pending is not None:
             await self._canceller.after_creation(entry, pending)
 
-    async def _retry_or_give_up(self, placed: OrderPlaced, original: OriginalRecord, attempt: int, error: str,
-                                retry_after_s: float | None) -> None:
+    async def _retry_or_give_up(self, placed: OrderPlaced, original: OriginalRecord, attempt: int,
+                                failure: Failure) -> None:
         connection_id = placed.seller.connection
-        record = await self._outbox.retry(placed, original, attempt, error, retry_after_s)
+        record = await self._outbox.retry_or_give_up(
+            retry_of(placed, original), message=message_of(original), order_id=placed.order_id, attempt=attempt,
+            failure=failure, gave_up=f"{connection_id} could not create order {placed.order_id}",
+            rejected_event_id=placed.event_id)
         if record is None:
-            await self._reject(placed, original, f"{connection_id} could not create order {placed.order_id} in "
-                               f"{attempt} attempts; last error: {error}")
+            self._count(connection_id, "dead_lettered")
             return
         self._count(connection_id, "retry_scheduled")
         log.warning("creating order %s on %s failed (attempt %d), retrying at %s: %s", placed.order_id,
-                    connection_id, attempt, record.not_before.isoformat(), error)
+                    connection_id, attempt, record.not_before.isoformat(), failure.text)
 
     async def _reject(self, placed: OrderPlaced, original: OriginalRecord, text: str) -> None:
-        await self._outbox.reject(placed, original, text)
+        await self._outbox.reject(message_of(original), order_id=placed.order_id, rejected_event_id=placed.event_id,
+                                  text=text)
         self._count(placed.seller.connection, "dead_lettered")
-        log.warning("dead-lettered order %s as platform_rejected: %s", placed.order_id, text)
-
 
     def _count(self, connection_id: str, outcome: str) -> None:
         self._metrics.outcomes.labels(connection_id, outcome).inc()
@@ -247,11 +240,3 @@ def new_order(placed: OrderPlaced) -> NewOrder:
             region=address.region, postal_code=address.postal_code, country_code=address.country_code,
             phone=address.phone),
         email=shipping.email, phone=shipping.phone, shipping_method=shipping.method)
-
-
-def _original(message: KafkaMessage) -> OriginalRecord:
-    key, value = message.key, message.value
-    return OriginalRecord(topic=message.topic, partition=message.partition, offset=message.offset,
-                          key=key.decode("utf-8", "replace") if key is not None else None,
-                          value=value.decode("utf-8", "replace") if value is not None else None,
-                          headers=list(header_map(message.headers).items()))

@@ -1,4 +1,4 @@
-"""The new-order email (issue 5, point 5): a manual seller (`platform: manual`, fulfilling in the web app) is told
+"""The new-order email: a manual seller (`platform: manual`, fulfilling in the web app) is told
 by email when an order is routed to it, with a link to the order page.
 
 For an `order.placed` of a manual seller that the seller order sink hands over (`NewOrderNotifier.notify`, from
@@ -11,7 +11,7 @@ order-events or from a retry record):
 4. otherwise one email goes to the seller (`new_order_email`): the buyer's order number, the lines, and the link
    `{web.public_url}/orders/{order id}`. The mail server took it: recorded as `sent`. It refused for good (a 5xx
    answer): recorded as `refused`, logged. Any other failure (connection refused, timeout, a 4xx answer): a retry
-   record goes to the sink's retry topic (the same capped backoff as order creation, `entries.retry_delay`); after
+   record goes to the sink's retry topic (the same capped backoff as order creation, `streams.kit.retries`); after
    `MAX_ATTEMPTS` the email is given up, recorded as `failed` and logged as an error: the order itself is fine
    and waits in the web app, so nothing is dead-lettered.
 The email is recorded after the mail server took it, so a crash between the two sends it again on the replay (at
@@ -39,10 +39,11 @@ from prometheus_client import CollectorRegistry, Counter
 
 from schemas.config import Connection, SmtpSettings, WebSettings
 from schemas.events import OrderPlaced, OriginalRecord
-from streams.sellers.entries import NoticeEntry, SellerOrderTable
-from streams.sellers.outbox import Outbox
+from streams.kit.retries import Failure, RetryOutbox
+from streams.sellers.records import retry_of
+from streams.sellers.tables import NoticeEntry, SellerOrderTables
 
-log = logging.getLogger("fulfillsync.sellers")
+log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_S = 10.0
 """The longest one SMTP socket operation (connect, a command, the message) may take before the attempt fails."""
@@ -137,11 +138,11 @@ class NoticeMetrics:
 class NewOrderNotifier:
     """Sends each manual seller's new-order email once; see the module docstring for the contract."""
 
-    def __init__(self, *, web: WebSettings, mailer: Mailer | None, table: SellerOrderTable, outbox: Outbox,
+    def __init__(self, *, web: WebSettings, mailer: Mailer | None, tables: SellerOrderTables, outbox: RetryOutbox,
                  metrics: NoticeMetrics, clock: Callable[[], datetime]) -> None:
         self._web = web
         self._mailer = mailer
-        self._table = table
+        self._tables = tables
         self._outbox = outbox
         self._metrics = metrics
         self._clock = clock
@@ -150,7 +151,7 @@ class NewOrderNotifier:
                      attempt: int) -> None:
         """Email `connection` (a manual seller) about `placed` unless already done (attempt `attempt`)."""
         order_id = placed.order_id
-        if self._table.noticed(order_id):
+        if self._tables.notices.contains(order_id):
             self._count(connection, "already_sent")
             return
         to = connection.web_access.email if connection.web_access is not None else None
@@ -158,7 +159,7 @@ class NewOrderNotifier:
         if to is None or smtp is None or self._mailer is None:
             self._count(connection, "no_address")
             return
-        pending = self._table.pending(order_id)
+        pending = self._tables.pending.get(order_id)
         if pending is not None and pending.totals.whole_order:
             self._count(connection, "cancelled_before_email")
             return
@@ -179,7 +180,9 @@ class NewOrderNotifier:
             log.error("order %s: the mail server refused the new-order email to %s for good: %s", placed.order_id,
                       connection.id, error)
             return
-        scheduled = await self._outbox.retry(placed, original, attempt, f"email: {error}", None)
+        scheduled = await self._outbox.schedule(retry_of(placed, original), key=placed.order_id,
+                                                partition=original.partition, attempt=attempt,
+                                                failure=Failure(True, f"email: {error}"))
         if scheduled is None:
             self._record(placed.order_id, connection, "failed", message_id)
             log.error("order %s: the new-order email to %s was not sent in %d attempts, giving up; last error: %s",
@@ -191,7 +194,7 @@ class NewOrderNotifier:
 
     def _record(self, order_id: str, connection: Connection, outcome: Literal["sent", "refused", "failed"],
                 message_id: str) -> None:
-        self._table.put_notice(order_id, NoticeEntry(outcome=outcome, at=self._clock(), connection=connection.id,
+        self._tables.notices.put(order_id, NoticeEntry(outcome=outcome, at=self._clock(), connection=connection.id,
                                                      message_id=message_id))
         self._count(connection, outcome)
 

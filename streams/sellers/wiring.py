@@ -1,33 +1,24 @@
-"""Registers the seller order sink on the Faust app: the `seller-orders` table, the retry topic, the agent on
-order-events and the retry agent, both at Faust concurrency 1 (DESIGN.md §5: faust must never commit past a
-record in flight) with their records run in shared `streams.lanes`: one order's records (its creation, its
+"""Registers the seller order sink: the `seller-orders` table, the retry topic, the agent on order-events and the
+retry agent, with their records run in shared `streams.kit.lanes`: one order's records (its creation, its
 cancellations, their retries) one after the other, at most `PER_CONNECTION` orders of one seller connection at
 once, acks in offset order. New-order emails to manual sellers go through `web.smtp` when it is configured.
-Connectors are made on first use, with short in-call retries (`streams.connector_cache.SINK_RETRY`): longer waits
+Connectors are made on first use, with short in-call retries (`streams.kit.connectors.SINK_RETRY`): longer waits
 go through the retry topic, so a failing store does not hold the agent (and the orders of other stores) for long.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import faust
-from prometheus_client import CollectorRegistry
 
-from schemas.config import Config
-from schemas.topics import TopicNames
-from streams.connector_cache import sink_connector
-from streams.lanes import IN_FLIGHT, PER_CONNECTION, Lanes, run_agent
-from streams.polling.sink import KafkaEventSink
-from streams.records import RAW_TOPIC, EncodedRecord, utc_now
-from streams.sellers.creator import SellerOrderCreator, SellerOrderMetrics, Topics
-from streams.sellers.entries import SellerOrderTable
+from streams.kit.connectors import sink_connector
+from streams.kit.context import WiringContext
+from streams.kit.lanes import IN_FLIGHT, PER_CONNECTION, Lanes, run_agent
+from streams.sellers.creator import SOURCE, STAGE, SellerOrderCreator, SellerOrderMetrics
 from streams.sellers.notice import SmtpMailer
-
-SELLER_ORDER_TABLE = "seller-orders"
+from streams.sellers.tables import SELLER_ORDERS, SellerOrderTables
 
 
 def seller_of(value: bytes | None, *path: str) -> str:
@@ -51,28 +42,16 @@ def _drop_buffered(app: faust.App) -> None:
     app.flow_control.clear()
 
 
-def register_seller_orders(app: faust.App, config: Config, names: TopicNames, registry: CollectorRegistry, *,
-                           table_options: dict[str, Any],
-                           clock: Callable[[], datetime] = utc_now) -> SellerOrderCreator:
-    """Add the seller order sink to `app`; returns its creator (tests reach into it)."""
-    partitions = config.kafka.partitions
-    order_events = app.topic(names.order_events, partitions=partitions, **RAW_TOPIC)
-    retries = app.topic(names.seller_order_retries, partitions=partitions, **RAW_TOPIC)
-    outputs = {topic.get_topic_name(): topic
-               for topic in (retries, app.topic(names.dead_letters, partitions=partitions, **RAW_TOPIC))}
-    table = app.Table(SELLER_ORDER_TABLE, default=None, partitions=partitions, key_type=bytes, value_type=bytes,
-                      options=table_options)
-
-    async def send(topic: str, record: EncodedRecord, partition: int | None) -> None:
-        await outputs[topic].send(key=record.key, value=record.value, headers=record.headers, partition=partition)
-
+def register_seller_orders(ctx: WiringContext) -> SellerOrderCreator:
+    """Add the seller order sink to the app; returns its creator (tests reach into it)."""
+    names, config = ctx.names, ctx.config
     creator = SellerOrderCreator(
-        config=config, topics=Topics(order_events=names.order_events, retries=names.seller_order_retries,
-                                     dead_letters=names.dead_letters),
-        table=SellerOrderTable(table), events=KafkaEventSink(config.kafka.bootstrap_servers), send=send,
-        connector_for=sink_connector, metrics=SellerOrderMetrics(registry), clock=clock,
+        config=config, order_events=names.order_events,
+        tables=SellerOrderTables.over(ctx.faust_table(SELLER_ORDERS.name)), events=ctx.producer,
+        outbox=ctx.outbox(retries=names.seller_order_retries, stage=STAGE, source=SOURCE),
+        connector_for=sink_connector, metrics=SellerOrderMetrics(ctx.registry), clock=ctx.clock,
         mailer=SmtpMailer(config.web.smtp) if config.web.smtp is not None else None)
-
+    ctx.on_stop(creator.aclose)
     lanes = Lanes(per_group=PER_CONNECTION, in_flight=IN_FLIGHT)
 
     def route_event(message: Any) -> tuple[bytes, str, None]:
@@ -85,16 +64,15 @@ def register_seller_orders(app: faust.App, config: Config, names: TopicNames, re
     async def seller_orders(stream: Any) -> None:
         try:
             await run_agent(stream, lanes, route=route_event, handle=creator.process_placed)
-        finally:  # the agent stops (shutdown): release the connectors' HTTP clients
-            _drop_buffered(app)
-            await creator.aclose()
+        finally:
+            _drop_buffered(ctx.app)
 
     async def seller_order_retries(stream: Any) -> None:
         try:
             await run_agent(stream, lanes, route=route_retry, handle=creator.process_retry, wait=creator.until_due)
         finally:
-            _drop_buffered(app)
+            _drop_buffered(ctx.app)
 
-    app.agent(order_events, name="seller-orders", concurrency=1)(seller_orders)
-    app.agent(retries, name="seller-order-retries", concurrency=1)(seller_order_retries)
+    ctx.agent(ctx.topic(names.order_events), "seller-orders", seller_orders)
+    ctx.agent(ctx.topic(names.seller_order_retries), "seller-order-retries", seller_order_retries)
     return creator

@@ -11,9 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST
-
-from streams.metrics import Metrics
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 
 def readiness(app: faust.App) -> tuple[bool, str]:
@@ -28,7 +26,7 @@ def readiness(app: faust.App) -> tuple[bool, str]:
     return True, "ready"
 
 
-def register_views(app: faust.App, metrics: Metrics) -> None:
+def register_views(app: faust.App, registry: CollectorRegistry) -> None:
     """Add the health, readiness and metrics views to `app`."""
 
     async def healthz(web: Any, request: Any) -> Any:
@@ -39,7 +37,7 @@ def register_views(app: faust.App, metrics: Metrics) -> None:
         return web.json({"status": "ready" if ready else "not ready", "reason": reason}, status=200 if ready else 503)
 
     async def metrics_view(web: Any, request: Any) -> Any:
-        return web.bytes(metrics.render(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+        return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     app.page("/healthz")(healthz)
     app.page("/readyz")(readyz)

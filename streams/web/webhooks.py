@@ -29,11 +29,11 @@ from typing import Any
 
 import faust
 from faust.web import View
+from prometheus_client import CollectorRegistry, Counter
 
 from connectors.webhooks import DEFAULT_TOLERANCE, Ping, RecentDeliveries, Refused, verify_delivery
 from schemas.config import Config, Connection
-from streams.metrics import Metrics
-from streams.records import utc_now
+from streams.kit.records import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,21 @@ OnDelivery = Callable[[WebhookNotice], Awaitable[None]]
 Clock = Callable[[], datetime]
 
 
+class WebhookMetrics:
+    """`fulfillsync_webhooks_total{connection,outcome}`."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.webhooks = Counter("fulfillsync_webhooks", "Webhook requests, by connection and outcome",
+                                ["connection", "outcome"], registry=self.registry)
+
+
 
 class WebhookReceiver:
     """Verification, deduplication, metrics and hand-off; independent of the web framework so it can be tested
     and reused. `handle` never raises on what a client sends."""
 
-    def __init__(self, config: Config, metrics: Metrics, on_delivery: OnDelivery, *, clock: Clock = utc_now,
+    def __init__(self, config: Config, metrics: WebhookMetrics, on_delivery: OnDelivery, *, clock: Clock = utc_now,
                  tolerance: timedelta = DEFAULT_TOLERANCE, recent: RecentDeliveries | None = None) -> None:
         self._connections: dict[str, Connection] = {c.id: c for c in config.connections}
         self._metrics = metrics
@@ -113,7 +122,7 @@ class WebhookReceiver:
         self._metrics.webhooks.labels(connection=connection, outcome=outcome).inc()
 
 
-def register_webhooks(app: faust.App, config: Config, metrics: Metrics, on_delivery: OnDelivery | None = None,
+def register_webhooks(app: faust.App, config: Config, metrics: WebhookMetrics, on_delivery: OnDelivery | None = None,
                       **options: Any) -> WebhookReceiver:
     """Add `POST /webhooks/{connection_id}` to `app`'s web server and return its receiver. `on_delivery`
     defaults to `log_delivery`; `options` go to `WebhookReceiver` (clock, tolerance, recent)."""

@@ -10,7 +10,7 @@ import pytest
 
 from connectors.base import PermanentError
 from schemas.platform import Address, CancelledUnits, NewOrder, OrderCancellation, PlatformLine
-from tests.connectors.bigcommerce_support import Harness, harness, load_spec
+from tests.support.bigcommerce_store import Harness, harness, load_spec
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """The BigCommerce connector against its simulated store, through the whole buyer and seller interface, with
-every request and response checked against the official V2 spec (see bigcommerce_support)."""
+every request and response checked against the official V2 spec (see tests/support/bigcommerce_store.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from schemas.platform import (
     PlatformLine,
     Tracking,
 )
-from tests.connectors.bigcommerce_support import BASE_URL, TOKEN, Harness, harness, load_spec, place
+from tests.support.bigcommerce_store import BASE_URL, TOKEN, Harness, harness, load_spec, place
 
 
 @pytest.fixture

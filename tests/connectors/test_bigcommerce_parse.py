@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from connectors.bigcommerce import parse, plan
 from schemas.platform import Address, FulfillmentLine, NewOrder, PlatformLine, Tracking
-from tests.connectors.bigcommerce_support import SpecCheckingTransport, load_spec
+from tests.support.bigcommerce_store import SpecCheckingTransport, load_spec
 
 
 def _example(folder: Path, name: str) -> Any:

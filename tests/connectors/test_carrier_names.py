@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.carrier_names import SHOPIFY_COMPANIES, PlatformCarrier, canonical_from_platform, platform_carrier
+from connectors.carrier_names import PlatformCarrier, canonical_from_platform, platform_carrier
+from connectors.shopify.carriers import SHOPIFY_COMPANIES
 from schemas.carriers import CARRIERS
 from schemas.events import Platform
 
@@ -64,7 +65,7 @@ def test_shopify_seed_names() -> None:
     assert platform_carrier("shopify", "Amazon Logistics") == PlatformCarrier("Amazon", None, True)
     assert platform_carrier("shopify", "FedEx") == PlatformCarrier("FedEx", None, True)
     assert platform_carrier("shopify", "Landmark Global") == PlatformCarrier("Landmark Global", None, False)
-    assert canonical_from_platform("shopify", "Hermes") == "Hermes"  # stored verbatim by Shopify (API-NOTES §1.8)
+    assert canonical_from_platform("shopify", "Hermes") == "Hermes"  # stored verbatim by Shopify
 
 
 # -- BigCommerce -------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from connectors.base import PermanentError
 from schemas.platform import CancelledUnits, OrderCancellation
-from tests.connectors.magento_support import Harness, make_harness
+from tests.support.magento_store import Harness, make_harness
 
 pytestmark = pytest.mark.asyncio
 

@@ -1,7 +1,7 @@
 """The Magento connector against the simulated Magento store, through the whole buyer and seller interface.
 
 Every request the connector sends and every JSON answer the store gives is validated against the official
-`admin-schema-2.4.9.yaml` by the transport in `magento_support` (a violation fails the test)."""
+`admin-schema-2.4.9.yaml` by the transport in tests/support/magento_store.py (a violation fails the test)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from schemas.platform import (
     PlatformOrder,
     Tracking,
 )
-from tests.connectors.magento_support import SHIP_EXAMPLE, TOKEN, Harness, make_harness
+from tests.support.magento_store import SHIP_EXAMPLE, TOKEN, Harness, make_harness
 
 pytestmark = pytest.mark.asyncio
 

@@ -29,7 +29,7 @@ from connectors.magento.parse import (
 )
 from sandbox.magento.app import parse_ship_request
 from schemas.platform import Address, FulfillmentLine, FulfillmentRequest, NewOrder, PlatformLine, Tracking
-from tests.connectors.magento_support import SHIP_EXAMPLE, MagentoSpec, SpecViolation, magento_spec
+from tests.support.magento_store import SHIP_EXAMPLE, MagentoSpec, SpecViolation, magento_spec
 
 ORDER: dict[str, Any] = {
     "entity_id": 12, "increment_id": "000000012", "state": "processing", "status": "processing",

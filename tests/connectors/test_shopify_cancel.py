@@ -15,7 +15,7 @@ from connectors.shopify import ShopifyConnector
 from sandbox.common import SandboxApp
 from sandbox.shopify.store import NewLine, Order
 from schemas.platform import CancelledUnits, OrderCancellation
-from tests.connectors.shopify_support import CheckingTransport, connector, make_app, schemas_for, sdl_path, store
+from tests.support.shopify_store import CheckingTransport, connector, make_app, schemas_for, sdl_path, store
 
 pytestmark = pytest.mark.asyncio
 WHOLE = OrderCancellation(our_order_id="ord-1", whole_order=True)

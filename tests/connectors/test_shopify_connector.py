@@ -1,6 +1,6 @@
 """The Shopify connector against its simulated shop through the whole buyer and seller interface. Every GraphQL
 request it sends is validated against the 2025-01 introspection and, when FULFILLSYNC_PLATFORM_SPECS is set, the
-2026-07 SDL (which the shop then executes against); see shopify_support.CheckingTransport."""
+2026-07 SDL (which the shop then executes against); see tests/support/shopify_store.py, CheckingTransport."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from schemas.platform import (
     PlatformLine,
     Tracking,
 )
-from tests.connectors.shopify_support import (
+from tests.support.shopify_store import (
     TOKEN,
     CheckingTransport,
     connector,
@@ -161,7 +161,7 @@ async def test_the_cancellation_mark_changes_with_every_cancellation_and_nothing
 
     placed = await mark()
     shop.store.fulfill_lines(order.id, {order.line_items[1].id: 1}, tracking=[TrackingInfo("UPS", "1Z9", None)])
-    assert await mark() == placed  # a fulfilment (ours, written on a buyer's order) cancels nothing
+    assert await mark() == placed  # a fulfillment (ours, written on a buyer's order) cancels nothing
     shop.store.remove_units(order.id, order.line_items[0].id, 1)
     units_removed = await mark()
     assert units_removed not in (None, placed)
@@ -311,7 +311,7 @@ async def test_partial_fulfillment_with_several_tracking_numbers_and_idempotent_
     rest = request("ful-2", [(line_gid(order, 0), 1), (line_gid(order, 1), 2)], numbers=("1Z004",))
     await conn.create_fulfillment(order_gid(order), rest)
     assert shop.store.orders[order.id].display_fulfillment_status() == "FULFILLED"
-    with pytest.raises(PermanentError, match=r"line gid://shopify/LineItem/\d+: 1 unit\(s\) to fulfil but only 0"):
+    with pytest.raises(PermanentError, match=r"line gid://shopify/LineItem/\d+: 1 unit\(s\) to fulfill but only 0"):
         await conn.create_fulfillment(order_gid(order), request("ful-3", [(line_gid(order, 1), 1)]))
 
 

@@ -27,7 +27,7 @@ from connectors.shopify.parse import (
 )
 from sandbox.shopify.store import NewLine
 from schemas.platform import Address, FulfillmentLine, FulfillmentRequest, NewOrder, PlatformLine, Tracking
-from tests.connectors.shopify_support import CheckingTransport, connector, make_app, schemas_for, store
+from tests.support.shopify_store import CheckingTransport, connector, make_app, schemas_for, store
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "platform-specs" / "shopify"
 EXAMPLES = Path("shopify/examples")

@@ -7,7 +7,7 @@ import pytest
 
 from connectors.base import PermanentError
 from schemas.platform import CancelledUnits, OrderCancellation
-from tests.connectors.woocommerce_support import Woo, place, stock, woo
+from tests.support.woocommerce_store import Woo, place, stock, woo
 
 pytestmark = pytest.mark.asyncio
 WHOLE = OrderCancellation(our_order_id="ord-1", whole_order=True)

@@ -15,7 +15,7 @@ from connectors.base import MalformedResponseError, PermanentError, RetryableErr
 from connectors.woocommerce import InsecureConnectionError, WooCommerceConnector
 from sandbox.common import Fault
 from schemas.platform import Address, NewOrder, PlatformLine, PlatformOrder
-from tests.connectors.woocommerce_support import KEY, SECRET, Woo, place, stock, woo
+from tests.support.woocommerce_store import KEY, SECRET, Woo, place, stock, woo
 
 pytestmark = pytest.mark.asyncio
 

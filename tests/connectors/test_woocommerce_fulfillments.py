@@ -8,7 +8,7 @@ import pytest
 from connectors.base import MalformedResponseError, PermanentError, RetryableError
 from sandbox.common import Fault
 from schemas.platform import FulfillmentLine, FulfillmentRequest, Tracking
-from tests.connectors.woocommerce_support import place, stock, woo
+from tests.support.woocommerce_store import place, stock, woo
 
 pytestmark = pytest.mark.asyncio
 
@@ -150,7 +150,7 @@ async def test_buyer_core_fulfillments_create_find_update_cancel() -> None:
     await connector.aclose()
 
 
-async def test_buyer_core_fulfillment_that_over_fulfils_is_refused_with_woocommerces_message() -> None:
+async def test_buyer_core_fulfillment_that_over_fulfills_is_refused_with_woocommerces_message() -> None:
     shop = woo(tracking="fulfillments")
     stock(shop.store, "MUG")
     order_id = place(shop.store, ("MUG", 1))

@@ -9,7 +9,7 @@ import pytest
 from connectors.base import PermanentError
 from connectors.woocommerce import WooCommerceConnector
 from schemas.platform import PlatformOrder
-from tests.connectors.woocommerce_support import Woo, place, stock, woo
+from tests.support.woocommerce_store import Woo, place, stock, woo
 
 pytestmark = pytest.mark.asyncio
 

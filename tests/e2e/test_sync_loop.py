@@ -1,5 +1,6 @@
-"""The whole sync loop on the real broker with the simulated stores (issue 4, point 9): orders placed on buyers'
-stores reach their sellers' stores, the sellers' fulfilments reach the buyers' orders, orders become Shipped.
+"""The whole sync loop on the real broker with the simulated stores (README.md, "What exists today"): orders placed
+on buyers' stores reach their sellers' stores, the sellers' fulfillments reach the buyers' orders, orders become
+Shipped.
 
 One marketplace (eight stores, one worker, a 3 s poll interval) runs every test of this module, in order: a worker
 start costs seconds. The last test kills the worker with SIGKILL in the middle of a run."""
@@ -36,7 +37,7 @@ def active(fulfillments: list[StoreFulfillment]) -> list[StoreFulfillment]:
 
 
 def numbers_on(market: Marketplace, buyer: SandboxPlatform, order: PlacedOrder) -> set[str]:
-    """The tracking numbers of the buyer order's active fulfilments, as the buyer's store shows them."""
+    """The tracking numbers of the buyer order's active fulfillments, as the buyer's store shows them."""
     return {number for item in active(market.buyers[buyer].fulfillments(order)) for number in item.numbers}
 
 
@@ -52,9 +53,9 @@ def letters(market: Marketplace, order_id: str) -> list[dict[str, Any]]:
     return market.topics.of(market.names.dead_letters, order_id)
 
 
-def fulfil(market: Marketplace, seller: SandboxPlatform, order: PlacedOrder, lines: dict[str, int],
+def fulfill(market: Marketplace, seller: SandboxPlatform, order: PlacedOrder, lines: dict[str, int],
            numbers: list[str], carrier: str = "UPS") -> str:
-    return market.sellers[seller].act(lambda merchant: merchant.fulfil(order, lines, numbers, carrier))
+    return market.sellers[seller].act(lambda merchant: merchant.fulfill(order, lines, numbers, carrier))
 
 
 def ups(serial: int) -> str:
@@ -66,7 +67,7 @@ def place(market: Marketplace, buyer: SandboxPlatform, lines: dict[str, int]) ->
 
 
 def shows(market: Marketplace, buyer: SandboxPlatform, order: PlacedOrder, numbers: set[str]) -> Callable[[], bool]:
-    """A condition: the buyer order's active fulfilments carry exactly `numbers`."""
+    """A condition: the buyer order's active fulfillments carry exactly `numbers`."""
     return lambda: numbers_on(market, buyer, order) == numbers
 
 
@@ -79,10 +80,10 @@ def test_every_buyer_platform_with_every_seller_platform(market: Marketplace) ->
         order_id = order_ids[buyer, seller] = market.routed(buyer, order, seller)
         on_seller = market.seller_order(seller, order_id)
         tracking[buyer, seller] = ups(serial)
-        fulfil(market, seller, on_seller, {sku(seller, "MUG"): 2}, [ups(serial)])
+        fulfill(market, seller, on_seller, {sku(seller, "MUG"): 2}, [ups(serial)])
     for (buyer, seller), order in placed.items():
         market.wait_for(shows(market, buyer, order, {tracking[buyer, seller]}),
-                        f"the tracking of the {seller} seller's fulfilment on the {buyer} buyer's order")
+                        f"the tracking of the {seller} seller's fulfillment on the {buyer} buyer's order")
         market.wait_for(functools.partial(shipped_ids, market, order_ids[buyer, seller]),
                         f"{buyer} -> {seller} shipped")
     market.topics.read(2.0)
@@ -93,22 +94,22 @@ def test_every_buyer_platform_with_every_seller_platform(market: Marketplace) ->
         assert letters(market, order_ids[buyer, seller]) == []
 
 
-def test_partial_fulfilments_multi_tracking_edit_and_cancel_then_refulfil_after_shipped(market: Marketplace) -> None:
+def test_partial_fulfillments_multi_tracking_edit_and_cancel_then_refulfill_after_shipped(market: Marketplace) -> None:
     buyer: SandboxPlatform = "bigcommerce"
     seller: SandboxPlatform = "shopify"
     order = place(market, buyer, {sku(seller, "MUG"): 3, sku(seller, "CAP"): 1})
     order_id = market.routed(buyer, order, seller)
     on_seller = market.seller_order(seller, order_id)
 
-    # 1. a partial fulfilment: on the buyer's order, not shipped
-    first = fulfil(market, seller, on_seller, {sku(seller, "MUG"): 1}, [ups(101)])
-    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(101)}, "the first, partial fulfilment")
+    # 1. a partial fulfillment: on the buyer's order, not shipped
+    first = fulfill(market, seller, on_seller, {sku(seller, "MUG"): 1}, [ups(101)])
+    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(101)}, "the first, partial fulfillment")
     market.topics.read(1.0)
     assert shipped_ids(market, order_id) == set()
 
-    # 2. the rest at the next poll, one fulfilment with two tracking numbers: shipped once
-    second = fulfil(market, seller, on_seller, {sku(seller, "MUG"): 2, sku(seller, "CAP"): 1}, [ups(102), ups(103)])
-    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(101), ups(102), ups(103)}, "both fulfilments")
+    # 2. the rest at the next poll, one fulfillment with two tracking numbers: shipped once
+    second = fulfill(market, seller, on_seller, {sku(seller, "MUG"): 2, sku(seller, "CAP"): 1}, [ups(102), ups(103)])
+    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(101), ups(102), ups(103)}, "both fulfillments")
     [shipped] = market.wait_for(lambda: published(market, order_id, "order.shipped"), "shipped")
     assert sorted(len(f["tracking_numbers"]) for f in shipped["fulfillments"]) == [1, 2]
 
@@ -120,10 +121,10 @@ def test_partial_fulfilments_multi_tracking_edit_and_cancel_then_refulfil_after_
     # 4. cancel after Shipped: reopened, the buyer's copy cancelled; fulfilled again: the new tracking only, and
     #    shipped again under a new id (one id per covering)
     market.sellers[seller].act(lambda m: m.cancel_fulfillment(on_seller, second))
-    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(111)}, "the cancelled fulfilment gone")
+    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(111)}, "the cancelled fulfillment gone")
     market.wait_for(lambda: published(market, order_id, "order.reopened"), "order.reopened")
-    fulfil(market, seller, on_seller, {sku(seller, "MUG"): 2, sku(seller, "CAP"): 1}, [ups(104)])
-    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(111), ups(104)}, "the new fulfilment")
+    fulfill(market, seller, on_seller, {sku(seller, "MUG"): 2, sku(seller, "CAP"): 1}, [ups(104)])
+    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(111), ups(104)}, "the new fulfillment")
     market.wait_for(lambda: len(shipped_ids(market, order_id)) == 2, "shipped again")
     market.topics.read(2.0)
     assert len(shipped_ids(market, order_id)) == 2
@@ -137,8 +138,8 @@ def test_the_buyers_own_products_are_left_alone(market: Marketplace) -> None:
     order_id = market.routed(buyer, order, seller)
     on_seller = market.seller_order(seller, order_id)
     assert set(on_seller.line_ids) == {sku(seller, "BOX")}, "the buyer's own line reached the seller"
-    fulfil(market, seller, on_seller, {sku(seller, "BOX"): 1}, [ups(201)])
-    [on_buyer] = market.wait_for(lambda: active(market.buyers[buyer].fulfillments(order)), "the buyer's fulfilment")
+    fulfill(market, seller, on_seller, {sku(seller, "BOX"): 1}, [ups(201)])
+    [on_buyer] = market.wait_for(lambda: active(market.buyers[buyer].fulfillments(order)), "the buyer's fulfillment")
     assert on_buyer.lines == {sku(seller, "BOX"): 1} and on_buyer.numbers == (ups(201),)
     market.wait_for(lambda: shipped_ids(market, order_id), "shipped (the routed lines are the stored order)")
     assert [value for value in market.topics.of(market.names.order_events, kind="order.placed")
@@ -162,11 +163,11 @@ def test_a_buyer_cancellation_reaches_the_seller_and_stops_counting(market: Mark
     market.wait_for(lambda: market.topics.of(market.names.order_events, order_id, "order.buyer_cancelled"),
                     "order.buyer_cancelled")
     market.wait_for(seller_quantity, "the cancelled unit removed on the seller's order")
-    fulfil(market, seller, on_seller, {sku(seller, "BOX"): 2}, [ups(251), ups(252)])
+    fulfill(market, seller, on_seller, {sku(seller, "BOX"): 2}, [ups(251), ups(252)])
     [shipped] = market.wait_for(lambda: published(market, order_id, "order.shipped"),
                                 "shipped with 2 of 3 units (one cancelled)")
     assert [(line["quantity"], line["cancelled_quantity"]) for line in shipped["lines"]] == [(3, 1)]
-    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(251), ups(252)}, "the buyer's fulfilment")
+    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(251), ups(252)}, "the buyer's fulfillment")
 
 
 def webhook(market: Marketplace, connection: str, body: bytes, headers: dict[str, str]) -> int:
@@ -179,7 +180,7 @@ def test_webhooks_forged_are_refused_and_duplicated_change_nothing(market: Marke
     order = place(market, buyer, {sku(seller, "TEE"): 1})
     order_id = market.routed(buyer, order, seller)
     on_seller = market.seller_order(seller, order_id)
-    ref = fulfil(market, seller, on_seller, {sku(seller, "TEE"): 1}, [ups(301)])
+    ref = fulfill(market, seller, on_seller, {sku(seller, "TEE"): 1}, [ups(301)])
     store = market.sellers[seller]
     forged, forged_body = signed_delivery(store, on_seller, ref, secret="not-the-secret")
     assert webhook(market, seller_id(seller), forged_body, forged) == 401
@@ -187,7 +188,7 @@ def test_webhooks_forged_are_refused_and_duplicated_change_nothing(market: Marke
     assert webhook(market, seller_id(seller), body, {"Content-Type": "application/json"}) == 401
     assert webhook(market, seller_id(seller), body, headers) < 300
     assert webhook(market, seller_id(seller), body, headers) < 300  # a duplicate delivery
-    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(301)}, "the fulfilment on the buyer")
+    market.wait_for(lambda: numbers_on(market, buyer, order) == {ups(301)}, "the fulfillment on the buyer")
     market.wait_for(lambda: shipped_ids(market, order_id), "shipped")
     market.topics.read(2.0)
     assert len(market.buyers[buyer].fulfillments(order)) == 1 and len(shipped_ids(market, order_id)) == 1
@@ -206,8 +207,8 @@ def test_a_seller_failing_for_a_while_and_a_buyer_refusing_for_good(market: Mark
                                                      "path": "/shipments"})
     market.sellers[seller].admin("POST", "/faults", {"status": 429, "times": 2, "method": "GET", "path": "/shipments",
                                                      "headers": {"X-Rate-Limit-Time-Reset-Ms": "500"}})
-    fulfil(market, seller, on_seller, {sku(seller, "PEN"): 1}, [ups(401)])
-    market.wait_for(lambda: numbers_on(market, "shopify", order) == {ups(401)}, "the fulfilment after the failures",
+    fulfill(market, seller, on_seller, {sku(seller, "PEN"): 1}, [ups(401)])
+    market.wait_for(lambda: numbers_on(market, "shopify", order) == {ups(401)}, "the fulfillment after the failures",
                     timeout_s=90)
     statuses = market.sellers[seller].admin("GET", "/requests")["by_status"]
     assert statuses.get("500", 0) >= 4 and statuses.get("429", 0) >= 2
@@ -220,7 +221,7 @@ def test_a_seller_failing_for_a_while_and_a_buyer_refusing_for_good(market: Mark
     on_seller = market.seller_order("shopify", refused_id)
     market.buyers[buyer].admin("POST", "/faults", {"status": 400, "times": 1, "method": "POST", "path": r"/ship$",
                                                    "body": json.dumps({"message": refusal})})
-    fulfil(market, "shopify", on_seller, {sku("shopify", "CAP"): 1}, [ups(402)])
+    fulfill(market, "shopify", on_seller, {sku("shopify", "CAP"): 1}, [ups(402)])
     [letter] = market.wait_for(lambda: letters(market, refused_id), "the buyer's refusal dead-lettered")
     assert letter["reason"] == "platform_rejected" and refusal in letter["message"]
     assert letter["stage"] == "buyer_tracking"
@@ -238,16 +239,16 @@ def test_a_worker_killed_mid_run_loses_and_doubles_nothing(market: Marketplace) 
         order_id = market.routed(pair[0], order, pair[1])
         on_seller[pair] = (order_id, market.seller_order(pair[1], order_id))
     for serial, pair in enumerate(pairs):
-        fulfil(market, pair[1], on_seller[pair][1], {sku(pair[1], "MUG"): 1}, [ups(500 + serial)])
+        fulfill(market, pair[1], on_seller[pair][1], {sku(pair[1], "MUG"): 1}, [ups(500 + serial)])
     # kill as soon as the first of them reaches a buyer: the others are somewhere between the stores and Kafka
     market.wait_for(lambda: any(numbers_on(market, pair[0], placed[pair]) for pair in pairs), "a first write")
     assert market.worker.stop(signal.SIGKILL) == -signal.SIGKILL
     for serial, pair in enumerate(pairs):  # the seller ships the rest while the worker is down
-        fulfil(market, pair[1], on_seller[pair][1], {sku(pair[1], "MUG"): 1}, [ups(600 + serial)])
+        fulfill(market, pair[1], on_seller[pair][1], {sku(pair[1], "MUG"): 1}, [ups(600 + serial)])
     market.restart()
     for serial, pair in enumerate(pairs):
         market.wait_for(shows(market, pair[0], placed[pair], {ups(500 + serial), ups(600 + serial)}),
-                        f"both fulfilments of {pair} after the restart", timeout_s=90)
+                        f"both fulfillments of {pair} after the restart", timeout_s=90)
     market.topics.read(4.0)
     for serial, pair in enumerate(pairs):
         buyer_side = market.buyers[pair[0]].fulfillments(placed[pair])

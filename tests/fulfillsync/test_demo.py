@@ -30,7 +30,7 @@ class Row:
     order: str  # "northwind #1001"
     seller: str  # "acme (bigcommerce)"
     state: str
-    on_buyer: str  # the fulfilments on the buyer's store
+    on_buyer: str  # the fulfillments on the buyer's store
     intended: str  # "shipped: yes"
 
 
@@ -88,7 +88,7 @@ def test_every_dropship_line_reaches_its_seller_and_the_buyers_own_lines_do_not(
     assert len(re.findall(r"created on the seller's store as \S+", run.out)) == 6, run.explain()
 
 
-def test_fulfilments_reach_the_buyers_store_partial_multi_tracking_edited_and_refulfilled(run: Run) -> None:
+def test_fulfillments_reach_the_buyers_store_partial_multi_tracking_edited_and_refulfilled(run: Run) -> None:
     reached = [row for row in run.rows if row.intended.startswith(("shipped", "partial"))]
     assert len(reached) == 5 and all(row.intended.endswith(": yes") for row in reached), run.explain()
     # acme shipped 2 mugs, then the last mug and the tee with two tracking numbers: three on the buyer's store
@@ -102,7 +102,7 @@ def test_fulfilments_reach_the_buyers_store_partial_multi_tracking_edited_and_re
     # bolt shipped both lamps with a tracking number each
     [lamps] = run.rows_of("bolt", "SHIPPED")
     assert "9400111899223817392648" in lamps.on_buyer and "9400111899223817392655" in lamps.on_buyer
-    # cobalt cancelled its fulfilment of the socks and fulfilled again: the buyer's store shows the new parcel only
+    # cobalt cancelled its fulfillment of the socks and fulfilled again: the buyer's store shows the new parcel only
     [socks] = run.rows_of("cobalt", "SHIPPED")
     assert "JD014600006281230999" in socks.on_buyer and "JD014600006281230458" not in socks.on_buyer, run.explain()
     assert re.search(r"cobalt \(shopify\): REOPENED", run.out), run.explain()
@@ -128,7 +128,7 @@ def test_the_order_of_the_seller_without_a_store_waits_in_the_web_app(run: Run) 
     assert (dray.on_buyer, dray.intended) == ("none", "web: yes"), run.explain()
     assert re.search(r"dray \(manual\): routed to the seller: DRAY-BOWL×2 ", run.out), run.explain()
     assert re.search(r"dray \(manual\): the web app shows the order to the seller", run.out), run.explain()
-    left = re.search(r"left for you to fulfil in the web app: (\S+)/orders/[0-9a-f-]{36} \(sign in as dray-manual, "
+    left = re.search(r"left for you to fulfill in the web app: (\S+)/orders/[0-9a-f-]{36} \(sign in as dray-manual, "
                      r"password (\S+)\)", run.out)
     assert left is not None and left.groups() == ready.groups(), run.explain()
 

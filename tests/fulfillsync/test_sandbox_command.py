@@ -17,8 +17,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.registry import connector_for
-from fulfillsync.cli import SANDBOX_DEFAULT_CREDENTIALS
 from sandbox.merchant import Merchant
+from sandbox.settings import DEFAULT_CREDENTIALS as SANDBOX_DEFAULT_CREDENTIALS
 from sandbox.settings import SandboxPlatform
 from schemas.config import REQUIRED_CREDENTIALS, Connection
 

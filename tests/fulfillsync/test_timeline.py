@@ -22,7 +22,7 @@ ACME_SOURCE = SourceRef(partner="acme", connection="acme-bigcommerce", platform=
 
 @dataclass(frozen=True)
 class Shown:
-    """A fulfilment as the buyer's store shows it (the shape of sandbox.merchant.StoreFulfillment)."""
+    """A fulfillment as the buyer's store shows it (the shape of sandbox.merchant.StoreFulfillment)."""
 
     ref: str
     carrier: str | None
@@ -86,7 +86,7 @@ def test_a_newer_version_replaces_the_tracking_an_older_one_is_ignored_and_a_can
     story = timeline.orders[order["order_id"]]
     timeline.apply(recorded(story.order_id, "F1", 5, ["794612345670"], L1=1))
     assert texts(timeline.apply(recorded(story.order_id, "F1", 6, ["794612345692"], L1=1)))[0].startswith(
-        "northwind #1004 → acme (bigcommerce): seller changed a fulfilment: ACME-CAP×1 (UPS 794612345692)")
+        "northwind #1004 → acme (bigcommerce): seller changed a fulfillment: ACME-CAP×1 (UPS 794612345692)")
     assert timeline.apply(recorded(story.order_id, "F1", 4, ["111"], L1=1)) == []
     assert story.seller_numbers() == {"794612345692"}
     # the buyer's store still shows the old number: both numbers are this order's, but it is not in sync
@@ -96,7 +96,7 @@ def test_a_newer_version_replaces_the_tracking_an_older_one_is_ignored_and_a_can
     timeline.apply({"type": "order.shipped", "event_id": "s1", "order_id": story.order_id})
     cancelled = fulfillment_cancelled(order_id=story.order_id, source=ACME_SOURCE, fulfillment_id="F1",
                                       source_version=T0 + timedelta(minutes=7)).model_dump(mode="json")
-    assert "seller cancelled a fulfilment" in texts(timeline.apply(cancelled))[0]
+    assert "seller cancelled a fulfillment" in texts(timeline.apply(cancelled))[0]
     assert story.state == "SHIPPED, 0/1 still covered"
     timeline.apply({"type": "order.reopened", "event_id": "r1", "order_id": story.order_id})
     assert story.state == "routed, not yet on the seller's store" and story.seller_numbers() == set()
@@ -123,7 +123,7 @@ def test_a_split_buyer_order_tells_each_seller_its_own_parcels_and_the_summary_s
 
     table = summary(timeline.orders.values(), {mug["order_id"]: "shipped", lamp["order_id"]: "cancelled"})
     header, first, second = table.splitlines()
-    assert header.split() == ["buyer", "order", "seller", "state", "fulfilments", "on", "the", "buyer's", "store",
+    assert header.split() == ["buyer", "order", "seller", "state", "fulfillments", "on", "the", "buyer's", "store",
                               "intended"]
     assert first.split("  ")[0] == "northwind #1004" and "acme (bigcommerce)" in first
     assert first.endswith("shipped: NOT REACHED") and "UPS 1Z1" in first

@@ -6,7 +6,7 @@ import pytest
 
 from ledger import MAX_HELD_INPUTS, Rejection
 from schemas.events import OrderReopened, OrderShipped, SourceRef
-from tests.ledger.builders import (
+from tests.support.ledger_builders import (
     OTHER_SOURCE,
     SELLER_SOURCE,
     Ledger,
@@ -34,14 +34,14 @@ def test_cancelling_the_units_not_yet_fulfilled_ships_the_order() -> None:
     assert [(x.line_id, x.quantity, x.cancelled_quantity) for x in shipped.lines] == [("L1", 2, 1), ("L2", 1, 0)]
 
 
-def test_the_shipped_event_id_is_the_usual_one_of_the_covering_fulfilments() -> None:
+def test_the_shipped_event_id_is_the_usual_one_of_the_covering_fulfillments() -> None:
     cancelled_first = placed_ledger({"L1": 2})
     cancelled_first.feed(recorded({"L1": 1}))
     [via_cancellation] = cancelled_first.feed(buyer_cancelled(order_placed({"L1": 2}), {"L1": 1})).outputs
     never_cancelled = placed_ledger({"L1": 1})
-    [via_fulfilment] = never_cancelled.feed(recorded({"L1": 1})).outputs
-    assert isinstance(via_cancellation, OrderShipped) and isinstance(via_fulfilment, OrderShipped)
-    assert via_cancellation.event_id == via_fulfilment.event_id
+    [via_fulfillment] = never_cancelled.feed(recorded({"L1": 1})).outputs
+    assert isinstance(via_cancellation, OrderShipped) and isinstance(via_fulfillment, OrderShipped)
+    assert via_cancellation.event_id == via_fulfillment.event_id
 
 
 def test_after_a_cancellation_the_remaining_units_ship_the_order() -> None:
@@ -52,7 +52,7 @@ def test_after_a_cancellation_the_remaining_units_ship_the_order() -> None:
     assert ledger.state.units_to_ship() == {"L1": 2, "L2": 0}
 
 
-def test_fulfilments_are_still_accepted_up_to_the_ordered_quantity() -> None:
+def test_fulfillments_are_still_accepted_up_to_the_ordered_quantity() -> None:
     ledger = placed_ledger({"L1": 2, "L2": 1})
     ledger.feed(buyer_cancelled(ORDER, {"L1": 1}))
     # The seller shipped before it saw the cancellation: accepted, and the order ships.
@@ -110,12 +110,12 @@ def test_a_shipped_order_stays_shipped_when_the_buyer_cancels_all_of_it() -> Non
     result = ledger.feed(buyer_cancelled(ORDER, whole_order=True, minutes=5))
     assert (result.status, result.outputs) == ("applied", [])
     assert ledger.state.shipped_event_id == shipped.event_id
-    # The goods left: a later correction of the fulfilment does not reopen an order the buyer no longer wants.
+    # The goods left: a later correction of the fulfillment does not reopen an order the buyer no longer wants.
     assert ledger.feed(cancelled("F1", version=6)).outputs == []
     assert ledger.state.shipped_event_id == shipped.event_id
 
 
-def test_a_partly_cancelled_shipped_order_reopens_when_its_fulfilment_is_cancelled() -> None:
+def test_a_partly_cancelled_shipped_order_reopens_when_its_fulfillment_is_cancelled() -> None:
     ledger = placed_ledger({"L1": 2, "L2": 1})
     ledger.feed(buyer_cancelled(ORDER, {"L1": 1}))
     [shipped] = ledger.feed(recorded({"L1": 1, "L2": 1})).outputs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ledger import Rejection
 from schemas.events import OrderReopened, OrderShipped, OrderTrackingUpdated
-from tests.ledger.builders import Ledger, all_outputs, cancelled, outputs_of, placed_ledger, recorded
+from tests.support.ledger_builders import Ledger, all_outputs, cancelled, outputs_of, placed_ledger, recorded
 
 
 def shipped_ledger() -> tuple[Ledger, OrderShipped]:
@@ -19,7 +19,7 @@ def shipped_ledger() -> tuple[Ledger, OrderShipped]:
 # -- shipped exactly when covered ----------------------------------------------------------------------------
 
 
-def test_partial_fulfilments_ship_only_at_the_last_one() -> None:
+def test_partial_fulfillments_ship_only_at_the_last_one() -> None:
     ledger = placed_ledger({"L1": 2, "L2": 1, "L3": 1})
     steps = [recorded({"L1": 1}, fulfillment_id="F1"), recorded({"L2": 1, "L1": 1}, fulfillment_id="F2"),
              recorded({"L3": 1}, fulfillment_id="F3")]
@@ -40,15 +40,15 @@ def test_every_line_must_be_covered_not_just_the_total_units() -> None:
     assert not ledger.state.is_covered() and not ledger.state.is_shipped
 
 
-def test_shipped_event_describes_the_order_and_its_fulfilments() -> None:
+def test_shipped_event_describes_the_order_and_its_fulfillments() -> None:
     ledger, shipped = shipped_ledger()
     assert shipped.order_id == ledger.state.order_id
     assert ledger.state.order is not None
     assert (shipped.buyer.connection, shipped.seller.connection) == (
         ledger.state.order.buyer.connection, ledger.state.order.seller.connection)
-    [fulfilment] = shipped.fulfillments
-    assert (fulfilment.carrier, fulfilment.tracking_numbers) == ("UPS", ["T1"])
-    assert fulfilment.tracking_urls[0] is not None
+    [fulfillment] = shipped.fulfillments
+    assert (fulfillment.carrier, fulfillment.tracking_numbers) == ("UPS", ["T1"])
+    assert fulfillment.tracking_urls[0] is not None
 
 
 def test_a_shipped_order_is_not_shipped_again_by_later_inputs() -> None:
@@ -60,7 +60,7 @@ def test_a_shipped_order_is_not_shipped_again_by_later_inputs() -> None:
 # -- same fulfillment, other versions ------------------------------------------------------------------------
 
 
-def test_same_fulfilment_same_content_is_a_no_op() -> None:
+def test_same_fulfillment_same_content_is_a_no_op() -> None:
     ledger, _ = shipped_ledger()
     before = ledger.state
     # Another event id (e.g. the next poll) reporting the very same fulfillment.
@@ -142,7 +142,7 @@ def test_newer_version_that_uncovers_a_shipped_order_reopens_it() -> None:
 # -- cancellations -------------------------------------------------------------------------------------------
 
 
-def test_cancelling_a_fulfilment_of_a_shipped_order_reopens_it() -> None:
+def test_cancelling_a_fulfillment_of_a_shipped_order_reopens_it() -> None:
     ledger, shipped = shipped_ledger()
     result = ledger.feed(cancelled("F1", version=5))
     assert result.status == "applied"
@@ -156,7 +156,7 @@ def test_cancelling_a_fulfilment_of_a_shipped_order_reopens_it() -> None:
     assert ledger.state.fulfillments["F1"].cancelled  # kept, marked cancelled
 
 
-def test_cancelling_a_fulfilment_of_an_unshipped_order_publishes_nothing() -> None:
+def test_cancelling_a_fulfillment_of_an_unshipped_order_publishes_nothing() -> None:
     ledger = placed_ledger({"L1": 2})
     ledger.feed(recorded({"L1": 1}))
     result = ledger.feed(cancelled("F1", version=5))
@@ -187,7 +187,7 @@ def test_refulfilling_after_a_reopen_ships_again_under_a_new_deterministic_id() 
     assert [e.event_id for e in run()] == [first.event_id, reopened.event_id, again.event_id]
 
 
-def test_a_cancelled_fulfilment_never_counts_again() -> None:
+def test_a_cancelled_fulfillment_never_counts_again() -> None:
     ledger, _ = shipped_ledger()
     ledger.feed(cancelled("F1", version=5))
     before = ledger.state
@@ -198,7 +198,7 @@ def test_a_cancelled_fulfilment_never_counts_again() -> None:
     assert not result.state.is_shipped
 
 
-def test_a_cancellation_before_its_fulfilment_leaves_a_tombstone() -> None:
+def test_a_cancellation_before_its_fulfillment_leaves_a_tombstone() -> None:
     ledger = placed_ledger({"L1": 1})
     result = ledger.feed(cancelled("F1", version=5))
     assert (result.status, result.outputs) == ("applied", [])
@@ -210,7 +210,7 @@ def test_a_cancellation_before_its_fulfilment_leaves_a_tombstone() -> None:
     assert not ledger.state.is_shipped
 
 
-def test_cancellation_of_one_of_several_fulfilments_keeps_the_others_counting() -> None:
+def test_cancellation_of_one_of_several_fulfillments_keeps_the_others_counting() -> None:
     ledger = placed_ledger({"L1": 1, "L2": 1})
     ledger.feed_all([recorded({"L1": 1}, fulfillment_id="F1"), recorded({"L2": 1}, fulfillment_id="F2")])
     [reopened] = ledger.feed(cancelled("F2", version=5)).outputs

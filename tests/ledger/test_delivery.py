@@ -6,7 +6,7 @@ import pytest
 
 from ledger import OrderState, apply, new_state
 from schemas.events import OrderShipped
-from tests.ledger.builders import (
+from tests.support.ledger_builders import (
     InputEvent,
     Ledger,
     all_outputs,
@@ -24,7 +24,7 @@ def correction_story() -> list[InputEvent]:
         cancelled("F0", version=1),  # held, then a tombstone
         order_placed({"L1": 2, "L2": 1}),
         recorded({"L1": 1, "L2": 1}, fulfillment_id="F2", tracking_numbers=["T2", "T3"]),  # ships
-        recorded({"L1": 1}, fulfillment_id="F3"),  # over-fulfilment
+        recorded({"L1": 1}, fulfillment_id="F3"),  # over-fulfillment
         recorded({"L1": 1}, fulfillment_id="F1", version=2, carrier="dhl", tracking_numbers=["T4"]),  # tracking
         recorded({"L9": 1}, fulfillment_id="F4"),  # unknown line
         cancelled("F2", version=3),  # reopens

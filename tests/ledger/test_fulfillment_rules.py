@@ -1,4 +1,4 @@
-"""Which fulfillment.recorded inputs the ledger accepts, and how it normalises them (DESIGN.md §4, first rules)."""
+"""Which fulfillment.recorded inputs the ledger accepts, and how it normalises them (README.md, "The ledger rules")."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ from pydantic import ValidationError
 
 from ledger import FulfillmentRecord
 from schemas.events import FulfilledLine, FulfillmentRecorded
-from tests.ledger.builders import Ledger, placed_ledger, recorded, rejection, sku, without_seen
+from tests.support.ledger_builders import Ledger, placed_ledger, recorded, rejection, sku, without_seen
 
 
 def record_of(ledger: Ledger, fulfillment_id: str = "F1") -> FulfillmentRecord:
     return ledger.state.fulfillments[fulfillment_id]
 
 
-# -- over-fulfilment -----------------------------------------------------------------------------------------
+# -- over-fulfillment -----------------------------------------------------------------------------------------
 
 
-def test_over_fulfilment_in_one_event_is_rejected_and_state_unchanged() -> None:
+def test_over_fulfillment_in_one_event_is_rejected_and_state_unchanged() -> None:
     ledger = placed_ledger({"L1": 2})
     before = ledger.state
     result = ledger.feed(recorded({"L1": 3}))
@@ -29,7 +29,7 @@ def test_over_fulfilment_in_one_event_is_rejected_and_state_unchanged() -> None:
     assert result.state.fulfillments == {}
 
 
-def test_over_fulfilment_across_events_rejects_the_later_one_whole() -> None:
+def test_over_fulfillment_across_events_rejects_the_later_one_whole() -> None:
     ledger = placed_ledger({"L1": 2, "L2": 2})
     assert ledger.feed(recorded({"L1": 2}, fulfillment_id="F1")).status == "applied"
     before = ledger.state
@@ -40,20 +40,20 @@ def test_over_fulfilment_across_events_rejects_the_later_one_whole() -> None:
     assert result.state.active_units() == {"L1": 2}
 
 
-def test_repeated_line_in_one_fulfilment_is_summed_for_the_over_fulfilment_check() -> None:
+def test_repeated_line_in_one_fulfillment_is_summed_for_the_over_fulfillment_check() -> None:
     ledger = placed_ledger({"L1": 2})
     lines = [FulfilledLine(line_id="L1", quantity=1), FulfilledLine(line_id="L1", quantity=2)]
     assert rejection(ledger.feed(recorded(lines))).reason == "over_fulfillment"
 
 
-def test_fulfilment_up_to_the_ordered_quantity_is_accepted() -> None:
+def test_fulfillment_up_to_the_ordered_quantity_is_accepted() -> None:
     ledger = placed_ledger({"L1": 2})
     result = ledger.feed(recorded({"L1": 2}))
     assert result.status == "applied"
     assert result.state.active_units() == {"L1": 2}
 
 
-def test_newer_version_that_would_over_fulfil_is_rejected_and_the_old_version_keeps_counting() -> None:
+def test_newer_version_that_would_over_fulfill_is_rejected_and_the_old_version_keeps_counting() -> None:
     ledger = placed_ledger({"L1": 3})
     ledger.feed_all([recorded({"L1": 1}, fulfillment_id="F1"), recorded({"L1": 1}, fulfillment_id="F2")])
     result = ledger.feed(recorded({"L1": 3}, fulfillment_id="F1", version=5))

@@ -1,4 +1,4 @@
-"""ledger.fulfillment_sync: seller fulfilments in (events), buyer writes out (actions), unit and property tests."""
+"""ledger.fulfillment_sync: seller fulfillments in (events), buyer writes out (actions), unit and property tests."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def only_recorded(found: Sequence[PlatformFulfillment],
 # -- seller side: unit tests ---------------------------------------------------------------------------------
 
 
-def test_a_new_fulfilment_becomes_one_recorded_event_with_our_line_ids_and_a_built_url() -> None:
+def test_a_new_fulfillment_becomes_one_recorded_event_with_our_line_ids_and_a_built_url() -> None:
     event = only_recorded([ful(lines=[("s1", 1), ("s3", 2), ("s1", 1)])])
     assert event.order_id == PLACED.order_id
     assert event.fulfillment_id == "F1" and event.source_version == at(1)
@@ -129,7 +129,7 @@ def test_a_cancellation_never_published_before_is_published() -> None:
     assert result.published["F1"].cancelled
 
 
-def test_a_cancelled_fulfilment_listed_active_again_is_reported_not_published() -> None:
+def test_a_cancelled_fulfillment_listed_active_again_is_reported_not_published() -> None:
     published = {"F1": LastPublished(at(2), at(2), "", cancelled=True)}
     result = seller_events(ORDER, SELLER_CONNECTION, [ful(minute=3)], published)
     assert result.events == () and [p.reason for p in result.problems] == ["reactivated"]
@@ -143,7 +143,7 @@ def test_an_unknown_seller_line_is_reported_and_nothing_is_invented() -> None:
     assert set(result.published) == {"F2"}
 
 
-def test_other_orders_fulfilments_and_line_less_active_ones_are_reported() -> None:
+def test_other_orders_fulfillments_and_line_less_active_ones_are_reported() -> None:
     result = seller_events(ORDER, SELLER_CONNECTION, [ful("F1", order_ref="S-10"), ful("F2", lines=())], {})
     assert result.events == ()
     assert sorted(p.reason for p in result.problems) == ["no_lines", "wrong_order"]
@@ -178,7 +178,7 @@ def cancelled_view() -> FulfillmentCancelled:
     return event
 
 
-def test_a_new_fulfilment_is_created_with_the_buyers_line_refs() -> None:
+def test_a_new_fulfillment_is_created_with_the_buyers_line_refs() -> None:
     action = buyer_action(recorded_view(lines=[("s2", 2), ("s1", 1)]), None, notify_customer=True)
     assert isinstance(action, Create)
     assert [(line.line_ref, line.quantity) for line in action.request.lines] == [("b1", 1), ("b2", 2)]
@@ -219,7 +219,7 @@ def test_cancellations() -> None:
     assert buyer_action(recorded_view(minute=20), done) is None
 
 
-def test_changed_lines_replace_the_buyer_fulfilment_under_a_new_id() -> None:
+def test_changed_lines_replace_the_buyer_fulfillment_under_a_new_id() -> None:
     create = buyer_action(recorded_view(), None)
     assert isinstance(create, Create)
     written = written_after(create, None, "buyer-f-1")
@@ -229,7 +229,7 @@ def test_changed_lines_replace_the_buyer_fulfilment_under_a_new_id() -> None:
     assert action.request.our_fulfillment_id != create.request.our_fulfillment_id
 
 
-def test_our_fulfilment_id_is_stable_across_tracking_changes() -> None:
+def test_our_fulfillment_id_is_stable_across_tracking_changes() -> None:
     assert (buyer_request(recorded_view()).our_fulfillment_id
             == buyer_request(recorded_view(numbers=("other",), minute=8)).our_fulfillment_id)
 
@@ -247,8 +247,8 @@ FIDS = ("F1", "F2", "F3")
 
 
 @dataclass
-class SellerFulfilment:
-    """One seller fulfilment over time: it covers seller line s<i> only (1 or 2 units of 3), so the order can
+class SellerFulfillment:
+    """One seller fulfillment over time: it covers seller line s<i> only (1 or 2 units of 3), so the order can
     never be over-fulfilled; once cancelled it stays cancelled (or vanishes, reported cancelled)."""
 
     index: int
@@ -261,7 +261,7 @@ class SellerFulfilment:
 @st.composite
 def seller_histories(draw: st.DrawFn) -> list[list[PlatformFulfillment]]:
     """A sequence of seller states (what `fulfillments()` returns at each poll)."""
-    alive: dict[str, SellerFulfilment] = {}
+    alive: dict[str, SellerFulfillment] = {}
     states: list[list[PlatformFulfillment]] = []
     versions: dict[str, int] = {}
     for step in range(draw(st.integers(1, 8))):
@@ -270,7 +270,7 @@ def seller_histories(draw: st.DrawFn) -> list[list[PlatformFulfillment]]:
             if current is not None and current.cancelled:
                 continue
             if current is None:
-                current = alive[fid] = SellerFulfilment(index=FIDS.index(fid) + 1)
+                current = alive[fid] = SellerFulfillment(index=FIDS.index(fid) + 1)
             move = draw(st.sampled_from(("tracking", "tracking", "units", "cancel", "touch")))
             if move == "tracking":
                 current.numbers = tuple(draw(st.lists(st.sampled_from(("T1", "T2")), unique=True,
@@ -295,9 +295,9 @@ def seller_histories(draw: st.DrawFn) -> list[list[PlatformFulfillment]]:
 
 @dataclass
 class Buyer:
-    """A simulated buyer store: fulfilments by ref; `find` by our marker, as the connectors do."""
+    """A simulated buyer store: fulfillments by ref; `find` by our marker, as the connectors do."""
 
-    fulfilments: dict[str, tuple[FulfillmentLine, ...]] = field(default_factory=dict)
+    fulfillments: dict[str, tuple[FulfillmentLine, ...]] = field(default_factory=dict)
     tracking: dict[str, Tracking] = field(default_factory=dict)
     marker: dict[str, str] = field(default_factory=dict)
     cancelled: set[str] = field(default_factory=set)
@@ -309,8 +309,8 @@ class Buyer:
         for ref, ours in self.marker.items():
             if ours == request.our_fulfillment_id:
                 return ref
-        ref = f"buyer-{len(self.fulfilments)}"
-        self.fulfilments[ref], self.tracking[ref] = request.lines, request.tracking
+        ref = f"buyer-{len(self.fulfillments)}"
+        self.fulfillments[ref], self.tracking[ref] = request.lines, request.tracking
         self.marker[ref] = request.our_fulfillment_id
         self.creates.append(request.our_fulfillment_id)
         return ref
@@ -323,7 +323,7 @@ class Buyer:
             self.cancelled.add(ref)
 
     def active(self) -> set[tuple[tuple[FulfillmentLine, ...], Tracking]]:
-        return {(lines, self.tracking[ref]) for ref, lines in self.fulfilments.items() if ref not in self.cancelled}
+        return {(lines, self.tracking[ref]) for ref, lines in self.fulfillments.items() if ref not in self.cancelled}
 
 
 def perform(buyer: Buyer, action: BuyerAction, written: BuyerWritten | None, crash: bool) -> BuyerWritten | None:
@@ -352,7 +352,7 @@ recording it, and is restarted at once; 2 the same, but the sink stays down unti
 
 def sync_buyer(buyer: Buyer, views: dict[str, FulfillmentRecorded | FulfillmentCancelled],
                written: dict[str, BuyerWritten | None], faults: Iterator[Fault], creates: Counter[str]) -> None:
-    """The sink over every seller fulfilment, counting the buyer fulfilments created for each in `creates`."""
+    """The sink over every seller fulfillment, counting the buyer fulfillments created for each in `creates`."""
     for fid, view in sorted(views.items()):
         for attempt in range(8):  # up to 3 faults in a row, then the decisions must converge
             action = buyer_action(view, written.get(fid))
@@ -370,7 +370,7 @@ def sync_buyer(buyer: Buyer, views: dict[str, FulfillmentRecorded | FulfillmentC
 
 @settings(max_examples=300, deadline=None)
 @given(seller_histories(), st.lists(st.sampled_from((0, 0, 0, 1, 2)), min_size=50, max_size=50))
-def test_any_seller_history_ends_with_the_buyer_showing_the_sellers_active_fulfilments(
+def test_any_seller_history_ends_with_the_buyer_showing_the_sellers_active_fulfillments(
     history: list[list[PlatformFulfillment]], faults: list[Fault]
 ) -> None:
     state = apply(new_state(PLACED.order_id), PLACED).state
@@ -403,11 +403,11 @@ def test_any_seller_history_ends_with_the_buyer_showing_the_sellers_active_fulfi
                           urls=tuple(tracking_url(item.tracking.carrier, number) for number in item.tracking.numbers)))
                 for item in final if not item.cancelled}
     assert buyer.active() == expected
-    assert len(buyer.creates) == len(set(buyer.creates)), "two creates for one buyer fulfilment id"
-    for fid, count in creates.items():  # one create per seller fulfilment, plus one per change of its lines
+    assert len(buyer.creates) == len(set(buyer.creates)), "two creates for one buyer fulfillment id"
+    for fid, count in creates.items():  # one create per seller fulfillment, plus one per change of its lines
         assert count <= len(line_sets[fid]), (fid, count, line_sets[fid])
-    active_per_seller_fulfilment = [buyer.marker[ref] for ref in buyer.fulfilments if ref not in buyer.cancelled]
-    assert len(active_per_seller_fulfilment) == len({i for i in final if not i.cancelled})
+    active_per_seller_fulfillment = [buyer.marker[ref] for ref in buyer.fulfillments if ref not in buyer.cancelled]
+    assert len(active_per_seller_fulfillment) == len({i for i in final if not i.cancelled})
 
 
 @settings(max_examples=200, deadline=None)

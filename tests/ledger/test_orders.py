@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ledger import MAX_HELD_INPUTS, Rejection
 from schemas.events import OrderShipped, PartyRef, SourceRef
-from tests.ledger.builders import (
+from tests.support.ledger_builders import (
     BUYER,
     OTHER_SOURCE,
     SELLER,
@@ -95,12 +95,12 @@ def test_second_order_placed_cannot_move_the_order_to_another_seller() -> None:
 # -- inputs before their order -------------------------------------------------------------------------------
 
 
-def test_fulfilment_before_its_order_is_held_then_released_and_ships() -> None:
+def test_fulfillment_before_its_order_is_held_then_released_and_ships() -> None:
     ledger = Ledger()
-    fulfilment = recorded({"L1": 1}, tracking_numbers=["T1"])
-    early = ledger.feed(fulfilment)
+    fulfillment = recorded({"L1": 1}, tracking_numbers=["T1"])
+    early = ledger.feed(fulfillment)
     assert (early.status, early.outputs) == ("held", [])
-    assert [held.event for held in ledger.state.held] == [fulfilment]
+    assert [held.event for held in ledger.state.held] == [fulfillment]
     assert ledger.state.fulfillments == {}
 
     placed = ledger.feed(order_placed({"L1": 1}))
@@ -112,7 +112,7 @@ def test_fulfilment_before_its_order_is_held_then_released_and_ships() -> None:
     assert ledger.state.fulfillments["F1"].tracking_numbers == ["T1"]
 
 
-def test_partial_fulfilment_before_its_order_is_released_without_shipping() -> None:
+def test_partial_fulfillment_before_its_order_is_released_without_shipping() -> None:
     ledger = Ledger()
     assert ledger.feed(recorded({"L1": 1})).status == "held"
     placed = ledger.feed(order_placed({"L1": 2}))
@@ -131,7 +131,7 @@ def test_held_inputs_are_released_in_arrival_order() -> None:
     assert ledger.state.fulfillments["F1"].cancelled
 
 
-def test_held_cancellation_before_its_fulfilment_makes_a_tombstone_on_release() -> None:
+def test_held_cancellation_before_its_fulfillment_makes_a_tombstone_on_release() -> None:
     ledger = Ledger()
     ledger.feed_all([cancelled("F1", version=5), recorded({"L1": 1})])
     placed = ledger.feed(order_placed({"L1": 1}))
@@ -160,7 +160,7 @@ def test_too_many_inputs_for_an_unknown_order_are_rejected() -> None:
 # -- tenancy -------------------------------------------------------------------------------------------------
 
 
-def test_fulfilment_from_another_connection_is_a_tenant_mismatch() -> None:
+def test_fulfillment_from_another_connection_is_a_tenant_mismatch() -> None:
     ledger = placed_ledger({"L1": 1})
     before = ledger.state
     result = ledger.feed(recorded({"L1": 1}, source=OTHER_SOURCE))
@@ -168,7 +168,7 @@ def test_fulfilment_from_another_connection_is_a_tenant_mismatch() -> None:
     assert without_seen(result.state) == without_seen(before)
 
 
-def test_fulfilment_from_the_buyer_connection_is_a_tenant_mismatch() -> None:
+def test_fulfillment_from_the_buyer_connection_is_a_tenant_mismatch() -> None:
     ledger = placed_ledger({"L1": 1})
     source = SourceRef(partner=BUYER.partner, connection=BUYER.connection, platform=BUYER.platform)
     assert rejection(ledger.feed(recorded({"L1": 1}, source=source))).reason == "tenant_mismatch"
@@ -182,7 +182,7 @@ def test_cancellation_from_another_connection_is_a_tenant_mismatch() -> None:
     assert result.state.is_shipped
 
 
-def test_held_fulfilment_from_another_connection_is_rejected_on_release() -> None:
+def test_held_fulfillment_from_another_connection_is_rejected_on_release() -> None:
     ledger = Ledger()
     assert ledger.feed(recorded({"L1": 1}, source=OTHER_SOURCE)).status == "held"
     placed = ledger.feed(order_placed({"L1": 1}))

@@ -1,9 +1,9 @@
-"""Property-based tests: random interleavings of one order, its fulfilment inputs and buyer cancellations, with
+"""Property-based tests: random interleavings of one order, its fulfillment inputs and buyer cancellations, with
 redeliveries.
 
-A scenario is one order (1-4 lines of 1-4 units), a pool of fulfilment inputs (several versions of each
-fulfilment id, mostly following a random split of the ordered units between the fulfilment ids so that orders
-often ship, but also with random lines that may over-fulfil, random tracking, sometimes a cancellation), up to
+A scenario is one order (1-4 lines of 1-4 units), a pool of fulfillment inputs (several versions of each
+fulfillment id, mostly following a random split of the ordered units between the fulfillment ids so that orders
+often ship, but also with random lines that may over-fulfill, random tracking, sometimes a cancellation), up to
 two buyer cancellations (random totals per line, or the whole order), all delivered in a random order (so some
 arrive before the order and are held), with redeliveries of earlier inputs at new positions and at their own
 position mixed in. The invariants are checked after every delivery.
@@ -26,10 +26,18 @@ from schemas.events import (
     OrderShipped,
     OrderTrackingUpdated,
 )
-from tests.ledger.builders import ORDER_ID, InputEvent, buyer_cancelled, cancelled, order_placed, position, recorded
+from tests.support.ledger_builders import (
+    ORDER_ID,
+    InputEvent,
+    buyer_cancelled,
+    cancelled,
+    order_placed,
+    position,
+    recorded,
+)
 
 LINE_IDS = ("L1", "L2", "L3", "L4")
-FULFILMENT_IDS = ("F1", "F2", "F3")
+FULFILLMENT_IDS = ("F1", "F2", "F3")
 CARRIERS = (None, "ups", "FedEx Ground", "Acme Freight")
 TRACKING_NUMBERS = ("T1", "T2", "T3", "T4")
 PROPERTY_SETTINGS = settings(max_examples=300, deadline=None)
@@ -67,16 +75,16 @@ TRACKING = st.tuples(
 
 @st.composite
 def fulfilled_lines(draw: st.DrawFn, ordered: dict[str, int]) -> dict[str, int]:
-    """Some lines of the order, each with 1 to one more than its ordered units (so it may over-fulfil)."""
+    """Some lines of the order, each with 1 to one more than its ordered units (so it may over-fulfill)."""
     chosen = draw(st.lists(st.sampled_from(sorted(ordered)), min_size=1, max_size=len(ordered), unique=True))
     return {line_id: draw(st.integers(1, ordered[line_id] + 1)) for line_id in chosen}
 
 
 @st.composite
-def fulfilment_inputs(
+def fulfillment_inputs(
     draw: st.DrawFn, fulfillment_id: str, planned: dict[str, int], ordered: dict[str, int],
 ) -> list[InputEvent]:
-    """1-3 versions of one fulfilment, maybe a cancellation. The first version has the `planned` lines (random
+    """1-3 versions of one fulfillment, maybe a cancellation. The first version has the `planned` lines (random
     ones if none are planned); later ones often keep those lines with other tracking, or take random lines.
     Source versions mostly increase, but may repeat or go back."""
     base = planned or draw(fulfilled_lines(ordered))
@@ -117,14 +125,14 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     quantities = draw(st.lists(st.integers(1, 4), min_size=1, max_size=len(LINE_IDS)))
     order = order_placed(dict(zip(LINE_IDS, quantities, strict=False)))
     ordered = {line.line_id: line.quantity for line in order.lines}
-    fulfillment_ids = FULFILMENT_IDS[:draw(st.integers(1, len(FULFILMENT_IDS)))]
-    # Which fulfilment ships each ordered unit: the sellers' plan, so that the order is often covered.
+    fulfillment_ids = FULFILLMENT_IDS[:draw(st.integers(1, len(FULFILLMENT_IDS)))]
+    # Which fulfillment ships each ordered unit: the sellers' plan, so that the order is often covered.
     units = [line_id for line_id, quantity in ordered.items() for _ in range(quantity)]
     owners = draw(st.lists(st.sampled_from(fulfillment_ids), min_size=len(units), max_size=len(units)))
     pool: list[InputEvent] = [order]
     for fulfillment_id in fulfillment_ids:
         planned = Counter(line_id for line_id, owner in zip(units, owners, strict=True) if owner == fulfillment_id)
-        pool += draw(fulfilment_inputs(fulfillment_id, dict(planned), ordered))
+        pool += draw(fulfillment_inputs(fulfillment_id, dict(planned), ordered))
     pool += draw(buyer_cancellations(order))
 
     deliveries: list[Delivery] = []

@@ -1,6 +1,6 @@
 """The simulated Magento store over HTTP, as a client other than our connector sees it: paths, auth, search,
 paging, input limits, rate limits, error shapes and the merchant's admin routes. Every `/V1` exchange is checked
-against the official schema by the transport from `tests.connectors.magento_support`."""
+against the official schema by the transport from `tests.support.magento_store`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest_asyncio
 from sandbox.magento.app import create_app
 from sandbox.registry import create_store
 from sandbox.settings import StoreSettings
-from tests.connectors.magento_support import START, TOKEN, SpecCheckingTransport, magento_spec
+from tests.support.magento_store import START, TOKEN, SpecCheckingTransport, magento_spec
 
 pytestmark = pytest.mark.asyncio
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

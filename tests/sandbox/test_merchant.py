@@ -69,10 +69,10 @@ def _active(fulfillments: list[StoreFulfillment]) -> dict[str, Any]:
 
 
 @pytest.mark.asyncio
-async def test_fulfil_edit_and_cancel_as_the_store_and_the_connector_show_them(store: Store) -> None:
+async def test_fulfill_edit_and_cancel_as_the_store_and_the_connector_show_them(store: Store) -> None:
     merchant = store.merchant
     order = await merchant.place_order(LINES)
-    ref = await merchant.fulfil(order, LINES, ["1Z1", "1Z2"], "UPS", urls=["https://t.example/1Z1"])
+    ref = await merchant.fulfill(order, LINES, ["1Z1", "1Z2"], "UPS", urls=["https://t.example/1Z1"])
 
     shown = await merchant.fulfillments(order)
     if store.platform == "bigcommerce":  # one shipment per number, units split in line order
@@ -148,8 +148,8 @@ async def test_woocommerce_core_fulfillments_hold_one_number() -> None:
         merchant = store.merchant
         order = await merchant.place_order(LINES)
         with pytest.raises(MerchantError, match="one tracking number"):
-            await merchant.fulfil(order, LINES, ["1Z1", "1Z2"])
-        ref = await merchant.fulfil(order, LINES, ["1Z1"], "UPS")
+            await merchant.fulfill(order, LINES, ["1Z1", "1Z2"])
+        ref = await merchant.fulfill(order, LINES, ["1Z1"], "UPS")
         assert [(f.ref, f.lines, f.numbers) for f in await merchant.fulfillments(order)] == [(ref, LINES, ("1Z1",))]
         assert await store.connector_view(order) == {ref: (("1Z1",), False)}
         await merchant.edit_tracking(order, ref, ["1Z9"])

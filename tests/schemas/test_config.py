@@ -1,4 +1,5 @@
-"""The configuration file (DESIGN.md §3): loading, `${ENV}` substitution, validation and the messages it gives.
+"""The configuration file (README.md, "Configuration"): loading, `${ENV}` substitution, validation and the
+messages it gives.
 
 Every problem must name the offending key as a path (`connections[0].platform`) and, where the file has it, its
 line; secrets must never show up in a repr, a dump or an error message.

@@ -3,10 +3,10 @@ transport that checks every exchange against the official `orders.v2.oas2.yml` (
 folder, never copied: it carries no licence).
 
 Two documented deviations of the spec are allowed, and only these:
-- `sort=date_modified:asc`: the `sort` enum lists bare field names while its own description (and API-NOTES §2)
+- `sort=date_modified:asc`: the `sort` enum lists bare field names while its own description
   asks for a `:asc`/`:desc` suffix, so the suffix is removed before the enum is checked;
 - 204 No Content on a collection whose spec lists only 200 (`/orders`, `/products`, `/shipping_addresses`):
-  BigCommerce answers 204 for every empty collection (API-NOTES §2.4); the body must then be empty (checked by
+  BigCommerce answers 204 for every empty collection ; the body must then be empty (checked by
   hand for every 204, since openapi-core reads the spec's `content: {}` as a body that must be present).
 Error responses (4xx/5xx) are not in the spec; their body must be BigCommerce's `[{"status", "message"}]`.
 """

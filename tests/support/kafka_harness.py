@@ -25,7 +25,7 @@ from schemas.config import Config
 from schemas.config_file import load_config
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
-from streams.producer import EventProducer
+from streams.kit.producer import EventProducer
 
 WORKER_READY_TIMEOUT_S = 120.0
 

@@ -8,7 +8,7 @@ Connections are `b-<tag>` (buyers) and `s-<tag>` (sellers), tags `shop`, `bc`, `
 variables, as in production.
 
 Options for the benchmark: which platforms serve buyers and sellers, the poll interval; every store journals
-when it records a fulfilment (`Store.fulfilled_at`), and `signed_delivery` builds the webhook a seller's or
+when it records a fulfillment (`Store.fulfilled_at`), and `signed_delivery` builds the webhook a seller's or
 buyer's platform would send for an order.
 """
 
@@ -82,8 +82,8 @@ class Store:
     base_url: str
     app: SandboxApp
     fulfilled_at: dict[int, float] = field(default_factory=dict)
-    """Order admin id -> wall-clock time (`time.time()`) at which the store first recorded a fulfilment of it,
-    taken in the store's own fulfilment-creating method (see `journal_fulfilments`)."""
+    """Order admin id -> wall-clock time (`time.time()`) at which the store first recorded a fulfillment of it,
+    taken in the store's own fulfillment-creating method (see `journal_fulfillments`)."""
 
     @property
     def records(self) -> Any:
@@ -192,15 +192,15 @@ class Marketplace:
         self.worker = WorkerProcess(self.config_path, self.folder / "worker.log").start()
 
 
-FULFILMENT_WRITERS: dict[SandboxPlatform, tuple[str, ...]] = {
+FULFILLMENT_WRITERS: dict[SandboxPlatform, tuple[str, ...]] = {
     "shopify": ("fulfill",), "bigcommerce": ("ship",), "woocommerce": ("add_tracking", "add_fulfillment"),
     "magento2": ("ship",)}
-"""The store methods that record a new fulfilment (API and admin routes alike; Shopify's merchant route goes
+"""The store methods that record a new fulfillment (API and admin routes alike; Shopify's merchant route goes
 through `fulfill` too). The first argument is the order id, except Shopify's, which returns (order, ...)."""
 
 
-def journal_fulfilments(store: Store) -> None:
-    """Wrap the store object's fulfilment-creating methods so that each successful call records, once per order,
+def journal_fulfillments(store: Store) -> None:
+    """Wrap the store object's fulfillment-creating methods so that each successful call records, once per order,
     the wall-clock time it returned in `store.fulfilled_at`. A call that raises records nothing. The stores' own
     timestamps cannot serve: they have one-second resolution, and WooCommerce tracking items only a date."""
     target = store.records
@@ -214,7 +214,7 @@ def journal_fulfilments(store: Store) -> None:
             return result
         return call
 
-    for name in FULFILMENT_WRITERS[store.platform]:
+    for name in FULFILLMENT_WRITERS[store.platform]:
         setattr(target, name, journaled(getattr(target, name)))
 
 
@@ -224,7 +224,7 @@ def _b64_hmac(key: bytes, message: bytes) -> str:
 
 def signed_delivery(store: Store, order: PlacedOrder, fulfillment_ref: str | None = None,
                     secret: str = WEBHOOK_SECRET) -> tuple[dict[str, str], bytes]:
-    """The headers and body of the webhook `store`'s platform sends when a fulfilment `fulfillment_ref` of `order`
+    """The headers and body of the webhook `store`'s platform sends when a fulfillment `fulfillment_ref` of `order`
     was created (None: when `order` was created), signed with `secret` and with a fresh delivery id: Shopify
     `fulfillments/create` / `orders/create`, BigCommerce (Standard Webhooks) `store/shipment/created` /
     `store/order/created`, WooCommerce `order.updated` / `order.created`. Raises ValueError for Magento (no
@@ -308,7 +308,7 @@ def marketplace(folder: Path, bootstrap: str, *, interval: str = "3s", partition
                                                             credentials=_credentials(platform)))
                 root = stack.enter_context(served(app, name))
                 stores[role][platform] = Store(name, platform, root, root + base_path, app)
-                journal_fulfilments(stores[role][platform])
+                journal_fulfillments(stores[role][platform])
         for platform, seller in stores["seller"].items():
             seller.act(functools.partial(Merchant.stock, skus=[sku(platform, name) for name in PRODUCTS]))
         config_path = write_config(folder, bootstrap, stores["buyer"], stores["seller"], interval=interval,

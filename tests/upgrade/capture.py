@@ -46,8 +46,8 @@ from confluent_kafka.admin._config import ConfigResource
 from sandbox.merchant import Merchant, PlacedOrder
 from sandbox.settings import SandboxPlatform
 from schemas.topics import TopicNames
-from streams.orders.table import decode_state
-from streams.sellers.entries import SellerOrderEntry
+from streams.orders.tables import ORDERS
+from streams.sellers.tables import SellerOrderEntry
 from tests.support.kafka_harness import drain, reader_from_start
 from tests.support.marketplace import Marketplace, buyer_id, marketplace, seller_id, sku
 from tests.upgrade.fixture import CONFIG, META, PLACEHOLDER_HOST, RECORDS, FixtureRecord, write_records
@@ -134,8 +134,8 @@ class Scenario:
     def shipped(self, order_id: str, kind: str = "order.shipped") -> list[dict[str, Any]]:
         return self.market.topics.of(self.market.names.shipped_orders, order_id, kind)
 
-    def fulfil(self, seller: SandboxPlatform, order: PlacedOrder, lines: dict[str, int], numbers: list[str]) -> str:
-        return self.market.sellers[seller].act(lambda merchant: merchant.fulfil(order, lines, numbers, "UPS"))
+    def fulfill(self, seller: SandboxPlatform, order: PlacedOrder, lines: dict[str, int], numbers: list[str]) -> str:
+        return self.market.sellers[seller].act(lambda merchant: merchant.fulfill(order, lines, numbers, "UPS"))
 
     def record(self, label: str, buyer: SandboxPlatform, order: PlacedOrder, seller: SandboxPlatform,
                order_id: str, story: str) -> None:
@@ -164,7 +164,7 @@ class Scenario:
             return entry is not None and entry.cancellation is not None and entry.cancellation.outcome == "sent"
 
         self.wait(sent, "the cancellation sent to the seller")
-        self.fulfil(seller, on_seller, {sku(seller, "BOX"): 2}, [ups(1), ups(2)])
+        self.fulfill(seller, on_seller, {sku(seller, "BOX"): 2}, [ups(1), ups(2)])
         self.wait(lambda: self.shipped(order_id), "shipped (2 of 3 units, 1 cancelled)")
         self.shows(buyer, order, {ups(1), ups(2)}, "both shipments on the buyer")
         self.record("cancelled-before-created", buyer, order, seller, order_id,
@@ -177,7 +177,7 @@ class Scenario:
         order = self.place(buyer, {sku(seller, "MUG"): 2})
         order_id = self.market.routed(buyer, order, seller)
         on_seller = self.market.seller_order(seller, order_id, TIMEOUT_S)
-        ref = self.fulfil(seller, on_seller, {sku(seller, "MUG"): 2}, [ups(3)])
+        ref = self.fulfill(seller, on_seller, {sku(seller, "MUG"): 2}, [ups(3)])
         self.wait(lambda: self.shipped(order_id), "shipped")
         self.shows(buyer, order, {ups(3)}, "the tracking on the buyer")
         self.market.sellers[seller].act(lambda merchant: merchant.edit_tracking(on_seller, ref, [ups(13)], "UPS"))
@@ -194,7 +194,7 @@ class Scenario:
         still_open = self.market.routed(buyer, order, "bigcommerce")
         on_seller = self.market.seller_order("magento2", partial, TIMEOUT_S)
         self.market.seller_order("bigcommerce", still_open, TIMEOUT_S)
-        self.fulfil("magento2", on_seller, {sku("magento2", "CAP"): 1}, [ups(4)])
+        self.fulfill("magento2", on_seller, {sku("magento2", "CAP"): 1}, [ups(4)])
         self.shows(buyer, order, {ups(4)}, "the partial shipment on the buyer")
         self.record("split-partial", buyer, order, "magento2", partial,
                     "the Magento part of a buyer order split between two sellers (and one product of the buyer's "
@@ -210,7 +210,7 @@ class Scenario:
         on_seller = self.market.seller_order(seller, order_id, TIMEOUT_S)
         self.market.buyers[buyer].admin("POST", "/faults", {"status": 503, "times": 3, "method": "POST",
                                                             "path": BC_SHIPMENT_CREATION})
-        self.fulfil(seller, on_seller, {sku(seller, "TEE"): 1}, [ups(5)])
+        self.fulfill(seller, on_seller, {sku(seller, "TEE"): 1}, [ups(5)])
         self.wait(lambda: order_id.encode() in self.internal.keys(self.internal.names.buyer_push_retries),
                   "a buyer-push retry record")
         self.shows(buyer, order, {ups(5)}, "the shipment on the buyer after the retries")
@@ -228,7 +228,7 @@ class Scenario:
         self.market.buyers[buyer].admin("POST", "/faults", {
             "status": 400, "times": 1, "method": "POST", "path": BC_SHIPMENT_CREATION,
             "body": json.dumps([{"status": 400, "message": REFUSAL}])})
-        self.fulfil(seller, on_seller, {sku(seller, "CAP"): 2}, [ups(6), ups(7)])
+        self.fulfill(seller, on_seller, {sku(seller, "CAP"): 2}, [ups(6), ups(7)])
         self.wait(lambda: self.market.topics.of(self.market.names.dead_letters, order_id), "the dead letter")
         self.wait(lambda: self.shipped(order_id), "shipped")
         self.market.topics.read(3.0)
@@ -332,11 +332,11 @@ def order_states(records: list[FixtureRecord], names: TopicNames, stories: list[
     """Each story with the ledger's last state of its order, as the orders changelog holds it."""
     latest: dict[bytes, bytes] = {}
     for record in records:
-        if record.topic == names.order_table_changelog and record.key is not None and record.value is not None:
+        if record.topic == ORDERS.changelog(names.app_id) and record.key is not None and record.value is not None:
             latest[record.key] = record.value
     out = []
     for story in stories:
-        state = decode_state(latest[story.order_id.encode()])
+        state = ORDERS.decode(latest[story.order_id.encode()])
         assert state.order is not None, story
         out.append({**asdict(story), "shipped": state.is_shipped,
                     "lines": {line.sku: {"ordered": line.quantity,

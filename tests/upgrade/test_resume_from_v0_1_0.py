@@ -36,7 +36,6 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from graphql import FieldNode, OperationDefinitionNode, OperationType, parse
-from pydantic import BaseModel
 
 from ledger import OrderState
 from sandbox.common import SandboxApp
@@ -45,26 +44,27 @@ from sandbox.server import free_port
 from sandbox.settings import StoreSettings
 from schemas.events import SHIPPED_ORDERS_ADAPTER, DeadLetter
 from schemas.topics import TopicNames
-from streams.buyers.entries import BuyerWrites, decode_push
-from streams.buyers.entries import decode_retry as decode_buyer_retry
-from streams.fulfillments.entries import SellerWatch, decode_check
-from streams.orders.table import decode_state
-from streams.polling.cursors import BuyerOrderEntry, CursorState
+from streams.admin import TABLES
+from streams.buyers.records import decode_push
+from streams.buyers.records import decode_retry as decode_buyer_retry
+from streams.fulfillments.records import decode_check
+from streams.kit.records import InvalidInput, RebuiltMessage, decode_input
+from streams.kit.tables import TableSpec
+from streams.orders.tables import ORDERS
 from streams.polling.ticks import decode_tick
-from streams.records import InvalidInput, RebuiltMessage, decode_input
-from streams.sellers.entries import NoticeEntry, PendingCancellation, SellerOrderEntry
-from streams.sellers.entries import decode_retry as decode_seller_retry
+from streams.sellers.records import decode_retry as decode_seller_retry
+from streams.sellers.tables import NOTICE_SUFFIX, NOTICES, PENDING_CANCELLATIONS, PENDING_SUFFIX, SELLER_ORDERS
 from tests.support.kafka_harness import WorkerProcess
 from tests.support.stores import served
 from tests.upgrade.fixture import PLACEHOLDER_HOST, Fixture, FixtureRecord, load
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "upgrade" / "v0.1.0"
-CATCH_UP_TIMEOUT_S = 60.0
+CATCH_UP_TIMEOUT_S = 150.0
 SETTLE_S = 4.0
 """After the catch-up, how long writes a replayed record may have started are given to reach a store."""
 INPUT_TYPES = {"order-events": frozenset({"order.placed", "order.buyer_cancelled"}),
                "fulfillment-events": frozenset({"fulfillment.recorded", "fulfillment.cancelled"})}
-"""The event types each input topic carries (as the ledger agent accepts them, streams/orders/ledger_agent.py)."""
+"""The event types each input topic carries (as the ledger agent accepts them, streams/orders/processor.py)."""
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 EMPTY_READS = {"magento2": r"/V1/shipments$"}
 """Seller platforms whose fulfillment read of an order the store does not have answers an empty list rather than an
@@ -82,11 +82,12 @@ def fixture() -> Fixture:
 # -- decoding, no broker ---------------------------------------------------------------------------------------------
 
 
-def _model(model: type[BaseModel]) -> Callable[[FixtureRecord], object]:
+def _table(spec: TableSpec[Any]) -> Callable[[FixtureRecord], object]:
+    """Decodes a changelog record with today's declaration of its table (`streams.kit.tables.TableSpec`)."""
     def decode(record: FixtureRecord) -> object:
         if record.value is None:
             return None  # a tombstone: the entry was removed
-        return model.model_validate_json(record.value)
+        return spec.decode(record.value)
     return decode
 
 
@@ -102,17 +103,18 @@ def _internal(decoder: Callable[[bytes | None], object]) -> Callable[[FixtureRec
 def _order_state(record: FixtureRecord) -> object:
     if record.value is None:
         return None
-    state: OrderState = decode_state(record.value)
+    state: OrderState = ORDERS.decode(record.value)
     if record.key != state.order_id.encode():
         raise ValueError(f"the state of order {state.order_id} is stored under key {record.key!r}")
     return state
 
 
 def _seller_order(record: FixtureRecord) -> object:
+    """The `seller-orders` table keeps three kinds of entry, told apart by the key's suffix."""
     key = (record.key or b"").decode()
-    model: type[BaseModel] = (PendingCancellation if key.endswith("\x1fcancellation")
-                              else NoticeEntry if key.endswith("\x1fnotice") else SellerOrderEntry)
-    return _model(model)(record)
+    spec: TableSpec[Any] = (PENDING_CANCELLATIONS if key.endswith(PENDING_SUFFIX)
+                            else NOTICES if key.endswith(NOTICE_SUFFIX) else SELLER_ORDERS)
+    return _table(spec)(record)
 
 
 def _input_event(kind: str) -> Callable[[FixtureRecord], object]:
@@ -148,14 +150,9 @@ def _same_id(record: FixtureRecord, event_id: str) -> None:
 
 def decoders(names: TopicNames) -> dict[str, Callable[[FixtureRecord], object]]:
     """Topic -> today's decoder of its records (raises for a record it cannot read)."""
-    table = f"{names.app_id}-{{}}-changelog"
+    special = {ORDERS.name: _order_state, SELLER_ORDERS.name: _seller_order}
     return {
-        table.format("orders"): _order_state,
-        table.format("seller-orders"): _seller_order,
-        table.format("poll-cursors"): _model(CursorState),
-        table.format("buyer-orders"): _model(BuyerOrderEntry),
-        table.format("seller-fulfillments"): _model(SellerWatch),
-        table.format("buyer-fulfillments"): _model(BuyerWrites),
+        **{spec.changelog(names.app_id): special.get(spec.name, _table(spec)) for spec in TABLES},
         names.order_events: _input_event("order-events"),
         names.fulfillment_events: _input_event("fulfillment-events"),
         names.shipped_orders: _shipped_output,

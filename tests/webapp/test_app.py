@@ -1,4 +1,4 @@
-"""The web app's pages over ASGI (httpx), with an in-memory read model and publisher (tests/webapp/fakes.py)."""
+"""The web app's pages over ASGI (httpx), with an in-memory read model and publisher (tests/support/webapp_fakes.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from schemas.config import Config
 from schemas.events import FulfillmentCancelled, FulfillmentRecorded
-from tests.webapp.fakes import FakePublisher, FakeReadModel, an_order, later
+from tests.support.webapp_fakes import FakePublisher, FakeReadModel, an_order, later
 from webapp.app import create_app
 from webapp.auth import SignInThrottle, hash_password
 
@@ -137,9 +137,9 @@ async def test_a_post_without_the_session_csrf_token_is_refused(site: Site) -> N
     assert (await site.client.post("/signin", data={"connection_id": "maker", "password": "maker-pw"})
             ).status_code == 403
     await site.sign_in("maker")
-    fulfil = f"/orders/{placed.order_id}/fulfil"
+    fulfill = f"/orders/{placed.order_id}/fulfill"
     for token in ("", "forged"):
-        response = await site.client.post(fulfil, data={"csrf": token, "qty-0": "1", "number-0": UPS})
+        response = await site.client.post(fulfill, data={"csrf": token, "qty-0": "1", "number-0": UPS})
         assert response.status_code == 403 and "did not come from this site" in response.text
     assert site.publisher.events == []
 
@@ -165,7 +165,7 @@ async def test_another_sellers_order_is_not_found_exactly_like_a_missing_one(sit
     assert other.text == missing.text
     assert "#2001" not in (await site.client.get("/orders")).text
     post = await site.post_form("/orders", {"qty-0": "1", "number-0": UPS},
-                                action=f"/orders/{theirs.order_id}/fulfil")
+                                action=f"/orders/{theirs.order_id}/fulfill")
     assert post.status_code == 404 and site.publisher.events == []
 
 
@@ -191,7 +191,7 @@ async def test_open_orders_newest_first_paginated_and_searchable(site: Site) -> 
 async def test_a_shipped_order_moves_to_recently_shipped(site: Site) -> None:
     placed = site.model.place(an_order("1001", lines=(("MUG-RED", 1),)))
     await site.sign_in("maker")
-    await site.post_form(f"/orders/{placed.order_id}/fulfil", {"qty-0": "1", "carrier": "UPS", "number-0": UPS})
+    await site.post_form(f"/orders/{placed.order_id}/fulfill", {"qty-0": "1", "carrier": "UPS", "number-0": UPS})
     site.model.ledger_applies(site.publisher.events[0])
     page = (await site.client.get("/orders")).text
     open_part, shipped_part = page.split("Recently shipped")
@@ -202,12 +202,12 @@ async def test_a_shipped_order_moves_to_recently_shipped(site: Site) -> None:
 
 
 @pytest.mark.asyncio
-async def test_recording_a_fulfilment_sends_the_event_and_shows_it_pending(site: Site) -> None:
+async def test_recording_a_fulfillment_sends_the_event_and_shows_it_pending(site: Site) -> None:
     placed = site.model.place(an_order("1001"))
     await site.sign_in("maker")
-    form = (await site.client.get(f"/orders/{placed.order_id}/fulfil")).text
+    form = (await site.client.get(f"/orders/{placed.order_id}/fulfill")).text
     assert 'name="qty-0" value="3"' in form and 'name="qty-1" value="1"' in form  # defaults: what remains
-    response = await site.post_form(f"/orders/{placed.order_id}/fulfil", {
+    response = await site.post_form(f"/orders/{placed.order_id}/fulfill", {
         "qty-0": "2", "qty-1": "0", "carrier": "UPS", "number-0": UPS, "number-1": "1Z999AA10123456793"})
     assert response.status_code == 303
     assert response.headers["location"] == f"/orders/{placed.order_id}?done=recorded"
@@ -227,7 +227,7 @@ async def test_recording_a_fulfilment_sends_the_event_and_shows_it_pending(site:
 async def test_more_units_than_remain_is_refused_in_plain_words(site: Site) -> None:
     placed = site.model.place(an_order("1001"))
     await site.sign_in("maker")
-    response = await site.post_form(f"/orders/{placed.order_id}/fulfil", {
+    response = await site.post_form(f"/orders/{placed.order_id}/fulfill", {
         "qty-0": "4", "qty-1": "1", "carrier": "UPS", "number-0": UPS})
     assert response.status_code == 400
     assert 'id="qty-0-error">Only 3 units of MUG-RED remain to ship.' in response.text
@@ -236,13 +236,13 @@ async def test_more_units_than_remain_is_refused_in_plain_words(site: Site) -> N
 
 
 @pytest.mark.asyncio
-async def test_a_second_form_before_the_first_is_applied_cannot_over_fulfil(site: Site) -> None:
+async def test_a_second_form_before_the_first_is_applied_cannot_over_fulfill(site: Site) -> None:
     placed = site.model.place(an_order("1001", lines=(("MUG-RED", 1),)))
     await site.sign_in("maker")
-    page = f"/orders/{placed.order_id}/fulfil"
+    page = f"/orders/{placed.order_id}/fulfill"
     assert (await site.post_form(page, {"qty-0": "1", "number-0": "A1"})).status_code == 303
     again = await site.post_form(page, {"qty-0": "1", "number-0": "A2"})
-    assert again.status_code == 400 and "another fulfilment sent moments ago" in again.text
+    assert again.status_code == 400 and "another fulfillment sent moments ago" in again.text
     assert len(site.publisher.events) == 1
 
 
@@ -250,7 +250,7 @@ async def test_a_second_form_before_the_first_is_applied_cannot_over_fulfil(site
 async def test_several_tracking_numbers_for_one_unit_are_refused(site: Site) -> None:
     placed = site.model.place(an_order("1001"))
     await site.sign_in("maker")
-    response = await site.post_form(f"/orders/{placed.order_id}/fulfil", {
+    response = await site.post_form(f"/orders/{placed.order_id}/fulfill", {
         "qty-0": "0", "qty-1": "1", "carrier": "other", "carrier_other": "Bike courier",
         "number-0": "A1", "number-1": "A2"})
     assert response.status_code == 400
@@ -262,7 +262,7 @@ async def test_several_tracking_numbers_for_one_unit_are_refused(site: Site) -> 
 async def test_missing_fields_are_explained_next_to_them(site: Site) -> None:
     placed = site.model.place(an_order("1001"))
     await site.sign_in("maker")
-    response = await site.post_form(f"/orders/{placed.order_id}/fulfil", {
+    response = await site.post_form(f"/orders/{placed.order_id}/fulfill", {
         "qty-0": "two", "qty-1": "0", "carrier": "other", "url-0": "ftp://x"})
     assert response.status_code == 400
     for field, message in (("qty-0", "Enter a whole number"), ("carrier_other", "Enter the carrier"),
@@ -273,7 +273,7 @@ async def test_missing_fields_are_explained_next_to_them(site: Site) -> None:
 @pytest.mark.asyncio
 async def test_a_number_unlike_the_carriers_is_a_warning_sent_once_confirmed(site: Site) -> None:
     placed = site.model.place(an_order("1001"))
-    page = f"/orders/{placed.order_id}/fulfil"
+    page = f"/orders/{placed.order_id}/fulfill"
     await site.sign_in("maker")
     warned = await site.post_form(page, {"qty-0": "1", "carrier": "FedEx", "number-0": UPS})
     assert warned.status_code == 200
@@ -290,8 +290,8 @@ async def test_a_send_failure_keeps_the_form_and_records_nothing(site: Site) -> 
     placed = site.model.place(an_order("1001"))
     await site.sign_in("maker")
     site.publisher.fail = True
-    response = await site.post_form(f"/orders/{placed.order_id}/fulfil", {"qty-0": "1", "number-0": "A1"})
-    assert response.status_code == 503 and "Could not send the fulfilment" in response.text
+    response = await site.post_form(f"/orders/{placed.order_id}/fulfill", {"qty-0": "1", "number-0": "A1"})
+    assert response.status_code == 503 and "Could not send the fulfillment" in response.text
     assert site.model.sent == {}
 
 
@@ -301,7 +301,7 @@ async def test_a_send_failure_keeps_the_form_and_records_nothing(site: Site) -> 
 async def recorded(site: Site, ref: str = "1001") -> tuple[str, FulfillmentRecorded]:
     placed = site.model.place(an_order(ref))
     await site.sign_in("maker")
-    await site.post_form(f"/orders/{placed.order_id}/fulfil", {"qty-0": "3", "carrier": "UPS", "number-0": UPS})
+    await site.post_form(f"/orders/{placed.order_id}/fulfill", {"qty-0": "3", "carrier": "UPS", "number-0": UPS})
     event = site.publisher.events[-1]
     assert isinstance(event, FulfillmentRecorded)
     site.model.ledger_applies(event)
@@ -309,7 +309,7 @@ async def recorded(site: Site, ref: str = "1001") -> tuple[str, FulfillmentRecor
 
 
 @pytest.mark.asyncio
-async def test_cancelling_a_fulfilment_needs_confirming_and_sends_the_cancellation(site: Site) -> None:
+async def test_cancelling_a_fulfillment_needs_confirming_and_sends_the_cancellation(site: Site) -> None:
     order_id, event = await recorded(site)
     action = f"/orders/{order_id}/fulfillments/{event.fulfillment_id}/cancel"
     unconfirmed = await site.post_form(f"/orders/{order_id}", {}, action=action)
@@ -326,7 +326,7 @@ async def test_cancelling_a_fulfilment_needs_confirming_and_sends_the_cancellati
 
 
 @pytest.mark.asyncio
-async def test_editing_tracking_sends_a_newer_version_of_the_same_fulfilment(site: Site) -> None:
+async def test_editing_tracking_sends_a_newer_version_of_the_same_fulfillment(site: Site) -> None:
     order_id, event = await recorded(site)
     page = f"/orders/{order_id}/fulfillments/{event.fulfillment_id}/edit"
     form = (await site.client.get(page)).text
@@ -358,7 +358,7 @@ async def test_the_buyer_sees_status_and_tracking_but_cannot_change_anything(sit
     assert page.status_code == 200 and UPS in page.text
     assert re.findall(r'<form method="post" action="([^"]+)"', page.text) == ["/signout"]
     assert "Ada Lovelace" not in page.text
-    for action in (f"/orders/{order_id}/fulfil", f"/orders/{order_id}/fulfillments/{event.fulfillment_id}/cancel",
+    for action in (f"/orders/{order_id}/fulfill", f"/orders/{order_id}/fulfillments/{event.fulfillment_id}/cancel",
                    f"/orders/{order_id}/fulfillments/{event.fulfillment_id}/edit"):
         refused = await site.post_form(f"/orders/{order_id}", {"confirm": "yes", "qty-0": "1", "number-0": "X"},
                                        action=action)

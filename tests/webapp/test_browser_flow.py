@@ -1,11 +1,11 @@
-"""The web app end to end in a real browser (issue 5, points 9 and 7): headless Chromium (Playwright) against
+"""The web app end to end in a real browser (docs/webapp.md): headless Chromium (Playwright) against
 `fulfillsync web` as its own process, two `fulfillsync worker` processes on the real broker sharing the partitions,
 a simulated Shopify buyer store served over HTTP and a local SMTP server.
 
 One setup serves every test of the module (a worker start costs seconds): the buyer `northwind` (Shopify) routes
 `DRAY-*` to the manual seller `dray` and `CREST-*` to the manual seller `crest`, each signing in with its own
 password; dray gets new-order emails. Orders are placed on the buyer's store once both workers share the
-partitions; the workers route them (buyer poll every 2 s). The tests, in order: the whole fulfilment flow in the
+partitions; the workers route them (buyer poll every 2 s). The tests, in order: the whole fulfillment flow in the
 browser; a refused form; another seller; a POST without the CSRF token; the orders of both workers' partitions.
 
 `FULFILLSYNC_UPDATE_SCREENSHOT=1` also writes the order page's screenshot to docs/webapp-order.png (README)."""
@@ -36,6 +36,7 @@ from schemas.config_file import load_config
 from schemas.ids import order_id as stored_order_id
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
+from streams.orders.tables import ORDERS as ORDER_TABLE
 from tests.support.browser import DEFAULT_TIMEOUT_MS, beside_playwright
 from tests.support.kafka_harness import WorkerProcess, drain, reader_from_start
 from tests.support.mail import Mailbox, smtp_server
@@ -105,7 +106,7 @@ class Flow:
             context.close()
 
     def on_buyer(self, name: str) -> list[StoreFulfillment]:
-        """The active fulfilments of an order as the buyer's store shows them."""
+        """The active fulfillments of an order as the buyer's store shows them."""
         parcels = beside_playwright(functools.partial(self.buyer.fulfillments, self.placed[name]))
         return [item for item in parcels if not item.cancelled]
 
@@ -206,17 +207,17 @@ def flow(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, browser
                     process.stop()
 
 
-def fulfilment(page: Page, number: str) -> Locator:
-    """The order page's block of the fulfilment carrying tracking number `number`."""
-    return page.locator(".fulfilment", has_text=number)
+def fulfillment(page: Page, number: str) -> Locator:
+    """The order page's block of the fulfillment carrying tracking number `number`."""
+    return page.locator(".fulfillment", has_text=number)
 
 
 def status_of(page: Page, number: str) -> str:
-    block = fulfilment(page, number)
+    block = fulfillment(page, number)
     return block.locator(".status").inner_text() if block.count() == 1 else ""
 
 
-def test_a_manual_seller_fulfils_in_the_browser_and_the_buyers_store_follows(flow: Flow) -> None:
+def test_a_manual_seller_fulfills_in_the_browser_and_the_buyers_store_follows(flow: Flow) -> None:
     order_id = flow.order_ids["main"]
     # the order was routed to dray, who gets an email with the link to the order page
     link = f"{flow.url('/orders/')}{order_id}"
@@ -241,35 +242,35 @@ def test_a_manual_seller_fulfils_in_the_browser_and_the_buyers_store_follows(flo
         expect(page.locator("table.lines")).not_to_contain_text("HOUSE-CANDLE")
         expect(page.locator("address")).to_contain_text("Ada Buyer")
 
-        # a partial fulfilment: 2 of the 3 mugs, two parcels with a tracking number each
-        page.get_by_role("link", name="Record a fulfilment").click()
+        # a partial fulfillment: 2 of the 3 mugs, two parcels with a tracking number each
+        page.get_by_role("link", name="Record a fulfillment").click()
         expect(page.locator("#qty-0")).to_have_value("3")  # what remains
         page.locator("#qty-0").fill("2")
         page.locator("#qty-1").fill("0")
         page.locator("#carrier").select_option("UPS")
         page.locator("#number-0").fill(UPS[0])
         page.locator("#number-1").fill(UPS[1])
-        page.get_by_role("button", name="Record fulfilment").click()
-        expect(page.get_by_role("status")).to_contain_text("Fulfilment sent")
-        expect(fulfilment(page, UPS[0])).to_contain_text(UPS[1])
+        page.get_by_role("button", name="Record fulfillment").click()
+        expect(page.get_by_role("status")).to_contain_text("Fulfillment sent")
+        expect(fulfillment(page, UPS[0])).to_contain_text(UPS[1])
         reload_until(page, lambda: status_of(page, UPS[0]) == "sent to the buyer",
-                     "the partial fulfilment on the buyer's store", flow)
+                     "the partial fulfillment on the buyer's store", flow)
         expect(page.locator("h1")).to_contain_text("Partly shipped")
         [partial] = flow.on_buyer("main")
         assert set(partial.numbers) == {UPS[0], UPS[1]}
         assert partial.lines == {"DRAY-MUG": 2}
 
         # the rest: the last mug and the cap, in one parcel
-        page.get_by_role("link", name="Record a fulfilment").click()
+        page.get_by_role("link", name="Record a fulfillment").click()
         expect(page.locator("#qty-0")).to_have_value("1")
         expect(page.locator("#qty-1")).to_have_value("1")
         page.locator("#carrier").select_option("UPS")
         page.locator("#number-0").fill(UPS[2])
-        page.get_by_role("button", name="Record fulfilment").click()
+        page.get_by_role("button", name="Record fulfillment").click()
         reload_until(page, lambda: status_of(page, UPS[2]) == "sent to the buyer",
-                     "the second fulfilment on the buyer's store", flow)
+                     "the second fulfillment on the buyer's store", flow)
         expect(page.locator("h1")).to_contain_text("Shipped")
-        expect(page.get_by_role("link", name="Record a fulfilment")).to_have_count(0)
+        expect(page.get_by_role("link", name="Record a fulfillment")).to_have_count(0)
         on_buyer = flow.on_buyer("main")
         assert sorted(sorted(item.numbers) for item in on_buyer) == [sorted(UPS[:2]), [UPS[2]]]
         page.goto(link)  # the page as it stands, without the "sent" notice
@@ -281,11 +282,11 @@ def test_a_manual_seller_fulfils_in_the_browser_and_the_buyers_store_follows(flo
             shutil.copyfile(shot, SCREENSHOT)
 
         # dray corrects the second parcel's tracking number in place
-        fulfilment(page, UPS[0]).get_by_role("link", name="Edit tracking").click()
+        fulfillment(page, UPS[0]).get_by_role("link", name="Edit tracking").click()
         expect(page.locator("#number-1")).to_have_value(UPS[1])
         page.locator("#number-1").fill(UPS[4])
         page.get_by_role("button", name="Save tracking").click()
-        reload_until(page, lambda: status_of(page, UPS[4]) == "sent to the buyer" and not fulfilment(page, UPS[1])
+        reload_until(page, lambda: status_of(page, UPS[4]) == "sent to the buyer" and not fulfillment(page, UPS[1])
                      .count(), "the corrected tracking number on the order page", flow)
         wait_until(lambda: {n for item in flow.on_buyer("main") for n in item.numbers} == {UPS[0], UPS[4], UPS[2]},
                    "the corrected tracking number on the buyer's store", flow)
@@ -299,12 +300,12 @@ def test_a_manual_seller_fulfils_in_the_browser_and_the_buyers_store_follows(flo
 def test_a_refused_form_says_why_next_to_the_field(flow: Flow) -> None:
     order_id = flow.order_ids["spare"]
     with flow.signed_in(DRAY) as page:
-        page.goto(f"/orders/{order_id}/fulfil")
+        page.goto(f"/orders/{order_id}/fulfill")
         page.locator("#qty-0").fill("5")  # 1 DRAY-PEN was ordered
         page.locator("#carrier").select_option("UPS")
         page.locator("#number-0").fill(UPS[3])
         with page.expect_response(lambda response: response.request.method == "POST") as posted:
-            page.get_by_role("button", name="Record fulfilment").click()
+            page.get_by_role("button", name="Record fulfillment").click()
         assert posted.value.status == 400
         field = page.locator(".field", has=page.locator("#qty-0"))
         expect(field.locator(".error")).to_have_text("Only 1 unit of DRAY-PEN remain to ship.")
@@ -316,12 +317,12 @@ def test_a_refused_form_says_why_next_to_the_field(flow: Flow) -> None:
         page.locator("#qty-0").fill("1")
         page.locator("#qty-1").fill("0")
         page.locator("#number-1").fill(UPS[4])
-        page.get_by_role("button", name="Record fulfilment").click()
+        page.get_by_role("button", name="Record fulfillment").click()
         row = page.locator(".field", has=page.locator("#number-0"))
         expect(row.locator(".error")).to_contain_text("2 tracking numbers for 1 unit")
 
         page.goto(f"/orders/{order_id}")
-        expect(page.locator("main")).to_contain_text("No fulfilments yet.")
+        expect(page.locator("main")).to_contain_text("No fulfillments yet.")
         assert flow.on_buyer("spare") == []
 
 
@@ -333,7 +334,7 @@ def test_another_seller_cannot_see_the_order(flow: Flow) -> None:
         missing = page.goto(f"/orders/{uuid.uuid4()}")
         assert missing is not None and missing.status == 404
         missing_text = page.locator("main").inner_text()
-        for path in (f"/orders/{order_id}", f"/orders/{order_id}/fulfil"):
+        for path in (f"/orders/{order_id}", f"/orders/{order_id}/fulfill"):
             answer = page.goto(path)
             assert answer is not None and answer.status == 404, path
             assert page.locator("main").inner_text() == missing_text, path
@@ -345,20 +346,21 @@ def test_a_post_without_the_csrf_token_is_refused(flow: Flow) -> None:
     with flow.signed_in(DRAY) as page:
         form = {"qty-0": "1", "qty-1": "0", "carrier": "UPS", "number-0": UPS[3]}
         for forged in ({}, {"csrf": "forged"}):
-            answer = page.context.request.post(f"/orders/{order_id}/fulfil", form={**form, **forged}, max_redirects=0)
+            answer = page.context.request.post(f"/orders/{order_id}/fulfill", form={**form, **forged}, max_redirects=0)
             assert answer.status == 403, (forged, answer.status, answer.text()[:300])
         # the session cookie went with them (the same form with the page's token is accepted)
-        page.goto(f"/orders/{order_id}/fulfil")
+        page.goto(f"/orders/{order_id}/fulfill")
         token = page.locator('input[name="csrf"]').first.get_attribute("value") or ""
-        answer = page.context.request.post(f"/orders/{order_id}/fulfil", form={**form, "csrf": token}, max_redirects=0)
+        answer = page.context.request.post(f"/orders/{order_id}/fulfill", form={**form, "csrf": token}, max_redirects=0)
         assert answer.status == 303, answer.text()[:300]
         page.goto(f"/orders/{order_id}")
-        expect(page.locator(".fulfilment")).to_have_count(1)
+        expect(page.locator(".fulfillment")).to_have_count(1)
 
 
 def test_orders_applied_by_either_worker_show_in_the_web_app(flow: Flow) -> None:
     # which partition (and so which worker) each order's state lives in, from the order table's changelog
-    changelog = reader_from_start(flow.workers[0].config.kafka.bootstrap_servers, (flow.names.order_table_changelog,))
+    changelog = reader_from_start(flow.workers[0].config.kafka.bootstrap_servers,
+                                  (ORDER_TABLE.changelog(flow.names.app_id),))
     partitions: dict[str, int] = {}
     try:
         wanted = set(flow.order_ids.values())

@@ -23,9 +23,10 @@ from schemas.events import (
     SourceRef,
 )
 from schemas.factories import fulfillment_cancelled, fulfillment_recorded, order_buyer_cancelled, order_placed
-from streams.buyers.entries import BuyerWrites
-from streams.buyers.pusher import ledger_view
-from streams.records import RebuiltMessage, dead_letter
+from streams.buyers.sink import ledger_view
+from streams.buyers.tables import BuyerWrites
+from streams.kit.dead_letters import dead_letter
+from streams.kit.records import RebuiltMessage
 from webapp.model import FulfillmentView, OrderView
 from webapp.readmodel import Observed, order_view
 
@@ -99,7 +100,7 @@ class Ledger:
 
 
 def pushed(ledger: Ledger, *fulfillment_ids: str) -> BuyerWrites:
-    """What the buyer tracking sink records once it created each fulfilment's current version on the buyer."""
+    """What the buyer tracking sink records once it created each fulfillment's current version on the buyer."""
     writes = BuyerWrites()
     assert ledger.state.order is not None
     for fulfillment_id in fulfillment_ids:
@@ -130,7 +131,7 @@ def test_a_placed_order_shows_its_parties_address_and_every_unit_remaining() -> 
     assert [(entry.at, entry.what) for entry in view.timeline] == [(T0, "placed")]
 
 
-def test_lines_count_active_fulfilments_and_buyer_cancellations_but_not_cancelled_fulfilments() -> None:
+def test_lines_count_active_fulfillments_and_buyer_cancellations_but_not_cancelled_fulfillments() -> None:
     ledger = Ledger(ORDER, recorded("F1", {"L1": 2}, 1, ["1Z999AA10123456784"]), recorded("F2", {"L2": 1}, 2),
                     cancelled("F2", 3))
     ledger.feed(buyer_cancelled("L2", "CAP", 1, 1, 4))
@@ -145,15 +146,15 @@ def test_remaining_never_goes_below_zero_when_the_seller_shipped_what_the_buyer_
 
 def test_a_state_without_its_order_placed_has_no_view() -> None:
     ledger = Ledger(recorded("F1", {"L1": 1}, 1))
-    assert ledger.state.held, "the ledger holds the fulfilment until its order arrives"
+    assert ledger.state.held, "the ledger holds the fulfillment until its order arrives"
     with pytest.raises(ValueError, match=r"no order\.placed"):
         ledger.view()
 
 
-# -- fulfilment statuses --------------------------------------------------------------------------------------
+# -- fulfillment statuses --------------------------------------------------------------------------------------
 
 
-def test_a_fulfilment_the_app_sent_is_pending_until_the_ledger_applied_it_then_pushed_once_the_buyer_has_it() -> None:
+def test_a_fulfillment_the_app_sent_is_pending_until_the_ledger_applied_it_then_pushed_once_the_buyer_has_it() -> None:
     ledger = Ledger(ORDER)
     sent = {"web-1": at(5)}
     [pending] = ledger.view(sent=sent).fulfillments
@@ -196,7 +197,7 @@ def test_an_edit_the_app_sent_is_pending_until_the_ledger_holds_that_version() -
     assert by_id(ledger.view(writes, sent))["web-1"].status == "applied"
 
 
-def test_a_cancelled_fulfilment_is_shown_as_cancelled_even_after_the_buyer_had_it() -> None:
+def test_a_cancelled_fulfillment_is_shown_as_cancelled_even_after_the_buyer_had_it() -> None:
     ledger = Ledger(ORDER, recorded("F1", {"L1": 1}, 1))
     writes = pushed(ledger, "F1")
     ledger.feed(cancelled("F1", 2))
@@ -204,12 +205,12 @@ def test_a_cancelled_fulfilment_is_shown_as_cancelled_even_after_the_buyer_had_i
     assert (view.status, view.lines) == ("cancelled", {"L1": 1})
 
 
-def test_a_cancellation_seen_before_its_fulfilment_is_cancelled_without_lines() -> None:
+def test_a_cancellation_seen_before_its_fulfillment_is_cancelled_without_lines() -> None:
     [view] = Ledger(ORDER, cancelled("F9", 1)).view().fulfillments
     assert (view.status, view.lines, view.numbers) == ("cancelled", {}, ())
 
 
-def test_a_fulfilment_the_ledger_refused_is_rejected_with_its_reason_and_what_was_sent() -> None:
+def test_a_fulfillment_the_ledger_refused_is_rejected_with_its_reason_and_what_was_sent() -> None:
     ledger = Ledger(ORDER, recorded("F1", {"L1": 3}, 1))
     ledger.feed(recorded("web-2", {"L1": 1}, 5), minute=6)  # a 4th unit of 3
     view = by_id(ledger.view(sent={"web-2": at(5)}))["web-2"]
@@ -225,7 +226,7 @@ def test_several_tracking_numbers_for_one_unit_are_rejected() -> None:
     assert view.reason is not None and "one tracking number per unit" in view.reason
 
 
-def test_a_refused_edit_leaves_the_fulfilment_standing_with_the_reason_while_a_later_edit_is_pending() -> None:
+def test_a_refused_edit_leaves_the_fulfillment_standing_with_the_reason_while_a_later_edit_is_pending() -> None:
     ledger = Ledger(ORDER, recorded("web-1", {"L1": 2}, 1, ["1Z999AA10123456784"]))
     ledger.feed(recorded("web-1", {"L1": 4}, 3), minute=4)  # more than ordered: refused, version 1 stands
     sent = {"web-1": at(3)}
@@ -244,7 +245,7 @@ def test_a_rejection_of_an_older_version_does_not_hide_a_later_accepted_one() ->
     assert by_id(ledger.view())["F1"].status == "applied"
 
 
-def test_a_fulfilment_the_buyer_platform_refused_for_good_stays_applied_with_the_sinks_message() -> None:
+def test_a_fulfillment_the_buyer_platform_refused_for_good_stays_applied_with_the_sinks_message() -> None:
     ledger = Ledger(ORDER, recorded("F1", {"L1": 1}, 1))
     record = ledger.state.fulfillments["F1"]
     writes = BuyerWrites(refused={"F1": f"{record.digest}:{record.cancelled}"})
@@ -252,15 +253,15 @@ def test_a_fulfilment_the_buyer_platform_refused_for_good_stays_applied_with_the
         RebuiltMessage(topic="buyer-pushes", partition=0, offset=3, key=ORDER.order_id.encode(),
                        value=b'{"order_id": "x"}', headers=[]),
         reason="platform_rejected", order_id=ORDER.order_id, rejected_event_id=None, at=at(2), stage="buyer_push",
-        text="northwind-shop refused to create for seller fulfilment F1 on buyer order #1001: line closed; not tried "
-             "again until the seller's fulfilment changes"))
+        text="northwind-shop refused to create for seller fulfillment F1 on buyer order #1001: line closed; not tried "
+             "again until the seller's fulfillment changes"))
     view = by_id(ledger.view(writes))["F1"]
     assert view.status == "applied" and view.reason is not None and "line closed" in view.reason
     ledger.feed(recorded("F1", {"L1": 1}, 3, ["1Z999AA10123456784"]))
-    assert by_id(ledger.view(writes))["F1"].reason is None, "a changed fulfilment is tried again"
+    assert by_id(ledger.view(writes))["F1"].reason is None, "a changed fulfillment is tried again"
 
 
-def test_fulfilments_are_listed_oldest_first() -> None:
+def test_fulfillments_are_listed_oldest_first() -> None:
     ledger = Ledger(ORDER, recorded("B", {"L1": 1}, 2), recorded("A", {"L1": 1}, 3))
     view = ledger.view(sent={"web-x": at(9)})
     assert [f.fulfillment_id for f in view.fulfillments] == ["B", "A", "web-x"]
@@ -282,7 +283,7 @@ def test_the_timeline_tells_the_whole_story_oldest_first() -> None:
     ledger = Ledger(ORDER, recorded("F1", {"L1": 3}, 1, ["1Z999AA10123456784"]), recorded("F2", {"L2": 2}, 2))
     writes = pushed(ledger, "F1")
     ledger.feed(cancelled("F2", 4))
-    ledger.feed(recorded("F3", {"L2": 3}, 5), minute=5)  # over-fulfilment: dead-lettered
+    ledger.feed(recorded("F3", {"L2": 3}, 5), minute=5)  # over-fulfillment: dead-lettered
     ledger.feed(recorded("F4", {"L2": 2}, 6, ["1Z999AA10123456791"]))
     view = ledger.view(writes, observed=Observed(pushed_at={"F1": at(3)}))
     assert [(entry.at, entry.what) for entry in view.timeline] == [
@@ -291,8 +292,8 @@ def test_the_timeline_tells_the_whole_story_oldest_first() -> None:
         (at(2), "fulfilled 2 of CAP (UPS no tracking)"),
         (at(2), "shipped"),
         (at(3), "pushed to the buyer: 3 of MUG (UPS 1Z999AA10123456784)"),
-        (at(4), "fulfilment F2 cancelled"),
-        (at(4), "reopened: fulfilment F2 was cancelled"),
+        (at(4), "fulfillment F2 cancelled"),
+        (at(4), "reopened: fulfillment F2 was cancelled"),
         (at(5), f"dead-lettered (over_fulfillment): {ledger.letters[0].message}"),
         (at(6), "fulfilled 2 of CAP (UPS 1Z999AA10123456791)"),
         (at(6), "shipped"),
@@ -303,9 +304,9 @@ def test_the_timeline_tells_the_whole_story_oldest_first() -> None:
 def test_a_cancellation_that_reopened_nothing_is_timed_when_the_read_model_saw_it() -> None:
     ledger = Ledger(ORDER, recorded("F1", {"L1": 1}, 1), cancelled("F1", 2))
     entries = [(e.at, e.what) for e in ledger.view(observed=Observed(cancelled_at={"F1": at(7)})).timeline]
-    assert entries[-1] == (at(7), "fulfilment F1 cancelled")
+    assert entries[-1] == (at(7), "fulfillment F1 cancelled")
     unknown = [(e.at, e.what) for e in ledger.view().timeline]
-    assert unknown[-1] == (at(1), "fulfilment F1 cancelled"), "no later than the fulfilment when nothing says when"
+    assert unknown[-1] == (at(1), "fulfillment F1 cancelled"), "no later than the fulfillment when nothing says when"
 
 
 def test_a_tracking_edit_after_shipping_is_in_the_timeline() -> None:

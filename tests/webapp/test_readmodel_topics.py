@@ -1,5 +1,5 @@
 """`TopicReadModel` on the real broker, fed the records the worker writes (ledger states on the order table's
-changelog, buyer writes on the buyer-fulfilment changelog, dead letters) without running a worker: catching up
+changelog, buyer writes on the buyer-fulfillment changelog, dead letters) without running a worker: catching up
 before `ready`, the index by connection, newest first, live updates, tombstones and unreadable records."""
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from schemas.events import FulfilledLine, OrderLine, OrderPlaced, PartyRef, Sour
 from schemas.factories import fulfillment_recorded, order_placed
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
-from streams.buyers.entries import BuyerWrites
-from streams.buyers.pusher import ledger_view
-from streams.orders.table import encode_state
-from streams.producer import EventProducer
-from streams.records import RebuiltMessage, dead_letter
+from streams.buyers.sink import ledger_view
+from streams.buyers.tables import BUYER_FULFILLMENTS, BuyerWrites
+from streams.kit.dead_letters import dead_letter
+from streams.kit.producer import EventProducer
+from streams.kit.records import RebuiltMessage
+from streams.orders.tables import ORDERS, encode_state
 from webapp.readmodel import TopicReadModel
 
 pytestmark = pytest.mark.kafka
@@ -39,7 +40,7 @@ def placed(buyer: str, ref: str, seller: PartyRef, minute: int) -> OrderPlaced:
                         lines=[OrderLine(line_id="L1", sku="MUG", quantity=2)])
 
 
-def with_fulfilment(state: OrderState, fulfillment_id: str, minute: int) -> OrderState:
+def with_fulfillment(state: OrderState, fulfillment_id: str, minute: int) -> OrderState:
     event = fulfillment_recorded(order_id=state.order_id, source=SOURCE, fulfillment_id=fulfillment_id,
                                  source_version=T0 + timedelta(minutes=minute), carrier="UPS",
                                  tracking_numbers=["1Z999AA10123456784"],
@@ -64,10 +65,10 @@ def test_the_read_model_catches_up_then_follows_the_changelogs(kafka_bootstrap: 
         placed("corner", "#9", BOLT, 3)
     states = {event.order_id: apply(new_state(event.order_id), event).state for event in (older, newer, other)}
     for state in states.values():
-        producer.publish_raw(names.order_table_changelog, state.order_id.encode(), encode_state(state))
-    producer.publish_raw(names.order_table_changelog, b"broken", b"not zlib")  # skipped, logged
-    held = with_fulfilment(new_state("held-only"), "F0", 1)  # only held inputs: no order to show
-    producer.publish_raw(names.order_table_changelog, b"held-only", encode_state(held))
+        producer.publish_raw(ORDERS.changelog(names.app_id), state.order_id.encode(), encode_state(state))
+    producer.publish_raw(ORDERS.changelog(names.app_id), b"broken", b"not zlib")  # skipped, logged
+    held = with_fulfillment(new_state("held-only"), "F0", 1)  # only held inputs: no order to show
+    producer.publish_raw(ORDERS.changelog(names.app_id), b"held-only", encode_state(held))
     producer.flush()
 
     model = TopicReadModel(config, view_cache=1).start()  # views are built again from the stored bytes
@@ -81,14 +82,14 @@ def test_the_read_model_catches_up_then_follows_the_changelogs(kafka_bootstrap: 
         assert model.orders_of("nobody") == [] and model.order("held-only") is None
         assert model.order("broken") is None
 
-        # a fulfilment sent by the app: pending, then applied, then pushed, then dead letters in the timeline
+        # a fulfillment sent by the app: pending, then applied, then pushed, then dead letters in the timeline
         model.note_sent(older.order_id, "web-1", T0 + timedelta(minutes=5))
         assert [(f.fulfillment_id, f.status) for f in model.order(older.order_id).fulfillments] == [  # type: ignore[union-attr]
             ("web-1", "pending")]
-        state = with_fulfilment(states[older.order_id], "web-1", 5)
-        producer.publish_raw(names.order_table_changelog, older.order_id.encode(), encode_state(state))
+        state = with_fulfillment(states[older.order_id], "web-1", 5)
+        producer.publish_raw(ORDERS.changelog(names.app_id), older.order_id.encode(), encode_state(state))
         producer.flush()
-        wait_until(lambda: _status(model, older.order_id) == "applied", "the fulfilment applied")
+        wait_until(lambda: _status(model, older.order_id) == "applied", "the fulfillment applied")
         view = model.order(older.order_id)
         assert view is not None and view.shipped and view.lines[0].remaining == 0
 
@@ -97,7 +98,7 @@ def test_the_read_model_catches_up_then_follows_the_changelogs(kafka_bootstrap: 
         assert isinstance(action, Create)
         writes = BuyerWrites()
         writes.record("web-1", BuyerWritten(action.request, "gid://buyer/1", action.request.tracking))
-        producer.publish_raw(names.buyer_fulfillment_changelog, older.order_id.encode(),
+        producer.publish_raw(BUYER_FULFILLMENTS.changelog(names.app_id), older.order_id.encode(),
                              writes.model_dump_json().encode())
         letter = dead_letter(RebuiltMessage(topic=names.fulfillment_events, partition=0, offset=7,
                                             key=older.order_id.encode(), value=b"{}", headers=[]),
@@ -105,12 +106,12 @@ def test_the_read_model_catches_up_then_follows_the_changelogs(kafka_bootstrap: 
                              rejected_event_id=None, at=T0 + timedelta(minutes=6))
         producer.publish_raw(names.dead_letters, older.order_id.encode(), letter.model_dump_json().encode())
         producer.flush()
-        wait_until(lambda: _status(model, older.order_id) == "pushed", "the fulfilment pushed")
+        wait_until(lambda: _status(model, older.order_id) == "pushed", "the fulfillment pushed")
         wait_until(lambda: any("dead-lettered" in entry for entry in _timeline(model, older.order_id)),
                    "the dead letter")
 
         # a tombstone removes the order from every index
-        producer.publish_raw(names.order_table_changelog, older.order_id.encode(), None)
+        producer.publish_raw(ORDERS.changelog(names.app_id), older.order_id.encode(), None)
         producer.flush()
         wait_until(lambda: model.order(older.order_id) is None, "the tombstone")
         assert [view.order_id for view in model.orders_of("acme-web")] == [newer.order_id]

@@ -1,5 +1,5 @@
-"""The web app's read model against real workers (issue 5 points 3 and 7): a buyer on a simulated Shopify store,
-a `manual` seller, an order routed to it; a fulfilment the web app sends shows as pending, then applied by the
+"""The web app's read model against real workers (docs/webapp.md): a buyer on a simulated Shopify store,
+a `manual` seller, an order routed to it; a fulfillment the web app sends shows as pending, then applied by the
 ledger, then pushed once the buyer's store has it. A second worker joining (partitions split between two workers)
 changes nothing a read model shows, and a read model started afterwards shows the same: any web process answers
 for any order."""
@@ -28,7 +28,7 @@ from schemas.events import FulfilledLine, OrderLine, PartyRef, SourceRef
 from schemas.factories import fulfillment_recorded, order_placed
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
-from streams.producer import EventProducer
+from streams.kit.producer import EventProducer
 from tests.support.kafka_harness import WorkerProcess
 from tests.support.marketplace import Store
 from tests.support.stores import served
@@ -83,7 +83,7 @@ def shown(model: TopicReadModel, order_id: str) -> tuple[list[str], list[str], O
             None if view is None else replace(view, state=new_state(order_id)))
 
 
-def test_a_fulfilment_goes_from_pending_to_pushed_and_any_read_model_shows_it_with_two_workers(
+def test_a_fulfillment_goes_from_pending_to_pushed_and_any_read_model_shows_it_with_two_workers(
         tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)  # the workers inherit it
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
@@ -115,7 +115,7 @@ def test_a_fulfilment_goes_from_pending_to_pushed_and_any_read_model_shows_it_wi
             assert sellers == buyers == [placed.order_id]
             assert view is not None and [(line.ordered, line.remaining) for line in view.lines] == [(2, 2)]
 
-            # the seller records a fulfilment in the web app: pending until the ledger applied it
+            # the seller records a fulfillment in the web app: pending until the ledger applied it
             fulfillment_id, version = f"web-{uuid.uuid4()}", datetime.now(UTC)
             model.note_sent(placed.order_id, fulfillment_id, version)
             assert statuses(model, placed.order_id) == [(fulfillment_id, "pending")]
@@ -127,11 +127,11 @@ def test_a_fulfilment_goes_from_pending_to_pushed_and_any_read_model_shows_it_wi
             producer.flush()
             wait_for(lambda: statuses(model, placed.order_id) in ([(fulfillment_id, "applied")],
                                                                   [(fulfillment_id, "pushed")]),
-                     "the fulfilment applied", first)
+                     "the fulfillment applied", first)
             view = model.order(placed.order_id)
             assert view is not None and view.shipped and [line.remaining for line in view.lines] == [0]
             wait_for(lambda: statuses(model, placed.order_id) == [(fulfillment_id, "pushed")],
-                     "the fulfilment on the buyer's store", first)
+                     "the fulfillment on the buyer's store", first)
             [on_buyer] = store.fulfillments(bought)
             assert on_buyer.numbers == ("1Z999AA10123456784",)
             before = shown(model, placed.order_id)

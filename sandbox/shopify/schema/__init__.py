@@ -3,7 +3,7 @@
 `load_schema(None)` builds the vendored 2025-01 introspection beside this file (ISC, see NOTICE.md);
 `load_schema(path)` builds an SDL file such as the 2026-07 capture (3.8 MB, about 4 s). Both are built with
 `assume_valid=True`: Shopify's dumps carry deprecation inconsistencies that graphql-core's schema check refuses
-(DESIGN.md §7); documents are still validated normally against them.
+(graphql-core 3.3 refuses them otherwise); documents are still validated normally against them.
 
 Failure: OSError when the file cannot be read, GraphQLError / ValueError when it is not a schema.
 """

@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pydantic import SecretStr
 
 from schemas.config import Config, Connection, PollingSettings
-from streams.fulfillments.entries import CheckRecord, SellerWatch, SellerWatchTable
+from streams.fulfillments.records import CheckRecord
 from streams.fulfillments.sweep import Sweep
+from streams.fulfillments.tables import SELLER_FULFILLMENTS, SellerWatch
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 TOKEN = {"access_token": SecretStr("t")}
@@ -43,7 +44,7 @@ class Rig:
     now: datetime = NOW
 
     def __post_init__(self) -> None:
-        self.watch = SellerWatchTable(self.table)
+        self.watch = SELLER_FULFILLMENTS.entries(self.table)
         self.sweep = Sweep(config=CONFIG, topic="checks", watch=self.watch, sink=self.sink, clock=lambda: self.now)
 
     def run(self) -> list[tuple[str, str]]:

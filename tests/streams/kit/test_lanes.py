@@ -1,4 +1,4 @@
-"""streams.lanes.Lanes: per-key order, per-group limits, acks in offset order per partition, failures and
+"""streams.kit.lanes.Lanes: per-key order, per-group limits, acks in offset order per partition, failures and
 cancellation keep records unacked. Events are stand-ins with faust's `message.tp` / `message.offset`; the agents
 that use Lanes run on the real broker in tests/e2e."""
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.lanes import Lanes
+from streams.kit.lanes import Lanes
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""streams.polling.sink.KafkaEventSink on the real broker: tasks sharing one sink (the agents' lanes) each learn
+"""streams.kit.producer.KafkaEventSink on the real broker: tasks sharing one sink (the agents' lanes) each learn
 about their own failed records, whichever task's flush delivered them."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from streams.polling.sink import KafkaEventSink
+from streams.kit.producer import KafkaEventSink
 
 
 @pytest.fixture()

@@ -9,9 +9,10 @@ import pytest
 
 from schemas.events import FulfilledLine, SourceRef
 from schemas.factories import fulfillment_recorded
-from streams.records import InvalidInput, dead_letter, decode_input
+from streams.kit.dead_letters import dead_letter
+from streams.kit.records import InvalidInput, decode_input
 
-FULFILMENTS = frozenset({"fulfillment.recorded", "fulfillment.cancelled"})
+FULFILLMENTS = frozenset({"fulfillment.recorded", "fulfillment.cancelled"})
 T = datetime(2026, 1, 1, tzinfo=UTC)
 EVENT = fulfillment_recorded(order_id="o-1", source=SourceRef(partner="s", connection="s", platform="manual"),
                              fulfillment_id="F1", source_version=T, lines=[FulfilledLine(line_id="L1", quantity=1)])
@@ -28,7 +29,7 @@ class Message:
 
 
 def test_a_valid_input_decodes() -> None:
-    assert decode_input(Message(EVENT.model_dump_json().encode()), FULFILMENTS) == EVENT
+    assert decode_input(Message(EVENT.model_dump_json().encode()), FULFILLMENTS) == EVENT
 
 
 @pytest.mark.parametrize(
@@ -45,7 +46,7 @@ def test_a_valid_input_decodes() -> None:
     ids=["empty", "not-json", "unknown-type", "fractional-quantity", "wrong-key", "no-key"],
 )
 def test_bad_records_become_invalid_payload(message: Message, expected: str) -> None:
-    decoded = decode_input(message, FULFILMENTS)
+    decoded = decode_input(message, FULFILLMENTS)
     assert isinstance(decoded, InvalidInput)
     assert decoded.reason == "invalid_payload"
     assert expected in decoded.message

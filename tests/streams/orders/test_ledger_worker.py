@@ -12,10 +12,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from schemas.events import FulfilledLine, OrderLine, OrderPlaced, PartyRef, SourceRef
+from schemas.events import FulfilledLine, InputEvent, OrderLine, OrderPlaced, PartyRef, SourceRef
 from schemas.factories import fulfillment_cancelled, fulfillment_recorded, order_placed
 from schemas.generate import JSON_DIR
-from streams.records import InputEvent
 from tests.support.kafka_harness import Pipeline, Published, pipeline
 
 pytestmark = pytest.mark.kafka
@@ -39,7 +38,7 @@ def new_order(ref: str, **lines: int) -> OrderPlaced:
                         occurred_at=T0)
 
 
-def fulfil(order: OrderPlaced, fid: str, minute: int = 1, numbers: tuple[str, ...] = (), carrier: str | None = "UPS",
+def fulfill(order: OrderPlaced, fid: str, minute: int = 1, numbers: tuple[str, ...] = (), carrier: str | None = "UPS",
            **units: int) -> InputEvent:
     return fulfillment_recorded(order_id=order.order_id, source=SOURCE, fulfillment_id=fid,
                                 source_version=T0 + timedelta(minutes=minute), carrier=carrier,
@@ -58,13 +57,13 @@ def unique_ref() -> str:
     return f"R{datetime.now(UTC).strftime('%H%M%S%f')}"
 
 
-def test_three_partial_fulfilments_ship_the_order_once(shared: Pipeline) -> None:
+def test_three_partial_fulfillments_ship_the_order_once(shared: Pipeline) -> None:
     order = new_order(unique_ref(), L1=3, L2=2)
-    send(shared, order, fulfil(order, "F1", 1, ("1Z001",), L1=1))
-    send(shared, fulfil(order, "F2", 2, ("1Z002", "1Z003"), L1=2, L2=1))
+    send(shared, order, fulfill(order, "F1", 1, ("1Z001",), L1=1))
+    send(shared, fulfill(order, "F2", 2, ("1Z002", "1Z003"), L1=2, L2=1))
     shared.reader.settle(2)
     assert shared.reader.of("order.shipped", order.order_id) == [], "shipped before every unit was covered"
-    send(shared, fulfil(order, "F3", 3, ("1Z004",), L2=1))
+    send(shared, fulfill(order, "F3", 3, ("1Z004",), L2=1))
     shared.reader.wait_for(lambda _: len(shared.reader.of("order.shipped", order.order_id)) == 1,
                            what="one order.shipped")
     shared.reader.settle()
@@ -77,8 +76,8 @@ def test_three_partial_fulfilments_ship_the_order_once(shared: Pipeline) -> None
 
 def test_duplicated_and_reordered_deliveries_ship_once(shared: Pipeline) -> None:
     order = new_order(unique_ref(), L1=2, L2=1)
-    f1, f2 = fulfil(order, "F1", 1, L1=2), fulfil(order, "F2", 2, L2=1)
-    send(shared, f2, f1, f2, order, f1, order, f2)  # fulfilments before their order, everything repeated
+    f1, f2 = fulfill(order, "F1", 1, L1=2), fulfill(order, "F2", 2, L2=1)
+    send(shared, f2, f1, f2, order, f1, order, f2)  # fulfillments before their order, everything repeated
     shared.reader.wait_for(lambda _: len(shared.reader.of("order.shipped", order.order_id)) >= 1,
                            what="order.shipped")
     send(shared, f1, f2, order)
@@ -87,16 +86,16 @@ def test_duplicated_and_reordered_deliveries_ship_once(shared: Pipeline) -> None
     assert shared.reader.of("dead_letter", order.order_id) == []
 
 
-def test_cancel_after_shipped_reopens_then_refulfilment_ships_again(shared: Pipeline) -> None:
+def test_cancel_after_shipped_reopens_then_refulfillment_ships_again(shared: Pipeline) -> None:
     order = new_order(unique_ref(), L1=1)
-    send(shared, order, fulfil(order, "F1", 1, ("1Z111",), L1=1))
+    send(shared, order, fulfill(order, "F1", 1, ("1Z111",), L1=1))
     shared.reader.wait_for(lambda _: len(shared.reader.of("order.shipped", order.order_id)) == 1,
                            what="first order.shipped")
     send(shared, fulfillment_cancelled(order_id=order.order_id, source=SOURCE, fulfillment_id="F1",
                                        source_version=T0 + timedelta(minutes=5)))
     shared.reader.wait_for(lambda _: len(shared.reader.of("order.reopened", order.order_id)) == 1,
                            what="order.reopened")
-    send(shared, fulfil(order, "F2", 6, ("1Z222",), L1=1))
+    send(shared, fulfill(order, "F2", 6, ("1Z222",), L1=1))
     shared.reader.wait_for(lambda _: len(shared.reader.of("order.shipped", order.order_id)) == 2,
                            what="second order.shipped")
     first, second = shared.reader.of("order.shipped", order.order_id)
@@ -111,9 +110,9 @@ def test_cancel_after_shipped_reopens_then_refulfilment_ships_again(shared: Pipe
 
 def test_tracking_correction_on_a_shipped_order_is_published(shared: Pipeline) -> None:
     order = new_order(unique_ref(), L1=2)
-    send(shared, order, fulfil(order, "F1", 1, ("1Z1", "1Z2"), L1=2))
+    send(shared, order, fulfill(order, "F1", 1, ("1Z1", "1Z2"), L1=2))
     shared.reader.wait_for(lambda _: len(shared.reader.of("order.shipped", order.order_id)) == 1, what="shipped")
-    send(shared, fulfil(order, "F1", 2, ("1Z1", "1Z9"), L1=2))
+    send(shared, fulfill(order, "F1", 2, ("1Z1", "1Z9"), L1=2))
     shared.reader.wait_for(lambda _: len(shared.reader.of("order.tracking_updated", order.order_id)) == 1,
                            what="tracking update")
     [update] = shared.reader.of("order.tracking_updated", order.order_id)
@@ -125,18 +124,18 @@ def test_tracking_correction_on_a_shipped_order_is_published(shared: Pipeline) -
 def test_rejected_inputs_are_dead_lettered_and_the_worker_goes_on(shared: Pipeline) -> None:
     order = new_order(unique_ref(), L1=1, L2=2)
     send(shared, order)
-    send(shared, fulfil(order, "OVER", 1, L2=3))
-    send(shared, fulfil(order, "GHOST", 1, L9=1))
-    send(shared, fulfil(order, "MULTI", 1, ("1Z1", "1Z2"), L1=1))
-    shared.producer.publish_raw(shared.names.fulfillment_events, order.order_id.encode(), b'{"type": "fulfil')
+    send(shared, fulfill(order, "OVER", 1, L2=3))
+    send(shared, fulfill(order, "GHOST", 1, L9=1))
+    send(shared, fulfill(order, "MULTI", 1, ("1Z1", "1Z2"), L1=1))
+    shared.producer.publish_raw(shared.names.fulfillment_events, order.order_id.encode(), b'{"type": "fulfill')
     shared.producer.flush()
-    send(shared, fulfil(order, "OK", 2, ("1Z3",), L1=1, L2=2))
+    send(shared, fulfill(order, "OK", 2, ("1Z3",), L1=1, L2=2))
     shared.reader.wait_for(lambda _: len(shared.reader.of("order.shipped", order.order_id)) == 1,
                            what="the order shipping after the rejected inputs")
     shared.reader.wait_for(lambda _: len(shared.reader.of("dead_letter", order.order_id)) >= 4, what="4 dead letters")
     letters = {r.value["reason"]: r for r in shared.reader.of("dead_letter", order.order_id)}
     assert sorted(letters) == ["invalid_payload", "multi_tracking_single_unit", "over_fulfillment", "unknown_line"]
-    assert letters["invalid_payload"].value["original"]["value"] == '{"type": "fulfil'
+    assert letters["invalid_payload"].value["original"]["value"] == '{"type": "fulfill'
     assert letters["over_fulfillment"].value["original"]["topic"] == shared.names.fulfillment_events
     assert "line L2: 3 more unit(s) would make 3 fulfilled of 2 ordered" in letters["over_fulfillment"].value["message"]
     for letter in letters.values():
@@ -156,13 +155,13 @@ def test_a_worker_stopped_mid_stream_loses_nothing_and_never_reships_under_a_new
     tmp_path: Path, kafka_bootstrap: str, sig: signal.Signals
 ) -> None:
     with pipeline(tmp_path, kafka_bootstrap) as p:
-        # Enough work (1,800 fulfilments) that the worker is surely mid-stream when the first orders ship.
+        # Enough work (1,800 fulfillments) that the worker is surely mid-stream when the first orders ship.
         orders = [new_order(f"{unique_ref()}-{i}", L1=2, L2=1) for i in range(600)]
         send(p, *orders)
         for order in orders:
-            p.producer.publish(p.names.fulfillment_events, fulfil(order, "A", 1, ("1ZA",), L1=1))
-            p.producer.publish(p.names.fulfillment_events, fulfil(order, "B", 2, ("1ZB",), L1=1))
-            p.producer.publish(p.names.fulfillment_events, fulfil(order, "C", 3, ("1ZC",), L2=1))
+            p.producer.publish(p.names.fulfillment_events, fulfill(order, "A", 1, ("1ZA",), L1=1))
+            p.producer.publish(p.names.fulfillment_events, fulfill(order, "B", 2, ("1ZB",), L1=1))
+            p.producer.publish(p.names.fulfillment_events, fulfill(order, "C", 3, ("1ZC",), L2=1))
         p.producer.flush()
         p.reader.wait_for(lambda _: len(p.reader.of("order.shipped")) >= 1, what="some orders shipped")
         p.worker.stop(sig)

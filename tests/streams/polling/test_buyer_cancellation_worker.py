@@ -18,8 +18,9 @@ from schemas.events import CancelledLine, FulfilledLine, OrderBuyerCancelled, Or
 from schemas.factories import fulfillment_recorded, order_buyer_cancelled
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
-from streams.producer import EventProducer
-from tests.streams.test_seller_orders_worker import (
+from streams.kit.producer import EventProducer
+from tests.support.kafka_harness import WorkerProcess
+from tests.support.seller_worker import (
     ACME,
     BOLT,
     TOKEN,
@@ -29,7 +30,6 @@ from tests.streams.test_seller_orders_worker import (
     served_shopify,
     write_config,
 )
-from tests.support.kafka_harness import WorkerProcess
 
 pytestmark = pytest.mark.kafka
 

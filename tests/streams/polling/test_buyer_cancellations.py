@@ -16,12 +16,11 @@ from pydantic import SecretStr
 
 from connectors.base import Skip
 from schemas.config import Config, Connection, Route
-from schemas.events import OrderBuyerCancelled, OrderPlaced
+from schemas.events import InputEvent, OrderBuyerCancelled, OrderPlaced
 from schemas.platform import ChangedOrder, Page, PlatformLine, PlatformOrder
 from streams.polling.buyer_orders import BuyerOrderPublisher
-from streams.polling.cursors import BuyerOrderTable, CursorTable
 from streams.polling.metrics import PollingMetrics
-from streams.records import InputEvent
+from streams.polling.tables import BUYER_ORDERS, POLL_CURSORS, BuyerOrderTable, CursorTable
 from tests.support.connectors import UnusedStore
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -94,9 +93,10 @@ class Rig:
     def poll(self, *pages: Sequence[PlatformOrder]) -> None:
         """One poll per page, each answering with that page."""
         publisher = BuyerOrderPublisher(
-            config=CONFIG, topic="order-events", sink=self.sink, cursors=CursorTable(self.cursors),
-            buyer_orders=BuyerOrderTable(self.orders), metrics=PollingMetrics(CollectorRegistry()),
-            clock=lambda: NOW)
+            config=CONFIG, topic="order-events", sink=self.sink,
+            cursors=CursorTable(POLL_CURSORS.entries(self.cursors)),
+            buyer_orders=BuyerOrderTable(BUYER_ORDERS.entries(self.orders)),
+            metrics=PollingMetrics(CollectorRegistry()), clock=lambda: NOW)
         store = Store(pages, self.skipped)
         for _ in pages:
             asyncio.run(publisher.poll(BUYER, store))
@@ -131,7 +131,7 @@ def test_a_cancelled_buyer_order_cancels_every_stored_order_in_full() -> None:
 def test_an_unchanged_cancellation_is_published_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     rig = Rig()
     cancelled_two = order(("ACME-1", 3, 2))
-    with caplog.at_level(logging.INFO, "fulfillsync.polling.buyer"):
+    with caplog.at_level(logging.INFO, "streams.polling.buyer_orders"):
         rig.poll([order(("ACME-1", 3, 0))], [cancelled_two], [cancelled_two], [order(("ACME-1", 3, 3))])
 
     assert [[x.cancelled_quantity for x in c.lines] for c in rig.cancellations()] == [[2], [3]]
@@ -166,7 +166,7 @@ def test_a_known_order_is_read_again_only_when_its_cancellation_mark_changed() -
     placed = order(("ACME-1", 3, 0), mark="-|3|3")
     rig.poll([placed], [placed], [order(("ACME-1", 3, 2), mark="-|3|1")], [order(("ACME-1", 3, 2), mark="-|3|1")])
 
-    assert rig.skipped == ["7", "7"]  # the second poll (a fulfilment we wrote, say) and the fourth
+    assert rig.skipped == ["7", "7"]  # the second poll (a fulfillment we wrote, say) and the fourth
     [cancel] = rig.cancellations()
     assert [(x.cancelled_quantity, x.remaining_quantity) for x in cancel.lines] == [(2, 1)]
 

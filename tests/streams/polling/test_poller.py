@@ -15,20 +15,19 @@ from pydantic import SecretStr
 
 from connectors.base import ConnectorError, PermanentError, RetryableError, Skip, StoreConnector
 from schemas.config import Config, Connection, Route
-from schemas.events import OrderPlaced
+from schemas.events import InputEvent, OrderPlaced
 from schemas.platform import (
     Page,
     PlatformLine,
     PlatformOrder,
 )
-from streams.fulfillments.entries import CheckRecord
-from streams.fulfillments.scanner import SellerOrderScanner
+from streams.fulfillments.records import CheckRecord
 from streams.polling.buyer_orders import BuyerOrderPublisher
-from streams.polling.cursors import BuyerOrderTable, CursorTable
 from streams.polling.metrics import PollingMetrics
 from streams.polling.poller import Poller
+from streams.polling.seller_orders import SellerOrderScanner
+from streams.polling.tables import BUYER_ORDERS, POLL_CURSORS, BuyerOrderTable, CursorTable
 from streams.polling.ticks import PollTick, Ticker, encode_tick, interval_ms, phases, pollable, slot_of
-from streams.records import InputEvent
 from tests.support.connectors import UnusedStore
 
 NOW = datetime(2026, 11, 26, 12, 0, 1, tzinfo=UTC)
@@ -68,6 +67,15 @@ class ScriptedStore(UnusedStore):
 
 
 
+
+
+
+def cursor_table(raw: dict[bytes, bytes]) -> CursorTable:
+    return CursorTable(POLL_CURSORS.entries(raw))
+
+
+def buyer_order_table(raw: dict[bytes, bytes]) -> BuyerOrderTable:
+    return BuyerOrderTable(BUYER_ORDERS.entries(raw))
 
 
 @dataclass
@@ -121,9 +129,9 @@ class Rig:
 
     def poller(self) -> Poller:
         metrics = self.metrics
-        cursors = CursorTable(self.cursor_table)
+        cursors = CursorTable(POLL_CURSORS.entries(self.cursor_table))
         buyer = BuyerOrderPublisher(config=CONFIG, topic="order-events", sink=self.sink, cursors=cursors,
-                                    buyer_orders=BuyerOrderTable(self.order_table), metrics=metrics,
+                                    buyer_orders=buyer_order_table(self.order_table), metrics=metrics,
                                     clock=lambda: self.now)
 
         def connector_for(connection: Connection) -> StoreConnector:
@@ -174,7 +182,7 @@ def test_new_orders_become_order_placed_and_the_cursor_moves_after_delivery() ->
     placed = [e for e in rig.sink.delivered if isinstance(e, OrderPlaced)]
     assert [(e.buyer.order_ref, [line.sku for line in e.lines]) for e in placed] == [
         ("100", ["ACME-MUG"]), ("102", ["ACME-CAP"])]
-    assert CursorTable(rig.cursor_table).get("shop-bc").cursor == "c2"
+    assert cursor_table(rig.cursor_table).get("shop-bc").cursor == "c2"
     assert rig.metric("fulfillsync_unrouted_lines_total", connection="shop-bc", reason="no_route") == 2
     assert rig.metric("fulfillsync_poll_orders_placed_total", connection="shop-bc") == 2
 
@@ -189,9 +197,9 @@ def test_a_known_order_is_not_routed_again_and_one_without_routed_lines_is_not_r
     rig.now = NOW + INTERVAL
     run(poller, tick("shop-bc", rig.now))
     assert [getattr(event, "type", None) for event in rig.sink.delivered] == ["order.placed", "order.buyer_cancelled"]
-    assert BuyerOrderTable(rig.order_table).known("shop-bc", "100")
-    assert not BuyerOrderTable(rig.order_table).known("shop-bc", "101")
-    entry = BuyerOrderTable(rig.order_table).get("shop-bc", "100")
+    assert buyer_order_table(rig.order_table).known("shop-bc", "100")
+    assert not buyer_order_table(rig.order_table).known("shop-bc", "101")
+    entry = buyer_order_table(rig.order_table).get("shop-bc", "100")
     assert entry is not None and entry.placed == tuple(rig.sink.delivered[:1])
 
 
@@ -202,14 +210,14 @@ def test_a_failed_delivery_keeps_the_cursor_and_the_next_poll_republishes_the_sa
     poller = rig.poller()
     run(poller, tick("shop-bc"))
     assert rig.sink.delivered == []
-    assert CursorTable(rig.cursor_table).get("shop-bc").cursor is None
-    assert not BuyerOrderTable(rig.order_table).known("shop-bc", "100")
+    assert cursor_table(rig.cursor_table).get("shop-bc").cursor is None
+    assert not buyer_order_table(rig.order_table).known("shop-bc", "100")
     assert rig.metric("fulfillsync_polls_total", connection="shop-bc", outcome="internal_error") == 1
     rig.sink.fail_flush = False
     rig.now = NOW + INTERVAL
     run(poller, tick("shop-bc", rig.now))
     assert rig.store.asked == [None, None]
-    assert [e.order_id for e in rig.sink.delivered] and CursorTable(rig.cursor_table).get("shop-bc").cursor == "c1"
+    assert [e.order_id for e in rig.sink.delivered] and cursor_table(rig.cursor_table).get("shop-bc").cursor == "c1"
 
 
 @pytest.mark.parametrize("error, outcome, level", [
@@ -224,10 +232,10 @@ def test_connector_errors_keep_the_last_delivered_cursor_and_the_next_tick_resum
     rig.store.script[None] = Page(items=(order("100", **{"ACME-MUG": 2}),), cursor="c1", has_more=True)
     rig.store.script["c1"] = error
     poller = rig.poller()
-    with caplog.at_level(logging.INFO, logger="fulfillsync.polling"):
+    with caplog.at_level(logging.INFO, logger="streams.polling"):
         run(poller, tick("shop-bc"))
     assert len(rig.sink.delivered) == 1
-    assert CursorTable(rig.cursor_table).get("shop-bc").cursor == "c1"
+    assert cursor_table(rig.cursor_table).get("shop-bc").cursor == "c1"
     assert rig.metric("fulfillsync_polls_total", connection="shop-bc", outcome=outcome) == 1
     [record] = [r for r in caplog.records if r.levelno == level]
     assert error.platform_message in record.getMessage()
@@ -235,13 +243,13 @@ def test_connector_errors_keep_the_last_delivered_cursor_and_the_next_tick_resum
     rig.now = NOW + INTERVAL
     run(poller, tick("shop-bc", rig.now))
     assert rig.store.asked == [None, "c1", "c1"]
-    assert CursorTable(rig.cursor_table).get("shop-bc").cursor == "c2"
+    assert cursor_table(rig.cursor_table).get("shop-bc").cursor == "c2"
 
 
 def test_ticks_for_unknown_or_manual_connections_and_garbage_are_ignored_with_a_log_line(
         caplog: pytest.LogCaptureFixture) -> None:
     rig = Rig()
-    with caplog.at_level(logging.WARNING, logger="fulfillsync.polling"):
+    with caplog.at_level(logging.WARNING, logger="streams.polling"):
         run(rig.poller(), tick("gone-shop"), tick("hand"), Message(value=b"{not json"), Message(value=None))
     assert rig.built == [] and rig.cursor_table == {}
     assert rig.metric("fulfillsync_poll_ticks_total", outcome="unknown_connection") == 2
@@ -257,7 +265,7 @@ def test_a_stale_tick_from_a_backlog_is_skipped() -> None:
     assert rig.metric("fulfillsync_poll_ticks_total", outcome="stale") == 1
 
 
-def test_a_seller_poll_asks_for_the_fulfilments_of_its_changed_orders_of_ours_only() -> None:
+def test_a_seller_poll_asks_for_the_fulfillments_of_its_changed_orders_of_ours_only() -> None:
     rig = Rig()
     ours = order("S-1", **{"ACME-1": 2}).model_copy(update={"our_order_id": "order-1"})
     rig.store.script[None] = Page[PlatformOrder](items=(ours, order("S-2", OWN=1)), cursor="c1", has_more=True)
@@ -266,7 +274,7 @@ def test_a_seller_poll_asks_for_the_fulfilments_of_its_changed_orders_of_ours_on
     assert rig.store.asked == [None, "c1"]
     assert [(c.order_id, c.connection_id, c.seller_order_ref, c.reason) for c in rig.sink.delivered
             if isinstance(c, CheckRecord)] == [("order-1", "acme", "S-1", "changed")]
-    assert CursorTable(rig.cursor_table).get("acme").cursor == "c2"
+    assert cursor_table(rig.cursor_table).get("acme").cursor == "c2"
     assert rig.metric("fulfillsync_polls_total", connection="acme", outcome="ok") == 1
 
 
@@ -276,7 +284,7 @@ def test_a_seller_poll_whose_checks_are_not_delivered_keeps_its_cursor() -> None
     ours = order("S-1", **{"ACME-1": 2}).model_copy(update={"our_order_id": "order-1"})
     rig.store.script[None] = Page[PlatformOrder](items=(ours,), cursor="c1")
     run(rig.poller(), tick("acme"))
-    assert rig.sink.delivered == [] and CursorTable(rig.cursor_table).get("acme").cursor is None
+    assert rig.sink.delivered == [] and cursor_table(rig.cursor_table).get("acme").cursor is None
     assert rig.metric("fulfillsync_polls_total", connection="acme", outcome="internal_error") == 1
 
 
@@ -343,7 +351,7 @@ def test_a_webhook_poll_leaves_the_schedule_alone() -> None:
     run(poller, webhook("shop-bc", NOW))  # a webhook before the slot's scheduled tick
     run(poller, tick("shop-bc"))  # the scheduled tick of the same slot still polls
     assert len(rig.store.asked) == 2
-    state = CursorTable(rig.cursor_table).get("shop-bc")
+    state = cursor_table(rig.cursor_table).get("shop-bc")
     assert state.slot_start_ms == slot_of(NOW, interval_ms(INTERVAL)) * interval_ms(INTERVAL)
 
 
@@ -357,4 +365,4 @@ def test_phased_ticks_poll_once_per_phased_slot() -> None:
     rig.now = NOW + INTERVAL / 3  # still inside the phased slot (or the next one): not stale
     run(poller, Message(value=value, key=key), Message(value=value, key=key))
     assert len(rig.store.asked) == 1
-    assert CursorTable(rig.cursor_table).get("shop-bc").slot_start_ms == scheduled[0].slot_start_ms
+    assert cursor_table(rig.cursor_table).get("shop-bc").slot_start_ms == scheduled[0].slot_start_ms

@@ -9,8 +9,8 @@ from datetime import timedelta
 from connectors.base import PermanentError, RetryableError
 from schemas.events import CancelledLine, OrderBuyerCancelled, OrderPlaced, PartyRef, SourceRef
 from schemas.factories import order_buyer_cancelled
-from streams.sellers.entries import SellerOrderTable
-from tests.streams.test_seller_orders import CREATED, NOW, TOPICS, Harness, harness, placed
+from streams.sellers.tables import SellerOrderTables
+from tests.support.seller_sink import CREATED, NOW, TOPICS, Harness, harness, placed
 
 BUYER_SOURCE = SourceRef(partner="shop", connection="shop-bc", platform="bigcommerce")
 
@@ -33,7 +33,7 @@ def created_order(h: Harness) -> OrderPlaced:
 
 
 def sent_totals(h: Harness, order: OrderPlaced) -> tuple[str, dict[str, int]] | None:
-    entry = SellerOrderTable(h.table).get(order.order_id)
+    entry = SellerOrderTables.over(h.table).created.get(order.order_id)
     assert entry is not None
     totals = entry.cancellation
     return None if totals is None else (totals.outcome, {k: v.cancelled_quantity for k, v in totals.lines.items()})
@@ -121,8 +121,8 @@ def test_an_order_the_buyer_cancelled_in_full_before_creation_is_not_created() -
     h.run_retry(h.sent[0])
 
     assert len(h.connector.calls) == 1 and h.connector.cancels == []
-    assert SellerOrderTable(h.table).get(order.order_id) is None
-    pending = SellerOrderTable(h.table).pending(order.order_id)
+    assert SellerOrderTables.over(h.table).created.get(order.order_id) is None
+    pending = SellerOrderTables.over(h.table).pending.get(order.order_id)
     assert pending is not None and pending.totals.whole_order
 
 

@@ -20,16 +20,19 @@ from pydantic import ValidationError
 from connectors.base import SellerConnector
 from sandbox.server import free_port
 from schemas.config import Config, Connection
-from schemas.events import CancelledLine, OrderLine, OrderPlaced, PartyRef, ShippingDetails, SourceRef
+from schemas.events import CancelledLine, InputEvent, OrderLine, OrderPlaced, PartyRef, ShippingDetails, SourceRef
 from schemas.factories import order_buyer_cancelled, order_placed
-from streams.records import EncodedRecord, InputEvent, RebuiltMessage, encode_event
-from streams.sellers.creator import SellerOrderCreator, SellerOrderMetrics, Topics
-from streams.sellers.entries import MAX_ATTEMPTS, NoticeEntry, RetryRecord, SellerOrderTable
+from streams.kit.dead_letters import DeadLetterMetrics
+from streams.kit.records import EncodedRecord, RebuiltMessage, encode_event
+from streams.kit.retries import MAX_ATTEMPTS, RetryOutbox
+from streams.sellers.creator import SOURCE, STAGE, SellerOrderCreator, SellerOrderMetrics
 from streams.sellers.notice import SmtpMailer
+from streams.sellers.records import RetryRecord
+from streams.sellers.tables import NoticeEntry, SellerOrderTables
 from tests.support.mail import Mailbox, smtp_server
+from tests.support.seller_sink import TOPICS
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
-TOPICS = Topics(order_events="p.order-events", retries="p.seller-order-retries", dead_letters="p.dead-letters")
 PASSWORD_HASH = "scrypt$n=16384,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"
 SMTP_PASSWORD = "smtp-pass-do-not-leak"
 HAND = PartyRef(partner="handmade", connection="handmade-web", platform="manual")
@@ -40,10 +43,10 @@ def document(smtp_port: int | None, *, address: str | None = "orders@handmade.ex
              login: bool = False) -> dict[str, Any]:
     """A configuration with one manual seller whose new-order emails go to `address` through 127.0.0.1."""
     access: dict[str, Any] = {"password_hash": PASSWORD_HASH} | ({"email": address} if address else {})
-    web: dict[str, Any] = {"public_url": "https://fulfil.example", "session_secret": "s" * 32}
+    web: dict[str, Any] = {"public_url": "https://fulfill.example", "session_secret": "s" * 32}
     if smtp_port is not None:
-        web["smtp"] = {"host": "127.0.0.1", "port": smtp_port, "from": "noreply@fulfil.example"} | (
-            {"username": "fulfil", "password": SMTP_PASSWORD} if login else {})
+        web["smtp"] = {"host": "127.0.0.1", "port": smtp_port, "from": "noreply@fulfill.example"} | (
+            {"username": "fulfill", "password": SMTP_PASSWORD} if login else {})
     return {"web": web, "connections": [{"id": HAND.connection, "partner": HAND.partner, "role": "seller",
                                          "platform": "manual", "web_access": access}]}
 
@@ -65,10 +68,13 @@ class Harness:
 
     def __post_init__(self) -> None:
         smtp = self.config.web.smtp
+        outbox = RetryOutbox(send=self._send, retries=TOPICS.retries, dead_letters=TOPICS.dead_letters, stage=STAGE,
+                             source=SOURCE, clock=lambda: NOW, metrics=DeadLetterMetrics(self.registry),
+                             sleep=_no_sleep)
         self.creator = SellerOrderCreator(
-            config=self.config, topics=TOPICS, table=SellerOrderTable(self.table), events=NoEvents(), send=self._send,
-            connector_for=never_called, metrics=SellerOrderMetrics(self.registry), clock=lambda: NOW,
-            sleep=_no_sleep, mailer=SmtpMailer(smtp, timeout_s=5) if smtp is not None else None)
+            config=self.config, order_events=TOPICS.order_events, tables=SellerOrderTables.over(self.table),
+            events=NoEvents(), outbox=outbox, connector_for=never_called, metrics=SellerOrderMetrics(self.registry),
+            clock=lambda: NOW, mailer=SmtpMailer(smtp, timeout_s=5) if smtp is not None else None)
 
     async def _send(self, topic: str, record: EncodedRecord, partition: int | None) -> None:
         self.sent.append((topic, record, partition))
@@ -91,7 +97,7 @@ class Harness:
         return [record for topic, record, _ in self.sent if topic == TOPICS.dead_letters]
 
     def notice(self, order_id: str) -> NoticeEntry | None:
-        return SellerOrderTable(self.table).notice(order_id)
+        return SellerOrderTables.over(self.table).notices.get(order_id)
 
     def emails(self, outcome: str) -> float:
         return self.registry.get_sample_value("fulfillsync_seller_order_emails_total",
@@ -113,7 +119,7 @@ async def _no_sleep(seconds: float) -> None:
 @contextmanager
 def harness(**options: Any) -> Iterator[tuple[Harness, Mailbox]]:
     login = options.pop("login", False)
-    with smtp_server(login=("fulfil", SMTP_PASSWORD) if login else None) as mailbox:
+    with smtp_server(login=("fulfill", SMTP_PASSWORD) if login else None) as mailbox:
         yield Harness(config(mailbox.port, login=login, **options)), mailbox
 
 
@@ -132,12 +138,12 @@ def test_an_order_routed_to_a_manual_seller_is_emailed_once_with_a_link_to_its_p
         h.run_placed(order.model_copy(update={"event_id": "another-event-of-the-same-order"}))
         [message] = mailbox.wait_for(1)
     assert mailbox.attempts == 1
-    assert mailbox.envelopes == [("noreply@fulfil.example", ["orders@handmade.example"])]
+    assert mailbox.envelopes == [("noreply@fulfill.example", ["orders@handmade.example"])]
     assert message["Subject"] == "New order #1042 to ship"
-    assert (message["From"], message["To"]) == ("noreply@fulfil.example", "orders@handmade.example")
-    assert message["Message-ID"] == f"<new-order.{order.order_id}@fulfil.example>"
+    assert (message["From"], message["To"]) == ("noreply@fulfill.example", "orders@handmade.example")
+    assert message["Message-ID"] == f"<new-order.{order.order_id}@fulfill.example>"
     body = message.get_content().replace("\r\n", "\n")
-    assert f"https://fulfil.example/orders/{order.order_id}\n" in body
+    assert f"https://fulfill.example/orders/{order.order_id}\n" in body
     assert "  2 x HM-MUG  Hand-thrown mug\n  1 x HM-BOWL\n" in body
     assert "order #1042 from shop" in body
     notice = h.notice(order.order_id)
@@ -213,7 +219,7 @@ def test_login_to_the_mail_server_and_the_password_is_never_logged(caplog: pytes
     with harness(login=True) as (h, mailbox):
         h.run_placed(placed())
         mailbox.wait_for(1)
-    with smtp_server(login=("fulfil", "another-password")) as other:
+    with smtp_server(login=("fulfill", "another-password")) as other:
         wrong = Harness(config(other.port, login=True))
         order = placed()
         wrong.run_placed(order)

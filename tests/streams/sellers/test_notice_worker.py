@@ -27,7 +27,8 @@ from schemas.events import OrderLine, OrderPlaced, PartyRef, ShippingDetails
 from schemas.factories import order_placed
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
-from streams.producer import EventProducer
+from streams.kit.producer import EventProducer
+from streams.sellers.tables import SELLER_ORDERS
 from tests.support.kafka_harness import WorkerProcess, drain, reader_from_start
 from tests.support.mail import smtp_server
 
@@ -45,7 +46,7 @@ def write_config(folder: Path, bootstrap: str, smtp_port: int) -> Path:
         "worker": {"web_host": "127.0.0.1", "web_port": free_port(), "state_dir": str(folder / "state"),
                    "broker_session_timeout": "6s"},
         "web": {"public_url": PUBLIC_URL, "session_secret": "${EMAIL_TEST_SESSION_SECRET}",
-                "smtp": {"host": "127.0.0.1", "port": smtp_port, "from": "orders@fulfil.example"}},
+                "smtp": {"host": "127.0.0.1", "port": smtp_port, "from": "orders@fulfill.example"}},
         "connections": [{"id": HAND.connection, "partner": HAND.partner, "role": "seller", "platform": "manual",
                          "web_access": {"password_hash": PASSWORD_HASH, "email": "owner@handmade.example"}}],
     }
@@ -82,7 +83,7 @@ def test_a_manual_seller_gets_one_email_per_order_through_failures_and_restarts(
         config = load_config(config_path).config
         ensure_topics(config.kafka)
         names = TopicNames(config.kafka.topic_prefix)
-        changelog = reader_from_start(kafka_bootstrap, (names.seller_order_changelog,))
+        changelog = reader_from_start(kafka_bootstrap, (SELLER_ORDERS.changelog(names.app_id),))
         entries: dict[str, dict[str, Any]] = {}
 
         def read_entries() -> dict[str, dict[str, Any]]:

@@ -22,8 +22,8 @@ from connectors.webhooks import RecentDeliveries
 from schemas.config import Config
 from schemas.config_file import load_config
 from streams.admin import ensure_topics
-from streams.metrics import Metrics
-from streams.webhooks import WebhookNotice, WebhookReceiver
+from streams.web.webhooks import WebhookMetrics as Metrics
+from streams.web.webhooks import WebhookNotice, WebhookReceiver
 from tests.support.kafka_harness import WorkerProcess, write_config
 
 SHOPIFY_SECRET = "shopify-app-secret-value"

@@ -1,4 +1,5 @@
-"""The two signature schemes, as pure functions over bytes. Every comparison is constant-time.
+"""The two webhook signature schemes, as pure functions over bytes, and header lookup. Every comparison is
+constant-time. Each platform's verifier (`connectors/<platform>/webhooks.py`) is built from these.
 
 - Shopify and WooCommerce: base64(HMAC-SHA256(secret, raw body)) in one header.
 - Standard Webhooks (BigCommerce): base64(HMAC-SHA256(key, f"{id}.{timestamp}.".encode() + body)) in
@@ -16,9 +17,20 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the documented prefix of Standard Webhooks secrets, not a secret
+
+
+def first_header(headers: Mapping[str, str], *names: str) -> str | None:
+    """The first of `names` (lower case) that `headers` (keys lower-cased) holds with a non-blank value, stripped;
+    None when none does."""
+    for name in names:
+        value = headers.get(name, "").strip()
+        if value:
+            return value
+    return None
 
 
 def _digest_b64(key: bytes, message: bytes) -> bytes:

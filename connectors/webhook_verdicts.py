@@ -1,8 +1,18 @@
-"""What verifying a webhook delivery can conclude."""
+"""What verifying a webhook delivery can conclude: a platform's verifier answers `Authentic`, `Refused` or
+`Ping`; `connectors.webhooks.verify_delivery` turns `Authentic` into `Accepted` with the order it names."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Authentic:
+    """A platform verifier's answer for a delivery whose signature is valid (and, for Standard Webhooks, recent):
+    `delivery_id` and `topic` as in `Accepted`, the order not yet looked for."""
+
+    delivery_id: str | None
+    topic: str | None
 
 
 @dataclass(frozen=True)
@@ -37,3 +47,5 @@ class Ping:
 
 
 Verdict = Accepted | Refused | Ping
+Check = Authentic | Refused | Ping
+"""What a platform's verifier answers (`connectors.platform.WebhookVerifier`)."""

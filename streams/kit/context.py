@@ -1,0 +1,121 @@
+"""The wiring context: what every domain's `wiring.py` is handed to register its topics, tables and agents on the
+worker's one Faust app, so that each of these exists once per worker:
+
+- `send`: the one `Send` through Faust's producer (retry records, dead letters, outputs, internal records);
+- `producer`: the one idempotent confluent-kafka producer (`KafkaEventSink`) for input events and the records whose
+  partition follows confluent-kafka's partitioner;
+- `table(spec)`: the Faust table of a `TableSpec`, made once per name with the worker's RocksDB options;
+- `topic(name)`: a raw-bytes Faust topic, made once per name;
+- `on_stop(hook)`: the worker's stop hook (closing connectors' HTTP clients after every agent has stopped);
+- `outbox(...)`: a sink's `RetryOutbox`;
+- `registry`, `dead_letters`, `clock`: the metrics registry, the dead-letter counter, the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import faust
+from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
+
+from schemas.config import Config
+from schemas.topics import TopicNames
+from streams.kit.dead_letters import DeadLetterMetrics
+from streams.kit.producer import KafkaEventSink
+from streams.kit.records import RAW_TOPIC, EncodedRecord, utc_now
+from streams.kit.retries import RetryOutbox
+from streams.kit.tables import TableSpec, TypedTable
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+StopHook = Callable[[], Awaitable[None]]
+
+
+class WorkerApp(faust.App):
+    """The worker's Faust app: once its agents, consumer and producer have stopped, it runs its stop hooks (closing
+    the connectors' HTTP clients), each one whatever the others did."""
+
+    stop_hooks: list[StopHook]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stop_hooks = []
+
+    async def on_shutdown(self) -> None:
+        await super().on_shutdown()
+        for hook in self.stop_hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("a stop hook failed; the worker stops anyway")
+        log.info("ran %d stop hook(s) (connectors closed)", len(self.stop_hooks))
+
+
+@dataclass
+class WiringContext:
+    """See the module docstring. Nothing connects to Kafka until the app starts."""
+
+    app: WorkerApp
+    config: Config
+    table_options: dict[str, Any]
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    clock: Callable[[], datetime] = utc_now
+    names: TopicNames = field(init=False)
+    producer: KafkaEventSink = field(init=False)
+    dead_letters: DeadLetterMetrics = field(init=False)
+    _tables: dict[str, Any] = field(init=False, default_factory=dict)
+    _topics: dict[str, Any] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.names = TopicNames(self.config.kafka.topic_prefix)
+        self.producer = KafkaEventSink(self.config.kafka.bootstrap_servers)
+        self.dead_letters = DeadLetterMetrics(self.registry)
+
+    @property
+    def partitions(self) -> int:
+        return self.config.kafka.partitions
+
+    def topic(self, name: str) -> Any:
+        """The Faust topic `name`, read and written as bytes, with the configured partitions."""
+        topic = self._topics.get(name)
+        if topic is None:
+            topic = self._topics[name] = self.app.topic(name, partitions=self.partitions, **RAW_TOPIC)
+        return topic
+
+    def table(self, spec: TableSpec[M], *, suffix: str = "") -> TypedTable[M]:
+        """Typed access to the table of `spec` (its Faust table made on first use of its name)."""
+        return spec.entries(self.faust_table(spec.name), suffix=suffix)
+
+    def faust_table(self, name: str) -> Any:
+        """The Faust table `name`: bytes keys and values, on RocksDB with the worker's options."""
+        table = self._tables.get(name)
+        if table is None:
+            table = self._tables[name] = self.app.Table(
+                name, default=None, partitions=self.partitions,
+                key_type=bytes, value_type=bytes,  # bytes in, bytes out: Faust picks its raw codec for the changelog
+                options=self.table_options)
+        return table
+
+    async def send(self, topic: str, record: EncodedRecord, partition: int | None) -> None:
+        """The worker's `Send` (`streams.kit.records.Send`)."""
+        await self.topic(topic).send(key=record.key, value=record.value, headers=record.headers, partition=partition)
+
+    def on_stop(self, hook: StopHook) -> None:
+        """Run `hook` when the worker stops, after its agents (see `WorkerApp`)."""
+        self.app.stop_hooks.append(hook)
+
+    def outbox(self, *, retries: str, stage: str, source: str) -> RetryOutbox:
+        """A sink's retry outbox on retry topic `retries`, dead-lettering as `stage` from `source`."""
+        return RetryOutbox(send=self.send, retries=retries, dead_letters=self.names.dead_letters, stage=stage,
+                           source=source, clock=self.clock, metrics=self.dead_letters)
+
+    def agent(self, topic: Any, name: str, body: Callable[[Any], Awaitable[None]]) -> None:
+        """Register `body` as agent `name` on `topic`, at Faust concurrency 1 (docs/architecture.md, "Known traps":
+        Faust must never commit past a record in flight; work runs concurrently in `streams.kit.lanes`)."""
+        self.app.agent(topic, name=name, concurrency=1)(body)
