@@ -89,6 +89,11 @@ class BuyerConnector(Connector):
         """One page of orders created or changed since `cursor` (None: from the connection's start window).
         Call again with the returned cursor while `has_more`.
 
+        Orders are parsed one by one (`connectors.rejects`): an order that does not parse (a field missing, a
+        decimal quantity, a SKU over 512 characters, invalid UTF-8, nesting too deep) is in `Page.rejected` with
+        its reason, and the cursor moves past it. A body that is not JSON or is truncated fails the whole page
+        (`MalformedResponseError`, retryable).
+
         `skip` is the caller's hint, asked of each changed order as the light listing gives it, that it needs
         nothing of that order (known to it, and `cancel_mark` unchanged). Connectors whose full reads cost more
         than their listing (Shopify's query cost) list light first and read in full only the orders not skipped;
@@ -132,7 +137,7 @@ class SellerConnector(Connector):
         page = await self.orders_changed_since(cursor)
         return Page(items=tuple(ChangedOrder(order_ref=order.order_ref, our_order_id=order.our_order_id,
                                              updated_at=order.updated_at) for order in page.items),
-                    cursor=page.cursor, has_more=page.has_more)
+                    cursor=page.cursor, has_more=page.has_more, rejected=page.rejected)
 
     @abstractmethod
     async def cancel_order(self, order_ref: str, cancellation: OrderCancellation) -> None:

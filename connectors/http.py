@@ -9,7 +9,12 @@
   repeat (a POST that may have been applied) are retried only on 429 and connection failures before anything
   was sent, never on a 5xx or a timeout: the caller's find-before-create handles those;
 - typed errors: `RetryableError` / `PermanentError` with the status, the platform's own message (parsed by the
-  connector's `error_message`) and a hint on what to do, and with every secret of the connection redacted.
+  connector's `error_message`) and a hint on what to do, and with every secret of the connection redacted;
+- a cap on response bodies (`max_response_bytes`, default `DEFAULT_MAX_RESPONSE_BYTES`, 16 MiB): bodies are
+  streamed and reading stops as soon as the (decoded) body passes the cap, or before reading when
+  `Content-Length` already says it would, so a runaway or hostile answer (a huge page, a decompression bomb)
+  never sits in memory whole. Passing it is a `PermanentError` naming the connection, the method and URL path
+  (no query string, secrets redacted) and the cap, and saying what to do.
 
 Failure: every method raises only `ConnectorError` subclasses; httpx exceptions never escape.
 """
@@ -32,10 +37,15 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from tenacity.wait import wait_base
 
 from connectors.base import ConnectorError, MalformedResponseError, PermanentError, RetryableError
+from connectors.payload import lenient_json
 
 log = logging.getLogger(__name__)
 
 REDACTED = "[redacted]"
+MIB = 1024 * 1024
+DEFAULT_MAX_RESPONSE_BYTES = 16 * MIB
+"""The default cap on one response body: far above any page the connectors ask for (a full Shopify page of 100
+orders, a WooCommerce page of 100 orders with their meta, are a few MiB at most)."""
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _HINTS = {
     401: "check the connection's credentials (they were refused)",
@@ -117,7 +127,14 @@ class PlatformHttp:
                  error_message: ErrorMessage | None = None, on_response: ResponseHook | None = None,
                  retry: RetryPolicy = RetryPolicy(), timeout: httpx.Timeout | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+                 sleep: Callable[[float], Awaitable[None]] | None = None,
+                 max_response_bytes: int | None = None) -> None:
+        """`max_response_bytes`: the cap on one response body (None: `DEFAULT_MAX_RESPONSE_BYTES`). Raises
+        ValueError when it is not positive."""
+        cap = DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
+        if cap <= 0:
+            raise ValueError(f"connection {connection!r}: max_response_bytes must be positive, not {cap}")
+        self.max_response_bytes = cap
         self.connection = connection
         self.platform = platform
         self._secrets = tuple(s for s in secrets if s)
@@ -156,12 +173,21 @@ class PlatformHttp:
                 return await self._send_once(method, path, params, json_body, accepted)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
-    def json(self, response: httpx.Response) -> Any:
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The connection's secrets, for redacting what is kept of a platform's payload."""
+        return self._secrets
+
+    def json(self, response: httpx.Response, *, lenient: bool = False) -> Any:
         """The response body as JSON. Raises MalformedResponseError naming the request when it is not JSON
-        (an HTML error page, a truncated body)."""
+        (an HTML error page, a truncated body). `lenient` (a listing of orders read one by one): bytes that are not
+        UTF-8 inside strings and nesting too deep to decode do not fail the body; each order is checked on its own
+        (`connectors.rejects.lenient_json`)."""
         try:
+            if lenient:
+                return lenient_json(response.content)
             return response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
             raise MalformedResponseError(
                 f"{self._where(response.request)} answered {response.status_code} with a body that is not valid "
                 f"JSON ({error}; {len(response.content)} bytes, starting {self._clip(response.text, 80)!r}); "
@@ -189,7 +215,11 @@ class PlatformHttp:
         request = self._client.build_request(method, path, params=params, json=json_body)
         try:
             self.requests_sent += 1
-            response = await self._client.send(request)
+            response = await self._client.send(request, stream=True)
+            try:
+                await self._read_capped(response)
+            finally:
+                await response.aclose()
         except httpx.TimeoutException as error:
             raise self._transport_error(request, f"timed out ({type(error).__name__})", sent=True) from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:
@@ -202,6 +232,33 @@ class PlatformHttp:
         if response.status_code in accepted:
             return response
         raise self._status_error(response)
+
+    async def _read_capped(self, response: httpx.Response) -> None:
+        """Read `response`'s body into it (`response.content` works afterwards), stopping once it passes
+        `max_response_bytes`: PermanentError. httpx errors while reading propagate to the caller."""
+        cap = self.max_response_bytes
+        declared = response.headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > cap and "content-encoding" not in response.headers:
+            raise self._too_large(response.request, f"announced {int(declared)} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise self._too_large(response.request, f"sent more than {cap} bytes")
+            chunks.append(chunk)
+        # what httpx's own `aread()` stores; streaming leaves it unset, and the body was decoded above
+        response._content = b"".join(chunks)
+
+    def _too_large(self, request: httpx.Request, what: str) -> PermanentError:
+        path = redact(request.url.path, self._secrets)
+        cap_mib = self.max_response_bytes / MIB
+        return PermanentError(
+            f"{self.platform} connection {self.connection!r}: {request.method} {path} {what}, over the response "
+            f"size cap of {cap_mib:g} MiB ({self.max_response_bytes} bytes); the body was not read. If the platform "
+            "legitimately answers that much (an order with thousands of lines, a large page), raise the "
+            "connection's `max_response_mb` in the configuration; otherwise check base_url: something other than "
+            "the platform's API may be answering", connection=self.connection, status=None)
 
     async def _wait_turn(self) -> None:
         pause = self._paused_until - time.monotonic()

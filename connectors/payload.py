@@ -6,6 +6,8 @@ turns it into a `MalformedResponseError` for the request that returned it.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,3 +40,54 @@ def numeric_id(value: object) -> str | None:
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return value.strip()
     return None
+
+
+BODY_MAX_DEPTH = 200
+"""Nesting past this depth of a whole body is cut by `lenient_json` before decoding (Python's decoder raises
+RecursionError near 1,000 levels); every order sits within a few levels of the body, so a cut part is always deeper
+than `connectors.rejects.MAX_DEPTH` inside its order, and rejected as such."""
+
+TOO_DEEP = "\ud800fulfillsync:nested-too-deep"
+"""What `lenient_json` puts where it cut nesting: a string no valid JSON text can produce (an unpaired surrogate),
+so `connectors.rejects.payload_problem` tells it apart from any value a platform sent."""
+
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)
+
+
+def lenient_json(body: bytes) -> Any:
+    """`body` decoded as JSON, tolerating what one order can carry: bytes that are not UTF-8 (kept as surrogate
+    escapes, found again by `connectors.rejects.payload_problem`) and nesting deeper than `BODY_MAX_DEPTH`
+    (replaced by `TOO_DEEP`). Raises ValueError (`json.JSONDecodeError`) when the body is not JSON or is truncated."""
+    text = body.decode("utf-8", "surrogateescape")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return json.loads(_cut_deep(text, BODY_MAX_DEPTH))
+
+
+def _cut_deep(text: str, limit: int) -> str:
+    """`text` with every array or object that starts deeper than `limit` replaced by the `TOO_DEEP` string. Never
+    raises; text that is not JSON stays not JSON."""
+    out: list[str] = []
+    depth = 0
+    last = 0
+    cut_at: int | None = None
+    for match in _TOKEN.finditer(text):
+        lexeme = match.group()
+        if lexeme[0] == '"':
+            continue
+        if lexeme in "[{":
+            depth += 1
+            if depth == limit + 1 and cut_at is None:
+                cut_at = match.start()
+        else:
+            if depth == limit + 1 and cut_at is not None:
+                out.append(text[last:cut_at])
+                out.append(json.dumps(TOO_DEEP))
+                last = match.end()
+                cut_at = None
+            depth -= 1
+    out.append(text[last:])
+    return "".join(out)

@@ -29,6 +29,8 @@ Rules:
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -169,9 +171,14 @@ def _may_replace(old: PartyRef, new: PartyRef) -> bool:
     return same_party and old.order_ref in (None, new.order_ref)
 
 
+def repeated(values: Iterable[str]) -> list[str]:
+    """The values that occur more than once, sorted. One pass with a counter: linear in the number of values
+    (an order of 50,000 lines is checked in one pass, not 50,000 passes)."""
+    return sorted(value for value, times in Counter(values).items() if times > 1)
+
+
 def _order_problem(event: OrderPlaced) -> str:
-    line_ids = [line.line_id for line in event.lines]
-    duplicates = sorted({line_id for line_id in line_ids if line_ids.count(line_id) > 1})
+    duplicates = repeated(line.line_id for line in event.lines)
     if duplicates:
         return f"line ids must be unique within an order; repeated: {', '.join(duplicates)}"
     for line in event.lines:
@@ -349,10 +356,9 @@ def _buyer_cancel(state: OrderState, event: OrderBuyerCancelled) -> Result:
 def _cancellation_problem(order: OrderPlaced, event: OrderBuyerCancelled) -> tuple[str, str] | None:
     """(reason, message) when `event` does not fit the order it names, else None."""
     ordered = {line.line_id: line for line in order.lines}
-    line_ids = [line.line_id for line in event.lines]
-    repeated = sorted({line_id for line_id in line_ids if line_ids.count(line_id) > 1})
-    if repeated:
-        return "invalid_payload", f"a cancellation lists each line once; repeated: {', '.join(repeated)}"
+    twice = repeated(line.line_id for line in event.lines)
+    if twice:
+        return "invalid_payload", f"a cancellation lists each line once; repeated: {', '.join(twice)}"
     for line in event.lines:
         order_line = ordered.get(line.line_id)
         if order_line is None or order_line.sku != line.sku:

@@ -18,14 +18,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
+from pydantic import ValidationError
+
 from schemas.carriers import tracking_url
 from schemas.config import Connection
-from schemas.events import FulfilledLine, FulfillmentCancelled, FulfillmentRecorded, OrderPlaced, SourceRef
+from schemas.events import (
+    FulfilledLine,
+    FulfillmentCancelled,
+    FulfillmentRecorded,
+    OrderPlaced,
+    SourceRef,
+    is_tracking_url,
+)
 from schemas.factories import fulfillment_cancelled, fulfillment_recorded
 from schemas.ids import event_id
 from schemas.platform import FulfillmentLine, FulfillmentRequest, PlatformFulfillment, Tracking
@@ -34,7 +43,16 @@ VERSION_BUMP = timedelta(microseconds=1)
 """Added to the last published version when a fulfillment's content changed without its platform version moving
 forward (platforms whose tracking edits do not touch `updated_at`), so the ledger takes the change as newer."""
 
-ProblemReason = Literal["unknown_line", "no_lines", "wrong_order", "duplicate_fulfillment", "reactivated"]
+MAX_TRACKING_NUMBER = 50
+"""The longest tracking number passed on (after stripping). Every platform must be able to store what we publish,
+since any of them may be the buyer: BigCommerce's shipment `tracking_number` is the tightest documented limit, 50
+characters (its orders V2 specification, `maxLength: 50`; `connectors/bigcommerce/plan.py` refuses longer ones);
+Shopify documents no limit on `FulfillmentTrackingInput.numbers`, Magento stores `track_number` as text and
+WooCommerce keeps tracking in post meta (docs/fulfillment-sync.md). Real carriers' numbers are at most about 35
+characters, so a longer one is a seller's data error: the fulfillment is refused (`invalid_tracking`)."""
+
+ProblemReason = Literal["unknown_line", "no_lines", "wrong_order", "duplicate_fulfillment", "reactivated",
+                        "invalid_tracking", "unsafe_tracking_url", "invalid_fulfillment"]
 
 # -- seller side in ------------------------------------------------------------------------------------------
 
@@ -63,7 +81,8 @@ class LastPublished:
 
 @dataclass(frozen=True)
 class Problem:
-    """A seller fulfillment that produced no event, and why; the caller logs it and counts it by reason."""
+    """Something wrong with one seller fulfillment, for the caller to log and count by reason. Every reason means
+    the fulfillment produced no event, except `unsafe_tracking_url`: its event is published without that URL."""
 
     fulfillment_ref: str
     reason: ProblemReason
@@ -104,6 +123,13 @@ def seller_events(
       unknown carrier); the carrier is taken as given (connectors return canonical names).
     - A fulfillment of another order ref is `wrong_order`; an active one with no lines is `no_lines`; a ref
       listed twice is `duplicate_fulfillment` and its newest copy (cancelled first on equal times) is used.
+    - Each fulfillment is handled on its own: whatever one of them holds, the others' events are the same.
+      Tracking numbers are stripped and blank ones dropped (with the URL at their position); a number longer than
+      `MAX_TRACKING_NUMBER` refuses the fulfillment (`invalid_tracking`). A URL that is not an absolute http(s)
+      URL (`schemas.events.is_tracking_url`: `javascript:`, `data:`, relative, with spaces...) is never copied:
+      it is dropped (its number then gets a built URL, as one without a URL) and reported `unsafe_tracking_url`,
+      the event still published. Anything else the event model refuses for one fulfillment (a ref too long for
+      an event, say) is reported `invalid_fulfillment`; no pydantic ValidationError escapes.
     - Event ids come from `schemas.factories`, so the same inputs give the same events on every worker.
 
     Raises `ValueError` when `seller` is not the order's seller connection (a caller bug: events of one
@@ -136,53 +162,126 @@ def seller_events(
     remembered: dict[str, LastPublished] = {}
     for ref in sorted(latest):
         item, last = latest[ref], published.get(ref)
-        if item.cancelled:
-            if last is None or not last.cancelled:
-                events.append(fulfillment_cancelled(order_id=placed.order_id, source=source, fulfillment_id=ref,
-                                                    source_version=_newer(item.updated_at, last)))
-                remembered[ref] = LastPublished(events[-1].source_version, item.updated_at, "", cancelled=True)
+        try:
+            outcome = _one(placed.order_id, source, item, ours_by_ref, last)
+        except ValidationError as error:  # one fulfillment's data never stops the others
+            where = ", ".join(".".join(str(part) for part in detail["loc"]) or "event" for detail in error.errors())
+            problems.append(Problem(ref[:100], "invalid_fulfillment", f"fulfillment {ref[:100]} cannot become an "
+                                    f"event: {where} refused by the event schema"))
             continue
-        if last is not None and last.cancelled:
-            problems.append(Problem(ref, "reactivated", f"fulfillment {ref} was cancelled and is listed active "
-                                    "again; a cancellation is final, so the seller must fulfill anew"))
-            continue
-        recorded = _recorded(placed.order_id, source, item, ours_by_ref, last)
-        if isinstance(recorded, Problem):
-            problems.append(recorded)
-        elif recorded is not None:
-            events.append(recorded)
-            remembered[ref] = LastPublished(recorded.source_version, item.updated_at, content_digest(recorded))
+        problems.extend(outcome.problems)
+        if outcome.event is not None:
+            events.append(outcome.event)
+            remembered[ref] = outcome.remembered
     return SellerSync(tuple(events), remembered, tuple(problems))
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    event: FulfillmentRecorded | FulfillmentCancelled | None = None
+    remembered: LastPublished = LastPublished(datetime.min, datetime.min, "")
+    problems: tuple[Problem, ...] = ()
+
+
+def _one(order_id: str, source: SourceRef, item: PlatformFulfillment, ours_by_ref: Mapping[str, str],
+         last: LastPublished | None) -> _Outcome:
+    """What one fulfillment gives. Raises pydantic's ValidationError when the event model refuses its data."""
+    ref = item.fulfillment_ref
+    if item.cancelled:
+        if last is not None and last.cancelled:
+            return _Outcome()
+        cancelled = fulfillment_cancelled(order_id=order_id, source=source, fulfillment_id=ref,
+                                          source_version=_newer(item.updated_at, last))
+        return _Outcome(cancelled, LastPublished(cancelled.source_version, item.updated_at, "", cancelled=True))
+    if last is not None and last.cancelled:
+        return _Outcome(problems=(Problem(ref, "reactivated", f"fulfillment {ref} was cancelled and is listed "
+                                          "active again; a cancellation is final, so the seller must fulfill anew"),))
+    recorded, problems = _recorded(order_id, source, item, ours_by_ref, last)
+    if recorded is None:
+        return _Outcome(problems=problems)
+    return _Outcome(recorded, LastPublished(recorded.source_version, item.updated_at, content_digest(recorded)),
+                    problems)
+
+
+def clean_tracking(ref: str, numbers: Sequence[str], urls: Sequence[str | None]
+                   ) -> tuple[list[str], list[str | None], list[Problem]]:
+    """A fulfillment's tracking numbers and URLs as they may be published: numbers stripped, blank ones dropped
+    with the URL at their position; URLs stripped, and any that is not an absolute http(s) URL replaced by None
+    (within the numbers) or left out (beyond them), each reported `unsafe_tracking_url` (the message shows no more
+    than the URL's scheme). URLs beyond the numbers that are acceptable are kept, for the ledger to reject with its
+    reason. A number longer than `MAX_TRACKING_NUMBER` gives an `invalid_tracking` problem: the caller refuses the
+    fulfillment. Pure; linear in the input's size."""
+    problems: list[Problem] = []
+    kept_numbers: list[str] = []
+    kept_urls: list[str | None] = []
+
+    def safe(index: int, url: str | None) -> str | None:
+        url = url.strip() if url is not None else None
+        if not url:
+            return None
+        if is_tracking_url(url):
+            return url
+        scheme = url.split(":", 1)[0][:20] if ":" in url else "no scheme"
+        problems.append(Problem(ref, "unsafe_tracking_url", f"fulfillment {ref}: tracking URL {index + 1} is not "
+                                f"an absolute http(s) URL ({scheme!r}); it is not passed on"))
+        return None
+
+    for index, raw in enumerate(numbers):
+        number = raw.strip()
+        url = urls[index] if index < len(urls) else None
+        if not number:
+            continue
+        if len(number) > MAX_TRACKING_NUMBER:
+            problems.append(Problem(ref, "invalid_tracking", f"fulfillment {ref}: tracking number {number[:20]!r}... "
+                                    f"is {len(number)} characters, more than the {MAX_TRACKING_NUMBER} every "
+                                    "platform can store; the seller must correct it"))
+            continue
+        kept_numbers.append(number)
+        kept_urls.append(safe(index, url))
+    for index in range(len(numbers), len(urls)):
+        extra = safe(index, urls[index])
+        if extra is not None:
+            kept_urls.append(extra)
+    return kept_numbers, kept_urls, problems
+
+
 def _recorded(order_id: str, source: SourceRef, item: PlatformFulfillment, ours_by_ref: Mapping[str, str],
-              last: LastPublished | None) -> FulfillmentRecorded | Problem | None:
+              last: LastPublished | None) -> tuple[FulfillmentRecorded | None, tuple[Problem, ...]]:
     ref = item.fulfillment_ref
     unknown = sorted({line.line_ref for line in item.lines} - set(ours_by_ref))
     if unknown:
-        return Problem(ref, "unknown_line", f"fulfillment {ref} names seller line(s) {', '.join(unknown)} that "
-                       "are not lines of the order we created")
+        return None, (Problem(ref, "unknown_line", f"fulfillment {ref} names seller line(s) {', '.join(unknown)} "
+                              "that are not lines of the order we created"),)
     if not item.lines:
-        return Problem(ref, "no_lines", f"fulfillment {ref} is active but covers no line")
+        return None, (Problem(ref, "no_lines", f"fulfillment {ref} is active but covers no line"),)
+    numbers, given_urls, problems = clean_tracking(ref, item.tracking.numbers, item.tracking.urls)
+    if any(problem.reason == "invalid_tracking" for problem in problems):
+        return None, tuple(problems)
     units: dict[str, int] = {}
     for line in item.lines:
         units[ours_by_ref[line.line_ref]] = units.get(ours_by_ref[line.line_ref], 0) + line.quantity
     carrier = item.tracking.carrier
-    numbers = item.tracking.numbers
-    urls = [(item.tracking.urls[i] if i < len(item.tracking.urls) else None) or tracking_url(carrier, number)
+    urls = [(given_urls[i] if i < len(given_urls) else None) or _built_url(carrier, number)
             for i, number in enumerate(numbers)]
-    urls += [url for url in item.tracking.urls[len(numbers):] if url is not None]  # the ledger rejects these
+    urls += [url for url in given_urls[len(numbers):] if url is not None]  # the ledger rejects these
     lines = [FulfilledLine(line_id=line_id, quantity=quantity) for line_id, quantity in sorted(units.items())]
     event = fulfillment_recorded(order_id=order_id, source=source, fulfillment_id=ref,
                                  source_version=item.updated_at, lines=lines, carrier=carrier,
                                  tracking_numbers=numbers, tracking_urls=urls)
     if last is not None and (content_digest(event) == last.digest or item.updated_at < last.platform_version):
-        return None
+        return None, tuple(problems)
     if last is not None and event.source_version <= last.source_version:
         event = fulfillment_recorded(order_id=order_id, source=source, fulfillment_id=ref,
                                      source_version=last.source_version + VERSION_BUMP, lines=lines,
                                      carrier=carrier, tracking_numbers=numbers, tracking_urls=urls)
-    return event
+    return event, tuple(problems)
+
+
+def _built_url(carrier: str | None, number: str) -> str | None:
+    """The carrier's URL for `number`, when it is one an event may carry (templates quote the number, but a
+    carrier table entry is data: it is checked like any URL)."""
+    url = tracking_url(carrier, number)
+    return url if url is not None and is_tracking_url(url) else None
 
 
 def _newer(version: datetime, last: LastPublished | None) -> datetime:

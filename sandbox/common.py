@@ -7,16 +7,26 @@ acts as the merchant):
 
 - `POST /_sandbox/faults` `{"status": 500, "times": 2, "path": "regex", "method": "GET", "headers": {...},
   "body": "..."}` makes the next `times` matching API requests answer that instead; `{"truncate": true}` answers
-  the real response cut in half, `{"body": "<html>..."}` with status 200 a body that is not JSON;
+  the real response cut in half, `{"body": "<html>..."}` with status 200 a body that is not JSON,
+  `{"delay_s": 5, "status": 0}` the real response after a pause (a slow store; with a status, that answer after it);
 - `DELETE /_sandbox/faults` clears them; `GET /_sandbox/requests` counts the API requests served so far
   (by `METHOD path`, and the answers by status), `DELETE /_sandbox/requests` resets the counts;
-- `POST /_sandbox/clock` `{"advance_s": 60}` or `{"now": "2026-05-01T00:00:00Z"}` moves the store's clock.
+- `POST /_sandbox/clock` `{"advance_s": 60}` or `{"now": "2026-05-01T00:00:00Z"}` moves the store's clock;
+- `POST /_sandbox/raw-orders` `{"path": "regex", "at": "items", "raw": "...", "times": 1}` (or `"raw_base64"` for
+  bytes that are not UTF-8; `"operation": "..."`: only requests whose body contains it, a GraphQL operation name)
+  appends the raw text, as it is, to the JSON array at `at` (dot-separated keys; "" the body itself) of the next
+  `times` matching successful API answers (`times` 0: every one): a bad order (invalid UTF-8, deep nesting, a
+  decimal quantity, a field missing) served among the store's real ones. `DELETE` clears them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,9 +71,26 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
     truncate: bool = False
+    delay_s: float = 0.0
+    """Pause this long before answering; with `status` 0, then answer as the store would (a slow store)."""
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method.upper() == method) and re.search(self.path, path) is not None
+
+
+@dataclass
+class RawOrder:
+    """Raw bytes to splice into the array at `at` of the next `times` matching answers (0: every answer)."""
+
+    raw: bytes
+    path: str = ".*"
+    at: str = ""
+    times: int = 1
+    operation: str | None = None
+
+    def matches(self, path: str, body: bytes) -> bool:
+        return re.search(self.path, path) is not None and (
+            self.operation is None or self.operation.encode() in body)
 
 
 @dataclass
@@ -74,6 +101,16 @@ class SandboxState:
     faults: list[Fault] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
+    raw_orders: list[RawOrder] = field(default_factory=list)
+
+    def take_raw_orders(self, path: str, body: bytes) -> list[RawOrder]:
+        taken = [raw for raw in self.raw_orders if raw.matches(path, body)]
+        for raw in taken:
+            if raw.times > 0:
+                raw.times -= 1
+                if raw.times == 0:
+                    self.raw_orders.remove(raw)
+        return taken
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:
@@ -125,7 +162,17 @@ def admin_routes(state: SandboxState) -> list[BaseRoute]:
             state.clock.advance(float(body["advance_s"]))
         return JSONResponse({"now": state.clock.now().isoformat()})
 
+    async def raw_orders(request: Request) -> Response:
+        if request.method == "DELETE":
+            state.raw_orders.clear()
+            return JSONResponse({"raw_orders": 0})
+        body = await request.json()
+        raw = base64.b64decode(body.pop("raw_base64")) if "raw_base64" in body else body.pop("raw").encode()
+        state.raw_orders.append(RawOrder(raw=raw, **body))
+        return JSONResponse({"raw_orders": len(state.raw_orders)}, status_code=201)
+
     return [
+        Route(f"{ADMIN_PREFIX}/raw-orders", raw_orders, methods=["POST", "DELETE"]),
         Route(f"{ADMIN_PREFIX}/faults", faults, methods=["POST", "DELETE"]),
         Route(f"{ADMIN_PREFIX}/requests", requests, methods=["GET", "DELETE"]),
         Route(f"{ADMIN_PREFIX}/clock", clock, methods=["POST"]),
@@ -148,7 +195,16 @@ class _FaultMiddleware:
         self.state.requests[f"{method} {path}"] += 1
         send = self._counting(send)
         fault = self.state.take_fault(method, path)
-        if fault is None:
+        if fault is not None and fault.delay_s > 0:
+            await asyncio.sleep(fault.delay_s)
+            if fault.status == 0:
+                fault = None
+        if fault is None and self.state.raw_orders:
+            request_body = await _read_body(receive)
+            raws = self.state.take_raw_orders(path, request_body)
+            replay = _replaying(request_body)
+            await self.app(scope, replay, _splicing(send, raws) if raws else send)
+        elif fault is None:
             await self.app(scope, receive, send)
         elif fault.truncate:
             await self.app(scope, receive, _truncating(send))
@@ -169,21 +225,76 @@ class _FaultMiddleware:
 
 def _truncating(send: Send) -> Send:
     """Pass the response through with its body cut in half (and Content-Length to match)."""
+    return _rewriting(send, lambda status, body: body[: len(body) // 2])
+
+
+def _rewriting(send: Send, rewrite: Callable[[int, bytes], bytes]) -> Send:
+    """Pass the response through with its whole body replaced by `rewrite(status, body)` (and Content-Length to
+    match)."""
     start: dict[str, Any] = {}
     chunks: list[bytes] = []
 
-    async def truncating_send(message: Message) -> None:
+    async def rewriting_send(message: Message) -> None:
         if message["type"] == "http.response.start":
             start.update(message)
             return
         chunks.append(message.get("body", b""))
         if message.get("more_body"):
             return
-        body = b"".join(chunks)
-        body = body[: len(body) // 2]
+        body = rewrite(int(start.get("status", 500)), b"".join(chunks))
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         await send({**start, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    return truncating_send
+    return rewriting_send
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replaying(body: bytes) -> Receive:
+    """A `receive` that gives `body` once, then waits for the client to go (what ASGI servers do)."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()
+        return {"type": "http.disconnect"}  # pragma: no cover
+
+    return receive
+
+
+def _splicing(send: Send, raws: list[RawOrder]) -> Send:
+    """Pass a successful JSON response through with each raw order appended to its array (bytes as they are)."""
+    return _rewriting(send, lambda status, body: _spliced(body, raws) if 200 <= status < 300 and body else body)
+
+
+def _spliced(body: bytes, raws: list[RawOrder]) -> bytes:
+    """`body` with each raw order at the end of its array; `body` unchanged when it has no such array."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    markers: dict[str, bytes] = {}
+    for index, raw in enumerate(raws):
+        target: Any = document
+        for key in filter(None, raw.at.split(".")):
+            target = target.get(key) if isinstance(target, dict) else None
+        if isinstance(target, list):
+            marker = f"@@sandbox-raw-order-{index}@@"
+            target.append(marker)
+            markers[json.dumps(marker)] = raw.raw
+    spliced = json.dumps(document).encode()
+    for marker, raw_bytes in markers.items():
+        spliced = spliced.replace(marker.encode(), raw_bytes)
+    return spliced

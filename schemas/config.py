@@ -6,15 +6,23 @@ Messages never quote the value: it may have come from an environment variable ho
 
 Secrets are `SecretStr`: their repr and str are masked, so a logged config never shows them.
 Loading a file (YAML, `${ENV}` substitution, error messages) lives in `schemas.config_file`.
+
+Some rules protect a real deployment and apply to a configuration read from a file only: validate with
+`context=FILE_RULES` (as `schemas.config_file` does) to check them. Today: a store's `base_url` must be https://
+unless it is on loopback (`Connection`). Models built in code without that context (tests, tools pointing at
+simulated stores) skip them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from fnmatch import fnmatchcase
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +31,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     model_validator,
 )
 
@@ -59,6 +68,36 @@ def _http_url(value: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+FILE_RULES: Final[Mapping[str, bool]] = {"file_rules": True}
+"""The validation context that turns on the rules for a configuration read from a file (module doc)."""
+
+LOOPBACK_NAMES: Final = ("localhost",)
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether `url`'s host is this machine's loopback: `localhost`, 127.0.0.0/8 or ::1."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _ip_network(value: str) -> str:
+    """An IP address or network (CIDR) as written, checked; ValueError otherwise (no `*`: trust must be named)."""
+    text = value.strip()
+    try:
+        ipaddress.ip_network(text)
+    except ValueError:
+        raise ValueError("expected an IP address or a network in CIDR notation, such as 10.0.0.5, 10.0.0.0/8 or "
+                         "fd00::/8 (with no host bits set after the /)") from None
+    return text
+
+
+IpNetwork = Annotated[str, AfterValidator(_ip_network)]
 
 
 class _Section(BaseModel):
@@ -118,6 +157,10 @@ class WebSettings(_Section):
         default=None, description="Signs session cookies and form tokens; at least 32 characters, from ${ENV}.")
     session_ttl: Duration = timedelta(hours=12)
     smtp: SmtpSettings | None = None
+    trusted_proxies: list[IpNetwork] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the client; the "
+                    "sign-in throttle counts per client address. Empty: the socket peer is the client.")
 
     @model_validator(mode="after")
     def _secret_is_long(self) -> WebSettings:
@@ -169,6 +212,21 @@ class Connection(_Section):
         default=False, description="Buyers only: let the platform email the customer when tracking is added.")
     web_access: WebAccess | None = Field(
         default=None, description="Manual sellers and buyers: may sign in to the web app (`fulfillsync web`).")
+    max_response_mb: Annotated[int, Field(ge=1, le=1024)] = Field(
+        default=16, description="The largest response body (MiB) the connector reads from this platform; a larger "
+                                "one is an error. Not for manual connections.")
+
+    @model_validator(mode="after")
+    def _https_store(self, info: ValidationInfo) -> Connection:
+        """With `FILE_RULES`: a store's base_url is https://, or http:// on loopback only (a simulated store)."""
+        rules = info.context if isinstance(info.context, Mapping) else {}
+        if (rules.get("file_rules") and self.platform != "manual" and self.base_url is not None
+                and not self.base_url.lower().startswith("https://") and not is_loopback_url(self.base_url)):
+            raise ValueError(
+                "base_url: must start with https:// (plain http:// is allowed on loopback only: localhost, "
+                "127.0.0.0/8, ::1); over http the connection's access token or keys would travel in clear to "
+                "the store and anyone on the way. Use the store's https:// address")
+        return self
 
     @model_validator(mode="after")
     def _platform_needs(self) -> Connection:
@@ -181,6 +239,9 @@ class Connection(_Section):
             raise ValueError(f"web_access: only for buyers and manual sellers; seller platform {self.platform} "
                              "fulfills in its own store")
         if self.platform == "manual":
+            if "max_response_mb" in self.model_fields_set:
+                raise ValueError("max_response_mb: only for connections to a store; a manual connection reads "
+                                 "no responses, remove it")
             return self
         if self.base_url is None:
             raise ValueError(f"base_url: required for platform {self.platform}")

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from schemas.config import Config
+from schemas.config import FILE_RULES, Config
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LEADING_PATH = re.compile(r"^(?P<path>[A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (?P<rest>.*)$", re.S)
@@ -62,7 +62,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> L
 
 
 def parse_config(text: str, *, source: str = "<config>", environ: Mapping[str, str]) -> LoadedConfig:
-    """Validate configuration text; see `load_config`."""
+    """Validate configuration text, with the rules for files (`schemas.config.FILE_RULES`); see `load_config`."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -82,7 +82,7 @@ def parse_config(text: str, *, source: str = "<config>", environ: Mapping[str, s
     if problems:
         raise ConfigError(source, problems)
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(data, context=FILE_RULES)
     except ValidationError as error:
         raise ConfigError(source, [_describe(item, root, from_environment) for item in error.errors()]) from None
     return LoadedConfig(config=config, warnings=warnings)

@@ -11,6 +11,7 @@ Every record carries a deterministic `event_id` (see `schemas.ids`) and `schema_
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, TypeAdapter
@@ -20,6 +21,25 @@ from schemas.platform_names import Platform as Platform  # re-exported: events n
 SCHEMA_VERSION: Literal[1] = 1
 
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=512)]
+
+TRACKING_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s\x00-\x1f\x7f/?#]+[^\s\x00-\x1f\x7f]*$"
+"""What a tracking URL must look like in an input event: an absolute http or https URL with a host and no
+whitespace or control characters. Any other scheme (`javascript:`, `data:`, `file:`...) would be copied as a link
+onto buyers' storefronts and into `order.shipped`, so it is refused (`is_tracking_url` checks the same)."""
+
+TrackingNumber = Annotated[str, Field(min_length=1, max_length=512, pattern=r"\S")]
+"""A tracking number in an input event: at least one character that is not whitespace (a blank number is
+refused). Producers strip numbers; `ledger.fulfillment_sync` also refuses numbers longer than
+`ledger.fulfillment_sync.MAX_TRACKING_NUMBER` (what every platform can store)."""
+
+TrackingUrl = Annotated[str, Field(pattern=TRACKING_URL_PATTERN)]
+
+_TRACKING_URL = re.compile(TRACKING_URL_PATTERN)
+
+
+def is_tracking_url(url: str) -> bool:
+    """Whether `url` is acceptable as a tracking URL of an input event (`TRACKING_URL_PATTERN`)."""
+    return _TRACKING_URL.fullmatch(url) is not None
 
 
 class _Input(BaseModel):
@@ -128,8 +148,10 @@ class FulfillmentRecorded(_Input):
     fulfillment_id: NonEmptyStr
     source_version: AwareDatetime
     carrier: str | None = None
-    tracking_numbers: list[NonEmptyStr] = Field(default_factory=list)
-    tracking_urls: list[str | None] = Field(default_factory=list)
+    tracking_numbers: list[TrackingNumber] = Field(
+        default_factory=list, description="Not blank. Positions pair with `tracking_urls`.")
+    tracking_urls: list[TrackingUrl | None] = Field(
+        default_factory=list, description="Absolute http(s) URLs only; null where a number has none.")
     lines: list[FulfilledLine] = Field(min_length=1)
 
 

@@ -8,7 +8,7 @@ platform's payload. References (`order_ref`, `line_ref`, `fulfillment_ref`) are 
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -170,9 +170,36 @@ class ChangedOrder(_Frozen):
     cancel_mark: str | None = None
 
 
+RejectReason = Literal["invalid_order", "invalid_payload"]
+"""Why a connector could not read one order of a page: `invalid_payload` when the order's JSON itself is unusable
+(invalid UTF-8 or an unpaired surrogate in a string, nesting deeper than the connectors accept), `invalid_order`
+when it is JSON but not an order we can take (a required field missing, a decimal quantity, a SKU or reference
+longer than the events allow). Both are dead-letter reasons of `schemas.events.DeadLetterReason`."""
+
+
+class RejectedOrder(_Frozen):
+    """One order of a page that did not parse, as `Page.rejected` reports it.
+
+    `order_ref` is the platform's id when it could be read (None otherwise); `message` says what is wrong and where
+    (a field path such as `order 7.items[0].qty_ordered`); `raw` is the order's JSON as the platform sent it
+    (invalid UTF-8 bytes kept as they were), with the connection's secrets redacted and cut to
+    `connectors.rejects.MAX_RAW_CHARS` characters; `updated_at` is its modification time when readable (the
+    connector's cursor moves past it like past any order)."""
+
+    order_ref: str | None
+    reason: RejectReason
+    message: str
+    raw: bytes
+    updated_at: AwareDatetime | None = None
+
+
 class Page(_Frozen, Generic[T]):
-    """One page of a poll: what changed, the cursor to resume from, and whether more is waiting right now."""
+    """One page of a poll: what changed, the cursor to resume from, and whether more is waiting right now.
+
+    `rejected` are the page's orders that could not be read (each on its own: the others are in `items`); the
+    cursor moves past them as past the others, so the caller reports each (a dead letter) and goes on."""
 
     items: tuple[T, ...]
     cursor: str
     has_more: bool = False
+    rejected: tuple[RejectedOrder, ...] = ()

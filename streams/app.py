@@ -34,7 +34,8 @@ from schemas.config import Config
 from schemas.topics import TopicNames
 from streams.buyers.wiring import register_buyer_tracking
 from streams.fulfillments.wiring import register_seller_fulfillments
-from streams.kit.context import WiringContext, WorkerApp
+from streams.kit.context import WiringContext
+from streams.kit.worker_app import WorkerApp
 from streams.orders.wiring import register_ledger
 from streams.polling.wiring import register_polling
 from streams.sellers.wiring import register_seller_orders

@@ -10,13 +10,23 @@
     GET  /orders/{id}/fulfillments/{fid}/edit, POST edit its tracking in place
     POST /orders/{id}/fulfillments/{fid}/cancel     cancel it
 
-Every POST needs the session's CSRF token (403 without it). A page of an order the signed-in partner is not a
+Every POST needs the session's CSRF token (403 without it); a form body over `MAX_FORM_BYTES` or with more than
+`MAX_FORM_FIELDS` fields answers 413 without being parsed further. A page of an order the signed-in partner is not a
 party to answers exactly like a missing order (404). Writes go through `Publisher` and then redirect
 (POST-redirect-GET); the order page shows them as pending until the read model has them applied.
+
+The fulfillment forms carry a `form_key` made when the form is rendered (`webapp.auth.new_form_key`, bound to the
+session): the fulfillment id and version come from it, so sending the same form again (a double click, a retry after
+"nothing was recorded") makes the very same event, which the ledger recognises as a duplicate.
+
+Every response carries the security headers (`security_headers`); behind a reverse proxy listed in
+`web.trusted_proxies` the client address is taken from its X-Forwarded-For (uvicorn's `ProxyHeadersMiddleware`),
+else it is the socket peer's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -29,26 +39,34 @@ from urllib.parse import parse_qs, quote
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from schemas.carriers import canonical_carrier, tracking_url
 from schemas.config import Config, Connection
 from schemas.events import FulfillmentRecorded, SourceRef
 from schemas.factories import fulfillment_cancelled
 from webapp import forms
-from webapp.auth import Session as WebSession
 from webapp.auth import (
+    FormKey,
+    RevokedSessions,
     SignInThrottle,
     csrf_token,
     csrf_valid,
     decode_session,
+    dummy_hash,
     encode_session,
-    hash_password,
+    new_form_key,
+    read_form_key,
     verify_password,
 )
+from webapp.auth import Session as WebSession
 from webapp.model import FulfillmentView, OrderView, ReadModel
 from webapp.publisher import Publisher, WebEvent
 
@@ -57,8 +75,13 @@ COOKIE = "fulfillsync_session"
 PAGE_SIZE = 20
 RECENTLY_SHIPPED = timedelta(days=30)
 MAX_FORM_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 1000  # a fulfillment form has one quantity per order line, plus about ten
+MAX_CONNECTION_ID = 63  # the longest id the configuration allows
 MAX_ORDERS_REMEMBERED = 10_000
-_DUMMY_HASH = hash_password("not a password", n=2**14)  # checked for unknown accounts: same work, same timing
+MAX_FORMS_REMEMBERED = 10_000
+MAX_PASSWORD_CHECKS = 4  # scrypt checks at once per process: each takes about 128 MiB at today's parameters
+HSTS = "max-age=31536000"  # one year; no includeSubDomains: other hosts of the domain are not ours to decide
+CONTENT_SECURITY_POLICY = "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 Clock = Callable[[], datetime]
 
@@ -73,6 +96,42 @@ class _Settings:
     ttl: timedelta
     secure: bool
     accounts: Mapping[str, Connection]
+
+
+def security_headers(config: Config) -> dict[str, str]:
+    """The headers every response carries: a strict Content-Security-Policy (no inline script or style, no
+    framing), X-Content-Type-Options, X-Frame-Options, Referrer-Policy, and Strict-Transport-Security when
+    `web.public_url` is https (browsers then refuse plain http to the site for a year)."""
+    headers = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Content-Type-Options": "nosniff",
+               "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
+    if (config.web.public_url or "").startswith("https://"):
+        headers["Strict-Transport-Security"] = HSTS
+    return headers
+
+
+class _SecurityHeaders:
+    """ASGI middleware: adds `headers` to every HTTP response that does not set them itself, and
+    `Cache-Control: no-store` to every one but the static files' (pages show orders and addresses)."""
+
+    def __init__(self, app: ASGIApp, headers: Mapping[str, str]) -> None:
+        self.app, self.headers = app, dict(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cacheable = str(scope.get("path", "")).startswith("/static/")
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers.items():
+                    headers.setdefault(name, value)
+                if not cacheable:
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 class _Refused(Exception):
@@ -97,6 +156,15 @@ class WebApp:
         self.read_model, self.publisher = read_model, publisher
         self.clock, self.monotonic = clock, monotonic
         self.throttle = throttle or SignInThrottle()
+        self.revoked = RevokedSessions()
+        # Unknown connection ids are checked against a hash with the parameters the accounts' hashes carry.
+        self.dummy_hash = dummy_hash(account.web_access.password_hash.get_secret_value()
+                                     for account in self.settings.accounts.values() if account.web_access)
+        self.checking: set[str] = set()  # connection ids whose password is being checked (one at a time each)
+        self.password_checks = asyncio.Semaphore(MAX_PASSWORD_CHECKS)
+        # The last event made of each form key (a rendering of a fulfillment form): a resubmission with other
+        # content becomes a newer version rather than a rival of the same version.
+        self.attempts: dict[str, WebEvent] = {}
         # What this process sent, per order, until the read model shows it applied: shown on the pending
         # fulfillment (the changelogs do not carry it yet) and counted when checking the next form.
         self.sent: dict[str, dict[str, WebEvent]] = {}
@@ -109,19 +177,15 @@ class WebApp:
         value = request.cookies.get(COOKIE)
         if not value:
             return None
-        return decode_session(value, self.settings.secret, now=self.clock(), ttl=self.settings.ttl)
+        session = decode_session(value, self.settings.secret, now=self.clock(), ttl=self.settings.ttl)
+        return None if session is None or self.revoked.is_revoked(session) else session
 
     def page(self, name: str, session: WebSession | None, status: int = 200, **values: Any) -> HTMLResponse:
         signed_in = session.connection_id if session is not None else None
         account = self.settings.accounts.get(signed_in) if signed_in else None
         html = self.templates.get_template(name).render(
             csrf=csrf_token(session, self.settings.secret) if session else "", account=account, **values)
-        response = HTMLResponse(html, status_code=status)
-        response.headers.update({
-            "Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "same-origin",
-            "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'"})
-        return response
+        return HTMLResponse(html, status_code=status)
 
     def set_cookie(self, response: Response, session: WebSession) -> None:
         response.set_cookie(COOKIE, encode_session(session, self.settings.secret),
@@ -138,11 +202,26 @@ class WebApp:
         return session, connection
 
     async def posted(self, request: Request, session: WebSession | None) -> dict[str, list[str]]:
-        """The form of a POST whose CSRF token is this session's; 403 otherwise (or 413 for a huge body)."""
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            raise _Refused(Response("form too large", status_code=413))
-        data = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=500)
+        """The form of a POST whose CSRF token is this session's; 403 otherwise. 413 for a body over
+        `MAX_FORM_BYTES` (read no further than that) or with more than `MAX_FORM_FIELDS` fields."""
+        def too_large() -> _Refused:
+            return _Refused(self.page(
+                "error.html", session, 413, title="Form too large",
+                message="This form is larger than any form of this site. Go back, reload the page and try again."))
+
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+            raise too_large()
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                raise too_large()
+        try:
+            data = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True,
+                            max_num_fields=MAX_FORM_FIELDS)
+        except ValueError:  # more fields than max_num_fields
+            raise too_large() from None
         token = (data.get("csrf") or [""])[0]
         if session is None or not csrf_valid(session, self.settings.secret, token):
             raise _Refused(self.page("error.html", session, 403, title="Form refused",
@@ -192,6 +271,31 @@ class WebApp:
                                      message="This order has no such fulfillment that can still be changed."))
         return found
 
+    def form_key(self, session: WebSession, purpose: str) -> str:
+        return new_form_key(session, self.settings.secret, purpose, self.clock())
+
+    def read_key(self, data: Mapping[str, Sequence[str]], session: WebSession, purpose: str) -> FormKey | None:
+        return read_form_key((data.get("form_key") or [""])[0], session, self.settings.secret, purpose)
+
+    def attempted(self, form_id: str, event: WebEvent) -> WebEvent:
+        """`event`, made of form `form_id`, as it is to be sent. When this process already made an event of the same
+        form: that very event if the content is the same (an edit form's version may have moved on meanwhile, as
+        the first sending is pending), else a newer version than it (the content changed before the form was sent
+        again), so the latest sending wins should both reach the ledger. Remembers it (bounded: the oldest forms
+        are forgotten first)."""
+        previous = self.attempts.pop(form_id, None)
+        if (isinstance(previous, FulfillmentRecorded) and isinstance(event, FulfillmentRecorded)
+                and previous.fulfillment_id == event.fulfillment_id and previous.event_id != event.event_id):
+            if _content(previous) == _content(event):
+                event = previous
+            else:
+                event = forms.at_version(event, max(self.clock(), event.source_version,
+                                                    previous.source_version + timedelta(milliseconds=1)))
+        if len(self.attempts) >= MAX_FORMS_REMEMBERED:
+            del self.attempts[next(iter(self.attempts))]
+        self.attempts[form_id] = event
+        return event
+
     async def send(self, event: WebEvent) -> None:
         await run_in_threadpool(self.publisher.publish, event)
         self.remember(event)
@@ -215,19 +319,29 @@ class WebApp:
         connection_id = (data.get("connection_id") or [""])[0].strip()
         password = (data.get("password") or [""])[0]
         target = _local((data.get("next") or [""])[0])
+        if len(connection_id) > MAX_CONNECTION_ID:
+            return self.page("signin.html", session, 400, next=target, connection_id="", errors={
+                "connection_id": f"A connection id has at most {MAX_CONNECTION_ID} characters."})
         address = request.client.host if request.client else "unknown"
-        wait = self.throttle.retry_after(connection_id, address, self.monotonic())
+        if connection_id in self.checking:  # no second guess for an account while one is being checked
+            return self.page("signin.html", session, 429, next=target, connection_id=connection_id, errors={
+                "password": "Another sign-in to this connection is being checked. Try again in a few seconds."})
+        wait = self.throttle.begin(connection_id, address, self.monotonic())  # counted before the check
         if wait > 0:
             return self.page("signin.html", session, 429, next=target, connection_id=connection_id, errors={
                 "password": f"Too many failed sign-ins. Wait {int(wait) + 1} seconds, then try again."})
         account = self.settings.accounts.get(connection_id)
         encoded = account.web_access.password_hash.get_secret_value() if account and account.web_access else None
-        good = await run_in_threadpool(verify_password, password, encoded or _DUMMY_HASH)
+        self.checking.add(connection_id)
+        try:
+            async with self.password_checks:
+                good = await run_in_threadpool(verify_password, password, encoded or self.dummy_hash)
+        finally:
+            self.checking.discard(connection_id)
         if not good or encoded is None:
-            self.throttle.failed(connection_id, address, self.monotonic())
             return self.page("signin.html", session, 401, next=target, connection_id=connection_id,
                              errors={"password": "Wrong connection id or password."})
-        self.throttle.succeeded(connection_id)
+        self.throttle.succeeded(connection_id, address)
         response = RedirectResponse(target or "/orders", status_code=303)
         self.set_cookie(response, WebSession.new(connection_id, self.clock()))  # a new nonce: no fixation
         return response
@@ -235,6 +349,8 @@ class WebApp:
     async def signout(self, request: Request) -> Response:
         session = self.session(request)
         await self.posted(request, session)
+        if session is not None:  # posted() refused a request without one
+            self.revoked.revoke(session, now=self.clock(), ttl=self.settings.ttl)  # copies of the cookie too
         response = RedirectResponse("/signin", status_code=303)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=self.settings.secure)
         return response
@@ -272,24 +388,35 @@ class WebApp:
         session, connection = self.account(request)
         self.seller_only(session, connection)
         order = self.visible_order(session, connection, request.path_params["order_id"])
+        purpose = f"{order.order_id}/new"
         if request.method == "GET":
-            return self.fulfill_page(session, order, forms.blank_form(order))
-        form = forms.read_form(await self.posted(request, session), len(order.lines))
-        draft = forms.Draft(source=_source(connection), fulfillment_id=f"web-{uuid.uuid4()}", at=self.clock(),
-                            pending=self.pending(order))
-        return await self.check_and_send(session, order, form, draft, "recorded")
+            return self.fulfill_page(session, order, forms.blank_form(order), key=self.form_key(session, purpose))
+        data = await self.posted(request, session)
+        form = forms.read_form(data, len(order.lines))
+        key = self.read_key(data, session, purpose)
+        if key is None:
+            return self.stale_form(session, order, form, purpose)
+        draft = forms.Draft(source=_source(connection), fulfillment_id=f"web-{uuid.UUID(hex=key.form_id)}",
+                            at=key.rendered_at, pending=self.pending(order))
+        return await self.check_and_send(session, order, form, draft, "recorded", data)
 
     async def edit(self, request: Request) -> Response:
         session, connection = self.account(request)
         self.seller_only(session, connection)
         order = self.visible_order(session, connection, request.path_params["order_id"])
         fulfillment = self.fulfillment(session, order, request.path_params["fulfillment_id"])
+        purpose = f"{order.order_id}/{fulfillment.fulfillment_id}"
         if request.method == "GET":
-            return self.fulfill_page(session, order, forms.edit_form(fulfillment), fulfillment)
-        form = forms.read_form(await self.posted(request, session), 0)
-        draft = forms.Draft(source=_source(connection), fulfillment_id=fulfillment.fulfillment_id, at=self.clock(),
-                            replaces=fulfillment, pending=self.pending(order))
-        return await self.check_and_send(session, order, form, draft, "updated")
+            return self.fulfill_page(session, order, forms.edit_form(fulfillment), fulfillment,
+                                     key=self.form_key(session, purpose))
+        data = await self.posted(request, session)
+        form = forms.read_form(data, 0)
+        key = self.read_key(data, session, purpose)
+        if key is None:
+            return self.stale_form(session, order, form, purpose, fulfillment)
+        draft = forms.Draft(source=_source(connection), fulfillment_id=fulfillment.fulfillment_id,
+                            at=key.rendered_at, replaces=fulfillment, pending=self.pending(order))
+        return await self.check_and_send(session, order, form, draft, "updated", data)
 
     async def cancel(self, request: Request) -> Response:
         session, connection = self.account(request)
@@ -308,21 +435,37 @@ class WebApp:
             cancel_error={fulfillment.fulfillment_id: "Could not send the cancellation just now; try again."}))
 
     def fulfill_page(self, session: WebSession, order: OrderView, form: forms.FulfillmentForm,
-                    editing: FulfillmentView | None = None, status: int = 200) -> HTMLResponse:
+                     editing: FulfillmentView | None = None, status: int = 200, *, key: str) -> HTMLResponse:
+        """The fulfillment form; `key` its `form_key` (a new one for a new rendering, the posted one when the form
+        comes back with errors, so sending it again is still the same form)."""
         return self.page("fulfill.html", session, status, order=order, form=form, editing=editing,
-                         carriers=forms.CARRIER_NAMES)
+                         carriers=forms.CARRIER_NAMES, form_key=key)
+
+    def stale_form(self, session: WebSession, order: OrderView, form: forms.FulfillmentForm, purpose: str,
+                   editing: FulfillmentView | None = None) -> Response:
+        """400: the form's key is missing or not this session's (a form from before a sign-in or a restart of the
+        web app with another secret). The values typed come back in a new rendering, to be checked and sent."""
+        form.errors["lines"] = "This form was out of date. Check it and send it again."
+        return self.fulfill_page(session, order, form, editing, 400, key=self.form_key(session, purpose))
 
     async def check_and_send(self, session: WebSession, order: OrderView, form: forms.FulfillmentForm,
-                             draft: forms.Draft, done: str) -> Response:
+                             draft: forms.Draft, done: str, data: Mapping[str, Sequence[str]]) -> Response:
+        """Check the form against the ledger's rules and send its event, or show the form again (400 with the
+        reasons, 200 with warnings, 503 when the event could not be sent: then nothing was recorded)."""
+        key = (data.get("form_key") or [""])[0]
         event = forms.check(order, form, draft)
         if event is None:
-            return self.fulfill_page(session, order, form, draft.replaces, 400 if form.errors else 200)
+            return self.fulfill_page(session, order, form, draft.replaces, 400 if form.errors else 200, key=key)
+        if draft.replaces is None and forms.already_recorded(order, event):
+            return RedirectResponse(f"/orders/{quote(order.order_id, safe='')}?done={done}", status_code=303)
+        form_id = key.split(".", 1)[0]
+        sending = self.attempted(form_id, event)
 
         def failed() -> Response:
             form.errors["lines"] = "Could not send the fulfillment just now; nothing was recorded. Try again."
-            return self.fulfill_page(session, order, form, draft.replaces, 503)
+            return self.fulfill_page(session, order, form, draft.replaces, 503, key=key)
 
-        return await self.deliver(session, order, event, done, failed)
+        return await self.deliver(session, order, sending, done, failed)
 
     async def deliver(self, session: WebSession, order: OrderView, event: WebEvent, done: str,
                       failed: Callable[[], Response]) -> Response:
@@ -337,7 +480,12 @@ def create_app(config: Config, read_model: ReadModel, publisher: Publisher, *, c
                monotonic: Callable[[], float] = time.monotonic, throttle: SignInThrottle | None = None,
                ready: Callable[[], bool] = lambda: True) -> Starlette:
     """The ASGI app. ValueError when `web.session_secret` is not configured. While `ready()` is false (the read
-    model has not caught up with the topics yet) order pages answer 503 rather than show an old picture."""
+    model has not caught up with the topics yet) order pages answer 503 rather than show an old picture.
+
+    Every response gets `security_headers(config)`. With `web.trusted_proxies`, a request whose socket peer is one
+    of them has its client address (and scheme) taken from X-Forwarded-For (and X-Forwarded-Proto): the address
+    nearest to us that is not a trusted proxy (uvicorn's `ProxyHeadersMiddleware`); any other request keeps its
+    socket peer, whatever headers it sends. The sign-in throttle counts per that address."""
     web = WebApp(config, read_model, publisher, clock=clock, monotonic=monotonic, throttle=throttle)
 
     def handle(method: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -367,7 +515,10 @@ def create_app(config: Config, read_model: ReadModel, publisher: Publisher, *, c
         Route(fulfillment + "/cancel", handle(web.cancel), methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(routes=routes)
+    middleware = [Middleware(_SecurityHeaders, headers=security_headers(config))]
+    if config.web.trusted_proxies:
+        middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=list(config.web.trusted_proxies)))
+    return Starlette(routes=routes, middleware=middleware)
 
 
 def _filled(view: FulfillmentView, sent: WebEvent | None) -> FulfillmentView:
@@ -378,6 +529,11 @@ def _filled(view: FulfillmentView, sent: WebEvent | None) -> FulfillmentView:
                  for number, url in zip(sent.tracking_numbers, [*sent.tracking_urls, *[None] * 99], strict=False))
     return replace(view, carrier=canonical_carrier(sent.carrier), numbers=tuple(sent.tracking_numbers), urls=urls,
                    lines={line.line_id: line.quantity for line in sent.lines})
+
+
+def _content(event: FulfillmentRecorded) -> tuple[object, ...]:
+    """What a fulfillment form decides: the lines, carrier and tracking (not the version or the ids)."""
+    return (event.lines, event.carrier, event.tracking_numbers, event.tracking_urls)
 
 
 def _source(connection: Connection) -> SourceRef:

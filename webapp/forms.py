@@ -3,8 +3,10 @@ refusal in plain words next to the field it concerns. Pure: no I/O; the time and
 
 Field names: `qty-<i>` (units of the order's i-th line), `carrier` (a canonical carrier, `other`, or empty),
 `carrier_other` (the name when `other`), `number-<i>` / `url-<i>` (tracking rows), `confirm_tracking` (ship
-anyway although a number does not look like the carrier's). Errors and warnings are keyed by field name; the key
-`lines` stands for the quantities as a whole.
+anyway although a number does not look like the carrier's), `form_key` (the form's idempotency key, read by
+`webapp.app`, not here). Errors and warnings are keyed by field name; the key `lines` stands for the quantities as a
+whole. A value longer than its field allows (`MAX_TRACKING_NUMBER`, `MAX_URL`, `MAX_CARRIER`) or more tracking rows
+than `MAX_TRACKING_ROWS` is an error next to that field, never an exception.
 
 The check runs `ledger.apply` on the order's state, after applying the fulfillments this app sent that the ledger
 has not applied yet (a second form sent before the first one is applied must not over-fulfill either).
@@ -27,6 +29,10 @@ from webapp.model import FulfillmentView, OrderView
 CARRIER_NAMES: tuple[str, ...] = tuple(carrier.name for carrier in CARRIERS)
 OTHER = "other"
 MIN_TRACKING_ROWS = 3
+MAX_TRACKING_ROWS = 50
+MAX_TRACKING_NUMBER = 100  # characters; real ones have at most about 40 (the event schema allows 512)
+MAX_URL = 2000
+MAX_CARRIER = 100
 _INTEGER = re.compile(r"^\s*\d{1,6}\s*$")
 
 FormData = Mapping[str, Sequence[str]]
@@ -103,10 +109,13 @@ class Draft:
 
 def check(order: OrderView, form: FulfillmentForm, draft: Draft) -> FulfillmentRecorded | None:
     """The event to send, or None with `form.errors` / `form.warnings` filled in. A warning alone blocks the
-    send until the form comes back with `confirm_tracking` ticked."""
+    send until the form comes back with `confirm_tracking` ticked. A new fulfillment the order's state already holds
+    exactly (the same form sent again after its first sending was applied) is returned too: `already_recorded`
+    tells that case apart. Never raises for what was typed (too long values are errors next to their field)."""
     lines = _lines(order, form) if draft.replaces is None else _same_lines(draft.replaces)
     carrier = _carrier(form)
     _check_urls(form)
+    _check_lengths(form)
     if not form.numbers:
         form.errors["number-0"] = "Enter the tracking number of the parcel."
     if form.errors or lines is None:
@@ -123,6 +132,8 @@ def check(order: OrderView, form: FulfillmentForm, draft: Draft) -> FulfillmentR
     if result.status == "rejected":
         _explain(order, form, event, result.detail, _reason(result.outputs))
         return None
+    if result.status == "duplicate" and draft.replaces is None:
+        return event  # this very form was recorded already (a resubmission): the same event, the ledger drops it
     if result.status in ("duplicate", "stale"):
         form.errors["number-0"] = "Nothing changed: the fulfillment already has this carrier and tracking."
         return None
@@ -130,6 +141,20 @@ def check(order: OrderView, form: FulfillmentForm, draft: Draft) -> FulfillmentR
     if form.warnings and not form.confirmed:
         return None
     return event
+
+
+def already_recorded(order: OrderView, event: FulfillmentRecorded) -> bool:
+    """Whether the order's state already holds exactly this event's fulfillment (same version and content): a
+    resubmitted form whose first sending reached the ledger."""
+    return apply(order.state, event).status == "duplicate"
+
+
+def at_version(event: FulfillmentRecorded, version: datetime) -> FulfillmentRecorded:
+    """`event` as another version of the same fulfillment (a new event id, the same content)."""
+    return fulfillment_recorded(
+        order_id=event.order_id, source=event.source, fulfillment_id=event.fulfillment_id, source_version=version,
+        lines=event.lines, carrier=event.carrier, tracking_numbers=event.tracking_numbers,
+        tracking_urls=event.tracking_urls)
 
 
 def _lines(order: OrderView, form: FulfillmentForm) -> list[FulfilledLine] | None:
@@ -179,6 +204,21 @@ def _check_urls(form: FulfillmentForm) -> None:
             form.errors[f"url-{index}"] = "A tracking link starts with https:// (or leave it empty)."
         if url and not number:
             form.errors[f"number-{index}"] = "Enter the tracking number this link belongs to."
+
+
+def _check_lengths(form: FulfillmentForm) -> None:
+    """Values too long for their field, and too many tracking rows, as errors next to them (the event schema would
+    refuse some of them; none of them can be real)."""
+    if len(form.carrier_other) > MAX_CARRIER:
+        form.errors["carrier_other"] = f"A carrier's name has at most {MAX_CARRIER} characters."
+    if len(form.numbers) > MAX_TRACKING_ROWS:
+        form.errors["number-0"] = f"At most {MAX_TRACKING_ROWS} tracking numbers in one fulfillment."
+    for index, (number, url) in enumerate(zip(form.numbers, form.urls, strict=True)):
+        if len(number) > MAX_TRACKING_NUMBER:
+            form.errors[f"number-{index}"] = (
+                f"A tracking number has at most {MAX_TRACKING_NUMBER} characters; this one has {len(number)}.")
+        if len(url) > MAX_URL:
+            form.errors[f"url-{index}"] = f"A tracking link has at most {MAX_URL} characters."
 
 
 def _with_pending(order: OrderView, draft: Draft) -> OrderState:

@@ -46,6 +46,7 @@ from schemas.events import (
     OrderReopened,
     OrderShipped,
     OrderTrackingUpdated,
+    is_tracking_url,
 )
 from schemas.topics import TopicNames
 from streams.buyers.sink import ledger_view
@@ -197,9 +198,13 @@ def _standing(placed: OrderPlaced, record: FulfillmentRecord, writes: BuyerWrite
 
 def _from_record(record: FulfillmentRecord, status: FulfillmentStatus, *, buyer_ref: str | None = None,
                  reason: str | None = None) -> FulfillmentView:
+    """The view of a fulfillment the ledger holds. A tracking URL that is not an absolute http(s) URL
+    (`schemas.events.is_tracking_url`) is left out: states written before input events were checked for it can hold
+    `javascript:` or `data:` links, which the pages must not make links of."""
     return FulfillmentView(
         fulfillment_id=record.fulfillment_id, status=status, carrier=record.carrier,
-        numbers=tuple(record.tracking_numbers), urls=tuple(record.tracking_urls),
+        numbers=tuple(record.tracking_numbers),
+        urls=tuple(url if url is not None and is_tracking_url(url) else None for url in record.tracking_urls),
         lines={line.line_id: line.quantity for line in record.lines}, recorded_at=record.source_version,
         buyer_ref=buyer_ref, reason=reason)
 

@@ -50,7 +50,8 @@ Buyer side
   numbers is one shipment. Lines at several shipping addresses are refused (one address per fulfillment).
 - Carriers BigCommerce knows go into `shipping_provider` + `tracking_carrier` (BigCommerce generates the link);
   others into `shipping_method` by name with the URL given as `tracking_link` (the ledger fills in URLs it knows).
-- `find_fulfillment` matches the marker and requires the group to be complete; `create_fulfillment` writes only
+- `find_fulfillment` matches the marker only (never content: two seller fulfillments of identical parcels stay two
+  groups) and requires the group to be complete; `create_fulfillment` writes only
   the shipments an interrupted attempt did not (matched by tracking number), so retries never duplicate.
 - `update_tracking`: in place by PUT when the number of numbers does not grow; otherwise delete/re-create (see the
   method). `cancel_fulfillment`: DELETE each shipment; the order's status stays Shipped (documented behaviour).

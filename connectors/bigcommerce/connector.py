@@ -15,7 +15,8 @@ import httpx
 from connectors.base import MalformedResponseError, PermanentError, Skip, StoreConnector
 from connectors.bigcommerce import parse, plan
 from connectors.cursor import CursorError, PollCursor
-from connectors.http import PlatformHttp, RetryPolicy
+from connectors.http import MIB, PlatformHttp, RetryPolicy
+from connectors.rejects import PageReader
 from schemas.config import Connection
 from schemas.platform import (
     ChangedOrder,
@@ -68,12 +69,15 @@ class BigCommerceConnector(StoreConnector):
     express) and `MalformedResponseError` (a 2xx body that is not JSON or not the documented shape).
 
     `page_size`: orders per poll page (1-250); `start_window`: how far back a poll without a cursor looks;
+    `max_response_bytes`: the cap on one response body (`connectors.http.PlatformHttp`; None: the connection's
+    `max_response_mb`);
     `transport`, `retry`, `sleep`, `now`: for tests. Raises ValueError for a connection that is not BigCommerce."""
 
     def __init__(self, connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
                  retry: RetryPolicy = _DEFAULT_RETRY, sleep: Callable[[float], Awaitable[None]] | None = None,
                  page_size: int = 50, start_window: timedelta = timedelta(days=30),
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 max_response_bytes: int | None = None) -> None:
         if connection.platform != "bigcommerce" or connection.base_url is None:
             raise ValueError(f"connection {connection.id!r}: not a BigCommerce connection with a base_url")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -88,7 +92,7 @@ class BigCommerceConnector(StoreConnector):
             headers={"X-Auth-Token": token, "Content-Type": "application/json"}, secrets=[token],
             requests_per_s=connection.requests_per_s or DEFAULT_REQUESTS_PER_S,
             error_message=self._error_message, on_response=self._read_quota, retry=retry, transport=transport,
-            sleep=sleep)
+            sleep=sleep, max_response_bytes=max_response_bytes or connection.max_response_mb * MIB)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -114,19 +118,21 @@ class BigCommerceConnector(StoreConnector):
             log.info("%s: %s requests left in the rate-limit window; pausing %s ms", self.connection.id, left, reset)
             self._http.pause_for(int(reset) / 1000)
 
-    async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[Any, httpx.Response]:
-        """GET a JSON body; 204 (an empty collection) is `[]`."""
+    async def _get(self, path: str, params: Mapping[str, Any] | None = None, *,
+                   lenient: bool = False) -> tuple[Any, httpx.Response]:
+        """GET a JSON body; 204 (an empty collection) is `[]`. `lenient`: see `PlatformHttp.json`."""
         response = await self._http.request("GET", path, params=params)
         if response.status_code == 204:
             return [], response
-        return self._http.json(response), response
+        return self._http.json(response, lenient=lenient), response
 
-    async def _list(self, path: str, what: str, params: Mapping[str, Any] | None = None) -> list[Mapping[str, Any]]:
+    async def _list(self, path: str, what: str, params: Mapping[str, Any] | None = None, *,
+                    lenient: bool = False) -> list[Mapping[str, Any]]:
         """Every element of a V2 collection, page by page (250 a page) until a short page."""
         items: list[Mapping[str, Any]] = []
         page = 1
         while True:
-            body, response = await self._get(path, {**(params or {}), "page": page, "limit": 250})
+            body, response = await self._get(path, {**(params or {}), "page": page, "limit": 250}, lenient=lenient)
             batch = self._shape(response, parse.object_list, body, what)
             items.extend(batch)
             if len(batch) < 250:
@@ -158,18 +164,32 @@ class BigCommerceConnector(StoreConnector):
         """One page of orders modified since the cursor, oldest change first (`min_date_modified`,
         `sort=date_modified:asc`). Pages are keyed by the last modification time seen, not by page number, so
         an order modified while a walk runs moves behind the walk instead of shifting another order out of it.
-        Each changed order costs two more requests (its products and shipping addresses)."""
-        return await self._changed_since(cursor, self._page_size, self._read_order)
+        Each changed order costs two more requests (its products and shipping addresses). An order that does not
+        parse (its listing, products or addresses) is in `rejected`, its raw payload the listing's order with
+        `products` and `shipping_addresses` replaced by the lists read."""
+        async def full(order: Mapping[str, Any]) -> dict[str, Any]:
+            path = self._order_path(str(order["id"]))
+            products = await self._list(f"{path}/products", "products", lenient=True)
+            addresses = await self._list(f"{path}/shipping_addresses", "shipping_addresses", lenient=True)
+            return {**order, "products": products, "shipping_addresses": addresses}
+
+        def parsed(raw: Mapping[str, Any]) -> PlatformOrder:
+            return parse.parse_order(raw, raw["products"], raw["shipping_addresses"])
+        return await self._changed_since(cursor, self._page_size, full, parsed)
 
     async def changed_orders_since(self, cursor: str | None) -> Page[ChangedOrder]:
         """The seller poll's listing: the same walk and cursor, 250 orders a page, and no detail reads (the
         listing carries `external_order_id`, where our order id is)."""
-        async def light(order: Mapping[str, Any]) -> ChangedOrder:
-            return self._shape(None, parse.changed_order, order)
-        return await self._changed_since(cursor, MAX_PAGE_SIZE, light)
+        async def light(order: Mapping[str, Any]) -> Mapping[str, Any]:
+            return order
+        return await self._changed_since(cursor, MAX_PAGE_SIZE, light, parse.changed_order)
 
     async def _changed_since(self, cursor: str | None, page_size: int,
-                             read: Callable[[Mapping[str, Any]], Awaitable[_Changed]]) -> Page[_Changed]:
+                             read: Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]],
+                             parsed: Callable[[Any], _Changed]) -> Page[_Changed]:
+        """One page of the walk: `read` gives an order's raw payload (detail reads included), `parsed` the
+        order from it. An order whose id, modification time or payload is unreadable is rejected; the token
+        and cursor move past it as past any other."""
         try:
             state = PollCursor.start(cursor, default_since=self._now() - self._start_window)
             token = _PageToken.decode(state.page) if state.page else _PageToken(at=state.query_since)
@@ -177,26 +197,36 @@ class BigCommerceConnector(StoreConnector):
             raise self._refuse(f"unreadable poll cursor ({error}); reset the connection's cursor") from None
         params = {"min_date_modified": parse.format_datetime(token.at), "sort": "date_modified:asc",
                   "limit": page_size, "page": token.page}
-        body, response = await self._get("/orders", params)
-        raw = self._shape(response, _order_keys, body)
+        body, response = await self._get("/orders", params, lenient=True)
+        listed = self._shape(response, parse.object_list, body, "orders")
+        reader = PageReader[_Changed](ref_of=parse.order_id_of, updated_of=parse.date_modified_of,
+                                      secrets=self._http.secrets)
+        raw: list[tuple[Mapping[str, Any], int, datetime, int]] = []
+        for index, order in enumerate(listed):
+            if reader.problem(order, index):
+                continue
+            try:
+                raw.append((order, parse.order_id_of(order), parse.date_modified_of(order), index))
+            except parse.PayloadError as error:
+                reader.reject(order, "invalid_order", f"{reader.where(order, index)}: {error}")
         items = []
-        for order, order_id, modified in raw:
+        for order, order_id, modified, index in raw:
             if modified.replace(microsecond=0) == token.at.replace(microsecond=0) and order_id in token.seen:
                 continue
             if state.seen_before(str(order_id), modified):
                 continue  # listed again only because of the overlap: unchanged, so no detail reads
-            items.append(await read(order))
-        next_token = _next_token(token, [(order_id, modified) for _, order_id, modified in raw], page_size)
-        newest = max((modified for _, _, modified in raw), default=None)
-        advanced = state.advanced(newest, next_token.encode() if next_token else None,
-                                  [(str(order_id), modified) for _, order_id, modified in raw], now=self._now())
-        return Page(items=tuple(items), cursor=advanced.encode(), has_more=next_token is not None)
-
-    async def _read_order(self, order: Mapping[str, Any]) -> PlatformOrder:
-        path = self._order_path(str(order["id"]))
-        products = await self._list(f"{path}/products", "products")
-        addresses = await self._list(f"{path}/shipping_addresses", "shipping_addresses")
-        return self._shape(None, parse.parse_order, order, products, addresses)
+            item = reader.parse(await read(order), index, parsed)
+            if item is not None:
+                items.append(item)
+        keys = [(order_id, modified) for _, order_id, modified, _ in raw]
+        if len(listed) >= page_size and not keys:
+            raise self._http.shape_error(response, "no order of a full page has a readable id and date_modified")
+        next_token = _next_token(token, keys, page_size) if len(listed) >= page_size else None
+        newest = max((modified for _, modified in keys), default=None)
+        remembered = [(str(order_id), modified) for order_id, modified in keys] + reader.rejected_items()
+        advanced = state.advanced(newest, next_token.encode() if next_token else None, remembered, now=self._now())
+        return Page(items=tuple(items), cursor=advanced.encode(), has_more=next_token is not None,
+                    rejected=reader.unseen(state.seen_before))
 
     # -- seller side -----------------------------------------------------------------------------------------
 
@@ -261,13 +291,15 @@ class BigCommerceConnector(StoreConnector):
         return self._shape(None, parse.group_shipments, shipments)
 
     async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
-        """The ref of the complete shipment group carrying our marker (or, failing that, of shipments with the
-        same lines and tracking numbers); None when there is none or an earlier attempt was cut short (then
-        `create_fulfillment` writes the missing shipments)."""
+        """The ref of the complete shipment group carrying our marker for `request.our_fulfillment_id`; None when
+        there is none or an earlier attempt was cut short (then `create_fulfillment` writes the missing
+        shipments). Never a shipment without our marker, however alike: every shipment we write carries it (it
+        is sent with the shipment), and matching by content would let two seller fulfillments of identical
+        parcels share one shipment (or both take a merchant's own)."""
         wanted_lines = sorted((line.line_ref, line.quantity) for line in request.lines)
         wanted_numbers = sorted(request.tracking.numbers)
         for group in await self._groups(order_ref):
-            if group.marker not in (None, request.our_fulfillment_id):
+            if group.marker != request.our_fulfillment_id:
                 continue
             lines = sorted((line.line_ref, line.quantity) for line in parse.group_lines(group))
             numbers = sorted(parse.group_tracking(group).numbers)
@@ -390,16 +422,8 @@ def _subtract(lines: Iterable[FulfillmentLine], items: list[tuple[str, int]]) ->
     return [FulfillmentLine(line_ref=ref, quantity=quantity) for ref, quantity in left.items() if quantity > 0]
 
 
-def _order_keys(body: object) -> list[tuple[Mapping[str, Any], int, datetime]]:
-    """Each order of a `GET /v2/orders` page with its id and modification time."""
-    return [(order, parse.order_id_of(order), parse.date_modified_of(order))
-            for order in parse.object_list(body, "orders")]
-
-
-def _next_token(token: _PageToken, seen: list[tuple[int, datetime]], page_size: int) -> _PageToken | None:
-    """Where the walk goes on after a page that listed `seen` (id, modified), or None after a short page."""
-    if len(seen) < page_size:
-        return None
+def _next_token(token: _PageToken, seen: list[tuple[int, datetime]], page_size: int) -> _PageToken:
+    """Where the walk goes on after a full page whose readable orders are `seen` (id, modified; not empty)."""
     last = seen[-1][1]
     at_last = tuple(order_id for order_id, modified in seen if modified == last)
     if last == token.at:

@@ -23,8 +23,9 @@ modes, and points here):
 - **Tracking URLs**: Magento tracks have no URL field. When writing to a Magento buyer the URLs go into the
   shipment comment (`Tracking <number>: <url>`, visible on the storefront); reading, those lines give the URLs
   back, and a track without one has URL None (the pipeline builds one for known carriers).
-- **Our fulfillment id** is written in the shipment comment (`[ref fulfillsync:<id>]`); `find_fulfillment`
-  looks for it, then for an active shipment with the same lines and tracking numbers.
+- **Our fulfillment id** is written in the shipment comment (`[ref fulfillsync:<id>]`), in the request that
+  creates the shipment; `find_fulfillment` looks for it only, never for a shipment with the same lines and
+  tracking numbers (two seller fulfillments of identical parcels would share one).
 - **Cancel**: Magento cannot cancel or delete a shipment. `cancel_fulfillment` writes a comment `Fulfillment
   cancelled …` on the shipment and the order, then deletes every track. A shipment with no tracks whose newest
   cancel/reinstate comment is a cancel reads as cancelled (`connectors.magento.comments`). Sellers on Magento

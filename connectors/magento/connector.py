@@ -19,7 +19,7 @@ import httpx
 
 from connectors.base import PermanentError, Skip, StoreConnector, vanished_as_cancelled
 from connectors.cursor import CursorError, PollCursor
-from connectors.http import PlatformHttp, RetryPolicy, retry_after_seconds
+from connectors.http import MIB, PlatformHttp, RetryPolicy, retry_after_seconds
 from connectors.magento import comments, payloads
 from connectors.magento.parse import (
     OUR_ORDER_PREFIX,
@@ -30,6 +30,7 @@ from connectors.magento.parse import (
     format_datetime,
     order_item_refs,
     our_fulfillment_refs,
+    parse_datetime,
     parse_order,
     parse_search_result,
     parse_shipment,
@@ -37,6 +38,7 @@ from connectors.magento.parse import (
     shipment_tracks,
 )
 from connectors.magento.payloads import Filter
+from connectors.rejects import PageReader
 from schemas.config import Connection
 from schemas.platform import (
     CreatedOrder,
@@ -70,13 +72,15 @@ class MagentoConnector(StoreConnector):
     `/rest/{store_code}` and `credentials.access_token` (sent as `Authorization: Bearer`).
 
     `page_size` (1..300) is the searchCriteria page size of polls; `start_window` how far back the first poll
-    (no cursor) looks; `now` the clock for that window. Raises ValueError for a connection of another platform.
+    (no cursor) looks; `now` the clock for that window; `max_response_bytes` the cap on one response body (None:
+    the connection's `max_response_mb`). Raises ValueError for a connection of another platform.
     """
 
     def __init__(self, connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
                  retry: RetryPolicy = _DEFAULT_RETRY, sleep: Callable[[float], Awaitable[None]] | None = None,
                  page_size: int = DEFAULT_PAGE_SIZE, start_window: timedelta = DEFAULT_START_WINDOW,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 max_response_bytes: int | None = None) -> None:
         if connection.platform != PLATFORM_ID:
             raise ValueError(f"connection {connection.id!r} is for platform {connection.platform}, not {PLATFORM_ID}")
         if connection.base_url is None or "access_token" not in connection.credentials:
@@ -93,7 +97,8 @@ class MagentoConnector(StoreConnector):
             connection=connection.id, platform=PLATFORM_ID, base_url=str(connection.base_url),
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, secrets=(token,),
             requests_per_s=connection.requests_per_s or DEFAULT_REQUESTS_PER_S, error_message=_error_message,
-            on_response=self._on_response, retry=retry, transport=transport, sleep=sleep)
+            on_response=self._on_response, retry=retry, transport=transport, sleep=sleep,
+            max_response_bytes=max_response_bytes or connection.max_response_mb * MIB)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -117,15 +122,22 @@ class MagentoConnector(StoreConnector):
             groups = [[Filter("updated_at", bound, "gteq")],
                       [Filter("updated_at", bound, "gt"), Filter("entity_id", str(last_id), "gt")]]
         response, result = await self._search("/V1/orders", groups, sort=_ORDER_SORT, page=1,
-                                              page_size=self._page_size, what="order search")
-        orders = self._parsed(response, lambda: tuple(parse_order(item) for item in result.items))
-        more = bool(orders) and self._page_size < result.total_count
-        token = f"{format_datetime(orders[-1].updated_at)}|{orders[-1].order_ref}" if more else None
-        seen = max((order.updated_at for order in orders), default=None)
-        advanced = start.advanced(seen, token, [(order.order_ref, order.updated_at) for order in orders],
-                                  now=self._now())
+                                              page_size=self._page_size, what="order search", lenient=True)
+        reader = PageReader[PlatformOrder](ref_of=lambda item: _int_id(item.get("entity_id")),
+                                           updated_of=lambda item: parse_datetime(item.get("updated_at"), "updated_at"),
+                                           secrets=self._http.secrets)
+        orders = tuple(reader.read(result.items, parse_order))
+        keys = [(order.updated_at, order.order_ref) for order in orders]
+        keys += [(at, ref) for ref, at in reader.rejected_items()]
+        more = bool(result.items) and self._page_size < result.total_count
+        if more and not keys:
+            raise self._http.shape_error(response, "no order of the page has a readable entity_id and updated_at")
+        last = max(keys, key=lambda key: (key[0], int(key[1]))) if keys else None
+        token = f"{format_datetime(last[0])}|{last[1]}" if more and last is not None else None
+        seen = last[0] if last is not None else None
+        advanced = start.advanced(seen, token, [(ref, at) for at, ref in keys], now=self._now())
         changed = tuple(order for order in orders if not start.seen_before(order.order_ref, order.updated_at))
-        return Page(items=changed, cursor=advanced.encode(), has_more=more)
+        return Page(items=changed, cursor=advanced.encode(), has_more=more, rejected=reader.unseen(start.seen_before))
 
     def _cursor(self, cursor: str | None) -> PollCursor:
         try:
@@ -207,18 +219,14 @@ class MagentoConnector(StoreConnector):
     # -- buyer side ---------------------------------------------------------------------------------------
 
     async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
-        """The shipment whose comments name `our_fulfillment_id`; else an active shipment with the same lines and
-        the same tracking numbers; else None."""
+        """The shipment whose comments name `our_fulfillment_id`, else None. Never a shipment found by its lines
+        and numbers: our id is written in the same request that creates the shipment (`POST
+        /V1/order/{id}/ship` with its comment), so a shipment of ours always names it, and matching content would
+        let two seller fulfillments of identical parcels share one shipment."""
         order_id = self._numeric(order_ref, "order")
-        shipments = await self._shipments_of(order_id)
-        for response, item in shipments:
+        for response, item in await self._shipments_of(order_id):
             if request.our_fulfillment_id in self._parsed(response, our_fulfillment_refs, item):
                 return self._parsed(response, parse_shipment, item).fulfillment_ref
-        wanted = (_lines_key(request.lines), sorted(request.tracking.numbers))
-        for response, item in shipments:
-            shipment = self._parsed(response, parse_shipment, item)
-            if not shipment.cancelled and (_lines_key(shipment.lines), sorted(shipment.tracking.numbers)) == wanted:
-                return shipment.fulfillment_ref
         return None
 
     async def create_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str:
@@ -303,10 +311,12 @@ class MagentoConnector(StoreConnector):
     # -- helpers ------------------------------------------------------------------------------------------
 
     async def _search(self, path: str, groups: list[list[Filter]], *, page: int, page_size: int, what: str,
-                      sort: tuple[tuple[str, str], ...] = ()) -> tuple[httpx.Response, SearchResult]:
+                      sort: tuple[tuple[str, str], ...] = (),
+                      lenient: bool = False) -> tuple[httpx.Response, SearchResult]:
+        """One search page; `lenient`: its items are read one by one (`PlatformHttp.json`)."""
         params = payloads.search_params(groups, sort=sort, page_size=page_size, page=page)
         response = await self._http.request("GET", path, params=params)
-        body = self._http.json(response)
+        body = self._http.json(response, lenient=lenient)
         return response, self._parsed(response, parse_search_result, body, what)
 
     async def _shipments_of(self, order_id: int) -> list[tuple[httpx.Response, Mapping[str, Any]]]:
@@ -364,6 +374,13 @@ class MagentoConnector(StoreConnector):
             wait = retry_after_seconds(response.headers)
             if wait is not None:
                 self._http.pause_for(wait)
+
+
+def _int_id(value: Any) -> int:
+    """A Magento entity id read on its own (for an order that does not parse). Raises ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise ValueError(f"not an entity id: {value!r}")
+    return int(value)
 
 
 def _lines_key(lines: tuple[Any, ...]) -> list[tuple[str, int]]:

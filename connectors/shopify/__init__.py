@@ -38,10 +38,20 @@ Shopify's error layers.
   `fulfillmentTrackingInfoUpdate` (the id stays).
 - **Cancel**: `fulfillmentCancel`; when Shopify refuses, the fulfillment is re-read and an already cancelled one
   is a no-op.
-- **Idempotency of fulfillments**: Shopify fulfillments have no field for our id (they carry nothing of ours), so
-  `find_fulfillment` matches an active fulfillment of the order with exactly the same lines and quantities and
-  the same set of tracking numbers. Two identical partial fulfillments without tracking numbers cannot be told
-  apart.
+- **Idempotency of fulfillments** (buyer side): a `Fulfillment` has no field for our id (the 2025-01 and 2026-07
+  schemas: no metafields, and tracking info or notify flags are not ours to misuse), so our id lives on the
+  buyer's order: one metafield `fulfillsync.<our_fulfillment_id>` (type `json`; a key is 2-64 letters, digits,
+  `-`, `_`, which our UUIDs are, else a digest) per fulfillment we write, set with `metafieldsSet`
+  (`parse.FulfillmentMark`). `create_fulfillment` writes the mark first with the order's fulfillments so far
+  (`before`) and its place among the order's marks (`seq`), then `fulfillmentCreate`, then completes the mark
+  with the new fulfillment's id. `find_fulfillment` returns only what a mark names: a completed mark's active
+  fulfillment, or, for a mark whose create's outcome is unknown, the one `parse.marked_fulfillment` resolves (new
+  since `before`, claimed by no completed mark, same lines and numbers, and this mark the latest unresolved one
+  written before it existed). Never content alone: two seller fulfillments of identical parcels are two buyer
+  fulfillments, and cancelling one leaves the other. Costs: a create adds one read of the marks and two
+  `metafieldsSet` calls (a point each). Assumes one create at a time per order (the buyer sink's lanes); a
+  fulfillment created before this scheme existed, by an attempt whose outcome was still unknown at the upgrade,
+  is not found again (created a second time).
 - **Orders on a seller** (`orderCreate`, `sendReceipt`/`sendFulfillmentReceipt` false so the seller's shop never
   emails the buyer's customer). What is stored on Shopify:
   - `Order.sourceIdentifier`: our order id; `create_order` finds an earlier attempt with the search filter

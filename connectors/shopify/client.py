@@ -80,7 +80,7 @@ class ShopifyGraphQL:
 
     def __init__(self, *, connection: str, base_url: str, version: str, token: str, requests_per_s: float,
                  retry: RetryPolicy, transport: httpx.AsyncBaseTransport | None,
-                 sleep: Callable[[float], Awaitable[None]] | None) -> None:
+                 sleep: Callable[[float], Awaitable[None]] | None, max_response_bytes: int | None = None) -> None:
         self.connection = connection
         self.version = version
         self._token = token
@@ -95,11 +95,13 @@ class ShopifyGraphQL:
             connection=connection, platform="shopify", base_url=base_url,
             headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"}, secrets=[token],
             requests_per_s=requests_per_s, error_message=error_message, on_response=self._observe_cost,
-            retry=retry, transport=transport, sleep=sleep)
+            retry=retry, transport=transport, sleep=sleep, max_response_bytes=max_response_bytes)
         self._sleep = sleep or asyncio.sleep
 
-    async def run(self, operation: Operation, variables: Mapping[str, Any], *, read_only: bool) -> dict[str, Any]:
-        """`data` of a successful answer. Raises as the module docstring says."""
+    async def run(self, operation: Operation, variables: Mapping[str, Any], *, read_only: bool,
+                  lenient: bool = False) -> dict[str, Any]:
+        """`data` of a successful answer. Raises as the module docstring says. `lenient`: a listing whose orders
+        are read one by one (`PlatformHttp.json`)."""
         sends = max(self._retry.attempts, 1) + THROTTLED_RESENDS
         for send in range(1, sends + 1):
             shape = _shape(operation, variables)
@@ -107,7 +109,7 @@ class ShopifyGraphQL:
             response = await self.http.request("POST", self.path, json_body={
                 "query": operation.text, "variables": dict(variables), "operationName": operation.name},
                 idempotent=read_only)
-            body = self.http.json(response)
+            body = self.http.json(response, lenient=lenient)
             if not isinstance(body, dict):
                 raise self.http.shape_error(response, f"{operation.name}: the body is not a JSON object")
             self._remember_cost(shape, body.get("extensions"))

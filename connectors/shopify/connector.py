@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from connectors.base import (
+    ConnectorError,
     MalformedResponseError,
     PermanentError,
     Skip,
@@ -22,18 +24,24 @@ from connectors.base import (
     vanished_as_cancelled,
 )
 from connectors.cursor import CursorError, PollCursor
-from connectors.http import RetryPolicy
+from connectors.http import MIB, RetryPolicy
+from connectors.rejects import PageReader
 from connectors.shopify import operations as ops
 from connectors.shopify.client import ShopifyGraphQL, user_errors
 from connectors.shopify.parse import (
+    MARK_NAMESPACE,
+    FulfillmentMark,
     OpenLine,
     ShapeError,
     create_order_input,
     created_order,
+    fulfillment_marks,
     graphql_changed_order,
     graphql_fulfillment,
     graphql_fulfillment_orders,
     graphql_order,
+    mark_key,
+    marked_fulfillment,
     tracking_input,
 )
 from schemas.config import Connection
@@ -62,8 +70,11 @@ class ShopifyConnector(StoreConnector):
     def __init__(self, connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
                  retry: RetryPolicy = _DEFAULT_RETRY, sleep: Callable[[float], Awaitable[None]] | None = None,
                  start_window: timedelta = timedelta(days=60), page_size: int = ops.LISTING_PAGE_SIZE,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        """Raises ValueError when `connection` is not a usable Shopify connection (platform, base_url, token)."""
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 max_response_bytes: int | None = None) -> None:
+        """`max_response_bytes`: the cap on one response body (`connectors.http.PlatformHttp`; None: the
+        connection's `max_response_mb`).
+        Raises ValueError when `connection` is not a usable Shopify connection (platform, base_url, token)."""
         if connection.platform != "shopify":
             raise ValueError(f"connection {connection.id!r} is for {connection.platform}, not shopify")
         if connection.base_url is None:
@@ -79,7 +90,7 @@ class ShopifyConnector(StoreConnector):
             connection=connection.id, base_url=str(connection.base_url),
             version=connection.api_version or DEFAULT_VERSION, token=token.get_secret_value(),
             requests_per_s=connection.requests_per_s or DEFAULT_REQUESTS_PER_S, retry=retry, transport=transport,
-            sleep=sleep)
+            sleep=sleep, max_response_bytes=max_response_bytes or connection.max_response_mb * MIB)
 
     async def aclose(self) -> None:
         await self.api.aclose()
@@ -88,25 +99,33 @@ class ShopifyConnector(StoreConnector):
 
     async def orders_changed_since(self, cursor: str | None, skip: Skip | None = None) -> Page[PlatformOrder]:
         """The light listing's page (`changed_orders_since`), then the orders not skipped read in full, `ORDER_BATCH`
-        a request (`ops.ORDERS_BY_ID`); an order deleted in between is left out."""
+        a request (`ops.ORDERS_BY_ID`); an order deleted in between is left out. An order whose full read does not
+        parse is in `rejected` (with those the listing rejected)."""
         listed = await self.changed_orders_since(cursor)
         wanted = [order.order_ref for order in listed.items if skip is None or not skip(order)]
+        reader = self._reader()
         orders: list[PlatformOrder] = []
         for start in range(0, len(wanted), ops.ORDER_BATCH):
-            data = await self._query(ops.ORDERS_BY_ID, {"ids": wanted[start:start + ops.ORDER_BATCH]})
+            data = await self._query(ops.ORDERS_BY_ID, {"ids": wanted[start:start + ops.ORDER_BATCH]}, lenient=True)
             with self._reading(ops.ORDERS_BY_ID):
                 nodes = _field(data, "nodes", list)
-            for node in nodes:
-                if node is None:
+            for index, node in enumerate(nodes, start):
+                if node is None or reader.problem(node, index):
                     continue
                 await self._complete_line_items(node)
-                with self._reading(ops.ORDERS_BY_ID):
-                    orders.append(graphql_order(node))
-        return Page(items=tuple(orders), cursor=listed.cursor, has_more=listed.has_more)
+                order = reader.parse(node, index, graphql_order)
+                if order is not None:
+                    orders.append(order)
+        return Page(items=tuple(orders), cursor=listed.cursor, has_more=listed.has_more,
+                    rejected=listed.rejected + tuple(reader.rejected))
+
+    def _reader(self) -> PageReader[Any]:
+        return PageReader(ref_of=lambda node: node.get("id"), updated_of=_updated_of, secrets=self.api.http.secrets)
 
     async def changed_orders_since(self, cursor: str | None) -> Page[ChangedOrder]:
         """Every poll's listing (`ops.ORDERS_CHANGED_SINCE`): refs, updated times, our reference and cancellation
-        marks at about a point an order. Orders the cursor saw at the same updated time are left out."""
+        marks at about a point an order. Orders the cursor saw at the same updated time are left out; an order
+        the listing cannot read is in `rejected`."""
         operation = ops.ORDERS_CHANGED_SINCE
         try:
             position = PollCursor.start(cursor, default_since=self._now() - self._start_window)
@@ -116,40 +135,45 @@ class ShopifyConnector(StoreConnector):
         since = position.query_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         variables = {"q": f"updated_at:>='{since}'", "after": position.page, "first": self._page_size}
         try:
-            data = await self._query(operation, variables)
+            data = await self._query(operation, variables, lenient=True)
         except PermanentError as error:
             if position.page is None or "cursor" not in error.platform_message.lower():
                 raise
             log.warning("%s: Shopify refused the stored page cursor (%s); restarting the walk from %s",
                         self.connection.id, error.platform_message, since)
             position = PollCursor(since=position.since)
-            data = await self._query(operation, {**variables, "after": None})
+            data = await self._query(operation, {**variables, "after": None}, lenient=True)
+        reader = self._reader()
         with self._reading(operation):
             orders = _field(data, "orders", dict)
             page_info = _field(orders, "pageInfo", dict)
-            items = [graphql_changed_order(node) for node in _field(orders, "nodes", list)]
+            nodes = _field(orders, "nodes", list)
+        items: list[ChangedOrder] = list(reader.read(nodes, graphql_changed_order))
         has_next = page_info.get("hasNextPage") is True
         end = page_info.get("endCursor")
         if has_next and not isinstance(end, str):
             raise self._malformed(operation, "pageInfo.hasNextPage is true but endCursor is missing")
-        newest = max((item.updated_at for item in items), default=None)
-        advanced = position.advanced(newest, end if has_next else None,
-                                     [(item.order_ref, item.updated_at) for item in items], now=self._now())
+        seen = [(item.order_ref, item.updated_at) for item in items] + reader.rejected_items()
+        newest = max((at for _, at in seen), default=None)
+        advanced = position.advanced(newest, end if has_next else None, seen, now=self._now())
         changed = tuple(item for item in items if not position.seen_before(item.order_ref, item.updated_at))
-        return Page(items=changed, cursor=advanced.encode(), has_more=has_next)
+        return Page(items=changed, cursor=advanced.encode(), has_more=has_next,
+                    rejected=reader.unseen(position.seen_before))
 
     async def _complete_line_items(self, node: Any) -> None:
-        await self._complete(node, "lineItems", "order", ops.ORDER_LINE_ITEMS)
+        await self._complete(node, "lineItems", "order", ops.ORDER_LINE_ITEMS, lenient=True)
 
-    async def _complete(self, node: Any, field: str, parent: str, operation: ops.Operation) -> None:
+    async def _complete(self, node: Any, field: str, parent: str, operation: ops.Operation, *,
+                        lenient: bool = False) -> None:
         """Append to `node[field]` (a connection, in place) the nodes beyond its first page, read with
-        `operation(id: node.id, after:)` whose answer holds them under `parent.field`."""
+        `operation(id: node.id, after:)` whose answer holds them under `parent.field` (`lenient`: see
+        `PlatformHttp.json`; the caller checks the nodes)."""
         if not isinstance(node, dict) or not isinstance(node.get(field), dict):
             return
         connection = node[field]
         more, after = self._next_page(connection, None, operation=operation)
         while more:
-            data = await self._query(operation, {"id": node.get("id"), "after": after})
+            data = await self._query(operation, {"id": node.get("id"), "after": after}, lenient=lenient)
             with self._reading(operation):
                 page = _field(_field(data, parent, dict), field, dict)
                 connection["nodes"] = [*connection.get("nodes", []), *_field(page, "nodes", list)]
@@ -179,30 +203,39 @@ class ShopifyConnector(StoreConnector):
         await self._complete(node, "fulfillmentLineItems", "fulfillment", ops.FULFILLMENT_LINE_ITEMS)
 
     async def find_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str | None:
-        wanted_lines = _line_totals(request)
-        wanted_numbers = set(request.tracking.numbers)
-        for fulfillment in await self.fulfillments(order_ref):
-            if fulfillment.cancelled:
-                continue
-            lines = {line.line_ref: line.quantity for line in fulfillment.lines}
-            if lines == wanted_lines and set(fulfillment.tracking.numbers) == wanted_numbers:
-                return fulfillment.fulfillment_ref
-        return None
+        """The active fulfillment our mark for `request.our_fulfillment_id` names (`parse.marked_fulfillment`),
+        never one found by its content alone: two seller fulfillments of identical parcels are two buyer
+        fulfillments. None without a mark (nothing was created for it)."""
+        key = mark_key(request.our_fulfillment_id)
+        marks = await self._marks(order_ref)
+        if key not in marks:
+            return None
+        return marked_fulfillment(key, marks, await self.fulfillments(order_ref), _line_totals(request),
+                                  request.tracking.numbers)
 
     async def create_fulfillment(self, order_ref: str, request: FulfillmentRequest) -> str:
-        open_lines = await self._open_lines(order_ref)
+        """Write our mark (outcome unknown, with the order's fulfillments so far), `fulfillmentCreate`, then
+        complete the mark with the new fulfillment's id. A failure to complete it is logged, not raised: the
+        fulfillment exists and `find_fulfillment` resolves the incomplete mark to it."""
+        key = mark_key(request.our_fulfillment_id)
+        marks = await self._marks(order_ref)
+        existing = frozenset(f.fulfillment_ref for f in await self.fulfillments(order_ref))
+        mark = FulfillmentMark(None, existing, max((m.seq for m in marks.values()), default=0) + 1)
+        open_by_line: dict[str, list[OpenLine]] = {}
+        for open_line in await self._open_lines(order_ref):  # grouped once: linear in the order's lines
+            open_by_line.setdefault(open_line.line_ref, []).append(open_line)
         by_order: dict[str, list[dict[str, Any]]] = {}
         for line_ref, quantity in _line_totals(request).items():
             left = quantity
-            for line in open_lines:
-                if line.line_ref != line_ref or line.remaining <= 0 or left == 0:
+            for line in open_by_line.get(line_ref, ()):
+                if line.remaining <= 0 or left == 0:
                     continue
                 taken = min(left, line.remaining)
                 by_order.setdefault(line.fulfillment_order_id, []).append(
                     {"id": line.fulfillment_order_line_id, "quantity": taken})
                 left -= taken
             if left:
-                available = sum(line.remaining for line in open_lines if line.line_ref == line_ref)
+                available = sum(line.remaining for line in open_by_line.get(line_ref, ()))
                 raise PermanentError(
                     f"shopify connection {self.connection.id!r}: order {order_ref} line {line_ref}: {quantity} "
                     f"unit(s) to fulfill but only {available} open on Shopify (already fulfilled, removed, or at a "
@@ -214,23 +247,48 @@ class ShopifyConnector(StoreConnector):
         tracking = tracking_input(request.tracking)
         if tracking is not None:
             fulfillment["trackingInfo"] = tracking
+        await self._set_mark(order_ref, key, mark)
         payload = await self._mutate(ops.CREATE_FULFILLMENT, {"fulfillment": fulfillment}, "fulfillmentCreate")
-        return self._created_id(payload, ops.CREATE_FULFILLMENT, "fulfillment")
+        created = self._created_id(payload, ops.CREATE_FULFILLMENT, "fulfillment")
+        try:
+            await self._set_mark(order_ref, key, replace(mark, fulfillment=created))
+        except ConnectorError as error:
+            log.warning("%s: order %s: fulfillment %s created for %s, but its mark was not completed (%s); it is "
+                        "found again from the incomplete mark", self.connection.id, order_ref, created,
+                        request.our_fulfillment_id, error)
+        return created
 
-    async def _open_lines(self, order_ref: str) -> list[OpenLine]:
+    async def _marks(self, order_ref: str) -> dict[str, FulfillmentMark]:
+        """Our fulfillment marks on buyer order `order_ref` (every page). PermanentError when the order is
+        unknown."""
+        nodes = await self._order_pages(ops.ORDER_FULFILLMENT_MARKS, "metafields", order_ref)
+        with self._reading(ops.ORDER_FULFILLMENT_MARKS):
+            return fulfillment_marks(nodes)
+
+    async def _order_pages(self, operation: ops.Operation, connection_field: str, order_ref: str) -> list[Any]:
+        """Every node of the order's `connection_field`, walking the pages of `operation`. PermanentError when
+        the order is unknown."""
         nodes: list[Any] = []
         after: str | None = None
         while True:
-            data = await self._query(ops.FULFILLMENT_ORDERS, {"id": order_ref, "after": after})
+            data = await self._query(operation, {"id": order_ref, "after": after})
             if data.get("order") is None:
                 raise PermanentError(f"shopify connection {self.connection.id!r}: order {order_ref} does not exist",
                                      connection=self.connection.id, status=200)
-            with self._reading(ops.FULFILLMENT_ORDERS):
-                page = _field(data["order"], "fulfillmentOrders", dict)
+            with self._reading(operation):
+                page = _field(data["order"], connection_field, dict)
                 nodes += _field(page, "nodes", list)
-            more, after = self._next_page(page, after, operation=ops.FULFILLMENT_ORDERS)
+            more, after = self._next_page(page, after, operation=operation)
             if not more:
-                break
+                return nodes
+
+    async def _set_mark(self, order_ref: str, key: str, mark: FulfillmentMark) -> None:
+        await self._mutate(ops.SET_FULFILLMENT_MARK, {"metafields": [{
+            "ownerId": order_ref, "namespace": MARK_NAMESPACE, "key": key, "type": "json",
+            "value": mark.to_json()}]}, "metafieldsSet")
+
+    async def _open_lines(self, order_ref: str) -> list[OpenLine]:
+        nodes = await self._order_pages(ops.FULFILLMENT_ORDERS, "fulfillmentOrders", order_ref)
         with self._reading(ops.FULFILLMENT_ORDERS):
             return graphql_fulfillment_orders(nodes)
 
@@ -343,8 +401,9 @@ class ShopifyConnector(StoreConnector):
 
     # -- helpers -------------------------------------------------------------------------------------------
 
-    async def _query(self, operation: ops.Operation, variables: dict[str, Any]) -> dict[str, Any]:
-        return await self.api.run(operation, variables, read_only=True)
+    async def _query(self, operation: ops.Operation, variables: dict[str, Any], *,
+                     lenient: bool = False) -> dict[str, Any]:
+        return await self.api.run(operation, variables, read_only=True, lenient=lenient)
 
     async def _mutate(self, operation: ops.Operation, variables: dict[str, Any], field: str) -> dict[str, Any]:
         data = await self.api.run(operation, variables, read_only=False)
@@ -386,6 +445,15 @@ class ShopifyConnector(StoreConnector):
         return MalformedResponseError(
             f"shopify connection {self.connection.id!r}: {operation.name} answered JSON that is not the documented "
             f"shape: {what}; it will be retried", connection=self.connection.id, status=200)
+
+
+def _updated_of(node: Any) -> datetime:
+    """An order node's `updatedAt`, read on its own (for an order that does not parse). Raises when it is not an
+    ISO 8601 time with a zone."""
+    moment = datetime.fromisoformat(node["updatedAt"])
+    if moment.tzinfo is None:
+        raise ValueError("updatedAt has no time zone")
+    return moment
 
 
 def _field(container: Any, key: str, kind: type) -> Any:

@@ -130,6 +130,29 @@ mutation CancelFulfillment($id: ID!) {
   }
 }""")
 
+MARKS_PAGE_SIZE = 100
+
+ORDER_FULFILLMENT_MARKS = Operation("OrderFulfillmentMarks", """
+query OrderFulfillmentMarks($id: ID!, $after: String) {
+  order(id: $id) {
+    id
+    metafields(first: 100, after: $after, namespace: "fulfillsync") {
+      pageInfo { hasNextPage endCursor }
+      nodes { key value }
+    }
+  }
+}""")
+"""Our fulfillment marks on a buyer's order (`connectors.shopify.parse.FulfillmentMark`): Shopify fulfillments
+have no field of their own for our id, the order's metafields are where an app keeps its data."""
+
+SET_FULFILLMENT_MARK = Operation("SetFulfillmentMark", """
+mutation SetFulfillmentMark($metafields: [MetafieldsSetInput!]!) {
+  metafieldsSet(metafields: $metafields) {
+    metafields { key }
+    userErrors { field message code }
+  }
+}""")
+
 _CREATED_ORDER_FIELDS = """
 fragment CreatedOrder on Order {
   id name sourceIdentifier
@@ -194,4 +217,4 @@ mutation OrderEditCommit($id: ID!, $notifyCustomer: Boolean, $staffNote: String)
 ALL = (ORDERS_CHANGED_SINCE, ORDERS_BY_ID, ORDER_LINE_ITEMS, ORDER_FULFILLMENTS, FULFILLMENT_LINE_ITEMS,
        FULFILLMENT_ORDERS, FULFILLMENT_STATUS, CREATE_FULFILLMENT, UPDATE_TRACKING, CANCEL_FULFILLMENT,
        FIND_ORDER_BY_SOURCE, CREATE_ORDER, CANCEL_ORDER, ORDER_CANCELLED_AT, ORDER_EDIT_BEGIN, ORDER_EDIT_SET_QUANTITY,
-       ORDER_EDIT_COMMIT)
+       ORDER_EDIT_COMMIT, ORDER_FULFILLMENT_MARKS, SET_FULFILLMENT_MARK)

@@ -16,6 +16,9 @@ ERROR or FAILURE counts as cancelled (it ships nothing); a line's `cancelled_qua
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -270,6 +273,102 @@ def created_order(value: Any, our_lines: Sequence[str], where: str = "order") ->
     if missing:
         raise ShapeError(f"{where}.lineItems lacks our lines {missing} (no {LINE_MARKER} property on them)")
     return _str(order.get("id"), f"{where}.id"), _opt_str(order.get("name")), mapping
+
+
+# -- our fulfillment marks (buyer side) --------------------------------------------------------------------
+
+MARK_NAMESPACE = "fulfillsync"
+_MARK_KEY = re.compile(r"[A-Za-z0-9_-]{2,64}")
+
+
+@dataclass(frozen=True)
+class FulfillmentMark:
+    """What a buyer order's metafield `fulfillsync.<key>` says about one `our_fulfillment_id`.
+
+    `fulfillment`: the Shopify fulfillment created for it, None while the create's outcome is unknown (the mark
+    is written before `fulfillmentCreate`, completed after). `before`: every fulfillment the order had when that
+    create began (none of them can be its), `seq`: the mark's place among the order's marks (1 + the highest
+    when it was written), which tells which create came later."""
+
+    fulfillment: str | None
+    before: frozenset[str]
+    seq: int
+
+    def to_json(self) -> str:
+        return json.dumps({"fulfillment": self.fulfillment, "before": sorted(self.before), "seq": self.seq},
+                          separators=(",", ":"))
+
+
+def mark_key(our_fulfillment_id: str) -> str:
+    """The metafield key for `our_fulfillment_id`: the id itself when Shopify accepts it as a key (2-64 letters,
+    digits, `-`, `_`: our ids are UUIDs), else a digest of it."""
+    if _MARK_KEY.fullmatch(our_fulfillment_id):
+        return our_fulfillment_id
+    return "h_" + hashlib.sha256(our_fulfillment_id.encode()).hexdigest()[:62]
+
+
+def fulfillment_marks(nodes: Sequence[Any], where: str = "order.metafields") -> dict[str, FulfillmentMark]:
+    """The marks among metafield nodes `{key value}` of our namespace, by key. A value that is not a mark (someone
+    edited it by hand) is left out: its fulfillment is then not found, and a retry creates it again."""
+    marks: dict[str, FulfillmentMark] = {}
+    for index, value in enumerate(nodes):
+        node = _obj(value, f"{where}.nodes[{index}]")
+        key, text = node.get("key"), node.get("value")
+        if not isinstance(key, str) or not isinstance(text, str):
+            continue
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        ref, before, seq = data.get("fulfillment"), data.get("before"), data.get("seq")
+        if (ref is not None and not isinstance(ref, str)) or not isinstance(before, list) \
+                or not all(isinstance(item, str) for item in before) or isinstance(seq, bool) \
+                or not isinstance(seq, int):
+            continue
+        marks[key] = FulfillmentMark(ref, frozenset(before), seq)
+    return marks
+
+
+def _fulfillment_number(ref: str) -> tuple[int, str]:
+    tail = ref.rsplit("/", 1)[-1]
+    return (int(tail), ref) if tail.isdigit() else (-1, ref)
+
+
+def marked_fulfillment(key: str, marks: Mapping[str, FulfillmentMark], fulfillments: Sequence[PlatformFulfillment],
+                       lines: Mapping[str, int], numbers: Sequence[str]) -> str | None:
+    """The active fulfillment that mark `key` names, or None (no mark, or its fulfillment is cancelled or gone).
+
+    A mark whose create's outcome is unknown is resolved from what the order shows: a fulfillment created after
+    the mark was written (not in its `before`), that no completed mark claims, with exactly `lines` (line ref ->
+    units) and the same tracking `numbers`, and of which this mark is the latest unresolved one written before
+    it existed (highest `seq` among the unresolved marks whose `before` lacks it). The sink writes one fulfillment
+    of an order at a time, so the create that made a fulfillment is the latest begun before it: a create that
+    failed or was abandoned earlier never takes the fulfillment of a later one, even of identical content, and
+    two seller fulfillments of identical parcels keep two buyer fulfillments. Pure."""
+    mark = marks.get(key)
+    if mark is None:
+        return None
+    if mark.fulfillment is not None:
+        named = next((f for f in fulfillments if f.fulfillment_ref == mark.fulfillment), None)
+        return named.fulfillment_ref if named is not None and not named.cancelled else None
+    claimed = {other.fulfillment for other in marks.values() if other.fulfillment is not None}
+    unresolved = [(other.seq, other_key, other) for other_key, other in marks.items() if other.fulfillment is None]
+    wanted = (dict(lines), sorted(numbers))
+    for fulfillment in sorted(fulfillments, key=lambda f: _fulfillment_number(f.fulfillment_ref)):
+        ref = fulfillment.fulfillment_ref
+        if fulfillment.cancelled or ref in claimed or ref in mark.before:
+            continue
+        content = ({line.line_ref: 0 for line in fulfillment.lines}, sorted(fulfillment.tracking.numbers))
+        for line in fulfillment.lines:
+            content[0][line.line_ref] += line.quantity
+        if content != wanted:
+            continue
+        owner = max((seq, other_key) for seq, other_key, other in unresolved if ref not in other.before)
+        if owner[1] == key:
+            return ref
+    return None
 
 
 # -- our types to Shopify inputs ---------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 """Shopify webhooks: `X-Shopify-Hmac-Sha256` (or the events variant `shopify-hmac-sha256`) =
 base64(HMAC-SHA256(secret, body)); delivery id `X-Shopify-Event-Id`, else `X-Shopify-Webhook-Id`; topic
 `X-Shopify-Topic` (docs/webhooks.md). Pure functions: see `connectors.platform.Webhooks` for the contract.
+
+Shopify signs the body only (its `X-Shopify-Triggered-At` header is not signed), so an authentic delivery carries
+the body's digest as `replay_key`: a captured body replayed with a new event id is then a duplicate.
 """
 
 from __future__ import annotations
@@ -11,22 +14,24 @@ from typing import Any
 
 from connectors.payload import PayloadError, numeric_id
 from connectors.shopify.parse import rest_gid
-from connectors.webhook_signatures import body_signature_valid, first_header
+from connectors.webhook_signatures import body_digest, body_signature_valid, first_header
 from connectors.webhook_verdicts import Authentic, Check, Refused
 
 ORDER_GID = "gid://shopify/Order/"
 
 
 def verify(secret: str, headers: Mapping[str, str], body: bytes, now: datetime, tolerance: timedelta) -> Check:
-    """The body's HMAC against `secret` (`now` and `tolerance` unused: Shopify signs no timestamp)."""
+    """The body's HMAC against `secret` (`now` and `tolerance` unused: Shopify signs no timestamp). The HMAC is
+    computed even when the header is missing, so every refusal costs the same time."""
     received = first_header(headers, "x-shopify-hmac-sha256", "shopify-hmac-sha256")
+    valid = body_signature_valid(secret, body, received or "")
     if received is None:
         return Refused("missing X-Shopify-Hmac-Sha256")
-    if not body_signature_valid(secret, body, received):
+    if not valid:
         return Refused("X-Shopify-Hmac-Sha256 does not match the body")
     return Authentic(delivery_id=first_header(headers, "x-shopify-event-id", "shopify-event-id",
                                               "x-shopify-webhook-id", "shopify-webhook-id"),
-                     topic=first_header(headers, "x-shopify-topic", "shopify-topic"))
+                     topic=first_header(headers, "x-shopify-topic", "shopify-topic"), replay_key=body_digest(body))
 
 
 def _unwrapped(payload: Mapping[str, Any]) -> Mapping[str, Any]:

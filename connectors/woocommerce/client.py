@@ -26,10 +26,12 @@ class WooClient:
         self.http = http
 
     async def call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                   body: Any = None, ok: tuple[int, ...] = (200, 201)) -> tuple[Any, httpx.Response]:
+                   body: Any = None, ok: tuple[int, ...] = (200, 201),
+                   lenient: bool = False) -> tuple[Any, httpx.Response]:
         """Send one request and return its JSON body and the response. Raises RetryableError / PermanentError
         from the HTTP layer, MalformedResponseError when a 2xx body is not JSON, and a PermanentError saying
-        which plugin or feature is missing when WordPress answers 404 `rest_no_route`."""
+        which plugin or feature is missing when WordPress answers 404 `rest_no_route`. `lenient`: see
+        `PlatformHttp.json` (a listing whose orders are read one by one)."""
         try:
             response = await self.http.request(method, path, params=params, json_body=body, ok=ok)
         except PermanentError as error:
@@ -39,10 +41,11 @@ class WooClient:
                     connection=error.connection, platform_message=error.platform_message,
                     status=error.status) from None
             raise
-        return self.http.json(response), response
+        return self.http.json(response, lenient=lenient), response
 
-    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[Any, httpx.Response]:
-        return await self.call("GET", path, params=params)
+    async def get(self, path: str, params: Mapping[str, Any] | None = None, *,
+                  lenient: bool = False) -> tuple[Any, httpx.Response]:
+        return await self.call("GET", path, params=params, lenient=lenient)
 
     def parse(self, response: httpx.Response, parser: Callable[[Any], T], raw: Any) -> T:
         """`parser(raw)`, with a ShapeError reported as MalformedResponseError naming the request and field."""

@@ -25,7 +25,9 @@ from connectors.base import (
     vanished_as_cancelled,
 )
 from connectors.cursor import CursorError, PollCursor
-from connectors.http import PlatformHttp, RetryPolicy, retry_after_seconds
+from connectors.http import MIB, PlatformHttp, RetryPolicy, retry_after_seconds
+from connectors.payload import json_array
+from connectors.rejects import PageReader
 from connectors.woocommerce.client import WooClient
 from connectors.woocommerce.core_fulfillments import CoreFulfillmentsApi
 from connectors.woocommerce.parse import (
@@ -36,7 +38,6 @@ from connectors.woocommerce.parse import (
     meta_value,
     parse_gmt,
     parse_order,
-    parse_orders,
     parse_products,
     tracking_api_from_index,
 )
@@ -79,12 +80,14 @@ def _is_loopback(host: str) -> bool:
 
 
 class WooCommerceConnector(StoreConnector):
-    """One WooCommerce site (`connection.base_url` is the site root, before `/wp-json`)."""
+    """One WooCommerce site (`connection.base_url` is the site root, before `/wp-json`). `max_response_bytes`: the
+    cap on one response body (None: the connection's `max_response_mb`)."""
 
     def __init__(self, connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
                  retry: RetryPolicy | None = None, sleep: Callable[[float], Awaitable[None]] | None = None,
                  page_size: int = 100, start_window: timedelta = timedelta(days=30),
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 max_response_bytes: int | None = None) -> None:
         if connection.platform != "woocommerce" or connection.base_url is None:
             raise ValueError(f"connection {connection.id!r}: not a WooCommerce connection with a base_url")
         parts = urlsplit(connection.base_url)
@@ -111,7 +114,8 @@ class WooCommerceConnector(StoreConnector):
             auth=httpx.BasicAuth(key, secret), secrets=(key, secret, token),
             requests_per_s=connection.requests_per_s or DEFAULT_REQUESTS_PER_S,
             error_message=error_message, on_response=self._on_response, retry=retry or RetryPolicy(),
-            transport=transport, sleep=sleep)
+            transport=transport, sleep=sleep,
+            max_response_bytes=max_response_bytes or connection.max_response_mb * MIB)
         self._client = WooClient(self._http)
         self._tracking: ShipmentTrackingApi | CoreFulfillmentsApi | None = None
 
@@ -141,19 +145,25 @@ class WooCommerceConnector(StoreConnector):
                                  connection=self.connection.id) from None
         params = {"modified_after": bound.strftime(_WP_DATE), "dates_are_gmt": "true", "orderby": "modified",
                   "order": "asc", "per_page": self._page_size, "page": page, "status": POLLED_STATUSES}
-        raw, response = await self._client.get(ORDERS, params)
-        orders = self._client.parse(response, parse_orders, raw)
+        raw, response = await self._client.get(ORDERS, params, lenient=True)
+        listed = self._client.parse(response, lambda body: json_array(body, "the orders list"), raw)
+        reader = PageReader[PlatformOrder](ref_of=lambda order: order.get("id"), secrets=self._client.http.secrets,
+                                           updated_of=_modified_gmt)
+        orders = list(reader.read(listed, parse_order))
+        seen = [(order.order_ref, order.updated_at) for order in orders] + reader.rejected_items()
         total_pages = _header_int(response, "x-wp-totalpages")
-        newest = max((order.updated_at for order in orders), default=None)
-        done = len(orders) < self._page_size or (total_pages is not None and page >= total_pages)
+        newest = max((at for _, at in seen), default=None)
+        done = len(listed) < self._page_size or (total_pages is not None and page >= total_pages)
         token = None
         if not done and newest is not None:
             next_bound = newest.replace(microsecond=0) - _ONE_SECOND
             token = _encode_page(next_bound, 1) if next_bound > bound else _encode_page(bound, page + 1)
-        advanced = position.advanced(newest, token, [(order.order_ref, order.updated_at) for order in orders],
-                                     now=self._now())
+        elif not done:
+            token = _encode_page(bound, page + 1)
+        advanced = position.advanced(newest, token, seen, now=self._now())
         changed = tuple(order for order in orders if not position.seen_before(order.order_ref, order.updated_at))
-        return Page(items=changed, cursor=advanced.encode(), has_more=token is not None)
+        return Page(items=changed, cursor=advanced.encode(), has_more=token is not None,
+                    rejected=reader.unseen(position.seen_before))
 
     # -- seller: orders ------------------------------------------------------------------------------------
 
@@ -281,6 +291,11 @@ class WooCommerceConnector(StoreConnector):
 
     async def cancel_fulfillment(self, order_ref: str, fulfillment_ref: str) -> None:
         await (await self._tracking_api()).cancel(order_ref, fulfillment_ref)
+
+
+def _modified_gmt(order: Any) -> datetime:
+    """An order's `date_modified_gmt`, read on its own (for an order that does not parse). Raises when unreadable."""
+    return parse_gmt(order.get("date_modified_gmt"), "order.date_modified_gmt")
 
 
 def _header_int(response: httpx.Response, name: str) -> int | None:

@@ -10,7 +10,6 @@ Failure: ConnectorError subclasses only, as `connectors.base` says.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from connectors.base import PermanentError
@@ -59,17 +58,11 @@ class CoreFulfillmentsApi:
     # -- buyer ---------------------------------------------------------------------------------------------
 
     async def find(self, order_ref: str, request: FulfillmentRequest) -> str | None:
-        """An active fulfillment carrying our id; else an active one without an id of ours with the same lines
-        and tracking numbers."""
-        active = [f for f in await self._list(order_ref) if f.deleted_at is None]
-        for fulfillment in active:
-            if fulfillment.our_fulfillment_id == request.our_fulfillment_id:
-                return fulfillment.fulfillment_id
-        wanted_lines = Counter((line.line_ref, line.quantity) for line in request.lines)
-        for fulfillment in active:
-            if (fulfillment.our_fulfillment_id is None
-                    and Counter((line.line_ref, line.quantity) for line in fulfillment.lines) == wanted_lines
-                    and fulfillment.tracking.numbers == request.tracking.numbers):
+        """An active fulfillment carrying our id, else None. Never one found by its lines and numbers: our id is
+        sent in the request that creates the fulfillment (`_fulfillsync_id`), and matching content would let two
+        seller fulfillments of identical parcels share one (or both take a merchant's own)."""
+        for fulfillment in await self._list(order_ref):
+            if fulfillment.deleted_at is None and fulfillment.our_fulfillment_id == request.our_fulfillment_id:
                 return fulfillment.fulfillment_id
         return None
 

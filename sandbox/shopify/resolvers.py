@@ -8,7 +8,8 @@ becomes a top-level error, as a broken field would on Shopify).
 Served: `orders`, `order`, `nodes` (orders only; at most 250 ids, as Shopify allows), `fulfillment`,
 `fulfillmentOrder` and, on them, the fields the connector reads;
 mutations `orderCreate`, `fulfillmentCreate`, `fulfillmentTrackingInfoUpdate`, `fulfillmentCancel`, `orderCancel`
-(done at once; its job comes back done) and order editing (`orderEditBegin`, `orderEditSetQuantity` down only,
+(done at once; its job comes back done), `metafieldsSet` (orders only; `Order.metafields` / `Order.metafield`
+read them back, in creation order) and order editing (`orderEditBegin`, `orderEditSetQuantity` down only,
 `orderEditCommit`; a calculated line item has its line item's number). Store
 refusals become `userErrors` (with `field` paths as Shopify gives them), never exceptions.
 """
@@ -30,6 +31,8 @@ from sandbox.shopify.store import (
     FulfillmentOrder,
     FulfillmentOrderLine,
     LineItem,
+    Metafield,
+    MetafieldInput,
     NewLine,
     Order,
     OrderEdit,
@@ -128,6 +131,20 @@ class Views:
             return connection(shown, lambda fo: self.fulfillment_order(order, fo), lambda fo: fo.id,
                               **_paging(args))
 
+        def metafields(_info: Info, namespace: str | None = None, keys: list[str] | None = None,
+                       **args: Any) -> View:
+            chosen = sorted(order.metafields.values(), key=lambda field: field.id)
+            if namespace is not None:
+                chosen = [field for field in chosen if field.namespace == namespace]
+            if keys is not None:
+                chosen = [field for field in chosen if f"{field.namespace}.{field.key}" in keys]
+            return connection(chosen, lambda field: metafield_view(order, field), lambda field: field.id,
+                              **_paging(args))
+
+        def metafield(_info: Info, key: str, namespace: str | None = None) -> View | None:
+            found = order.metafields.get((namespace or "", key))
+            return metafield_view(order, found) if found is not None else None
+
         address = order.shipping_address
         return {
             "__typename": "Order", "id": gid("Order", order.id), "legacyResourceId": str(order.id),
@@ -148,6 +165,7 @@ class Views:
             "shippingLine": {"title": order.shipping_title, "code": order.shipping_title, "source": "shopify",
                              "custom": True, "isRemoved": False} if order.shipping_title else None,
             "lineItems": line_items, "fulfillments": fulfillments, "fulfillmentOrders": fulfillment_orders,
+            "metafields": metafields, "metafield": metafield,
         }
 
     def line_item(self, order: Order, line: LineItem) -> View:
@@ -202,6 +220,18 @@ class Views:
                 "remainingQuantity": line.remaining_quantity, "sku": item.sku if item else None,
                 "productTitle": item.title if item else None, "requiresShipping": True,
                 "lineItem": self.line_item(order, item) if item is not None else None}
+
+
+def metafield_view(order: Order, field: Metafield) -> View:
+    """A `Metafield` of an order."""
+    json_value: Any = None
+    if field.type == "json":
+        json_value = json.loads(field.value)
+    return {"__typename": "Metafield", "id": gid("Metafield", field.id), "legacyResourceId": str(field.id),
+            "namespace": field.namespace, "key": field.key, "type": field.type, "value": field.value,
+            "jsonValue": json_value if field.type == "json" else field.value, "compareDigest": field.digest(),
+            "ownerType": "ORDER", "createdAt": timestamp(field.created_at),
+            "updatedAt": timestamp(field.updated_at)}
 
 
 def _paging(args: dict[str, Any]) -> dict[str, Any]:
@@ -359,6 +389,24 @@ def mutation_root(store: ShopifyStore) -> View:
             return {"job": None, "orderCancelUserErrors": [refused], "userErrors": [refused]}
         return {"job": {"id": gid("Job", number), "done": True}, "orderCancelUserErrors": [], "userErrors": []}
 
+    def metafields_set(_info: Info, metafields: list[dict[str, Any]]) -> View:
+        entries = [MetafieldInput(owner_id=entry["ownerId"], namespace=entry.get("namespace") or "",
+                                  key=entry["key"], value=entry["value"], type=entry.get("type"),
+                                  compare_digest=entry.get("compareDigest"), check_digest="compareDigest" in entry)
+                   for entry in metafields]
+        try:
+            written = store.set_metafields(entries)
+        except StoreError as error:
+            refused = _user_error(error, code=error.code)
+            index = error.field[1] if len(error.field) > 1 and error.field[1].isdigit() else None
+            return {"metafields": None, "userErrors": [{**refused,
+                                                        "elementIndex": int(index) if index is not None else None}]}
+        views_by_field = []
+        for field in written:
+            owner = next(order for order in store.orders.values() if field in order.metafields.values())
+            views_by_field.append(metafield_view(owner, field))
+        return {"metafields": views_by_field, "userErrors": []}
+
     def edit_begin(_info: Info, id: str) -> View:
         try:
             number = gid_number(id, "Order")
@@ -394,7 +442,7 @@ def mutation_root(store: ShopifyStore) -> View:
     return {"orderCreate": order_create, "fulfillmentCreate": fulfillment_create,
             "fulfillmentTrackingInfoUpdate": tracking_update, "fulfillmentCancel": fulfillment_cancel,
             "orderCancel": order_cancel, "orderEditBegin": edit_begin, "orderEditSetQuantity": edit_set_quantity,
-            "orderEditCommit": edit_commit}
+            "orderEditCommit": edit_commit, "metafieldsSet": metafields_set}
 
 
 def _calculated_order(store: ShopifyStore, edit: OrderEdit) -> View:

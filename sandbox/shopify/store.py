@@ -11,7 +11,11 @@ Behaviour copied from the real platform (Shopify's Admin API documentation and c
 - cancelling a fulfillment gives its units back: as on Shopify (cancel-parity capture) a new OPEN FO holds them;
 - every change bumps the order's `updatedAt` (and the fulfillment's), which the `updated_at` search filter sees;
 - cancelling an order closes its open FOs; a cancelled order cannot be fulfilled;
-- a fully fulfilled order is closed (archived), and reopened when a cancel uncovers it again.
+- a fully fulfilled order is closed (archived), and reopened when a cancel uncovers it again;
+- metafields on orders (`metafieldsSet`): keys of 2-64 and namespaces of 3-255 letters, digits, `-` and `_`, a
+  type required for a new metafield (no definitions here), `json` values must parse and stay within 128 KB (the
+  limit for apps since 2026), at most 25 per call, all or nothing; `compareDigest` is honoured. Setting one bumps
+  the order's `updatedAt` (unverified on a live shop: at worst the sandbox shows a poll one more change).
 
 Failure: the mutating methods raise `StoreError` with Shopify's user-error field path and message; callers turn it
 into `userErrors` (GraphQL) or a 422 (admin routes).
@@ -19,6 +23,9 @@ into `userErrors` (GraphQL) or a 422 (admin routes).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,12 +35,14 @@ from sandbox.common import Clock
 
 
 class StoreError(Exception):
-    """A request the shop refuses; `field` is the input path Shopify would name in `userErrors`."""
+    """A request the shop refuses; `field` is the input path Shopify would name in `userErrors`, `code` its error
+    code where the mutation's user errors have one."""
 
-    def __init__(self, message: str, field: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, field: Sequence[str] = (), code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = list(field)
+        self.code = code
 
 
 def gid(kind: str, number: int) -> str:
@@ -105,6 +114,42 @@ class Fulfillment:
 
 
 @dataclass
+class Metafield:
+    id: int
+    namespace: str
+    key: str
+    type: str
+    value: str
+    created_at: datetime
+    updated_at: datetime
+
+    def digest(self) -> str:
+        """`compareDigest`: opaque on Shopify; here a hash of the value."""
+        return hashlib.sha256(self.value.encode()).hexdigest()
+
+
+METAFIELD_TYPES = frozenset({"json", "single_line_text_field", "multi_line_text_field", "number_integer",
+                             "boolean"})
+"""The metafield types the sandbox knows; Shopify has more, none of which fulfillsync writes."""
+MAX_JSON_METAFIELD = 128 * 1024
+_METAFIELD_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class MetafieldInput:
+    """One entry of `metafieldsSet`. `compare_digest`: absent (no check), None (must not exist yet), or the
+    digest read before."""
+
+    owner_id: str
+    namespace: str
+    key: str
+    value: str
+    type: str | None = None
+    compare_digest: str | None = None
+    check_digest: bool = False
+
+
+@dataclass
 class Order:
     id: int
     name: str
@@ -125,6 +170,7 @@ class Order:
     closed_at: datetime | None = None
     fulfillment_orders: list[FulfillmentOrder] = field(default_factory=list)
     fulfillments: list[Fulfillment] = field(default_factory=list)
+    metafields: dict[tuple[str, str], Metafield] = field(default_factory=dict)
 
     def line(self, line_item_id: int) -> LineItem | None:
         return next((line for line in self.line_items if line.id == line_item_id), None)
@@ -425,6 +471,61 @@ class ShopifyStore:
             id=next(self._ids), order_id=order.id, status="OPEN", created_at=now, updated_at=now,
             lines=[FulfillmentOrderLine(id=next(self._ids), line_item_id=line_id, total_quantity=quantity,
                                         remaining_quantity=quantity) for line_id, quantity in lines])
+
+    def set_metafields(self, entries: Sequence[MetafieldInput]) -> list[Metafield]:
+        """`metafieldsSet` on orders: every entry is checked before any is written (all or nothing). Raises
+        StoreError (field path `metafields.<index>.<input field>`, Shopify's code) for the first refused one."""
+        if len(entries) > 25:
+            raise StoreError("Exceeded the maximum metafields input limit of 25.", ["metafields"],
+                             "LESS_THAN_OR_EQUAL_TO")
+        checked: list[tuple[Order, MetafieldInput, Metafield | None]] = []
+        for index, entry in enumerate(entries):
+            where = ["metafields", str(index)]
+            number = gid_number(entry.owner_id, "Order")
+            order = self.orders.get(number) if number is not None else None
+            if order is None:
+                raise StoreError("Owner does not exist.", [*where, "ownerId"], "INVALID")
+            for name, value, low in (("namespace", entry.namespace, 3), ("key", entry.key, 2)):
+                high = 255 if name == "namespace" else 64
+                if len(value) < low:
+                    raise StoreError(f"{name.capitalize()} is too short (minimum is {low} characters)",
+                                     [*where, name], "TOO_SHORT")
+                if len(value) > high:
+                    raise StoreError(f"{name.capitalize()} is too long (maximum is {high} characters)",
+                                     [*where, name], "TOO_LONG")
+                if not _METAFIELD_NAME.fullmatch(value):
+                    raise StoreError(f"{name.capitalize()} contains one or more invalid characters.",
+                                     [*where, name], "INVALID")
+            existing = order.metafields.get((entry.namespace, entry.key))
+            kind = entry.type or (existing.type if existing is not None else None)
+            if kind is None:
+                raise StoreError("Type can't be blank", [*where, "type"], "BLANK")
+            if kind not in METAFIELD_TYPES:
+                raise StoreError(f"Type '{kind}' is not a valid type.", [*where, "type"], "INVALID_TYPE")
+            if kind == "json":
+                if len(entry.value.encode()) > MAX_JSON_METAFIELD:
+                    raise StoreError("Value is too long.", [*where, "value"], "TOO_LONG")
+                try:
+                    json.loads(entry.value)
+                except ValueError:
+                    raise StoreError("Value is invalid JSON.", [*where, "value"], "INVALID_VALUE") from None
+            if entry.check_digest and (existing.digest() if existing is not None else None) != entry.compare_digest:
+                raise StoreError("The resource has been updated since it was loaded. Try again with an updated "
+                                 "`compareDigest` value.", [*where, "compareDigest"], "STALE_OBJECT")
+            checked.append((order, entry, existing))
+        now = self._now()
+        written = []
+        for order, entry, existing in checked:
+            if existing is None:
+                existing = Metafield(id=next(self._ids), namespace=entry.namespace, key=entry.key,
+                                     type=entry.type or "", value=entry.value, created_at=now, updated_at=now)
+                order.metafields[(entry.namespace, entry.key)] = existing
+            else:
+                existing.value, existing.updated_at = entry.value, now
+                existing.type = entry.type or existing.type
+            order.updated_at = now
+            written.append(existing)
+        return written
 
     def _now(self) -> datetime:
         """Shopify keeps whole seconds."""

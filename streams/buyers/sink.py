@@ -15,8 +15,10 @@ Failures:
   dead-lettered as `platform_rejected` with the last error.
 - `PermanentError` (the buyer's platform refuses the write): dead-lettered as `platform_rejected` with the
   platform's message; that view of that fulfillment is not tried again (a newer view is).
-Nothing raises out of `process_push` / `process_retry`; a failure to write a retry record or a dead letter is
-logged as critical with the order id.
+Nothing raises out of `process_push` / `process_retry`. A transient failure of Kafka or the table (writing the
+retry record while the broker is away) is retried in place, and past its bound stops the worker before the record
+is committed (`streams.kit.failures`); any other failure to write a retry record or a dead letter is logged as
+critical with the order id.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from schemas.platform import FulfillmentRequest
 from streams.buyers.records import RetryRecord, decode_push, decode_retry
 from streams.buyers.tables import BuyerWrites
 from streams.kit.connectors import ConnectorCache
+from streams.kit.failures import InPlaceRetry, is_transient, no_worker
 from streams.kit.records import KafkaMessage, position
 from streams.kit.retries import Failure, RetryOutbox
 from streams.kit.tables import TypedTable
@@ -78,7 +81,8 @@ class BuyerTrackingSink:
     """Writes the ledger's fulfillments to buyers' orders; see the module docstring for the contract."""
 
     def __init__(self, *, config: Config, orders: TypedTable[OrderState], writes: TypedTable[BuyerWrites],
-                 outbox: RetryOutbox, connector_for: ConnectorFactory, metrics: PushMetrics) -> None:
+                 outbox: RetryOutbox, connector_for: ConnectorFactory, metrics: PushMetrics,
+                 retry: InPlaceRetry | None = None) -> None:
         self._connections = {connection.id: connection for connection in config.connections}
         self._orders = orders
         self._writes = writes
@@ -86,6 +90,7 @@ class BuyerTrackingSink:
         self._until_due = outbox.until_due(RetryRecord)
         self._connectors = ConnectorCache(connector_for)
         self._metrics = metrics
+        self._retry = retry if retry is not None else InPlaceRetry(no_worker)
 
     async def aclose(self) -> None:
         """Close every connector's HTTP client."""
@@ -98,7 +103,8 @@ class BuyerTrackingSink:
             self._metrics.pushes.labels("invalid").inc()
             log.warning("ignoring record %s on the buyer-pushes topic: %s", position(message), push)
             return
-        await self._guarded(message, push.order_id, attempt=1)
+        await self._retry.run(lambda: self._guarded(message, push.order_id, attempt=1),
+                              what=f"the buyer push {position(message)}", on_bug=self._bug)
 
     async def process_retry(self, message: KafkaMessage) -> None:
         """Handle one retry record: wait until it is due (at most `MAX_DELAY`; at once after `until_due`), then
@@ -109,7 +115,11 @@ class BuyerTrackingSink:
             log.warning("ignoring record %s on the buyer-push retry topic: %s", position(message), record)
             return
         await self._outbox.sleep_until_due(record)
-        await self._guarded(message, record.order_id, attempt=record.attempt + 1)
+        await self._retry.run(lambda: self._guarded(message, record.order_id, attempt=record.attempt + 1),
+                              what=f"the buyer push retry {position(message)}", on_bug=self._bug)
+
+    async def _bug(self, error: Exception) -> None:
+        self._metrics.pushes.labels("internal_error").inc()
 
     async def until_due(self, message: KafkaMessage) -> None:
         """The retry agent's wait in its loop (`RetryOutbox.until_due`), so a waiting retry does not take a
@@ -121,7 +131,9 @@ class BuyerTrackingSink:
             outcome = await self._reconcile(message, order_id)
         except _Retry as retry:
             outcome = await self._retry_or_give_up(message, order_id, attempt, str(retry), retry.retry_after_s)
-        except Exception:
+        except Exception as error:
+            if is_transient(error):
+                raise
             log.critical("buyer tracking sink failed on %s for order %s; the next push or replay writes it",
                          position(message), order_id, exc_info=True)
             outcome = "internal_error"
@@ -224,7 +236,9 @@ class BuyerTrackingSink:
                 build, message=message, order_id=order_id, attempt=attempt,
                 failure=Failure(True, error, retry_after_s),
                 gave_up=f"could not write order {order_id}'s fulfillments to the buyer")
-        except Exception:
+        except Exception as failed:
+            if is_transient(failed):
+                raise
             log.critical("could not schedule a retry for order %s; its buyer writes wait for the next push",
                          order_id, exc_info=True)
             return "internal_error"

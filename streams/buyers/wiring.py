@@ -13,6 +13,7 @@ from streams.buyers.sink import SOURCE, STAGE, BuyerTrackingSink, PushMetrics
 from streams.buyers.tables import BUYER_FULFILLMENTS
 from streams.kit.connectors import sink_connector
 from streams.kit.context import WiringContext
+from streams.kit.failures import InPlaceRetry
 from streams.kit.lanes import IN_FLIGHT, PER_CONNECTION, Lanes, run_agent
 from streams.orders.tables import ORDERS
 
@@ -23,7 +24,7 @@ def register_buyer_tracking(ctx: WiringContext) -> BuyerTrackingSink:
     sink = BuyerTrackingSink(
         config=ctx.config, orders=ctx.table(ORDERS), writes=ctx.table(BUYER_FULFILLMENTS),
         outbox=ctx.outbox(retries=names.buyer_push_retries, stage=STAGE, source=SOURCE),
-        connector_for=sink_connector, metrics=PushMetrics(ctx.registry))
+        connector_for=sink_connector, metrics=PushMetrics(ctx.registry), retry=InPlaceRetry(ctx.app.crash))
     ctx.on_stop(sink.aclose)
 
     # one set of lanes for both agents: a push and a retry of the same order never write at the same time

@@ -37,6 +37,7 @@ from streams.fulfillments.records import CheckRecord, decode_check
 from streams.fulfillments.tables import SellerWatch
 from streams.kit.connectors import ConnectorCache
 from streams.kit.dead_letters import DeadLetterMetrics, dead_letter, encode_dead_letter
+from streams.kit.failures import InPlaceRetry
 from streams.kit.producer import EventSink
 from streams.kit.records import KafkaMessage, Send, position, source_of
 from streams.kit.tables import TypedTable
@@ -76,7 +77,7 @@ class FulfillmentChecker:
     def __init__(self, *, config: Config, topics: CheckTopics, orders: TypedTable[OrderState],
                  seller_orders: TypedTable[SellerOrderEntry], watch: TypedTable[SellerWatch], events: EventSink,
                  send: Send, dead_letters: DeadLetterMetrics, connector_for: ConnectorFactory, metrics: CheckMetrics,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], retry: InPlaceRetry) -> None:
         self._connections = {connection.id: connection for connection in config.connections}
         self._shipped_watch = config.polling.shipped_watch
         self._topics = topics
@@ -86,6 +87,7 @@ class FulfillmentChecker:
         self._events = events
         self._send = send
         self._dead_letters = dead_letters
+        self._retry = retry
         self._connectors = ConnectorCache(connector_for)
         self._metrics = metrics
         self._clock = clock
@@ -95,12 +97,22 @@ class FulfillmentChecker:
         await self._connectors.aclose()
 
     async def process(self, message: KafkaMessage) -> None:
-        """Handle one check record. Never raises."""
-        try:
-            await self._process(message)
-        except Exception:
-            self._metrics.checks.labels("unknown", "internal_error").inc()
-            log.exception("seller fulfillment check %s failed; the next poll or sweep asks again", position(message))
+        """Handle one check record. Never raises: a transient failure (the producer, the table) is retried in place
+        and past its bound stops the worker before the record is committed (`streams.kit.failures`); an error that
+        repeats marks the order's last read as failed, so the sweep asks for it again next interval."""
+        await self._retry.run(lambda: self._process(message), what=f"the seller check {position(message)}",
+                              on_bug=lambda error: self._mark_failed(message))
+
+    async def _mark_failed(self, message: KafkaMessage) -> None:
+        self._metrics.checks.labels("unknown", "internal_error").inc()
+        check = decode_check(message.value)
+        if isinstance(check, str):
+            return
+        watch = self._watch.get(check.order_id) or SellerWatch(connection_id=check.connection_id,
+                                                               seller_order_ref=check.seller_order_ref)
+        self._watch.put(check.order_id, watch.model_copy(update={"read_failed_at": self._clock()}))
+        log.error("seller check of order %s failed; marked so that the sweep asks for it again next interval",
+                  check.order_id)
 
     async def _process(self, message: KafkaMessage) -> None:
         check = decode_check(message.value)

@@ -15,6 +15,7 @@ from streams.fulfillments.sweep import Sweep
 from streams.fulfillments.tables import SELLER_FULFILLMENTS
 from streams.kit.connectors import read_connector
 from streams.kit.context import WiringContext
+from streams.kit.failures import InPlaceRetry
 from streams.kit.lanes import IN_FLIGHT, PER_CONNECTION, Lanes, run_agent
 from streams.orders.tables import ORDERS
 from streams.sellers.tables import SELLER_ORDERS
@@ -31,7 +32,7 @@ def register_seller_fulfillments(ctx: WiringContext) -> FulfillmentChecker:
                                           dead_letters=names.dead_letters),
         orders=ctx.table(ORDERS), seller_orders=ctx.table(SELLER_ORDERS), watch=watch, events=ctx.producer,
         send=ctx.send, dead_letters=ctx.dead_letters, connector_for=read_connector,
-        metrics=CheckMetrics(ctx.registry), clock=ctx.clock)
+        metrics=CheckMetrics(ctx.registry), clock=ctx.clock, retry=InPlaceRetry(ctx.app.crash))
     ctx.on_stop(checker.aclose)
     sweep = Sweep(config=config, topic=names.seller_checks, watch=watch, sink=ctx.producer, clock=ctx.clock)
 

@@ -6,7 +6,8 @@ worker's one Faust app, so that each of these exists once per worker:
   partition follows confluent-kafka's partitioner;
 - `table(spec)`: the Faust table of a `TableSpec`, made once per name with the worker's RocksDB options;
 - `topic(name)`: a raw-bytes Faust topic, made once per name;
-- `on_stop(hook)`: the worker's stop hook (closing connectors' HTTP clients after every agent has stopped);
+- `on_stop(hook)`: the worker's stop hook (closing connectors' HTTP clients after every agent has stopped;
+  `streams.kit.worker_app`);
 - `outbox(...)`: a sink's `RetryOutbox`;
 - `registry`, `dead_letters`, `clock`: the metrics registry, the dead-letter counter, the clock.
 """
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-import faust
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
@@ -30,31 +30,11 @@ from streams.kit.producer import KafkaEventSink
 from streams.kit.records import RAW_TOPIC, EncodedRecord, utc_now
 from streams.kit.retries import RetryOutbox
 from streams.kit.tables import TableSpec, TypedTable
+from streams.kit.worker_app import StopHook, WorkerApp
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
-StopHook = Callable[[], Awaitable[None]]
-
-
-class WorkerApp(faust.App):
-    """The worker's Faust app: once its agents, consumer and producer have stopped, it runs its stop hooks (closing
-    the connectors' HTTP clients), each one whatever the others did."""
-
-    stop_hooks: list[StopHook]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.stop_hooks = []
-
-    async def on_shutdown(self) -> None:
-        await super().on_shutdown()
-        for hook in self.stop_hooks:
-            try:
-                await hook()
-            except Exception:
-                log.exception("a stop hook failed; the worker stops anyway")
-        log.info("ran %d stop hook(s) (connectors closed)", len(self.stop_hooks))
 
 
 @dataclass

@@ -3,8 +3,13 @@
 Failure behaviour (docs/architecture.md, "Known traps"):
 - a record that is not a valid input is dead-lettered (`invalid_payload`) and the loop goes on;
 - a rejection by the ledger is dead-lettered with the ledger's reason; the order's state is unchanged;
-- an unexpected exception is logged and the record dead-lettered as `internal_error`, never re-raised, because
-  Faust commits the offset of an event whose handler raised (the event would be lost);
+- a transient error (a send refused while the broker is away, RocksDB or the disk failing:
+  `streams.kit.failures`) never becomes a dead letter: the record is applied again in place with a capped
+  backoff (the ledger returns the same outputs with the same ids), and past the bound the worker stops without
+  committing it;
+- any other exception is tried again twice, then taken for a bug: logged and the record dead-lettered as
+  `internal_error`, never re-raised, because Faust commits the offset of an event whose handler raised;
+- an order state the table cannot read is dead-lettered as `internal_error` at once (it will not read better);
 - outputs are handed to the producer before the state is stored, and Faust flushes the producer before it
   commits offsets; if the worker dies in between, the record is read again and the ledger returns the same
   outputs with the same ids (see `ledger.apply`);
@@ -23,6 +28,7 @@ from ledger import OrderState, Output, Rejection, apply, new_state
 from schemas.events import DeadLetter, InputEvent, OrderReopened, OrderShipped, OrderTrackingUpdated
 from schemas.topics import TopicNames
 from streams.kit.dead_letters import DeadLetterMetrics, dead_letter, encode_dead_letter
+from streams.kit.failures import Crash, InPlaceRetry
 from streams.kit.records import (
     InvalidInput,
     KafkaMessage,
@@ -33,7 +39,7 @@ from streams.kit.records import (
     position,
     utc_now,
 )
-from streams.kit.tables import TypedTable
+from streams.kit.tables import TypedTable, UnreadableEntry
 from streams.orders.metrics import LedgerMetrics
 
 log = logging.getLogger(__name__)
@@ -51,8 +57,8 @@ class LedgerProcessor:
     """
 
     def __init__(self, *, table: TypedTable[OrderState], send: Send, names: TopicNames, metrics: LedgerMetrics,
-                 dead_letters: DeadLetterMetrics, clock: Callable[[], datetime] = utc_now,
-                 push: Push | None = None) -> None:
+                 dead_letters: DeadLetterMetrics, crash: Crash, clock: Callable[[], datetime] = utc_now,
+                 push: Push | None = None, retry: InPlaceRetry | None = None) -> None:
         self._table = table
         self._push = push
         self._send = send
@@ -60,24 +66,31 @@ class LedgerProcessor:
         self._metrics = metrics
         self._dead_letters = dead_letters
         self._clock = clock
+        self._retry = retry if retry is not None else InPlaceRetry(crash)
         self._allowed = {
             names.order_events: frozenset({"order.placed", "order.buyer_cancelled"}),
             names.fulfillment_events: frozenset({"fulfillment.recorded", "fulfillment.cancelled"}),
         }
 
     async def process(self, message: KafkaMessage) -> None:
-        """Handle one record. Never raises (see the module docstring)."""
+        """Handle one record. Never raises (see the module docstring); on a transient failure past its bound it
+        stops the worker and never returns."""
+        try:  # the first attempt inline: the hot path costs nothing extra
+            await self._work(message)
+        except Exception as error:  # noqa: BLE001 (classified by `recover`)
+            await self._retry.recover(error, lambda: self._work(message), what=f"the ledger on {position(message)}",
+                                      on_bug=lambda bug: self._internal_error(message, bug))
+
+    async def _work(self, message: KafkaMessage) -> None:
         try:
             await self._process(message)
-        except Exception as error:
-            log.exception("ledger failed on %s; dead-lettering it as internal_error", position(message))
-            try:
-                await self._dead_letter(message, "internal_error",
-                                        f"fulfillsync could not process this record: {type(error).__name__}: {error}",
-                                        order_id=None, rejected_event_id=None)
-            except Exception:
-                log.critical("could not dead-letter %s; the record is only in this log", position(message),
-                             exc_info=True)
+        except UnreadableEntry as error:  # deterministic: reading it again gives the same bytes
+            await self._internal_error(message, error)
+
+    async def _internal_error(self, message: KafkaMessage, error: Exception) -> None:
+        await self._dead_letter(message, "internal_error",
+                                f"fulfillsync could not process this record: {type(error).__name__}: {error}",
+                                order_id=None, rejected_event_id=None)
 
     async def _process(self, message: KafkaMessage) -> None:
         allowed = self._allowed.get(message.topic, frozenset())

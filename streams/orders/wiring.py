@@ -25,8 +25,8 @@ def register_ledger(ctx: WiringContext) -> LedgerProcessor:
                                                          headers=[]), partition)
 
     processor = LedgerProcessor(table=ctx.table(ORDERS), send=ctx.send, names=names,
-                                metrics=LedgerMetrics(ctx.registry), dead_letters=ctx.dead_letters, clock=ctx.clock,
-                                push=push)
+                                metrics=LedgerMetrics(ctx.registry), dead_letters=ctx.dead_letters, crash=ctx.app.crash,
+                                clock=ctx.clock, push=push)
 
     async def ledger(stream: Any) -> None:
         async for event in stream.events():

@@ -25,6 +25,10 @@ once per routing of an order; a listing of the same order at the same `updated_a
 is not routed again while this worker remembers it (`UNROUTED_MEMORY` orders). An order routing refuses
 (`RoutingError`: repeated line refs, a route to a missing seller) is logged, counted in
 `fulfillsync_unroutable_orders_total` and skipped; the walk goes on.
+Orders the connector could not read (`Page.rejected`: invalid UTF-8, nesting too deep, a field missing, a decimal
+quantity, a SKU over 512 characters) and `order.placed` events over `streams.polling.rejects.MAX_EVENT_BYTES` are
+dead-lettered once each (`streams.polling.rejects`) before the page's cursor is stored; the rest of the page is
+published as usual and the cursor moves past them.
 Connector errors propagate to the caller (`streams.polling.poller`), with the cursor of the last stored page.
 """
 
@@ -44,6 +48,7 @@ from schemas.platform import ChangedOrder, PlatformOrder
 from streams.kit.producer import EventSink
 from streams.kit.records import source_of
 from streams.polling.metrics import PollingMetrics
+from streams.polling.rejects import MAX_EVENT_BYTES, RejectLetters, placed_size
 from streams.polling.tables import MAX_PAGES_PER_POLL, BuyerOrderEntry, BuyerOrderTable, CursorTable
 
 log = logging.getLogger(__name__)
@@ -69,7 +74,9 @@ class BuyerOrderPublisher:
     """Polls buyer connections for new orders. `topic` is order-events; `clock` gives the observation time."""
 
     def __init__(self, *, config: Config, topic: str, sink: EventSink, cursors: CursorTable,
-                 buyer_orders: BuyerOrderTable, metrics: PollingMetrics, clock: Callable[[], datetime]) -> None:
+                 buyer_orders: BuyerOrderTable, metrics: PollingMetrics, clock: Callable[[], datetime],
+                 letters: RejectLetters) -> None:
+        self._letters = letters
         self._config = config
         self._topic = topic
         self._sink = sink
@@ -90,13 +97,15 @@ class BuyerOrderPublisher:
             pages += 1
             seen += len(page.items)
             self._metrics.orders_seen.labels(connection.id).inc(len(page.items))
+            for rejected in page.rejected:
+                await self._letters.rejected(connection, rejected)
             entries: list[BuyerOrderEntry] = []
             cancelled: list[_Cancelled] = []
             for order in page.items:
                 if self._orders.known(connection.id, order.order_ref):
                     if (change := self._cancelled(connection, order)) is not None:
                         cancelled.append(change)
-                elif (entry := self._route(connection, order)) is not None:
+                elif (entry := await self._fitting(connection, self._route(connection, order))) is not None:
                     entries.append(entry)
             events: list[OrderPlaced | OrderBuyerCancelled] = [event for entry in entries for event in entry.placed]
             events += [event for change in cancelled for event in change.events]
@@ -122,6 +131,22 @@ class BuyerOrderPublisher:
             if not page.has_more:
                 break
         return BuyerPollResult(pages=pages, orders_seen=seen, events_published=published)
+
+    async def _fitting(self, connection: Connection, entry: BuyerOrderEntry | None) -> BuyerOrderEntry | None:
+        """`entry` without the `order.placed` events over `MAX_EVENT_BYTES`, each dead-lettered instead; None
+        when nothing is left. Raises when a dead letter cannot be sent."""
+        if entry is None:
+            return None
+        kept = []
+        for event in entry.placed:
+            size = placed_size(event, connection)
+            if size > MAX_EVENT_BYTES:
+                await self._letters.oversized(connection, entry.order_ref, event, size)
+            else:
+                kept.append(event)
+        if len(kept) == len(entry.placed):
+            return entry
+        return entry.model_copy(update={"placed": tuple(kept)}) if kept else None
 
     def _needs_nothing(self, connection: Connection) -> Skip:
         """The walk's `skip` (see the module docstring). Never raises (an unreadable entry: read the order)."""

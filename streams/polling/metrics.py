@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 
 class PollingMetrics:
@@ -24,3 +24,6 @@ class PollingMetrics:
         self.unroutable_orders = Counter("fulfillsync_unroutable_orders",
                                          "Buyer orders routing refused (a connector or configuration bug)",
                                          ["connection"], registry=registry)
+        self.failing = Gauge("fulfillsync_poll_failing",
+                             "1 while a connection's last FAILING_AFTER polls or more failed in a row, else 0",
+                             ["connection"], registry=registry)

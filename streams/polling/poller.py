@@ -13,11 +13,14 @@ Per tick, in order:
 5. otherwise the connection is polled: a buyer's new orders become `order.placed` (`buyer_orders`); a seller's
    changed orders of ours become check records, read by the check agent (`seller_orders`); then
    the slot is recorded.
-Poll failures: `RetryableError` (429, 5xx, timeouts) is logged as a warning, `PermanentError` (4xx, an unreadable
-cursor) as an error with the platform's message; both keep the cursor of the last fully published page and the
-next tick tries again. They are not dead-lettered: dead letters carry one rejected record keyed by an order id,
-and a failing store would add one every interval. Anything else (the producer failing to deliver, a bug) is
-logged with its traceback as `internal_error`, the cursor likewise kept.
+Poll failures: `RetryableError` (429, 5xx, timeouts), `PermanentError` (4xx, an unreadable cursor) and anything
+else (the producer failing to deliver, a bug: `internal_error`) keep the cursor of the last fully published page and
+the next tick tries again. Each failed poll is logged at debug level only; a connection whose last
+`FAILING_AFTER` polls failed in a row is logged once as failing (an error, with the reason and, for an internal
+error, its traceback) and `fulfillsync_poll_failing{connection}` is 1 until a poll succeeds, which is logged once
+as recovered. They are not dead-lettered: dead letters carry one rejected record keyed by an order id, and a
+failing store would add one every interval. One order the connector could not read is not a poll failure: it is
+dead-lettered and the poll goes on (`streams.polling.rejects`).
 If the worker dies during a poll, the slot is not recorded and the tick, not yet committed, is read again.
 """
 
@@ -39,6 +42,9 @@ from streams.polling.ticks import PollTick, decode_tick, slot_of
 
 log = logging.getLogger(__name__)
 
+FAILING_AFTER = 3
+"""Polls of one connection failing in a row after which it is reported failing (logged once, gauge set)."""
+
 ConnectorFactory = Callable[[Connection], StoreConnector]
 
 
@@ -56,6 +62,7 @@ class Poller:
         self._metrics = metrics
         self._connectors = ConnectorCache(connector_for)
         self._clock = clock
+        self._failures: dict[str, int] = {}
 
     async def process(self, message: KafkaMessage) -> None:
         """Handle one tick record (see the module docstring). Never raises."""
@@ -98,8 +105,33 @@ class Poller:
         self._metrics.ticks.labels("polled").inc()
         outcome = await self._poll(connection, tick)
         self._metrics.polls.labels(connection.id, outcome).inc()
+        self._track(connection, outcome)
         slot_start_ms = tick.slot_start_ms if tick.reason == "schedule" else state.slot_start_ms
         self._cursors.mark_polled(connection.id, slot_start_ms=slot_start_ms, interval_ms=tick.interval_ms, at=now)
+
+    def _track(self, connection: Connection, outcome: str) -> None:
+        """Count a failed poll, or clear the count after a good one; log the change of state (see the module
+        docstring) once."""
+        if outcome == "ok":
+            failed = self._failures.pop(connection.id, 0)
+            if failed >= FAILING_AFTER:
+                self._metrics.failing.labels(connection.id).set(0)
+                log.warning("polls of %s recovered after %d failed in a row", connection.id, failed)
+            return
+        failed = self._failures[connection.id] = self._failures.get(connection.id, 0) + 1
+        if failed == FAILING_AFTER:
+            self._metrics.failing.labels(connection.id).set(1)
+
+    def _failed(self, connection: Connection, outcome: str, reason: str, *, traceback: bool = False) -> str:
+        """Log one failed poll: debug, unless it makes the connection failing (the next count reaches
+        `FAILING_AFTER`), then an error naming the reason. Returns `outcome`."""
+        if self._failures.get(connection.id, 0) + 1 == FAILING_AFTER:
+            log.error("polls of %s are failing: %d in a row (%s), the cursor is kept and every tick tries again; "
+                      "last: %s", connection.id, FAILING_AFTER, outcome, reason, exc_info=traceback)
+        else:
+            log.debug("poll of %s failed (%s; cursor kept, the next tick tries again): %s", connection.id, outcome,
+                      reason, exc_info=traceback)
+        return outcome
 
     async def _poll(self, connection: Connection, tick: PollTick) -> str:
         """Poll once; the outcome label. Connector errors are handled here, anything else by `process`."""
@@ -112,18 +144,12 @@ class Poller:
                 return "ok"
             result = await self._buyer.poll(connection, self._connectors.get(connection))
         except RetryableError as error:
-            log.warning("poll of %s failed, retrying at the next tick (cursor kept): %s", connection.id,
-                        described(error))
-            return "retryable_error"
+            return self._failed(connection, "retryable_error", described(error))
         except PermanentError as error:
-            log.error("poll of %s refused by the platform (cursor kept, next tick tries again): %s", connection.id,
-                      described(error))
-            return "permanent_error"
-        except Exception:
-            log.exception("poll of %s failed (cursor kept, next tick tries again)", connection.id)
-            return "internal_error"
+            return self._failed(connection, "permanent_error", f"refused by the platform: {described(error)}")
+        except Exception as error:  # noqa: BLE001 - logged with its traceback; never escapes the agent
+            return self._failed(connection, "internal_error", f"{type(error).__name__}: {error}", traceback=True)
         log.log(logging.INFO if result.orders_seen else logging.DEBUG,
                 "polled %s (slot %d): %d page(s), %d order(s) changed, %d order.placed published", connection.id,
                 tick.slot, result.pages, result.orders_seen, result.events_published)
         return "ok"
-

@@ -11,7 +11,9 @@ order's state (the tick's partition is the connection's, not the order's). Per p
 3. the page's cursor is stored.
 The seller's own orders (no reference of ours) are skipped. Whether a changed order is still watched (open, or
 shipped within `polling.shipped_watch`) is decided by the checker, which knows the order's state.
-Connector errors propagate to the poller, with the cursor of the last stored page.
+Orders the connector could not read (`Page.rejected`) are dead-lettered once each (`streams.polling.rejects`)
+before the page's cursor is stored. Connector errors propagate to the poller, with the cursor of the last stored
+page.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from connectors.base import SellerConnector
 from schemas.config import Connection
 from streams.fulfillments.records import CheckRecord
 from streams.kit.producer import RecordSink
+from streams.polling.rejects import RejectLetters
 from streams.polling.tables import MAX_PAGES_PER_POLL, CursorTable
 
 
@@ -38,7 +41,8 @@ class SellerOrderScanner:
     """Turns a seller connection's changed orders into check records on `topic`."""
 
     def __init__(self, *, topic: str, sink: RecordSink, cursors: CursorTable,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], letters: RejectLetters) -> None:
+        self._letters = letters
         self._topic = topic
         self._sink = sink
         self._cursors = cursors
@@ -54,6 +58,8 @@ class SellerOrderScanner:
             pages += 1
             seen += len(page.items)
             now = self._clock()
+            for rejected in page.rejected:
+                await self._letters.rejected(connection, rejected)
             for order in page.items:
                 if order.our_order_id is None:
                     continue

@@ -16,6 +16,7 @@ from streams.kit.lanes import IN_FLIGHT, Lanes, run_agent
 from streams.polling.buyer_orders import BuyerOrderPublisher
 from streams.polling.metrics import PollingMetrics
 from streams.polling.poller import Poller
+from streams.polling.rejects import RejectLetters
 from streams.polling.seller_orders import SellerOrderScanner
 from streams.polling.tables import BUYER_ORDERS, POLL_CURSORS, BuyerOrderTable, CursorTable
 from streams.polling.ticks import Ticker, encode_tick, pollable, timer_period
@@ -39,9 +40,12 @@ def register_polling(ctx: WiringContext) -> Polling:
     metrics = PollingMetrics(ctx.registry)
     ticks_topic = ctx.topic(names.poll_ticks)
     cursors = CursorTable(ctx.table(POLL_CURSORS))
+    letters = RejectLetters(send=ctx.send, topic=names.dead_letters, metrics=ctx.dead_letters, clock=clock)
     buyer = BuyerOrderPublisher(config=config, topic=names.order_events, sink=ctx.producer, cursors=cursors,
-                                buyer_orders=BuyerOrderTable(ctx.table(BUYER_ORDERS)), metrics=metrics, clock=clock)
-    seller = SellerOrderScanner(topic=names.seller_checks, sink=ctx.producer, cursors=cursors, clock=clock)
+                                buyer_orders=BuyerOrderTable(ctx.table(BUYER_ORDERS)), metrics=metrics, clock=clock,
+                                letters=letters)
+    seller = SellerOrderScanner(topic=names.seller_checks, sink=ctx.producer, cursors=cursors, clock=clock,
+                                letters=letters)
     poller = Poller(config=config, cursors=cursors, buyer=buyer, seller=seller, metrics=metrics,
                     connector_for=read_connector, clock=clock)
     ctx.on_stop(poller.aclose)

@@ -24,7 +24,9 @@ An attempt (`process_placed` step 6, or `process_retry` once the retry record is
 - `PermanentError` (a 4xx, an order the platform refuses): dead-lettered as `platform_rejected` with the
   platform's message (secrets are already redacted by the connector).
 Nothing raises out of `process_placed` or `process_retry` (an exception escaping an agent's loop would lose the
-record): a failure to write the retry record or the dead letter is logged as critical with the order id.
+record). A transient failure of Kafka or the table (the broker away while the retry record is written) is retried
+in place, the attempt found again on the platform by our reference, and past its bound stops the worker before
+the record is committed (`streams.kit.failures`); any other failure is logged as critical with the order id.
 
 Retry records and dead letters go through the sink's `streams.kit.retries.RetryOutbox` (the order's partition,
 Faust's producer): a restart loses no retry.
@@ -45,8 +47,9 @@ from schemas.factories import order_placed
 from schemas.platform import Address, NewOrder, PlatformLine
 from streams.kit.connectors import ConnectorCache
 from streams.kit.dead_letters import message_of, original_record
+from streams.kit.failures import InPlaceRetry, is_transient, no_worker
 from streams.kit.producer import EventSink
-from streams.kit.records import InvalidInput, KafkaMessage, decode_input
+from streams.kit.records import InvalidInput, KafkaMessage, decode_input, position
 from streams.kit.retries import Failure, RetryOutbox
 from streams.sellers.canceller import CancellationMetrics, SellerOrderCanceller
 from streams.sellers.notice import Mailer, NewOrderNotifier, NoticeMetrics
@@ -78,12 +81,14 @@ class SellerOrderCreator:
 
     def __init__(self, *, config: Config, order_events: str, tables: SellerOrderTables, events: EventSink,
                  outbox: RetryOutbox, connector_for: ConnectorFactory, metrics: SellerOrderMetrics,
-                 clock: Callable[[], datetime], mailer: Mailer | None = None) -> None:
+                 clock: Callable[[], datetime], mailer: Mailer | None = None,
+                 retry: InPlaceRetry | None = None) -> None:
         self._connections = {connection.id: connection for connection in config.connections}
         self._order_events = order_events
         self._tables = tables
         self._events = events
         self._outbox = outbox
+        self._retry = retry if retry is not None else InPlaceRetry(no_worker)
         self.until_due = outbox.until_due(RetryRecord)
         """The retry agent's wait in its loop, so a waiting retry does not take a creation's place."""
         self._connectors = ConnectorCache(connector_for)
@@ -101,7 +106,14 @@ class SellerOrderCreator:
     # -- order-events ----------------------------------------------------------------------------------------
 
     async def process_placed(self, message: KafkaMessage) -> None:
-        """Handle one order-events record. Never raises."""
+        """Handle one order-events record. Never raises (see the module docstring)."""
+        await self._retry.run(lambda: self._placed(message), what=f"the seller order sink on {position(message)}",
+                              on_bug=self._bug)
+
+    async def _bug(self, error: Exception) -> None:
+        self._count("unknown", "internal_error")
+
+    async def _placed(self, message: KafkaMessage) -> None:
         try:
             decoded = decode_input(message, _ORDER_EVENTS)
             if isinstance(decoded, OrderBuyerCancelled):
@@ -120,7 +132,9 @@ class SellerOrderCreator:
                 self._count(connection.id, "already_created")
                 return
             await self._attempt(decoded, original_record(message), attempt=1)
-        except Exception:
+        except Exception as error:
+            if is_transient(error):
+                raise
             log.critical("seller order sink failed on order-events record %s:%d:%d; the order is not created or "
                          "cancelled", message.topic, message.partition, message.offset, exc_info=True)
 
@@ -145,8 +159,12 @@ class SellerOrderCreator:
                       message.partition, message.offset, record)
             self._count("unknown", "invalid_retry")
             return
+        await self._outbox.sleep_until_due(record)
+        await self._retry.run(lambda: self._retried(record), what=f"the seller order retry {position(message)}",
+                              on_bug=self._bug)
+
+    async def _retried(self, record: RetryRecord) -> None:
         try:
-            await self._outbox.sleep_until_due(record)
             if record.cancelled is not None:
                 await self._canceller.cancel(record.cancelled, record.original, attempt=record.attempt + 1)
                 return
@@ -161,7 +179,9 @@ class SellerOrderCreator:
                 self._count(connection.id, "already_created")
                 return
             await self._attempt(record.placed, record.original, attempt=record.attempt + 1)
-        except Exception:
+        except Exception as error:
+            if is_transient(error):
+                raise
             log.critical("seller order sink failed on retry %d of order %s (%s); not done", record.attempt + 1,
                          record.event.order_id, record.event.type, exc_info=True)
 

@@ -15,6 +15,7 @@ import faust
 
 from streams.kit.connectors import sink_connector
 from streams.kit.context import WiringContext
+from streams.kit.failures import InPlaceRetry
 from streams.kit.lanes import IN_FLIGHT, PER_CONNECTION, Lanes, run_agent
 from streams.sellers.creator import SOURCE, STAGE, SellerOrderCreator, SellerOrderMetrics
 from streams.sellers.notice import SmtpMailer
@@ -50,7 +51,8 @@ def register_seller_orders(ctx: WiringContext) -> SellerOrderCreator:
         tables=SellerOrderTables.over(ctx.faust_table(SELLER_ORDERS.name)), events=ctx.producer,
         outbox=ctx.outbox(retries=names.seller_order_retries, stage=STAGE, source=SOURCE),
         connector_for=sink_connector, metrics=SellerOrderMetrics(ctx.registry), clock=ctx.clock,
-        mailer=SmtpMailer(config.web.smtp) if config.web.smtp is not None else None)
+        mailer=SmtpMailer(config.web.smtp) if config.web.smtp is not None else None,
+        retry=InPlaceRetry(ctx.app.crash))
     ctx.on_stop(creator.aclose)
     lanes = Lanes(per_group=PER_CONNECTION, in_flight=IN_FLIGHT)
 

@@ -178,3 +178,44 @@ async def test_a_delete_the_caller_declares_unsafe_is_not_retried() -> None:
     with pytest.raises(RetryableError):
         await client(script, []).request("DELETE", "/shipments/1", idempotent=False)
     assert len(script.requests) == 1
+
+
+class _Endless(httpx.AsyncByteStream):
+    """A body that never ends unless the reader stops; counts the chunks handed out."""
+
+    def __init__(self) -> None:
+        self.chunks = 0
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        while True:
+            self.chunks += 1
+            yield b"x" * 65536
+
+
+@pytest.mark.asyncio
+async def test_a_body_over_the_cap_stops_the_read_and_is_a_permanent_error_naming_path_and_cap() -> None:
+    stream = _Endless()
+    script = Script(httpx.Response(200, stream=stream))
+    http = client(script, [], max_response_bytes=1024 * 1024)
+    with pytest.raises(PermanentError) as caught:
+        await http.request("GET", f"/orders/7?token={SECRET}&page=2")
+    message = str(caught.value)
+    assert "acme-shop" in message and "GET /orders/7 " in message and "1 MiB" in message
+    assert "max_response_mb" in message and SECRET not in message and "page=2" not in message
+    assert stream.chunks <= 1024 * 1024 // 65536 + 2  # stopped just past the cap, not read to the end
+    assert len(script.requests) == 1  # not retried
+
+
+@pytest.mark.asyncio
+async def test_a_declared_length_over_the_cap_is_refused_before_reading_and_bodies_within_it_are_kept() -> None:
+    big = httpx.Response(200, headers={"Content-Length": str(32 * 1024 * 1024)}, content=b"{}")
+    with pytest.raises(PermanentError, match="announced 33554432 bytes, over the response size cap of 16 MiB"):
+        await client(Script(big), []).request("GET", "/orders")
+    fitting = await client(Script(httpx.Response(200, json={"ok": [1] * 1000})), [],
+                           max_response_bytes=10_000).request("GET", "/orders")
+    assert fitting.json() == {"ok": [1] * 1000}
+
+
+def test_the_cap_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_response_bytes must be positive"):
+        client(Script(httpx.Response(200)), [], max_response_bytes=0)

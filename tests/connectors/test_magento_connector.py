@@ -301,16 +301,29 @@ async def test_the_connector_builds_the_documented_ship_request_shape(harness: H
     assert sent["tracks"][0]["track_number"] == example["tracks"][0]["track_number"]
 
 
-async def test_find_fulfillment_falls_back_to_same_lines_and_numbers(harness: Harness) -> None:
+async def test_find_fulfillment_never_matches_by_lines_and_numbers(harness: Harness) -> None:
     order_id = place(harness, ("A", 2))
     (a,) = item_ids(harness, order_id)
-    made = harness.store.ship(order_id, [(a, 2)], tracks=[{"track_number": "T1", "title": "UPS",
-                                                          "carrier_code": "ups"}])
+    harness.store.ship(order_id, [(a, 2)], tracks=[{"track_number": "T1", "title": "UPS", "carrier_code": "ups"}])
     buyer = harness.connector()
     same = request("ful-other", [(a, 2)], Tracking(carrier="UPS", numbers=("T1",)))
-    assert await buyer.find_fulfillment(str(order_id), same) == str(made.entity_id)
-    different = request("ful-other", [(a, 2)], Tracking(carrier="UPS", numbers=("T2",)))
-    assert await buyer.find_fulfillment(str(order_id), different) is None
+    assert await buyer.find_fulfillment(str(order_id), same) is None  # the merchant's shipment, not ours
+
+
+async def test_two_identical_fulfillments_are_two_shipments(harness: Harness) -> None:
+    """Two seller fulfillments of identical parcels: each finds only its own shipment, so cancelling one leaves
+    the other active."""
+    order_id = place(harness, ("A", 2))
+    (a,) = item_ids(harness, order_id)
+    buyer = harness.connector()
+    first, twin = (request(our_id, [(a, 1)], Tracking(carrier="UPS", numbers=("T1",))) for our_id in ("f-1", "f-2"))
+    ref = await buyer.create_fulfillment(str(order_id), first)
+    assert await buyer.find_fulfillment(str(order_id), twin) is None
+    twin_ref = await buyer.create_fulfillment(str(order_id), twin)
+    assert twin_ref != ref and await buyer.find_fulfillment(str(order_id), twin) == twin_ref
+    await buyer.cancel_fulfillment(str(order_id), ref)
+    assert {f.fulfillment_ref: f.cancelled for f in await buyer.fulfillments(str(order_id))} == {
+        ref: True, twin_ref: False}
 
 
 async def test_a_lost_ship_answer_is_found_by_the_retry_not_shipped_twice(harness: Harness) -> None:
@@ -442,10 +455,6 @@ async def test_errors_render_magentos_parameters(harness: Harness) -> None:
     ({"status": 200, "body": "<html><body>Service Unavailable</body></html>"}, "not valid JSON"),
     ({"truncate": True}, "not valid JSON"),
     ({"status": 200, "body": json.dumps({"items": []})}, "no total_count"),
-    ({"status": 200, "body": json.dumps({"items": [{"increment_id": "1"}], "total_count": 1,
-                                          "search_criteria": {"filter_groups": []}})}, "order.entity_id"),
-    ({"status": 200, "body": json.dumps({"items": [{"entity_id": 4, "updated_at": "yesterday", "items": []}],
-                                          "total_count": 1})}, "order 4.updated_at"),
 ])
 async def test_malformed_answers_raise_malformed_response_error(harness: Harness, fault: dict[str, Any],
                                                                 says: str) -> None:

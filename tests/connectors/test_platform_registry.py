@@ -134,3 +134,21 @@ def test_connector_for_builds_the_platforms_connector() -> None:
         assert isinstance(connector_for(connection), description.connector)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="has no connector"):
         connector_for(Connection(id="m", partner="p", role="seller", platform="manual"))
+
+
+def test_connector_for_passes_the_connections_response_cap_to_its_http_layer() -> None:
+    from pydantic import SecretStr
+
+    from connectors.http import MIB, PlatformHttp
+    from schemas.config import Connection
+
+    for description in PLATFORMS:
+        for mib in (3, 16):
+            connection = Connection(id="c", partner="p", role="seller", platform=description.platform,
+                                    base_url="http://127.0.0.1:1", max_response_mb=mib, credentials={
+                                        key: SecretStr("x") for key in description.required_credentials})
+            connector = connector_for(connection)
+            api = getattr(connector, "api", None)  # Shopify's GraphQL client holds its PlatformHttp
+            holders = [connector] if api is None else [connector, api]
+            found = [value for holder in holders for value in vars(holder).values() if isinstance(value, PlatformHttp)]
+            assert [http.max_response_bytes for http in found] == [mib * MIB], description.platform

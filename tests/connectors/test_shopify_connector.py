@@ -5,6 +5,7 @@ request it sends is validated against the 2025-01 introspection and, when FULFIL
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -301,8 +302,10 @@ async def test_partial_fulfillment_with_several_tracking_numbers_and_idempotent_
     assert await conn.find_fulfillment(order_gid(order), wanted) is None
     ref = await conn.create_fulfillment(order_gid(order), wanted)
     assert await conn.find_fulfillment(order_gid(order), wanted) == ref
-    other_numbers = request("ful-1", [(line_gid(order, 0), 2)], numbers=("1Z003",))
-    assert await conn.find_fulfillment(order_gid(order), other_numbers) is None
+    same_id_other_numbers = request("ful-1", [(line_gid(order, 0), 2)], numbers=("1Z003",))
+    assert await conn.find_fulfillment(order_gid(order), same_id_other_numbers) == ref  # found by our id
+    same_content_other_id = request("ful-9", [(line_gid(order, 0), 2)], numbers=("1Z001", "1Z002"))
+    assert await conn.find_fulfillment(order_gid(order), same_content_other_id) is None  # never by content
     (made,) = shop.store.orders[order.id].fulfillments
     assert ref == f"gid://shopify/Fulfillment/{made.id}"
     assert [(t.company, t.number) for t in made.tracking] == [("UPS", "1Z001"), ("UPS", "1Z002")]
@@ -324,7 +327,8 @@ async def test_unknown_carriers_are_sent_by_name_with_their_urls(shop: Shop, con
     (made,) = shop.store.orders[order.id].fulfillments
     assert [(t.company, t.number, t.url) for t in made.tracking] == [
         ("Hermes", "H-1", urls[0]), ("Hermes", "H-2", urls[1])]
-    sent = shop.transport.sent[-1]["variables"]["fulfillment"]
+    sent = [body for body in shop.transport.sent if body["operationName"] == "CreateFulfillment"][-1][
+        "variables"]["fulfillment"]
     assert sent["trackingInfo"] == {"company": "Hermes", "numbers": list(tracking), "urls": list(urls)}
     assert sent["notifyCustomer"] is False
 
@@ -465,10 +469,82 @@ async def test_a_5xx_on_a_write_is_not_resent_and_the_retry_starts_with_find(
     with pytest.raises(RetryableError) as caught:
         await conn.create_fulfillment(order_gid(order), wanted)
     assert caught.value.status == 502 and not caught.value.not_applied
-    assert shop.transport.operations() == ["FulfillmentOrdersForOrder", "CreateFulfillment"]
+    assert shop.transport.operations() == ["OrderFulfillmentMarks", "OrderFulfillments", "FulfillmentOrdersForOrder",
+                                           "SetFulfillmentMark", "CreateFulfillment"]
     assert await conn.find_fulfillment(order_gid(order), wanted) is None
     ref = await conn.create_fulfillment(order_gid(order), wanted)
     assert await conn.find_fulfillment(order_gid(order), wanted) == ref
+
+
+def _lose_answers(shop: Shop, *parts: bytes, applied: bool = True) -> None:
+    """From now on, the next request holding every one of `parts` is answered 502 by a proxy, after the shop
+    applied it (`applied`: its answer was lost) or without reaching the shop: the caller cannot tell which."""
+    original = shop.transport.inner
+    lost: list[int] = []
+
+    class LosesAnswers(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            hit = all(part in request.content for part in parts) and not lost
+            if hit and not applied:
+                lost.append(1)
+                return httpx.Response(502, text="<html>Bad gateway</html>", request=request)
+            response = await original.handle_async_request(request)
+            if hit:
+                lost.append(1)
+                return httpx.Response(502, text="<html>Bad gateway</html>", request=request)
+            return response
+
+    shop.transport.inner = LosesAnswers()
+
+
+async def test_a_create_whose_answer_was_lost_is_found_by_its_mark(shop: Shop, conn: ShopifyConnector) -> None:
+    """fulfillmentCreate landed but its answer was lost (so the mark stayed incomplete): the retry's find resolves
+    the mark to that fulfillment, and a second seller fulfillment of identical content still gets its own."""
+    order = shop.place(("A", 2))
+    first = request("ful-a", [(line_gid(order, 0), 1)], ("1Z1",))
+    _lose_answers(shop, b"CreateFulfillment")
+    with pytest.raises(RetryableError):
+        await conn.create_fulfillment(order_gid(order), first)
+    (made,) = shop.store.orders[order.id].fulfillments
+    assert await conn.find_fulfillment(order_gid(order), first) == f"gid://shopify/Fulfillment/{made.id}"
+    twin = request("ful-b", [(line_gid(order, 0), 1)], ("1Z1",))
+    assert await conn.find_fulfillment(order_gid(order), twin) is None
+    twin_ref = await conn.create_fulfillment(order_gid(order), twin)
+    assert twin_ref != f"gid://shopify/Fulfillment/{made.id}"
+    assert await conn.find_fulfillment(order_gid(order), first) == f"gid://shopify/Fulfillment/{made.id}"
+    assert await conn.find_fulfillment(order_gid(order), twin) == twin_ref
+
+
+async def test_an_incomplete_mark_never_takes_a_later_twins_fulfillment(shop: Shop, conn: ShopifyConnector) -> None:
+    """A create refused after its mark was written (the mark stays incomplete), then a twin of identical content
+    is created and its own mark is lost: the twin's fulfillment belongs to the twin (the later mark), not to the
+    refused one, whichever asks first."""
+    order = shop.place(("A", 1))
+    refused = request("ful-a", [(line_gid(order, 0), 1)], ("1Z1",))
+    original = shop.transport.inner
+
+    class RefusesCreate(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if b"CreateFulfillment" in request.content:
+                return httpx.Response(200, json={"data": {"fulfillmentCreate": {"fulfillment": None, "userErrors": [
+                    {"field": ["fulfillment"], "message": "refused by the test"}]}}}, request=request)
+            return await original.handle_async_request(request)
+
+    shop.transport.inner = RefusesCreate()
+    with pytest.raises(PermanentError, match="refused by the test"):
+        await conn.create_fulfillment(order_gid(order), refused)
+    shop.transport.inner = original
+    twin = request("ful-b", [(line_gid(order, 0), 1)], ("1Z1",))
+    _lose_answers(shop, b"SetFulfillmentMark")  # the twin's intent lands, its answer is lost
+    with pytest.raises(RetryableError):
+        await conn.create_fulfillment(order_gid(order), twin)
+    assert shop.store.orders[order.id].fulfillments == []  # so the create never ran
+    _lose_answers(shop, b"SetFulfillmentMark", b"gid://shopify/Fulfillment/", applied=False)  # never completed
+    created = await conn.create_fulfillment(order_gid(order), twin)  # logged only: the fulfillment exists
+    marks = shop.store.orders[order.id].metafields
+    assert [json.loads(field.value)["fulfillment"] for field in marks.values()] == [None, None]
+    assert await conn.find_fulfillment(order_gid(order), refused) is None
+    assert await conn.find_fulfillment(order_gid(order), twin) == created
 
 
 async def test_a_permanent_4xx_carries_shopifys_message(shop: Shop, conn: ShopifyConnector) -> None:
@@ -486,8 +562,6 @@ async def test_a_permanent_4xx_carries_shopifys_message(shop: Shop, conn: Shopif
     (Fault(status=200, body='{"extensions": {}}'), "no `data` object"),
     (Fault(status=200, body='{"data": {"orders": {"pageInfo": {"hasNextPage": false}, "nodes": "none"}}}'),
      "nodes is str, not list"),
-    (Fault(status=200, body='{"data": {"orders": {"pageInfo": {"hasNextPage": false}, "nodes": [{"id": "x", '
-                            '"lineItems": {"nodes": []}}]}}}'), "order.updatedAt is None"),
     (Fault(status=200, body='{"data": {"orders": {"pageInfo": {"hasNextPage": true}, "nodes": []}}}'),
      "endCursor is missing"),
 ])

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from connectors.webhooks import Accepted, Ping, RecentDeliveries, Refused, Verdict, verify_delivery
+from connectors.webhooks import Accepted, Ping, RecentBodies, RecentDeliveries, Refused, Verdict, verify_delivery
 from schemas.config import Connection
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "platform-specs"
@@ -40,6 +40,10 @@ def b64_hmac(key: bytes, message: bytes) -> str:
     return base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode()
 
 
+def sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
 def fixture_body(*parts: str) -> bytes:
     return (FIXTURES.joinpath(*parts)).read_bytes()
 
@@ -64,7 +68,7 @@ def test_shopify_fulfillment_webhook_names_the_order_gid_and_the_event_id() -> N
     body = fixture_body("shopify", "fulfillment.json")
     verdict = verify_delivery(connection("shopify"), shopify_headers(body), body, NOW)
     assert verdict == Accepted(delivery_id="ev-1", topic="fulfillments/create",
-                               order_ref="gid://shopify/Order/450789469")
+                               order_ref="gid://shopify/Order/450789469", replay_key=sha256(body))
 
 
 def test_shopify_order_webhook_bare_and_wrapped_give_the_connector_s_order_ref() -> None:
@@ -87,7 +91,7 @@ def test_shopify_fulfillment_order_webhook_and_events_variant_headers() -> None:
                "shopify-event-id": "ev-9"}
     verdict = verify_delivery(connection("shopify"), headers, body, NOW)
     assert verdict == Accepted(delivery_id="ev-9", topic="fulfillment_orders/moved",
-                               order_ref="gid://shopify/Order/2772506476707")
+                               order_ref="gid://shopify/Order/2772506476707", replay_key=sha256(body))
 
 
 def test_shopify_delivery_id_falls_back_to_the_webhook_id_and_a_payload_without_order_names_none() -> None:
@@ -95,13 +99,14 @@ def test_shopify_delivery_id_falls_back_to_the_webhook_id_and_a_payload_without_
     headers = shopify_headers(body, **{"X-Shopify-Topic": "app/uninstalled"})
     del headers["X-Shopify-Event-Id"]
     assert verify_delivery(connection("shopify"), headers, body, NOW) == Accepted(
-        delivery_id="wh-1", topic="app/uninstalled", order_ref=None)
+        delivery_id="wh-1", topic="app/uninstalled", order_ref=None, replay_key=sha256(body))
 
 
 def test_shopify_signed_body_that_is_not_json_is_accepted_without_an_order() -> None:
     body = b"\xff not json"
     verdict = verify_delivery(connection("shopify"), shopify_headers(body), body, NOW)
-    assert verdict == Accepted(delivery_id="ev-1", topic="fulfillments/create", order_ref=None)
+    assert verdict == Accepted(delivery_id="ev-1", topic="fulfillments/create", order_ref=None,
+                               replay_key=sha256(body))
 
 
 def test_shopify_headers_are_case_insensitive() -> None:
@@ -142,7 +147,7 @@ def woo_headers(body: bytes, secret: str = SECRET, **extra: str) -> dict[str, st
 def test_woocommerce_order_webhook_names_the_order_id() -> None:
     body = fixture_body("woocommerce", "order.retrieve.example.json")
     verdict = verify_delivery(connection("woocommerce"), woo_headers(body), body, NOW)
-    assert verdict == Accepted(delivery_id="d-77", topic="order.updated", order_ref="727")
+    assert verdict == Accepted(delivery_id="d-77", topic="order.updated", order_ref="727", replay_key=sha256(body))
 
 
 def test_woocommerce_other_resources_name_no_order() -> None:
@@ -316,3 +321,156 @@ def test_recent_deliveries_are_bounded_and_forget_the_least_recently_seen() -> N
     assert recent.seen_before("a", "d1")
     with pytest.raises(ValueError, match="capacity"):
         RecentDeliveries(capacity=0)
+
+
+# -- inputs that once raised, and the same HMAC work on every path ---------------------------------------------
+
+
+@pytest.mark.parametrize("stamp", ["1" * 400, "1" * 5000, "0" * 13 + "1", "9" * 13])
+def test_standard_webhooks_timestamps_of_any_length_are_refused_not_raised(stamp: str) -> None:
+    headers = {**standard_headers(BC_BODY, SECRET.encode()), "webhook-timestamp": stamp}
+    assert "Unix time" in refused(verify_delivery(connection("bigcommerce"), headers, BC_BODY, NOW))
+
+
+def test_header_text_that_is_not_utf_8_is_refused_not_raised() -> None:
+    # aiohttp hands undecodable header bytes on as surrogates (surrogateescape); lone surrogates outside that range
+    # cannot even be encoded that way.
+    for odd in ("msg_\udcff", "\ud800", "é\u2028"):
+        for name in ("webhook-id", "webhook-signature"):
+            headers = {**standard_headers(BC_BODY, SECRET.encode()), name: odd}
+            refused(verify_delivery(connection("bigcommerce"), headers, BC_BODY, NOW))
+        refused(verify_delivery(connection("shopify"), {**shopify_headers(BC_BODY), "X-Shopify-Hmac-Sha256": odd},
+                                BC_BODY, NOW))
+
+
+def test_a_non_utf_8_webhook_id_signed_byte_for_byte_verifies() -> None:
+    raw_id = b"msg_\xff"
+    stamp = str(int(NOW.timestamp()))
+    signature = "v1," + b64_hmac(SECRET.encode(), raw_id + f".{stamp}.".encode() + BC_BODY)
+    headers = {"webhook-id": raw_id.decode("utf-8", "surrogateescape"), "webhook-timestamp": stamp,
+               "webhook-signature": signature}
+    assert isinstance(verify_delivery(connection("bigcommerce"), headers, BC_BODY, NOW), Accepted)
+
+
+@pytest.mark.parametrize("body", [b"[" * 200_000 + b"]" * 200_000, b'{"order_id": ' + b"[" * 100_000 + b"}",
+                                  b'{"id": 1e400}', b'{"id": NaN}', b'{"id": ' + b"1" * 5000 + b"}"])
+def test_signed_bodies_nested_too_deep_or_with_odd_numbers_name_no_order(body: bytes) -> None:
+    for platform, headers in (("shopify", shopify_headers(body)), ("woocommerce", woo_headers(body))):
+        verdict = verify_delivery(connection(platform), headers, body, NOW)
+        assert isinstance(verdict, Accepted) and verdict.order_ref is None, platform
+    verdict = verify_delivery(connection("bigcommerce"), standard_headers(body, SECRET.encode()), body, NOW)
+    assert isinstance(verdict, Accepted) and verdict.order_ref is None
+
+
+@pytest.mark.parametrize("data", [{"type": "order", "id": 1e400}, {"type": "order", "id": float("nan")},
+                                  {"type": "shipment", "id": 1, "orderId": -1e400}])
+def test_bigcommerce_signed_numbers_no_id_can_be_name_no_order(data: dict[str, Any]) -> None:
+    for created in (1561482857, 10**20, -(10**20)):
+        body = json.dumps({"scope": "store/order/updated", "data": data, "hash": "h", "created_at": created}).encode()
+        verdict = verify_delivery(connection("bigcommerce"), standard_headers(body, SECRET.encode()), body, NOW)
+        assert isinstance(verdict, Accepted) and verdict.order_ref is None
+    body = json.dumps({"scope": "store/order/updated", "data": {"type": "order", "id": 5}, "hash": "h",
+                       "created_at": 10**20}).encode()
+    verdict = verify_delivery(connection("bigcommerce"), standard_headers(body, SECRET.encode()), body, NOW)
+    assert isinstance(verdict, Accepted) and verdict.order_ref is None
+
+
+class HmacCounter:
+    """Counts `connectors.webhook_signatures.hmac_sha256_b64` calls and the message lengths they signed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from connectors import webhook_signatures
+
+        self.lengths: list[int] = []
+        real = webhook_signatures.hmac_sha256_b64
+
+        def counting(key: bytes, message: bytes) -> bytes:
+            self.lengths.append(len(message))
+            return real(key, message)
+
+        monkeypatch.setattr(webhook_signatures, "hmac_sha256_b64", counting)
+
+
+PARITY_BODY = b'{"id": 1, "padding": "' + b"x" * 4000 + b'"}'
+
+
+@pytest.mark.parametrize(("target", "headers"), [
+    ("unknown", shopify_headers(PARITY_BODY)),
+    ("unknown", {}),
+    ("shopify-no-secret", shopify_headers(PARITY_BODY)),
+    ("shopify-empty-secret", {}),
+    ("magento2", shopify_headers(PARITY_BODY)),
+    ("manual", {}),
+    ("shopify", shopify_headers(PARITY_BODY, secret="wrong")),
+    ("shopify", {}),
+    ("woocommerce", woo_headers(PARITY_BODY, secret="wrong")),
+    ("woocommerce", {}),
+    ("bigcommerce", standard_headers(PARITY_BODY, b"wrong")),
+    ("bigcommerce", {}),
+    ("bigcommerce", standard_headers(PARITY_BODY, SECRET.encode(), at=NOW - timedelta(hours=1))),
+    ("bigcommerce", {**standard_headers(PARITY_BODY, SECRET.encode()), "webhook-timestamp": "1" * 400}),
+    ("bigcommerce-bad-whsec", standard_headers(PARITY_BODY, SECRET.encode())),
+])
+def test_every_refusal_computes_one_hmac_over_the_body(monkeypatch: pytest.MonkeyPatch, target: str,
+                                                       headers: dict[str, str]) -> None:
+    chosen = {"unknown": None, "shopify-no-secret": connection("shopify", None),
+              "shopify-empty-secret": connection("shopify", ""),
+              "bigcommerce-bad-whsec": connection("bigcommerce", "whsec_not*base64!")}
+    target_connection = chosen[target] if target in chosen else connection(target)
+    counter = HmacCounter(monkeypatch)
+    refused(verify_delivery(target_connection, headers, PARITY_BODY, NOW))
+    assert len(counter.lengths) == 1, counter.lengths
+    assert counter.lengths[0] >= len(PARITY_BODY)
+
+
+def test_an_accepted_delivery_computes_one_hmac_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = HmacCounter(monkeypatch)
+    assert isinstance(verify_delivery(connection("shopify"), shopify_headers(PARITY_BODY), PARITY_BODY, NOW),
+                      Accepted)
+    assert counter.lengths == [len(PARITY_BODY)]
+
+
+def test_replay_keys_are_the_body_digest_for_shopify_and_woocommerce_only() -> None:
+    for platform, headers in (("shopify", shopify_headers(BC_BODY)), ("woocommerce", woo_headers(BC_BODY))):
+        verdict = verify_delivery(connection(platform), headers, BC_BODY, NOW)
+        assert isinstance(verdict, Accepted) and verdict.replay_key == sha256(BC_BODY)
+    verdict = verify_delivery(connection("bigcommerce"), standard_headers(BC_BODY, SECRET.encode()), BC_BODY, NOW)
+    assert isinstance(verdict, Accepted) and verdict.replay_key is None
+
+
+# -- the replay window --------------------------------------------------------------------------------------
+
+
+def test_recent_bodies_recognise_a_body_per_connection_within_the_window() -> None:
+    bodies = RecentBodies(window=timedelta(minutes=10))
+    assert not bodies.contains("a", "d1", NOW)
+    bodies.remember("a", "d1", NOW)
+    assert bodies.contains("a", "d1", NOW + timedelta(minutes=9))  # seen again: the window restarts
+    assert bodies.contains("a", "d1", NOW + timedelta(minutes=18))
+    assert not bodies.contains("b", "d1", NOW)
+    assert not bodies.contains("a", "d1", NOW + timedelta(minutes=28, seconds=1))
+    assert len(bodies) == 0
+
+
+def test_recent_bodies_are_bounded_and_validate_their_arguments() -> None:
+    bodies = RecentBodies(capacity=2)
+    for digest in ("d1", "d2", "d3"):
+        bodies.remember("a", digest, NOW)
+    assert len(bodies) == 2
+    assert not bodies.contains("a", "d1", NOW)
+    assert bodies.contains("a", "d3", NOW)
+    with pytest.raises(ValueError, match="capacity"):
+        RecentBodies(capacity=0)
+    with pytest.raises(ValueError, match="window"):
+        RecentBodies(window=timedelta(0))
+
+
+def test_recent_deliveries_remember_long_ids_by_digest_and_contains_records_nothing() -> None:
+    recent = RecentDeliveries()
+    long_id = "x" * 8000
+    assert not recent.contains("a", long_id)
+    assert len(recent) == 0
+    recent.remember("a", long_id)
+    assert recent.contains("a", long_id)
+    assert not recent.contains("a", long_id + "y")
+    assert all(len(delivery) <= 200 for _, delivery in recent._seen)

@@ -111,6 +111,27 @@ def request(our_id: str, lines: list[tuple[str, int]], numbers: tuple[str, ...],
                               tracking=Tracking(carrier=carrier, numbers=numbers, urls=urls))
 
 
+async def test_buyer_core_fulfillments_of_identical_parcels_stay_two() -> None:
+    """Two seller fulfillments of identical parcels, and a merchant's own fulfillment alike: each request finds
+    only the fulfillment carrying its id."""
+    shop = woo(tracking="fulfillments")
+    stock(shop.store, "MUG")
+    order_id = place(shop.store, ("MUG", 3))
+    (mug,) = (str(item.id) for item in shop.store.order(order_id).line_items)
+    connector = shop.connector(tracking_api="fulfillments")
+    first, twin = (request(our_id, [(mug, 1)], ("1Z1",)) for our_id in ("ful-1", "ful-2"))
+    shop.store.add_fulfillment(order_id, [{"key": "_items", "value": [{"item_id": int(mug), "qty": 1}]},
+                                          {"key": "_tracking_number", "value": "1Z1"}])  # the merchant's own
+    assert await connector.find_fulfillment(str(order_id), first) is None
+    ref = await connector.create_fulfillment(str(order_id), first)
+    assert await connector.find_fulfillment(str(order_id), twin) is None
+    twin_ref = await connector.create_fulfillment(str(order_id), twin)
+    assert twin_ref != ref and await connector.find_fulfillment(str(order_id), twin) == twin_ref
+    await connector.cancel_fulfillment(str(order_id), ref)
+    assert await connector.find_fulfillment(str(order_id), twin) == twin_ref
+    assert await connector.find_fulfillment(str(order_id), first) is None
+
+
 async def test_buyer_core_fulfillments_create_find_update_cancel() -> None:
     shop = woo(tracking="fulfillments")
     stock(shop.store, "MUG", "CAP")

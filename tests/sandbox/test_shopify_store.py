@@ -326,3 +326,54 @@ def _shape(value: Any) -> Any:
     if isinstance(value, list):
         return [_shape(value[0])] if value else []
     return "null" if value is None else type(value).__name__
+
+
+# -- metafields on orders ----------------------------------------------------------------------------------
+
+_SET = """mutation Set($metafields: [MetafieldsSetInput!]!) {
+  metafieldsSet(metafields: $metafields) { metafields { key namespace value type } userErrors { field message code } }
+}"""
+_READ = """query Read($id: ID!) { order(id: $id) { updatedAt
+  metafields(first: 10, namespace: "fulfillsync") { nodes { key value type compareDigest } }
+  metafield(namespace: "fulfillsync", key: "k1") { value } } }"""
+
+
+async def test_metafields_set_then_read_back_on_the_order(shop: Client) -> None:
+    order = place(shop, 1)
+    owner = f"gid://shopify/Order/{order.id}"
+    shop.app.sandbox.clock.advance(5)
+    answer = await shop.gql(_SET, {"metafields": [
+        {"ownerId": owner, "namespace": "fulfillsync", "key": "k1", "type": "json", "value": '{"a":1}'},
+        {"ownerId": owner, "namespace": "other", "key": "k2", "type": "single_line_text_field", "value": "x"}]})
+    assert answer["data"]["metafieldsSet"]["userErrors"] == []
+    read = (await shop.gql(_READ, {"id": owner}))["data"]["order"]
+    assert [(n["key"], n["value"], n["type"]) for n in read["metafields"]["nodes"]] == [("k1", '{"a":1}', "json")]
+    assert read["metafield"] == {"value": '{"a":1}'}
+    assert read["updatedAt"] != order.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")  # a metafield write moves it
+    digest = read["metafields"]["nodes"][0]["compareDigest"]
+    stale = await shop.gql(_SET, {"metafields": [{"ownerId": owner, "namespace": "fulfillsync", "key": "k1",
+                                                  "value": '{"a":2}', "compareDigest": "0" * 64}]})
+    assert stale["data"]["metafieldsSet"]["userErrors"][0]["code"] == "STALE_OBJECT"
+    fresh = await shop.gql(_SET, {"metafields": [{"ownerId": owner, "namespace": "fulfillsync", "key": "k1",
+                                                  "value": '{"a":2}', "compareDigest": digest}]})
+    assert fresh["data"]["metafieldsSet"]["userErrors"] == []
+
+
+@pytest.mark.parametrize(("entry", "field", "code"), [
+    ({"key": "k", "type": "json", "value": "{}"}, "key", "TOO_SHORT"),
+    ({"key": "k" * 65, "type": "json", "value": "{}"}, "key", "TOO_LONG"),
+    ({"key": "bad key", "type": "json", "value": "{}"}, "key", None),  # INVALID: a 2026-07 code, not in 2025-01
+    ({"key": "k1", "value": "{}"}, "type", "BLANK"),
+    ({"key": "k1", "type": "json", "value": "{not json"}, "value", "INVALID_VALUE"),
+    ({"key": "k1", "type": "json", "value": '"' + "x" * (128 * 1024) + '"'}, "value", "TOO_LONG"),
+])
+async def test_metafields_set_refuses_what_shopify_refuses_and_writes_nothing(
+        shop: Client, entry: dict[str, Any], field: str, code: str | None) -> None:
+    order = place(shop, 1)
+    owner = f"gid://shopify/Order/{order.id}"
+    good = {"ownerId": owner, "namespace": "fulfillsync", "key": "ok", "type": "json", "value": "{}"}
+    answer = await shop.gql(_SET, {"metafields": [good, {"ownerId": owner, "namespace": "fulfillsync", **entry}]})
+    payload = answer["data"]["metafieldsSet"]
+    assert payload["metafields"] is None
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["metafields", "1", field], code)]
+    assert shop.store.orders[order.id].metafields == {}  # all or nothing

@@ -16,7 +16,7 @@ from textwrap import dedent
 import pytest
 
 import schemas.config_file
-from schemas.config import Config, parse_duration
+from schemas.config import FILE_RULES, Config, Connection, parse_duration
 from schemas.config_file import ConfigError, key_path, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -695,3 +695,84 @@ def test_load_config_names_the_file_in_errors(tmp_path: Path) -> None:
 )
 def test_key_path(location: tuple[str | int, ...], expected: str) -> None:
     assert key_path(location) == expected
+
+
+# --- transport, response size and proxies ----------------------------------------------------------------------
+
+
+def store(base_url: str, **fields: object) -> str:
+    return connection(platform="shopify", base_url=f"'{base_url}'", credentials="{access_token: t}", **fields)
+
+
+@pytest.mark.parametrize("base_url", ["http://shop.example", "http://10.0.0.5:8080", "http://localhost.example",
+                                      "http://127.0.0.1.nip.io", "http://[::2]:80", "ftp://shop.example"])
+def test_a_store_base_url_over_plain_http_is_refused_off_loopback(base_url: str) -> None:
+    problem = only_problem(connections_doc(connection(id="m"), store(base_url)))
+    assert problem.startswith("line 3: connections[1].base_url: "), problem
+    if base_url.startswith("http://"):
+        assert "must start with https://" in problem and "in clear" in problem and "access token" in problem
+        assert "Use the store's https:// address" in problem
+        assert base_url not in problem  # the value may come from the environment
+
+
+@pytest.mark.parametrize("base_url", ["https://shop.example", "http://127.0.0.1:9000",
+                                      "http://127.8.9.10/rest", "http://localhost:8080", "http://[::1]:8080"])
+def test_https_and_loopback_base_urls_are_accepted(base_url: str) -> None:
+    assert parse(connections_doc(store(base_url))).config.connections[0].base_url == base_url.rstrip("/")
+
+
+def test_the_https_rule_is_for_files_models_built_in_code_skip_it() -> None:
+    document = {"platform": "shopify", "base_url": "http://shop.test", "credentials": {"access_token": "t"},
+                "id": "c1", "partner": "p", "role": "seller"}
+    assert Connection.model_validate(document).base_url == "http://shop.test"  # e.g. a test's simulated store
+    with pytest.raises(ValueError, match="must start with https://"):
+        Config.model_validate({"connections": [document]}, context=FILE_RULES)
+
+
+def test_a_base_url_from_the_environment_is_checked_too() -> None:
+    problem = only_problem(connections_doc(store("${SHOP_URL}")), {"SHOP_URL": "http://shop.example"})
+    assert "connections[0].base_url: must start with https://" in problem
+    assert "(the value comes from an environment variable)" in problem
+
+
+def test_max_response_mb_defaults_to_16_and_is_bounded() -> None:
+    config = parse(connections_doc(store("https://a.example"), store("https://b.example", id="c2",
+                                                                     max_response_mb=64))).config
+    assert [c.max_response_mb for c in config.connections] == [16, 64]
+    for value in (0, 1025, "lots"):
+        problem = only_problem(connections_doc(store("https://a.example", max_response_mb=value)))
+        assert problem.startswith("line 2: connections[0].max_response_mb: "), problem
+
+
+def test_max_response_mb_is_refused_on_a_manual_connection() -> None:
+    problem = only_problem(connections_doc(connection(max_response_mb=32)))
+    assert problem.startswith("line 2: connections[0].max_response_mb: only for connections to a store"), problem
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    text = "web:\n  trusted_proxies: [10.0.0.5, 10.1.0.0/16, 'fd00::/8', '::1']\n"
+    assert parse(text).config.web.trusted_proxies == ["10.0.0.5", "10.1.0.0/16", "fd00::/8", "::1"]
+    assert parse("web: {}\n").config.web.trusted_proxies == []
+    for index, bad in enumerate(["'*'", "proxy.example", "10.0.0.1/8", "10.0.0.0/33"]):
+        problem = only_problem(f"web:\n  trusted_proxies: [10.0.0.5, {bad}]\n")
+        assert problem.startswith("line 2: web.trusted_proxies[1]: expected an IP address or a network"), (
+            index, problem)
+
+
+def yaml_blocks(path: Path, after: str) -> list[str]:
+    """The ```yaml blocks of `path` after the heading `after`."""
+    section = path.read_text(encoding="utf-8").split(after, 1)[1]
+    return re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+
+
+def test_the_example_configurations_are_valid() -> None:
+    env = {name: "x" * 40 for name in ("ACME_SHOPIFY_TOKEN", "ACME_SHOPIFY_WEBHOOK_SECRET", "SHOP_BC_TOKEN",
+                                       "FULFILLSYNC_WEB_SECRET", "SMTP_PASSWORD")}
+    env["MAKER_WEB_HASH"] = "scrypt$n=131072,r=8,p=1$c2FsdA$aGFzaA"
+    for path in sorted((REPO / "config").glob("*.yaml")):
+        load_config(path, environ={})
+    readme = yaml_blocks(REPO / "README.md", "## Configuration")
+    webapp_doc = yaml_blocks(REPO / "docs" / "webapp.md", "## Configuring access for a seller")
+    assert readme and webapp_doc
+    for block in [readme[0], webapp_doc[0]]:
+        parse(block, env)

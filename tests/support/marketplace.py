@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -250,7 +251,12 @@ def signed_delivery(store: Store, order: PlacedOrder, fulfillment_ref: str | Non
                 "Content-Type": "application/json"}, body
     if store.platform == "woocommerce":
         event = "updated" if fulfillment_ref else "created"
-        body = json.dumps({"id": order.admin_id, "status": "processing"}).encode()
+        # a real delivery carries the whole order, so two updates of one order differ (its modification time, the
+        # tracking in its meta data); the signed body is what fulfillsync's replay protection remembers
+        body = json.dumps({"id": order.admin_id, "status": "processing",
+                           "date_modified_gmt": datetime.now(UTC).isoformat(timespec="microseconds")[:26],
+                           "meta_data": [{"key": "_fulfillsync_fulfillment", "value": fulfillment_ref or ""}],
+                           }).encode()
         return {"X-WC-Webhook-Signature": _b64_hmac(secret.encode(), body), "X-WC-Webhook-Topic": f"order.{event}",
                 "X-WC-Webhook-Resource": "order", "X-WC-Webhook-Event": event,
                 "X-WC-Webhook-Delivery-ID": str(uuid.uuid4().int % 10**9), "Content-Type": "application/json"}, body

@@ -17,11 +17,15 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 class FakePublisher:
+    """`events`: what Kafka took; `attempts`: every event the app tried to send, taken or not (`fail` set)."""
+
     def __init__(self) -> None:
         self.events: list[WebEvent] = []
+        self.attempts: list[WebEvent] = []
         self.fail = False
 
     def publish(self, event: WebEvent) -> None:
+        self.attempts.append(event)
         if self.fail:
             raise ConnectionError("broker unreachable")
         self.events.append(event)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
 import pytest_asyncio
+from starlette.types import ASGIApp
 
 from schemas.config import Config
 from schemas.events import FulfillmentCancelled, FulfillmentRecorded
@@ -21,10 +23,11 @@ PASSWORDS = {"maker": "maker-pw", "rival": "rival-pw", "shop": "shop-pw"}
 UPS = "1Z999AA10123456784"  # a valid UPS number (its check digit passes)
 
 
-def config() -> Config:
+def config(**web: object) -> Config:
+    """The tests' configuration: three accounts; `web` adds to (or replaces) keys of the `web:` section."""
     access = {name: {"password_hash": hash_password(pw, n=2**10)} for name, pw in PASSWORDS.items()}
     return Config.model_validate({
-        "web": {"session_secret": "k" * 40, "session_ttl": "1h"},
+        "web": {"session_secret": "k" * 40, "session_ttl": "1h", **web},
         "connections": [
             {"id": "maker", "partner": "maker-co", "role": "seller", "platform": "manual",
              "web_access": access["maker"]},
@@ -43,6 +46,7 @@ class Site:
     publisher: FakePublisher
     clock: list[datetime]
     monotonic: list[float]
+    app: ASGIApp
 
     async def sign_in(self, connection_id: str, password: str | None = None, next_: str = "") -> httpx.Response:
         token = csrf(await self.client.get("/signin"))
@@ -51,9 +55,11 @@ class Site:
             "next": next_})
 
     async def post_form(self, page: str, data: dict[str, str], action: str | None = None) -> httpx.Response:
-        """Open `page`, then post `data` with the page's CSRF token to `action` (default: the page)."""
-        token = csrf(await self.client.get(page))
-        return await self.client.post(action or page, data={"csrf": token, **data})
+        """Open `page`, then post `data` with the page's CSRF token (and its form key, when it has one, as a
+        browser would) to `action` (default: the page)."""
+        opened = await self.client.get(page)
+        hidden = {"csrf": csrf(opened)} | ({"form_key": key} if (key := form_key(opened)) else {})
+        return await self.client.post(action or page, data={**hidden, **data})
 
 
 def csrf(page: httpx.Response) -> str:
@@ -62,15 +68,32 @@ def csrf(page: httpx.Response) -> str:
     return found.group(1)
 
 
-@pytest_asyncio.fixture
-async def site() -> AsyncIterator[Site]:
+def form_key(page: httpx.Response) -> str | None:
+    found = re.search(r'name="form_key" value="([^"]*)"', page.text)
+    return found.group(1) if found else None
+
+
+@asynccontextmanager
+async def open_site(settings: Config | None = None, peer: str = "127.0.0.1") -> AsyncIterator[Site]:
+    """The app on in-memory fakes, with a client whose requests come from socket address `peer`."""
     model, publisher = FakeReadModel(), FakePublisher()
     clock, monotonic = [later(0)], [1000.0]
-    app = create_app(config(), model, publisher, clock=lambda: clock[0], monotonic=lambda: monotonic[0],
-                     throttle=SignInThrottle(base_s=2.0))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield Site(client, model, publisher, clock, monotonic)
+    app = create_app(settings or config(), model, publisher, clock=lambda: clock[0],
+                     monotonic=lambda: monotonic[0], throttle=SignInThrottle(base_s=2.0))
+    async with client_of(app, peer) as client:
+        yield Site(client, model, publisher, clock, monotonic, app)
+
+
+def client_of(app: ASGIApp, peer: str = "127.0.0.1") -> httpx.AsyncClient:
+    """A client of `app` (its own cookies) whose requests come from socket address `peer`."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(peer, 50000)),
+                             base_url="http://testserver")
+
+
+@pytest_asyncio.fixture
+async def site() -> AsyncIterator[Site]:
+    async with open_site() as opened:
+        yield opened
 
 
 # -- sign-in, sessions, CSRF ---------------------------------------------------------------------------------------

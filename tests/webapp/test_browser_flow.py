@@ -348,10 +348,12 @@ def test_a_post_without_the_csrf_token_is_refused(flow: Flow) -> None:
         for forged in ({}, {"csrf": "forged"}):
             answer = page.context.request.post(f"/orders/{order_id}/fulfill", form={**form, **forged}, max_redirects=0)
             assert answer.status == 403, (forged, answer.status, answer.text()[:300])
-        # the session cookie went with them (the same form with the page's token is accepted)
+        # the session cookie went with them (the same form with the page's token and form key is accepted)
         page.goto(f"/orders/{order_id}/fulfill")
         token = page.locator('input[name="csrf"]').first.get_attribute("value") or ""
-        answer = page.context.request.post(f"/orders/{order_id}/fulfill", form={**form, "csrf": token}, max_redirects=0)
+        key = page.locator('input[name="form_key"]').get_attribute("value") or ""
+        answer = page.context.request.post(f"/orders/{order_id}/fulfill", form={**form, "csrf": token, "form_key": key},
+                                           max_redirects=0)
         assert answer.status == 303, answer.text()[:300]
         page.goto(f"/orders/{order_id}")
         expect(page.locator(".fulfillment")).to_have_count(1)

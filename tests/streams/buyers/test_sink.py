@@ -223,13 +223,7 @@ async def test_a_second_push_of_the_same_state_writes_nothing(platform: SandboxP
         assert await r.fulfillments() == shown and len(shown) == 1
 
 
-@pytest.mark.parametrize("platform", [
-    pytest.param("shopify", marks=pytest.mark.xfail(strict=True, reason=(
-        "Shopify's find_fulfillment matches by lines and tracking numbers only, so the create of the second "
-        "seller fulfillment finds the buyer fulfillment made for the first and records it as its own: two seller "
-        "fulfillments share one buyer fulfillment (streams/buyers/sink.py _find_or_create, "
-        "connectors/shopify/connector.py find_fulfillment)"))),
-    "woocommerce"])
+@pytest.mark.parametrize("platform", PLATFORMS)
 async def test_two_identical_looking_seller_fulfillments_stay_two_buyer_fulfillments(
         platform: SandboxPlatform) -> None:
     """The seller ships the mugs in two fulfillments of one mug each under the same UPS number (both platforms

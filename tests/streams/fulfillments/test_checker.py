@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from confluent_kafka import KafkaException
 from prometheus_client import CollectorRegistry
 
 from connectors.base import StoreConnector
@@ -46,6 +47,7 @@ from streams.fulfillments.checker import STAGE, CheckMetrics, CheckTopics, Fulfi
 from streams.fulfillments.records import CheckReason, CheckRecord
 from streams.fulfillments.tables import SELLER_FULFILLMENTS, SellerWatch
 from streams.kit.dead_letters import DeadLetterMetrics
+from streams.kit.failures import BUG_ATTEMPTS, InPlaceRetry
 from streams.kit.records import EncodedRecord, RebuiltMessage
 from streams.orders.tables import ORDERS, shipped_event
 from streams.sellers.creator import new_order
@@ -104,6 +106,8 @@ class Events:
     log: list[str]
     queued: list[tuple[str, InputEvent, str]] = field(default_factory=list)
     delivered: list[tuple[str, InputEvent, str]] = field(default_factory=list)
+    failures: list[Exception] = field(default_factory=list)
+    """Raised by the next flushes, in turn (a broker that does not take the records)."""
 
     def publish(self, topic: str, event: InputEvent, *, source: str) -> None:
         self.log.append("publish")
@@ -111,6 +115,9 @@ class Events:
 
     async def flush(self) -> None:
         self.log.append("flush")
+        if self.failures:
+            self.queued.clear()  # what a failed flush queued is published again by the next attempt
+            raise self.failures.pop(0)
         self.delivered += self.queued
         self.queued.clear()
 
@@ -130,6 +137,7 @@ class Rig:
     made: list[str]
     checker: FulfillmentChecker
     orders: dict[bytes, bytes]
+    slept: list[float]
     offsets: Iterator[int] = field(default_factory=itertools.count)
 
     @property
@@ -204,13 +212,21 @@ async def rig(platform: SandboxPlatform) -> AsyncIterator[Rig]:
             made.append(connection.id)
             return store.connector(connection, retry=ONCE)
 
+        slept: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            slept.append(seconds)
+
+        async def crash(error: BaseException) -> None:
+            raise AssertionError(f"the checker stopped the worker: {error!r}")
+
         checker = FulfillmentChecker(
             config=config(seller, intruder), topics=TOPICS, orders=ORDERS.entries(orders),
             seller_orders=SELLER_ORDERS.entries(seller_orders), watch=SELLER_FULFILLMENTS.entries(watch_raw),
             events=events, send=send, dead_letters=DeadLetterMetrics(CollectorRegistry()), connector_for=connector_for,
-            metrics=CheckMetrics(CollectorRegistry()), clock=lambda: NOW)
+            metrics=CheckMetrics(CollectorRegistry()), clock=lambda: NOW, retry=InPlaceRetry(crash, sleep=sleep))
         try:
-            yield Rig(store, placed, order, log, watch_raw, events, sent, made, checker, orders)
+            yield Rig(store, placed, order, log, watch_raw, events, sent, made, checker, orders, slept)
         finally:
             await checker.aclose()
 
@@ -398,3 +414,28 @@ async def test_the_store_token_never_appears_in_what_is_published_stored_or_logg
         for secret in r.store.secrets():
             for text in [*published, *sent, *stored, *logged, caplog.text]:
                 assert secret not in text
+
+
+async def test_a_transient_producer_failure_is_retried_in_place_and_publishes_once() -> None:
+    """The producer failing to deliver (the broker away) is not a failed read: the check runs again in place and
+    its event is published once, the entry stored after it."""
+    async with rig("shopify") as r:
+        await r.fulfill({"ACME-MUG": 2}, [UPS_1])
+        r.events.failures.append(KafkaException("1 record(s) failed: Local: Message timed out"))
+        assert len(await r.check()) == 1 and r.slept == [0.2]
+        watch = r.watch()
+        assert watch is not None and watch.read_failed_at is None and watch.last_read_at == NOW
+
+
+async def test_a_check_failing_the_same_way_again_is_marked_so_the_sweep_asks_again() -> None:
+    """An error that repeats (a bug) must not leave the order unread for good: the entry is marked failed, which
+    the sweep asks again for next interval (streams/fulfillments/sweep.py), and that check publishes."""
+    async with rig("shopify") as r:
+        await r.fulfill({"ACME-MUG": 2}, [UPS_1])
+        r.events.failures += [RuntimeError("a bug")] * BUG_ATTEMPTS
+        assert await r.check() == []
+        watch = r.watch()
+        assert watch is not None and watch.read_failed_at == NOW, "nothing would ever ask for this order again"
+        assert len(await r.check(reason="retry")) == 1
+        watch = r.watch()
+        assert watch is not None and watch.read_failed_at is None

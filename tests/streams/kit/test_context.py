@@ -10,7 +10,8 @@ import pytest
 
 from schemas.config import Config
 from streams.app import create_app, rocksdb_options
-from streams.kit.context import WiringContext, WorkerApp
+from streams.kit.context import WiringContext
+from streams.kit.worker_app import WorkerApp
 from streams.orders.tables import ORDERS
 from streams.sellers.tables import SELLER_ORDERS
 

@@ -18,8 +18,11 @@ from connectors.base import Skip
 from schemas.config import Config, Connection, Route
 from schemas.events import InputEvent, OrderBuyerCancelled, OrderPlaced
 from schemas.platform import ChangedOrder, Page, PlatformLine, PlatformOrder
+from streams.kit.dead_letters import DeadLetterMetrics
+from streams.kit.records import EncodedRecord
 from streams.polling.buyer_orders import BuyerOrderPublisher
 from streams.polling.metrics import PollingMetrics
+from streams.polling.rejects import RejectLetters
 from streams.polling.tables import BUYER_ORDERS, POLL_CURSORS, BuyerOrderTable, CursorTable
 from tests.support.connectors import UnusedStore
 
@@ -83,6 +86,10 @@ class Sink:
         self.queued.clear()
 
 
+async def _unused_send(topic: str, record: EncodedRecord, partition: int | None) -> None:
+    raise AssertionError(f"no dead letter expected, got one on {topic}")
+
+
 @dataclass
 class Rig:
     sink: Sink = field(default_factory=Sink)
@@ -96,7 +103,9 @@ class Rig:
             config=CONFIG, topic="order-events", sink=self.sink,
             cursors=CursorTable(POLL_CURSORS.entries(self.cursors)),
             buyer_orders=BuyerOrderTable(BUYER_ORDERS.entries(self.orders)),
-            metrics=PollingMetrics(CollectorRegistry()), clock=lambda: NOW)
+            metrics=PollingMetrics(CollectorRegistry()), clock=lambda: NOW,
+            letters=RejectLetters(send=_unused_send, topic="dead-letters",
+                                  metrics=DeadLetterMetrics(CollectorRegistry()), clock=lambda: NOW))
         store = Store(pages, self.skipped)
         for _ in pages:
             asyncio.run(publisher.poll(BUYER, store))

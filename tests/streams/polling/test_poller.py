@@ -15,16 +15,20 @@ from pydantic import SecretStr
 
 from connectors.base import ConnectorError, PermanentError, RetryableError, Skip, StoreConnector
 from schemas.config import Config, Connection, Route
-from schemas.events import InputEvent, OrderPlaced
+from schemas.events import DeadLetter, InputEvent, OrderPlaced
 from schemas.platform import (
     Page,
     PlatformLine,
     PlatformOrder,
+    RejectedOrder,
 )
 from streams.fulfillments.records import CheckRecord
+from streams.kit.dead_letters import DeadLetterMetrics
+from streams.kit.records import EncodedRecord
 from streams.polling.buyer_orders import BuyerOrderPublisher
 from streams.polling.metrics import PollingMetrics
-from streams.polling.poller import Poller
+from streams.polling.poller import FAILING_AFTER, Poller
+from streams.polling.rejects import MAX_EVENT_BYTES, RejectLetters
 from streams.polling.seller_orders import SellerOrderScanner
 from streams.polling.tables import BUYER_ORDERS, POLL_CURSORS, BuyerOrderTable, CursorTable
 from streams.polling.ticks import PollTick, Ticker, encode_tick, interval_ms, phases, pollable, slot_of
@@ -103,6 +107,23 @@ class FakeSink:
 
 
 @dataclass
+class FakeSend:
+    """The worker's Faust `Send`: records what was sent, or raises when `fail` is set."""
+
+    sent: list[tuple[str, EncodedRecord]] = field(default_factory=list)
+    fail: bool = False
+
+    async def __call__(self, topic: str, record: EncodedRecord, partition: int | None) -> None:
+        if self.fail:
+            raise KafkaException("producer refused the record")
+        self.sent.append((topic, record))
+
+    def letters(self) -> list[DeadLetter]:
+        assert {topic for topic, _ in self.sent} <= {"dead-letters"}
+        return [DeadLetter.model_validate_json(record.value) for _, record in self.sent]
+
+
+@dataclass
 class Message:
     value: bytes | None
     key: bytes | None = None
@@ -118,6 +139,7 @@ class Rig:
 
     store: ScriptedStore = field(default_factory=ScriptedStore)
     sink: FakeSink = field(default_factory=FakeSink)
+    send: FakeSend = field(default_factory=FakeSend)
     cursor_table: dict[bytes, bytes] = field(default_factory=dict)
     order_table: dict[bytes, bytes] = field(default_factory=dict)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -126,19 +148,23 @@ class Rig:
 
     def __post_init__(self) -> None:
         self.metrics = PollingMetrics(self.registry)
+        self.dead_letters = DeadLetterMetrics(self.registry)
 
     def poller(self) -> Poller:
         metrics = self.metrics
         cursors = CursorTable(POLL_CURSORS.entries(self.cursor_table))
+        letters = RejectLetters(send=self.send, topic="dead-letters", metrics=self.dead_letters,
+                                clock=lambda: self.now)
         buyer = BuyerOrderPublisher(config=CONFIG, topic="order-events", sink=self.sink, cursors=cursors,
                                     buyer_orders=buyer_order_table(self.order_table), metrics=metrics,
-                                    clock=lambda: self.now)
+                                    clock=lambda: self.now, letters=letters)
 
         def connector_for(connection: Connection) -> StoreConnector:
             self.built.append(connection.id)
             return self.store
 
-        seller = SellerOrderScanner(topic="seller-checks", sink=self.sink, cursors=cursors, clock=lambda: self.now)
+        seller = SellerOrderScanner(topic="seller-checks", sink=self.sink, cursors=cursors, clock=lambda: self.now,
+                                    letters=letters)
         return Poller(config=CONFIG, cursors=cursors, buyer=buyer, seller=seller, metrics=metrics,
                       connector_for=connector_for, clock=lambda: self.now)
 
@@ -220,25 +246,25 @@ def test_a_failed_delivery_keeps_the_cursor_and_the_next_poll_republishes_the_sa
     assert [e.order_id for e in rig.sink.delivered] and cursor_table(rig.cursor_table).get("shop-bc").cursor == "c1"
 
 
-@pytest.mark.parametrize("error, outcome, level", [
-    (RetryableError("HTTP 503", connection="shop-bc", platform_message="try later", status=503),
-     "retryable_error", logging.WARNING),
+@pytest.mark.parametrize("error, outcome", [
+    (RetryableError("HTTP 503", connection="shop-bc", platform_message="try later", status=503), "retryable_error"),
     (PermanentError("HTTP 401", connection="shop-bc", platform_message="invalid token", status=401),
-     "permanent_error", logging.ERROR),
+     "permanent_error"),
 ])
 def test_connector_errors_keep_the_last_delivered_cursor_and_the_next_tick_resumes_from_it(
-        error: ConnectorError, outcome: str, level: int, caplog: pytest.LogCaptureFixture) -> None:
+        error: ConnectorError, outcome: str, caplog: pytest.LogCaptureFixture) -> None:
     rig = Rig()
     rig.store.script[None] = Page(items=(order("100", **{"ACME-MUG": 2}),), cursor="c1", has_more=True)
     rig.store.script["c1"] = error
     poller = rig.poller()
-    with caplog.at_level(logging.INFO, logger="streams.polling"):
+    with caplog.at_level(logging.DEBUG, logger="streams.polling"):
         run(poller, tick("shop-bc"))
     assert len(rig.sink.delivered) == 1
     assert cursor_table(rig.cursor_table).get("shop-bc").cursor == "c1"
     assert rig.metric("fulfillsync_polls_total", connection="shop-bc", outcome=outcome) == 1
-    [record] = [r for r in caplog.records if r.levelno == level]
-    assert error.platform_message in record.getMessage()
+    [record] = [r for r in caplog.records if "failed" in r.getMessage()]
+    assert record.levelno == logging.DEBUG and error.platform_message in record.getMessage()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     rig.store.script["c1"] = Page(items=(), cursor="c2")
     rig.now = NOW + INTERVAL
     run(poller, tick("shop-bc", rig.now))
@@ -366,3 +392,95 @@ def test_phased_ticks_poll_once_per_phased_slot() -> None:
     run(poller, Message(value=value, key=key), Message(value=value, key=key))
     assert len(rig.store.asked) == 1
     assert cursor_table(rig.cursor_table).get("shop-bc").slot_start_ms == scheduled[0].slot_start_ms
+
+
+def rejected(ref: str | None, message: str, raw: bytes = b'{"id": 1}') -> RejectedOrder:
+    return RejectedOrder(order_ref=ref, reason="invalid_order", message=message, raw=raw, updated_at=NOW)
+
+
+def test_rejected_orders_are_dead_lettered_once_and_the_rest_of_the_page_syncs() -> None:
+    rig = Rig()
+    bad_utf8 = RejectedOrder(order_ref="201", reason="invalid_payload", message="order 201.note: not valid UTF-8",
+                             raw=b'{"id": 201, "note": "\xff\xfe"}')
+    page = Page[PlatformOrder](items=(order("100", **{"ACME-MUG": 2}),), cursor="c1",
+                rejected=(rejected("200", "order 200.items[0].qty_ordered: quantity 1.5"), bad_utf8,
+                          rejected(None, "order at position 3 of the page: order.entity_id missing")))
+    rig.store.script[None] = page
+    rig.store.script["c1"] = page.model_copy(update={"cursor": "c2"})  # the same orders read again
+    poller = rig.poller()
+    run(poller, tick("shop-bc"))
+    letters = rig.send.letters()
+    assert [(letter.stage, letter.reason) for letter in letters] == [
+        ("polling", "invalid_order"), ("polling", "invalid_payload"), ("polling", "invalid_order")]
+    assert "quantity 1.5" in letters[0].message and "bigcommerce connection 'shop-bc'" in letters[0].message
+    assert [record.key for _, record in rig.send.sent] == [b"200", b"201", b"shop-bc"]
+    assert letters[0].original.value == '{"id": 1}' and letters[0].original.key == "200"
+    assert letters[1].original.value is None and letters[1].original.value_base64 is not None
+    assert [e.buyer.order_ref for e in rig.sink.delivered if isinstance(e, OrderPlaced)] == ["100"]
+    assert cursor_table(rig.cursor_table).get("shop-bc").cursor == "c1"
+    assert rig.metric("fulfillsync_dead_letters_total", stage="polling", reason="invalid_order") == 2
+    rig.now = NOW + INTERVAL
+    run(poller, tick("shop-bc", rig.now))
+    assert len(rig.send.sent) == 3  # the same page again: no second letter
+    assert cursor_table(rig.cursor_table).get("shop-bc").cursor == "c2"
+    again = RejectLetters(send=FakeSend(), topic="dead-letters", metrics=DeadLetterMetrics(CollectorRegistry()),
+                          clock=lambda: NOW + 2 * INTERVAL)
+    asyncio.run(again.rejected(BUYER, page.rejected[0]))  # another worker, after a restart: the same id
+    assert again._send.letters()[0].event_id == letters[0].event_id  # type: ignore[attr-defined]
+    changed = rejected("200", "order 200.items[0].qty_ordered: quantity 2.5", raw=b'{"id": 2}')
+    asyncio.run(again.rejected(BUYER, changed))
+    assert again._send.letters()[1].event_id != letters[0].event_id  # type: ignore[attr-defined]
+
+
+def test_a_seller_page_dead_letters_its_rejected_orders_and_still_asks_for_the_good_ones() -> None:
+    rig = Rig()
+    ours = order("S-1", **{"ACME-1": 2}).model_copy(update={"our_order_id": "order-1"})
+    rig.store.script[None] = Page[PlatformOrder](items=(ours,), cursor="c1",
+                                                 rejected=(rejected("S-2", "order S-2: no updated_at"),))
+    run(rig.poller(), tick("acme"))
+    assert [(letter.reason, letter.original.key) for letter in rig.send.letters()] == [("invalid_order", "S-2")]
+    assert [c.order_id for c in rig.sink.delivered if isinstance(c, CheckRecord)] == ["order-1"]
+    assert cursor_table(rig.cursor_table).get("acme").cursor == "c1"
+
+
+def test_a_dead_letter_that_cannot_be_sent_keeps_the_cursor() -> None:
+    rig = Rig(send=FakeSend(fail=True))
+    rig.store.script[None] = Page(items=(order("100", **{"ACME-MUG": 2}),), cursor="c1",
+                                  rejected=(rejected("200", "bad"),))
+    run(rig.poller(), tick("shop-bc"))
+    assert cursor_table(rig.cursor_table).get("shop-bc").cursor is None
+    assert rig.metric("fulfillsync_polls_total", connection="shop-bc", outcome="internal_error") == 1
+
+
+def test_an_order_placed_too_large_for_the_broker_is_dead_lettered_and_the_others_published() -> None:
+    rig = Rig()
+    lines = {f"ACME-{'X' * 400}-{index}": 1 for index in range(MAX_EVENT_BYTES // 800)}
+    rig.store.script[None] = Page(items=(order("100", **lines), order("101", **{"ACME-CAP": 1})), cursor="c1")
+    run(rig.poller(), tick("shop-bc"))
+    [letter] = rig.send.letters()
+    assert letter.reason == "invalid_order" and "over the" in letter.message and letter.original.key == "100"
+    assert [e.buyer.order_ref for e in rig.sink.delivered if isinstance(e, OrderPlaced)] == ["101"]
+    assert not buyer_order_table(rig.order_table).known("shop-bc", "100")
+    assert cursor_table(rig.cursor_table).get("shop-bc").cursor == "c1"
+
+
+def test_a_connection_failing_polls_in_a_row_is_logged_once_and_its_recovery_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    rig = Rig()
+    rig.store.script[None] = RetryableError("HTTP 503", connection="shop-bc", platform_message="down", status=503)
+    poller = rig.poller()
+    with caplog.at_level(logging.INFO, logger="streams.polling"):
+        for slot in range(FAILING_AFTER + 3):
+            rig.now = NOW + slot * INTERVAL
+            run(poller, tick("shop-bc", rig.now))
+            expected = 1.0 if slot + 1 >= FAILING_AFTER else 0.0
+            assert rig.metric("fulfillsync_poll_failing", connection="shop-bc") == expected
+        rig.store.script[None] = Page(items=(), cursor="c1")
+        for slot in range(FAILING_AFTER + 3, FAILING_AFTER + 5):
+            rig.now = NOW + slot * INTERVAL
+            run(poller, tick("shop-bc", rig.now))
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.levelno for r in loud] == [logging.ERROR, logging.WARNING]
+    assert "failing" in loud[0].getMessage() and "down" in loud[0].getMessage()
+    assert "recovered" in loud[1].getMessage()
+    assert rig.metric("fulfillsync_poll_failing", connection="shop-bc") == 0

@@ -6,6 +6,8 @@ may try to create the orders on them, which this test does not look at)."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import email.utils
 import json
 import signal
 import time
@@ -188,4 +190,46 @@ def test_new_buyer_orders_are_published_once_per_seller_across_polls_and_restart
             letters.close()
         finally:
             reader.close()
+            worker.stop(signal.SIGTERM)
+
+
+def test_bad_orders_on_a_page_are_dead_lettered_once_and_the_good_ones_and_later_ones_sync(
+        tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLLING_TEST_TOKEN", TOKEN)
+    with served_bigcommerce() as store:
+        config_path = write_config(tmp_path, kafka_bootstrap, store.base_url)
+        config = load_config(config_path).config
+        ensure_topics(config.kafka)
+        names = TopicNames(config.kafka.topic_prefix)
+        good = store.place({"ACME-MUG": 2})
+        now = email.utils.format_datetime(datetime.now(UTC))
+        bad = [b'{"id": 9001, "date_modified": "yesterday"}',
+               b'{"id": 9002, "date_modified": "' + now.encode() + b'", "customer_message": "caf\xe9"}',
+               b'{"id": 9003, "date_modified": "' + now.encode() + b'", "customer_message": '
+               + b"[" * 5000 + b"]" * 5000 + b"}"]
+        for raw in bad:
+            answer = httpx.post(f"{store.root}/_sandbox/raw-orders", json={
+                "path": r"/v2/orders$", "at": "", "times": 0, "raw_base64": base64.b64encode(raw).decode()})
+            assert answer.status_code == 201
+        reader = TopicReader(kafka_bootstrap, names.order_events)
+        letters = TopicReader(kafka_bootstrap, names.dead_letters)
+        worker = WorkerProcess(config_path, tmp_path / "worker.log").start()
+        try:
+            reader.wait_for(lambda: len(reader.records) >= 1, 60, "the good order's order.placed", worker)
+            assert reader.records[0][1]["event_id"] == expected_event(good, ACME, {"ACME-MUG": 2})[1]
+            letters.wait_for(lambda: len(letters.records) >= 3, 30, "three dead letters", worker)
+            later = store.place({"ACME-CAP": 1})
+            reader.wait_for(lambda: len(reader.records) >= 2, 30, "the later order's order.placed", worker)
+            assert reader.records[1][1]["event_id"] == expected_event(later, ACME, {"ACME-CAP": 1})[1]
+            letters.read(2 * INTERVAL_S)  # more polls over the same bad orders: no more letters
+            by_key = {key: value for key, value, _ in letters.records}
+            assert len(letters.records) == 3 and set(by_key) == {"9001", "9002", "9003"}
+            assert {value["stage"] for value in by_key.values()} == {"polling"}
+            assert by_key["9001"]["reason"] == "invalid_order" and "date_modified" in by_key["9001"]["message"]
+            assert by_key["9002"]["reason"] == "invalid_payload" and "UTF-8" in by_key["9002"]["message"]
+            assert base64.b64decode(by_key["9002"]["original"]["value_base64"]) == bad[1]
+            assert by_key["9003"]["reason"] == "invalid_payload" and "nested deeper" in by_key["9003"]["message"]
+        finally:
+            reader.close()
+            letters.close()
             worker.stop(signal.SIGTERM)

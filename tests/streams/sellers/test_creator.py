@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from confluent_kafka import KafkaException
 
 from connectors.base import PermanentError, RetryableError
 from ledger.routing import route_order
@@ -156,6 +157,24 @@ def test_an_unexpected_error_is_retried_and_a_failing_producer_never_escapes() -
     broken = harness(RetryableError("503", connection="acme-shopify"), send=refuse)
     broken.run_placed(placed())  # logged as critical, not raised
     broken.run_retry((TOPICS.retries, EncodedRecord(b"k", b"not json", []), 0))  # ignored, not raised
+
+
+def test_a_retry_record_the_broker_did_not_take_is_written_again_in_place_not_lost() -> None:
+    """Kafka away while the retry record is written: a transient failure, so the attempt runs again in place (the
+    platform is asked again, the retry record then written once) instead of the order being left uncreated."""
+    sent: list[tuple[str, EncodedRecord, int | None]] = []
+    refusals = [KafkaException("Local: Broker transport failure")]
+
+    async def flaky(topic: str, record: EncodedRecord, partition: int | None) -> None:
+        if refusals:
+            raise refusals.pop()
+        sent.append((topic, record, partition))
+
+    h = harness(RetryableError("503", connection="acme-shopify", status=503),
+                RetryableError("503", connection="acme-shopify", status=503), send=flaky)
+    h.run_placed(placed())
+    assert len(h.connector.calls) == 2, "the attempt was run again after the retry record failed"
+    assert [topic for topic, _, _ in sent] == [TOPICS.retries]
 
 
 def test_without_shipping_details_the_buyers_order_reference_is_the_number() -> None:

@@ -3,10 +3,6 @@ endpoint of a `fulfillsync worker` process on the real broker answering signed a
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import re
 import urllib.error
@@ -19,88 +15,41 @@ import pytest
 import yaml
 
 from connectors.webhooks import RecentDeliveries
-from schemas.config import Config
 from schemas.config_file import load_config
 from streams.admin import ensure_topics
+from streams.web.webhooks import Answer, WebhookNotice, WebhookReceiver
 from streams.web.webhooks import WebhookMetrics as Metrics
-from streams.web.webhooks import WebhookNotice, WebhookReceiver
 from tests.support.kafka_harness import WorkerProcess, write_config
-
-SHOPIFY_SECRET = "shopify-app-secret-value"
-BC_SECRET = "bigcommerce-client-secret-value"
-WOO_SECRET = "woocommerce-hook-secret-value"
-FULFILLMENT = json.dumps({"fulfillment": {"id": 1, "order_id": 450789469, "status": "success"}}).encode()
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-def b64_hmac(key: str, message: bytes) -> str:
-    return base64.b64encode(hmac.new(key.encode(), message, hashlib.sha256).digest()).decode()
-
-
-def shopify_headers(body: bytes, event_id: str, secret: str = SHOPIFY_SECRET) -> dict[str, str]:
-    return {"X-Shopify-Hmac-Sha256": b64_hmac(secret, body), "X-Shopify-Topic": "fulfillments/create",
-            "X-Shopify-Event-Id": event_id, "Content-Type": "application/json"}
-
-
-def bigcommerce_headers(body: bytes, message_id: str, at: datetime) -> dict[str, str]:
-    stamp = str(int(at.timestamp()))
-    return {"webhook-id": message_id, "webhook-timestamp": stamp, "Content-Type": "application/json",
-            "webhook-signature": "v1," + b64_hmac(BC_SECRET, f"{message_id}.{stamp}.".encode() + body)}
+from tests.support.webhooks import (
+    BC_SECRET,
+    FULFILLMENT,
+    NOW,
+    SHOPIFY_SECRET,
+    WOO_SECRET,
+    Recorder,
+    b64_hmac,
+    bigcommerce_headers,
+    config,
+    connections,
+    counted,
+    shopify_headers,
+)
 
 
-def connections() -> list[dict[str, object]]:
-    return [
-        {"id": "acme-shopify", "partner": "acme", "role": "seller", "platform": "shopify",
-         "base_url": "https://acme.example", "credentials": {"access_token": "t"},
-         "webhook_secret": "${TEST_SHOPIFY_WEBHOOK_SECRET}"},
-        {"id": "shop-bc", "partner": "shop", "role": "buyer", "platform": "bigcommerce",
-         "base_url": "https://bc.example", "credentials": {"access_token": "t"}, "webhook_secret": BC_SECRET},
-        {"id": "shop-woo", "partner": "shop2", "role": "buyer", "platform": "woocommerce",
-         "base_url": "https://woo.example", "credentials": {"consumer_key": "ck", "consumer_secret": "cs"},
-         "webhook_secret": WOO_SECRET},
-        {"id": "acme-shopify-nosecret", "partner": "acme", "role": "seller", "platform": "shopify",
-         "base_url": "https://acme.example", "credentials": {"access_token": "t"}},
-        {"id": "m2", "partner": "m", "role": "seller", "platform": "magento2", "base_url": "https://m.example",
-         "credentials": {"access_token": "t"}, "webhook_secret": "whatever"},
-    ]
-
-
-def config() -> Config:
-    document = {"connections": connections()}
-    document["connections"][0]["webhook_secret"] = SHOPIFY_SECRET
-    return Config.model_validate(document)
-
-
-# -- the receiver, in process ---------------------------------------------------------------------------------
-
-
-class Recorder:
-    def __init__(self, fail: bool = False) -> None:
-        self.notices: list[WebhookNotice] = []
-        self.fail = fail
-
-    async def __call__(self, notice: WebhookNotice) -> None:
-        self.notices.append(notice)
-        if self.fail:
-            raise RuntimeError("subscriber broke")
-
-
-def counted(metrics: Metrics, connection: str, outcome: str) -> float:
-    value = metrics.registry.get_sample_value("fulfillsync_webhooks_total",
-                                              {"connection": connection, "outcome": outcome})
-    return value or 0.0
+def answer(status: int, body: dict[str, str]) -> Answer:
+    return Answer(status, body)
 
 
 @pytest.mark.asyncio
 async def test_receiver_hands_on_once_answers_duplicates_200_and_refuses_forgeries() -> None:
     metrics, recorder = Metrics(), Recorder()
     receiver = WebhookReceiver(config(), metrics, recorder, clock=lambda: NOW)
-    assert receiver.handle("acme-shopify", shopify_headers(FULFILLMENT, "ev-1"), FULFILLMENT) == (
+    assert await receiver.handle("acme-shopify", shopify_headers(FULFILLMENT, "ev-1"), FULFILLMENT) == answer(
         202, {"status": "accepted"})
-    assert receiver.handle("acme-shopify", shopify_headers(FULFILLMENT, "ev-1"), FULFILLMENT) == (
+    assert await receiver.handle("acme-shopify", shopify_headers(FULFILLMENT, "ev-1"), FULFILLMENT) == answer(
         200, {"status": "duplicate"})
     forged = FULFILLMENT.replace(b"450789469", b"1")
-    assert receiver.handle("acme-shopify", shopify_headers(FULFILLMENT, "ev-2"), forged) == (
+    assert await receiver.handle("acme-shopify", shopify_headers(FULFILLMENT, "ev-2"), forged) == answer(
         401, {"error": "invalid webhook"})
     await receiver.drain()
     assert recorder.notices == [WebhookNotice(connection_id="acme-shopify", order_ref="gid://shopify/Order/450789469",
@@ -117,7 +66,7 @@ async def test_receiver_unknown_and_unverifiable_connections_get_the_same_401(
     receiver = WebhookReceiver(config(), metrics, recorder, clock=lambda: NOW)
     headers = shopify_headers(FULFILLMENT, "ev-1")
     for target in ("nobody-" + "x" * 500, "acme-shopify-nosecret", "m2"):
-        assert receiver.handle(target, headers, FULFILLMENT) == (401, {"error": "invalid webhook"})
+        assert await receiver.handle(target, headers, FULFILLMENT) == answer(401, {"error": "invalid webhook"})
     await receiver.drain()
     assert recorder.notices == []
     assert counted(metrics, "unknown", "refused") == 1
@@ -131,9 +80,9 @@ async def test_receiver_stale_standard_webhook_is_refused_and_the_duplicate_wind
     receiver = WebhookReceiver(config(), metrics, recorder, clock=lambda: NOW, recent=RecentDeliveries(capacity=1))
     body = b'{"scope": "store/order/updated", "data": {"type": "order", "id": 250}, "hash": "h", "created_at": 1}'
     stale = bigcommerce_headers(body, "msg_1", NOW - timedelta(minutes=6))
-    assert receiver.handle("shop-bc", stale, body)[0] == 401
+    assert (await receiver.handle("shop-bc", stale, body)).status == 401
     for message_id in ("msg_1", "msg_2", "msg_1"):  # msg_1 was pushed out of the one-entry window by msg_2
-        assert receiver.handle("shop-bc", bigcommerce_headers(body, message_id, NOW), body)[0] == 202
+        assert (await receiver.handle("shop-bc", bigcommerce_headers(body, message_id, NOW), body)).status == 202
     await receiver.drain()
     assert [n.delivery_id for n in recorder.notices] == ["msg_1", "msg_2", "msg_1"]
     assert {n.order_ref for n in recorder.notices} == {"250"}
@@ -143,7 +92,7 @@ async def test_receiver_stale_standard_webhook_is_refused_and_the_duplicate_wind
 async def test_receiver_a_failing_subscriber_is_counted_and_does_not_change_the_answer() -> None:
     metrics, recorder = Metrics(), Recorder(fail=True)
     receiver = WebhookReceiver(config(), metrics, recorder, clock=lambda: NOW)
-    assert receiver.handle("acme-shopify", shopify_headers(FULFILLMENT, "ev-1"), FULFILLMENT)[0] == 202
+    assert (await receiver.handle("acme-shopify", shopify_headers(FULFILLMENT, "ev-1"), FULFILLMENT)).status == 202
     await receiver.drain()
     assert len(recorder.notices) == 1
     assert counted(metrics, "acme-shopify", "callback_failed") == 1
@@ -153,8 +102,8 @@ async def test_receiver_a_failing_subscriber_is_counted_and_does_not_change_the_
 async def test_receiver_woocommerce_ping_is_200_and_handed_nowhere() -> None:
     metrics, recorder = Metrics(), Recorder()
     receiver = WebhookReceiver(config(), metrics, recorder, clock=lambda: NOW)
-    assert receiver.handle("shop-woo", {}, b"webhook_id=7") == (200, {"status": "ok"})
-    await asyncio.sleep(0)
+    assert await receiver.handle("shop-woo", {}, b"webhook_id=7") == answer(200, {"status": "ok"})
+    await receiver.drain()
     assert recorder.notices == []
     assert counted(metrics, "shop-woo", "ping") == 1
 
@@ -206,6 +155,9 @@ def test_worker_endpoint_verifies_dedupes_and_hands_on(worker: WorkerProcess) ->
         202, {"status": "accepted"})
     assert post(worker, "/webhooks/acme-shopify", FULFILLMENT, shopify_headers(FULFILLMENT, "ev-100")) == (
         200, {"status": "duplicate"})
+    # The same signed body replayed under a new event id (the id header is not signed): a duplicate too.
+    assert post(worker, "/webhooks/acme-shopify", FULFILLMENT, shopify_headers(FULFILLMENT, "ev-100-again")) == (
+        200, {"status": "duplicate"})
     forged = FULFILLMENT.replace(b"450789469", b"450789470")
     assert post(worker, "/webhooks/acme-shopify", forged, shopify_headers(FULFILLMENT, "ev-101")) == (401, invalid)
     assert post(worker, "/webhooks/acme-shopify", FULFILLMENT,
@@ -237,7 +189,8 @@ def test_worker_endpoint_verifies_dedupes_and_hands_on(worker: WorkerProcess) ->
     assert status == 413
 
     assert metric(worker, "acme-shopify", "accepted") == 1
-    assert metric(worker, "acme-shopify", "duplicate") == 1
+    assert metric(worker, "acme-shopify", "duplicate") == 2
+    assert metric(worker, "acme-shopify", "too_large") == 1
     assert metric(worker, "acme-shopify", "refused") == 3
     assert metric(worker, "shop-bc", "accepted") == 1 and metric(worker, "shop-bc", "refused") == 1
     assert metric(worker, "shop-woo", "ping") == 1 and metric(worker, "shop-woo", "accepted") == 1
