@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaException
 
 from schemas.events import FulfillmentCancelled, FulfillmentRecorded
 from schemas.topics import TopicNames
-from streams.kit.records import encode_event
+from streams.kit.producer import EventProducer, idempotent_config
 
 WebEvent = FulfillmentRecorded | FulfillmentCancelled
 
@@ -27,27 +27,21 @@ class Publisher(Protocol):
 
 
 def producer_config(bootstrap_servers: str, *, timeout_s: float = PAGE_WAIT_S) -> dict[str, Any]:
-    """The confluent-kafka producer configuration of `KafkaPublisher`: idempotent, `acks=all`, no lingering, as
-    `streams.kit.producer.EventProducer` (the path polled fulfillments take); and a delivery timeout
+    """The confluent-kafka producer configuration of `KafkaPublisher`: idempotent, `acks=all`, no lingering
+    (`streams.kit.producer.idempotent_config`, the path polled fulfillments take); and a delivery timeout
     (`message.timeout.ms`, with `request.timeout.ms` within it) `DELIVERY_MARGIN_S` shorter than `timeout_s`, the
     page's wait: librdkafka's default would keep retrying a record for 300 s after the page said "nothing was
     recorded". ValueError when `timeout_s` leaves no time to deliver (at most `DELIVERY_MARGIN_S` + 1 s)."""
     delivery_ms = int((timeout_s - DELIVERY_MARGIN_S) * 1000)
     if delivery_ms < 1000:
         raise ValueError(f"timeout_s must be more than {DELIVERY_MARGIN_S + 1:.0f} s, got {timeout_s}")
-    return {
-        "bootstrap.servers": bootstrap_servers,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 0,
-        "message.timeout.ms": delivery_ms,
-        "request.timeout.ms": min(delivery_ms, 30_000),
-    }
+    return {**idempotent_config(bootstrap_servers, linger_ms=0), "message.timeout.ms": delivery_ms,
+            "request.timeout.ms": min(delivery_ms, 30_000)}
 
 
 class KafkaPublisher:
-    """Publishes on fulfillment-events (records encoded like every input event, `streams.kit.records`) and waits
-    for this record's delivery report before returning, so the page redirects only once the event is stored.
+    """Publishes on fulfillment-events through an `EventProducer` configured by `producer_config`, and waits for
+    this record's delivery report before returning, so the page redirects only once the event is stored.
 
     Blocking: call it from a worker thread; several threads may publish at once (each waits for its own record).
     Raises confluent_kafka.KafkaException when the broker refused the record or did not take it in time. Since the
@@ -56,30 +50,18 @@ class KafkaPublisher:
     acknowledgement was lost. The form's key makes the seller's retry the same event, which the ledger drops.)"""
 
     def __init__(self, bootstrap_servers: str, topics: TopicNames, *, timeout_s: float = PAGE_WAIT_S) -> None:
-        self.config = producer_config(bootstrap_servers, timeout_s=timeout_s)
-        self._producer = Producer(self.config)
+        self._producer = EventProducer(bootstrap_servers, source=SOURCE,
+                                       settings=producer_config(bootstrap_servers, timeout_s=timeout_s))
+        self.config = self._producer.config
         self._topic = topics.fulfillment_events
         self._timeout_s = timeout_s
 
     def publish(self, event: WebEvent) -> None:
-        record = encode_event(event, order_id=event.order_id, record_id=event.event_id, record_type=event.type,
-                              time=event.occurred_at, source=SOURCE)
         done = threading.Event()
-        outcome: list[KafkaError | None] = []
-
-        def delivered(error: KafkaError | None, message: object) -> None:
-            outcome.append(error)
-            done.set()
-
-        while True:
-            try:
-                self._producer.produce(self._topic, key=record.key, value=record.value, headers=list(record.headers),
-                                       on_delivery=delivered)
-                break
-            except BufferError:
-                self._producer.poll(0.1)
-        self._producer.flush(self._timeout_s)  # serves delivery reports, this one's or another thread's
+        errors: list[str] = []
+        self._producer.publish(self._topic, event, on_error=errors.append, on_done=done.set)
+        self._producer.wait(self._timeout_s)  # serves delivery reports, this one's or another thread's
         if not done.wait(timeout=1.0):
             raise KafkaException(f"the event was not delivered within {self._timeout_s:.0f}s")
-        if outcome[0] is not None:
-            raise KafkaException(outcome[0])
+        if errors:
+            raise KafkaException(errors[0])

@@ -28,7 +28,50 @@ def _bounded(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class RecentDeliveries:
+class _RecentKeys:
+    """(connection id, key) pairs, least recently seen forgotten first beyond `capacity`, and, with a `window`,
+    forgotten once last seen that long ago. Keys longer than `MAX_KEY_CHARS` are kept by their SHA-256."""
+
+    def __init__(self, capacity: int, window: timedelta | None) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        if window is not None and window <= timedelta(0):
+            raise ValueError("window must be positive")
+        self._capacity = capacity
+        self._window = window
+        self._seen: OrderedDict[tuple[str, str], datetime | None] = OrderedDict()  # ordered by last seen
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def _contains(self, connection_id: str, key: str, now: datetime | None) -> bool:
+        self._expire(now)
+        pair = (connection_id, _bounded(key))
+        if pair in self._seen:
+            self._seen[pair] = now
+            self._seen.move_to_end(pair)
+            return True
+        return False
+
+    def _remember(self, connection_id: str, key: str, now: datetime | None) -> None:
+        self._expire(now)
+        pair = (connection_id, _bounded(key))
+        self._seen[pair] = now
+        self._seen.move_to_end(pair)
+        if len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+
+    def _expire(self, now: datetime | None) -> None:
+        if self._window is None or now is None:
+            return
+        while self._seen:
+            pair, seen_at = next(iter(self._seen.items()))
+            if seen_at is not None and now - seen_at < self._window:
+                return
+            del self._seen[pair]
+
+
+class RecentDeliveries(_RecentKeys):
     """The last `capacity` (connection id, delivery id) pairs seen, least recently seen forgotten first.
 
     The memory is per process: another worker, or this one after a restart or once the id has been pushed out,
@@ -37,29 +80,15 @@ class RecentDeliveries:
     for a capacity below 1."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
-        self._capacity = capacity
-        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._seen)
+        super().__init__(capacity, None)
 
     def contains(self, connection_id: str, delivery_id: str) -> bool:
         """Whether the pair is in the window (refreshing it when it is); records nothing new."""
-        key = (connection_id, _bounded(delivery_id))
-        if key in self._seen:
-            self._seen.move_to_end(key)
-            return True
-        return False
+        return self._contains(connection_id, delivery_id, None)
 
     def remember(self, connection_id: str, delivery_id: str) -> None:
         """Record the pair (the least recently seen pair is forgotten beyond the capacity)."""
-        key = (connection_id, _bounded(delivery_id))
-        self._seen[key] = None
-        self._seen.move_to_end(key)
-        if len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
+        self._remember(connection_id, delivery_id, None)
 
     def seen_before(self, connection_id: str, delivery_id: str) -> bool:
         """Record the pair; True if it was already in the window (a duplicate), False the first time."""
@@ -69,7 +98,7 @@ class RecentDeliveries:
         return False
 
 
-class RecentBodies:
+class RecentBodies(_RecentKeys):
     """The digests of signed bodies seen per connection within `window` of `now` (at most `capacity`, least
     recently seen forgotten first): a body seen again, whatever its delivery id, is a replay.
 
@@ -77,40 +106,13 @@ class RecentBodies:
     positive."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY, window: timedelta = DEFAULT_REPLAY_WINDOW) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
-        if window <= timedelta(0):
-            raise ValueError("window must be positive")
-        self._capacity = capacity
-        self._window = window
-        self._seen: OrderedDict[tuple[str, str], datetime] = OrderedDict()  # ordered by last seen
-
-    def __len__(self) -> int:
-        return len(self._seen)
+        super().__init__(capacity, window)
 
     def contains(self, connection_id: str, digest: str, now: datetime) -> bool:
         """Whether the body was seen on the connection within the window before `now`; a hit counts as seen
         again at `now` (a body replayed over and over stays a duplicate). Records nothing new."""
-        self._expire(now)
-        key = (connection_id, _bounded(digest))
-        if key in self._seen:
-            self._seen[key] = now
-            self._seen.move_to_end(key)
-            return True
-        return False
+        return self._contains(connection_id, digest, now)
 
     def remember(self, connection_id: str, digest: str, now: datetime) -> None:
         """Record the body as seen at `now`."""
-        self._expire(now)
-        key = (connection_id, _bounded(digest))
-        self._seen[key] = now
-        self._seen.move_to_end(key)
-        if len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
-
-    def _expire(self, now: datetime) -> None:
-        while self._seen:
-            key, seen_at = next(iter(self._seen.items()))
-            if now - seen_at < self._window:
-                return
-            del self._seen[key]
+        self._remember(connection_id, digest, now)

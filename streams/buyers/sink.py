@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter
 
-from connectors.base import BuyerConnector, PermanentError, RetryableError, described
+from connectors.base import BuyerConnector, PermanentError, described
 from ledger import OrderState
 from ledger.fulfillment_sync import (
     BuyerAction,
@@ -72,9 +73,11 @@ class PushMetrics:
 
 
 class _Retry(Exception):
-    def __init__(self, error: str, retry_after_s: float | None) -> None:
-        super().__init__(error)
-        self.retry_after_s = retry_after_s
+    """A write to try again later: its `Failure` (`streams.kit.retries`), described for the order."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.text)
+        self.failure = failure
 
 
 class BuyerTrackingSink:
@@ -130,7 +133,7 @@ class BuyerTrackingSink:
         try:
             outcome = await self._reconcile(message, order_id)
         except _Retry as retry:
-            outcome = await self._retry_or_give_up(message, order_id, attempt, str(retry), retry.retry_after_s)
+            outcome = await self._retry_or_give_up(message, order_id, attempt, retry.failure)
         except Exception as error:
             if is_transient(error):
                 raise
@@ -191,19 +194,17 @@ class BuyerTrackingSink:
                 await self._cancel(connector, order_ref, action)
             after = written_after(action, written, ref)
             self._record(order_id, fulfillment_id, after, writes)
-        except PermanentError:
-            self._metrics.writes.labels(buyer.id, kind, "refused").inc()
-            raise
-        except RetryableError as error:
-            self._metrics.writes.labels(buyer.id, kind, "retry").inc()
-            raise _Retry(f"{kind} of fulfillment {fulfillment_id} on {buyer.id} order {order_ref}: "
-                         f"{described(error)}", error.retry_after_s) from error
         except Exception as error:
+            failure = Failure.of(error)
+            if not failure.retryable:
+                self._metrics.writes.labels(buyer.id, kind, "refused").inc()
+                raise
             self._metrics.writes.labels(buyer.id, kind, "retry").inc()
-            log.exception("%s of fulfillment %s on %s order %s failed unexpectedly", kind, fulfillment_id, buyer.id,
-                          order_ref)
-            raise _Retry(f"{kind} of fulfillment {fulfillment_id} on {buyer.id}: {type(error).__name__}: {error}",
-                         None) from error
+            if failure.unexpected:
+                log.exception("%s of fulfillment %s on %s order %s failed unexpectedly", kind, fulfillment_id,
+                              buyer.id, order_ref)
+            raise _Retry(replace(failure, text=f"{kind} of fulfillment {fulfillment_id} on {buyer.id} order "
+                                               f"{order_ref}: {failure.text}")) from error
         self._metrics.writes.labels(buyer.id, kind, "ok").inc()
         log.info("order %s: %s of seller fulfillment %s on %s order %s -> buyer fulfillment %s", order_id, kind,
                  fulfillment_id, buyer.id, order_ref, after.fulfillment_ref)
@@ -226,15 +227,15 @@ class BuyerTrackingSink:
             writes.record(fulfillment_id, written)
             self._writes.put(order_id, writes)
 
-    async def _retry_or_give_up(self, message: KafkaMessage, order_id: str, attempt: int, error: str,
-                                retry_after_s: float | None) -> str:
+    async def _retry_or_give_up(self, message: KafkaMessage, order_id: str, attempt: int,
+                                failure: Failure) -> str:
         def build(attempt: int, not_before: datetime, last_error: str) -> RetryRecord:
             return RetryRecord(order_id=order_id, attempt=attempt, not_before=not_before, last_error=last_error)
 
         try:
             record = await self._outbox.retry_or_give_up(
                 build, message=message, order_id=order_id, attempt=attempt,
-                failure=Failure(True, error, retry_after_s),
+                failure=failure,
                 gave_up=f"could not write order {order_id}'s fulfillments to the buyer")
         except Exception as failed:
             if is_transient(failed):
@@ -245,7 +246,7 @@ class BuyerTrackingSink:
         if record is None:
             return "gave_up"
         log.warning("writing order %s to the buyer failed (attempt %d), retrying at %s: %s", order_id, attempt,
-                    record.not_before.isoformat(), error)
+                    record.not_before.isoformat(), failure.text)
         return "retry_scheduled"
 
     async def _refused(self, message: KafkaMessage, state: OrderState, fulfillment_id: str, action: BuyerAction,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -23,37 +23,46 @@ from schemas.events import InputEvent
 from streams.kit.records import encode_event
 
 
+def idempotent_config(bootstrap_servers: str, *, linger_ms: int = 5) -> dict[str, Any]:
+    """The confluent-kafka settings of an idempotent producer (`enable.idempotence`, `acks=all`)."""
+    return {"bootstrap.servers": bootstrap_servers, "enable.idempotence": True, "acks": "all", "linger.ms": linger_ms}
+
+
 class EventProducer:
-    """Publishes input events keyed by order id with CloudEvents headers.
+    """Publishes input events keyed by order id with CloudEvents headers, on an idempotent producer
+    (`idempotent_config`, plus `settings`, e.g. delivery timeouts).
 
     `publish` only queues; `flush` waits for every queued record and raises KafkaException if any failed.
     """
 
-    def __init__(self, bootstrap_servers: str, *, source: str, linger_ms: int = 5) -> None:
+    def __init__(self, bootstrap_servers: str, *, source: str, linger_ms: int = 5,
+                 settings: Mapping[str, Any] | None = None) -> None:
         self._source = source
         self._errors: list[str] = []
-        self._producer = Producer({
-            "bootstrap.servers": bootstrap_servers,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": linger_ms,
-        })
+        self.config = {**idempotent_config(bootstrap_servers, linger_ms=linger_ms), **(settings or {})}
+        self._producer = Producer(self.config)
 
-    def publish(self, topic: str, event: InputEvent) -> None:
+    def publish(self, topic: str, event: InputEvent, *, on_error: Callable[[str], None] | None = None,
+                on_done: Callable[[], None] | None = None) -> None:
+        """Queue `event` (see `publish_raw` for the callbacks)."""
         record = encode_event(event, order_id=event.order_id, record_id=event.event_id, record_type=event.type,
                               time=event.occurred_at, source=self._source)
-        self.publish_raw(topic, record.key, record.value, record.headers)
+        self.publish_raw(topic, record.key, record.value, record.headers, on_error=on_error, on_done=on_done)
 
     def publish_raw(self, topic: str, key: bytes | None, value: bytes | None,
                     headers: Sequence[tuple[str, bytes]] = (), *,
-                    on_error: Callable[[str], None] | None = None) -> None:
+                    on_error: Callable[[str], None] | None = None,
+                    on_done: Callable[[], None] | None = None) -> None:
         """Queue any record as it is (for tools and tests that need malformed ones too). A delivery error goes to
-        `on_error` when given (the caller checks it after `flush`), else `flush` raises it."""
+        `on_error` when given (the caller checks it after `flush`), else `flush` raises it; `on_done` is called
+        once the record's delivery report came, whatever it says (after `on_error`)."""
         report = self._errors.append if on_error is None else on_error
 
         def delivered(error: object, message: object) -> None:
             if error is not None:
                 report(str(error))
+            if on_done is not None:
+                on_done()
 
         while True:
             try:
@@ -63,10 +72,19 @@ class EventProducer:
                 self._producer.poll(0.1)
         self._producer.poll(0)
 
+    def __len__(self) -> int:
+        """Records queued and not reported yet."""
+        return len(self._producer)
+
+    def wait(self, timeout_s: float) -> int:
+        """Serve delivery reports until every queued record has its report or `timeout_s` passed; how many
+        records are still queued (never raises)."""
+        return int(self._producer.flush(timeout_s))
+
     def flush(self, timeout_s: float = 30.0) -> None:
         """Wait for every queued record; raises KafkaException if some are still undelivered after `timeout_s`,
         or if a record queued without `on_error` failed."""
-        remaining = self._producer.flush(timeout_s)
+        remaining = self.wait(timeout_s)
         if remaining:
             raise KafkaException(f"{remaining} record(s) not delivered within {timeout_s:.0f}s")
         if self._errors:

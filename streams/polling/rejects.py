@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 
+from connectors.rejects import MAX_RAW_CHARS
 from schemas.config import Connection
 from schemas.events import DeadLetterReason, OrderPlaced
 from schemas.ids import event_id
@@ -64,7 +65,7 @@ class RejectLetters:
         message = (f"{connection.id}: buyer order {order_ref} -> order.placed {event.order_id} for seller "
                    f"{event.seller.connection} is {size} bytes, over the {MAX_EVENT_BYTES}-byte bound of one record "
                    f"({len(event.lines)} lines); not published")
-        return await self._letter(connection, order_ref, raw[:16_384], "invalid_order", message)
+        return await self._letter(connection, order_ref, raw[:MAX_RAW_CHARS], "invalid_order", message)
 
     async def _letter(self, connection: Connection, order_ref: str | None, raw: bytes, reason: DeadLetterReason,
                       text: str) -> bool:

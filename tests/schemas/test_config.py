@@ -20,7 +20,9 @@ from schemas.config import FILE_RULES, Config, Connection, parse_duration
 from schemas.config_file import ConfigError, key_path, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
-DESIGN = REPO.parent / "shared" / "DESIGN.md"
+DESIGN_NOTES = REPO.parent / "shared" / "DESIGN.md"
+"""The project's design notes, kept beside the repository (not in it); its section 3 has the configuration example
+copied below. Only read to catch drift; skipped where absent."""
 
 # A value that cannot appear anywhere by accident.
 SECRET = "s3cr3t-Zq9vXk41-never-log-me"
@@ -99,12 +101,12 @@ def connections_doc(*connections: str, after: str = "") -> str:
 
 
 def design_example_from_the_doc() -> str:
-    """The ```yaml block of DESIGN.md §3, when the shared design notes are next to the repository."""
-    if not DESIGN.is_file():
-        pytest.skip(f"{DESIGN} is not available")
-    section = DESIGN.read_text(encoding="utf-8").split("## 3.", 1)[1].split("\n## ", 1)[0]
+    """The ```yaml block of section 3 of `DESIGN_NOTES`, when the design notes are next to the repository."""
+    if not DESIGN_NOTES.is_file():
+        pytest.skip(f"{DESIGN_NOTES} is not available")
+    section = DESIGN_NOTES.read_text(encoding="utf-8").split("## 3.", 1)[1].split("\n## ", 1)[0]
     match = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
-    assert match, "DESIGN.md §3 has no ```yaml block"
+    assert match, f"section 3 of {DESIGN_NOTES.name} has no ```yaml block"
     return match.group(1)
 
 
@@ -139,9 +141,10 @@ def test_design_example_validates_with_its_env_vars() -> None:
 
 
 def test_design_doc_example_is_the_one_tested_here() -> None:
-    """Catches drift between DESIGN.md §3 and the copy above (skipped where the design notes are absent)."""
+    """Catches drift between the design notes' configuration example and the copy above (skipped where the notes
+    are absent)."""
     assert design_example_from_the_doc() == DESIGN_EXAMPLE
-    parse_config(design_example_from_the_doc(), source="DESIGN.md", environ=DESIGN_ENV)
+    parse_config(design_example_from_the_doc(), source=DESIGN_NOTES.name, environ=DESIGN_ENV)
 
 
 def test_design_example_without_its_env_vars_names_each_missing_variable() -> None:
