@@ -184,12 +184,28 @@ class WebAccess(_Section):
         return self
 
 
+MIN_DELIVERY_TIMEOUT = timedelta(seconds=5)
+MAX_DELIVERY_TIMEOUT = timedelta(minutes=15)
+
+
 class WorkerSettings(_Section):
     web_host: str = "0.0.0.0"  # noqa: S104 - the worker serves health checks to Kubernetes probes
     web_port: Annotated[int, Field(ge=1, le=65535)] = 6066
     state_dir: str = ".fulfillsync/state"
     rocksdb_block_cache_mb: Annotated[int, Field(ge=1, le=4096)] = 16
     broker_session_timeout: Duration = timedelta(seconds=30)
+    delivery_timeout: Duration = Field(
+        default=timedelta(minutes=2),
+        description="How long a record the worker publishes may wait for the broker (both of its producers) before "
+                    "it counts as failed: the agent then retries in place, or the worker stops before committing, "
+                    "so the input is read again after the restart. An outage shorter than this is ridden out.")
+
+    @model_validator(mode="after")
+    def _delivery_timeout_in_range(self) -> WorkerSettings:
+        if not MIN_DELIVERY_TIMEOUT <= self.delivery_timeout <= MAX_DELIVERY_TIMEOUT:
+            raise ValueError(f"delivery_timeout: must be between {MIN_DELIVERY_TIMEOUT.total_seconds():.0f}s and "
+                             f"{MAX_DELIVERY_TIMEOUT.total_seconds() / 60:.0f}m (e.g. 2m)")
+        return self
 
 
 class Connection(_Section):

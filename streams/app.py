@@ -35,6 +35,7 @@ from schemas.topics import TopicNames
 from streams.buyers.wiring import register_buyer_tracking
 from streams.fulfillments.wiring import register_seller_fulfillments
 from streams.kit.context import WiringContext
+from streams.kit.log_throttle import throttle_repeats
 from streams.kit.worker_app import WorkerApp
 from streams.orders.wiring import register_ledger
 from streams.polling.wiring import register_polling
@@ -75,6 +76,9 @@ def create_app(config: Config) -> Service:
         # linger, aiokafka sends nearly one request per record.
         producer_linger_ms=5,
         producer_max_batch_size=1 << 20,  # the default 16 KiB holds only 2-4 order states
+        # A batch not delivered within this fails (aiokafka's batch expiry); the delivery watch then stops the
+        # worker before its commit. Faust's default is 20 minutes.
+        producer_request_timeout=config.worker.delivery_timeout.total_seconds(),
         broker_session_timeout=config.worker.broker_session_timeout.total_seconds(),
         broker_heartbeat_interval=min(3.0, config.worker.broker_session_timeout.total_seconds() / 3),
         web_enabled=True,
@@ -106,6 +110,7 @@ def run_worker(service: Service, loglevel: str) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    throttle_repeats()  # a broker outage would otherwise log a hundred lines a second
     _Worker(service.app, loglevel=loglevel, redirect_stdouts=False).execute_from_commandline()
 
 

@@ -99,7 +99,9 @@ class EventProducer:
             self.flush()
 
 
-FLUSH_TIMEOUT_S = 30.0
+DEFAULT_DELIVERY_TIMEOUT_S = 120.0
+FLUSH_MARGIN_S = 5.0
+"""`flush` waits this much longer than the delivery timeout, so that every record it waits for has its report."""
 
 
 class EventSink(Protocol):
@@ -125,10 +127,15 @@ class KafkaEventSink:
 
     Several asyncio tasks may share one sink (agents with `streams.kit.lanes.Lanes`): delivery errors are kept per
     task, so a task's `flush` raises for the records that task published, never for another task's, and never
-    returns quietly after one of its own records failed."""
+    returns quietly after one of its own records failed.
 
-    def __init__(self, bootstrap_servers: str) -> None:
+    A record not delivered within `delivery_timeout_s` (librdkafka's `message.timeout.ms`: the broker down, say)
+    fails. `flush` waits that long plus `FLUSH_MARGIN_S`, so when it raises, librdkafka has given up on those
+    records: none of them lands later, after the caller retried."""
+
+    def __init__(self, bootstrap_servers: str, *, delivery_timeout_s: float = DEFAULT_DELIVERY_TIMEOUT_S) -> None:
         self._bootstrap = bootstrap_servers
+        self._delivery_timeout_s = delivery_timeout_s
         self._producer: EventProducer | None = None
         self._task_errors: weakref.WeakKeyDictionary[asyncio.Task[Any], list[str]] = weakref.WeakKeyDictionary()
 
@@ -139,24 +146,28 @@ class KafkaEventSink:
             raise RuntimeError("KafkaEventSink is used from asyncio tasks only")
         return self._task_errors.setdefault(task, [])
 
-    def publish(self, topic: str, event: InputEvent, *, source: str) -> None:
+    def _open(self, source: str) -> EventProducer:
         if self._producer is None:
-            self._producer = EventProducer(self._bootstrap, source=source)
+            delivery_ms = int(self._delivery_timeout_s * 1000)
+            self._producer = EventProducer(self._bootstrap, source=source, settings={
+                "message.timeout.ms": delivery_ms, "request.timeout.ms": min(delivery_ms, 30_000)})
+        return self._producer
+
+    def publish(self, topic: str, event: InputEvent, *, source: str) -> None:
+        producer = self._open(source)
         record = encode_event(event, order_id=event.order_id, record_id=event.event_id, record_type=event.type,
                               time=event.occurred_at, source=source)
-        self._producer.publish_raw(topic, record.key, record.value, record.headers, on_error=self._errors().append)
+        producer.publish_raw(topic, record.key, record.value, record.headers, on_error=self._errors().append)
 
     def publish_record(self, topic: str, key: bytes, value: bytes) -> None:
         """Queue an internal record. Same producer and partitioner as the events, so a record keyed by an order id
         lands in the partition of that order's events (confluent-kafka's partitioner, not Faust's)."""
-        if self._producer is None:
-            self._producer = EventProducer(self._bootstrap, source="/fulfillsync")
-        self._producer.publish_raw(topic, key, value, on_error=self._errors().append)
+        self._open("/fulfillsync").publish_raw(topic, key, value, on_error=self._errors().append)
 
     async def flush(self) -> None:
         errors = self._errors()
         if self._producer is not None:
-            await asyncio.to_thread(self._producer.flush, FLUSH_TIMEOUT_S)
+            await asyncio.to_thread(self._producer.flush, self._delivery_timeout_s + FLUSH_MARGIN_S)
         if errors:
             failed = list(errors)
             errors.clear()

@@ -408,14 +408,16 @@ def expect_handler(max_body: int) -> Callable[[web.Request], Awaitable[web.Strea
 async def close_if_unread(request: web.Request, response: web.StreamResponse, close: bool = False, *,
                           max_body: int = MAX_BODY_BYTES) -> web.StreamResponse:
     """`response`, sent at once and followed by closing the connection when `close` is set (a body too large,
-    too slow, broken or compressed) or when a body left unread is chunked or declared over `max_body`:
-    aiohttp would otherwise go on reading and discarding the rest for up to 10 s (its "lingering close"), and log
-    an ERROR when that rest is malformed. A small body with a `Content-Length` left unread (a 429 before
-    reading, a 405) is left to aiohttp to discard: closing a socket with unread data makes the kernel reset the
-    connection, and the client could lose the answer (and its `Retry-After`)."""
+    too slow, broken or compressed) or when a body left unread is chunked, declared over `max_body` or
+    content-encoded: aiohttp would otherwise go on reading and discarding the rest for up to 10 s (its "lingering
+    close"), decoding it as it goes, and log an ERROR when that rest is malformed. A small plain body with a
+    `Content-Length` left unread (a 429 before reading, a 405) is left to aiohttp to discard: closing a socket
+    with unread data makes the kernel reset the connection, and the client could lose the answer (and its
+    `Retry-After`)."""
     declared = request.content_length
-    unread_and_unbounded = not request.content.at_eof() and (declared is None or declared > max_body)
-    if close or unread_and_unbounded:
+    encoded = request.headers.get("Content-Encoding", "").strip().lower() not in ("", "identity")
+    unread_and_unsafe = not request.content.at_eof() and (declared is None or declared > max_body or encoded)
+    if close or unread_and_unsafe:
         await response.prepare(request)
         await response.write_eof()
         request.protocol.force_close()

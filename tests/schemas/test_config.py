@@ -228,6 +228,19 @@ def test_bad_durations_name_the_key_and_line(text: str, reason: str) -> None:
     assert reason in problem
 
 
+@pytest.mark.parametrize("text", ["4s", "16m"])
+def test_a_delivery_timeout_outside_5s_to_15m_names_the_bounds(text: str) -> None:
+    problem = only_problem(f"kafka:\n  topic_prefix: x\nworker:\n  delivery_timeout: {text}\n")
+    assert "worker" in problem and "delivery_timeout: must be between 5s and 15m" in problem, problem
+
+
+def test_the_delivery_timeout_defaults_to_2_minutes_and_takes_any_value_within_the_bounds() -> None:
+    assert parse("kafka:\n  topic_prefix: x\n").config.worker.delivery_timeout == timedelta(minutes=2)
+    for text, value in (("5s", timedelta(seconds=5)), ("15m", timedelta(minutes=15))):
+        config = parse(f"kafka:\n  topic_prefix: x\nworker:\n  delivery_timeout: {text}\n").config
+        assert config.worker.delivery_timeout == value
+
+
 def test_parse_duration_directly() -> None:
     assert parse_duration(timedelta(seconds=3)) == timedelta(seconds=3)
     assert parse_duration(2) == timedelta(seconds=2)

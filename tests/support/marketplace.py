@@ -265,7 +265,8 @@ def signed_delivery(store: Store, order: PlacedOrder, fulfillment_ref: str | Non
 
 def write_config(folder: Path, bootstrap: str, buyers: dict[SandboxPlatform, Store],
                  sellers: dict[SandboxPlatform, Store], *, interval: str, partitions: int = 2,
-                 requests_per_s: Mapping[SandboxPlatform, float] | None = None) -> Path:
+                 requests_per_s: Mapping[SandboxPlatform, float] | None = None,
+                 customize: Callable[[dict[str, Any]], None] | None = None) -> Path:
     def connection(store: Store, role: str) -> dict[str, Any]:
         document: dict[str, Any] = {
             "id": store.connection, "partner": store.connection, "role": role, "platform": store.platform,
@@ -288,6 +289,8 @@ def write_config(folder: Path, bootstrap: str, buyers: dict[SandboxPlatform, Sto
         "routes": [{"buyer": buyer.connection, "seller": seller.connection, "skus": [sku(platform, "*")]}
                    for buyer in buyers.values() for platform, seller in sellers.items()],
     }
+    if customize is not None:
+        customize(document)
     path = folder / "fulfillsync.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
@@ -296,11 +299,13 @@ def write_config(folder: Path, bootstrap: str, buyers: dict[SandboxPlatform, Sto
 @contextmanager
 def marketplace(folder: Path, bootstrap: str, *, interval: str = "3s", partitions: int = 2,
                 buyers: Sequence[SandboxPlatform] = PLATFORMS, sellers: Sequence[SandboxPlatform] = PLATFORMS,
-                requests_per_s: Mapping[SandboxPlatform, float] | None = None) -> Iterator[Marketplace]:
+                requests_per_s: Mapping[SandboxPlatform, float] | None = None,
+                customize: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Marketplace]:
     """Serve the stores (a buyer store per platform of `buyers`, a seller store per platform of `sellers`; by
     default all eight), write the configuration (`requests_per_s`: a connection rate other than the connector's
-    default, by platform), create the topics and start the worker; stop it all when the block ends (the worker
-    with SIGTERM, or SIGKILL if the test already killed it)."""
+    default, by platform; `customize` edits the configuration document before it is written), create the topics
+    and start the worker; stop it all when the block ends (the worker with SIGTERM, or SIGKILL if the test already
+    killed it)."""
     for platform in PLATFORMS:
         for name, value in _credentials(platform).items():
             os.environ[f"{SECRET_ENV}_{name.upper()}"] = value
@@ -318,7 +323,7 @@ def marketplace(folder: Path, bootstrap: str, *, interval: str = "3s", partition
         for platform, seller in stores["seller"].items():
             seller.act(functools.partial(Merchant.stock, skus=[sku(platform, name) for name in PRODUCTS]))
         config_path = write_config(folder, bootstrap, stores["buyer"], stores["seller"], interval=interval,
-                                   partitions=partitions, requests_per_s=requests_per_s)
+                                   partitions=partitions, requests_per_s=requests_per_s, customize=customize)
         config = load_config(config_path).config
         ensure_topics(config.kafka)
         topics = Topics(bootstrap, TopicNames(config.kafka.topic_prefix))

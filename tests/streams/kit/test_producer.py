@@ -1,5 +1,6 @@
 """streams.kit.producer.KafkaEventSink on the real broker: tasks sharing one sink (the agents' lanes) each learn
-about their own failed records, whichever task's flush delivered them."""
+about their own failed records, whichever task's flush delivered them; and a record no broker takes fails after
+the delivery timeout."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from sandbox.server import free_port
 from streams.kit.producer import KafkaEventSink
 
 
@@ -78,3 +80,24 @@ def test_a_failure_is_reported_once(kafka_bootstrap: str, topics: tuple[str, str
         return results
 
     assert asyncio.run(scenario()) == ["raised", "flushed"]
+
+
+def test_a_record_the_broker_never_takes_fails_after_the_delivery_timeout_and_is_given_up() -> None:
+    """No broker answers (an outage): the flush raises once librdkafka has given up on the record, and a second
+    flush has nothing left to wait for (the record will not land later, after the caller retried)."""
+    sink = KafkaEventSink(f"127.0.0.1:{free_port()}", delivery_timeout_s=1.0)
+
+    async def scenario() -> tuple[str, str]:
+        sink.publish_record("anywhere", b"order-1", b"{}")
+        try:
+            await sink.flush()
+            first = "flushed"
+        except KafkaException as error:
+            first = str(error)
+        await sink.flush()
+        return first, "flushed"
+
+    first, second = asyncio.run(scenario())
+    # the record's own delivery report (librdkafka gave up), not the flush running out of time
+    assert "1 record(s) failed" in first and "timed out" in first.lower(), first
+    assert second == "flushed"
