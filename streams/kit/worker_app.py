@@ -1,4 +1,4 @@
-"""The worker's Faust app (`WorkerApp`): Faust's `App` with three guarantees Faust does not give by itself.
+"""The worker's Faust app (`WorkerApp`): Faust's `App` with four guarantees Faust does not give by itself.
 
 1. **A failed delivery is never committed past.** aiokafka's `flush()` waits for the batches in flight but does not
    raise for the records that failed (a record too large for the topic, a delivery timeout while the broker is
@@ -12,7 +12,8 @@
    it is due). At shutdown (not at a rebalance, where Faust must wait so two workers never run one order's work
    at once) it waits at most `SHUTDOWN_WAIT_S`, logs what was still in flight, commits what was acked and goes
    on: the records not acked are read again after the restart.
-3. **Stop hooks** (`stop_hooks`): run once the agents, consumer and producer have stopped (closing connectors'
+3. **No commit past a record fetched and not acked** (`CommitGuard`): Faust's commit accepts a gap of one offset.
+4. **Stop hooks** (`stop_hooks`): run once the agents, consumer and producer have stopped (closing connectors'
    HTTP clients), each one whatever the others did.
 """
 
@@ -23,7 +24,7 @@ import functools
 import logging
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import faust
@@ -68,16 +69,75 @@ class DeliveryWatch:
                                  "is committed, and they are produced again after the restart")
 
 
+class CommitGuard:
+    """Never commits past a record that was fetched and not acked.
+
+    Faust commits when the lowest acked offset is one past the committed one (`min(acked) - committed > 1` refuses
+    only larger gaps: its gap bookkeeping after a seek misses the record at the committed offset itself, which may
+    have been deleted by retention). So a record at the committed offset that was handed to Faust and never acked
+    (still in flight, or dropped from an agent's buffer when another agent restarted on a rebalance) would be skipped
+    for good once the next one is acked. `CommitGuard` remembers, per partition of the acked topics, the offsets
+    handed to Faust since the partition's last commit (`recording` wraps the consumer's message callback) and holds
+    the commit back while the record at the committed offset is one of them and not acked: the partition's commits
+    wait for its ack, or it is read again after the next rebalance or restart (logged once per partition and
+    offset). A record never fetched is left to Faust's rule."""
+
+    def __init__(self, acks_enabled_for: Callable[[str], bool]) -> None:
+        self._acks_enabled_for = acks_enabled_for
+        self._fetched: dict[Any, set[int]] = {}
+        self._held_back: dict[Any, int] = {}
+
+    def recording(self, callback: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Coroutine[Any, Any, None]]:
+        """`callback` (the consumer's, called with each record it hands to Faust), noting the record's offset."""
+
+        async def on_message(message: Any) -> None:
+            if self._acks_enabled_for(message.topic):  # not the changelogs read during recovery: never committed
+                self._fetched.setdefault(message.tp, set()).add(message.offset)
+            await callback(message)
+
+        return on_message
+
+    def new_offset(self, consumer: Any, faust_new_offset: Callable[[Any], int | None], tp: Any) -> int | None:
+        """What `consumer._new_offset(tp)` returns: Faust's answer, or None while the rule above holds it back."""
+        committed = consumer._committed_offset[tp]
+        acked = consumer._acked[tp]
+        fetched = self._fetched.get(tp, set())
+        if committed is not None and acked and min(acked) > committed and committed in fetched:
+            if self._held_back.get(tp) != committed:
+                self._held_back[tp] = committed
+                log.warning("not committing %s past offset %d: that record was not acked yet (the lowest acked is "
+                            "%d)", tp, committed, min(acked))
+            return None
+        offset = faust_new_offset(tp)
+        if offset is not None and fetched:
+            self._fetched[tp] = {number for number in fetched if number >= offset}
+        return offset
+
+
 class WorkerApp(faust.App):
     """See the module docstring."""
 
     stop_hooks: list[StopHook]
+    commit_guard: CommitGuard
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stop_hooks = []
         self.deliveries = DeliveryWatch()
         self._stopping = False
+
+    def _new_consumer(self) -> Any:
+        # Faust's own `_new_consumer`, with the message callback recorded by the commit guard
+        guard = self.commit_guard = CommitGuard(self.topics.acks_enabled_for)
+        consumer: Any = self.transport.create_consumer(
+            callback=guard.recording(self.topics.on_message),
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+        )
+        setattr(consumer, "_new_offset",  # noqa: B010 (an instance's method replaced on this instance only)
+                functools.partial(guard.new_offset, consumer, consumer._new_offset))
+        return consumer
 
     def _new_producer(self) -> Any:
         producer = super()._new_producer()
@@ -98,6 +158,11 @@ class WorkerApp(faust.App):
         setattr(producer, "send", watched_send)  # noqa: B010 (an instance's method replaced on this instance only)
         setattr(producer, "flush", checked_flush)  # noqa: B010
         return producer
+
+    @property
+    def stopping(self) -> bool:
+        """True once the worker began to shut down (not during a rebalance); `/readyz` then answers 503."""
+        return self._stopping
 
     async def on_stop(self) -> None:
         self._stopping = True
