@@ -39,7 +39,8 @@ def _drop_buffered(app: faust.App) -> None:
     Faust counts two references per record; a record the ledger took while it still sat in this stopped agent's
     buffer (or the other way round) keeps one forever, and Faust's shutdown then waits for it without end (its
     wait for in-flight records only ends once they are acked or garbage). Dropped records were never taken by an
-    agent, so they are not acked: their offsets are not committed and the next owner reads them again."""
+    agent, so they are not acked: their offsets are not committed (`streams.kit.worker_app.CommitGuard`, even when
+    the next record is acked) and they are read again after the next rebalance or restart."""
     app.flow_control.clear()
 
 
