@@ -4,6 +4,8 @@
 #   docker run --rm -p 6066:6066 -v "$PWD/config/compose.yaml:/etc/fulfillsync/config.yaml:ro" \
 #       fulfillsync --config /etc/fulfillsync/config.yaml worker
 #
+# On Kubernetes, helm/fulfillsync deploys it (docs/deploy.md).
+#
 # On linux/amd64 every dependency ships a CPython 3.11 manylinux wheel, so the slim image needs no compiler.
 # (faust-streaming 0.15.3 has no aarch64 wheel: an arm64 build compiles it from source and may need build-essential
 # in the build stage.) The build stage installs into a virtualenv that the runtime stage copies; the source tree
@@ -42,8 +44,12 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /var/lib/fulfillsync
 USER 10001:10001
 
-# HTTP: /healthz, /readyz, /metrics, /webhooks/{connection_id}
+# HTTP: the worker's /healthz, /readyz, /metrics, /webhooks/{connection_id} (worker.web_port), and the web app for
+# sellers without an integration (`fulfillsync web`, web.port). helm/fulfillsync runs this image as it is: uid 10001,
+# these ports, the state volume at /var/lib/fulfillsync/state, the configuration at /etc/fulfillsync/config.yaml
+# (tests/helm/fulfillsync/test_dockerfile.py checks that the two agree).
 EXPOSE 6066
+EXPOSE 8080
 
 ENTRYPOINT ["fulfillsync"]
 CMD ["worker"]

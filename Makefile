@@ -12,7 +12,12 @@ export FULFILLSYNC_PLATFORM_SPECS
 CHROMIUM ?= /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install browser run stop test lint typecheck schemas bench bench-sync clean
+# helm, for the chart's tests (tests/helm/): built from the Go module proxy into .fulfillsync/bin, once.
+HELM_VERSION := v4.3.2
+HELM_HOME := .fulfillsync/helm
+HELM := .fulfillsync/bin/helm
+
+.PHONY: install browser helm run stop test fuzz lint typecheck schemas bench bench-sync clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +38,23 @@ browser:
 	$$as apt-get update -qq && $$as env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
 		|| echo "make browser: apt-get could not install chromium: browser tests will be skipped"
 
+## helm $(HELM_VERSION) in .fulfillsync/bin (the chart's tests run it: helm lint, helm template). Skipped when that
+## version is already there; otherwise `go install` from the Go module proxy (Go 1.26+ needed; a few minutes the
+## first time), with Go's module and build caches kept under $(HELM_HOME) (writable, so `make clean` removes them).
+## `go install` does not stamp the release version into the binary (it would say v4.3): -X does, as helm's own
+## Makefile does for its releases.
+helm:
+	@if [ -x "$(HELM)" ] && [ "$$($(HELM) version --template '{{.Version}}' 2>/dev/null)" = "$(HELM_VERSION)" ]; then \
+		exit 0; fi; \
+	command -v go >/dev/null || { echo "make helm: no Go toolchain: install Go 1.26+ (it builds helm $(HELM_VERSION))"; exit 1; }; \
+	echo "make helm: building helm $(HELM_VERSION) into $(HELM) (go install, from the Go module proxy)"; \
+	mkdir -p .fulfillsync/bin && GOBIN="$(abspath .fulfillsync/bin)" GOMODCACHE="$(abspath $(HELM_HOME)/mod)" \
+		GOCACHE="$(abspath $(HELM_HOME)/cache)" GOFLAGS=-modcacherw CGO_ENABLED=0 \
+		go install -ldflags "-w -s -X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)" \
+			helm.sh/helm/v4/cmd/helm@$(HELM_VERSION) || { echo "make helm: go install failed (above)"; exit 1; }; \
+	[ "$$($(HELM) version --template '{{.Version}}')" = "$(HELM_VERSION)" ] || \
+		{ echo "make helm: $(HELM) does not report version $(HELM_VERSION)"; exit 1; }
+
 ## Kafka on 127.0.0.1:9092, simulated stores of all four platforms, the worker on them, a scripted merchant activity
 ## and each order's story as it happens (README: What `make run` shows). Its configuration: .fulfillsync/demo/.
 run: install
@@ -50,11 +72,16 @@ typecheck: install
 	$(BIN)/mypy
 
 ## Lint, type-check, install Chromium if missing, start a throwaway broker on $(TEST_KAFKA_PORT), run every test, stop the broker.
-test: lint typecheck browser
+test: lint typecheck browser helm
 	rm -rf $(TEST_KAFKA_HOME)/data $(TEST_KAFKA_HOME)/broker.pid
 	$(FS) kafka start --port $(TEST_KAFKA_PORT) --home $(TEST_KAFKA_HOME)
 	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(TEST_KAFKA_PORT) $(BIN)/pytest; status=$$?; \
 		$(FS) kafka stop --port $(TEST_KAFKA_PORT) --home $(TEST_KAFKA_HOME); exit $$status
+
+## The property and fuzz tests with new examples on each run (`make test` draws the same ones every time; turn what
+## this finds into an @example of the test). Needs no broker.
+fuzz: install
+	FULFILLSYNC_HYPOTHESIS_PROFILE=explore $(BIN)/pytest -q -m "not kafka" $$(grep -rl "@given" tests --include='*.py')
 
 ## Regenerate the committed JSON Schemas after changing a model in schemas/.
 schemas: install

@@ -27,9 +27,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+
+from schemas.config import KafkaSettings
+from streams.kit.kafka_clients import new_admin, new_consumer, new_faust_app, new_producer
 
 DISTINCT_KEYS = 20_000
 VALUE = b"x" * 600
@@ -39,10 +40,10 @@ def run_agent(mode: str, prefix: str, bootstrap: str, partitions: int, state_dir
     """The child process: a Faust app whose only agent iterates (and, in `table` mode, writes a table)."""
     import faust
 
-    app = faust.App(prefix, broker=f"kafka://{bootstrap}", store="rocksdb://", datadir=state_dir,
-                    autodiscover=False, topic_partitions=partitions, key_serializer="raw", value_serializer="raw",
-                    producer_linger_ms=5, producer_max_batch_size=1 << 20, web_enabled=False,
-                    table_standby_replicas=0, consumer_auto_offset_reset="earliest")
+    app = new_faust_app(faust.App, prefix, KafkaSettings(bootstrap_servers=bootstrap), store="rocksdb://",
+                        datadir=state_dir, autodiscover=False, topic_partitions=partitions, key_serializer="raw",
+                        value_serializer="raw", producer_linger_ms=5, producer_max_batch_size=1 << 20,
+                        web_enabled=False, table_standby_replicas=0, consumer_auto_offset_reset="earliest")
     table = app.Table("floor", default=None, partitions=partitions, key_type=bytes, value_type=bytes,
                       options={"driver": "rocksdict", "block_cache_size": 16 << 20, "write_buffer_size": 8 << 20})
     source = app.topic(f"{prefix}.in", key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -69,7 +70,7 @@ def run_agent(mode: str, prefix: str, bootstrap: str, partitions: int, state_dir
 
 
 def produce(bootstrap: str, topic: str, events: int) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True})
+    producer = new_producer(bootstrap, {"linger.ms": 5, "enable.idempotence": True})
     for index in range(events):
         while True:
             try:
@@ -83,7 +84,7 @@ def produce(bootstrap: str, topic: str, events: int) -> None:
 
 def faust_pass(mode: str, bootstrap: str, partitions: int, events: int) -> float:
     prefix = f"floor-{mode}-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = new_admin(bootstrap)
     for future in admin.create_topics([NewTopic(f"{prefix}.in", partitions, 1)]).values():
         future.result()
     state_dir = tempfile.mkdtemp(prefix="faust-floor-")
@@ -110,10 +111,10 @@ def faust_pass(mode: str, bootstrap: str, partitions: int, events: int) -> float
 
 def raw_pass(bootstrap: str, partitions: int, events: int) -> float:
     topic = f"floor-raw-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = new_admin(bootstrap)
     for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
         future.result()
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": topic, "auto.offset.reset": "earliest"})
+    consumer = new_consumer(bootstrap, {"group.id": topic, "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     try:
         started = time.monotonic()

@@ -67,8 +67,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import OFFSET_BEGINNING, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.cimpl import NewTopic  # confluent_kafka.admin re-exports it, but not for mypy
 
 from sandbox.server import free_port
@@ -78,6 +77,7 @@ from schemas.events import FulfilledLine, OrderLine, PartyRef, SourceRef
 from schemas.factories import fulfillment_recorded, order_placed
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
+from streams.kit.kafka_clients import new_admin, new_consumer, new_producer
 from streams.kit.producer import EventProducer
 from streams.kit.records import EncodedRecord, encode_event
 
@@ -226,7 +226,7 @@ def produce_all(bootstrap: str, topic: str, records: Sequence[EncodedRecord]) ->
 
 
 def create_topics(bootstrap: str, names: Sequence[str], partitions: int) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = new_admin(bootstrap)
     futures = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names])
     for future in futures.values():
         future.result(timeout=30)
@@ -234,7 +234,7 @@ def create_topics(bootstrap: str, names: Sequence[str], partitions: int) -> None
 
 def record_count(bootstrap: str, topic: str, partitions: int) -> int:
     """Records on `topic` (sum of high - low watermarks); cheap, no reading."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-watermarks", "enable.auto.commit": False})
+    consumer = new_consumer(bootstrap, {"group.id": "bench-watermarks", "enable.auto.commit": False})
     try:
         total = 0
         for partition in range(partitions):
@@ -247,7 +247,7 @@ def record_count(bootstrap: str, topic: str, partitions: int) -> int:
 
 def delete_bench_leftovers(bootstrap: str, prefix: str, groups: Sequence[str]) -> list[str]:
     """Delete every topic whose name starts with the run's prefix, and the run's consumer groups."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = new_admin(bootstrap)
     topics = [name for name in admin.list_topics(timeout=10).topics if name.startswith((f"{prefix}.", f"{prefix}-"))]
     if topics:
         for future in admin.delete_topics(topics, operation_timeout=30).values():
@@ -284,8 +284,8 @@ class OutputCounter:
         self._identify = identify
         self._stop = threading.Event()
         self._reached = threading.Event()
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-bench-counter",
-                                   "enable.auto.commit": False, "enable.partition.eof": False})
+        self._consumer = new_consumer(bootstrap, {"group.id": f"{topic}-bench-counter", "enable.auto.commit": False,
+                                                  "enable.partition.eof": False})
         self._consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
         self._thread = threading.Thread(target=self._run, name=f"count-{topic}", daemon=True)
         self._thread.start()
@@ -560,10 +560,8 @@ class BaselineResult:
 
 def passthrough(bootstrap: str, source: str, sink: str, group: str, ready: EventType, stop: EventType) -> None:
     """Copy every record of `source` to `sink` unchanged (runs in its own process)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                         "enable.auto.commit": True})
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                         "linger.ms": 5})
+    consumer = new_consumer(bootstrap, {"group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": True})
+    producer = new_producer(bootstrap, {"enable.idempotence": True, "acks": "all", "linger.ms": 5})
     consumer.subscribe([source], on_assign=lambda _consumer, _partitions: ready.set())
     try:
         while not stop.is_set():

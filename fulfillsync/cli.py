@@ -10,6 +10,10 @@
     fulfillsync web hash-password               read a password on stdin, print its hash for web_access
 
 Exit codes: 0 success, 1 a runtime failure (broker, Kafka), 2 bad usage or configuration.
+
+`worker`, `web`, `topics create` and `watch` first sign in to Kafka with the configured security settings
+(`streams.kit.kafka_clients.check_access`): a wrong password, an untrusted certificate or no broker answering ends
+them within seconds with exit code 1 and a message naming the setting, instead of a client retrying for ever.
 """
 
 from __future__ import annotations
@@ -58,15 +62,17 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _config() -> Config:
-    """The configuration from --config / FULFILLSYNC_CONFIG, or the built-in local defaults."""
+    """The configuration to run with, from --config / FULFILLSYNC_CONFIG (the files it names checked here), or the
+    built-in local defaults."""
     path = _state["config"]
-    return Config() if path is None else _load(path)
+    return Config() if path is None else _load(path, check_files=True)
 
 
-def _load(path: Path) -> Config:
-    """The validated file at `path`, its warnings printed; exit code 2 with every problem when invalid."""
+def _load(path: Path, *, check_files: bool = False) -> Config:
+    """The validated file at `path`, its warnings printed; exit code 2 with every problem when invalid.
+    `check_files`: the TLS files it names must be readable here (`schemas.config.CHECK_FILES`)."""
     try:
-        loaded = load_config(path)
+        loaded = load_config(path, check_files=check_files)
     except ConfigError as error:
         raise _fail(str(error), 2) from None
     for warning in loaded.warnings:
@@ -77,22 +83,72 @@ def _load(path: Path) -> Config:
 # -- config ---------------------------------------------------------------------------------------------------
 
 
+def _kafka_ready(config: Config, command: str) -> None:
+    """Sign in to Kafka once with `config`'s settings and check the ACLs of the command's existing topics
+    (`check_access`, `_operations`); exit code 1 with the setting to fix when that fails (a wrong password, an
+    untrusted certificate, no broker answering, a missing ACL: within seconds)."""
+    from streams.kit.kafka_clients import KafkaAccessError, check_access
+
+    try:
+        check_access(config.kafka, needs=_operations(config, command))
+    except KafkaAccessError as error:
+        raise _fail(f"{command}: cannot use Kafka: {error}") from None
+
+
+def _operations(config: Config, command: str) -> dict[str, frozenset[str]]:
+    """Topic -> the operations `command` needs on it: the worker reads and writes its topics (only writes the
+    shipped-orders and dead-letters); the web app
+    writes fulfillment-events and reads what its read model reads; `watch` reads what it prints. (`topics create`
+    needs Create, which the creation itself reports.)"""
+    from schemas.topics import TopicNames
+    from streams.admin import topic_specs
+    from streams.buyers.tables import BUYER_FULFILLMENTS
+    from streams.orders.tables import ORDERS
+
+    names = TopicNames(config.kafka.topic_prefix)
+    read, read_write = frozenset({"DESCRIBE", "READ"}), frozenset({"DESCRIBE", "READ", "WRITE"})
+    if command == "worker":
+        write_only = {names.shipped_orders, names.dead_letters}
+        return {spec.name: frozenset({"DESCRIBE", "WRITE"}) if spec.name in write_only else read_write
+                for spec in topic_specs(config.kafka)}
+    if command == "web":
+        return {names.fulfillment_events: frozenset({"DESCRIBE", "WRITE"}), names.dead_letters: read,
+                ORDERS.changelog(names.app_id): read, BUYER_FULFILLMENTS.changelog(names.app_id): read}
+    if command == "watch":
+        return {names.shipped_orders: read, names.dead_letters: read}
+    return {}
+
+
 @config_app.command("check")
-def config_check(file: Path) -> None:
+def config_check(
+    file: Path,
+    check_files: Annotated[bool, typer.Option(
+        "--check-files", help="Also check that the files it names (kafka.ssl.*_file) are readable here; by "
+                              "default they are not, as the check may run on another machine.")] = False,
+) -> None:
     """Validate FILE; print every problem with its key and line, or a summary when it is valid."""
-    config = _load(file)
+    config = _load(file, check_files=check_files)
     typer.echo(f"{file}: valid ({len(config.connections)} connections, {len(config.routes)} routes, "
                f"topics prefixed {config.kafka.topic_prefix!r}, polling every {config.polling.interval})")
 
 
 # -- kafka ----------------------------------------------------------------------------------------------------
 
-PortOption = Annotated[int, typer.Option(help="Broker (PLAINTEXT) port; the controller uses the next one.")]
+PortOption = Annotated[int, typer.Option(help="Broker (PLAINTEXT, or SASL_SSL with --secure) port; the controller "
+                                              "uses the next one, the mutual-TLS listener of --secure the one after.")]
 HomeOption = Annotated[Path | None, typer.Option(help="Folder for jars, data and logs [default: .fulfillsync/kafka]")]
+SecureOption = Annotated[bool, typer.Option(
+    help="A secured broker: SASL_SSL (SCRAM-SHA-512, PLAIN) on --port, mutual TLS on --port + 2, ACLs, users admin, "
+         "fulfillsync and reader; CA, client certificate and passwords in <home>/security. Implied for a home "
+         "first started secured.")]
 
 
-def _broker(port: int, home: Path | None) -> LocalBroker:
-    return LocalBroker(home=home or default_home(), port=port, controller_port=port + 1)
+def _broker(port: int, home: Path | None, secure: bool = False) -> LocalBroker:
+    """The broker of `home` on `port`; secured when asked, or when the home was first started secured (it has
+    `security/credentials.json`)."""
+    folder = (home or default_home()).resolve()
+    secure = secure or (folder / "security" / "credentials.json").exists()
+    return LocalBroker(home=folder, port=port, controller_port=port + 1, secure=secure)
 
 
 @kafka_app.command("start")
@@ -101,9 +157,10 @@ def kafka_start(
     home: HomeOption = None,
     reuse: Annotated[bool, typer.Option(help="Use a broker not started from --home if one answers on the port.")]
     = False,
+    secure: SecureOption = False,
 ) -> None:
     """Start the broker; returns once it answers metadata requests."""
-    broker = _broker(port, home)
+    broker = _broker(port, home, secure)
     try:
         typer.echo(f"kafka: {broker.start(reuse=reuse)}")
     except BrokerError as error:
@@ -118,9 +175,9 @@ def kafka_stop(port: PortOption = 9092, home: HomeOption = None) -> None:
 
 
 @kafka_app.command("status")
-def kafka_status(port: PortOption = 9092, home: HomeOption = None) -> None:
+def kafka_status(port: PortOption = 9092, home: HomeOption = None, secure: SecureOption = False) -> None:
     """Say whether the broker runs and answers; exit 1 when it does not."""
-    broker = _broker(port, home)
+    broker = _broker(port, home, secure)
     status = broker.status()
     typer.echo(f"kafka: {status}")
     if not status.startswith("running"):
@@ -138,6 +195,7 @@ def topics_create() -> None:
     from streams.admin import ensure_topics
 
     config = _config()
+    _kafka_ready(config, "topics")
     try:
         outcome = ensure_topics(config.kafka)
     except KafkaException as error:
@@ -161,6 +219,7 @@ def worker(
     from streams.app import create_app, run_worker
 
     config = _config()
+    _kafka_ready(config, "worker")
     if create_topics:
         try:
             ensure_topics(config.kafka)
@@ -176,7 +235,9 @@ def watch(
     """Print shipped-orders and dead-letters records as they arrive, one readable line each."""
     from fulfillsync.timeline import watch_outcomes
 
-    watch_outcomes(_config(), from_beginning=from_beginning)
+    config = _config()
+    _kafka_ready(config, "watch")
+    watch_outcomes(config, from_beginning=from_beginning)
 
 
 @app.command()
@@ -200,8 +261,10 @@ def demo(
         every = parse_duration(interval)
     except ValueError as error:
         raise _fail(f"demo: --interval: {error}", 2) from None
-    raise typer.Exit(run_demo(_config(), DemoOptions(folder=folder, interval=every, step_timeout_s=step_timeout,
-                                                     duration_s=duration, once=once)))
+    config = _config()
+    _kafka_ready(config, "demo")
+    raise typer.Exit(run_demo(config, DemoOptions(folder=folder, interval=every, step_timeout_s=step_timeout,
+                                                  duration_s=duration, once=once)))
 
 
 # -- web ------------------------------------------------------------------------------------------------------
@@ -225,10 +288,12 @@ def web(
     config = _config()
     if config.web.session_secret is None:
         raise _fail("web: web.session_secret is not set in the configuration; see docs/webapp.md", 2)
+    _kafka_ready(config, "web")
     read_model = TopicReadModel(config).start()
-    publisher = KafkaPublisher(config.kafka.bootstrap_servers, TopicNames(config.kafka.topic_prefix))
+    publisher = KafkaPublisher(config.kafka, TopicNames(config.kafka.topic_prefix))
     try:
-        uvicorn.run(create_app(config, read_model, publisher, ready=lambda: read_model.ready),
+        uvicorn.run(create_app(config, read_model, publisher, ready=lambda: read_model.ready,
+                               publisher_failure=publisher.failure),
                     host=config.web.host, port=config.web.port, log_level=loglevel, proxy_headers=False)
     finally:
         read_model.close()

@@ -78,9 +78,9 @@ def run_demo(base: Config, options: DemoOptions) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background (SIGINT ignored)
     folder = options.folder
     folder.mkdir(parents=True, exist_ok=True)
-    forget_previous_run(folder, base.kafka.bootstrap_servers)
+    forget_previous_run(folder, base.kafka)
     interval = options.interval
-    env = credential_environment()  # one session secret and password hash for the whole run
+    env = credential_environment(base.kafka)  # one session secret and password hash for the whole run
     try:
         with _stores(folder) as stores:
             port = web_port(base)

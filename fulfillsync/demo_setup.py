@@ -13,7 +13,8 @@
   references, set in the worker's environment (the stores accept `sandbox-token`, or `ck_sandbox`/`cs_sandbox`).
   The web app (`web:`) listens on the base configuration's `web.host`/`web.port` (any free port when that one is
   taken); dray signs in with `DEMO_WEB_PASSWORD`, whose scrypt hash, like the session secret, is made afresh for
-  each run and reaches the processes as `${FULFILLSYNC_DEMO_WEB_*}` (`RunEnvironment`).
+  each run and reaches the processes as `${FULFILLSYNC_DEMO_WEB_*}` (`RunEnvironment`). The base configuration's
+  Kafka security settings are kept (`kafka_document`), its secrets passed on as `${FULFILLSYNC_DEMO_KAFKA_*}`.
 - The previous run's topics (found through the previous `<dir>/config.yaml`) are deleted first: its stores are
   gone, and the broker keeps only one demo's topics.
 - The worker: `fulfillsync --config <dir>/config.yaml worker` as a child process, output in `<dir>/worker.log`;
@@ -40,17 +41,18 @@ from urllib.parse import urlsplit
 
 import yaml
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 
 from sandbox.server import free_port
 from sandbox.settings import DEFAULT_CREDENTIALS, SandboxPlatform
-from schemas.config import REQUIRED_CREDENTIALS, Config
+from schemas.config import REQUIRED_CREDENTIALS, Config, KafkaSettings
+from streams.kit.kafka_clients import new_admin
 from webapp.auth import hash_password
 
 DEFAULT_DIR = Path(".fulfillsync/demo")
 CREDENTIAL_ENV = {"access_token": "FULFILLSYNC_DEMO_TOKEN", "consumer_key": "FULFILLSYNC_DEMO_WOO_KEY",
                   "consumer_secret": "FULFILLSYNC_DEMO_WOO_SECRET"}
 WEB_ENV = {"password_hash": "FULFILLSYNC_DEMO_WEB_HASH", "session_secret": "FULFILLSYNC_DEMO_WEB_SECRET"}
+KAFKA_ENV = {"password": "FULFILLSYNC_DEMO_KAFKA_PASSWORD", "key_password": "FULFILLSYNC_DEMO_KAFKA_KEY_PASSWORD"}
 DEMO_WEB_PASSWORD = "dray-demo-password"  # noqa: S105 - the local demo's published password
 """dray's password in the demo's web app (printed by the demo: the demo is local and throwaway)."""
 _ANNOUNCED = re.compile(r"^(?P<platform>\S+)\s+(?P<name>\S+)\s+base_url: (?P<url>\S+)$")
@@ -132,7 +134,7 @@ def config_document(base: Config, stores: dict[str, Store], *, prefix: str, stat
                 "credentials": {key: f"${{{CREDENTIAL_ENV[key]}}}" for key in REQUIRED_CREDENTIALS[party.platform]}}
 
     return {
-        "kafka": {"bootstrap_servers": base.kafka.bootstrap_servers, "topic_prefix": prefix,
+        "kafka": {**kafka_document(base.kafka), "topic_prefix": prefix,
                   "partitions": base.kafka.partitions, "replication_factor": base.kafka.replication_factor},
         "polling": {"interval": _duration(interval), "shipped_watch": _duration(base.polling.shipped_watch)},
         "worker": {"web_host": base.worker.web_host, "web_port": base.worker.web_port, "state_dir": str(state_dir),
@@ -143,6 +145,29 @@ def config_document(base: Config, stores: dict[str, Store], *, prefix: str, stat
         "routes": [{"buyer": buyer.connection, "seller": seller.connection, "skus": list(seller.skus)}
                    for buyer, seller in ROUTES],
     }
+
+
+def kafka_document(kafka: KafkaSettings) -> dict[str, Any]:
+    """The connection and security keys of `kafka` for the run's configuration file, its secrets written as
+    `${FULFILLSYNC_DEMO_KAFKA_*}` references (`KAFKA_ENV`; `kafka_environment` holds their values)."""
+    document: dict[str, Any] = {"bootstrap_servers": kafka.bootstrap_servers,
+                                "security_protocol": kafka.security_protocol}
+    if kafka.sasl is not None:
+        document["sasl"] = {"mechanism": kafka.sasl.mechanism, "username": kafka.sasl.username,
+                            "password": f"${{{KAFKA_ENV['password']}}}"}
+    if kafka.ssl is not None:
+        tls = kafka.ssl.model_dump(exclude={"key_password"}, exclude_none=True)
+        document["ssl"] = tls | ({"key_password": f"${{{KAFKA_ENV['key_password']}}}"}
+                                 if kafka.ssl.key_password is not None else {})
+    return document
+
+
+def kafka_environment(kafka: KafkaSettings) -> dict[str, str]:
+    """The values of the `${FULFILLSYNC_DEMO_KAFKA_*}` references `kafka_document` writes."""
+    values = {KAFKA_ENV["password"]: kafka.sasl.password.get_secret_value() if kafka.sasl is not None else None,
+              KAFKA_ENV["key_password"]: kafka.ssl.key_password.get_secret_value()
+              if kafka.ssl is not None and kafka.ssl.key_password is not None else None}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _duration(value: timedelta) -> str:
@@ -159,29 +184,33 @@ def web_port(base: Config) -> int:
     return base.web.port if _free(base.web.host, base.web.port) else free_port()
 
 
-def credential_environment() -> dict[str, str]:
-    """The environment variables the generated configuration refers to, with the stores' credentials, and for
-    the web app a session secret and the hash of `DEMO_WEB_PASSWORD`, both new on every call (call it once a
-    run, and hand the result to every process of the run)."""
+def credential_environment(kafka: KafkaSettings | None = None) -> dict[str, str]:
+    """The environment variables the generated configuration refers to, with the stores' credentials, the Kafka
+    secrets of `kafka` (`kafka_environment`), and for the web app a session secret and the hash of
+    `DEMO_WEB_PASSWORD`, both new on every call (call it once a run, and hand the result to every process of the
+    run)."""
     return {**{variable: DEFAULT_CREDENTIALS[key] for key, variable in CREDENTIAL_ENV.items()},
+            **(kafka_environment(kafka) if kafka is not None else {}),
             WEB_ENV["password_hash"]: hash_password(DEMO_WEB_PASSWORD),
             WEB_ENV["session_secret"]: secrets.token_hex(32)}
 
 
-def forget_previous_run(folder: Path, bootstrap: str) -> None:
-    """Delete the topics of the run whose configuration is `<folder>/config.yaml` (when it used `bootstrap`) and
-    its state. Failures are reported on stderr and otherwise ignored: leftover topics only cost disk."""
+def forget_previous_run(folder: Path, kafka: KafkaSettings) -> None:
+    """Delete the topics of the run whose configuration is `<folder>/config.yaml` (when it used `kafka`'s
+    bootstrap servers; connecting with `kafka`'s settings) and its state. Failures are reported on stderr and
+    otherwise ignored: leftover topics only cost disk."""
+    bootstrap = kafka.bootstrap_servers
     previous = folder / "config.yaml"
     try:
         document = yaml.safe_load(previous.read_text(encoding="utf-8")) if previous.exists() else None
     except (OSError, yaml.YAMLError):
         document = None
-    kafka = document.get("kafka") if isinstance(document, dict) else None
-    kafka = kafka if isinstance(kafka, dict) else {}
-    prefix = kafka.get("topic_prefix")
-    if isinstance(prefix, str) and "-demo-" in prefix and kafka.get("bootstrap_servers") == bootstrap:
+    written = document.get("kafka") if isinstance(document, dict) else None
+    written = written if isinstance(written, dict) else {}
+    prefix = written.get("topic_prefix")
+    if isinstance(prefix, str) and "-demo-" in prefix and written.get("bootstrap_servers") == bootstrap:
         try:
-            admin = AdminClient({"bootstrap.servers": bootstrap})
+            admin = new_admin(kafka)
             topics = [name for name in admin.list_topics(timeout=10).topics
                       if name.startswith((f"{prefix}.", f"{prefix}-"))]
             for future in admin.delete_topics(topics, operation_timeout=30).values() if topics else ():

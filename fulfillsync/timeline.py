@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import KafkaError
 
 from schemas.config import Config
 from schemas.topics import TopicNames
+from streams.kit.kafka_clients import new_consumer
 
 Outcome = dict[str, Any]
 Intent = Literal["shipped", "partial", "cancelled", "web"]
@@ -65,11 +66,11 @@ def read_topics(config: Config, topics: Iterable[str], *, from_beginning: bool, 
     """Yield (topic, parsed value) of every record of `topics` until `stop()` is true.
 
     A record whose value is not JSON is yielded as `{"type": "unreadable", ...}` rather than raising; so is a
-    consumer error other than the end of a partition.
+    consumer error other than the end of a partition. Connects with the configuration's `kafka:` settings, as
+    consumer group `<topic_prefix>-watch-<uuid>` (no commits), so ACLs on the topic prefix cover it.
     """
-    consumer = Consumer({
-        "bootstrap.servers": config.kafka.bootstrap_servers,
-        "group.id": f"fulfillsync-watch-{uuid.uuid4()}",
+    consumer = new_consumer(config.kafka, {
+        "group.id": f"{config.kafka.topic_prefix}-watch-{uuid.uuid4()}",
         "auto.offset.reset": "earliest" if from_beginning else "latest",
         "enable.auto.commit": False,
     })

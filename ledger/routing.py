@@ -3,7 +3,9 @@
 `route_order` turns one buyer order (as a buyer connector's `orders_changed_since` returns it) into one
 `order.placed` per seller that any line routes to, plus the lines no seller takes (the buyer's own products).
 `buyer_cancellation` compares an `order.placed` with the buyer's current order and says what the buyer cancelled
-since; `buyer_cancelled_event` makes that an `order.buyer_cancelled` event. None of them reads a clock, the
+since; `buyer_cancelled_event` makes that an `order.buyer_cancelled` event. `placement_mismatch` checks an
+`order.placed` read back from Kafka against the configuration: the seller order sink creates only what
+`route_order` could have made. None of them reads a clock, the
 network or Kafka: the caller (the buyer order poller) hands in the time and publishes the result. The same input
 always gives the same events, with the same ids.
 
@@ -134,6 +136,36 @@ def route_order(
     if shipping is not None:
         placed = tuple(event.model_copy(update={"shipping": shipping}) for event in placed)
     return Routing(placed=placed, unrouted=tuple(unrouted))
+
+
+def placement_mismatch(placed: OrderPlaced, *, routes: Sequence[Route],
+                       connections: Iterable[Connection]) -> str | None:
+    """Why `placed` is not an order the configuration sends to its seller, or None when it is. It is one when its
+    buyer is a configured buyer connection (same partner and platform as the event says), its seller a configured
+    seller connection (likewise), and every line's SKU is routed by that buyer's routes to that seller and no
+    other (`route_order`'s rule). Whoever produced the event, an order failing this must not reach a seller: the
+    caller dead-letters it (`tenant_mismatch`). Never raises; names and SKUs in the text are shortened and
+    quoted, as the event may be hostile."""
+    known = {connection.id: connection for connection in connections}
+    for side, party in (("buyer", placed.buyer), ("seller", placed.seller)):
+        connection = known.get(party.connection)
+        if connection is None or connection.role != side:
+            return f"its {side} connection {_quoted(party.connection)} is not a configured {side}"
+        if (connection.partner, connection.platform) != (party.partner, party.platform):
+            return (f"its {side} {_quoted(party.partner)} on {_quoted(party.platform)} is not connection "
+                    f"{connection.id}'s partner {connection.partner} on {connection.platform}")
+    own_routes = [route for route in routes if route.buyer == placed.buyer.connection]
+    for line in placed.lines:
+        covering = sorted({route.seller for route in own_routes if line.sku and route.covers(line.sku)})
+        if covering != [placed.seller.connection]:
+            where = "no seller" if not covering else ", ".join(covering)
+            return (f"line {_quoted(line.line_id)} (SKU {_quoted(line.sku)}) is routed by buyer "
+                    f"{placed.buyer.connection}'s routes to {where}, not to seller {placed.seller.connection}")
+    return None
+
+
+def _quoted(text: str, limit: int = 64) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def shipping_details(order: PlatformOrder) -> ShippingDetails | None:

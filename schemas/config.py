@@ -10,7 +10,8 @@ Loading a file (YAML, `${ENV}` substitution, error messages) lives in `schemas.c
 Some rules protect a real deployment and apply to a configuration read from a file only: validate with
 `context=FILE_RULES` (as `schemas.config_file` does) to check them. Today: a store's `base_url` must be https://
 unless it is on loopback (`Connection`). Models built in code without that context (tests, tools pointing at
-simulated stores) skip them.
+simulated stores) skip them. `CHECK_FILES` adds the rules for a configuration loaded to run with: the TLS files it
+names (`kafka.ssl`) exist and are readable.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Annotated, Final, Literal
 from urllib.parse import urlsplit
 
@@ -104,6 +106,85 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+SASL_PROTOCOLS: Final = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
+TLS_PROTOCOLS: Final = frozenset({"SSL", "SASL_SSL"})
+
+CHECK_FILES: Final[Mapping[str, bool]] = {"file_rules": True, "check_files": True}
+"""The validation context of a configuration loaded to run with (`fulfillsync worker`, `web`, `watch`, `topics
+create`): `FILE_RULES`, and the files it names (`kafka.ssl.*_file`) must exist and be readable here. `fulfillsync
+config check` runs elsewhere (CI, a laptop) and leaves the files out unless asked."""
+
+
+class KafkaSasl(_Section):
+    """Who fulfillsync signs in to the brokers as (`kafka.security_protocol` SASL_PLAINTEXT or SASL_SSL)."""
+
+    mechanism: SaslMechanism = Field(
+        description="PLAIN (e.g. Confluent Cloud API keys), SCRAM-SHA-256 or SCRAM-SHA-512 (e.g. Amazon MSK).")
+    username: Annotated[str, Field(min_length=1)]
+    password: SecretStr = Field(description="From an environment variable, e.g. ${KAFKA_PASSWORD}.")
+
+    @model_validator(mode="after")
+    def _password_not_empty(self) -> KafkaSasl:
+        if not self.password.get_secret_value():
+            raise ValueError("password: is empty; set it from an environment variable, e.g. ${KAFKA_PASSWORD}")
+        return self
+
+
+_TLS_FILES: Final = ("ca_file", "cert_file", "key_file")
+
+
+class KafkaTls(_Section):
+    """TLS to the brokers (`kafka.security_protocol` SSL or SASL_SSL): which CA to trust and, for mutual TLS, the
+    client certificate. PEM files."""
+
+    ca_file: str | None = Field(
+        default=None, description="The CA certificate(s) that signed the brokers' certificates; unset: the "
+                                  "system's trusted CAs (as for Amazon MSK and Confluent Cloud).")
+    cert_file: str | None = Field(default=None, description="Client certificate (mutual TLS), with key_file.")
+    key_file: str | None = Field(default=None, description="The client certificate's private key, with cert_file.")
+    key_password: SecretStr | None = Field(
+        default=None, description="The password of an encrypted key_file, from an environment variable.")
+    check_hostname: bool = Field(
+        default=True, description="Check that a broker's certificate names the host connected to. Turn off only "
+                                  "for brokers whose certificates do not name their addresses.")
+
+    @model_validator(mode="after")
+    def _client_certificate(self, info: ValidationInfo) -> KafkaTls:
+        if (self.cert_file is None) != (self.key_file is None):
+            given, missing = ("cert_file", "key_file") if self.key_file is None else ("key_file", "cert_file")
+            raise ValueError(f"{missing}: required with {given}: a client certificate (mutual TLS) needs both the "
+                             "certificate and its private key")
+        if self.key_password is not None and self.key_file is None:
+            raise ValueError("key_password: only with key_file (the password of an encrypted client key); remove it")
+        rules = info.context if isinstance(info.context, Mapping) else {}
+        if rules.get("check_files"):
+            for name in _TLS_FILES:
+                path = getattr(self, name)
+                if path is not None and (problem := _unreadable(path)):
+                    raise ValueError(f"{name}: {problem}")
+        return self
+
+
+def _unreadable(path: str) -> str | None:
+    """Why the PEM file at `path` cannot be read by this process, or None when it can (the path is not quoted:
+    it may have come from an environment variable)."""
+    file = Path(path)
+    try:
+        with file.open("rb") as handle:
+            handle.read(1)
+    except FileNotFoundError:
+        return "no such file on this machine (the path must be absolute, or relative to the working directory)"
+    except IsADirectoryError:
+        return "is a folder, not a file"
+    except PermissionError:
+        return "the file is not readable by this process (permission denied)"
+    except OSError as error:
+        return f"cannot read the file ({error.strerror or type(error).__name__})"
+    return None
+
+
 class KafkaSettings(_Section):
     bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")] = "fulfillsync"
@@ -111,6 +192,37 @@ class KafkaSettings(_Section):
     replication_factor: Annotated[int, Field(ge=1, le=10)] = 1
     retention: Duration = timedelta(days=30)
     dead_letter_retention: Duration = timedelta(days=90)
+    security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT", description="PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL; every Kafka client "
+                                         "of fulfillsync uses it (streams.kit.kafka_clients).")
+    sasl: KafkaSasl | None = Field(default=None, description="Required for SASL_PLAINTEXT and SASL_SSL, refused "
+                                                             "otherwise.")
+    ssl: KafkaTls | None = Field(default=None, description="For SSL and SASL_SSL (optional there: the system's "
+                                                           "CAs, no client certificate); refused otherwise.")
+
+    @model_validator(mode="after")
+    def _security(self) -> KafkaSettings:
+        """`sasl` exactly with the SASL protocols; `ssl` only with the TLS ones (over PLAINTEXT it would be a
+        false sense of encryption)."""
+        protocol = self.security_protocol
+        if protocol in SASL_PROTOCOLS and self.sasl is None:
+            raise ValueError(f"sasl: required with security_protocol {protocol}: give sasl.mechanism, "
+                             "sasl.username and sasl.password")
+        if protocol not in SASL_PROTOCOLS and self.sasl is not None:
+            raise ValueError(f"sasl: only for security_protocol SASL_PLAINTEXT or SASL_SSL, not {protocol}; remove "
+                             "it or change security_protocol")
+        if protocol not in TLS_PROTOCOLS and self.ssl is not None:
+            raise ValueError(f"ssl: only for security_protocol SSL or SASL_SSL, not {protocol}: the connection "
+                             "would not be encrypted; remove it or change security_protocol")
+        return self
+
+    @property
+    def tls(self) -> KafkaTls | None:
+        """The TLS settings in force: `ssl`, or the defaults (system CAs, hostname checked) for SSL and SASL_SSL
+        without an `ssl` section; None when the protocol has no TLS."""
+        if self.security_protocol not in TLS_PROTOCOLS:
+            return None
+        return self.ssl if self.ssl is not None else KafkaTls()
 
 
 class PollingSettings(_Section):
@@ -199,6 +311,18 @@ class WorkerSettings(_Section):
         description="How long a record the worker publishes may wait for the broker (both of its producers) before "
                     "it counts as failed: the agent then retries in place, or the worker stops before committing, "
                     "so the input is read again after the restart. An outage shorter than this is ridden out.")
+    standby_replicas: Annotated[int, Field(ge=0, le=10)] = Field(
+        default=0,
+        description="Warm copies of every table partition kept on other workers (Faust's table_standby_replicas): a "
+                    "worker taking a partition over starts from its standby copy instead of the whole changelog. "
+                    "Each copy costs another worker's disk, memory and changelog reads; useful only with more "
+                    "workers than copies. 0: none.")
+    group_instance_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,200}$")] | None = Field(
+        default=None,
+        description="Static consumer-group membership (Kafka's group.instance.id), unique per worker and stable "
+                    "across its restarts (in Kubernetes the pod name, e.g. ${POD_NAME}): a worker that comes back "
+                    "within broker_session_timeout gets its partitions again without a rebalance, but one that "
+                    "stops for good keeps them unprocessed until that timeout. None: dynamic membership.")
 
     @model_validator(mode="after")
     def _delivery_timeout_in_range(self) -> WorkerSettings:

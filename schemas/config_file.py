@@ -16,12 +16,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from schemas.config import FILE_RULES, Config
+from schemas.config import CHECK_FILES, FILE_RULES, Config
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LEADING_PATH = re.compile(r"^(?P<path>[A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (?P<rest>.*)$", re.S)
 _PATH_PART = re.compile(r"([A-Za-z_]\w*)|\[(\d+)\]")
-_SECRET_KEYS = ("credentials", "webhook_secret", "web_access", "session_secret", "password")
+_SECRET_KEYS = ("credentials", "webhook_secret", "web_access", "session_secret", "password", "key_password")
 
 Location = tuple[str | int, ...]
 
@@ -51,18 +51,26 @@ def key_path(location: Location) -> str:
     return text or "(top level)"
 
 
-def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> LoadedConfig:
-    """Read, substitute and validate the file at `path`. Raises ConfigError listing every problem."""
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None, *,
+                check_files: bool = False) -> LoadedConfig:
+    """Read, substitute and validate the file at `path`. Raises ConfigError listing every problem.
+
+    `check_files`: the configuration is loaded to run with here, so the files it names (`kafka.ssl.ca_file`,
+    `cert_file`, `key_file`) must exist and be readable (`schemas.config.CHECK_FILES`); without it (`fulfillsync
+    config check`, which may run on another machine) they are not looked at."""
     source = str(path)
     try:
         text = Path(path).read_text()
     except OSError as error:
         raise ConfigError(source, [f"cannot read the file: {error.strerror or error}"]) from error
-    return parse_config(text, source=source, environ=os.environ if environ is None else environ)
+    return parse_config(text, source=source, environ=os.environ if environ is None else environ,
+                        check_files=check_files)
 
 
-def parse_config(text: str, *, source: str = "<config>", environ: Mapping[str, str]) -> LoadedConfig:
-    """Validate configuration text, with the rules for files (`schemas.config.FILE_RULES`); see `load_config`."""
+def parse_config(text: str, *, source: str = "<config>", environ: Mapping[str, str],
+                 check_files: bool = False) -> LoadedConfig:
+    """Validate configuration text, with the rules for files (`schemas.config.FILE_RULES`, or `CHECK_FILES` with
+    `check_files`); see `load_config`."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -82,10 +90,25 @@ def parse_config(text: str, *, source: str = "<config>", environ: Mapping[str, s
     if problems:
         raise ConfigError(source, problems)
     try:
-        config = Config.model_validate(data, context=FILE_RULES)
+        config = Config.model_validate(data, context=CHECK_FILES if check_files else FILE_RULES)
     except ValidationError as error:
         raise ConfigError(source, [_describe(item, root, from_environment) for item in error.errors()]) from None
+    warnings += _kafka_warnings(config, root)
     return LoadedConfig(config=config, warnings=warnings)
+
+
+def _kafka_warnings(config: Config, root: Any) -> list[str]:
+    """Accepted but unsafe Kafka settings: a PLAIN password over an unencrypted connection, hostnames unchecked."""
+    kafka = config.kafka
+    found = []
+    if kafka.security_protocol == "SASL_PLAINTEXT" and kafka.sasl is not None and kafka.sasl.mechanism == "PLAIN":
+        found.append(f"{_line(root, ('kafka', 'sasl', 'mechanism'))}kafka.sasl.mechanism: PLAIN over "
+                     "SASL_PLAINTEXT sends the password in clear to the brokers and anyone on the way; use "
+                     "security_protocol SASL_SSL (or a SCRAM mechanism)")
+    if kafka.ssl is not None and not kafka.ssl.check_hostname:
+        found.append(f"{_line(root, ('kafka', 'ssl', 'check_hostname'))}kafka.ssl.check_hostname: off: any "
+                     "certificate signed by the trusted CAs is accepted for any broker address")
+    return found
 
 
 def _substitute(

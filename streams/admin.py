@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from schemas.config import KafkaSettings
 from schemas.topics import TopicNames
 from streams.buyers.tables import BUYER_FULFILLMENTS
 from streams.fulfillments.tables import SELLER_FULFILLMENTS
+from streams.kit.kafka_clients import describe_kafka_error, new_admin
 from streams.kit.tables import TableSpec
 from streams.orders.tables import ORDERS
 from streams.polling.tables import BUYER_ORDERS, POLL_CURSORS
@@ -63,9 +63,10 @@ def ensure_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> dict[str,
     """Create the missing topics. Returns topic -> `created` or `exists`.
 
     Raises KafkaException naming the topic when the broker refuses one (e.g. a replication factor larger than
-    the number of brokers).
+    the number of brokers; a missing Create ACL, named with the principal refused: `describe_kafka_error`).
+    Connects with `settings`' security settings (`streams.kit.kafka_clients`).
     """
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = new_admin(settings)
     specs = topic_specs(settings)
     futures = admin.create_topics(
         [NewTopic(s.name, num_partitions=s.partitions, replication_factor=settings.replication_factor,
@@ -82,5 +83,5 @@ def ensure_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> dict[str,
             if isinstance(kafka_error, KafkaError) and kafka_error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 outcome[name] = "exists"
                 continue
-            raise KafkaException(f"could not create topic {name}: {kafka_error}") from error
+            raise KafkaException(describe_kafka_error(settings, error, what=f"create topic {name}")) from error
     return outcome

@@ -35,6 +35,7 @@ from schemas.topics import TopicNames
 from streams.buyers.wiring import register_buyer_tracking
 from streams.fulfillments.wiring import register_seller_fulfillments
 from streams.kit.context import WiringContext
+from streams.kit.kafka_clients import new_faust_app
 from streams.kit.log_throttle import throttle_repeats
 from streams.kit.worker_app import WorkerApp
 from streams.orders.wiring import register_ledger
@@ -56,13 +57,15 @@ class Service:
 
 
 def create_app(config: Config) -> Service:
-    """Build the Faust app for `config`. Nothing connects to Kafka until the app is started."""
+    """Build the Faust app for `config`. Nothing connects to Kafka until the app is started; the broker and its
+    security settings come from `streams.kit.kafka_clients` (KafkaSetupError when the TLS files cannot be used)."""
     names = TopicNames(config.kafka.topic_prefix)
     state_dir = Path(config.worker.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    app = WorkerApp(
+    app = new_faust_app(
+        WorkerApp,
         names.app_id,
-        broker=[f"kafka://{server.strip()}" for server in config.kafka.bootstrap_servers.split(",")],
+        config.kafka,
         store="rocksdb://",
         datadir=str(state_dir),
         autodiscover=False,
@@ -84,7 +87,8 @@ def create_app(config: Config) -> Service:
         web_enabled=True,
         web_host=config.worker.web_host,
         web_port=config.worker.web_port,
-        table_standby_replicas=0,
+        table_standby_replicas=config.worker.standby_replicas,
+        consumer_group_instance_id=config.worker.group_instance_id,
         # Every record is bytes in and bytes out: we decode ourselves, so a malformed record is dead-lettered
         # by our code rather than dropped by Faust's decoder with only a log line.
         key_serializer="raw",

@@ -16,10 +16,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from fulfillsync.localkafka.broker import BrokerError, LocalBroker, broker_answers
 
-pytest_plugins = ("tests.support.browser",)  # the `browser` and `page` fixtures
+pytest_plugins = ("tests.support.browser",  # the `browser` and `page` fixtures
+                  "tests.support.secure_kafka")  # `secure_broker`: SASL_SSL and mutual TLS on 39092-39094
+
+# The suite's property and fuzz tests draw the same examples on every run (`derandomize`): a failure names its
+# test, not a lucky seed, and a clean run stays clean. `make fuzz` draws new examples on each run (profile
+# "explore"); what it finds becomes an `@example` of the test.
+settings.register_profile("suite", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("FULFILLSYNC_HYPOTHESIS_PROFILE", "suite"))
 
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_IMAGE = "apache/kafka:4.1.1"

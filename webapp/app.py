@@ -9,6 +9,9 @@
     GET  /orders/{id}/fulfill, POST the same         record a fulfillment (manual sellers)
     GET  /orders/{id}/fulfillments/{fid}/edit, POST edit its tracking in place
     POST /orders/{id}/fulfillments/{fid}/cancel     cancel it
+    GET  /healthz                                   liveness: 200 while the process serves requests
+    GET  /readyz                                    readiness: 200 once the read model caught up and while the
+                                                    publisher has not failed for good (`health_views`)
 
 Every POST needs the session's CSRF token (403 without it); a form body over `MAX_FORM_BYTES` or with more than
 `MAX_FORM_FIELDS` fields answers 413 without being parsed further. A page of an order the signed-in partner is not a
@@ -42,7 +45,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -476,11 +479,38 @@ class WebApp:
         return RedirectResponse(f"/orders/{quote(order.order_id, safe='')}?done={done}", status_code=303)
 
 
+def health_views(ready: Callable[[], bool], publisher_failure: Callable[[], str | None]) -> list[Route]:
+    """`GET /healthz` and `GET /readyz`, for Kubernetes' probes (no sign-in; JSON; docs/webapp.md, "Health").
+
+    `/healthz` (liveness) answers 200 `{"status": "ok"}` whenever the process serves requests. `/readyz`
+    (readiness) answers 200 once `ready()` is true (the read model reached the end offsets it found at start; it
+    stays true) and while `publisher_failure()` is None; otherwise 503 `{"status": "not ready", "reason": ...}`,
+    the reason being "catching up" or "cannot publish: <the producer's fatal error>". A broker that is merely
+    unreachable does not make it 503: every web process shares that broker, pages still answer from the read
+    model, and forms say nothing was recorded; taking every process out of the Service would only turn that into
+    the proxy's error page."""
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        failure = publisher_failure()
+        if not ready():
+            return JSONResponse({"status": "not ready", "reason": "catching up"}, status_code=503)
+        if failure is not None:
+            return JSONResponse({"status": "not ready", "reason": f"cannot publish: {failure}"}, status_code=503)
+        return JSONResponse({"status": "ready", "reason": "caught up"})
+
+    return [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]
+
+
 def create_app(config: Config, read_model: ReadModel, publisher: Publisher, *, clock: Clock = utc_now,
                monotonic: Callable[[], float] = time.monotonic, throttle: SignInThrottle | None = None,
-               ready: Callable[[], bool] = lambda: True) -> Starlette:
+               ready: Callable[[], bool] = lambda: True,
+               publisher_failure: Callable[[], str | None] = lambda: None) -> Starlette:
     """The ASGI app. ValueError when `web.session_secret` is not configured. While `ready()` is false (the read
     model has not caught up with the topics yet) order pages answer 503 rather than show an old picture.
+    `ready` and `publisher_failure` also decide `/readyz` (`health_views`).
 
     Every response gets `security_headers(config)`. With `web.trusted_proxies`, a request whose socket peer is one
     of them has its client address (and scheme) taken from X-Forwarded-For (and X-Forwarded-Proto): the address
@@ -504,6 +534,7 @@ def create_app(config: Config, read_model: ReadModel, publisher: Publisher, *, c
     order = "/orders/{order_id}"
     fulfillment = order + "/fulfillments/{fulfillment_id}"
     routes = [
+        *health_views(ready, publisher_failure),
         Route("/", handle(web.home)),
         Route("/signin", handle(web.signin_form), methods=["GET"]),
         Route("/signin", handle(web.signin), methods=["POST"]),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 
+from schemas.config import KafkaSettings
 from schemas.events import FulfillmentCancelled, FulfillmentRecorded
 from schemas.topics import TopicNames
+from streams.kit.kafka_clients import as_kafka_settings
 from streams.kit.producer import EventProducer, idempotent_config
 
 WebEvent = FulfillmentRecorded | FulfillmentCancelled
@@ -40,8 +42,10 @@ def producer_config(bootstrap_servers: str, *, timeout_s: float = PAGE_WAIT_S) -
 
 
 class KafkaPublisher:
-    """Publishes on fulfillment-events through an `EventProducer` configured by `producer_config`, and waits for
-    this record's delivery report before returning, so the page redirects only once the event is stored.
+    """Publishes on fulfillment-events through an `EventProducer` configured by `producer_config` and connected with
+    `kafka` (the configuration's `kafka:` settings, security included; a bare bootstrap string is a PLAINTEXT
+    broker), and waits for this record's delivery report before returning, so the page redirects only once the
+    event is stored.
 
     Blocking: call it from a worker thread; several threads may publish at once (each waits for its own record).
     Raises confluent_kafka.KafkaException when the broker refused the record or did not take it in time. Since the
@@ -49,12 +53,26 @@ class KafkaPublisher:
     deliver it later: "nothing was recorded" holds. (One case stays open: a broker that stored the record but whose
     acknowledgement was lost. The form's key makes the seller's retry the same event, which the ledger drops.)"""
 
-    def __init__(self, bootstrap_servers: str, topics: TopicNames, *, timeout_s: float = PAGE_WAIT_S) -> None:
-        self._producer = EventProducer(bootstrap_servers, source=SOURCE,
-                                       settings=producer_config(bootstrap_servers, timeout_s=timeout_s))
+    def __init__(self, kafka: KafkaSettings | str, topics: TopicNames, *, timeout_s: float = PAGE_WAIT_S) -> None:
+        self._fatal: str | None = None
+        settings = as_kafka_settings(kafka)
+        self._producer = EventProducer(settings, source=SOURCE,
+                                       settings={**producer_config(settings.bootstrap_servers, timeout_s=timeout_s),
+                                                 "error_cb": self._on_error})
         self.config = self._producer.config
         self._topic = topics.fulfillment_events
         self._timeout_s = timeout_s
+
+    def _on_error(self, error: KafkaError) -> None:
+        """librdkafka's error callback (served while `publish` waits): remembers the first fatal error."""
+        if error.fatal() and self._fatal is None:
+            self._fatal = str(error)
+
+    def failure(self) -> str | None:
+        """The fatal error that made the producer unusable (an idempotent producer's sequence broken, say), for
+        the rest of this process's life; None while it can publish. A broker that is merely unreachable is not
+        fatal: librdkafka keeps reconnecting."""
+        return self._fatal or self._producer.fatal
 
     def publish(self, event: WebEvent) -> None:
         done = threading.Event()
@@ -62,6 +80,6 @@ class KafkaPublisher:
         self._producer.publish(self._topic, event, on_error=errors.append, on_done=done.set)
         self._producer.wait(self._timeout_s)  # serves delivery reports, this one's or another thread's
         if not done.wait(timeout=1.0):
-            raise KafkaException(f"the event was not delivered within {self._timeout_s:.0f}s")
+            raise KafkaException(self._producer.fatal or f"the event was not delivered within {self._timeout_s:.0f}s")
         if errors:
-            raise KafkaException(errors[0])
+            raise KafkaException(self._producer.fatal or errors[0])

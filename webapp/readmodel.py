@@ -51,6 +51,7 @@ from schemas.events import (
 from schemas.topics import TopicNames
 from streams.buyers.sink import ledger_view
 from streams.buyers.tables import BUYER_FULFILLMENTS, BuyerWrites
+from streams.kit.kafka_clients import new_consumer
 from streams.orders.tables import ORDERS, decode_state, shipped_event
 from webapp.model import FulfillmentStatus, FulfillmentView, LineView, OrderView, TimelineEntry
 
@@ -325,11 +326,15 @@ class TopicReadModel:
     assigned: until then pages would show an old picture, so the web app answers 503 ("catching up"). A record that
     cannot be decoded is logged and skipped (the order keeps what it had); a broker that cannot be reached is
     retried by the client for ever, the model answering from what it has.
+
+    It connects with the configuration's `kafka:` settings (`streams.kit.kafka_clients`), as consumer group
+    `<topic_prefix>-web-<uuid>` (assigned partitions, no commits), so ACLs on the topic prefix cover it.
     """
 
     def __init__(self, config: Config, *, poll_timeout_s: float = 0.2, view_cache: int = VIEW_CACHE) -> None:
         names = TopicNames(config.kafka.topic_prefix)
-        self._bootstrap = config.kafka.bootstrap_servers
+        self._kafka = config.kafka
+        self._group = f"{names.prefix}-web-{uuid.uuid4()}"
         self._topics = (ORDERS.changelog(names.app_id), BUYER_FULFILLMENTS.changelog(names.app_id), names.dead_letters)
         self._poll_timeout_s = poll_timeout_s
         self._lock = threading.Lock()
@@ -390,9 +395,8 @@ class TopicReadModel:
     # -- the reader thread --------------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        consumer = Consumer({"bootstrap.servers": self._bootstrap, "group.id": f"fulfillsync-web-{uuid.uuid4()}",
-                             "enable.auto.commit": False, "enable.partition.eof": True,
-                             "auto.offset.reset": "earliest"})
+        consumer = new_consumer(self._kafka, {"group.id": self._group, "enable.auto.commit": False,
+                                              "enable.partition.eof": True, "auto.offset.reset": "earliest"})
         try:
             next_look = 0.0
             while not self._stop.is_set():

@@ -54,7 +54,7 @@ class WiringContext:
 
     def __post_init__(self) -> None:
         self.names = TopicNames(self.config.kafka.topic_prefix)
-        self.producer = KafkaEventSink(self.config.kafka.bootstrap_servers,
+        self.producer = KafkaEventSink(self.config.kafka,
                                        delivery_timeout_s=self.config.worker.delivery_timeout.total_seconds())
         self.dead_letters = DeadLetterMetrics(self.registry)
 

@@ -7,6 +7,9 @@ applied twice.
   records whose partition must follow confluent-kafka's partitioner (pollers, the seller order sink, the seller
   fulfillment checker, the sweep); `flush` waits in a thread so the event loop keeps running.
 Everything else an agent publishes goes through Faust's producer (`streams.kit.records.Send`).
+
+Both connect with the configuration's `kafka:` settings (security included) through `streams.kit.kafka_clients`; a
+delivery refused for want of an ACL is reported naming the principal and the ACL (`describe_kafka_error`).
 """
 
 from __future__ import annotations
@@ -17,30 +20,52 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException
 
+from schemas.config import KafkaSettings
 from schemas.events import InputEvent
+from streams.kit.kafka_clients import (
+    DEPLOY_DOCS,
+    REFUSED,
+    as_kafka_settings,
+    describe_kafka_error,
+    new_producer,
+    principal,
+)
 from streams.kit.records import encode_event
 
 
 def idempotent_config(bootstrap_servers: str, *, linger_ms: int = 5) -> dict[str, Any]:
-    """The confluent-kafka settings of an idempotent producer (`enable.idempotence`, `acks=all`)."""
+    """The confluent-kafka settings of an idempotent producer (`enable.idempotence`, `acks=all`). The connection
+    and security settings come from `streams.kit.kafka_clients` (`bootstrap_servers` must be the configured ones)."""
     return {"bootstrap.servers": bootstrap_servers, "enable.idempotence": True, "acks": "all", "linger.ms": linger_ms}
 
 
 class EventProducer:
     """Publishes input events keyed by order id with CloudEvents headers, on an idempotent producer
-    (`idempotent_config`, plus `settings`, e.g. delivery timeouts).
+    (`idempotent_config`, plus `settings`, e.g. delivery timeouts) connected with `kafka` (the configuration's
+    `kafka:` settings; a bare bootstrap string is a PLAINTEXT broker, see `kafka_clients.as_kafka_settings`).
 
     `publish` only queues; `flush` waits for every queued record and raises KafkaException if any failed.
+    Raises ValueError when `settings` would change a connection or security setting.
+
+    A fatal error ends the producer for good (librdkafka purges what is queued): the brokers refusing an
+    idempotent producer id, i.e. the principal may write to no topic. confluent-kafka raises it from `flush` or
+    `poll`, sometimes wrapped in a SystemError; it is kept in `fatal`, described (`describe_kafka_error`), and
+    every later `flush` or `publish` raises KafkaException with it.
     """
 
-    def __init__(self, bootstrap_servers: str, *, source: str, linger_ms: int = 5,
+    def __init__(self, kafka: KafkaSettings | str, *, source: str, linger_ms: int = 5,
                  settings: Mapping[str, Any] | None = None) -> None:
         self._source = source
         self._errors: list[str] = []
-        self.config = {**idempotent_config(bootstrap_servers, linger_ms=linger_ms), **(settings or {})}
-        self._producer = Producer(self.config)
+        self._kafka = as_kafka_settings(kafka)
+        self.fatal: str | None = None
+        """The fatal error that ended this producer, described; None while it works."""
+        own = {**idempotent_config(self._kafka.bootstrap_servers, linger_ms=linger_ms), **(settings or {})}
+        self._producer = new_producer(self._kafka, own)
+        self.config = dict(own)
+        """The producer's own settings (no secrets: the security settings are not repeated here)."""
 
     def publish(self, topic: str, event: InputEvent, *, on_error: Callable[[str], None] | None = None,
                 on_done: Callable[[], None] | None = None) -> None:
@@ -57,20 +82,51 @@ class EventProducer:
         `on_error` when given (the caller checks it after `flush`), else `flush` raises it; `on_done` is called
         once the record's delivery report came, whatever it says (after `on_error`)."""
         report = self._errors.append if on_error is None else on_error
+        what = f"write to topic {topic}"
 
-        def delivered(error: object, message: object) -> None:
+        def delivered(error: KafkaError | None, message: object) -> None:
+            # Kept short and free of try/except: after a fatal error confluent-kafka calls this with its exception
+            # still pending, and code that handles exceptions here would lose it.
             if error is not None:
-                report(str(error))
+                report(describe_kafka_error(self._kafka, error, what=what) if error.code() in REFUSED
+                       else f"could not {what}: {error.str()}")
             if on_done is not None:
                 on_done()
 
+        if self.fatal is not None:
+            raise KafkaException(self.fatal)
         while True:
             try:
                 self._producer.produce(topic, key=key, value=value, headers=list(headers), on_delivery=delivered)
                 break
             except BufferError:
-                self._producer.poll(0.1)
-        self._producer.poll(0)
+                self._serve(0.1)
+            except KafkaException:
+                if self.fatal is not None:
+                    raise KafkaException(self.fatal) from None
+                raise
+        self._serve(0)
+
+    def _serve(self, timeout_s: float) -> None:
+        """`poll`, a fatal error kept in `fatal` instead of raised."""
+        try:
+            self._producer.poll(timeout_s)
+        except (SystemError, KafkaException) as error:
+            self._keep_fatal(error)
+
+    def _keep_fatal(self, error: Exception) -> None:
+        """Note the fatal error confluent-kafka raised (a KafkaException, or a SystemError caused by one); re-raise
+        a KafkaException that is not fatal (from a delivery callback of the caller's)."""
+        if isinstance(error, KafkaException) and not _fatal(error):
+            raise error
+        cause = error if isinstance(error, KafkaException) else error.__cause__
+        if isinstance(cause, KafkaException):
+            self.fatal = describe_kafka_error(self._kafka, cause, what="publish with an idempotent producer")
+        else:
+            self.fatal = (f"the idempotent producer stopped on a fatal error (librdkafka's FATAL log line says "
+                          f"which): most often the brokers refused {principal(self._kafka)} a producer id because it "
+                          f"may write to no topic; grant it Write on the topics prefixed "
+                          f"{self._kafka.topic_prefix!r} ({DEPLOY_DOCS})")
 
     def __len__(self) -> int:
         """Records queued and not reported yet."""
@@ -78,13 +134,20 @@ class EventProducer:
 
     def wait(self, timeout_s: float) -> int:
         """Serve delivery reports until every queued record has its report or `timeout_s` passed; how many
-        records are still queued (never raises)."""
-        return int(self._producer.flush(timeout_s))
+        records are still queued (a fatal error is kept in `fatal`, its records reported failed, not raised)."""
+        try:
+            return int(self._producer.flush(timeout_s))
+        except (SystemError, KafkaException) as error:
+            self._keep_fatal(error)
+            return len(self._producer)
 
     def flush(self, timeout_s: float = 30.0) -> None:
         """Wait for every queued record; raises KafkaException if some are still undelivered after `timeout_s`,
-        or if a record queued without `on_error` failed."""
+        if a record queued without `on_error` failed, or once the producer ended on a fatal error (`fatal`)."""
         remaining = self.wait(timeout_s)
+        if self.fatal is not None:
+            self._errors = []
+            raise KafkaException(self.fatal)
         if remaining:
             raise KafkaException(f"{remaining} record(s) not delivered within {timeout_s:.0f}s")
         if self._errors:
@@ -97,6 +160,11 @@ class EventProducer:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         if kind is None:
             self.flush()
+
+
+def _fatal(error: KafkaException) -> bool:
+    found = error.args[0] if error.args else None
+    return isinstance(found, KafkaError) and bool(found.fatal())
 
 
 DEFAULT_DELIVERY_TIMEOUT_S = 120.0
@@ -133,8 +201,8 @@ class KafkaEventSink:
     fails. `flush` waits that long plus `FLUSH_MARGIN_S`, so when it raises, librdkafka has given up on those
     records: none of them lands later, after the caller retried."""
 
-    def __init__(self, bootstrap_servers: str, *, delivery_timeout_s: float = DEFAULT_DELIVERY_TIMEOUT_S) -> None:
-        self._bootstrap = bootstrap_servers
+    def __init__(self, kafka: KafkaSettings | str, *, delivery_timeout_s: float = DEFAULT_DELIVERY_TIMEOUT_S) -> None:
+        self._kafka = as_kafka_settings(kafka)
         self._delivery_timeout_s = delivery_timeout_s
         self._producer: EventProducer | None = None
         self._task_errors: weakref.WeakKeyDictionary[asyncio.Task[Any], list[str]] = weakref.WeakKeyDictionary()
@@ -149,7 +217,7 @@ class KafkaEventSink:
     def _open(self, source: str) -> EventProducer:
         if self._producer is None:
             delivery_ms = int(self._delivery_timeout_s * 1000)
-            self._producer = EventProducer(self._bootstrap, source=source, settings={
+            self._producer = EventProducer(self._kafka, source=source, settings={
                 "message.timeout.ms": delivery_ms, "request.timeout.ms": min(delivery_ms, 30_000)})
         return self._producer
 

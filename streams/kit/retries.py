@@ -33,6 +33,7 @@ from typing import TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from connectors.base import PermanentError, RetryableError, described
+from schemas.events import DeadLetterReason
 from streams.kit.dead_letters import DeadLetterMetrics, dead_letter, encode_dead_letter
 from streams.kit.records import EncodedRecord, KafkaMessage, Send, decode_internal
 
@@ -145,13 +146,14 @@ class RetryOutbox:
         return record
 
     async def reject(self, message: KafkaMessage, *, order_id: str, text: str,
-                     rejected_event_id: str | None = None) -> None:
-        """Dead-letter `message` as `platform_rejected` with `text`, keyed by `order_id`."""
-        letter = dead_letter(message, reason="platform_rejected", text=text, order_id=order_id,
+                     rejected_event_id: str | None = None, reason: DeadLetterReason = "platform_rejected") -> None:
+        """Dead-letter `message` as `reason` (by default `platform_rejected`) with `text`, keyed by `order_id`.
+        Raises if the producer refuses the letter."""
+        letter = dead_letter(message, reason=reason, text=text, order_id=order_id,
                              rejected_event_id=rejected_event_id, at=self._clock(), stage=self.stage)
         await self._send(self._dead_letters, encode_dead_letter(letter, key=order_id, source=self._source), None)
         self._metrics.count(letter)
-        log.warning("%s: dead-lettered order %s as platform_rejected: %s", self.stage, order_id, text)
+        log.warning("%s: dead-lettered order %s as %s: %s", self.stage, order_id, reason, text)
 
     def until_due(self, model: type[RetryState]) -> Callable[[KafkaMessage], Awaitable[None]]:
         """The retry agent's wait: until the record (a `model`) is due, at most `MAX_DELAY`; at once for a record

@@ -5,14 +5,20 @@ For an `order.placed` read from order-events (`process_placed`):
 1. a record that is not a valid `order.placed` or `order.buyer_cancelled` is ignored here (the ledger agent
    dead-letters it); an `order.buyer_cancelled` goes to the canceller;
 2. one whose seller `order_ref` is already set (the event this sink publishes, or a replay of it) is ignored;
-3. a seller connection that is `manual` (the seller fulfills in the web app) gets the new-order email instead,
-   once (`streams.sellers.notice`; counted `manual`); one missing from the configuration, or not a seller, is
-   logged as an error and counted `unknown_connection`;
-4. an order already in the `seller-orders` table is not created again (restart, replay, duplicate);
-5. an order the buyer cancelled in full before it was created (a pending whole-order cancellation) is not created;
-6. otherwise `create_order` is called (attempt 1).
+3. a seller connection missing from the configuration, or not a seller, is logged as an error and counted
+   `unknown_connection` (nothing can be created for it anyway);
+4. an order the configuration does not send to its seller (its buyer is not a configured buyer connection, or a
+   line's SKU is not routed to that seller by that buyer's routes: `ledger.routing.placement_mismatch`) is
+   dead-lettered as `tenant_mismatch` (stage `seller_orders`) and counted so, whoever produced it: a record forged
+   onto order-events, or one whose route was removed since, never reaches a seller's store or inbox;
+5. a seller connection that is `manual` (the seller fulfills in the web app) gets the new-order email instead,
+   once (`streams.sellers.notice`; counted `manual`);
+6. an order already in the `seller-orders` table is not created again (restart, replay, duplicate);
+7. an order the buyer cancelled in full before it was created (a pending whole-order cancellation) is not created;
+8. otherwise `create_order` is called (attempt 1).
 
-An attempt (`process_placed` step 6, or `process_retry` once the retry record is due):
+An attempt (`process_placed` step 8, or `process_retry` once the retry record is due, after steps 3 to 6 again:
+the configuration may have changed in between):
 - success: a second `order.placed` with the seller's `order_ref` (deterministic event id,
   `schemas.factories.order_placed`) is published on order-events with the idempotent producer and flushed,
   then the `CreatedOrder` is written to the table, and a buyer cancellation that waited for it is sent. A crash
@@ -41,6 +47,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter
 
 from connectors.base import SellerConnector
+from ledger.routing import placement_mismatch
 from schemas.config import Config, Connection
 from schemas.events import OrderBuyerCancelled, OrderPlaced, OriginalRecord, ShippingDetails
 from schemas.factories import order_placed
@@ -84,6 +91,7 @@ class SellerOrderCreator:
                  clock: Callable[[], datetime], mailer: Mailer | None = None,
                  retry: InPlaceRetry | None = None) -> None:
         self._connections = {connection.id: connection for connection in config.connections}
+        self._routes = tuple(config.routes)
         self._order_events = order_events
         self._tables = tables
         self._events = events
@@ -124,6 +132,8 @@ class SellerOrderCreator:
             connection = self._seller_connection(decoded)
             if connection is None or decoded.seller.order_ref is not None:
                 return
+            if await self._misrouted(decoded, connection, message):
+                return
             if connection.platform == "manual":
                 self._count(connection.id, "manual")
                 await self._notifier.notify(decoded, connection, original_record(message), attempt=1)
@@ -137,6 +147,18 @@ class SellerOrderCreator:
                 raise
             log.critical("seller order sink failed on order-events record %s:%d:%d; the order is not created or "
                          "cancelled", message.topic, message.partition, message.offset, exc_info=True)
+
+    async def _misrouted(self, placed: OrderPlaced, connection: Connection, message: KafkaMessage) -> bool:
+        """True, after dead-lettering `message` as `tenant_mismatch`, when the configuration does not send `placed`
+        to its seller (`placement_mismatch`). Raises only if the dead letter cannot be written (retried in place)."""
+        why = placement_mismatch(placed, routes=self._routes, connections=self._connections.values())
+        if why is None:
+            return False
+        await self._outbox.reject(message, order_id=placed.order_id, rejected_event_id=placed.event_id,
+                                  reason="tenant_mismatch",
+                                  text=f"order {placed.order_id} is not created on {connection.id}: {why}")
+        self._count(connection.id, "tenant_mismatch")
+        return True
 
     def _seller_connection(self, placed: OrderPlaced) -> Connection | None:
         connection = self._connections.get(placed.seller.connection)
@@ -171,6 +193,8 @@ class SellerOrderCreator:
             assert record.placed is not None
             connection = self._seller_connection(record.placed)
             if connection is None:
+                return
+            if await self._misrouted(record.placed, connection, message_of(record.original)):
                 return
             if connection.platform == "manual":
                 await self._notifier.notify(record.placed, connection, record.original, attempt=record.attempt + 1)

@@ -209,8 +209,7 @@ class WebhookReceiver:
             if not await self._by_address.try_acquire(address_key(source)):
                 return self._refuse(label, "rate_limited", f"source {address_key(source)} over its rate limit",
                                     Answer(429, TOO_MANY, self._retry_after(self._limits.per_address.retry_after_s)))
-            encoding = next((value for name, value in headers.items() if name.lower() == "content-encoding"), "")
-            if encoding.strip().lower() not in ("", "identity"):
+            if content_encoded(headers):
                 return self._refuse(label, "unreadable", "compressed body (Content-Encoding) refused",
                                     Answer(415, {"error": "compressed bodies are not accepted"},
                                            close_connection=True))
@@ -415,13 +414,21 @@ async def close_if_unread(request: web.Request, response: web.StreamResponse, cl
     with unread data makes the kernel reset the connection, and the client could lose the answer (and its
     `Retry-After`)."""
     declared = request.content_length
-    encoded = request.headers.get("Content-Encoding", "").strip().lower() not in ("", "identity")
-    unread_and_unsafe = not request.content.at_eof() and (declared is None or declared > max_body or encoded)
+    unread_and_unsafe = not request.content.at_eof() and (
+        declared is None or declared > max_body or content_encoded(request.headers))
     if close or unread_and_unsafe:
         await response.prepare(request)
         await response.write_eof()
         request.protocol.force_close()
     return response
+
+
+def content_encoded(headers: Mapping[str, str]) -> bool:
+    """Whether any `Content-Encoding` header (there may be several, each a list) names a coding other than
+    `identity`: the body is compressed, and reading it means decoding it."""
+    return any(coding.strip().lower() not in ("", "identity")
+               for name, value in headers.items() if name.lower() == "content-encoding"
+               for coding in value.split(","))
 
 
 def webhook_view(receiver: WebhookReceiver) -> type[View]:

@@ -56,3 +56,30 @@ def test_start_on_a_port_another_broker_answers_refuses_unless_told_to_reuse(tmp
         broker.start()
     assert broker.start(reuse=True) == f"using the broker that already answers on 127.0.0.1:{port}"
     assert not (tmp_path / "kafka" / "libs").exists(), "nothing was fetched or started"
+
+
+def test_a_secured_broker_gets_its_listeners_authorizer_and_material_without_starting(tmp_path: Path) -> None:
+    from fulfillsync.localkafka.broker import acl_bindings
+
+    broker = LocalBroker(home=tmp_path / "kafka", port=29192, controller_port=29193, secure=True)
+    assert (broker.bootstrap, broker.mtls_bootstrap) == ("127.0.0.1:29192", "127.0.0.1:29194")
+    properties = broker._write_properties().read_text()
+    assert ("listeners=SASL_SSL://127.0.0.1:29192,SSL://127.0.0.1:29194,CONTROLLER://127.0.0.1:29193"
+            in properties.splitlines())
+    assert "listener.security.protocol.map=SASL_SSL:SASL_SSL,SSL:SSL,CONTROLLER:PLAINTEXT" in properties
+    assert "listener.name.ssl.ssl.client.auth=required" in properties
+    assert "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer" in properties
+    assert "super.users=User:ANONYMOUS;User:fulfillsync-broker;User:admin" in properties
+    security = broker.security
+    for path in (security.ca_key, security.broker_keystore, security.client_key, broker.home / "server.properties",
+                 security.folder / "credentials.json"):
+        assert path.stat().st_mode & 0o077 == 0, path  # private keys and passwords: the owner's only
+    assert "ENCRYPTED PRIVATE KEY" in security.client_key.read_text()
+    assert set(security.passwords) == {"admin", "fulfillsync", "reader"}
+    assert LocalBroker(home=tmp_path / "kafka", port=29192, secure=True).security == security  # made once
+    granted = {(binding.principal, str(getattr(binding.restype, "name", binding.restype)),
+                str(getattr(binding.operation, "name", binding.operation))) for binding in acl_bindings()}
+    assert ("User:reader", "TOPIC", "WRITE") not in granted and ("User:reader", "TOPIC", "READ") in granted
+    assert not any(kind == "BROKER" for _, kind, _ in granted)  # no cluster ACL: Write on a topic suffices
+    with pytest.raises(BrokerError, match="not secured"):
+        _ = LocalBroker(home=tmp_path / "plain", port=29192).mtls_bootstrap

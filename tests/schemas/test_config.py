@@ -7,6 +7,7 @@ line; secrets must never show up in a repr, a dump or an error message.
 
 from __future__ import annotations
 
+import os
 import re
 import traceback
 from datetime import timedelta
@@ -792,3 +793,129 @@ def test_the_example_configurations_are_valid() -> None:
     assert readme and webapp_doc
     for block in [readme[0], webapp_doc[0]]:
         parse(block, env)
+
+
+# --- kafka security ---------------------------------------------------------------------------------------------
+
+KAFKA_SASL = """\
+kafka:
+  bootstrap_servers: b-1.example:9096
+  security_protocol: SASL_SSL
+  sasl:
+    mechanism: SCRAM-SHA-512
+    username: fulfillsync
+    password: "${KAFKA_PASSWORD}"
+"""
+
+
+def test_sasl_over_tls_with_the_systems_cas_by_default() -> None:
+    kafka = parse(KAFKA_SASL, {"KAFKA_PASSWORD": SECRET}).config.kafka
+    assert (kafka.security_protocol, kafka.ssl) == ("SASL_SSL", None)
+    assert kafka.sasl is not None and kafka.sasl.password.get_secret_value() == SECRET
+    assert kafka.tls is not None and (kafka.tls.ca_file, kafka.tls.check_hostname) == (None, True)
+    assert parse("kafka: {}\n").config.kafka.security_protocol == "PLAINTEXT"
+    assert parse("kafka: {}\n").config.kafka.tls is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("kafka: {security_protocol: SASL_SSL}", "line 1: kafka.sasl: required with security_protocol SASL_SSL"),
+    ("kafka: {security_protocol: SASL_PLAINTEXT}", "kafka.sasl: required with security_protocol SASL_PLAINTEXT"),
+    ("kafka: {security_protocol: SSL, sasl: {mechanism: PLAIN, username: u, password: '${P}'}}",
+     "kafka.sasl: only for security_protocol SASL_PLAINTEXT or SASL_SSL, not SSL"),
+    ("kafka: {sasl: {mechanism: PLAIN, username: u, password: '${P}'}}",
+     "kafka.sasl: only for security_protocol SASL_PLAINTEXT or SASL_SSL, not PLAINTEXT"),
+    ("kafka: {ssl: {ca_file: /ca.crt}}", "kafka.ssl: only for security_protocol SSL or SASL_SSL, not PLAINTEXT"),
+    ("kafka: {security_protocol: SASL_PLAINTEXT, sasl: {mechanism: PLAIN, username: u, password: '${P}'}, "
+     "ssl: {ca_file: /ca.crt}}", "kafka.ssl: only for security_protocol SSL or SASL_SSL, not SASL_PLAINTEXT"),
+    ("kafka: {security_protocol: SSL, ssl: {cert_file: /c.crt}}",
+     "kafka.ssl.key_file: required with cert_file: a client certificate (mutual TLS) needs both"),
+    ("kafka: {security_protocol: SSL, ssl: {key_file: /c.key}}", "kafka.ssl.cert_file: required with key_file"),
+    ("kafka: {security_protocol: SSL, ssl: {key_password: '${P}'}}", "kafka.ssl.key_password: only with key_file"),
+    ("kafka: {security_protocol: SASL_SSL, sasl: {username: u, password: '${P}'}}", "kafka.sasl.mechanism: "),
+    ("kafka: {security_protocol: SASL_SSL, sasl: {mechanism: GSSAPI, username: u, password: '${P}'}}",
+     "kafka.sasl.mechanism: Input should be 'PLAIN', 'SCRAM-SHA-256' or 'SCRAM-SHA-512'"),
+    ("kafka: {security_protocol: TLS}", "kafka.security_protocol: Input should be 'PLAINTEXT', 'SSL', "),
+    ("kafka: {security_protocol: SASL_SSL, sasl: {mechanism: PLAIN, username: u, password: '${P}', extra: 1}}",
+     "unknown key 'extra' in kafka.sasl"),
+])
+def test_kafka_security_problems_name_the_key(text: str, expected: str) -> None:
+    problem = only_problem(text + "\n", {"P": SECRET})
+    assert expected in problem, problem
+    assert SECRET not in problem
+
+
+def test_an_empty_password_from_the_environment_is_refused_naming_the_variable() -> None:
+    problem = only_problem(KAFKA_SASL, {"KAFKA_PASSWORD": ""})
+    assert problem.startswith("line 7: kafka.sasl.password: is empty"), problem
+    assert "(the value comes from an environment variable)" in problem
+
+
+def test_tls_files_are_checked_only_when_the_configuration_is_loaded_to_run(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    unreadable = tmp_path / "tls.key"
+    unreadable.write_text("secret key")
+    unreadable.chmod(0)
+    text = (f"kafka:\n  security_protocol: SSL\n  ssl:\n    ca_file: {ca}\n    cert_file: {tmp_path / 'missing.crt'}\n"
+            f"    key_file: {unreadable}\n")
+    path = tmp_path / "f.yaml"
+    path.write_text(text)
+    assert load_config(path, environ={}).config.kafka.ssl is not None  # `config check`: maybe another machine
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={}, check_files=True)
+    [problem] = caught.value.problems
+    assert problem.startswith("line 5: kafka.ssl.cert_file: no such file on this machine"), problem
+    assert str(tmp_path) not in problem  # the value is not quoted: it may come from the environment
+    (tmp_path / "missing.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    if os.geteuid() != 0:  # root reads any file
+        with pytest.raises(ConfigError, match=r"line 6: kafka.ssl.key_file: the file is not readable by this "
+                                              r"process \(permission denied\)"):
+            load_config(path, environ={}, check_files=True)
+    unreadable.chmod(0o600)
+    assert load_config(path, environ={}, check_files=True).config.kafka.ssl is not None
+    folder = text.replace(f"ca_file: {ca}", f"ca_file: {tmp_path}")
+    with pytest.raises(ConfigError, match=r"line 4: kafka\.ssl\.ca_file: is a folder, not a file"):
+        parse_config(folder, source="f.yaml", environ={}, check_files=True)
+
+
+def test_kafka_secrets_never_appear_in_reprs_dumps_or_errors() -> None:
+    text = KAFKA_SASL + ("  ssl:\n    cert_file: /c.crt\n    key_file: /c.key\n    key_password: '${KEY_PASSWORD}'\n")
+    environ = {"KAFKA_PASSWORD": SECRET, "KEY_PASSWORD": OTHER_SECRET}
+    config = parse(text, environ).config
+    assert config.kafka.ssl is not None and config.kafka.ssl.key_password is not None
+    assert config.kafka.ssl.key_password.get_secret_value() == OTHER_SECRET
+    for rendering in (repr(config), str(config), config.model_dump_json(), str(config.model_dump()),
+                      repr(config.kafka.sasl), repr(config.kafka.ssl)):
+        assert SECRET not in rendering and OTHER_SECRET not in rendering
+    broken = text.replace("mechanism: SCRAM-SHA-512", "mechanism: '${KAFKA_PASSWORD}'").replace(
+        "key_file: /c.key", "key_file: ['${KEY_PASSWORD}']")
+    with pytest.raises(ConfigError) as caught:
+        parse(broken, environ)
+    renderings = [str(caught.value), repr(caught.value), "".join(traceback.format_exception(caught.value))]
+    assert len(caught.value.problems) == 2, caught.value.problems
+    for rendering in renderings:
+        assert SECRET not in rendering and OTHER_SECRET not in rendering
+
+
+def test_literal_kafka_secrets_and_unsafe_choices_are_warned_about() -> None:
+    text = (f"kafka:\n  security_protocol: SASL_PLAINTEXT\n  sasl:\n    mechanism: PLAIN\n    username: u\n"
+            f"    password: {SECRET}\n")
+    warnings = parse(text).warnings
+    assert warnings[0].startswith("line 6: kafka.sasl.password: a secret is written in the file"), warnings
+    assert warnings[1].startswith("line 4: kafka.sasl.mechanism: PLAIN over SASL_PLAINTEXT sends the password in "
+                                  "clear"), warnings
+    tls = "kafka:\n  security_protocol: SSL\n  ssl:\n    key_file: /k\n    cert_file: /c\n    key_password: pw\n" \
+          "    check_hostname: false\n"
+    warnings = parse(tls).warnings
+    assert [warning.split(": ")[1] for warning in warnings] == ["kafka.ssl.key_password", "kafka.ssl.check_hostname"]
+    assert all(SECRET not in warning for warning in warnings)
+
+
+def test_the_kafka_security_examples_of_the_deploy_docs_are_valid() -> None:
+    section = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8").split("## Kafka security", 1)[1]
+    section = re.split(r"\n## ", section, maxsplit=1)[0]
+    blocks = [block for block in re.findall(r"```yaml\n(.*?)```", section, re.DOTALL) if block.startswith("kafka:")]
+    assert len(blocks) == 4, blocks  # the keys, MSK, Confluent Cloud, Strimzi
+    env = {name: SECRET for name in ("KAFKA_PASSWORD", "KAFKA_KEY_PASSWORD", "KAFKA_API_KEY", "KAFKA_API_SECRET")}
+    protocols = [parse(block, env).config.kafka.security_protocol for block in blocks]
+    assert protocols == ["SASL_SSL", "SASL_SSL", "SASL_SSL", "SSL"]

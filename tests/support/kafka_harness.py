@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +21,11 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from sandbox.server import free_port
 from schemas.cloudevents import header_map
-from schemas.config import Config
+from schemas.config import Config, KafkaSettings
 from schemas.config_file import load_config
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
+from streams.kit.kafka_clients import librdkafka_settings
 from streams.kit.producer import EventProducer
 
 WORKER_READY_TIMEOUT_S = 120.0
@@ -41,6 +42,17 @@ def write_config(folder: Path, bootstrap: str, *, partitions: int = 2) -> Path:
     path = folder / "fulfillsync.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
+
+
+def http_get(url: str) -> tuple[int, str]:
+    """(status, body) of a GET of `url`; (0, "") when nothing answers within 2 s."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return int(error.code), error.read().decode()
+    except OSError:
+        return 0, ""
 
 
 @dataclass
@@ -71,14 +83,7 @@ class WorkerProcess:
         raise AssertionError(f"worker not ready within {WORKER_READY_TIMEOUT_S:.0f}s:\n{self.log_tail()}")
 
     def http(self, path: str) -> tuple[int, str]:
-        url = f"http://127.0.0.1:{self.config.worker.web_port}{path}"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return int(response.status), response.read().decode()
-        except urllib.error.HTTPError as error:
-            return int(error.code), error.read().decode()
-        except OSError:
-            return 0, ""
+        return http_get(f"http://127.0.0.1:{self.config.worker.web_port}{path}")
 
     def metric(self, sample: str) -> float:
         """The value of one sample (`name{labels}`, exactly as /metrics prints it) on the worker, 0 when absent."""
@@ -115,11 +120,19 @@ class Published:
     headers: dict[str, str]
 
 
-def reader_from_start(bootstrap: str, topics: tuple[str, ...]) -> Consumer:
+def reader_settings(kafka: KafkaSettings) -> dict[str, Any]:
+    """Client settings for `reader_from_start` (and `OutputReader`, `marketplace.Topics`) to read a configuration's
+    topics as its own principal: its connection and security settings, and a consumer group under its topic
+    prefix, which the ACLs on that prefix cover."""
+    return {**librdkafka_settings(kafka), "group.id": f"{kafka.topic_prefix}-test-reader-{uuid.uuid4()}"}
+
+
+def reader_from_start(bootstrap: str, topics: tuple[str, ...], settings: Mapping[str, Any] | None = None) -> Consumer:
     """A consumer assigned to offset 0 of every partition of `topics` (no group offsets, no commits). Waits up to
-    10 s for topics created moments ago to show in the broker's metadata."""
+    10 s for topics created moments ago to show in the broker's metadata. `settings` (e.g. `reader_settings`) are
+    added to (and override) the consumer's own: a secured broker's security settings, another group id."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4()}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest", **(settings or {})})
     deadline = time.monotonic() + 10
     metadata = consumer.list_topics(timeout=10)
     while not all(metadata.topics.get(topic) and metadata.topics[topic].partitions for topic in topics):
@@ -153,9 +166,12 @@ class OutputReader:
     bootstrap: str
     names: TopicNames
     records: list[Published] = field(default_factory=list)
+    settings: Mapping[str, Any] | None = None
+    """Added to the consumer's settings (`reader_from_start`)."""
 
     def __post_init__(self) -> None:
-        self._consumer = reader_from_start(self.bootstrap, (self.names.shipped_orders, self.names.dead_letters))
+        self._consumer = reader_from_start(self.bootstrap, (self.names.shipped_orders, self.names.dead_letters),
+                                           self.settings)
 
     def poll(self, seconds: float = 0.5) -> None:
         for message in drain(self._consumer, seconds):

@@ -42,7 +42,7 @@ from schemas.config import REQUIRED_CREDENTIALS
 from schemas.config_file import load_config
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
-from tests.support.kafka_harness import WorkerProcess, drain, reader_from_start
+from tests.support.kafka_harness import WorkerProcess, drain, reader_from_start, reader_settings
 from tests.support.stores import served
 
 T = TypeVar("T")
@@ -115,9 +115,11 @@ class Topics:
     bootstrap: str
     names: TopicNames
     records: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
+    settings: Mapping[str, Any] | None = None
+    """Added to the reader's consumer settings (`reader_from_start`): the configuration's security settings."""
 
     def __post_init__(self) -> None:
-        self._consumer = reader_from_start(self.bootstrap, self.names.public)
+        self._consumer = reader_from_start(self.bootstrap, self.names.public, self.settings)
 
     def read(self, seconds: float = 0.2) -> None:
         for message in drain(self._consumer, seconds):
@@ -326,7 +328,7 @@ def marketplace(folder: Path, bootstrap: str, *, interval: str = "3s", partition
                                    partitions=partitions, requests_per_s=requests_per_s, customize=customize)
         config = load_config(config_path).config
         ensure_topics(config.kafka)
-        topics = Topics(bootstrap, TopicNames(config.kafka.topic_prefix))
+        topics = Topics(bootstrap, TopicNames(config.kafka.topic_prefix), settings=reader_settings(config.kafka))
         stack.callback(topics.close)
         worker = WorkerProcess(config_path, folder / "worker.log").start()
         market = Marketplace(folder, bootstrap, stores["buyer"], stores["seller"], config_path, worker, topics)

@@ -49,7 +49,11 @@ CONFIG = Config.model_validate({"connections": [
     {"id": "acme-shopify", "partner": "acme", "role": "seller", "platform": "shopify",
      "base_url": "https://acme.example", "credentials": {"access_token": SECRET}},
     {"id": "hand", "partner": "hand", "role": "seller", "platform": "manual"},
-]})
+    {"id": "shop-bc", "partner": "shop", "role": "buyer", "platform": "bigcommerce",
+     "base_url": "https://bc.example", "credentials": {"access_token": "t"}},
+], "routes": [{"buyer": "shop-bc", "seller": "acme-shopify", "skus": ["ACME-*"]},
+              {"buyer": "shop-bc", "seller": "hand", "skus": ["HAND-*"]}]})
+"""A seller on a platform, a manual seller and their buyer, which routes `ACME-*` and `HAND-*` to them."""
 BUYER = PartyRef(partner="shop", connection="shop-bc", platform="bigcommerce", order_ref="900")
 ACME = PartyRef(partner="acme", connection="acme-shopify", platform="shopify")
 
@@ -131,7 +135,7 @@ class Harness:
                 if topic == TOPICS.retries]
 
 
-def harness(*outcomes: CreatedOrder | Exception, send: Send | None = None) -> Harness:
+def harness(*outcomes: CreatedOrder | Exception, send: Send | None = None, config: Config = CONFIG) -> Harness:
     connector = Connector(outcomes)
     table: dict[bytes, bytes] = {}
     events = Events()
@@ -146,7 +150,7 @@ def harness(*outcomes: CreatedOrder | Exception, send: Send | None = None) -> Ha
 
     outbox = RetryOutbox(send=send or record, retries=TOPICS.retries, dead_letters=TOPICS.dead_letters, stage=STAGE,
                          source=SOURCE, clock=lambda: NOW, metrics=DeadLetterMetrics(CollectorRegistry()), sleep=sleep)
-    creator = SellerOrderCreator(config=CONFIG, order_events=TOPICS.order_events, tables=SellerOrderTables.over(table),
+    creator = SellerOrderCreator(config=config, order_events=TOPICS.order_events, tables=SellerOrderTables.over(table),
                                  events=events, outbox=outbox, connector_for=lambda connection: connector,
                                  metrics=SellerOrderMetrics(CollectorRegistry()), clock=lambda: NOW)
     return Harness(connector, creator, table, events, sent, slept)
@@ -158,10 +162,13 @@ SHIPPING = ShippingDetails(
     email="ada@example.com", phone="+44 20 7946 0000", method="Express", buyer_order_number="#1042")
 
 
-def placed(seller: PartyRef = ACME) -> OrderPlaced:
-    return order_placed(buyer=BUYER, seller=seller, occurred_at=NOW,
-                        lines=[OrderLine(line_id="L1", sku="ACME-MUG", quantity=2, title="Mug"),
-                               OrderLine(line_id="L2", sku="ACME-CAP", quantity=1)]
+def placed(seller: PartyRef = ACME, *, buyer: PartyRef = BUYER, skus: tuple[str, str] | None = None) -> OrderPlaced:
+    """An order of `buyer` for `seller` as the buyer poller routes it: two lines whose SKUs the configuration routes
+    to `seller` (`<PARTNER>-MUG`, `<PARTNER>-CAP`: `ACME-*` for acme), unless `skus` says otherwise."""
+    mug, cap = skus or (f"{seller.partner.upper()}-MUG", f"{seller.partner.upper()}-CAP")
+    return order_placed(buyer=buyer, seller=seller, occurred_at=NOW,
+                        lines=[OrderLine(line_id="L1", sku=mug, quantity=2, title="Mug"),
+                               OrderLine(line_id="L2", sku=cap, quantity=1)]
                         ).model_copy(update={"shipping": SHIPPING})
 
 

@@ -98,6 +98,12 @@ class Reader:
         self._consumer.close()
 
 
+UNPOLLED_BUYER: dict[str, Any] = {
+    "id": BUYER.connection, "partner": BUYER.partner, "role": "buyer", "platform": BUYER.platform,
+    "base_url": "http://127.0.0.1:9", "credentials": {"access_token": "${SELLER_ORDERS_TEST_TOKEN}"}}
+"""The buyer the test's orders come from, configured (its polls find no store on the discard port: logged only)."""
+
+
 def write_config(folder: Path, bootstrap: str, acme: Store, bolt: Store) -> Path:
     def seller(party: PartyRef, store: Store) -> dict[str, Any]:
         return {"id": party.connection, "partner": party.partner, "role": "seller", "platform": "shopify",
@@ -107,7 +113,10 @@ def write_config(folder: Path, bootstrap: str, acme: Store, bolt: Store) -> Path
         "kafka": {"bootstrap_servers": bootstrap, "topic_prefix": f"t{uuid.uuid4().hex[:10]}", "partitions": 2},
         "worker": {"web_host": "127.0.0.1", "web_port": free_port(), "state_dir": str(folder / "state"),
                    "broker_session_timeout": "6s"},
-        "connections": [seller(ACME, acme), seller(BOLT, bolt)],
+        "connections": [seller(ACME, acme), seller(BOLT, bolt), UNPOLLED_BUYER],
+        # the sink creates only what the configuration routes to a seller
+        "routes": [{"buyer": BUYER.connection, "seller": ACME.connection, "skus": ["ACME-*"]},
+                   {"buyer": BUYER.connection, "seller": BOLT.connection, "skus": ["BOLT-*"]}],
     }
     path = folder / "fulfillsync.yaml"
     path.write_text(yaml.safe_dump(document))

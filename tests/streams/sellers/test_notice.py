@@ -52,7 +52,14 @@ def document(smtp_port: int | None, *, address: str | None = "orders@handmade.ex
 
 
 def config(smtp_port: int | None, **options: Any) -> Config:
-    return Config.model_validate(document(smtp_port, **options))
+    """`document`, plus the buyer whose `HM-*` SKUs are routed to the manual seller (the sink announces only
+    orders the configuration sends to it)."""
+    routed = document(smtp_port, **options)
+    routed["connections"].append({"id": BUYER.connection, "partner": BUYER.partner, "role": "buyer",
+                                  "platform": BUYER.platform, "base_url": "https://bc.example",
+                                  "credentials": {"access_token": "t"}})
+    routed["routes"] = [{"buyer": BUYER.connection, "seller": HAND.connection, "skus": ["HM-*"]}]
+    return Config.model_validate(routed)
 
 
 def never_called(connection: Connection) -> SellerConnector:

@@ -48,7 +48,12 @@ def write_config(folder: Path, bootstrap: str, smtp_port: int) -> Path:
         "web": {"public_url": PUBLIC_URL, "session_secret": "${EMAIL_TEST_SESSION_SECRET}",
                 "smtp": {"host": "127.0.0.1", "port": smtp_port, "from": "orders@fulfill.example"}},
         "connections": [{"id": HAND.connection, "partner": HAND.partner, "role": "seller", "platform": "manual",
-                         "web_access": {"password_hash": PASSWORD_HASH, "email": "owner@handmade.example"}}],
+                         "web_access": {"password_hash": PASSWORD_HASH, "email": "owner@handmade.example"}},
+                        # the buyer the orders come from; its polls find no store on the discard port (logged only)
+                        {"id": BUYER.connection, "partner": BUYER.partner, "role": "buyer",
+                         "platform": BUYER.platform, "base_url": "http://127.0.0.1:9",
+                         "credentials": {"access_token": "unused"}}],
+        "routes": [{"buyer": BUYER.connection, "seller": HAND.connection, "skus": ["*"]}],
     }
     path = folder / "fulfillsync.yaml"
     path.write_text(yaml.safe_dump(document))

@@ -163,6 +163,11 @@ async def fuzz_target() -> AsyncIterator[Served]:
          chunk_sizes=[], sign=True)
 @example(method=b"GET", path=b"/webhooks/acme-shopify", headers=[(b"Content-Encoding", b"gzip")], body=b"\x00\x00",
          framing="length", chunk_sizes=[], sign=False)  # a 405 whose unread body aiohttp would fail to decode
+@example(method=b"GET", path=b"/webhooks/acme-shopify",
+         headers=[(b"Content-Encoding", b""), (b"Content-Encoding", b"gzip")],  # the coding in a second header
+         body=b"\x00\x00", framing="length", chunk_sizes=[], sign=False)
+@example(method=b"POST", path=b"/webhooks/acme-shopify", headers=[(b"Content-Encoding", b"identity, gzip")],
+         body=b"\x00\x00", framing="length", chunk_sizes=[], sign=True)
 @example(method=b"PUT", path=b"/webhooks/acme-shopify", headers=[(b"Content-Encoding", b"deflate")],
          body=b"\xff" * 64, framing="length", chunk_sizes=[], sign=False)
 async def test_view_fuzzed_raw_requests_never_answer_5xx(
