@@ -55,6 +55,12 @@ class PermanentError(ConnectorError):
     """Retrying will not help: the record is dead-lettered as `platform_rejected` with the platform's message."""
 
 
+class FulfillmentGone(PermanentError):
+    """The fulfillment to update is no longer on the platform: deleted there, or by a rewrite of ours that stopped
+    between its delete and its write (BigCommerce). The buyer tracking sink writes the fulfillment again (found
+    first, should part of it be there)."""
+
+
 class MalformedResponseError(RetryableError):
     """The platform answered 2xx with a body we cannot read (not JSON, truncated, or not the documented shape).
     Retryable, because a cut connection or a proxy page looks the same; the message says what was wrong."""

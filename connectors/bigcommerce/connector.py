@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from connectors.base import MalformedResponseError, PermanentError, Skip, StoreConnector
+from connectors.base import FulfillmentGone, MalformedResponseError, PermanentError, Skip, StoreConnector
 from connectors.bigcommerce import parse, plan
 from connectors.cursor import CursorError, PollCursor
 from connectors.http import MIB, PlatformHttp, RetryPolicy
@@ -343,12 +343,15 @@ class BigCommerceConnector(StoreConnector):
         """Rewrite the tracking of the group `fulfillment_ref` names. As many numbers as shipments or fewer:
         PUT in place (spare shipments get a blank number). More: keep the first shipment, delete the others and
         write new ones for the remaining units, or, when the first shipment holds too many units for that,
-        delete the group and write it again (a new ref). Retrying after a failure converges."""
+        delete the group and write it again (a new ref). Raises `FulfillmentGone` when no shipment carries
+        `fulfillment_ref` (also after such a rewrite failed between its delete and its write: the caller creates the
+        fulfillment again)."""
         path = self._order_path(order_ref)
         group = await self._group_of(order_ref, fulfillment_ref)
         if group is None:
-            raise self._refuse(f"order {order_ref} has no shipment {fulfillment_ref}; it was deleted on the "
-                               "platform, so the fulfillment must be created again")
+            raise FulfillmentGone(f"bigcommerce connection {self.connection.id!r}: order {order_ref} has no shipment "
+                                  f"{fulfillment_ref} (deleted on the platform, or by a rewrite that stopped)",
+                                  connection=self.connection.id)
         count = max(len(tracking.numbers), 1)
         try:
             if count <= len(group.shipments):

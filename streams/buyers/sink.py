@@ -30,7 +30,7 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter
 
-from connectors.base import BuyerConnector, PermanentError, described
+from connectors.base import BuyerConnector, FulfillmentGone, PermanentError, described
 from ledger import OrderState
 from ledger.fulfillment_sync import (
     BuyerAction,
@@ -189,7 +189,16 @@ class BuyerTrackingSink:
                 ref = await self._find_or_create(connector, order_ref, action.request)
             elif isinstance(action, UpdateTracking):
                 self._record(order_id, fulfillment_id, before, writes)
-                ref = await connector.update_tracking(order_ref, action.fulfillment_ref, action.tracking)
+                try:
+                    ref = await connector.update_tracking(order_ref, action.fulfillment_ref, action.tracking)
+                except FulfillmentGone:
+                    if written is None:
+                        raise
+                    log.warning("order %s: buyer fulfillment %s of seller fulfillment %s is gone from %s order %s; "
+                                "writing it again", order_id, action.fulfillment_ref, fulfillment_id, buyer.id,
+                                order_ref)
+                    ref = await self._find_or_create(connector, order_ref,
+                                                     written.request.model_copy(update={"tracking": action.tracking}))
             else:
                 await self._cancel(connector, order_ref, action)
             after = written_after(action, written, ref)

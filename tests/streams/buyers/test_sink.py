@@ -154,7 +154,7 @@ async def rig(platform: SandboxPlatform) -> AsyncIterator[Rig]:
     """A buyer order of 3 mugs, 2 caps (seller acme's) and a candle (the buyer's own) placed on a simulated
     `platform` store, routed to `s-acme` as the buyer poller routes it, its state stored; and a sink."""
     async with sim_store(platform, connection_id=BUYER, partner="northwind", role="buyer",
-                         options=OPTIONS[platform]) as store:
+                         options=OPTIONS.get(platform, {})) as store:
         buyer = store.connection
         config = Config(connections=[buyer, SELLER], routes=[Route(buyer=BUYER, seller="s-acme", skus=["ACME-*"])])
         order = await store.merchant.place_order({"ACME-MUG": 3, "ACME-CAP": 2, "HOUSE-CANDLE": 1})
@@ -377,3 +377,26 @@ async def test_the_last_attempt_gives_up_with_a_dead_letter(platform: SandboxPla
         assert f"in {MAX_ATTEMPTS} attempts" in letter["message"] and "503" in letter["message"]
         assert letter["original"]["topic"] == RETRIES
         assert await r.active() == []
+
+
+async def test_a_bigcommerce_tracking_rewrite_stopped_after_its_delete_writes_the_fulfillment_again() -> None:
+    """BigCommerce holds one tracking number per shipment: a shipment of 2 mugs given a second number is deleted
+    and written again as two shipments. Its store answering 429 to that write, after the delete, left the buyer's
+    order without the fulfillment; the retry finds no shipment under the old ref (`FulfillmentGone`) and writes
+    the fulfillment again with the new tracking, once (before: dead-lettered, and the buyer never saw it)."""
+    async with rig("bigcommerce") as r:
+        r.ship("sf-1", {"ACME-MUG": 2}, [UPS_1])
+        await r.push()
+        assert await r.active() == [({"ACME-MUG": 2}, "UPS", (UPS_1,))]
+        r.ship("sf-1", {"ACME-MUG": 2}, [UPS_1, UPS_2])
+        await r.store.fault(429, times=1, path="/shipments$", method="POST")
+        await r.push()
+        assert await r.active() == []  # the old shipment deleted, the new ones refused
+        [(topic, record, _)] = r.sent
+        r.sent.clear()
+        await r.sink.process_retry(r.message(topic, record.value, partition=PARTITION))
+        assert r.letters() == [] and r.sent == []
+        assert await r.read_back() == [({"ACME-MUG": 2}, "UPS", (UPS_1, UPS_2))]  # one fulfillment, as grouped
+        assert sorted(numbers for _, _, numbers in await r.active()) == [(UPS_1,), (UPS_2,)]  # shipments of 1 mug
+        entry = r.written().written["sf-1"]
+        assert entry.tracking is not None and entry.tracking.numbers == (UPS_1, UPS_2)
