@@ -289,6 +289,7 @@ class LocalBroker:
     def _format_storage(self, java: str, properties: Path) -> None:
         if (self.home / "data" / "meta.properties").exists():
             return
+        # A base64url id may begin with "-": given as `--cluster-id=...`, it is never taken for an option.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         scram = []
         if self.secure:
@@ -296,7 +297,7 @@ class LocalBroker:
                 scram += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
         result = subprocess.run(
             [java, "-cp", str(self.home / "libs" / "*"), "kafka.tools.StorageTool", "format",
-             "-t", cluster_id, "-c", str(properties), *scram],
+             f"--cluster-id={cluster_id}", "-c", str(properties), *scram],
             capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:
