@@ -125,7 +125,8 @@ def write_config(folder: Path, bootstrap: str, acme: Store, bolt: Store) -> Path
 
 def placed(seller: PartyRef, lines: dict[str, int], shipping: ShippingDetails | None = None) -> OrderPlaced:
     """A stored order as the buyer poller publishes it: the seller's order_ref still unknown."""
-    buyer = BUYER.model_copy(update={"order_ref": f"bc-{uuid.uuid4().hex[:8]}"})
+    # a BigCommerce order id (numeric), so the buyer sink's writes go to the (absent) store and are retried
+    buyer = BUYER.model_copy(update={"order_ref": str(uuid.uuid4().int % 10**9)})
     return order_placed(buyer=buyer, seller=seller, occurred_at=datetime.now(UTC),
                         lines=[OrderLine(line_id=f"L{index}", sku=sku, quantity=qty, title=sku)
                                for index, (sku, qty) in enumerate(lines.items(), start=1)]
