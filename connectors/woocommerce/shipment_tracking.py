@@ -111,7 +111,9 @@ class ShipmentTrackingApi:
         return ids[0]
 
     async def update(self, order_ref: str, fulfillment_ref: str, tracking: Tracking) -> str:
-        """Delete the group's items and add the new ones (the plugin has no update); returns the new ref."""
+        """Delete the group's items and add the new ones (the plugin has no update); returns the new ref. An
+        attempt stopped after adding some of the new items (the group still records the old ones) is resumed:
+        the retry reuses those unclaimed items instead of adding their numbers twice."""
         if not tracking.numbers:
             raise self._client.connection_error(
                 f"new tracking for {fulfillment_ref} on order {order_ref} has no tracking number; Shipment Tracking "
@@ -120,7 +122,11 @@ class ShipmentTrackingApi:
         our_id, group = _group_of(groups, fulfillment_ref)
         for tracking_id in group.tracking_ids if group else (fulfillment_ref,):
             await self._delete(order_ref, tracking_id)
-        ids = tuple([(await self._add(order_ref, body)).tracking_id for body in shipment_tracking_bodies(tracking)])
+        unclaimed = [] if our_id is None else _match(await self._items(order_ref), tracking.numbers,
+                                                     _claimed(groups, our_id))
+        reused = {item.number: item for item in unclaimed}
+        ids = tuple([(reused.pop(body["tracking_number"], None) or await self._add(order_ref, body)).tracking_id
+                     for body in shipment_tracking_bodies(tracking)])
         if our_id is not None and group is not None:
             groups[our_id] = TrackingGroup(ids, group.lines)
             await self._save_groups(order_ref, groups)

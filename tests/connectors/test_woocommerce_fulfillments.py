@@ -270,3 +270,24 @@ async def test_buyer_find_recovers_a_create_whose_group_record_was_lost() -> Non
     assert await connector.find_fulfillment(str(order_id), wanted) == ref  # now from the recorded group
     assert len(shop.store.order(order_id).tracking) == 2
     await connector.aclose()
+
+
+async def test_buyer_shipment_tracking_retry_after_an_interrupted_update_makes_no_duplicate() -> None:
+    """The plugin has no update: the old items are deleted and new ones added. An attempt cut off after its first
+    new item (the group still records the old ones) is resumed by the retry, which reuses that item."""
+    shop = woo(tracking="shipment-tracking")
+    stock(shop.store, "MUG")
+    order_id = place(shop.store, ("MUG", 2))
+    mug = str(shop.store.order(order_id).line_items[0].id)
+    connector = shop.connector(tracking_api="shipment-tracking")
+    ref = await connector.create_fulfillment(str(order_id), request("ful-1", [(mug, 2)], ("1Z1",)))
+    new = Tracking(carrier="UPS", numbers=("1Z8", "1Z9"))
+    shop.app.sandbox.faults.append(Fault(truncate=True, times=1, path="shipment-trackings$", method="POST"))
+    with pytest.raises(MalformedResponseError):
+        await connector.update_tracking(str(order_id), ref, new)
+    assert [i.tracking_number for i in shop.store.order(order_id).tracking] == ["1Z8"]
+    updated = await connector.update_tracking(str(order_id), ref, new)  # the retry, as the sink makes it
+    assert [i.tracking_number for i in shop.store.order(order_id).tracking] == ["1Z8", "1Z9"]
+    assert updated == shop.store.order(order_id).tracking[0].tracking_id
+    assert await connector.find_fulfillment(str(order_id), request("ful-1", [(mug, 2)], ("1Z8", "1Z9"))) == updated
+    await connector.aclose()
