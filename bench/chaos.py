@@ -1,6 +1,6 @@
 """Chaos run: the whole sync loop under faults for minutes, then every store reconciled against the ledger.
 
-    python bench/chaos.py [--orders 500] [--minutes 10] [--seed N] [--workers 2] [--bootstrap-port 49092]
+    python bench/chaos.py [--orders 500] [--minutes 10] [--seed N] [--workers 2] [--bootstrap-port N]
                           [--interval 5s] [--partitions 4] [--settle-minutes 5] [--keep]
 
 A script, not a test: it prints a table and exits 0 when nothing is missing and nothing is doubled, 1 when anything
@@ -117,7 +117,12 @@ from sandbox.server import free_port  # noqa: E402
 from sandbox.settings import SandboxPlatform  # noqa: E402
 from schemas.config import parse_duration  # noqa: E402
 from schemas.ids import order_id as our_order_id  # noqa: E402
-from tests.support.kafka_harness import OutputReader, Published, WorkerProcess  # noqa: E402
+from tests.support.kafka_harness import (  # noqa: E402
+    OutputReader,
+    Published,
+    WorkerProcess,
+    port_below_ephemeral_range,
+)
 from tests.support.marketplace import (  # noqa: E402
     PLATFORMS,
     PRODUCTS,
@@ -1084,7 +1089,8 @@ def run_in(folder: Path, args: argparse.Namespace) -> tuple[int, dict[str, Any] 
     rng = random.Random(args.seed)
     orders = plan_orders(args.orders, rng)
     schedule = plan_faults(args.minutes, rng)
-    broker = LocalBroker(home=broker_home(folder), port=args.bootstrap_port, controller_port=args.bootstrap_port + 1)
+    port = args.bootstrap_port or port_below_ephemeral_range()
+    broker = LocalBroker(home=broker_home(folder), port=port, controller_port=port + 1)
     try:
         say(f"starting the run's broker on {broker.bootstrap} (home {broker.home})")
         try:
@@ -1120,8 +1126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="minutes of faults (default 10)")
     parser.add_argument("--seed", type=int, default=None, help="the seed of the orders and faults (default: drawn)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes sharing the group (default 2)")
-    parser.add_argument("--bootstrap-port", type=int, default=49092,
-                        help="the run's own broker's port; the next one is its controller's (default 49092)")
+    parser.add_argument("--bootstrap-port", type=int, default=0,
+                        help="the run's own broker's port; the next one is its controller's (default: a free one "
+                             "below the ephemeral range, which the workers' reconnections cannot take)")
     parser.add_argument("--interval", default="5s", help="the poll interval (default 5s)")
     parser.add_argument("--partitions", type=int, default=4, help="partitions of every topic (default 4)")
     parser.add_argument("--settle-minutes", type=float, default=5.0,

@@ -40,10 +40,10 @@ import yaml
 
 from fulfillsync.localkafka.broker import LocalBroker
 from sandbox.merchant import Merchant, PlacedOrder
-from sandbox.server import free_port
 from sandbox.settings import SandboxPlatform
 from schemas.events import FulfilledLine, FulfillmentRecorded, SourceRef
 from schemas.factories import fulfillment_recorded
+from tests.support.kafka_harness import port_below_ephemeral_range
 from tests.support.marketplace import PLATFORMS, Marketplace, buyer_id, marketplace, seller_id, signed_delivery, sku
 from webapp.publisher import PAGE_WAIT_S, KafkaPublisher
 
@@ -75,7 +75,8 @@ def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
     jars = REPO / ".fulfillsync" / "test-kafka" / "libs"
     if jars.is_dir():
         (home / "libs").symlink_to(jars)
-    broker = LocalBroker(home=home, port=free_port(), controller_port=free_port(), heap="384m")
+    broker = LocalBroker(home=home, port=port_below_ephemeral_range(), controller_port=port_below_ephemeral_range(),
+                         heap="384m")
     broker.start()
     try:
         yield broker

@@ -4,7 +4,9 @@ port), the worker as its own process, an idempotent producer, and a reader of ev
 from __future__ import annotations
 
 import json
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +31,27 @@ from streams.kit.kafka_clients import librdkafka_settings
 from streams.kit.producer import EventProducer
 
 WORKER_READY_TIMEOUT_S = 120.0
+
+
+def port_below_ephemeral_range(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on, below the kernel's range of ephemeral ports: for a broker a test stops and starts
+    again. While it is down its clients keep reconnecting, each attempt from a new ephemeral port, and one attempt
+    from the broker's own port connects to itself (a TCP self-connect) and holds the port: the broker could not
+    start again. Raises RuntimeError when no such port is free."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default; elsewhere the range differs, and this is a best effort
+    chooser = random.Random()
+    for _ in range(200):
+        port = chooser.randrange(20_000, low)
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port between 20000 and {low} on {host}")
 
 
 def write_config(folder: Path, bootstrap: str, *, partitions: int = 2) -> Path:
