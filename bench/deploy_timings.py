@@ -66,7 +66,6 @@ from bench.ledger_throughput import (  # noqa: E402
     record_count,
     say,
 )
-from sandbox.registry import create_store  # noqa: E402
 from sandbox.server import free_port  # noqa: E402
 from sandbox.settings import StoreSettings  # noqa: E402
 from schemas.config_file import load_config  # noqa: E402
@@ -76,7 +75,7 @@ from streams.kit.producer import EventProducer  # noqa: E402
 from streams.kit.records import EncodedRecord  # noqa: E402
 from streams.kit.worker_app import SHUTDOWN_WAIT_S  # noqa: E402
 from streams.orders.tables import ORDERS  # noqa: E402
-from tests.support.stores import served  # noqa: E402
+from tests.support.stores import served_store  # noqa: E402
 
 RESULTS_DIR = REPO / "bench" / "results"
 TOKEN = "sandbox-token"
@@ -225,10 +224,9 @@ class Stop:
 @contextmanager
 def buyer_store() -> Iterator[tuple[str, str]]:
     """A simulated BigCommerce buyer store over HTTP: (its root URL, the connection's base URL)."""
-    app, base_path = create_store(StoreSettings(platform="bigcommerce", name="deploy-timings",
-                                                credentials={"access_token": TOKEN}))
-    with served(app, "bigcommerce") as root:
-        yield root, f"{root}{base_path}"
+    with served_store(StoreSettings(platform="bigcommerce", name="deploy-timings",
+                                    credentials={"access_token": TOKEN})) as urls:
+        yield urls
 
 
 def listing_requests(root: str) -> int:

@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 from sandbox.merchant import Merchant
-from sandbox.registry import create_store
 from sandbox.server import free_port
 from sandbox.settings import StoreSettings
 from schemas.config_file import load_config
@@ -26,7 +25,7 @@ from schemas.topics import TopicNames
 from streams.admin import ensure_topics
 from streams.kit.worker_app import SHUTDOWN_WAIT_S
 from tests.support.kafka_harness import WorkerProcess, drain, reader_from_start
-from tests.support.stores import served
+from tests.support.stores import served_store
 
 pytestmark = pytest.mark.kafka
 
@@ -39,10 +38,8 @@ STORE_DELAY_S = 60.0
 @contextmanager
 def slow_buyer_store() -> Iterator[tuple[str, str]]:
     """A BigCommerce buyer store served over HTTP: (its root, the connection's base URL)."""
-    app, base_path = create_store(StoreSettings(platform="bigcommerce", name="slow",
-                                                credentials={"access_token": TOKEN}))
-    with served(app, "bigcommerce") as root:
-        yield root, f"{root}{base_path}"
+    with served_store(StoreSettings(platform="bigcommerce", name="slow", credentials={"access_token": TOKEN})) as urls:
+        yield urls
 
 
 def write_config(folder: Path, bootstrap: str, base_url: str) -> Path:

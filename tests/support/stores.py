@@ -11,7 +11,9 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.applications import Starlette
 
+from sandbox.registry import create_store
 from sandbox.server import free_port
+from sandbox.settings import StoreSettings
 
 
 @contextmanager
@@ -31,3 +33,12 @@ def served(app: Starlette, name: str) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def served_store(settings: StoreSettings) -> Iterator[tuple[str, str]]:
+    """A simulated store made from `settings` (`sandbox.registry.create_store`), served as `served` does: yields
+    (its root URL, the base URL a connection to it uses)."""
+    app, base_path = create_store(settings)
+    with served(app, settings.name) as root:
+        yield root, f"{root}{base_path}"
