@@ -101,6 +101,9 @@ class SandboxState:
     faults: list[Fault] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
+    operations: Counter[str] = field(default_factory=Counter)
+    """GraphQL operations executed, by operation name (stores with a GraphQL API; faulted requests never reach
+    one): tells a test which caller asked, where every request goes to the same path."""
     raw_orders: list[RawOrder] = field(default_factory=list)
 
     def take_raw_orders(self, path: str, body: bytes) -> list[RawOrder]:
@@ -151,8 +154,10 @@ def admin_routes(state: SandboxState) -> list[BaseRoute]:
         if request.method == "DELETE":
             state.requests.clear()
             state.statuses.clear()
+            state.operations.clear()
         return JSONResponse({"total": sum(state.requests.values()), "by_route": dict(state.requests),
-                             "by_status": {str(code): count for code, count in sorted(state.statuses.items())}})
+                             "by_status": {str(code): count for code, count in sorted(state.statuses.items())},
+                             "by_operation": dict(state.operations)})
 
     async def clock(request: Request) -> Response:
         body = await request.json()

@@ -65,6 +65,7 @@ class ShopifySandbox:
             raise ValueError(f"unknown Shopify sandbox options {sorted(unknown)}; known: {sorted(_OPTIONS)}")
         self.token = settings.credentials.get("access_token", "")
         self.store = ShopifyStore(state.clock, settings.name)
+        self.operations = state.operations
         sdl = settings.options.get("schema_sdl")
         self.schema: GraphQLSchema = load_schema(str(sdl) if sdl else None)
         self.bucket = LeakyBucket(float(settings.options.get("bucket_max", 2000)),
@@ -92,6 +93,7 @@ class ShopifySandbox:
                        else "An operation name is required when several operations are sent.")
             return {"errors": [{"message": message}]}
         operation = chosen[0]
+        self.operations[operation.name.value if operation.name else "(anonymous)"] += 1
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         cost = query_cost(self.schema, operation, fragments, variables or {})
         if cost > MAX_QUERY_COST:

@@ -60,7 +60,8 @@ async def test_api_requests_are_counted_and_admin_requests_are_not(store: httpx.
     await store.get("/api/orders")
     await store.post("/_sandbox/clock", json={"advance_s": 1})
     counted = (await store.get("/_sandbox/requests")).json()
-    assert counted == {"total": 2, "by_route": {"GET /api/orders": 2}, "by_status": {"200": 2}}
+    assert counted == {"total": 2, "by_route": {"GET /api/orders": 2}, "by_status": {"200": 2},
+                       "by_operation": {}}  # GraphQL stores only
     await store.delete("/_sandbox/requests")
     assert (await store.get("/_sandbox/requests")).json()["total"] == 0
 

@@ -90,6 +90,15 @@ async def test_invalid_queries_fail_as_on_shopify_with_http_200(shop: Client) ->
     assert body["errors"][0]["message"].startswith("Syntax Error")
 
 
+async def test_executed_operations_are_counted_by_name(shop: Client) -> None:
+    await shop.gql("query ShopName { shop { name } }")
+    await shop.gql("query ShopName { shop { name } }")
+    await shop.gql("{ shop { name } }")
+    await shop.gql("{ shop { nonsense } }")  # refused before it runs: not executed
+    counted = (await shop.http.get("/_sandbox/requests")).json()
+    assert (counted["total"], counted["by_operation"]) == (4, {"ShopName": 2, "(anonymous)": 1})
+
+
 async def test_unknown_options_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown Shopify sandbox options \\['bucket'\\]"):
         make(bucket=5)

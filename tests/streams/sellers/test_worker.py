@@ -4,7 +4,7 @@ order-events, dead-letters and the seller-order table's changelog read back.
 
 One worker runs the whole story (a worker start costs seconds): an order created once with its lines and
 recorded; a store answering 503 for a while while another store's order goes through; a store refusing with a
-4xx; a restart after which replayed orders call no store at all."""
+4xx; a restart after which replayed orders make no seller-order call to any store."""
 
 from __future__ import annotations
 
@@ -116,7 +116,9 @@ def test_orders_are_created_once_on_their_sellers_stores_through_failures_and_re
             reader.wait_for(lambda: worker.metric('fulfillsync_seller_orders_total{connection="acme-shopify",'
                                                    'outcome="already_created"}') == 2, "the replays", worker)
             reader.read(2.0)
-            assert acme.admin("GET", "/requests")["total"] == 0, "a replayed order called the store again"
+            # polls may run (a poll slot can begin during the test); the sink's operations may not
+            called = acme.admin("GET", "/requests")["by_operation"]
+            assert not {"FindOrderBySource", "CreateOrder"} & set(called), f"a replay called the store: {called}"
             assert len(acme.app.store.store.orders) == 2
             for order_id in (first.order_id, delayed.order_id, other.order_id):
                 assert len(confirmations(reader, names, order_id)) == 1
