@@ -83,7 +83,7 @@ test: lint typecheck browser helm
 fuzz: install
 	FULFILLSYNC_HYPOTHESIS_PROFILE=explore $(BIN)/pytest -q -m "not kafka" $$(grep -rl "@given" tests --include='*.py')
 
-## Regenerate the committed JSON Schemas after changing a model in schemas/.
+## Regenerate the committed JSON Schemas and the AsyncAPI document after changing a model in schemas/.
 schemas: install
 	$(BIN)/python -m schemas.generate
 

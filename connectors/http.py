@@ -38,6 +38,8 @@ from tenacity.wait import wait_base
 
 from connectors.base import ConnectorError, MalformedResponseError, PermanentError, RetryableError
 from connectors.payload import lenient_json
+from connectors.request_metrics import REQUEST_SECONDS, operation_of, outcome_of
+from schemas import log_context, trace_scope
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +170,10 @@ class PlatformHttp:
             stop=stop_after_attempt(self._retry.attempts), wait=_WaitAsAsked(self._retry),
             retry=retry_if_exception(lambda error: self._worth_retrying(repeatable, error)), reraise=True,
             sleep=self._sleep or asyncio.sleep)
-        async for attempt in retrying:
-            with attempt:
-                return await self._send_once(method, path, params, json_body, accepted)
+        with log_context.bound(connection=self.connection):  # every line logged on the way names the connection
+            async for attempt in retrying:
+                with attempt:
+                    return await self._send_once(method, path, params, json_body, accepted)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     @property
@@ -211,7 +214,45 @@ class PlatformHttp:
 
     async def _send_once(self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any,
                          accepted: frozenset[int]) -> httpx.Response:
+        """One attempt, after the connection's turn: observed in `fulfillsync_platform_request_seconds`
+        (`connectors.request_metrics`) when it answered or failed; not when it was cancelled. When spans are
+        recorded (`schemas.trace_scope`), the attempt is a client span of the current trace (failed with the error
+        it raised); the platform is sent no trace header."""
         await self._wait_turn()
+        started = time.monotonic()
+        outcome: str | None = None
+        failure: ConnectorError | None = None
+        span = self._span(method, path, json_body) if trace_scope.recording() else None
+        try:
+            response = await self._exchange(method, path, params, json_body, accepted)
+            outcome = "ok"
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status_code)
+            return response
+        except ConnectorError as error:
+            outcome = outcome_of(error)
+            failure = error
+            raise
+        finally:
+            if outcome is not None:
+                REQUEST_SECONDS.labels(self.connection, self.platform, operation_of(method, path, json_body),
+                                       outcome).observe(time.monotonic() - started)
+            if span is not None:
+                if failure is not None and failure.status is not None:
+                    span.set_attribute("http.response.status_code", failure.status)
+                span.end(failure)
+
+    def _span(self, method: str, path: str, json_body: Any) -> trace_scope.OpenSpan | None:
+        """A client span for one attempt, named by its operation, with its path without the query string (secrets
+        redacted in both)."""
+        name = redact(operation_of(method, path, json_body), self._secrets)
+        return trace_scope.start_span(name, kind="client", attributes={
+            "http.request.method": method, "url.path": redact(path.split("?", 1)[0], self._secrets),
+            "server.address": self._client.base_url.host, "fulfillsync.connection": self.connection,
+            "fulfillsync.platform": self.platform})
+
+    async def _exchange(self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any,
+                        accepted: frozenset[int]) -> httpx.Response:
         request = self._client.build_request(method, path, params=params, json=json_body)
         try:
             self.requests_sent += 1

@@ -300,6 +300,10 @@ MIN_DELIVERY_TIMEOUT = timedelta(seconds=5)
 MAX_DELIVERY_TIMEOUT = timedelta(minutes=15)
 
 
+LogFormat = Literal["text", "json"]
+"""How a long-running command writes its log (`WorkerSettings.log_format`, the `--log-format` option)."""
+
+
 class WorkerSettings(_Section):
     web_host: str = "0.0.0.0"  # noqa: S104 - the worker serves health checks to Kubernetes probes
     web_port: Annotated[int, Field(ge=1, le=65535)] = 6066
@@ -323,6 +327,13 @@ class WorkerSettings(_Section):
                     "across its restarts (in Kubernetes the pod name, e.g. ${POD_NAME}): a worker that comes back "
                     "within broker_session_timeout gets its partitions again without a rebalance, but one that "
                     "stops for good keeps them unprocessed until that timeout. None: dynamic membership.")
+    log_format: LogFormat = Field(
+        default="text",
+        description="How long-running commands (worker, web, watch, demo, sandbox) write their log: text, lines "
+                    "for a person at a terminal; json, one JSON object per line with time (ISO 8601, UTC), level, "
+                    "logger, message, exception and, where known, order_id, connection, event_id, topic, partition "
+                    "and offset (README.md, \"Command line\"). The --log-format option (FULFILLSYNC_LOG_FORMAT) wins "
+                    "over it.")
 
     @model_validator(mode="after")
     def _delivery_timeout_in_range(self) -> WorkerSettings:

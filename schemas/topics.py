@@ -1,5 +1,6 @@
 """Topic names: the public ones are part of the contract (README); the internal ones are the
-implementation's (docs/architecture.md). Every topic is keyed by order id, except poll ticks (by connection id).
+implementation's (docs/architecture.md). Every topic is keyed by order id, except poll ticks (by connection id) and
+requeued letters (by dead letter id).
 The changelog topics of the worker's tables are named by Faust from the application id and the table's name
 (`streams.kit.tables.TableSpec.changelog`)."""
 
@@ -61,6 +62,18 @@ class TopicNames:
     def buyer_push_retries(self) -> str:
         """Internal: buyer writes to try again after a retryable failure, keyed by order id."""
         return f"{self.prefix}.buyer-push-retries"
+
+    @property
+    def requeued_letters(self) -> str:
+        """Internal: one record per dead letter `fulfillsync dead-letters requeue` sent back, keyed by the letter's
+        id (not by order id; compacted), so a letter is never requeued twice."""
+        return f"{self.prefix}.requeued-letters"
+
+    @property
+    def input_types(self) -> dict[str, frozenset[str]]:
+        """The record types each input topic carries."""
+        return {self.order_events: frozenset({"order.placed", "order.buyer_cancelled"}),
+                self.fulfillment_events: frozenset({"fulfillment.recorded", "fulfillment.cancelled"})}
 
     @property
     def public(self) -> tuple[str, str, str, str]:

@@ -55,6 +55,8 @@ def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(names.seller_checks, settings.partitions, events),
         TopicSpec(names.buyer_pushes, settings.partitions, events),
         TopicSpec(names.buyer_push_retries, settings.partitions, events),
+        # The operators' tool's record of requeued dead letters, by letter id: kept as long as there are letters.
+        TopicSpec(names.requeued_letters, settings.partitions, compacted),
         *(TopicSpec(table.changelog(names.app_id), settings.partitions, compacted) for table in TABLES),
     ]
 

@@ -30,13 +30,14 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from schemas.config import Config
+from schemas.config import Config, LogFormat
 from schemas.topics import TopicNames
 from streams.buyers.wiring import register_buyer_tracking
 from streams.fulfillments.wiring import register_seller_fulfillments
 from streams.kit.context import WiringContext
 from streams.kit.kafka_clients import new_faust_app
 from streams.kit.log_throttle import throttle_repeats
+from streams.kit.logs import use_json_logs
 from streams.kit.worker_app import WorkerApp
 from streams.orders.wiring import register_ledger
 from streams.polling.wiring import register_polling
@@ -106,8 +107,10 @@ def create_app(config: Config) -> Service:
     return Service(app=app, names=names, registry=ctx.registry)
 
 
-def run_worker(service: Service, loglevel: str) -> None:
-    """Run the app in a Faust worker until SIGTERM or SIGINT."""
+def run_worker(service: Service, loglevel: str, log_format: LogFormat = "text") -> None:
+    """Run the app in a Faust worker until SIGTERM or SIGINT. `log_format` "json": every log line is one JSON
+    object on standard error (`streams.kit.logs.use_json_logs`) and Faust prints no banner or spinner; "text":
+    Faust's own lines on standard output."""
     # The ledger allocates many small objects per event; CPython's default thresholds made garbage collection
     # a quarter to a third of the worker's time under load. Collect the young generation less often and keep
     # the objects of start-up out of every collection.
@@ -115,15 +118,25 @@ def run_worker(service: Service, loglevel: str) -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
     throttle_repeats()  # a broker outage would otherwise log a hundred lines a second
-    _Worker(service.app, loglevel=loglevel, redirect_stdouts=False).execute_from_commandline()
+    _Worker(service.app, loglevel=loglevel, redirect_stdouts=False, quiet=log_format == "json",
+            log_format=log_format).execute_from_commandline()
 
 
 class _Worker(faust.Worker):
     """Mode leaves the root logger at DEBUG and filters in the handler: every debug call in aiokafka and Faust
-    then builds a log record (about 6% of the worker's time under load). Set the level on the logger instead."""
+    then builds a log record (about 6% of the worker's time under load). Set the level on the logger instead.
+    In JSON, Faust's colored handler and its spinner give way to one JSON handler."""
+
+    def __init__(self, *args: Any, log_format: LogFormat, **kwargs: Any) -> None:
+        self.log_format = log_format
+        super().__init__(*args, **kwargs)
 
     def _setup_logging(self) -> None:
+        if self.log_format == "json":
+            self.spinner = None
         super()._setup_logging()
+        if self.log_format == "json":
+            use_json_logs(str(self.loglevel))
         logging.getLogger().setLevel(str(self.loglevel).upper())
         # httpx logs every request at INFO: thousands of lines per poll interval, and URLs are for debugging.
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -34,6 +34,8 @@ class RetryRecord(RetryState):
     """Bring the buyer's copy of order `order_id` in line again, no earlier than `not_before`."""
 
     order_id: str = Field(min_length=1)
+    requeued: bool = Field(default=False, description="Sent by `fulfillsync dead-letters requeue`: the views of "
+                           "fulfillments the buyer's platform refused for good are tried again.")
 
 
 def decode_retry(value: bytes | None) -> RetryRecord | str:

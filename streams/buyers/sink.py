@@ -24,11 +24,12 @@ critical with the order id.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from connectors.base import BuyerConnector, FulfillmentGone, PermanentError, described
 from ledger import OrderState
@@ -51,6 +52,7 @@ from streams.buyers.records import RetryRecord, decode_push, decode_retry
 from streams.buyers.tables import BuyerWrites
 from streams.kit.connectors import ConnectorCache
 from streams.kit.failures import InPlaceRetry, is_transient, no_worker
+from streams.kit.metrics import LATENCY_BUCKETS, counter, histogram
 from streams.kit.records import KafkaMessage, position
 from streams.kit.retries import Failure, RetryOutbox
 from streams.kit.tables import TypedTable
@@ -63,13 +65,24 @@ ConnectorFactory = Callable[[Connection], BuyerConnector]
 
 
 class PushMetrics:
-    """`fulfillsync_buyer_writes_total{connection,action,outcome}` and `fulfillsync_buyer_pushes_total{outcome}`."""
+    """`fulfillsync_buyer_writes_total{connection,action,outcome}`, `fulfillsync_buyer_pushes_total{outcome}` and
+    `fulfillsync_fulfillment_to_buyer_seconds{connection,action}` (`reached_buyer`)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.writes = Counter("fulfillsync_buyer_writes", "Writes to buyers' platforms by buyer connection, action "
+        self.writes = counter("fulfillsync_buyer_writes", "Writes to buyers' platforms by buyer connection, action "
                               "and outcome", ["connection", "action", "outcome"], registry=registry)
-        self.pushes = Counter("fulfillsync_buyer_pushes", "Push and retry records handled by the buyer tracking "
+        self.pushes = counter("fulfillsync_buyer_pushes", "Push and retry records handled by the buyer tracking "
                               "sink, by outcome", ["outcome"], registry=registry)
+        self.latency = histogram("fulfillsync_fulfillment_to_buyer_seconds", "From the seller's platform's last "
+                                 "change of a fulfillment to its write on the buyer's store succeeding, by buyer "
+                                 "connection and action", ["connection", "action"], buckets=LATENCY_BUCKETS,
+                                 registry=registry)
+
+    def reached_buyer(self, connection: str, action: BuyerAction, changed_at: datetime) -> None:
+        """Observe a write that succeeded now for a fulfillment the seller's platform last changed at `changed_at`
+        (its `source_version`: the platform's own time, or the web app's; a clock ahead of ours counts 0)."""
+        waited = max(time.time() - changed_at.timestamp(), 0.0)
+        self.latency.labels(connection, type(action).__name__).observe(waited)
 
 
 class _Retry(Exception):
@@ -118,7 +131,8 @@ class BuyerTrackingSink:
             log.warning("ignoring record %s on the buyer-push retry topic: %s", position(message), record)
             return
         await self._outbox.sleep_until_due(record)
-        await self._retry.run(lambda: self._guarded(message, record.order_id, attempt=record.attempt + 1),
+        await self._retry.run(lambda: self._guarded(message, record.order_id, attempt=record.attempt + 1,
+                                                    retry_refused=record.requeued),
                               what=f"the buyer push retry {position(message)}", on_bug=self._bug)
 
     async def _bug(self, error: Exception) -> None:
@@ -129,9 +143,10 @@ class BuyerTrackingSink:
         writer's place. Never raises."""
         await self._until_due(message)
 
-    async def _guarded(self, message: KafkaMessage, order_id: str, *, attempt: int) -> None:
+    async def _guarded(self, message: KafkaMessage, order_id: str, *, attempt: int,
+                       retry_refused: bool = False) -> None:
         try:
-            outcome = await self._reconcile(message, order_id)
+            outcome = await self._reconcile(message, order_id, retry_refused=retry_refused)
         except _Retry as retry:
             outcome = await self._retry_or_give_up(message, order_id, attempt, retry.failure)
         except Exception as error:
@@ -142,8 +157,9 @@ class BuyerTrackingSink:
             outcome = "internal_error"
         self._metrics.pushes.labels(outcome).inc()
 
-    async def _reconcile(self, message: KafkaMessage, order_id: str) -> str:
-        """Write what the buyer lacks; the outcome label. Raises `_Retry` when a write must be tried again."""
+    async def _reconcile(self, message: KafkaMessage, order_id: str, *, retry_refused: bool = False) -> str:
+        """Write what the buyer lacks; the outcome label. Raises `_Retry` when a write must be tried again.
+        `retry_refused`: also the views the buyer's platform refused for good (a requeued dead letter)."""
         state = self._orders.get(order_id)
         if state is None or state.order is None:
             return "unknown_order"
@@ -154,6 +170,8 @@ class BuyerTrackingSink:
                       "buyer order ref); its fulfillments are not written", order_id, placed.buyer.connection[:64])
             return "unknown_connection"
         writes = self._writes.get(order_id) or BuyerWrites()
+        if retry_refused:
+            writes.refused.clear()
         wrote = 0
         for fulfillment_id, record in sorted(state.fulfillments.items()):
             view_key = f"{record.digest}:{record.cancelled}"
@@ -165,6 +183,7 @@ class BuyerTrackingSink:
                 continue
             try:
                 await self._write(buyer, placed.buyer.order_ref, order_id, fulfillment_id, action, written, writes)
+                self._metrics.reached_buyer(buyer.id, action, record.source_version)
                 wrote += 1
             except PermanentError as error:
                 writes.refused[fulfillment_id] = view_key

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from connectors.base import ConnectorError, SellerConnector, described
 from ledger import OrderState
@@ -38,6 +38,7 @@ from streams.fulfillments.tables import SellerWatch
 from streams.kit.connectors import ConnectorCache
 from streams.kit.dead_letters import DeadLetterMetrics, dead_letter, encode_dead_letter
 from streams.kit.failures import InPlaceRetry
+from streams.kit.metrics import counter
 from streams.kit.producer import EventSink
 from streams.kit.records import KafkaMessage, Send, position, source_of
 from streams.kit.tables import TypedTable
@@ -62,11 +63,11 @@ class CheckMetrics:
     `fulfillsync_seller_fulfillment_problems_total{connection,reason}`."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.checks = Counter("fulfillsync_seller_checks", "Seller order checks by connection and outcome",
+        self.checks = counter("fulfillsync_seller_checks", "Seller order checks by connection and outcome",
                               ["connection", "outcome"], registry=registry)
-        self.problems = Counter("fulfillsync_seller_fulfillment_problems", "Seller fulfillments that produced no "
+        self.problems = counter("fulfillsync_seller_fulfillment_problems", "Seller fulfillments that produced no "
                                 "event, by connection and reason", ["connection", "reason"], registry=registry)
-        self.published = Counter("fulfillsync_seller_fulfillment_events", "fulfillment.* events published from "
+        self.published = counter("fulfillsync_seller_fulfillment_events", "fulfillment.* events published from "
                                  "seller platforms, by connection and type", ["connection", "type"],
                                  registry=registry)
 

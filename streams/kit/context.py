@@ -7,29 +7,38 @@ worker's one Faust app, so that each of these exists once per worker:
 - `table(spec)`: the Faust table of a `TableSpec`, made once per name with the worker's RocksDB options;
 - `topic(name)`: a raw-bytes Faust topic, made once per name;
 - `on_stop(hook)`: the worker's stop hook (closing connectors' HTTP clients after every agent has stopped;
-  `streams.kit.worker_app`);
+  `streams.kit.worker_app`); the context also installs the span exporter when OpenTelemetry exporting is configured
+  (`streams.kit.tracing`) and flushes it there;
 - `outbox(...)`: a sink's `RetryOutbox`;
-- `registry`, `dead_letters`, `clock`: the metrics registry, the dead-letter counter, the clock.
+- `registry`, `dead_letters`, `clock`: the metrics registry (prometheus_client's default one unless a test hands
+  another; `streams.kit.metrics` says why), the dead-letter counter, the clock. The context also publishes
+  `fulfillsync_build_info` and adds the timer sampling consumer lag and retry backlog (`streams.kit.lag`; each
+  `outbox` names its retry topic's stage there).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry
 from pydantic import BaseModel
 
 from schemas.config import Config
 from schemas.topics import TopicNames
 from streams.kit.dead_letters import DeadLetterMetrics
+from streams.kit.lag import register_lag_sampler
+from streams.kit.logs import LoggedStream
+from streams.kit.metrics import publish_build_info
 from streams.kit.producer import KafkaEventSink
-from streams.kit.records import RAW_TOPIC, EncodedRecord, utc_now
+from streams.kit.records import RAW_TOPIC, EncodedRecord, traced, utc_now
 from streams.kit.retries import RetryOutbox
 from streams.kit.tables import TableSpec, TypedTable
+from streams.kit.tracing import install_from_environment
 from streams.kit.worker_app import StopHook, WorkerApp
 
 log = logging.getLogger(__name__)
@@ -44,11 +53,12 @@ class WiringContext:
     app: WorkerApp
     config: Config
     table_options: dict[str, Any]
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    registry: CollectorRegistry = REGISTRY
     clock: Callable[[], datetime] = utc_now
     names: TopicNames = field(init=False)
     producer: KafkaEventSink = field(init=False)
     dead_letters: DeadLetterMetrics = field(init=False)
+    retry_stages: dict[str, str] = field(init=False, default_factory=dict)
     _tables: dict[str, Any] = field(init=False, default_factory=dict)
     _topics: dict[str, Any] = field(init=False, default_factory=dict)
 
@@ -57,6 +67,12 @@ class WiringContext:
         self.producer = KafkaEventSink(self.config.kafka,
                                        delivery_timeout_s=self.config.worker.delivery_timeout.total_seconds())
         self.dead_letters = DeadLetterMetrics(self.registry)
+        publish_build_info(self.registry)
+        register_lag_sampler(self.app, registry=self.registry,
+                             retry_stages=self.retry_stages)
+        stop_tracing = install_from_environment()
+        if stop_tracing is not None:
+            self.on_stop(stop_tracing)
 
     @property
     def partitions(self) -> int:
@@ -84,7 +100,9 @@ class WiringContext:
         return table
 
     async def send(self, topic: str, record: EncodedRecord, partition: int | None) -> None:
-        """The worker's `Send` (`streams.kit.records.Send`)."""
+        """The worker's `Send` (`streams.kit.records.Send`). A record without a `ce_traceparent` header (an
+        internal record built by hand) is given the current trace's (`streams.kit.records.traced`)."""
+        record = traced(record, topic)
         await self.topic(topic).send(key=record.key, value=record.value, headers=record.headers, partition=partition)
 
     def on_stop(self, hook: StopHook) -> None:
@@ -92,11 +110,22 @@ class WiringContext:
         self.app.stop_hooks.append(hook)
 
     def outbox(self, *, retries: str, stage: str, source: str) -> RetryOutbox:
-        """A sink's retry outbox on retry topic `retries`, dead-lettering as `stage` from `source`."""
+        """A sink's retry outbox on retry topic `retries`, dead-lettering as `stage` from `source`; the topic's lag
+        is the stage's `fulfillsync_retry_backlog`."""
+        self.retry_stages[retries] = stage
         return RetryOutbox(send=self.send, retries=retries, dead_letters=self.names.dead_letters, stage=stage,
                            source=source, clock=self.clock, metrics=self.dead_letters)
 
     def agent(self, topic: Any, name: str, body: Callable[[Any], Awaitable[None]]) -> None:
         """Register `body` as agent `name` on `topic`, at Faust concurrency 1 (docs/architecture.md, "Known traps":
-        Faust must never commit past a record in flight; work runs concurrently in `streams.kit.lanes`)."""
-        self.app.agent(topic, name=name, concurrency=1)(body)
+        Faust must never commit past a record in flight; work runs concurrently in `streams.kit.lanes`). `body`
+        reads a `LoggedStream`: while it handles a record, its log lines carry the record's topic, partition,
+        offset, event id and order id (a poll tick's: its connection), and the record's trace is current (what it
+        publishes continues it; docs/architecture.md, "Tracing")."""
+        connection_keyed = frozenset({self.names.poll_ticks})
+
+        @functools.wraps(body)
+        async def logged(stream: Any) -> None:
+            await body(LoggedStream(stream, connection_keyed=connection_keyed, agent=name))
+
+        self.app.agent(topic, name=name, concurrency=1)(logged)

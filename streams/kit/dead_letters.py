@@ -10,11 +10,12 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from schemas.cloudevents import header_map
 from schemas.events import DeadLetter, OriginalRecord
 from schemas.ids import event_id
+from streams.kit.metrics import counter
 from streams.kit.records import LEDGER_SOURCE, EncodedRecord, KafkaMessage, RebuiltMessage, encode_event, position
 
 
@@ -22,7 +23,7 @@ class DeadLetterMetrics:
     """`fulfillsync_dead_letters_total{stage,reason}`: every dead letter of the worker, whichever stage wrote it."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.dead_letters = Counter("fulfillsync_dead_letters", "Records dead-lettered, by stage and reason",
+        self.dead_letters = counter("fulfillsync_dead_letters", "Records dead-lettered, by stage and reason",
                                     ["stage", "reason"], registry=registry)
 
     def count(self, letter: DeadLetter) -> None:

@@ -35,6 +35,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient
 
 from schemas.config import KafkaSettings, KafkaTls
+from streams.kit.logs import LIBRDKAFKA_LOGGER, json_logs_active
 
 CHECK_TIMEOUT_S: Final = 10.0
 """How long `check_access` waits for a broker to answer before it says none does."""
@@ -84,7 +85,8 @@ def client_settings(kafka: KafkaSettings | str, own: Mapping[str, Any] | None = 
         if key.startswith(OWNED_PREFIXES) and base.get(key) != value:
             raise ValueError(f"the client setting {key!r} comes from the configuration's kafka section "
                              "(streams.kit.kafka_clients), not from the client")
-    return {**(own or {}), **base}
+    logs = {"logger": logging.getLogger(LIBRDKAFKA_LOGGER)} if json_logs_active() else {}  # JSON: no raw lines
+    return {**logs, **(own or {}), **base}
 
 
 def new_producer(kafka: KafkaSettings | str, own: Mapping[str, Any] | None = None) -> Producer:

@@ -16,6 +16,10 @@ manual acks (`stream.noack()`, `Event.ack`) and runs each record's work in its o
 Each task runs in a copy of the agent's context, so faust's `current_event()` (which picks the partition of a
 table's changelog write) is the task's own record.
 
+Metric: `fulfillsync_lanes_backlog{agent}` (`LANES_BACKLOG`), the records queued or running in the lanes of an
+agent that `run_agent` runs, read when /metrics is scraped; lanes that several agents share report under the
+first one's name.
+
 Failure: work is expected not to raise (the agents' `process` methods log and count their failures). If it does,
 the record is never acked (the partition's commits stop there, and the record is read again after a restart) and
 the next `submit` or `drain` raises the error, which stops the agent like an exception in its loop would.
@@ -26,10 +30,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
+
+from streams.kit.metrics import gauge
+
+LANES_BACKLOG = gauge("fulfillsync_lanes_backlog", "Records queued or running in an agent's lanes (at most IN_FLIGHT)",
+                      ["agent"])
+_named: weakref.WeakKeyDictionary[Lanes, str] = weakref.WeakKeyDictionary()
 
 IN_FLIGHT = 512
 """Records an agent holds queued or running at most (bounds memory; a connection with a longer backlog than this
@@ -178,6 +189,9 @@ async def run_agent(stream: Any, lanes: Lanes, *, route: Route,
     (key, group, merge key; records merge only within one topic). Acks are manual (see the module docstring);
     when the agent stops, unfinished work is cancelled and its records stay unacked. Raises what `Lanes.submit`
     raises."""
+    if lanes not in _named:  # faust names an agent's stream after the agent
+        _named[lanes] = str(getattr(stream, "prefix", "") or "agent")
+        LANES_BACKLOG.labels(_named[lanes]).set_function(lambda: lanes.running)
     try:
         async for event in stream.noack().events():
             if wait is not None:

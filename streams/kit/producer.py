@@ -32,7 +32,7 @@ from streams.kit.kafka_clients import (
     new_producer,
     principal,
 )
-from streams.kit.records import encode_event
+from streams.kit.records import encode_event, outgoing_trace_headers
 
 
 def idempotent_config(bootstrap_servers: str, *, linger_ms: int = 5) -> dict[str, Any]:
@@ -77,10 +77,11 @@ class EventProducer:
     def publish_raw(self, topic: str, key: bytes | None, value: bytes | None,
                     headers: Sequence[tuple[str, bytes]] = (), *,
                     on_error: Callable[[str], None] | None = None,
-                    on_done: Callable[[], None] | None = None) -> None:
-        """Queue any record as it is (for tools and tests that need malformed ones too). A delivery error goes to
-        `on_error` when given (the caller checks it after `flush`), else `flush` raises it; `on_done` is called
-        once the record's delivery report came, whatever it says (after `on_error`)."""
+                    on_done: Callable[[], None] | None = None, partition: int | None = None) -> None:
+        """Queue any record as it is (for tools and tests that need malformed ones too), in `partition` (None: by
+        key). A delivery error goes to `on_error` when given (the caller checks it after `flush`), else `flush`
+        raises it; `on_done` is called once the record's delivery report came, whatever it says (after
+        `on_error`)."""
         report = self._errors.append if on_error is None else on_error
         what = f"write to topic {topic}"
 
@@ -97,7 +98,12 @@ class EventProducer:
             raise KafkaException(self.fatal)
         while True:
             try:
-                self._producer.produce(topic, key=key, value=value, headers=list(headers), on_delivery=delivered)
+                if partition is None:
+                    self._producer.produce(topic, key=key, value=value, headers=list(headers),
+                                           on_delivery=delivered)
+                else:
+                    self._producer.produce(topic, key=key, value=value, headers=list(headers),
+                                           on_delivery=delivered, partition=partition)
                 break
             except BufferError:
                 self._serve(0.1)
@@ -228,9 +234,11 @@ class KafkaEventSink:
         producer.publish_raw(topic, record.key, record.value, record.headers, on_error=self._errors().append)
 
     def publish_record(self, topic: str, key: bytes, value: bytes) -> None:
-        """Queue an internal record. Same producer and partitioner as the events, so a record keyed by an order id
-        lands in the partition of that order's events (confluent-kafka's partitioner, not Faust's)."""
-        self._open("/fulfillsync").publish_raw(topic, key, value, on_error=self._errors().append)
+        """Queue an internal record, carrying the current trace in its headers. Same producer and partitioner as the
+        events, so a record keyed by an order id lands in the partition of that order's events (confluent-kafka's
+        partitioner, not Faust's)."""
+        headers = outgoing_trace_headers(topic, subject=key.decode("utf-8", "replace"))
+        self._open("/fulfillsync").publish_raw(topic, key, value, headers, on_error=self._errors().append)
 
     async def flush(self) -> None:
         errors = self._errors()

@@ -1,6 +1,9 @@
 """Kafka records <-> our events: what an agent reads of a record, decoding inputs and internal records, encoding
 outputs with CloudEvents headers, and `Send`, the one way an agent publishes through the worker's Faust producer.
 
+Every record encoded here carries the current trace (`schemas.trace_scope.outgoing`: a new span of the trace of the
+record being handled, or a new trace) as `ce_traceparent` / `ce_tracestate` (docs/architecture.md, "Tracing").
+
 Decoding never raises: a record that is not a valid input becomes an `InvalidInput` with a reason code; an internal
 record that does not decode becomes a short reason string.
 """
@@ -14,7 +17,8 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from schemas.cloudevents import Headers, RawHeaders, binary_headers
+from schemas import trace_scope
+from schemas.cloudevents import TRACEPARENT, Headers, RawHeaders, binary_headers, trace_headers
 from schemas.config import Connection
 from schemas.events import INPUT_EVENT_ADAPTER, InputEvent
 
@@ -115,13 +119,36 @@ def _validation_summary(error: ValidationError) -> str:
 
 def encode_event(record: BaseModel, *, order_id: str, record_id: str, record_type: str, time: datetime,
                  source: str = LEDGER_SOURCE) -> EncodedRecord:
-    """A record keyed by order id, JSON value, CloudEvents binary-mode headers."""
+    """A record keyed by order id, JSON value, CloudEvents binary-mode headers, carrying the current trace."""
     return EncodedRecord(
         key=order_id.encode(),
         value=record.model_dump_json().encode(),
         headers=binary_headers(event_id=record_id, event_type=record_type, source=source, time=time,
-                               subject=order_id),
+                               subject=order_id,
+                               trace=trace_scope.outgoing(record_type, event_id=record_id, subject=order_id)),
     )
+
+
+def encode_internal(record: BaseModel, *, key: str, what: str) -> EncodedRecord:
+    """An internal record (a push, a retry, a check: no CloudEvents attributes): keyed by `key` (an order id),
+    JSON value, and the trace headers of a new span of the current trace (`what` names the record in that span)."""
+    return EncodedRecord(key=key.encode(), value=record.model_dump_json().encode(),
+                         headers=outgoing_trace_headers(what, subject=key))
+
+
+def outgoing_trace_headers(what: str, *, subject: str | None = None) -> Headers:
+    """The trace headers of a record about to be published (`schemas.trace_scope.outgoing`)."""
+    return trace_headers(trace_scope.outgoing(what, subject=subject))
+
+
+def traced(record: EncodedRecord, what: str) -> EncodedRecord:
+    """`record` carrying a trace: itself when it has a `ce_traceparent` header already, else with the trace headers
+    of a new span of the current trace added (`what` names the record in that span)."""
+    if any(name == TRACEPARENT for name, _ in record.headers):
+        return record
+    subject = record.key.decode("utf-8", "replace")
+    return EncodedRecord(key=record.key, value=record.value,
+                         headers=[*record.headers, *outgoing_trace_headers(what, subject=subject)])
 
 
 Internal = TypeVar("Internal", bound=BaseModel)

@@ -9,7 +9,9 @@ later; a `PermanentError` (the platform refused, with its message) is not. The s
   attempt came from, due after a capped exponential backoff that honours the platform's `Retry-After`
   (`retry_delay`); after `MAX_ATTEMPTS` attempts, a `platform_rejected` dead letter saying it gave up;
 - `reject`: a `platform_rejected` dead letter with the platform's message.
-Retry records and dead letters go through the worker's Faust producer (`Send`), which Faust flushes before it
+A retry record carries the trace of the attempt it follows in its Kafka headers (`ce_traceparent`, `ce_tracestate`:
+`streams.kit.records.encode_internal`), so the retry agent handles it in the same trace. Retry records and dead
+letters go through the worker's Faust producer (`Send`), which Faust flushes before it
 commits the offset of the record being handled: a retry record is committed only after the attempt it describes
 and the record replacing it were handed over, so a restart loses no retry (the record is read and attempted again).
 
@@ -35,7 +37,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from connectors.base import PermanentError, RetryableError, described
 from schemas.events import DeadLetterReason
 from streams.kit.dead_letters import DeadLetterMetrics, dead_letter, encode_dead_letter
-from streams.kit.records import EncodedRecord, KafkaMessage, Send, decode_internal
+from streams.kit.records import KafkaMessage, Send, decode_internal, encode_internal
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +131,7 @@ class RetryOutbox:
             return None
         record = build(attempt, self._clock() + retry_delay(attempt, failure.retry_after_s),
                        failure.text[:MAX_ERROR_TEXT])
-        await self._send(self._retries, EncodedRecord(key=key.encode(), value=record.model_dump_json().encode(),
-                                                      headers=[]), partition)
+        await self._send(self._retries, encode_internal(record, key=key, what=self._retries), partition)
         return record
 
     async def retry_or_give_up(self, build: Callable[[int, datetime, str], R], *, message: KafkaMessage,

@@ -1,6 +1,7 @@
 """Registers the ledger agent: it reads order-events and fulfillment-events (co-partitioned by order id) one record
 at a time, applies each to the order table, publishes to shipped-orders and dead-letters, and asks the buyer
-tracking sink to write what changed (a push record on `<prefix>.buyer-pushes`, in the input's partition)."""
+tracking sink to write what changed (a push record on `<prefix>.buyer-pushes`, in the input's partition). A timer
+counts the stuck orders of the table (`streams.orders.stuck`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from streams.kit.context import WiringContext
 from streams.kit.records import RAW_TOPIC, EncodedRecord
 from streams.orders.metrics import LedgerMetrics
 from streams.orders.processor import LedgerProcessor
+from streams.orders.stuck import register_stuck_orders
 from streams.orders.tables import ORDERS
 
 
@@ -33,4 +35,6 @@ def register_ledger(ctx: WiringContext) -> LedgerProcessor:
             await processor.process(event.message)
 
     ctx.agent(inputs, "ledger", ledger)
+    register_stuck_orders(ctx.app, ctx.faust_table(ORDERS.name), compressed=ORDERS.compressed, registry=ctx.registry,
+                          clock=ctx.clock)
     return processor

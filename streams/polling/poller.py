@@ -113,6 +113,7 @@ class Poller:
         """Count a failed poll, or clear the count after a good one; log the change of state (see the module
         docstring) once."""
         if outcome == "ok":
+            self._metrics.last_success.labels(connection.id).set(self._clock().timestamp())
             failed = self._failures.pop(connection.id, 0)
             if failed >= FAILING_AFTER:
                 self._metrics.failing.labels(connection.id).set(0)

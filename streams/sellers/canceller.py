@@ -23,12 +23,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from connectors.base import SellerConnector
 from schemas.config import Connection
 from schemas.events import OrderBuyerCancelled, OriginalRecord
 from streams.kit.dead_letters import message_of
+from streams.kit.metrics import counter
 from streams.kit.retries import Failure, RetryOutbox
 from streams.sellers.records import retry_of
 from streams.sellers.tables import CancellationTotals, PendingCancellation, SellerOrderEntry, SellerOrderTables
@@ -41,7 +42,7 @@ class CancellationMetrics:
     `unknown`."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.outcomes = Counter("fulfillsync_seller_cancellations", "order.buyer_cancelled handled by the seller "
+        self.outcomes = counter("fulfillsync_seller_cancellations", "order.buyer_cancelled handled by the seller "
                                 "order sink, by seller connection and outcome", ["connection", "outcome"],
                                 registry=registry)
 

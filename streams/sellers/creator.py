@@ -44,7 +44,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from connectors.base import SellerConnector
 from ledger.routing import placement_mismatch
@@ -55,6 +55,7 @@ from schemas.platform import Address, NewOrder, PlatformLine
 from streams.kit.connectors import ConnectorCache
 from streams.kit.dead_letters import message_of, original_record
 from streams.kit.failures import InPlaceRetry, is_transient, no_worker
+from streams.kit.metrics import counter
 from streams.kit.producer import EventSink
 from streams.kit.records import InvalidInput, KafkaMessage, decode_input, position
 from streams.kit.retries import Failure, RetryOutbox
@@ -77,7 +78,7 @@ class SellerOrderMetrics:
     connection labels are configured ids or `unknown`."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.outcomes = Counter("fulfillsync_seller_orders", "order.placed handled by the seller order sink, "
+        self.outcomes = counter("fulfillsync_seller_orders", "order.placed handled by the seller order sink, "
                                 "by seller connection and outcome", ["connection", "outcome"], registry=registry)
         self.cancellations = CancellationMetrics(registry)
         self.notices = NoticeMetrics(registry)

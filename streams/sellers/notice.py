@@ -35,10 +35,11 @@ from email.utils import format_datetime
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from schemas.config import Connection, SmtpSettings, WebSettings
 from schemas.events import OrderPlaced, OriginalRecord
+from streams.kit.metrics import counter
 from streams.kit.retries import Failure, RetryOutbox
 from streams.sellers.records import retry_of
 from streams.sellers.tables import NoticeEntry, SellerOrderTables
@@ -131,7 +132,7 @@ class NoticeMetrics:
     cancelled_before_email, retry_scheduled, refused, failed."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.outcomes = Counter("fulfillsync_seller_order_emails", "new-order emails to manual sellers, by seller "
+        self.outcomes = counter("fulfillsync_seller_order_emails", "new-order emails to manual sellers, by seller "
                                 "connection and outcome", ["connection", "outcome"], registry=registry)
 
 

@@ -14,7 +14,10 @@ tells Kubernetes (docs/deploy.md, "Probes"):
   The body says what the worker does now: `{"status": "ready" | "not ready", "reason": ..., "processing": bool,
   "assigned": int}`; `processing` is true when it holds partitions, no rebalance runs and its tables are recovered
   (the worker is consuming), `assigned` counts the topic partitions (changelogs included) assigned to it.
-- `/metrics`: Prometheus text format.
+- `/metrics`: Prometheus text format: the registry `register_views` is given, the worker's being prometheus_client's
+  default one with the process and Python (platform, gc) collectors beside every `fulfillsync_*` metric
+  (`streams.kit.metrics`; README.md, "Operations", lists them, and docs/operations.md says what to do when their
+  alerts fire).
 """
 
 from __future__ import annotations
@@ -76,7 +79,8 @@ class ReadinessProbe:
 
 
 def register_views(app: faust.App, registry: CollectorRegistry) -> None:
-    """Add the health, readiness and metrics views to `app`."""
+    """Add the health, readiness and metrics views to `app`; `/metrics` serves `registry` (each scrape collects
+    it anew, so gauges read at scrape time are current)."""
     probe = ReadinessProbe(app)
 
     async def healthz(web: Any, request: Any) -> Any:

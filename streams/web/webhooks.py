@@ -50,10 +50,11 @@ from typing import Any, cast
 import faust
 from aiohttp import HttpVersion11, web
 from faust.web import View
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from connectors.webhooks import DEFAULT_TOLERANCE, Ping, RecentBodies, RecentDeliveries, Refused, verify_delivery
 from schemas.config import Config, Connection
+from streams.kit.metrics import counter
 from streams.kit.records import utc_now
 from streams.web.limits import KeyedLimiter, WebhookLimits, address_key
 
@@ -131,7 +132,7 @@ class WebhookMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.webhooks = Counter("fulfillsync_webhooks", "Webhook requests, by connection and outcome",
+        self.webhooks = counter("fulfillsync_webhooks", "Webhook requests, by connection and outcome",
                                 ["connection", "outcome"], registry=self.registry)
 
 

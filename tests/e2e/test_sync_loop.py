@@ -18,7 +18,10 @@ import pytest
 
 from sandbox.merchant import Merchant, PlacedOrder, StoreFulfillment
 from sandbox.settings import SandboxPlatform
+from schemas.config_file import load_config
 from tests.support.marketplace import PLATFORMS, Marketplace, marketplace, seller_id, signed_delivery, sku
+from tests.support.operators_tools import tool_json, wait_until_read
+from tests.support.store_writes import StoreWrites
 
 pytestmark = pytest.mark.kafka
 
@@ -197,7 +200,7 @@ def test_webhooks_forged_are_refused_and_duplicated_change_nothing(market: Marke
     assert counts == {"refused": 2, "duplicate": 1}
 
 
-def test_a_seller_failing_for_a_while_and_a_buyer_refusing_for_good(market: Marketplace) -> None:
+def test_a_seller_failing_for_a_while_and_a_buyer_refusing_until_the_letter_is_requeued(market: Marketplace) -> None:
     # the seller's store answers 500 and 429 to reads of shipments for a while: read again at later sweeps
     seller: SandboxPlatform = "bigcommerce"
     order = place(market, "shopify", {sku(seller, "PEN"): 1})
@@ -228,6 +231,32 @@ def test_a_seller_failing_for_a_while_and_a_buyer_refusing_for_good(market: Mark
     market.wait_for(lambda: shipped_ids(market, refused_id), "shipped all the same (the seller shipped it)")
     market.topics.read(4.0)  # a few more polls and pushes: not tried again
     assert market.buyers[buyer].fulfillments(refused) == [] and len(letters(market, refused_id)) == 1
+
+    # the operator requeues the letter once the buyer's store accepts shipments again (the fault was one-off)
+    done = tool_json(market.config_path, "dead-letters", "requeue", letter["event_id"], "--execute")
+    assert [row["id"] for row in done["requeued"]] == [letter["event_id"]], done
+    market.wait_for(lambda: numbers_on(market, buyer, refused) == {ups(402)}, "the requeued write on the buyer")
+
+
+def test_a_replay_of_every_input_reaches_no_store_and_ships_nothing_twice(market: Marketplace) -> None:
+    writes = StoreWrites()
+    for store in (*market.buyers.values(), *market.sellers.values()):
+        writes.watch(store.connection, store.platform, store.root, store.app)
+    kafka = load_config(market.config_path).config.kafka
+    inputs = (market.names.order_events, market.names.fulfillment_events)
+    wait_until_read(kafka, inputs)
+    market.topics.read(2.0)
+    writes.reset()
+    shipped_before = {value["event_id"] for value in market.topics.of(market.names.shipped_orders)}
+    published = sum(len(market.topics.of(topic)) for topic in inputs)
+    replayed = 0
+    for topic in ("order-events", "fulfillment-events"):
+        replayed += tool_json(market.config_path, "replay", "--topic", topic, "--last", "1d", "--execute")["total"]
+    assert replayed >= published > 50
+    wait_until_read(kafka, inputs)
+    market.topics.read(4.0)
+    assert writes.made() == []
+    assert {value["event_id"] for value in market.topics.of(market.names.shipped_orders)} == shipped_before
 
 
 def test_a_worker_killed_mid_run_loses_and_doubles_nothing(market: Marketplace) -> None:

@@ -48,4 +48,5 @@ def test_binary_headers_carry_the_cloudevents_attributes() -> None:
                                         time=T, subject="o-1"))
     assert headers == {"ce_specversion": "1.0", "ce_id": "e-1", "ce_type": "io.fulfillsync.order.shipped",
                        "ce_source": "/fulfillsync/ledger", "ce_time": "2026-05-01T00:00:00+00:00",
-                       "content-type": "application/json", "ce_subject": "o-1"}
+                       "content-type": "application/json", "ce_subject": "o-1",
+                       "ce_dataschema": "https://fulfillsync.io/schemas/order.shipped.schema.json"}

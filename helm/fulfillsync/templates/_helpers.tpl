@@ -319,6 +319,7 @@ compares the two): a YAML list of {name, partitions, config}.
 {{- range $name := list "seller-order-retries" "seller-checks" "buyer-pushes" "buyer-push-retries" -}}
 {{- $topics = append $topics (dict "name" (printf "%s.%s" $prefix $name) "partitions" $partitions "config" $events) -}}
 {{- end -}}
+{{- $topics = append $topics (dict "name" (printf "%s.requeued-letters" $prefix) "partitions" $partitions "config" (dict "cleanup.policy" "compact")) -}}
 {{- range $table := list "orders" "poll-cursors" "buyer-orders" "seller-orders" "seller-fulfillments" "buyer-fulfillments" -}}
 {{- $topics = append $topics (dict "name" (printf "%s-%s-changelog" $app $table) "partitions" $partitions "config" (dict "cleanup.policy" "compact")) -}}
 {{- end -}}

@@ -49,7 +49,7 @@ def test_the_default_values_render_the_worker_the_web_app_and_the_topics_job() -
 def test_every_option_on_renders_every_optional_resource() -> None:
     kinds = Counter(manifest["kind"] for manifest in render(str(ALL_ON)))
     assert kinds == Counter({"ConfigMap": 2, "ServiceAccount": 1, "StatefulSet": 1, "Service": 3, "Deployment": 1,
-                             "PodDisruptionBudget": 2, "Ingress": 2, "KafkaTopic": 16, "ServiceMonitor": 1,
+                             "PodDisruptionBudget": 2, "Ingress": 2, "KafkaTopic": 17, "ServiceMonitor": 1,
                              "PrometheusRule": 1, "ScaledObject": 1, "TriggerAuthentication": 1, "NetworkPolicy": 2})
     with_job = Counter(m["kind"] for m in render(str(ALL_ON), sets=("topics.mode=job",)))
     assert with_job["Job"] == 1 and with_job["NetworkPolicy"] == 3 and with_job["KafkaTopic"] == 0

@@ -1,0 +1,1 @@
+"""Runnable examples for services that use fulfillsync's topics (docs/consumers.md)."""
