@@ -82,6 +82,12 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _said(as_json: bool, line: Any) -> None:
+    """Say what is about to be done (on stderr, so `--json` output stays one document on stdout)."""
+    if not as_json:
+        output.stderr.print(line)
+
+
 def _done(as_json: bool, document: dict[str, Any], lines: list[Any]) -> None:
     if as_json:
         output.print_json(document)
@@ -140,6 +146,7 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
                        "dry run: nothing published; add --execute to publish these records" if plan.total else
                        "nothing to replay in this range"])
                 return
+            _said(as_json, plan.table(f"replay {job.topic} -> {job.target}: publishing"))
             with output.progress("publishing", total_offsets, quiet=as_json) as advance:
                 published = job.execute(advance)
         except (Refused, typer.BadParameter) as error:
@@ -175,6 +182,8 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
         try:
             moves = job.plan()
             if execute:
+                _said(as_json, f"moving consumer group {job.group} on {len(moves)} partition(s) of {job.topic}: "
+                               + ", ".join(f"{move.partition}: {move.committed} -> {move.new}" for move in moves))
                 job.execute(moves)
         except Refused as error:
             raise _fail(f"offsets reset refused: {error}", 2) from None
@@ -255,7 +264,11 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
                 planned.append(decider.decide(item))
             except RequeueRefused as error:
                 refused.append({"id": item.id, "reason": item.letter.reason, "refused": str(error)})
+        counts = output.Counts()
+        for requeue in planned:
+            counts.add(requeue.topic, requeue.partition, requeue.kind)
         if execute and planned:
+            _said(as_json, counts.table(f"requeuing {len(planned)} letter(s) ({len(refused)} refused): publishing"))
             kafka = config().kafka
             ensure_topics(kafka)
             names = TopicNames(kafka.topic_prefix)
@@ -270,9 +283,6 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
             producer.flush()
         rows = [{"id": item.letter_id, "order_id": item.order_id, "topic": item.topic, "partition": item.partition,
                  "what": item.what} for item in planned]
-        counts = output.Counts()
-        for requeue in planned:
-            counts.add(requeue.topic, requeue.partition, requeue.kind)
         _done(as_json, {"dry_run": not execute, "requeued" if execute else "would_requeue": rows,
                         "records": counts.rows(), "refused": refused},
               [counts.table("requeued: published" if execute else "requeue would publish"),
@@ -304,6 +314,10 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
             stories = [read_story(config(), found) for found in order_ids]
         except (ReadError, KafkaException) as error:
             raise _fail(f"order show: {error}", 1) from None
+        unknown = [story.order_id for story in stories if not story.timeline and not story.tables]
+        if unknown:
+            raise _fail(f"no record about order {', '.join(unknown)} on any topic or in any table: check the id "
+                        "(--buyer CONNECTION --ref REF finds it from the buyer's order reference)", 2)
         documents = [story.document() for story in stories]
         if as_json:
             output.print_json(documents if len(documents) > 1 else documents[0])

@@ -140,6 +140,8 @@ def test_dead_letters_requeue_replay_order_show_and_offsets_reset(tmp_path: Path
         assert story["status"] == "shipped" and story["lines"][0]["fulfilled"] == MAX_HELD_INPUTS + 1
         assert any(moment["type"] == "dead_letter" for moment in story["timeline"])
         assert "orders" in story["tables"]
+        nowhere = tool(run, "order", "show", "no-such-order")
+        assert nowhere.returncode == 2 and "no record about order no-such-order" in nowhere.stderr
         by_ref = as_json(run, "order", "show", "--buyer", BUYER.connection, "--ref", "1001")
         assert by_ref["order_id"] == shipped.order_id and by_ref["status"] == "shipped"
 
