@@ -133,6 +133,12 @@ class EventProducer:
                           f"which): most often the brokers refused {principal(self._kafka)} a producer id because it "
                           f"may write to no topic; grant it Write on the topics prefixed "
                           f"{self._kafka.topic_prefix!r} ({DEPLOY_DOCS})")
+        # confluent-kafka keeps the exception in the producer; its traceback holds the frames that hold this
+        # producer: a cycle through the C object that the garbage collector cannot break (the producer, and its
+        # connections, would outlive every reference to it).
+        for raised in (error, error.__cause__, error.__context__):
+            if raised is not None:
+                raised.__traceback__ = None
 
     def __len__(self) -> int:
         """Records queued and not reported yet."""

@@ -16,10 +16,12 @@
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,6 +221,11 @@ def test_the_reader_may_read_but_not_write(secure_broker: LocalBroker, tmp_path:
     producer.publish_raw(names.order_events, b"k", b"{}")
     with pytest.raises(KafkaException, match=r"not authorized .* User:reader \(kafka.sasl.username\)"):
         producer.flush(10)
+    # and once dropped it is gone (with its connections): the exception confluent-kafka keeps holds no frame of it
+    dropped = weakref.ref(producer)
+    del producer
+    gc.collect()
+    assert dropped() is None, "a producer ended by a fatal error outlived every reference to it"
 
     # the worker as the reader: stopped by the access check, naming the topic and the missing operation
     monkeypatch.setenv(PASSWORD_ENV, secure_broker.security.passwords["reader"])
