@@ -504,7 +504,7 @@ sandbox.__signature__ = inspect.signature(sandbox).replace(  # type: ignore[attr
                 *(inspect.Parameter(platform, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=StorePort)
                   for platform in SANDBOX_PLATFORMS)])
 app.command(epilog="Example: fulfillsync sandbox --shopify 8101 --woocommerce 0")(sandbox)
-register_operators_tools(app, _config)  # replay, offsets reset, dead-letters, order show (fulfillsync/ops)
+register_operators_tools(app, _config, _fail)  # replay, offsets reset, dead-letters, order show (fulfillsync/ops)
 
 
 def main() -> None:

@@ -7,7 +7,8 @@ Exit codes: 0 done (or planned), 1 a runtime failure (Kafka), 2 bad usage or a r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -20,18 +21,19 @@ from fulfillsync.ops.dead_letters import (
     Filters,
     Letter,
     RequeueRefused,
+    current_states,
     described,
-    read_letters,
+    letters_in,
     read_requeued,
     requeued_record,
     summary,
 )
 from fulfillsync.ops.offsets import OffsetsReset, ResetTo
 from fulfillsync.ops.order_story import find_order_ids, read_story
-from fulfillsync.ops.reading import ReadError, Start, TopicRange
+from fulfillsync.ops.reading import ReadError, Record, Start, TopicRange, partition_count
 from fulfillsync.ops.replay import Refused, Replay, ReplayRequest
-from fulfillsync.ops.stuck_orders import read_stuck
-from schemas.config import Config, parse_duration
+from fulfillsync.ops.stuck_orders import stuck_in
+from schemas.config import Config, KafkaSettings, parse_duration
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
 from streams.kit.producer import EventProducer
@@ -77,11 +79,6 @@ def _offsets(values: list[str]) -> dict[int, int]:
     return found
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.secho(message, err=True, fg=typer.colors.RED)
-    return typer.Exit(code)
-
-
 def _said(as_json: bool, line: Any) -> None:
     """Say what is about to be done (on stderr, so `--json` output stays one document on stdout)."""
     if not as_json:
@@ -96,8 +93,16 @@ def _done(as_json: bool, document: dict[str, Any], lines: list[Any]) -> None:
         output.stdout.print(line)
 
 
-def register(app: typer.Typer, config: Callable[[], Config]) -> None:
-    """Add the operators' tools to `app`; `config()` gives the configuration (exits on a bad one)."""
+def _records(span: TopicRange, what: str, quiet: bool) -> Iterator[Record]:
+    """Every record of `span`, a progress bar of its offsets shown meanwhile (see `output.progress`)."""
+    with output.progress(what, span.total, quiet=quiet) as advance:
+        yield from span.records(advance)
+
+
+def register(app: typer.Typer, config: Callable[[], Config], fail: Callable[[str, int], typer.Exit]) -> None:
+    """Add the operators' tools to `app`; `config()` gives the configuration (exits on a bad one), `fail(message,
+    code)` the exit to raise after saying why (the command line's own)."""
+    _fail = fail
 
     @app.command(epilog="Example: fulfillsync replay --topic fulfillment-events --last 1d --execute")
     def replay(
@@ -134,11 +139,9 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
         kafka = config().kafka
         job = Replay(kafka, request)
         try:
-            job.check(_partitions(kafka))
+            job.check(functools.partial(partition_count, kafka))
             with job.range() as span:
-                total_offsets = span.total
-            with output.progress("counting", total_offsets, quiet=as_json) as advance:
-                plan = job.plan(advance)
+                plan = job.plan(_records(span, "counting", as_json))
             if not execute or plan.total == 0:
                 _done(as_json, {"dry_run": True, "topic": job.topic, "target": job.target, "records": plan.rows(),
                                 "total": plan.total},
@@ -147,8 +150,8 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
                        "nothing to replay in this range"])
                 return
             _said(as_json, plan.table(f"replay {job.topic} -> {job.target}: publishing"))
-            with output.progress("publishing", total_offsets, quiet=as_json) as advance:
-                published = job.execute(advance)
+            with job.range() as span:
+                published = job.execute(_records(span, "publishing", as_json))
         except (Refused, typer.BadParameter) as error:
             raise _fail(f"replay refused: {error}", 2) from None
         except (ReadError, KafkaException) as error:
@@ -206,13 +209,11 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
         return Filters(frozenset(ids or ()), frozenset(reason or ()), frozenset(stage or ()), frozenset(order or ()),
                        frozenset(connection or ()), _since(since) if since else None)
 
-    def collected(chosen: Filters, as_json: bool) -> list[Letter]:
-        names = TopicNames(config().kafka.topic_prefix)
+    def collected(kafka: KafkaSettings, chosen: Filters, as_json: bool) -> list[Letter]:
+        topic = TopicNames(kafka.topic_prefix).dead_letters
         try:
-            with TopicRange(config().kafka, names.dead_letters) as span:
-                total = span.total
-            with output.progress("reading dead letters", total, quiet=as_json) as advance:
-                return list(read_letters(config(), chosen, advance))
+            with TopicRange(kafka, topic, Start(time=chosen.since)) as span:
+                return list(letters_in(_records(span, "reading dead letters", as_json), chosen))
         except (ReadError, KafkaException) as error:
             raise _fail(f"dead-letters: {error}", 1) from None
 
@@ -221,7 +222,7 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
                      connection: ConnectionOption = None, since: SinceOption = None,
                      as_json: JsonOption = False) -> None:
         """List dead letters (newest last) with a summary by reason and stage."""
-        found = collected(filters(None, reason, stage, order, connection, since), as_json)
+        found = collected(config().kafka, filters(None, reason, stage, order, connection, since), as_json)
         rows = [{"id": item.id, "at": item.letter.dead_lettered_at.isoformat(), "stage": item.letter.stage,
                  "reason": item.letter.reason, "order_id": item.letter.order_id,
                  "message": item.letter.message} for item in found]
@@ -237,7 +238,7 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
     def letters_show(letter_id: Annotated[str, typer.Argument(metavar="ID", help="The letter's event_id.")],
                      as_json: JsonOption = False) -> None:
         """Show one letter, its original record decoded, and what to do about its reason."""
-        found = collected(Filters(ids=frozenset({letter_id})), as_json)
+        found = collected(config().kafka, Filters(ids=frozenset({letter_id})), as_json)
         if not found:
             raise _fail(f"no dead letter with id {letter_id} (see `fulfillsync dead-letters list`)", 2)
         document = described(found[-1])
@@ -256,8 +257,13 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
         chosen = filters(ids, reason, stage, order, connection, since)
         if chosen == Filters():
             raise _fail("dead-letters requeue: name letters by id or give a filter (--reason, --stage, ...)", 2)
-        found = collected(chosen, as_json)
-        decider = Decider(config(), read_requeued(config()))
+        settings = config()
+        kafka = settings.kafka
+        found = collected(kafka, chosen, as_json)
+        try:
+            decider = Decider(settings, read_requeued(kafka), current_states(kafka, found))
+        except (ReadError, KafkaException) as error:
+            raise _fail(f"dead-letters requeue: {error}", 1) from None
         planned, refused = [], []
         for item in found:
             try:
@@ -269,7 +275,6 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
             counts.add(requeue.topic, requeue.partition, requeue.kind)
         if execute and planned:
             _said(as_json, counts.table(f"requeuing {len(planned)} letter(s) ({len(refused)} refused): publishing"))
-            kafka = config().kafka
             ensure_topics(kafka)
             names = TopicNames(kafka.topic_prefix)
             producer = EventProducer(kafka, source="/fulfillsync/dead-letters")
@@ -308,10 +313,11 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
         if (order_id is None) == (buyer is None or ref is None):
             raise _fail("order show: give ORDER_ID, or --buyer and --ref", 2)
         try:
-            order_ids = [order_id] if order_id else find_order_ids(config(), buyer or "", ref or "")
+            settings = config()
+            order_ids = [order_id] if order_id else find_order_ids(settings, buyer or "", ref or "")
             if not order_ids:
                 raise _fail(f"no order.placed for buyer {buyer} order {ref} on order-events", 2)
-            stories = [read_story(config(), found) for found in order_ids]
+            stories = [read_story(settings, found) for found in order_ids]
         except (ReadError, KafkaException) as error:
             raise _fail(f"order show: {error}", 1) from None
         unknown = [story.order_id for story in stories if not story.timeline and not story.tables]
@@ -347,10 +353,9 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
         """Orders not Shipped long after their last change (no worker needed), partially shipped ones first."""
         kafka = config().kafka
         try:
+            quiet_for = parse_duration(older)
             with TopicRange(kafka, ORDERS.changelog(TopicNames(kafka.topic_prefix).app_id)) as span:
-                total = span.total
-            with output.progress("reading orders", total, quiet=as_json) as advance:
-                found = read_stuck(config(), parse_duration(older), utc_now(), advance)
+                found = stuck_in(_records(span, "reading orders", as_json), quiet_for, utc_now())
         except ValueError as error:
             raise _fail(f"orders stuck: --older: {error}", 2) from None
         except (ReadError, KafkaException) as error:
@@ -366,15 +371,3 @@ def register(app: typer.Typer, config: Callable[[], Config]) -> None:
                                   for row in rows)),
                f"{len(rows)} order(s); `fulfillsync order show ORDER_ID` tells one's story"])
 
-
-def _partitions(kafka: Any) -> Callable[[str], int | None]:
-    """A topic's partition count, None when it does not exist."""
-
-    def count(topic: str) -> int | None:
-        try:
-            with TopicRange(kafka, topic) as span:
-                return len(span.spans)
-        except ReadError:
-            return None
-
-    return count

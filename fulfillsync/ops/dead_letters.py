@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from fulfillsync.ops.reading import ReadError, Record, Start, TopicRange
+from fulfillsync.ops.reading import Record, TopicRange, partition_count
 from ledger import OrderState, Rejection, apply, new_state
 from ledger.routing import placement_mismatch
-from schemas.config import Config
+from schemas.config import Config, KafkaSettings
 from schemas.events import DeadLetter, InputEvent, OrderPlaced
 from schemas.ids import event_id
 from schemas.topics import TopicNames
@@ -121,20 +121,18 @@ class Filters:
                 and (self.since is None or found.dead_lettered_at >= self.since))
 
 
-def read_letters(config: Config, filters: Filters, advanced: Callable[[int], None] = lambda _: None,
-                 unreadable: Callable[[Record], None] = lambda _: None) -> Iterator[Letter]:
-    """The letters on dead-letters matching `filters`, oldest first per partition; a record that is not a dead
-    letter goes to `unreadable`. Raises `fulfillsync.ops.reading.ReadError` when the topic cannot be read."""
-    names = TopicNames(config.kafka.topic_prefix)
-    with TopicRange(config.kafka, names.dead_letters, Start(time=filters.since)) as span:
-        for record in span.records(advanced):
-            try:
-                letter = Letter(record, DeadLetter.model_validate_json(record.value or b""))
-            except ValidationError:
-                unreadable(record)
-                continue
-            if filters.match(letter):
-                yield letter
+def letters_in(records: Iterable[Record], filters: Filters,
+               unreadable: Callable[[Record], None] = lambda _: None) -> Iterator[Letter]:
+    """The letters among `records` (read from dead-letters) matching `filters`; a record that is not a dead letter
+    goes to `unreadable`."""
+    for record in records:
+        try:
+            letter = Letter(record, DeadLetter.model_validate_json(record.value or b""))
+        except ValidationError:
+            unreadable(record)
+            continue
+        if filters.match(letter):
+            yield letter
 
 
 def summary(letters: Iterable[Letter]) -> list[dict[str, Any]]:
@@ -168,38 +166,41 @@ class Requeue:
     """The type of the record published: the input's type, or `retry` for a retry record."""
 
 
-def read_requeued(config: Config) -> set[str]:
-    """The ids of the letters requeued so far (empty when the topic does not exist yet)."""
-    names = TopicNames(config.kafka.topic_prefix)
-    try:
-        with TopicRange(config.kafka, names.requeued_letters) as span:
-            return {record.key_text for record in span.records() if record.key_text is not None}
-    except ReadError:
+def read_requeued(kafka: KafkaSettings) -> set[str]:
+    """The ids of the letters requeued so far (empty when the topic does not exist yet). Raises
+    `fulfillsync.ops.reading.ReadError` when it cannot be read."""
+    topic = TopicNames(kafka.topic_prefix).requeued_letters
+    if partition_count(kafka, topic) is None:
         return set()
+    with TopicRange(kafka, topic) as span:
+        return {record.key_text for record in span.records() if record.key_text is not None}
 
 
-def current_state(config: Config, order_id: str, partition: int) -> OrderState:
-    """The ledger's latest state of `order_id`, from the orders changelog's `partition` (the order's partition);
-    a new state when it has none."""
-    names = TopicNames(config.kafka.topic_prefix)
-    latest: bytes | None = None
-    with TopicRange(config.kafka, ORDERS.changelog(names.app_id), partitions=[partition]) as span:
-        for record in span.records():
-            if record.key_text == order_id:
-                latest = record.value
-    return new_state(order_id) if latest is None else decode_state(latest)
+def current_states(kafka: KafkaSettings, letters: Iterable[Letter]) -> dict[str, OrderState]:
+    """The ledger's latest state of each order that a `ledger` letter of `letters` names, from the orders changelog:
+    each partition holding one of them read once. Orders without state are absent."""
+    wanted: dict[int, set[bytes]] = {}
+    for letter in letters:
+        if letter.letter.stage == "ledger" and letter.letter.order_id:
+            wanted.setdefault(letter.letter.original.partition, set()).add(letter.letter.order_id.encode())
+    latest: dict[bytes, bytes | None] = {}
+    changelog = ORDERS.changelog(TopicNames(kafka.topic_prefix).app_id)
+    for partition, keys in wanted.items():
+        with TopicRange(kafka, changelog, partitions=[partition]) as span:
+            latest.update((record.key, record.value) for record in span.records() if record.key in keys)
+    return {key.decode(): decode_state(value) for key, value in latest.items() if value is not None}
 
 
 class Decider:
-    """Decides, for one letter, the record that would requeue it (`decide`), reading what it needs."""
+    """Decides, for one letter, the record that would requeue it (`decide`). `states`: the ledger's state of the
+    orders of the `ledger` letters (`current_states`; an order absent has none yet)."""
 
-    def __init__(self, config: Config, already: set[str],
-                 state_of: Callable[[str, int], OrderState] | None = None,
+    def __init__(self, config: Config, already: set[str], states: Mapping[str, OrderState],
                  clock: Callable[[], datetime] = utc_now) -> None:
         self._config = config
         self._names = TopicNames(config.kafka.topic_prefix)
         self._already = already
-        self._state_of = state_of or (lambda order_id, partition: current_state(config, order_id, partition))
+        self._states = states
         self._clock = clock
 
     def decide(self, letter: Letter) -> Requeue:
@@ -232,7 +233,7 @@ class Decider:
     def _ledger(self, letter: Letter) -> Requeue:
         event = self._input(letter)
         renewed = event.model_copy(update={"event_id": event_id("requeue", letter.id)})
-        state = self._state_of(event.order_id, letter.letter.original.partition)
+        state = self._states.get(event.order_id) or new_state(event.order_id)
         result = apply(state, renewed)
         if result.status != "applied":
             said = ", ".join(output.message for output in result.outputs if isinstance(output, Rejection))

@@ -9,16 +9,27 @@ the skipped inputs are never applied), which the plan shows as negative lag.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from fulfillsync.ops.reading import TIMEOUT_S, Start, TopicRange
 from fulfillsync.ops.replay import Refused, full_topic_name
 from schemas.config import KafkaSettings
 from schemas.topics import TopicNames
 from streams.kit.kafka_clients import new_admin
+
+
+def committed_offsets(admin: AdminClient, group: str, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+    """The committed offset of `group` on each of `partitions` of `topic` that has one. Raises KafkaException when
+    the brokers refuse or do not answer within `TIMEOUT_S`."""
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])
+    [future] = admin.list_consumer_group_offsets([request], request_timeout=TIMEOUT_S).values()
+    return {item.partition: item.offset for item in future.result(timeout=TIMEOUT_S).topic_partitions
+            if item.offset >= 0}
 
 
 @dataclass(frozen=True)
@@ -83,9 +94,7 @@ class OffsetsReset:
                      item.end if self.to.latest else item.start, item.end) for item in spans]
 
     def _committed(self, partitions: list[int]) -> dict[int, int]:
-        request = ConsumerGroupTopicPartitions(self.group, [TopicPartition(self.topic, p) for p in partitions])
-        [future] = self._admin.list_consumer_group_offsets([request], request_timeout=TIMEOUT_S).values()
-        return {item.partition: item.offset for item in future.result().topic_partitions if item.offset >= 0}
+        return committed_offsets(self._admin, self.group, self.topic, partitions)
 
     def execute(self, moves: list[Move]) -> None:
         """Commit `moves` for the group. Raises `Refused` when a worker joined since the plan, KafkaException

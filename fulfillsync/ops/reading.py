@@ -17,10 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from schemas.cloudevents import TYPE_PREFIX, header_map
 from schemas.config import KafkaSettings
-from streams.kit.kafka_clients import new_consumer
+from streams.kit.kafka_clients import new_admin, new_consumer
 
 TIMEOUT_S = 15.0
 """How long a metadata or offsets request may take before the read fails."""
@@ -102,6 +103,25 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _partitions(client: Consumer | AdminClient, kafka: KafkaSettings, topic: str) -> list[int] | None:
+    """The partitions of `topic` from one metadata request (None: no such topic). Raises `ReadError` when no broker
+    answers."""
+    try:
+        metadata = client.list_topics(topic, timeout=TIMEOUT_S)
+    except KafkaException as error:
+        raise ReadError(f"cannot read topic {topic}: no answer from {kafka.bootstrap_servers} "
+                        f"({error.args[0].str() if error.args else error}); is the broker up?") from None
+    described = metadata.topics.get(topic)
+    return None if described is None or described.error is not None else sorted(described.partitions)
+
+
+def partition_count(kafka: KafkaSettings, topic: str) -> int | None:
+    """How many partitions `topic` has, None when it does not exist (metadata only: no offsets are read). Raises
+    `ReadError` when no broker answers."""
+    found = _partitions(new_admin(kafka), kafka, topic)
+    return None if found is None else len(found)
+
+
 class TopicRange:
     """The spans of `topic` from `start` to `end` (the end of each partition now, or the first record at or after
     `end`), computed once when made. Raises `ReadError` for a missing topic or a broker that does not answer."""
@@ -120,16 +140,10 @@ class TopicRange:
             raise
 
     def _spans(self, start: Start, end: datetime | None, only: set[int] | None) -> list[Span]:
-        try:
-            metadata = self._consumer.list_topics(self.topic, timeout=TIMEOUT_S)
-        except KafkaException as error:
-            raise ReadError(f"cannot read topic {self.topic}: no answer from {self.kafka.bootstrap_servers} "
-                            f"({error.args[0].str() if error.args else error}); is the broker up?") from None
-        described = metadata.topics.get(self.topic)
-        if described is None or described.error is not None:
+        partitions = _partitions(self._consumer, self.kafka, self.topic)
+        if partitions is None:
             raise ReadError(f"topic {self.topic} does not exist on {self.kafka.bootstrap_servers}: check the name "
                             f"and the configuration's kafka.topic_prefix ({self.kafka.topic_prefix!r})")
-        partitions = sorted(described.partitions)
         if start.offsets is not None:
             unknown = sorted(set(start.offsets) - set(partitions))
             if unknown:

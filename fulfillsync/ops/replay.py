@@ -15,7 +15,7 @@ partitions, and a target among fulfillsync's own topics other than the source.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -69,7 +69,8 @@ def replayed_headers(record: Record) -> list[tuple[str, bytes]]:
 
 
 class Replay:
-    """One replay: `check` refuses what is unsafe, `plan` counts what would be published, `execute` publishes.
+    """One replay: `check` refuses what is unsafe, `plan` counts what `execute` would publish of the records of
+    `range`, `execute` publishes them.
     Raises `Refused` or `fulfillsync.ops.reading.ReadError` with a message for the operator."""
 
     def __init__(self, kafka: KafkaSettings, request: ReplayRequest) -> None:
@@ -87,60 +88,59 @@ class Replay:
 
     def check(self, existing: Callable[[str], int | None]) -> None:
         """Refuse an unsafe replay. `existing(topic)`: the topic's partition count, None when it does not exist."""
-        in_place = self.target == self.topic
         short = self.topic.removeprefix(f"{self.names.prefix}.")
-        if existing(self.topic) is None:
+        source_partitions = existing(self.topic)
+        if source_partitions is None:
             raise Refused(f"topic {self.topic} does not exist; the topics of this configuration are "
                           f"{', '.join(self.names.public)}")
-        if in_place and short not in REPLAYABLE_IN_PLACE:
-            raise Refused(f"{self.topic} cannot be replayed into itself: its readers would take the copies for new "
-                          f"records (dead letters would be doubled). Replay into your own topic with --target, or "
-                          f"use `fulfillsync dead-letters requeue` to apply a dead letter again")
-        if in_place:
+        if self.target == self.topic:
+            if short not in REPLAYABLE_IN_PLACE:
+                raise Refused(f"{self.topic} cannot be replayed into itself: its readers would take the copies for "
+                              f"new records (dead letters would be doubled). Replay into your own topic with "
+                              f"--target, or use `fulfillsync dead-letters requeue` to apply a dead letter again")
             return
         partitions = existing(self.target)
         if partitions is None:
             raise Refused(f"target topic {self.target} does not exist: create it first, with at least "
-                          f"{existing(self.topic)} partitions, so each order's records stay in order")
+                          f"{source_partitions} partitions, so each order's records stay in order")
         if self.target in self.names.public or self.target.startswith(f"{self.names.app_id}-"):
             raise Refused(f"target {self.target} is one of fulfillsync's own topics; replay a topic into itself "
                           "or into a topic of your own")
-        source_partitions = existing(self.topic) or 0
         if partitions < source_partitions:
             raise Refused(f"target topic {self.target} has {partitions} partitions, fewer than the "
                           f"{source_partitions} of {self.topic}: each record goes to the partition it came from, so "
                           f"the order of each order's records is kept; add partitions to the target")
 
     def range(self) -> TopicRange:
+        """The range to replay (a new read each time: planning and publishing each read it once)."""
         return TopicRange(self.kafka, self.topic, self.request.start, self.request.end)
 
-    def plan(self, advanced: Callable[[int], None] = lambda _: None) -> Counts:
-        """What `execute` would publish, counted by topic, partition and type."""
+    def plan(self, records: Iterable[Record]) -> Counts:
+        """What `execute` would publish of `records` (those of `range`), counted by topic, partition and type."""
         counts = Counts()
-        with self.range() as span:
-            for record in span.records(advanced):
-                if self.request.wants(record):
-                    counts.add(self.target, record.partition, record.type)
+        for record in records:
+            if self.request.wants(record):
+                counts.add(self.target, record.partition, record.type)
         return counts
 
-    def execute(self, advanced: Callable[[int], None] = lambda _: None) -> Counts:
-        """Publish the selected records and wait until the brokers have them all; what was published, counted.
-        Raises KafkaException when a record could not be delivered (those before it may have been)."""
-        return asyncio.run(self._publish(advanced))
+    def execute(self, records: Iterable[Record]) -> Counts:
+        """Publish the selected ones of `records` (those of `range`) and wait until the brokers have them all; what
+        was published, counted. Raises KafkaException when a record could not be delivered (those before it may
+        have been)."""
+        return asyncio.run(self._publish(records))
 
-    async def _publish(self, advanced: Callable[[int], None]) -> Counts:
+    async def _publish(self, records: Iterable[Record]) -> Counts:
         counts = Counts()
         # one record per 1/rate seconds: also right for rates below one per second
         limiter = AsyncLimiter(1, 1 / self.request.rate) if self.request.rate else None
         producer = EventProducer(self.kafka, source="/fulfillsync/replay")
-        with self.range() as span:
-            for record in span.records(advanced):
-                if not self.request.wants(record):
-                    continue
-                if limiter is not None:
-                    await limiter.acquire()
-                producer.publish_raw(self.target, record.key, record.value, replayed_headers(record),
-                                     partition=record.partition)
-                counts.add(self.target, record.partition, record.type)
+        for record in records:
+            if not self.request.wants(record):
+                continue
+            if limiter is not None:
+                await limiter.acquire()
+            producer.publish_raw(self.target, record.key, record.value, replayed_headers(record),
+                                 partition=record.partition)
+            counts.add(self.target, record.partition, record.type)
         producer.flush()
         return counts

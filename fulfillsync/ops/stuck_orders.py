@@ -1,18 +1,16 @@
-"""`fulfillsync orders stuck`: the orders waiting to ship whose last change is long ago (`ledger.stuck`), read
-from the worker's orders changelog (no worker needed), partially shipped ones first (a seller that shipped half
-an order and forgot the rest), then the longest quiet first."""
+"""`fulfillsync orders stuck`: the orders waiting to ship whose last change is long ago (`ledger.stuck`), from
+the records of the worker's orders changelog (no worker needed), partially shipped ones first (a seller that
+shipped half an order and forgot the rest), then the longest quiet first."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fulfillsync.ops.reading import TopicRange
+from fulfillsync.ops.reading import Record
 from ledger import OrderState
 from ledger.stuck import is_stuck, waiting_since
-from schemas.config import Config
-from schemas.topics import TopicNames
 from streams.orders.stuck import waiting_state
 from streams.orders.tables import ORDERS
 
@@ -45,18 +43,15 @@ def _stuck_order(state: OrderState) -> StuckOrder:
                       sum(min(covered.get(line, 0), units) for line, units in wanted.items()), sum(wanted.values()))
 
 
-def read_stuck(config: Config, older: timedelta, now: datetime,
-               advanced: Callable[[int], None] = lambda _: None) -> list[StuckOrder]:
-    """The orders stuck for at least `older` at `now`, partially shipped first, then the longest quiet first.
-    Raises `fulfillsync.ops.reading.ReadError` when the changelog cannot be read."""
-    names = TopicNames(config.kafka.topic_prefix)
+def stuck_in(records: Iterable[Record], older: timedelta, now: datetime) -> list[StuckOrder]:
+    """The orders stuck for at least `older` at `now` among `records` (read from the orders changelog; the latest
+    value of each order wins), partially shipped first, then the longest quiet first."""
     waiting: dict[bytes | None, OrderState] = {}
-    with TopicRange(config.kafka, ORDERS.changelog(names.app_id)) as span:
-        for record in span.records(advanced):  # the latest value of each order wins
-            state = None if record.value is None else waiting_state(record.value, compressed=ORDERS.compressed)
-            if state is None:
-                waiting.pop(record.key, None)
-            else:
-                waiting[record.key] = state
+    for record in records:
+        state = None if record.value is None else waiting_state(record.value, compressed=ORDERS.compressed)
+        if state is None:
+            waiting.pop(record.key, None)
+        else:
+            waiting[record.key] = state
     found = [_stuck_order(state) for state in waiting.values() if is_stuck(state, now, older)]
     return sorted(found, key=lambda order: (not order.partially_shipped, order.waiting_since, order.order_id))

@@ -43,6 +43,7 @@ from schemas.factories import fulfillment_recorded
 from schemas.topics import TopicNames
 from streams.kit.kafka_clients import KafkaAccessError, check_access, describe_kafka_error, new_producer
 from streams.kit.producer import EventProducer
+from tests.support.cli import run_cli
 from tests.support.marketplace import Marketplace, buyer_id, marketplace, sku
 from tests.support.secure_kafka import KEY_PASSWORD_ENV, PASSWORD_ENV, mtls_section, sasl_section, topic_prefix
 from webapp.publisher import KafkaPublisher
@@ -56,11 +57,6 @@ HAND = SourceRef(partner="hand", connection="s-hand", platform="manual")
 FAIL_FAST_S = 8.0
 """A command given a wrong password or certificate must have exited within this (the access check answers in
 about a second; the rest is the interpreter starting)."""
-
-
-def run_cli(*args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fulfillsync.cli", *args], capture_output=True, text=True,
-                          timeout=timeout_s, check=False, stdin=subprocess.DEVNULL)
 
 
 def secured(section: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
@@ -121,7 +117,7 @@ def test_the_sync_loop_runs_over_a_secured_broker(protocol: str, secure_broker: 
                 time.sleep(0.3)
             assert market.topics.of(market.names.dead_letters) == []
 
-            created_again = run_cli("--config", str(market.config_path), "topics", "create")
+            created_again = run_cli("--config", str(market.config_path), "topics", "create", timeout_s=60)
             assert created_again.returncode == 0, created_again.stderr
             assert set(line.split()[0] for line in created_again.stdout.splitlines()) == {"exists"}
         finally:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.cli import run_cli
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fulfillsync.cli", *args], capture_output=True, text=True,
-                          check=False, env=env)
+    return run_cli(*args, env=env)
 
 
 def test_config_check_accepts_the_local_defaults() -> None:

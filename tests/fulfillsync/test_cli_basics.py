@@ -17,6 +17,7 @@ import typer
 from typer.testing import CliRunner
 
 from fulfillsync.cli import app
+from tests.support.cli import run_cli
 
 BAD = "partitions: zero"
 
@@ -136,8 +137,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     """The command as its own process (a JSON log changes the whole process's logging)."""
     clean = {name: value for name, value in os.environ.items()
              if name not in ("FULFILLSYNC_LOG_FORMAT", "FULFILLSYNC_CONFIG")}
-    return subprocess.run([sys.executable, "-m", "fulfillsync.cli", *args], capture_output=True, text=True,
-                          check=False, timeout=60, env={**clean, **(env or {})})
+    return run_cli(*args, env={**clean, **(env or {})}, timeout_s=60)
 
 
 def web_config(folder: Path, log_format: str) -> Path:

@@ -5,23 +5,21 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-
+from fulfillsync.ops.offsets import committed_offsets
 from fulfillsync.ops.reading import TopicRange
 from schemas.config import KafkaSettings
 from schemas.topics import TopicNames
 from streams.kit.kafka_clients import new_admin
+from tests.support.cli import run_cli
 
 
 def tool(config_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`fulfillsync --config CONFIG_PATH ARGS...` as a separate process, its output captured."""
-    return subprocess.run([sys.executable, "-m", "fulfillsync.cli", "--config", str(config_path), *args],
-                          capture_output=True, text=True, timeout=180, check=False)
+    return run_cli("--config", str(config_path), *args)
 
 
 def tool_json(config_path: Path, *args: str) -> Any:
@@ -32,14 +30,10 @@ def tool_json(config_path: Path, *args: str) -> Any:
 
 
 def committed(kafka: KafkaSettings, topic: str) -> dict[int, int]:
-    """The worker's committed offsets on `topic`, by partition (-1: none)."""
-    names = TopicNames(kafka.topic_prefix)
+    """The worker's committed offsets on `topic`, by partition (absent: none)."""
     with TopicRange(kafka, topic) as span:
         partitions = [item.partition for item in span.spans]
-    admin = new_admin(kafka)  # kept until the future completes: a collected client never completes it
-    request = ConsumerGroupTopicPartitions(names.app_id, [TopicPartition(topic, p) for p in partitions])
-    [future] = admin.list_consumer_group_offsets([request]).values()
-    return {item.partition: item.offset for item in future.result(timeout=30).topic_partitions}
+    return committed_offsets(new_admin(kafka), TopicNames(kafka.topic_prefix).app_id, topic, partitions)
 
 
 def wait_until_read(kafka: KafkaSettings, topics: tuple[str, ...], timeout_s: float = 90) -> None:

@@ -36,8 +36,7 @@ def letter_of(event: InputEvent, *, reason: str, stage: str = "ledger", topic: s
 
 
 def decider(state: OrderState, already: set[str] | None = None, config: Config | None = None) -> Decider:
-    return Decider(config or Config(), already or set(), state_of=lambda order_id, partition: state,
-                   clock=lambda: NOW)
+    return Decider(config or Config(), already or set(), {state.order_id: state}, clock=lambda: NOW)
 
 
 def test_an_unknown_order_letter_is_requeued_under_a_new_id_once_the_order_is_known() -> None:
