@@ -21,13 +21,29 @@ Rules:
   (`stale`). It can complete an order, which then ships. Once every unit is cancelled, the Shipped status no
   longer changes: a shipped order stays shipped (the goods left), an unshipped one never ships. Fulfillments are
   still accepted up to the *ordered* quantity: the seller may have shipped before it saw the cancellation.
-- Inputs are remembered by event id: a redelivery changes nothing, and a redelivery of the very same record
-  (same `position`) returns that record's outputs again (same ids), because the first delivery may have died
-  before publishing them.
+
+Remembering inputs (what idempotence needs, bounded whatever the number of inputs):
+- An accepted input needs no memory: applied again, the rules above make it a no-op (the same or an older
+  version of a fulfillment is `duplicate` or `stale`, a cancellation is final, buyer cancellations keep the
+  largest totals, an order placed again without a reference the stored order has is `duplicate`). So a replay
+  of every input changes nothing and publishes nothing, and the state does not grow with corrections.
+- A rejected input is remembered by a digest of its event id (the last `REJECTED_INPUTS` of them): applied again,
+  it would be judged on the order as it is then (an over-fulfillment may fit after a cancellation), so a
+  redelivery is `duplicate` instead. Past that bound the oldest is forgotten and a redelivery is judged again.
+- An input held before its order is `duplicate` while it is held (compared with the held inputs' ids).
+- The last `RECENT_INPUTS` inputs that had outputs are remembered by their record (event id and `position`) with
+  what each output was (`ledger.state.Mark`): a redelivery of the very same record returns its outputs again with
+  the same ids, because the first delivery may have died before publishing them. Their content is rendered from
+  the order's current state (`ledger.outputs`): the same as the first time unless a later input of the order
+  changed it, and that input's own outputs follow it when it is redelivered too (an order.placed that released
+  several held inputs renders all their outputs from the state after the last of them). The records read again after a
+  crash are those since the last committed offset, and the worker publishes before it commits, so only an order
+  with more than `RECENT_INPUTS` output-producing inputs in one commit interval could lose one.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections import Counter
 from collections.abc import Iterable
@@ -35,7 +51,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from ledger.state import FulfillmentRecord, HeldInput, LineUnits, OrderState, Output, Rejection, SeenInput
+from ledger.outputs import mark_of, published_again, reopened, shipped, tracking_updated
+from ledger.state import FulfillmentRecord, HeldInput, LineUnits, OrderState, Output, RecentInput, Rejection
 from schemas.carriers import canonical_carrier, tracking_url
 from schemas.events import (
     FulfillmentCancelled,
@@ -43,20 +60,18 @@ from schemas.events import (
     InputEvent,
     OrderBuyerCancelled,
     OrderPlaced,
-    OrderReopened,
-    OrderShipped,
-    OrderTrackingUpdated,
     PartyRef,
-    PublishedFulfilledLine,
-    PublishedFulfillment,
-    PublishedLine,
-    PublishedParty,
 )
-from schemas.ids import event_id
 
 MAX_HELD_INPUTS = 100
 """Inputs kept per unknown order (fulfillments, buyer cancellations); past this, further ones are rejected as
 `unknown_order`."""
+
+RECENT_INPUTS = 4
+"""Inputs with outputs remembered per order, so that a redelivered record publishes its outputs again."""
+
+REJECTED_INPUTS = 64
+"""Rejected inputs remembered per order (a digest of each event id), so that a redelivery is not judged again."""
 
 Status = Literal["applied", "duplicate", "stale", "held", "rejected"]
 
@@ -77,32 +92,67 @@ def new_state(order_id: str) -> OrderState:
 
 
 def apply(state: OrderState, event: InputEvent, position: str | None = None) -> Result:
-    """Apply `event` (whose order id must be `state.order_id`) read at `position` (e.g. `topic:partition:offset`)."""
-    seen = state.seen.get(event.event_id)
-    if seen is not None:
-        replayed = list(seen.outputs) if position is not None and seen.position == position else []
-        return Result(state, "duplicate", replayed, "this event id was already processed")
+    """Apply `event` (whose order id must be `state.order_id`) read at `position` (e.g. `topic:partition:offset`).
+    An input that changes nothing (`duplicate`, `stale`) returns `state` itself."""
+    key = record_key(event.event_id, position) if position is not None and state.recent else None
+    for entry in state.recent:
+        if entry.key == key:
+            return Result(state, "duplicate", published_again(state, entry.outputs),
+                          "this very record was already processed; its outputs are published again")
     if event.order_id != state.order_id:
         rejection = _reject(event, "invalid_payload", f"event for order {event.order_id} applied to {state.order_id}")
         return Result(state, "rejected", [rejection], rejection.message)
+    if state.rejected and input_key(event.event_id) in state.rejected:
+        return Result(state, "duplicate", [], "this event id was rejected before")
+    if any(item.event.event_id == event.event_id for item in state.held):
+        return Result(state, "duplicate", [], "this event id is already held until its order arrives")
 
     working = _private_copy(state)
     result = _apply_new(working, event)
+    if result.status in ("duplicate", "stale"):
+        return Result(state, result.status, [], result.detail)
     outputs = list(result.outputs)
+    if result.status == "rejected":
+        _remember_rejected(working, event.event_id)
     if isinstance(event, OrderPlaced) and result.status == "applied" and working.held:
         outputs += _release_held(working)
-    working.seen[event.event_id] = SeenInput(position=position, outputs=outputs)
     if result.status == "held":
         assert not isinstance(event, OrderPlaced)
         working.held.append(HeldInput(event=event, position=position))
+    if position is not None and outputs:
+        _remember_outputs(working, key or record_key(event.event_id, position), outputs)
     return Result(working, result.status, outputs, result.detail)
+
+
+def record_key(event_id: str, position: str) -> str:
+    """What identifies one record of an input: a digest of its event id and position."""
+    return _short_digest(f"{event_id}@{position}")
+
+
+def input_key(event_id: str) -> str:
+    """What identifies an input whatever record carries it: a digest of its event id."""
+    return _short_digest(event_id)
+
+
+def _short_digest(text: str) -> str:
+    # 72 bits: two of the few hundred keys one order keeps collide with odds below one in 10^17.
+    return base64.urlsafe_b64encode(hashlib.blake2b(text.encode(), digest_size=9).digest()).decode()
+
+
+def _remember_rejected(state: OrderState, event_id: str) -> None:
+    state.rejected = [*state.rejected[-(REJECTED_INPUTS - 1):], input_key(event_id)]
+
+
+def _remember_outputs(state: OrderState, key: str, outputs: list[Output]) -> None:
+    entry = RecentInput(key=key, outputs=[mark_of(output) for output in outputs])
+    state.recent = [*state.recent[-(RECENT_INPUTS - 1):], entry]
 
 
 def _private_copy(state: OrderState) -> OrderState:
     """A copy that `_apply_new` may change: its containers are new; the records in them are never changed in
     place (they are replaced), so sharing them with `state` is safe and much cheaper than a deep copy."""
-    return state.model_copy(update={"fulfillments": dict(state.fulfillments), "seen": dict(state.seen),
-                                    "held": list(state.held)})
+    return state.model_copy(update={"fulfillments": dict(state.fulfillments), "recent": list(state.recent),
+                                    "rejected": list(state.rejected), "held": list(state.held)})
 
 
 def _release_held(state: OrderState) -> list[Output]:
@@ -110,7 +160,10 @@ def _release_held(state: OrderState) -> list[Output]:
     held, state.held = state.held, []
     for item in held:
         result = _apply_new(state, item.event)
-        state.seen[item.event.event_id] = SeenInput(position=item.position, outputs=list(result.outputs))
+        if result.status == "rejected":
+            _remember_rejected(state, item.event.event_id)
+        if item.position is not None and result.outputs:
+            _remember_outputs(state, record_key(item.event.event_id, item.position), list(result.outputs))
         outputs += result.outputs
     return outputs
 
@@ -151,7 +204,7 @@ def _place(state: OrderState, event: OrderPlaced) -> Result:
         return _rejected(state, event, "order_conflict",
                          f"order {state.order_id} was already placed with other lines; a stored order's lines "
                          "cannot be replaced by a second order.placed")
-    if (state.order.buyer, state.order.seller) == (event.buyer, event.seller):
+    if all(_is_copy(getattr(state.order, side), getattr(event, side)) for side in ("buyer", "seller")):
         return Result(state, "duplicate", [], "same order placed again")
     moved = [side for side in ("buyer", "seller") if not _may_replace(getattr(state.order, side),
                                                                       getattr(event, side))]
@@ -163,6 +216,11 @@ def _place(state: OrderState, event: OrderPlaced) -> Result:
                          "reference")
     state.order = state.order.model_copy(update={"buyer": event.buyer, "seller": event.seller})
     return Result(state, "applied", [], "order references updated")
+
+
+def _is_copy(known: PartyRef, given: PartyRef) -> bool:
+    """`given` is the known party, or the known party as it was before its order reference was known."""
+    return given == known or given == known.model_copy(update={"order_ref": None})
 
 
 def _may_replace(old: PartyRef, new: PartyRef) -> bool:
@@ -216,7 +274,7 @@ def _record(state: OrderState, event: FulfillmentRecorded) -> Result:
     state.fulfillments[candidate.fulfillment_id] = candidate
     outputs = _coverage_change(state, event.occurred_at, candidate.fulfillment_id, "fulfillment_changed")
     if existing is not None and not outputs and was_shipped_id is not None and _tracking_changed(existing, candidate):
-        outputs.append(_tracking_updated(state, candidate, event.occurred_at))
+        outputs.append(tracking_updated(state, candidate, event.occurred_at))
     detail = "fulfillment updated" if existing else "fulfillment recorded"
     return Result(state, "applied", outputs, detail)
 
@@ -253,12 +311,13 @@ def _normalise(state: OrderState, event: FulfillmentRecorded) -> FulfillmentReco
                        "one tracking number per unit")
     carrier = canonical_carrier(event.carrier)
     urls = [given[number] or tracking_url(carrier, number) for number in numbers]
-    lines = [LineUnits(line_id=line_id, sku=ordered[line_id].sku, quantity=quantity)
+    # Built without validation: every value comes from the validated event and order, checked above.
+    lines = [LineUnits.model_construct(line_id=line_id, sku=ordered[line_id].sku, quantity=quantity)
              for line_id, quantity in sorted(units.items())]
-    return FulfillmentRecord(
+    return FulfillmentRecord.model_construct(
         fulfillment_id=event.fulfillment_id, source_version=event.source_version,
-        digest=_digest(carrier, numbers, urls, lines),
-        carrier=carrier, tracking_numbers=numbers, tracking_urls=urls, lines=lines,
+        digest=content_digest(carrier, numbers, urls, lines),
+        carrier=carrier, tracking_numbers=numbers, tracking_urls=urls, lines=lines, cancelled=False,
     )
 
 
@@ -276,7 +335,8 @@ def _urls_by_number(numbers: list[str], urls: list[str | None]) -> dict[str, str
     return paired
 
 
-def _digest(carrier: str | None, numbers: list[str], urls: list[str | None], lines: list[LineUnits]) -> str:
+def content_digest(carrier: str | None, numbers: list[str], urls: list[str | None], lines: list[LineUnits]) -> str:
+    """What a fulfillment's content is, as a digest: equal versions are ordered by it."""
     # Separators below 0x20 cannot occur in the normalised values; None and "" cannot both occur either.
     content = "\x1f".join((carrier or "", "\x1e".join(numbers), "\x1e".join(url or "" for url in urls),
                            "\x1e".join(f"{x.line_id}\x1d{x.quantity}" for x in lines)))
@@ -343,6 +403,8 @@ def _buyer_cancel(state: OrderState, event: OrderBuyerCancelled) -> Result:
         totals.update({line.line_id: line.quantity for line in state.order.lines})
     totals = {line_id: units for line_id, units in totals.items() if units > 0}
     if totals == state.buyer_cancelled:
+        if all(state.buyer_cancelled.get(line.line_id, 0) == line.cancelled_quantity for line in event.lines):
+            return Result(state, "duplicate", [], "the buyer had already cancelled exactly these units")
         return Result(state, "stale", [], "the buyer had already cancelled at least these units")
     state.buyer_cancelled = totals
     outputs = _ship_if_covered(state, event.occurred_at)
@@ -381,10 +443,14 @@ def _cancellation_problem(order: OrderPlaced, event: OrderBuyerCancelled) -> tup
 def _ship_if_covered(state: OrderState, at: datetime) -> list[Output]:
     """`order.shipped` when the order has just become covered (never once the buyer cancelled all of it)."""
     if state.is_covered() and not state.is_shipped:
-        shipped = _shipped(state, at)
-        state.shipped_event_id = shipped.event_id
-        return [shipped]
+        return _ship(state, at)
     return []
+
+
+def _ship(state: OrderState, at: datetime) -> list[Output]:
+    output = shipped(state, at)
+    state.shipped_event_id, state.shipped_at = output.event_id, at
+    return [output]
 
 
 def _coverage_change(
@@ -393,69 +459,14 @@ def _coverage_change(
 ) -> list[Output]:
     if state.nothing_to_ship():
         return []  # the buyer cancelled every unit: shipped stays shipped, unshipped never ships
-    shipped = _ship_if_covered(state, at)
-    if shipped:
-        return shipped
-    if not state.is_covered() and state.shipped_event_id is not None:
-        reopened = _reopened(state, at, state.shipped_event_id, cause_fulfillment_id, cause)
-        state.shipped_event_id = None
-        return [reopened]
+    covered = state.is_covered()
+    if covered and not state.is_shipped:
+        return _ship(state, at)
+    if not covered and state.shipped_event_id is not None:
+        output = reopened(state, at, state.shipped_event_id, cause_fulfillment_id, cause)
+        state.shipped_event_id, state.shipped_at = None, None
+        return [output]
     return []
-
-
-def _active(state: OrderState) -> list[FulfillmentRecord]:
-    return sorted((r for r in state.fulfillments.values() if r.active), key=lambda r: r.fulfillment_id)
-
-
-def _shipped(state: OrderState, at: datetime) -> OrderShipped:
-    assert state.order is not None
-    covering = [f"{r.fulfillment_id}@{r.source_version.isoformat()}#{r.digest}" for r in _active(state)]
-    return OrderShipped(
-        event_id=event_id("order.shipped", state.order_id, *covering),
-        order_id=state.order_id, buyer=_party(state.order.buyer), seller=_party(state.order.seller),
-        shipped_at=at, lines=_lines(state), fulfillments=[_published(r) for r in _active(state)],
-    )
-
-
-def _reopened(
-    state: OrderState, at: datetime, shipped_event_id: str, cause_fulfillment_id: str,
-    cause: Literal["fulfillment_cancelled", "fulfillment_changed"],
-) -> OrderReopened:
-    assert state.order is not None
-    return OrderReopened(
-        event_id=event_id("order.reopened", shipped_event_id),
-        order_id=state.order_id, buyer=_party(state.order.buyer), seller=_party(state.order.seller),
-        reopened_at=at, cause=cause, cause_fulfillment_id=cause_fulfillment_id, reopens_event_id=shipped_event_id,
-        lines=_lines(state), fulfillments=[_published(r) for r in _active(state)],
-    )
-
-
-def _tracking_updated(state: OrderState, record: FulfillmentRecord, at: datetime) -> OrderTrackingUpdated:
-    assert state.order is not None
-    return OrderTrackingUpdated(
-        event_id=event_id("order.tracking_updated", state.order_id, record.fulfillment_id,
-                          record.source_version.isoformat(), record.digest),
-        order_id=state.order_id, buyer=_party(state.order.buyer), seller=_party(state.order.seller),
-        updated_at=at, fulfillment=_published(record),
-    )
-
-
-def _party(party: object) -> PublishedParty:
-    return PublishedParty.model_validate(party, from_attributes=True)
-
-
-def _lines(state: OrderState) -> list[PublishedLine]:
-    assert state.order is not None
-    return [PublishedLine(line_id=line.line_id, sku=line.sku, quantity=line.quantity,
-                          cancelled_quantity=state.buyer_cancelled.get(line.line_id, 0)) for line in state.order.lines]
-
-
-def _published(record: FulfillmentRecord) -> PublishedFulfillment:
-    return PublishedFulfillment(
-        fulfillment_id=record.fulfillment_id, carrier=record.carrier,
-        tracking_numbers=list(record.tracking_numbers), tracking_urls=list(record.tracking_urls),
-        lines=[PublishedFulfilledLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity) for x in record.lines],
-    )
 
 
 # -- rejections ----------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The stored copy of one order, as the ledger keeps it: the order, every fulfillment ever recorded for it
 (cancelled ones are kept, marked cancelled, never deleted), the units the buyer cancelled after placement,
-whether it is shipped, and what every input did.
+whether it is shipped and since when, and the bounded memory of inputs that idempotence needs (`ledger.apply`,
+"Remembering inputs"): the last inputs that had outputs, with what each output was, and the ids of rejected inputs.
 
-The state is a plain pydantic model so it round-trips through JSON into the order table unchanged.
+In memory the state is a pydantic model; the order table stores it in the compact form of `ledger.stored`.
 """
 
 from __future__ import annotations
@@ -63,12 +64,45 @@ class FulfillmentRecord(_State):
         return not self.cancelled
 
 
-class SeenInput(_State):
-    """What one input did, kept so that a redelivery is recognised and, if it is the very same record
-    (same position), its outputs are published again with the same ids."""
+class ShippedMark(_State):
+    """An `order.shipped` the ledger published: its id and time (its content is the order's, see `ledger.outputs`)."""
 
-    position: str | None
-    outputs: list[Output] = Field(default_factory=list)
+    type: Literal["order.shipped"] = "order.shipped"
+    event_id: str
+    at: datetime
+
+
+class ReopenedMark(_State):
+    """An `order.reopened` the ledger published."""
+
+    type: Literal["order.reopened"] = "order.reopened"
+    event_id: str
+    at: datetime
+    cause: Literal["fulfillment_cancelled", "fulfillment_changed"]
+    cause_fulfillment_id: str
+    reopens_event_id: str
+
+
+class TrackingMark(_State):
+    """An `order.tracking_updated` the ledger published, for fulfillment `fulfillment_id`."""
+
+    type: Literal["order.tracking_updated"] = "order.tracking_updated"
+    event_id: str
+    at: datetime
+    fulfillment_id: str
+
+
+PublishedMark = ShippedMark | ReopenedMark | TrackingMark
+Mark = Annotated[ShippedMark | ReopenedMark | TrackingMark | Rejection, Field(discriminator="type")]
+"""What one output of an input was, small enough to keep: enough to publish it again with the same id."""
+
+
+class RecentInput(_State):
+    """One of the last inputs that had outputs: `key` identifies the very record (its event id and position, see
+    `ledger.apply.record_key`), `outputs` what it published."""
+
+    key: str
+    outputs: list[Mark]
 
 
 class HeldInput(_State):
@@ -88,7 +122,12 @@ class OrderState(_State):
         default_factory=dict, description="Units per line id the buyer cancelled after placement: the most that "
         "any order.buyer_cancelled said (a whole-order cancellation: every unit of every line).")
     shipped_event_id: str | None = None
-    seen: dict[str, SeenInput] = Field(default_factory=dict)
+    shipped_at: datetime | None = Field(default=None, description="When the order became Shipped (with "
+                                        "`shipped_event_id`): the time of the input that covered it.")
+    recent: list[RecentInput] = Field(default_factory=list, description="The last inputs that had outputs, "
+                                      "oldest first (at most `ledger.apply.RECENT_INPUTS`).")
+    rejected: list[str] = Field(default_factory=list, description="Digests of the ids of rejected inputs, oldest "
+                                "first (at most `ledger.apply.REJECTED_INPUTS`).")
     held: list[HeldInput] = Field(default_factory=list)
 
     @property
@@ -99,18 +138,20 @@ class OrderState(_State):
         """Units per line id still wanted: ordered minus cancelled by the buyer (empty for an unknown order)."""
         if self.order is None:
             return {}
-        return {line.line_id: max(0, line.quantity - self.buyer_cancelled.get(line.line_id, 0))
-                for line in self.order.lines}
+        cancelled = self.buyer_cancelled
+        if not cancelled:
+            return {line.line_id: line.quantity for line in self.order.lines}
+        return {line.line_id: max(0, line.quantity - cancelled.get(line.line_id, 0)) for line in self.order.lines}
 
     def nothing_to_ship(self) -> bool:
         """True when the buyer cancelled every unit of a known order: its Shipped status no longer changes."""
-        return self.order is not None and not any(self.units_to_ship().values())
+        return self.order is not None and bool(self.buyer_cancelled) and not any(self.units_to_ship().values())
 
     def active_units(self) -> dict[str, int]:
         """Units per line id covered by active fulfillments."""
         units: dict[str, int] = {}
         for record in self.fulfillments.values():
-            if record.active:
+            if not record.cancelled:
                 for line in record.lines:
                     units[line.line_id] = units.get(line.line_id, 0) + line.quantity
         return units
@@ -118,7 +159,8 @@ class OrderState(_State):
     def is_covered(self) -> bool:
         """True when active fulfillments cover every unit still to ship of every line of a known order that has
         something left to ship (units the buyer cancelled do not count)."""
-        if self.order is None or self.nothing_to_ship():
+        wanted = self.units_to_ship()
+        if not any(wanted.values()):
             return False
         units = self.active_units()
-        return all(units.get(line_id, 0) >= wanted for line_id, wanted in self.units_to_ship().items())
+        return all(units.get(line_id, 0) >= count for line_id, count in wanted.items())

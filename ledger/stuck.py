@@ -3,7 +3,8 @@
 An order **waits** while it is known (its `order.placed` was applied), is not Shipped, and still has units to ship
 (the buyer did not cancel every unit). Its **last change** is the latest of: the time of its `order.placed`, the
 seller platform's version time of each of its fulfillments (cancelled ones included), and the time of each
-`order.reopened` / `order.tracking_updated` it produced. A waiting order is **stuck for an age** (`1d`, `3d`, ...)
+`order.reopened` / `order.tracking_updated` its last inputs with outputs produced (`ledger.apply`,
+"Remembering inputs"). A waiting order is **stuck for an age** (`1d`, `3d`, ...)
 when its last change is at least that long ago. The ages are cumulative: an order 8 days quiet is stuck for 1d, 3d
 and 7d.
 
@@ -17,8 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ledger.state import OrderState
-from schemas.events import OrderReopened, OrderTrackingUpdated
+from ledger.state import OrderState, ReopenedMark, TrackingMark
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,8 @@ def last_change(state: OrderState) -> datetime | None:
         return None
     times = [state.order.occurred_at]
     times += [record.source_version for record in state.fulfillments.values()]
-    for seen in state.seen.values():
-        for output in seen.outputs:
-            if isinstance(output, OrderReopened):
-                times.append(output.reopened_at)
-            elif isinstance(output, OrderTrackingUpdated):
-                times.append(output.updated_at)
+    for entry in state.recent:
+        times += [mark.at for mark in entry.outputs if isinstance(mark, ReopenedMark | TrackingMark)]
     return max(times)
 
 

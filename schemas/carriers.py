@@ -19,6 +19,7 @@ number without a carrier asks `detect_carrier(number)` and decides what to do wi
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -151,6 +152,7 @@ def canonical_carrier(name: str | None) -> str | None:
     return known.name if known else name.strip()
 
 
+@functools.lru_cache(maxsize=65536)  # called for every number of every fulfillment the ledger stores or reads
 def tracking_url(carrier: str | None, number: str) -> str | None:
     """The tracking URL of `number` at a known carrier, or None for an unknown or missing carrier or a known
     carrier we have no URL for. Never guesses the carrier from the number (see `detect_carrier`)."""

@@ -273,6 +273,11 @@ class WebSettings(_Section):
         default_factory=list,
         description="Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the client; the "
                     "sign-in throttle counts per client address. Empty: the socket peer is the client.")
+    store_dir: str = Field(
+        default=".fulfillsync/web",
+        description="Folder of the read model's store (one SQLite file per topic prefix): a cache of the topics, "
+                    "read again from offset 0 when lost; a web process that finds it in use by another, or cannot "
+                    "write there, uses a temporary one.")
 
     @model_validator(mode="after")
     def _secret_is_long(self) -> WebSettings:

@@ -3,16 +3,18 @@
 - `order_view(state, writes, letters, sent)`: pure. One order's `OrderView` from the ledger's state, what the buyer
   tracking sink wrote to the buyer (`BuyerWrites`), the order's dead letters and the fulfillments the web app sent
   (fulfillment id -> the `source_version` it sent). No Kafka, no clock.
-- `TopicReadModel(config)`: the live `ReadModel`. A background thread reads, from offset 0 of every partition and
-  with no consumer group commits, the order table's changelog, the buyer-fulfillment table's changelog and
-  dead-letters, and keeps per order the latest of each in memory, so every web process answers for every order
-  whatever worker owns its partition. docs/webapp.md ("Read model") lists its failure behaviour.
+- `TopicReadModel(config)`: the live `ReadModel`. A background thread reads, with no consumer group commits, the
+  order table's changelog, the buyer-fulfillment table's changelog and dead-letters, and keeps per order the latest
+  of each in a store on local disk (`webapp.readstore`, in `web.store_dir`), going on after a restart from the
+  offsets the store holds; so every web process answers for every order whatever worker owns its partition.
+  docs/webapp.md ("Read model") lists its failure behaviour.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 import uuid
@@ -21,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -30,12 +32,14 @@ from confluent_kafka import (
     KafkaError,
     KafkaException,
     Message,
+    TopicCollection,
     TopicPartition,
 )
 from pydantic import ValidationError
 
 from ledger import FulfillmentRecord, OrderState
 from ledger.fulfillment_sync import buyer_action
+from ledger.outputs import published_history
 from schemas.config import Config
 from schemas.events import (
     INPUT_EVENT_ADAPTER,
@@ -51,9 +55,10 @@ from schemas.events import (
 from schemas.topics import TopicNames
 from streams.buyers.sink import ledger_view
 from streams.buyers.tables import BUYER_FULFILLMENTS, BuyerWrites
-from streams.kit.kafka_clients import new_consumer
-from streams.orders.tables import ORDERS, decode_state, shipped_event
+from streams.kit.kafka_clients import new_admin, new_consumer
+from streams.orders.tables import ORDERS, decode_state, outline_state, shipped_event
 from webapp.model import FulfillmentStatus, FulfillmentView, LineView, OrderView, TimelineEntry
+from webapp.readstore import Batch, OrderRow, OrderStore, Place, open_store
 
 log = logging.getLogger(__name__)
 
@@ -279,14 +284,8 @@ def _timeline(placed: OrderPlaced, state: OrderState, fulfillments: tuple[Fulfil
 
 
 def _outputs(state: OrderState) -> list[OrderShipped | OrderReopened | OrderTrackingUpdated]:
-    """The ledger's published outputs for the order, once each (an order.placed that released held inputs repeats
-    their outputs)."""
-    found: dict[str, OrderShipped | OrderReopened | OrderTrackingUpdated] = {}
-    for seen in state.seen.values():
-        for output in seen.outputs:
-            if isinstance(output, OrderShipped | OrderReopened | OrderTrackingUpdated):
-                found.setdefault(output.event_id, output)
-    return list(found.values())
+    """The ledger's published outputs the order's state still knows of (`ledger.outputs.published_history`)."""
+    return published_history(state)
 
 
 # -- the live part --------------------------------------------------------------------------------------------
@@ -296,36 +295,36 @@ METADATA_INTERVAL_S = 10.0
 before the first worker created the changelogs)."""
 
 
-VIEW_CACHE = 10_000
-"""Order views kept built (most recently read first out); the others are built again from the stored bytes."""
+VIEW_CACHE = 2_000
+"""Order views kept built (least recently read dropped first; some 27 KB each); the others are built again from the
+store's bytes when a page asks."""
 
+BATCH = 2_000
+"""Records read, and written to the store in one transaction, at most at a time."""
 
-@dataclass
-class _Order:
-    """All the read model keeps of one order id: the table values as compressed bytes (a decoded state is some 30
-    KB of Python objects; its bytes some 1 KB), and what indexing and the timeline need beside them."""
+CONSUMER_QUEUE_KIB = 16_384
+"""librdkafka's buffer of fetched records not yet read (its default, 64 MiB, is memory the pages need more)."""
 
-    state: bytes | None = None  # the order table's value as read (zlib JSON)
-    connections: tuple[str, ...] = ()  # seller and buyer connection, once the order is placed
-    cancelled: frozenset[str] = frozenset()  # fulfillment ids cancelled in the state
-    writes: bytes | None = None  # the BuyerWrites JSON, zlib-compressed
-    letters: dict[str, DeadLetter] = field(default_factory=dict)  # by the letter's event id
-    sent: dict[str, datetime] = field(default_factory=dict)
-    cancelled_at: dict[str, datetime] = field(default_factory=dict)
-    pushed_at: dict[str, datetime] = field(default_factory=dict)
-
-    def buyer_writes(self) -> BuyerWrites | None:
-        return None if self.writes is None else BuyerWrites.model_validate_json(zlib.decompress(self.writes))
+_CORRUPT = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 
 class TopicReadModel:
-    """`webapp.model.ReadModel` from the topics: every order of every partner, in memory, kept current by a
-    background thread (`start()`; `close()` stops it). Thread-safe.
+    """`webapp.model.ReadModel` from the topics: every order of every partner, in a store on local disk
+    (`webapp.readstore`, in `web.store_dir`), kept current by a background thread (`start()`; `close()` stops it
+    and closes the store). Thread-safe.
 
-    `ready` turns true once the reader has reached, on every partition, the end offset it had when it was
-    assigned: until then pages would show an old picture, so the web app answers 503 ("catching up"). A record that
-    cannot be decoded is logged and skipped (the order keeps what it had); a broker that cannot be reached is
-    retried by the client for ever, the model answering from what it has.
+    The reader goes on from the offsets the store holds (every partition from offset 0 into an empty store), writing
+    each batch of records with its offsets in one transaction. `ready` turns true once the reader has reached, on
+    every partition, the end offset it had when it was assigned: until then pages would show an old picture, so
+    the web app answers 503 ("catching up"). A store that cannot be trusted is emptied and every partition read from
+    offset 0, with a log line saying why: a partition whose end offset is below the store's offset or whose topic id
+    changed (the topic was recreated), another Kafka cluster, a corrupt file. A record that cannot be decoded is
+    logged and skipped (the order keeps what it had); a broker that cannot be reached is retried by the client for
+    ever, the model answering from what it has.
+
+    Per record the reader decodes the order's state once (`streams.orders.tables.decode_state`) for the index
+    (connections, placed time) and the fulfillments seen cancelled, and keeps the bytes; a page's view is built from
+    the bytes when asked, and the last `view_cache` views are kept.
 
     It connects with the configuration's `kafka:` settings (`streams.kit.kafka_clients`), as consumer group
     `<topic_prefix>-web-<uuid>` (assigned partitions, no commits), so ACLs on the topic prefix cover it.
@@ -337,24 +336,34 @@ class TopicReadModel:
         self._group = f"{names.prefix}-web-{uuid.uuid4()}"
         self._topics = (ORDERS.changelog(names.app_id), BUYER_FULFILLMENTS.changelog(names.app_id), names.dead_letters)
         self._poll_timeout_s = poll_timeout_s
-        self._lock = threading.Lock()
-        self._orders: dict[str, _Order] = {}
-        self._by_connection: dict[str, set[str]] = {}
+        self._store = open_store(config.web.store_dir, names.prefix, self._topics)
+        self._lock = threading.Lock()  # the views, `_sent`, and reading the store for a view
+        self._sent: dict[str, dict[str, datetime]] = {}  # order id -> fulfillment id -> version sent
         self._views: OrderedDict[str, OrderView] = OrderedDict()
         self._view_cache = view_cache
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
-        self._assigned: set[tuple[str, int]] = set()
-        self._behind: dict[tuple[str, int], int] = {}  # partition -> its end offset when assigned, until reached
+        self._assigned: set[Place] = set()
+        self._behind: dict[Place, int] = {}  # partition -> its end offset when assigned, until reached
+        self._known_topics: set[str] = set()  # topics whose id was compared with the store's
+        self._rebuild_why: str | None = None
+
+    @property
+    def store(self) -> OrderStore:
+        """The store the model reads and writes (its path, whether it is temporary, its size)."""
+        return self._store
 
     # -- ReadModel ----------------------------------------------------------------------------------------------
 
     def orders_of(self, connection_id: str) -> list[OrderView]:
         """Every order whose seller or buyer connection is `connection_id`, newest placed first."""
-        with self._lock:
-            views = [self._view(order_id) for order_id in self._by_connection.get(connection_id, ())]
-        found = [view for view in views if view is not None]
+        found = []
+        for order_id in self._store.ids_of(connection_id):
+            with self._lock:
+                view = self._view(order_id)
+            if view is not None:
+                found.append(view)
         return sorted(found, key=lambda view: (view.placed_at, view.order_id), reverse=True)
 
     def order(self, order_id: str) -> OrderView | None:
@@ -363,10 +372,9 @@ class TopicReadModel:
 
     def note_sent(self, order_id: str, fulfillment_id: str, at: datetime) -> None:
         """`at` must be the `source_version` of the event sent: the fulfillment is pending until the ledger's state
-        holds that version (or cancelled it), or a dead letter names it."""
+        holds that version (or cancelled it), or a dead letter names it. Kept in memory (this process only)."""
         with self._lock:
-            entry = self._orders.setdefault(order_id, _Order())
-            entry.sent[fulfillment_id] = at
+            self._sent.setdefault(order_id, {})[fulfillment_id] = at
             self._views.pop(order_id, None)
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
@@ -379,7 +387,7 @@ class TopicReadModel:
     def wait_ready(self, timeout_s: float) -> bool:
         return self._ready.wait(timeout_s)
 
-    def start(self) -> TopicReadModel:
+    def start(self) -> Self:
         """Start the reader thread (once)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="webapp-readmodel", daemon=True)
@@ -387,26 +395,41 @@ class TopicReadModel:
         return self
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Stop the reader thread and close its consumer; what was read stays readable."""
+        """Stop the reader thread, close its consumer and the store (the lock on it goes; a temporary store is
+        removed). The model answers nothing afterwards."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.warning("read model: the reader did not stop within %.0fs; its store stays open", timeout_s)
+                return
+        self._store.close()
 
     # -- the reader thread --------------------------------------------------------------------------------------
 
     def _run(self) -> None:
         consumer = new_consumer(self._kafka, {"group.id": self._group, "enable.auto.commit": False,
-                                              "enable.partition.eof": True, "auto.offset.reset": "earliest"})
+                                              "enable.partition.eof": True, "auto.offset.reset": "earliest",
+                                              "queued.max.messages.kbytes": CONSUMER_QUEUE_KIB})
         try:
             next_look = 0.0
             while not self._stop.is_set():
                 try:
+                    if self._rebuild_why is not None:
+                        self._rebuild(consumer, self._rebuild_why)
+                        next_look = 0.0
                     if time.monotonic() >= next_look:
                         self._assign_new(consumer)
                         next_look = time.monotonic() + METADATA_INTERVAL_S
-                    message = consumer.poll(self._poll_timeout_s)
-                    if message is not None:
-                        self._handle(message)
+                    messages = consumer.consume(BATCH, self._poll_timeout_s)
+                    if messages:
+                        self._handle(messages)
+                except sqlite3.DatabaseError as error:
+                    if getattr(error, "sqlite_errorcode", None) in _CORRUPT:
+                        self._rebuild_why = f"the store is corrupt ({error})"
+                    else:
+                        log.exception("read model: the store failed; going on in a second")
+                        self._stop.wait(1.0)
                 except Exception:  # a bug or a fatal client error must not stop the pages updating
                     log.exception("read model: reading failed; going on in a second")
                     self._stop.wait(1.0)
@@ -414,130 +437,236 @@ class TopicReadModel:
             consumer.close()
 
     def _assign_new(self, consumer: Consumer) -> None:
-        """Assign every partition of our topics not assigned yet, from its beginning, noting its end offset."""
+        """Assign every partition of our topics not assigned yet, from the store's offset (from its beginning when
+        the store has none), noting its end offset; first empties the store when it cannot be trusted."""
         try:
             metadata = consumer.list_topics(timeout=5)
         except KafkaException as error:
             log.warning("read model: no topic metadata yet (%s); trying again", error)
             return
-        fresh = []
+        marks: dict[Place, tuple[int, int]] = {}
         for topic in self._topics:
             described = metadata.topics.get(topic)
             if described is None or described.error is not None:
                 continue
             for partition in described.partitions:
-                if (topic, partition) in self._assigned:
-                    continue
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
-                if high > low:
+                if (topic, partition) not in self._assigned:
+                    marks[(topic, partition)] = consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                                               timeout=5)
+        if marks:
+            why = self._untrusted(metadata.cluster_id, marks)
+            if why is not None:
+                self._rebuild(consumer, why)
+                self._assign_new(consumer)  # every partition again, from offset 0 of an empty store
+                return
+            stored = self._store.offsets()
+            fresh = []
+            for (topic, partition), (low, high) in marks.items():
+                start = stored.get((topic, partition))
+                if high > (low if start is None else max(low, start)):
                     self._behind[(topic, partition)] = high
                 self._assigned.add((topic, partition))
-                fresh.append(TopicPartition(topic, partition, OFFSET_BEGINNING))
-        if fresh:
+                fresh.append(TopicPartition(topic, partition, OFFSET_BEGINNING if start is None else start))
             consumer.incremental_assign(fresh)
         self._check_ready()
 
+    def _untrusted(self, cluster_id: str | None, marks: Mapping[Place, tuple[int, int]]) -> str | None:
+        """Why the store cannot go on from its offsets for these partitions, or None; notes the cluster and topic
+        ids it is read from."""
+        known = self._store.meta("cluster_id")
+        if cluster_id and known and cluster_id != known:
+            return f"the store was read from another Kafka cluster ({known}; this one is {cluster_id})"
+        stored = self._store.offsets()
+        for (topic, partition), (_low, high) in marks.items():
+            offset = stored.get((topic, partition))
+            if offset is not None and offset > high:
+                return (f"{topic} partition {partition} ends at offset {high}, below the store's offset {offset}: "
+                        "the topic was recreated")
+        ids = self._topic_ids({topic for topic, _partition in marks} - self._known_topics)
+        for topic, topic_id in ids.items():
+            stored_id = self._store.meta(f"topic_id:{topic}")
+            if stored_id is not None and stored_id != topic_id:
+                return f"{topic} has another topic id than the store's ({stored_id}; now {topic_id}): it was recreated"
+        values = {f"topic_id:{topic}": topic_id for topic, topic_id in ids.items()}
+        if cluster_id:
+            values["cluster_id"] = cluster_id
+        self._store.set_meta(values)
+        self._known_topics |= set(ids)
+        return None
+
+    def _topic_ids(self, topics: set[str]) -> dict[str, str]:
+        """The topic id of each of `topics` the cluster describes (none when it cannot: the offsets still tell a
+        recreated topic that has fewer records than the store read)."""
+        if not topics:
+            return {}
+        try:
+            admin = new_admin(self._kafka)  # referenced until the answers are in: a dropped client fails them
+            futures = admin.describe_topics(TopicCollection(sorted(topics)), request_timeout=5)
+            return {topic: str(future.result(timeout=10).topic_id) for topic, future in futures.items()}
+        except Exception as error:  # noqa: BLE001 - an older broker or a refused describe: offsets only
+            log.info("read model: cannot tell the topic ids of %s (%s); checking offsets only", sorted(topics), error)
+            return {}
+
+    def _rebuild(self, consumer: Consumer, why: str) -> None:
+        """Empty the store and read every partition from offset 0 (`_assign_new` assigns them again)."""
+        log.warning("read model: %s; emptying the store %s and reading every partition from offset 0", why,
+                    self._store.path)
+        self._rebuild_why = None
+        if self._assigned:
+            consumer.incremental_unassign([TopicPartition(topic, partition) for topic, partition in self._assigned])
+        self._assigned.clear()
+        self._behind.clear()
+        self._known_topics.clear()
+        self._store.reset()
+        with self._lock:
+            self._views.clear()
+
     def _check_ready(self) -> None:
         if not self._behind and not self._ready.is_set():
-            log.info("read model caught up: %d order(s)", len(self._orders))
+            log.info("read model caught up: %d order(s)", self._store.count())
             self._ready.set()
 
-    def _handle(self, message: Message) -> None:
-        place = (str(message.topic()), message.partition() or 0)
-        error = message.error()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                self._behind.pop(place, None)
-                self._check_ready()
-            else:
-                log.warning("read model: %s", error)
-            return
-        offset = message.offset() or 0
-        if offset + 1 >= self._behind.get(place, 0):
+    def _handle(self, messages: list[Message]) -> None:
+        """One batch: decoded into rows, written with the partitions' next offsets in one transaction; then the
+        views it changed are dropped and the pending fulfillments the states now hold are settled."""
+        batch, reached = Batch(), []
+        holds: dict[str, dict[str, FulfillmentRecord]] = {}  # order id -> its records of fulfillments sent
+        keys = {message.key() for message in messages
+                if message.error() is None and message.topic() in self._topics[:2] and message.key()}
+        stored = self._store.rows([key.decode("utf-8", "replace") for key in keys if key])  # one query a batch
+        with self._lock:
+            pending = {order_id: list(sent) for order_id, sent in self._sent.items()}
+        for message in messages:
+            place = (str(message.topic()), message.partition() or 0)
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    reached.append(place)
+                else:
+                    log.warning("read model: %s", error)
+                continue
+            offset = message.offset() or 0
+            batch.offsets[place] = offset + 1
+            if offset + 1 >= self._behind.get(place, 0):
+                reached.append(place)
+            key = message.key()
+            order_id = key.decode("utf-8", "replace") if key else None
+            try:
+                if place[0] == self._topics[0] and order_id:
+                    self._on_state(batch, stored, order_id, message, pending.get(order_id), holds)
+                elif place[0] == self._topics[1] and order_id:
+                    self._on_writes(batch, stored, order_id, message)
+                elif place[0] == self._topics[2]:
+                    self._on_letter(batch, order_id, message.value())
+            except (ValidationError, zlib.error, ValueError) as problem:
+                log.error("read model: skipped the unreadable record at %s:%d:%d: %s", place[0], place[1], offset,
+                          str(problem).splitlines()[0])
+        self._store.write(batch)
+        with self._lock:
+            for order_id in batch.touched():
+                self._views.pop(order_id, None)
+            for order_id in batch.deleted - set(batch.rows):  # tombstoned: all we kept of it goes
+                self._sent.pop(order_id, None)
+            for order_id, records in holds.items():
+                sent = self._sent.get(order_id, {})
+                for fulfillment_id, at in list(sent.items()):
+                    if _settled(records.get(fulfillment_id), at):
+                        del sent[fulfillment_id]
+                if not sent:
+                    self._sent.pop(order_id, None)
+        for place in reached:
             self._behind.pop(place, None)
-        key = message.key()
-        order_id = key.decode("utf-8", "replace") if key else None
-        seen_at = _record_time(message)
-        try:
-            if place[0] == self._topics[0] and order_id:
-                self._on_state(order_id, message.value(), seen_at)
-            elif place[0] == self._topics[1] and order_id:
-                self._on_writes(order_id, message.value(), seen_at)
-            elif place[0] == self._topics[2]:
-                self._on_letter(order_id, message.value())
-        except (ValidationError, zlib.error, ValueError) as problem:
-            log.error("read model: skipped the unreadable record at %s:%d:%d: %s", place[0], place[1], offset,
-                      str(problem).splitlines()[0])
         self._check_ready()
 
-    def _on_state(self, order_id: str, value: bytes | None, seen_at: datetime) -> None:
-        state = decode_state(value) if value is not None else None
-        with self._lock:
-            entry = self._orders.setdefault(order_id, _Order())
-            self._unindex(order_id, entry)
-            self._views.pop(order_id, None)
-            if state is None:  # tombstone: the order is gone, and all we kept of it
-                del self._orders[order_id]
-                return
-            cancelled = frozenset(fid for fid, record in state.fulfillments.items() if record.cancelled)
-            for fulfillment_id in cancelled - entry.cancelled:
-                entry.cancelled_at[fulfillment_id] = seen_at
-            entry.sent = {fulfillment_id: at for fulfillment_id, at in entry.sent.items()
-                          if not _settled(state.fulfillments.get(fulfillment_id), at)}
-            placed = state.order
-            entry.state, entry.cancelled = value, cancelled
-            entry.connections = () if placed is None else (placed.seller.connection, placed.buyer.connection)
-            for connection_id in entry.connections:
-                self._by_connection.setdefault(connection_id, set()).add(order_id)
+    @staticmethod
+    def _row(batch: Batch, stored: Mapping[str, OrderRow], order_id: str) -> OrderRow:
+        """The order's row as this batch leaves it so far (`stored`: the rows the store held at its start)."""
+        row = batch.rows.get(order_id)
+        if row is None:
+            found = None if order_id in batch.deleted else stored.get(order_id)
+            row = batch.rows[order_id] = found or OrderRow(order_id)
+        return row
 
-    def _on_writes(self, order_id: str, value: bytes | None, seen_at: datetime) -> None:
+    def _on_state(self, batch: Batch, stored: Mapping[str, OrderRow], order_id: str, message: Message,
+                  sent: list[str] | None, holds: dict[str, dict[str, FulfillmentRecord]]) -> None:
+        value = message.value()
+        if value is None:  # tombstone: the order is gone, and all we kept of it
+            batch.delete(order_id)
+            holds.pop(order_id, None)
+            return
+        outline = outline_state(value)  # what the index needs; the state is built only when a page asks
+        if sent:
+            state = decode_state(value)
+            holds[order_id] = {fulfillment_id: state.fulfillments[fulfillment_id] for fulfillment_id in sent
+                               if fulfillment_id in state.fulfillments}
+        cancelled = outline.cancelled
+        row = self._row(batch, stored, order_id)
+        if cancelled - row.cancelled:
+            seen_at = _record_time(message)
+            for fulfillment_id in cancelled - row.cancelled:
+                row.cancelled_at[fulfillment_id] = seen_at
+        row.state, row.cancelled = value, cancelled
+        if outline.placed_at is None:
+            row.placed_at = row.seller = row.buyer = None
+        else:
+            row.placed_at = round(outline.placed_at.timestamp() * 1_000_000)
+            row.seller, row.buyer = outline.seller_connection, outline.buyer_connection
+
+    def _on_writes(self, batch: Batch, stored: Mapping[str, OrderRow], order_id: str, message: Message) -> None:
+        value = message.value()
         writes = BuyerWrites.model_validate_json(value) if value is not None else None
-        with self._lock:
-            entry = self._orders.setdefault(order_id, _Order())
-            previous = entry.buyer_writes()
-            before = previous.written if previous is not None else {}
-            for fulfillment_id, written in (writes.written.items() if writes is not None else ()):
-                if written.fulfillment_ref and not written.cancelled and written != before.get(fulfillment_id):
-                    entry.pushed_at[fulfillment_id] = seen_at
-            entry.writes = None if value is None else zlib.compress(value, 1)
-            self._views.pop(order_id, None)
+        written = {fulfillment_id: entry for fulfillment_id, entry in (writes.written.items() if writes else ())
+                   if entry.fulfillment_ref and not entry.cancelled}
+        row = self._row(batch, stored, order_id)
+        if written:
+            seen_at = _record_time(message)
+            before = (BuyerWrites.model_validate_json(zlib.decompress(row.writes)).written if row.writes is not None
+                      else {})
+            for fulfillment_id, entry in written.items():
+                if entry != before.get(fulfillment_id):
+                    row.pushed_at[fulfillment_id] = seen_at
+        row.writes = None if value is None else zlib.compress(value, 1)
 
-    def _on_letter(self, key: str | None, value: bytes | None) -> None:
+    def _on_letter(self, batch: Batch, key: str | None, value: bytes | None) -> None:
         if value is None:
             return
         letter = DeadLetter.model_validate_json(value)
         order_id = letter.order_id or key
-        if not order_id:
-            return
-        with self._lock:
-            entry = self._orders.setdefault(order_id, _Order())
-            entry.letters[letter.event_id] = letter
-            self._views.pop(order_id, None)
-
-    def _unindex(self, order_id: str, entry: _Order) -> None:
-        for connection_id in entry.connections:
-            ids = self._by_connection.get(connection_id)
-            if ids is not None:
-                ids.discard(order_id)
-                if not ids:
-                    del self._by_connection[connection_id]
+        if order_id:
+            batch.letters[(order_id, letter.event_id)] = value
 
     def _view(self, order_id: str) -> OrderView | None:
-        """The order's view, None while its order.placed is unknown. Built from the stored bytes when it is not
+        """The order's view, None while its order.placed is unknown. Built from the store's bytes when it is not
         among the `view_cache` most recently read. Call with the lock held."""
         view = self._views.get(order_id)
         if view is not None:
             self._views.move_to_end(order_id)
             return view
-        entry = self._orders.get(order_id)
-        if entry is None or entry.state is None or not entry.connections:
+        row = self._store.view_row(order_id)
+        if row is None:
             return None
-        view = order_view(decode_state(entry.state), entry.buyer_writes(), list(entry.letters.values()),
-                          dict(entry.sent), observed=Observed(dict(entry.cancelled_at), dict(entry.pushed_at)))
+        try:
+            writes = None if row.writes is None else BuyerWrites.model_validate_json(zlib.decompress(row.writes))
+            view = order_view(decode_state(row.state), writes, _letters(order_id, row.letters),
+                              dict(self._sent.get(order_id, {})), observed=Observed(row.cancelled_at, row.pushed_at))
+        except (ValidationError, zlib.error, ValueError) as problem:
+            log.error("read model: cannot show order %s: %s", order_id, str(problem).splitlines()[0])
+            return None
         self._views[order_id] = view
         if len(self._views) > self._view_cache:
             self._views.popitem(last=False)
         return view
+
+
+def _letters(order_id: str, values: Iterable[bytes]) -> list[DeadLetter]:
+    letters = []
+    for value in values:
+        try:
+            letters.append(DeadLetter.model_validate_json(value))
+        except ValidationError as problem:
+            log.error("read model: a dead letter of order %s is unreadable: %s", order_id,
+                      str(problem).splitlines()[0])
+    return letters
 
 
 def _settled(record: FulfillmentRecord | None, sent_at: datetime) -> bool:

@@ -52,12 +52,16 @@ from streams.buyers.records import RetryRecord, decode_push, decode_retry
 from streams.buyers.tables import BuyerWrites
 from streams.kit.connectors import ConnectorCache
 from streams.kit.failures import InPlaceRetry, is_transient, no_worker
+from streams.kit.logs import Sometimes
 from streams.kit.metrics import LATENCY_BUCKETS, counter, histogram
 from streams.kit.records import KafkaMessage, position
 from streams.kit.retries import Failure, RetryOutbox
 from streams.kit.tables import TypedTable
 
 log = logging.getLogger(__name__)
+
+UNWRITABLE_LOG_S = 600.0
+"""How often a push for a buyer connection that cannot be written is logged, per connection."""
 
 STAGE = "buyer_tracking"
 SOURCE = "/fulfillsync/buyer-tracking"
@@ -107,6 +111,7 @@ class BuyerTrackingSink:
         self._connectors = ConnectorCache(connector_for)
         self._metrics = metrics
         self._retry = retry if retry is not None else InPlaceRetry(no_worker)
+        self._unwritable = Sometimes(UNWRITABLE_LOG_S)
 
     async def aclose(self) -> None:
         """Close every connector's HTTP client."""
@@ -166,8 +171,11 @@ class BuyerTrackingSink:
         placed = state.order
         buyer = self._connections.get(placed.buyer.connection)
         if buyer is None or buyer.role != "buyer" or buyer.platform == "manual" or placed.buyer.order_ref is None:
-            log.error("order %s: buyer connection %r is not a configured buyer with a platform (or the order has no "
-                      "buyer order ref); its fulfillments are not written", order_id, placed.buyer.connection[:64])
+            if self._unwritable.due(placed.buyer.connection):
+                log.error("order %s: buyer connection %r is not a configured buyer with a platform (or the order has "
+                          "no buyer order ref); its fulfillments are not written (said once per connection every "
+                          "%.0f minutes; fulfillsync_buyer_pushes_total{outcome=\"unknown_connection\"} counts every "
+                          "push)", order_id, placed.buyer.connection[:64], UNWRITABLE_LOG_S / 60)
             return "unknown_connection"
         writes = self._writes.get(order_id) or BuyerWrites()
         if retry_refused:

@@ -60,6 +60,7 @@ class WiringContext:
     dead_letters: DeadLetterMetrics = field(init=False)
     retry_stages: dict[str, str] = field(init=False, default_factory=dict)
     _tables: dict[str, Any] = field(init=False, default_factory=dict)
+    _typed: dict[tuple[str, str], Any] = field(init=False, default_factory=dict)
     _topics: dict[str, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -86,8 +87,22 @@ class WiringContext:
         return topic
 
     def table(self, spec: TableSpec[M], *, suffix: str = "") -> TypedTable[M]:
-        """Typed access to the table of `spec` (its Faust table made on first use of its name)."""
-        return spec.entries(self.faust_table(spec.name), suffix=suffix)
+        """Typed access to the table of `spec` (its Faust table made on first use of its name). For a spec with a
+        cache, every caller gets the same object, whose cache is dropped whenever partitions are revoked or
+        assigned, so it only ever holds what this worker read or wrote since it has had the partition."""
+        if not spec.cached:
+            return spec.entries(self.faust_table(spec.name), suffix=suffix)
+        typed: TypedTable[M] | None = self._typed.get((spec.name, suffix))
+        if typed is None:
+            typed = self._typed[(spec.name, suffix)] = spec.entries(self.faust_table(spec.name), suffix=suffix)
+            forget = typed.forget
+
+            async def forget_on_change(*_: Any, **__: Any) -> None:
+                forget()
+
+            self.app.on_partitions_revoked.connect(forget_on_change)
+            self.app.on_partitions_assigned.connect(forget_on_change)
+        return typed
 
     def faust_table(self, name: str) -> Any:
         """The Faust table `name`: bytes keys and values, on RocksDB with the worker's options."""

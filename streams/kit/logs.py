@@ -24,7 +24,8 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import AsyncIterator, Collection, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import IO, Any, Final
@@ -173,3 +174,25 @@ class LoggedStream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+class Sometimes:
+    """Whether to log a repeating condition about `key` now: the first time, then at most once per `every_s`
+    seconds per key (the condition's metric counts every occurrence). Keeps at most `keys` keys."""
+
+    def __init__(self, every_s: float, *, keys: int = 1024, clock: Callable[[], float] = time.monotonic) -> None:
+        self._every_s = every_s
+        self._keys = keys
+        self._clock = clock
+        self._last: dict[str, float] = {}
+
+    def due(self, key: str) -> bool:
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self._every_s:
+            return False
+        if len(self._last) >= self._keys:
+            self._last.clear()
+        self._last[key] = now
+        return True
+

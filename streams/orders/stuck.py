@@ -5,8 +5,8 @@ A timer on every worker (the order table's partitions are spread over them) look
 scan is due, and scans the order table's partitions it holds (the active ones, not standbys). Cheap by design:
 - a scan is due `MIN_PERIOD_S` after the previous one ended, or later when scans are slow: the pause is at least
   `PAUSE_FACTOR` times the last scan's duration, so scanning never takes more than about 1% of the worker's time;
-- each value is decompressed and searched for the JSON of an unshipped order (`WAITING_MARKER`); only those are
-  read as `OrderState` (`waiting_state`; shipped orders, the bulk of the table, are never parsed);
+- each value is decompressed and searched for the mark of a shipped order (`SHIPPED_MARKERS`); only the others
+  are read as `OrderState` (`waiting_state`; shipped orders, the bulk of the table, are never parsed);
 - the scan yields to the event loop every `CHUNK` entries, so the agents keep running.
 
 A scan waits until the worker's tables are recovered and no rebalance runs, and is abandoned (the gauge keeps the
@@ -25,9 +25,8 @@ from datetime import datetime
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
-from pydantic import ValidationError
 
-from ledger import OrderState
+from ledger import OrderState, stored
 from ledger.stuck import STUCK_AGES, StuckAge, stuck_ages, waiting_since
 from streams.kit.metrics import gauge
 
@@ -37,9 +36,10 @@ CHECK_PERIOD_S: Final = 30.0
 MIN_PERIOD_S: Final = 60.0
 PAUSE_FACTOR: Final = 100.0
 CHUNK: Final = 500
-WAITING_MARKER: Final = b'"shipped_event_id":null'
-"""In the JSON of every order that is not shipped (pydantic writes compact JSON; tests/streams/orders/test_stuck.py
-checks that the table's encoding keeps it so)."""
+SHIPPED_MARKERS: Final = (b'"s":[', b'"shipped_event_id":"')
+"""One is in the stored JSON of every shipped order (`ledger.stored`: the "s" member; the first stored form:
+a shipped event id) and in no other (a key is the only string followed by a colon; tests/streams/orders/test_stuck.py
+checks the table's encoding)."""
 
 
 class StuckMetrics:
@@ -112,17 +112,17 @@ class StuckOrders:
 
 def waiting_state(raw: bytes, *, compressed: bool) -> OrderState | None:
     """The order state in an order-table value (or changelog record) when the order waits to ship
-    (`ledger.stuck.waiting_since`); None for a shipped order (found without parsing it, `WAITING_MARKER`), an order
+    (`ledger.stuck.waiting_since`); None for a shipped order (found without parsing it, `SHIPPED_MARKERS`), an order
     that does not wait, or a value that is not an order state. `compressed`: `streams.orders.tables.ORDERS`'s."""
     try:
-        text = zlib.decompress(raw) if compressed else raw
+        text = zlib.decompress(raw) if compressed and not raw.startswith(b"{") else raw
     except zlib.error:
         return None
-    if WAITING_MARKER not in text:
+    if any(marker in text for marker in SHIPPED_MARKERS):
         return None
     try:
-        state = OrderState.model_validate_json(text)
-    except ValidationError:
+        state = stored.decode(text)
+    except ValueError:
         return None
     return state if waiting_since(state) is not None else None
 

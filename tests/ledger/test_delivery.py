@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger import OrderState, apply, new_state
+from ledger import OrderState, apply, new_state, stored
+from ledger.apply import RECENT_INPUTS, REJECTED_INPUTS
 from schemas.events import OrderShipped
 from tests.support.ledger_builders import (
     InputEvent,
@@ -93,6 +94,58 @@ def test_redelivery_of_an_order_placed_that_released_held_inputs_returns_their_o
     assert ledger.feed(order, "order-events:0:2").outputs == []
 
 
+def test_only_the_last_inputs_with_outputs_publish_them_again() -> None:
+    ledger = placed_ledger({"L1": 1})
+    first = recorded({"L1": 1}, fulfillment_id="F1", version=0, tracking_numbers=["T0"])
+    ledger.feed(first, "fulfillment-events:0:0")
+    corrections = [recorded({"L1": 1}, fulfillment_id="F1", version=n, tracking_numbers=[f"T{n}"])
+                   for n in range(1, RECENT_INPUTS + 2)]
+    for offset, correction in enumerate(corrections, start=1):
+        assert [o.type for o in ledger.feed(correction, f"fulfillment-events:0:{offset}").outputs] == [
+            "order.tracking_updated"]
+    assert len(ledger.state.recent) == RECENT_INPUTS
+    # the oldest (the shipping input and the first correction) are forgotten: stale, nothing published again
+    assert ledger.feed(first, "fulfillment-events:0:0").outputs == []
+    assert ledger.feed(corrections[0], "fulfillment-events:0:1").outputs == []
+    latest = ledger.feed(corrections[-1], f"fulfillment-events:0:{len(corrections)}")
+    assert latest.status == "duplicate" and [o.type for o in latest.outputs] == ["order.tracking_updated"]
+
+
+def test_a_state_does_not_grow_with_corrections_or_replays() -> None:
+    ledger = placed_ledger({"L1": 1, "L2": 1})
+    ledger.feed(recorded({"L1": 1, "L2": 1}, fulfillment_id="F1", version=0, tracking_numbers=["T0"]))
+    sizes = []
+    for n in range(1, 60):
+        ledger.feed(recorded({"L1": 1, "L2": 1}, fulfillment_id="F1", version=n, tracking_numbers=[f"T{n:04d}"]))
+        sizes.append(len(stored.encode(ledger.state)))
+    assert max(sizes[RECENT_INPUTS:]) == min(sizes[RECENT_INPUTS:])  # bounded once the window is full
+    before = ledger.state
+    for n in range(60):  # a replay at new positions: nothing changes, nothing is stored
+        assert ledger.feed(recorded({"L1": 1, "L2": 1}, fulfillment_id="F1", version=n,
+                                    tracking_numbers=[f"T{n:04d}"] if n else ["T0"])).state is before
+
+
+def test_rejected_inputs_are_remembered_up_to_the_bound() -> None:
+    ledger = placed_ledger({"L1": 1})
+    bad = [recorded({"L1": 2}, fulfillment_id=f"F{n}") for n in range(REJECTED_INPUTS + 1)]
+    for event in bad:
+        assert ledger.feed(event).status == "rejected"
+    assert len(ledger.state.rejected) == REJECTED_INPUTS
+    assert ledger.feed(bad[-1]).status == "duplicate"  # remembered: not judged again
+    assert ledger.feed(bad[0]).status == "rejected"  # forgotten: judged again (and rejected again)
+
+
+def test_an_order_placed_again_without_its_later_reference_is_a_duplicate() -> None:
+    ledger = Ledger()
+    without_ref = order_placed({"L1": 1})
+    without_ref = without_ref.model_copy(update={"seller": without_ref.seller.model_copy(update={"order_ref": None})})
+    ledger.feed(without_ref)
+    with_ref = order_placed({"L1": 1}).model_copy(update={"event_id": "placed-2"})
+    assert ledger.feed(with_ref).detail == "order references updated"
+    replayed = ledger.feed(without_ref, "order-events:0:99")
+    assert (replayed.status, replayed.outputs) == ("duplicate", [])
+
+
 def test_redelivery_without_a_position_returns_nothing() -> None:
     ledger = placed_ledger({"L1": 1})
     event = recorded({"L1": 1})
@@ -122,16 +175,16 @@ def test_apply_never_mutates_its_input_state(step: int) -> None:
 
 
 @pytest.mark.parametrize("step", range(1, len(correction_story()) + 1))
-def test_state_round_trips_through_json(step: int) -> None:
+def test_state_round_trips_through_the_stored_form(step: int) -> None:
     state = states_of(correction_story()[:step])[-1]
-    assert OrderState.model_validate_json(state.model_dump_json()) == state
+    assert stored.decode(stored.encode(state)) == state
 
 
-def test_state_read_back_from_json_behaves_like_the_original() -> None:
+def test_state_read_back_from_the_stored_form_behaves_like_the_original() -> None:
     direct, persisted = Ledger(), Ledger()
     for event in correction_story():
         expected = direct.feed(event)
-        persisted.state = OrderState.model_validate_json(persisted.state.model_dump_json())
+        persisted.state = stored.decode(stored.encode(persisted.state))
         actual = persisted.feed(event)
         assert (actual.status, actual.outputs) == (expected.status, expected.outputs)
         assert actual.state == expected.state

@@ -187,7 +187,7 @@ def rejection(result: Result) -> Rejection:
 
 def without_seen(state: OrderState) -> dict[str, object]:
     """The state minus its memory of processed inputs: what a rejected input must leave unchanged."""
-    return state.model_dump(exclude={"seen"})
+    return state.model_dump(exclude={"recent", "rejected"})
 
 
 def placed_ledger(lines: Mapping[str, int] | None = None) -> Ledger:

@@ -136,7 +136,7 @@ Included by the ConfigMap, so every rendering runs it.
 {{- end -}}
 {{- end -}}
 {{- $config := .Values.config | default dict -}}
-{{- range $section, $keys := dict "worker" (list "web_host" "web_port" "state_dir" "standby_replicas" "group_instance_id") "web" (list "host" "port") "kafka" (list "security_protocol" "sasl" "ssl") -}}
+{{- range $section, $keys := dict "worker" (list "web_host" "web_port" "state_dir" "standby_replicas" "group_instance_id") "web" (list "host" "port" "store_dir") "kafka" (list "security_protocol" "sasl" "ssl") -}}
 {{- range $key := $keys -}}
 {{- if hasKey (get $config $section | default dict) $key -}}
 {{- fail (printf "config.%s.%s: set by the chart (see values.yaml: worker, web, kafkaSecurity); remove it from config" $section $key) -}}
@@ -199,6 +199,7 @@ static membership, Kafka security).
 {{- $web := get $config "web" | default dict -}}
 {{- $_ := set $web "host" "0.0.0.0" -}}
 {{- $_ := set $web "port" (int .Values.web.port) -}}
+{{- $_ := set $web "store_dir" .Values.web.store.mountPath -}}
 {{- $_ := set $config "web" $web -}}
 {{- $kafka := get $config "kafka" | default dict -}}
 {{- $security := .Values.kafkaSecurity -}}

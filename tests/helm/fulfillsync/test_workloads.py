@@ -38,6 +38,15 @@ def test_the_worker_is_a_parallel_statefulset_with_its_state_on_a_volume() -> No
     assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
 
 
+def test_the_web_app_keeps_its_read_model_on_a_volume_of_its_own() -> None:
+    rendered = render(sets=("web.store.sizeLimit=8Gi",))
+    web = rendered.one("Deployment")
+    [mount] = [m for m in container(web)["volumeMounts"] if m["name"] == "store"]
+    assert mount["mountPath"] == rendered.config()["web"]["store_dir"] == "/var/lib/fulfillsync/web"
+    [volume] = [v for v in pod_spec(web)["volumes"] if v["name"] == "store"]
+    assert volume["emptyDir"] == {"sizeLimit": "8Gi"}
+
+
 def test_the_grace_period_covers_the_measured_shutdown_with_margin() -> None:
     spec = pod_spec(render().one("StatefulSet"))
     pause = container(render().one("StatefulSet"))["lifecycle"]["preStop"]["sleep"]["seconds"]

@@ -39,6 +39,7 @@ from streams.buyers.tables import BUYER_FULFILLMENTS, BuyerWrites
 from streams.kit.dead_letters import DeadLetterMetrics
 from streams.kit.records import EncodedRecord, RebuiltMessage
 from streams.kit.retries import MAX_ATTEMPTS, RetryOutbox
+from streams.kit.tables import TypedTable
 from streams.orders.tables import ORDERS
 from tests.support.sync_stores import ONCE, SimStore, sim_store
 
@@ -63,7 +64,7 @@ class Rig:
     store: SimStore
     order: PlacedOrder
     placed: OrderPlaced
-    orders: dict[bytes, bytes]
+    orders: TypedTable[OrderState]  # the one the component reads: a cached table sees only its own writes
     writes: dict[bytes, bytes]
     sent: list[tuple[str, EncodedRecord, int | None]]
     slept: list[float]
@@ -80,7 +81,7 @@ class Rig:
         return next(line.line_id for line in self.placed.lines if line.sku == sku)
 
     def state(self) -> OrderState:
-        found = ORDERS.entries(self.orders).get(self.order_id)
+        found = self.orders.get(self.order_id)
         assert found is not None
         return found
 
@@ -88,7 +89,7 @@ class Rig:
         """Apply `event` as the ledger agent does and store the new state."""
         result = apply(self.state(), event)
         assert result.status == "applied", result.detail
-        ORDERS.entries(self.orders).put(self.order_id, result.state)
+        self.orders.put(self.order_id, result.state)
 
     def ship(self, fulfillment_id: str, lines: dict[str, int], numbers: list[str], carrier: str = "UPS") -> None:
         """The seller's fulfillment `fulfillment_id` (a new version of it when it exists), as the ledger applies
@@ -164,10 +165,10 @@ async def rig(platform: SandboxPlatform) -> AsyncIterator[Rig]:
         [placed] = routing.placed
         assert sorted(line.sku for line in placed.lines) == ["ACME-CAP", "ACME-MUG"]
         assert placed.buyer.order_ref == order.order_ref
-        orders: dict[bytes, bytes] = {}
+        orders = ORDERS.entries({})
         result = apply(new_state(placed.order_id), placed)
         assert result.status == "applied"
-        ORDERS.entries(orders).put(placed.order_id, result.state)
+        orders.put(placed.order_id, result.state)
         sent: list[tuple[str, EncodedRecord, int | None]] = []
         slept: list[float] = []
 
@@ -183,7 +184,7 @@ async def rig(platform: SandboxPlatform) -> AsyncIterator[Rig]:
         outbox = RetryOutbox(send=send, retries=RETRIES, dead_letters=DEAD_LETTERS, stage=STAGE, source=SOURCE,
                              clock=lambda: NOW, metrics=DeadLetterMetrics(CollectorRegistry()), sleep=sleep)
         writes: dict[bytes, bytes] = {}
-        sink = BuyerTrackingSink(config=config, orders=ORDERS.entries(orders),
+        sink = BuyerTrackingSink(config=config, orders=orders,
                                  writes=BUYER_FULFILLMENTS.entries(writes), outbox=outbox, connector_for=connector_for,
                                  metrics=PushMetrics(CollectorRegistry()))
         try:

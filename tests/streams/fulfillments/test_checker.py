@@ -49,6 +49,7 @@ from streams.fulfillments.tables import SELLER_FULFILLMENTS, SellerWatch
 from streams.kit.dead_letters import DeadLetterMetrics
 from streams.kit.failures import BUG_ATTEMPTS, InPlaceRetry
 from streams.kit.records import EncodedRecord, RebuiltMessage
+from streams.kit.tables import TypedTable
 from streams.orders.tables import ORDERS, shipped_event
 from streams.sellers.creator import new_order
 from streams.sellers.tables import SELLER_ORDERS, SellerOrderEntry
@@ -136,7 +137,7 @@ class Rig:
     sent: list[tuple[str, EncodedRecord, int | None]]
     made: list[str]
     checker: FulfillmentChecker
-    orders: dict[bytes, bytes]
+    orders: TypedTable[OrderState]  # the one the component reads: a cached table sees only its own writes
     slept: list[float]
     offsets: Iterator[int] = field(default_factory=itertools.count)
 
@@ -160,7 +161,7 @@ class Rig:
         return SELLER_FULFILLMENTS.entries(self.watch_raw).get(self.order_id)
 
     def state(self) -> OrderState:
-        found = ORDERS.entries(self.orders).get(self.order_id)
+        found = self.orders.get(self.order_id)
         assert found is not None
         return found
 
@@ -168,7 +169,7 @@ class Rig:
         """Apply `event` to the stored order's state as the ledger agent does, and store the new state."""
         result = apply(self.state(), event)
         assert result.status == "applied", result.detail
-        ORDERS.entries(self.orders).put(self.order_id, result.state)
+        self.orders.put(self.order_id, result.state)
         return result.state
 
     async def fulfill(self, lines: dict[str, int], numbers: list[str], carrier: str = "UPS") -> str:
@@ -190,10 +191,10 @@ async def rig(platform: SandboxPlatform) -> AsyncIterator[Rig]:
         placed = order_placed(buyer=BUYER, seller=PartyRef(partner="acme", connection=SELLER, platform=platform),
                               lines=LINES, occurred_at=NOW - timedelta(hours=3)
                               ).model_copy(update={"shipping": SHIPPING})
-        orders: dict[bytes, bytes] = {}
+        orders = ORDERS.entries({})
         placed_state = apply(new_state(placed.order_id), placed)
         assert placed_state.status == "applied"
-        ORDERS.entries(orders).put(placed.order_id, placed_state.state)
+        orders.put(placed.order_id, placed_state.state)
         created = await store.connector(retry=ONCE).create_order(new_order(placed))
         seller_orders: dict[bytes, bytes] = {}
         SELLER_ORDERS.entries(seller_orders).put(placed.order_id, SellerOrderEntry.of(created, NOW, SELLER))
@@ -221,7 +222,7 @@ async def rig(platform: SandboxPlatform) -> AsyncIterator[Rig]:
             raise AssertionError(f"the checker stopped the worker: {error!r}")
 
         checker = FulfillmentChecker(
-            config=config(seller, intruder), topics=TOPICS, orders=ORDERS.entries(orders),
+            config=config(seller, intruder), topics=TOPICS, orders=orders,
             seller_orders=SELLER_ORDERS.entries(seller_orders), watch=SELLER_FULFILLMENTS.entries(watch_raw),
             events=events, send=send, dead_letters=DeadLetterMetrics(CollectorRegistry()), connector_for=connector_for,
             metrics=CheckMetrics(CollectorRegistry()), clock=lambda: NOW, retry=InPlaceRetry(crash, sleep=sleep))

@@ -30,6 +30,7 @@ from streams.kit.logs import (
     LIBRDKAFKA_LOGGER,
     JsonLines,
     LoggedStream,
+    Sometimes,
     bind_record,
     json_logs_active,
     use_json_logs,
@@ -240,3 +241,14 @@ def test_an_agent_reading_a_logged_stream_logs_each_records_fields_also_from_the
 def test_a_logged_stream_passes_everything_else_to_the_stream() -> None:
     inner = FakeStream([])
     assert LoggedStream(inner).acks == "auto"
+
+
+def test_sometimes_says_the_first_time_then_once_per_period_per_key() -> None:
+    now = [100.0]
+    sometimes = Sometimes(60.0, clock=lambda: now[0])
+    assert sometimes.due("a") and not sometimes.due("a") and sometimes.due("b")
+    now[0] += 59
+    assert not sometimes.due("a")
+    now[0] += 1
+    assert sometimes.due("a") and not sometimes.due("a")
+

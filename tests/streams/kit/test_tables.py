@@ -86,3 +86,47 @@ def declared_tables() -> set[str]:
 def test_the_admin_list_holds_every_table_declared_in_streams() -> None:
     assert declared_tables() == {table.name for table in TABLES}
     assert len({table.name for table in TABLES}) == len(TABLES)
+
+
+# -- cached tables ---------------------------------------------------------------------------------------------
+
+
+class CountingDict(dict[bytes, bytes]):
+    """A table's raw values that count reads."""
+
+    reads = 0
+
+    def get(self, key: bytes, default: bytes | None = None) -> bytes | None:  # type: ignore[override]
+        self.reads += 1
+        return super().get(key, default)
+
+
+CACHED = TableSpec("cached", Entry, unreadable="raise", cached=2)
+
+
+def test_a_cached_table_reads_each_value_once_while_it_is_among_the_last_used() -> None:
+    raw = CountingDict()
+    table = CACHED.entries(raw)
+    table.put("a", Entry(name="a"))
+    raw[b"b"] = b'{"name":"b","count":0}'  # written by another worker before a rebalance
+    assert table.get("a") == Entry(name="a") and raw.reads == 0  # what it wrote: never read back
+    assert table.get("b") == Entry(name="b") and table.get("b") == Entry(name="b") and raw.reads == 1
+    table.put("c", Entry(name="c"))  # a, b, c: the least recently used (a) goes
+    assert table.get("a") == Entry(name="a") and raw.reads == 2
+
+
+def test_a_cached_table_forgets_on_request_and_on_delete() -> None:
+    raw = CountingDict()
+    table = CACHED.entries(raw)
+    table.put("a", Entry(name="a"))
+    raw[b"a"] = b'{"name":"a","count":7}'  # the partition moved away and back: the table holds another value
+    assert table.get("a") == Entry(name="a")
+    table.forget()
+    assert table.get("a") == Entry(name="a", count=7)
+    table.delete("a")
+    assert table.get("a") is None
+
+
+def test_a_compressed_table_reads_values_stored_uncompressed() -> None:
+    assert PACKED.entries({b"k": b'{"name":"b","count":3}'}).get("k") == Entry(name="b", count=3)
+
