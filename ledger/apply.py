@@ -95,7 +95,7 @@ def apply(state: OrderState, event: InputEvent, position: str | None = None) -> 
     """Apply `event` (whose order id must be `state.order_id`) read at `position` (e.g. `topic:partition:offset`).
     An input that changes nothing (`duplicate`, `stale`) returns `state` itself."""
     key = record_key(event.event_id, position) if position is not None and state.recent else None
-    for entry in state.recent:
+    for entry in state.recent:  # a redelivery of one of the last records with outputs
         if entry.key == key:
             return Result(state, "duplicate", published_again(state, entry.outputs),
                           "this very record was already processed; its outputs are published again")
@@ -112,15 +112,12 @@ def apply(state: OrderState, event: InputEvent, position: str | None = None) -> 
     if result.status in ("duplicate", "stale"):
         return Result(state, result.status, [], result.detail)
     outputs = list(result.outputs)
-    if result.status == "rejected":
-        _remember_rejected(working, event.event_id)
     if isinstance(event, OrderPlaced) and result.status == "applied" and working.held:
         outputs += _release_held(working)
     if result.status == "held":
         assert not isinstance(event, OrderPlaced)
         working.held.append(HeldInput(event=event, position=position))
-    if position is not None and outputs:
-        _remember_outputs(working, key or record_key(event.event_id, position), outputs)
+    _remember(working, event.event_id, position, rejected=result.status == "rejected", outputs=outputs)
     return Result(working, result.status, outputs, result.detail)
 
 
@@ -139,13 +136,14 @@ def _short_digest(text: str) -> str:
     return base64.urlsafe_b64encode(hashlib.blake2b(text.encode(), digest_size=9).digest()).decode()
 
 
-def _remember_rejected(state: OrderState, event_id: str) -> None:
-    state.rejected = [*state.rejected[-(REJECTED_INPUTS - 1):], input_key(event_id)]
-
-
-def _remember_outputs(state: OrderState, key: str, outputs: list[Output]) -> None:
-    entry = RecentInput(key=key, outputs=[mark_of(output) for output in outputs])
-    state.recent = [*state.recent[-(RECENT_INPUTS - 1):], entry]
+def _remember(state: OrderState, event_id: str, position: str | None, *, rejected: bool,
+              outputs: list[Output]) -> None:
+    """What the state keeps of an input it did not have (module docstring, "Remembering inputs")."""
+    if rejected:
+        state.rejected = [*state.rejected[-(REJECTED_INPUTS - 1):], input_key(event_id)]
+    if position is not None and outputs:
+        entry = RecentInput(key=record_key(event_id, position), outputs=[mark_of(output) for output in outputs])
+        state.recent = [*state.recent[-(RECENT_INPUTS - 1):], entry]
 
 
 def _private_copy(state: OrderState) -> OrderState:
@@ -160,10 +158,8 @@ def _release_held(state: OrderState) -> list[Output]:
     held, state.held = state.held, []
     for item in held:
         result = _apply_new(state, item.event)
-        if result.status == "rejected":
-            _remember_rejected(state, item.event.event_id)
-        if item.position is not None and result.outputs:
-            _remember_outputs(state, record_key(item.event.event_id, item.position), list(result.outputs))
+        _remember(state, item.event.event_id, item.position, rejected=result.status == "rejected",
+                  outputs=list(result.outputs))
         outputs += result.outputs
     return outputs
 

@@ -118,6 +118,8 @@ def shipped_output(state: OrderState) -> OrderShipped | None:
 def published_history(state: OrderState) -> list[Published]:
     """The outputs the order's state still knows of, oldest first, once each: those of its last inputs with
     outputs, and the `order.shipped` that makes it Shipped now (however old)."""
+    if state.order is None:
+        return []
     marks: dict[str, PublishedMark] = {}
     for entry in state.recent:
         for mark in entry.outputs:
@@ -125,8 +127,6 @@ def published_history(state: OrderState) -> list[Published]:
                 marks.setdefault(mark.event_id, mark)
     if state.shipped_event_id is not None and state.shipped_at is not None:
         marks.setdefault(state.shipped_event_id, ShippedMark(event_id=state.shipped_event_id, at=state.shipped_at))
-    if state.order is None:
-        return []
     return sorted((render(state, mark) for mark in marks.values()), key=_time)
 
 

@@ -39,7 +39,7 @@ from pydantic import ValidationError
 
 from ledger import FulfillmentRecord, OrderState
 from ledger.fulfillment_sync import buyer_action
-from ledger.outputs import published_history
+from ledger.outputs import published_history, shipped_output
 from schemas.config import Config
 from schemas.events import (
     INPUT_EVENT_ADAPTER,
@@ -56,7 +56,7 @@ from schemas.topics import TopicNames
 from streams.buyers.sink import ledger_view
 from streams.buyers.tables import BUYER_FULFILLMENTS, BuyerWrites
 from streams.kit.kafka_clients import new_admin, new_consumer
-from streams.orders.tables import ORDERS, decode_state, outline_state, shipped_event
+from streams.orders.tables import ORDERS, decode_state, outline_state
 from webapp.model import FulfillmentStatus, FulfillmentView, LineView, OrderView, TimelineEntry
 from webapp.readstore import Batch, OrderRow, OrderStore, Place, open_store
 
@@ -94,7 +94,7 @@ def order_view(state: OrderState, writes: BuyerWrites | None, letters: list[Dead
     observed = observed or Observed()
     ordered_letters = sorted(letters, key=lambda letter: letter.dead_lettered_at)
     fulfillments = _fulfillments(placed, state, writes, ordered_letters, sent)
-    shipped = shipped_event(state)
+    shipped = shipped_output(state)
     return OrderView(
         order_id=state.order_id, buyer=placed.buyer, seller=placed.seller, placed_at=placed.occurred_at,
         shipping=placed.shipping, lines=_lines(placed, state), fulfillments=fulfillments,

@@ -31,6 +31,7 @@ from prometheus_client import CollectorRegistry
 from connectors.base import ConnectorError, SellerConnector, described
 from ledger import OrderState
 from ledger.fulfillment_sync import StoredSellerOrder, seller_events
+from ledger.outputs import shipped_output
 from schemas.config import Config, Connection
 from schemas.events import OrderPlaced
 from streams.fulfillments.records import CheckRecord, decode_check
@@ -42,7 +43,6 @@ from streams.kit.metrics import counter
 from streams.kit.producer import EventSink
 from streams.kit.records import KafkaMessage, Send, position, source_of
 from streams.kit.tables import TypedTable
-from streams.orders.tables import shipped_event
 from streams.sellers.tables import SellerOrderEntry
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class FulfillmentChecker:
             log.warning("%s: seller order %s claims order id %s, which was created as %s; reading %s", connection.id,
                         check.seller_order_ref, check.order_id, created.order_ref, created.order_ref)
         now = self._clock()
-        shipped = shipped_event(state) if state is not None else None
+        shipped = shipped_output(state) if state is not None else None
         watch = self._watch.get(check.order_id) or SellerWatch(connection_id=connection.id,
                                                                seller_order_ref=created.order_ref)
         watch = watch.model_copy(update={"shipped_at": shipped.shipped_at if shipped else None})

@@ -34,6 +34,12 @@ class UnreadableEntry(ValueError):
     """A table value that is not the declared model (the message names the table and key)."""
 
 
+def uncompressed(raw: bytes, compressed: bool) -> bytes:
+    """The stored bytes `raw` of a table whose values are `compressed` (or not), uncompressed: a compressed table
+    still reads values stored uncompressed, which start with `{`. Raises `zlib.error` for bytes that are neither."""
+    return zlib.decompress(raw) if compressed and not raw.startswith(b"{") else raw
+
+
 @dataclass(frozen=True)
 class Codec(Generic[M]):
     """A stored form of a table's values other than the model's own JSON: `decode` raises `ValueError` saying
@@ -69,7 +75,7 @@ class TableSpec(Generic[M]):
     def decode(self, raw: bytes) -> M:
         """The value in `raw`. Raises `UnreadableEntry` when it is not one (whatever `unreadable` says)."""
         try:
-            text = zlib.decompress(raw) if self.compressed and not raw.startswith(b"{") else raw
+            text = uncompressed(raw, self.compressed)
             if self.codec is not None:
                 return self.codec.decode(text)
             return self.model.model_validate_json(text)

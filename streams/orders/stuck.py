@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry
 from ledger import OrderState, stored
 from ledger.stuck import STUCK_AGES, StuckAge, stuck_ages, waiting_since
 from streams.kit.metrics import gauge
+from streams.kit.tables import uncompressed
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def waiting_state(raw: bytes, *, compressed: bool) -> OrderState | None:
     (`ledger.stuck.waiting_since`); None for a shipped order (found without parsing it, `SHIPPED_MARKERS`), an order
     that does not wait, or a value that is not an order state. `compressed`: `streams.orders.tables.ORDERS`'s."""
     try:
-        text = zlib.decompress(raw) if compressed and not raw.startswith(b"{") else raw
+        text = uncompressed(raw, compressed)
     except zlib.error:
         return None
     if any(marker in text for marker in SHIPPED_MARKERS):

@@ -11,9 +11,7 @@ from __future__ import annotations
 import zlib
 
 from ledger import OrderState, stored
-from ledger.outputs import shipped_output
-from schemas.events import OrderShipped
-from streams.kit.tables import Codec, TableSpec, UnreadableEntry
+from streams.kit.tables import Codec, TableSpec, UnreadableEntry, uncompressed
 
 STATE_CACHE = 8192
 """Decoded order states each worker keeps (`TableSpec.cached`): the ledger, the buyer tracking sink and the seller
@@ -34,15 +32,10 @@ def outline_state(raw: bytes) -> stored.Outline:
     """What an index needs of the state in a table value, without building the state (`ledger.stored.outline`).
     Raises `UnreadableEntry` for a value that is not one."""
     try:
-        return stored.outline(zlib.decompress(raw) if ORDERS.compressed and not raw.startswith(b"{") else raw)
+        return stored.outline(uncompressed(raw, ORDERS.compressed))
     except (ValueError, zlib.error) as error:
         raise UnreadableEntry(f"{ORDERS.name}: not a {OrderState.__name__}: {str(error)[:200]}") from None
 
 
 def encode_state(state: OrderState) -> bytes:
     return ORDERS.encode(state)
-
-
-def shipped_event(state: OrderState) -> OrderShipped | None:
-    """The `order.shipped` that makes the order shipped now (rendered from its state), or None when not shipped."""
-    return shipped_output(state)

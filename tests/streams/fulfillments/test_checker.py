@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 from connectors.base import StoreConnector
 from connectors.http import REDACTED
 from ledger import OrderState, apply, new_state
+from ledger.outputs import shipped_output
 from sandbox.merchant import PlacedOrder
 from sandbox.settings import SandboxPlatform
 from schemas.config import Config, Connection, PollingSettings
@@ -50,7 +51,7 @@ from streams.kit.dead_letters import DeadLetterMetrics
 from streams.kit.failures import BUG_ATTEMPTS, InPlaceRetry
 from streams.kit.records import EncodedRecord, RebuiltMessage
 from streams.kit.tables import TypedTable
-from streams.orders.tables import ORDERS, shipped_event
+from streams.orders.tables import ORDERS
 from streams.sellers.creator import new_order
 from streams.sellers.tables import SELLER_ORDERS, SellerOrderEntry
 from tests.support.sync_stores import ONCE, TOKEN, SimStore, connection_to, sim_store
@@ -374,7 +375,7 @@ async def test_an_order_shipped_longer_ago_than_the_watch_is_not_read_and_forgot
             order_id=r.order_id, source=SourceRef(partner="acme", connection=SELLER, platform=platform),
             fulfillment_id=ref, source_version=shipped_at, carrier="UPS", tracking_numbers=[UPS_1],
             lines=[FulfilledLine(line_id="L1", quantity=3), FulfilledLine(line_id="L2", quantity=1)]))
-        shipped = shipped_event(state)
+        shipped = shipped_output(state)
         assert shipped is not None and shipped.shipped_at == shipped_at
         requests = r.store.requests()
         await r.check(reason="sweep")
