@@ -1,6 +1,7 @@
 """What a poll cycle costs the platforms: requests and time, against polling every open order one by one.
 
-    python bench/poll_cost.py [--stores 200] [--orders 50000] [--changed 0.01] [--seed 7]
+    python bench/poll_cost.py [--stores 200] [--orders 50000] [--changed 0.01] [--seed 7] [--new-orders 50]
+                              [--products 10]
 
 Method
 ------
@@ -16,7 +17,10 @@ poll cursor's two-minute overlap covers what it would in production). Then:
    get a shipment with a tracking number;
 4. a poll cycle with those changes: every store polled from its cursor, and the fulfillments of every order the
    poll returned read (what the seller poller does with a changed order);
-5. the naive baseline: one request per open order (the platform's single-order read), every store.
+5. the naive baseline: one request per open order (the platform's single-order read), every store;
+6. catalog lookups for the orders to create: `--new-orders` orders per store, each of 2 SKUs drawn from the
+   store's `--products`-item catalog, linked through the seller order sink's cache (`streams/sellers/catalog.py`,
+   10-minute TTL) against the same lookups uncached (TTL 0: one catalog read per order).
 
 Requests are counted by the stores themselves (`/_sandbox/requests`), with the status of every answer; the
 stores run concurrently, as a poller would run them. Results are printed and written as JSON to
@@ -39,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,6 +56,7 @@ from sandbox.merchant import Merchant, PlacedOrder  # noqa: E402
 from sandbox.registry import create_store  # noqa: E402
 from sandbox.settings import SandboxPlatform, StoreSettings  # noqa: E402
 from schemas.config import REQUIRED_CREDENTIALS, Connection  # noqa: E402
+from streams.sellers.catalog import CatalogMetrics, SellerCatalogs  # noqa: E402
 
 PLATFORMS: tuple[SandboxPlatform, ...] = ("shopify", "bigcommerce", "woocommerce", "magento2")
 CREDENTIALS = {"access_token": "bench-token", "consumer_key": "ck_bench", "consumer_secret": "cs_bench"}
@@ -65,6 +71,7 @@ class Store:
     admin: httpx.AsyncClient
     connector: StoreConnector
     merchant: Merchant
+    connector_id: str = ""
     orders: list[PlacedOrder] = field(default_factory=list)
     cursor: str | None = None
 
@@ -80,7 +87,7 @@ def build(index: int) -> Store:
                                          for key in REQUIRED_CREDENTIALS[store_platform]})
     admin = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
     return Store(store_platform, app, base_path, admin, connector_for(connection, transport=transport),
-                 Merchant(store_platform, admin))
+                 Merchant(store_platform, admin), connection.id)
 
 
 async def seed(store: Store, orders: int) -> None:
@@ -134,6 +141,22 @@ async def naive_read(store: Store, order: PlacedOrder) -> httpx.Response:
                                  headers={"Authorization": f"Bearer {token}"})
 
 
+def catalog_work(args: argparse.Namespace, ttl_s: float) -> Any:
+    """Per store: `--new-orders` lookups of 2 SKUs each through one `SellerCatalogs` (the sink's cache)."""
+    catalogs = SellerCatalogs(ttl_s=ttl_s, metrics=CatalogMetrics(CollectorRegistry()))
+    rng = random.Random(args.seed)
+    skus = [f"ACME-{n:03}" for n in range(args.products)]
+    orders = [rng.sample(skus, 2) for _ in range(args.new_orders)]
+
+    async def work(store: Store) -> int:
+        for order in orders:
+            found = await catalogs.lookup(store.connector_id, store.connector, order)
+            assert all(len(found.variants[sku]) == 1 for sku in order), found
+        return 0
+
+    return work
+
+
 async def counted(stores: list[Store], work: Any) -> dict[str, Any]:
     """Run `work(store)` on every store at once; the stores' own request counts and the time it took."""
     for store in stores:
@@ -181,6 +204,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     figures["naive"] = await counted(stores, naive)
     print(f"naive baseline: {figures['naive']}", flush=True)
+
+    for store in stores:
+        await store.merchant.stock([f"ACME-{n:03}" for n in range(args.products)])
+    figures["catalog_cached"] = await counted(stores, catalog_work(args, ttl_s=600))
+    print(f"catalog lookups, cached: {figures['catalog_cached']}", flush=True)
+    figures["catalog_uncached"] = await counted(stores, catalog_work(args, ttl_s=0))
+    print(f"catalog lookups, uncached: {figures['catalog_uncached']}", flush=True)
     for store in stores:
         await store.connector.aclose()
         await store.admin.aclose()
@@ -201,8 +231,16 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         ratio = row["requests"] / naive_figures["requests"]
         print(f"{label:28} {row['requests']:>9,} {row['requests'] / stores:>10.2f} {row['max_per_store']:>10} "
               f"{row['seconds']:>8.2f} {ratio:>9.4f}  {row['statuses'].get('429', 0)}")
+    cached, uncached = figures["catalog_cached"], figures["catalog_uncached"]
+    print(f"{'catalog, cached (10m TTL)':28} {cached['requests']:>9,} {cached['requests'] / stores:>10.2f} "
+          f"{cached['max_per_store']:>10} {cached['seconds']:>8.2f} {cached['requests'] / uncached['requests']:>9.4f}"
+          f"  {cached['statuses'].get('429', 0)}   (ratio vs uncached)")
+    print(f"{'catalog, uncached':28} {uncached['requests']:>9,} {uncached['requests'] / stores:>10.2f} "
+          f"{uncached['max_per_store']:>10} {uncached['seconds']:>8.2f} {1:>9.4f}  "
+          f"{uncached['statuses'].get('429', 0)}   ({args.new_orders} new orders per store, "
+          f"{args.products} products)")
     print("-" * 96)
-    for name in ("unchanged", "changed", "naive"):
+    for name in ("unchanged", "changed", "naive", "catalog_cached"):
         print(f"{name:10} by platform {figures[name]['by_platform']}  answers {figures[name]['statuses']}")
     target = figures["unchanged"]["max_per_store"] <= 1 and all(
         figures[name]["statuses"].get("429", 0) == 0 for name in ("initial", "unchanged", "changed"))
@@ -217,6 +255,8 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=50_000)
     parser.add_argument("--changed", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--new-orders", type=int, default=50, help="orders to create per store (catalog lookups)")
+    parser.add_argument("--products", type=int, default=10, help="catalog items per store")
     args = parser.parse_args()
     figures = asyncio.run(run(args))
     report(args, figures)

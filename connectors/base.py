@@ -14,10 +14,11 @@ little, so a change made while a poll runs is seen by the next one (duplicates a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from schemas.platform import (
+    CatalogLookup,
     ChangedOrder,
     CreatedOrder,
     FulfillmentRequest,
@@ -129,9 +130,19 @@ class SellerConnector(Connector):
     """What the pipeline needs of a seller's store."""
 
     @abstractmethod
+    async def catalog_variants(self, skus: Sequence[str]) -> CatalogLookup:
+        """Every variant of the seller's catalog whose SKU is exactly one of `skus` (case-sensitive, as the
+        platforms compare them), and the store's currency. A SKU nothing has maps to an empty tuple; archived,
+        deleted or draft products are not sellable and not returned. Reads only; RetryableError/PermanentError
+        as every call. The caller caches the answer (`streams.sellers.catalog`)."""
+
+    @abstractmethod
     async def create_order(self, order: NewOrder) -> CreatedOrder:
         """Create the order, or return the one an earlier attempt created for `order.our_order_id` (found by
-        our reference stored on the platform)."""
+        our reference stored on the platform). Lines with a `variant` are created as that catalog item (the
+        seller's inventory moves as the platform moves it for an order of its products) at `unit_price`; lines
+        without one as custom lines, and the order is flagged (a tag or note naming `NewOrder.unlinked_skus`).
+        `shipping_price` is the order's shipping charge."""
 
     @abstractmethod
     async def orders_changed_since(self, cursor: str | None, skip: Skip | None = None) -> Page[PlatformOrder]:

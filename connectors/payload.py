@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
@@ -28,6 +29,17 @@ def json_array(value: object, where: str) -> list[Any]:
     if not isinstance(value, list):
         raise PayloadError(f"{where}: expected an array, got {type(value).__name__}")
     return value
+
+
+def json_decimal(value: object) -> Decimal | None:
+    """`value` as a Decimal when it is a JSON number or a string that reads as one (NaN and infinities included:
+    the caller decides which amounts it takes); None for anything else, booleans included. Never raises."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
 
 
 def numeric_id(value: object) -> str | None:

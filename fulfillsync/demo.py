@@ -5,7 +5,9 @@
    its address and dray's demo password are printed);
 2. run the merchants' script (`fulfillsync.demo_script`) while a reader thread follows the four public topics and
    the buyers' stores are read every second, printing each order's story as it happens (`fulfillsync.timeline`);
-3. print a summary table of every order against what the script intended; with `once`, stop and return 0 when
+3. print what the sellers' stores show (their products' inventory gone down, each seller order made of their
+   products at wholesale prices: `demo_script.seller_summary`), then a summary table of every order against what
+   the script intended; with `once`, stop and return 0 when
    every order got there, 1 otherwise; without, keep telling the story (and serving the web app, where dray's
    order waits for a person to fulfill it) until Ctrl-C.
 
@@ -29,7 +31,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from fulfillsync.demo_script import Stage, WebApp, run_script, watch_buyers
+from fulfillsync.demo_script import Stage, WebApp, run_script, seller_summary, watch_buyers
 from fulfillsync.demo_setup import (
     CAST,
     DEMO_WEB_PASSWORD,
@@ -170,6 +172,7 @@ async def _show(config: Config, stores: dict[str, Store], options: DemoOptions, 
         try:
             await run_script(stage)
             await asyncio.sleep(1.0)  # what the last second brought, before the summary
+            print(f"\n{await seller_summary(stage)}", flush=True)
             reached = _summarise(stage, options.folder)
             if options.once:
                 return 0 if reached else 1

@@ -1,6 +1,10 @@
 """The merchants' side of `fulfillsync demo`: customers order on the buyers' stores, sellers ship, edit and cancel
 on theirs, through `sandbox.merchant.Merchant` over HTTP. fulfillsync (the worker) does everything in between.
 
+First every store seller's catalog is stocked (`demo_setup.CATALOGS`: products with wholesale prices and
+`CATALOG_STOCK` units each): fulfillsync links each line of the orders it creates to the seller's product, so the
+seller's inventory goes down as orders arrive and `seller_summary` shows it with each seller order's worth.
+
 The scenarios (run side by side; each says what it does and waits, with a time limit, for fulfillsync's answer):
 1. northwind (Shopify) orders 3 mugs and a tee from acme (BigCommerce) plus a candle of its own: acme ships 2 mugs
    (partial), then the last mug and the tee with two tracking numbers: shipped;
@@ -30,7 +34,18 @@ from typing import Any
 
 import httpx
 
-from fulfillsync.demo_setup import ACME, BOLT, COBALT, CORNER, DRAY, NORTHWIND, STORE_CAST, Party
+from fulfillsync.demo_setup import (
+    ACME,
+    BOLT,
+    CATALOG_STOCK,
+    CATALOGS,
+    COBALT,
+    CORNER,
+    DRAY,
+    NORTHWIND,
+    STORE_CAST,
+    Party,
+)
 from fulfillsync.timeline import Intent, OrderStory, Timeline
 from sandbox.merchant import Merchant, MerchantError, PlacedOrder
 from schemas.ids import order_id as stored_order_id
@@ -88,6 +103,7 @@ class Stage:
     deadline: float
     intents: dict[str, Intent] = field(default_factory=dict)
     buyer_orders: list[BuyerOrder] = field(default_factory=list)
+    seller_orders: dict[str, tuple[Party, PlacedOrder]] = field(default_factory=dict)
     merchants: dict[str, Merchant] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -145,6 +161,8 @@ class Stage:
             return found is not None
 
         await self.wait_async(f"{seller.partner} to find the order by our reference", find)
+        if found is not None:
+            self.seller_orders[order_id] = (seller, found)
         return found
 
     async def fulfill(self, seller: Party, order: PlacedOrder, lines: dict[str, int], numbers: Sequence[str],
@@ -335,9 +353,46 @@ SCENARIOS: tuple[Callable[[Stage], Awaitable[None]], ...] = (
     left_for_the_web_app)
 
 
+async def stock_catalogs(stage: Stage) -> None:
+    """Every store seller's catalog: its products at their wholesale prices, `CATALOG_STOCK` units each."""
+    for partner, products in CATALOGS.items():
+        for sku, price in products.items():
+            await stage.merchants[partner].stock([sku], price=price, inventory=CATALOG_STOCK)
+        stage.say("=>", f"{partner}'s catalog: " + ", ".join(f"{sku} at {price}" for sku, price in products.items())
+                  + f", {CATALOG_STOCK} of each on hand")
+
+
 async def run_script(stage: Stage) -> None:
-    """Every scenario, side by side, until each has ended (or the deadline passed)."""
+    """The sellers' catalogs, then every scenario side by side, until each has ended (or the deadline passed)."""
+    await stock_catalogs(stage)
     await asyncio.gather(*(scenario(stage) for scenario in SCENARIOS))
+
+
+async def seller_summary(stage: Stage) -> str:
+    """What the sellers' stores show after the run: each product's price and units on hand (from
+    `CATALOG_STOCK`), and each order fulfillsync created there with its lines' prices and its total. A store
+    that cannot be read is said so in its row."""
+    rows = ["seller stores: products and inventory",
+            f"  {'seller':8} {'SKU':12} {'price':>8} {'on hand':>15}"]
+    for partner, products in CATALOGS.items():
+        for sku, price in products.items():
+            try:
+                now = str(await stage.merchants[partner].inventory(sku))
+            except (MerchantError, httpx.HTTPError) as error:
+                now = f"unreadable: {error}"
+            rows.append(f"  {partner:8} {sku:12} {price:>8.2f} {CATALOG_STOCK:>6} -> {now:>5}")
+    rows.append("seller orders: the sellers' products at wholesale prices")
+    for order_id, (seller, order) in stage.seller_orders.items():
+        try:
+            sold = await stage.merchants[seller.partner].sold(order)
+        except (MerchantError, httpx.HTTPError) as error:
+            rows.append(f"  {stage.name(order_id):38} unreadable: {error}")
+            continue
+        lines = ", ".join(f"{line.quantity} {line.sku} at {line.unit_price:.2f}"
+                          + ("" if line.linked else " (custom line)") for line in sold.lines)
+        rows.append(f"  {stage.name(order_id):38} {lines}; shipping {sold.shipping:.2f}; "
+                    f"total {sold.total:.2f} {sold.currency}")
+    return "\n".join(rows)
 
 
 async def watch_buyers(stage: Stage, every_s: float = 1.0) -> None:

@@ -35,6 +35,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -99,6 +100,19 @@ DRAY = Party("dray", "seller", "manual", ("DRAY-*",))
 CAST: tuple[Party, ...] = (NORTHWIND, CORNER, ACME, BOLT, COBALT, DRAY)
 STORE_CAST: tuple[Party, ...] = tuple(party for party in CAST if party.has_store)
 ROUTES: tuple[tuple[Party, Party], ...] = ((NORTHWIND, ACME), (NORTHWIND, BOLT), (CORNER, COBALT), (NORTHWIND, DRAY))
+ROUTE_TERMS: dict[tuple[str, str], dict[str, Any]] = {
+    ("northwind", "acme"): {"shipping": {"flat": "4.90"}},
+    ("corner", "cobalt"): {"price": {"list": {"COBALT-SOCK": "2.80"}}},
+}
+"""What a seller charges a buyer beyond its catalog prices (docs/routing.md, "Seller orders")."""
+CATALOG_STOCK = 40
+"""Units on hand of each product of a seller's catalog when the demo starts."""
+CATALOGS: dict[str, dict[str, Decimal]] = {
+    "acme": {"ACME-MUG": Decimal("6.50"), "ACME-TEE": Decimal("9.00"), "ACME-CAP": Decimal("7.25")},
+    "bolt": {"BOLT-LAMP": Decimal("38.00"), "BOLT-VASE": Decimal("21.00")},
+    "cobalt": {"COBALT-SOCK": Decimal("3.10"), "COBALT-HAT": Decimal("11.40")},
+}
+"""Each store seller's catalog: SKU -> its wholesale price, in the store's currency."""
 
 
 @dataclass(frozen=True)
@@ -142,8 +156,8 @@ def config_document(base: Config, stores: dict[str, Store], *, prefix: str, stat
         "web": {"host": base.web.host, "port": web_port, "public_url": web_url(base.web.host, web_port),
                 "session_secret": f"${{{WEB_ENV['session_secret']}}}"},
         "connections": [connection(party) for party in CAST],
-        "routes": [{"buyer": buyer.connection, "seller": seller.connection, "skus": list(seller.skus)}
-                   for buyer, seller in ROUTES],
+        "routes": [{"buyer": buyer.connection, "seller": seller.connection, "skus": list(seller.skus),
+                    **ROUTE_TERMS.get((buyer.partner, seller.partner), {})} for buyer, seller in ROUTES],
     }
 
 

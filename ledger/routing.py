@@ -19,6 +19,13 @@ Rules (docs/routing.md, "Routing buyer orders", says why):
 - A line with no SKU (None or empty) is reported unrouted as `no_sku`; one no route covers as `no_route`.
 - Quantities are net of `cancelled_quantity`. A line with nothing left to ship (net <= 0) is neither routed nor
   reported. A buyer order already cancelled when first seen yields nothing at all.
+- Several shipping addresses (`PlatformOrder.addresses` holds two or more, BigCommerce): each address's lines are
+  a stored order of their own, per seller: one `order.placed` per (seller, address), shipped to that address
+  (with its shipping method), whose order id also derives from the address ref (`schemas.ids.order_id`); the
+  event id is the factory's event id made from that order id. A routed line at no address the order lists (a
+  digital or pickup item, an address the order does not list) cannot be served: it is reported unrouted as
+  `no_address` (its `message` says what to do). An order with one address (or none listed) is routed as before,
+  with the same ids: the lines' address refs are not looked at.
 - Our line id is the buyer's line ref, verbatim: deterministic, unique within the buyer order (hence within each
   stored order), and it maps back onto the buyer's line with no lookup when tracking is written there.
 - `shipping` carries the buyer order's shipping address, email, phone, method and number, so the seller order
@@ -50,9 +57,19 @@ from schemas.events import (
     SourceRef,
 )
 from schemas.factories import order_buyer_cancelled, order_placed
-from schemas.platform import PlatformLine, PlatformOrder
+from schemas.ids import event_id, order_id
+from schemas.platform import OrderAddress, PlatformLine, PlatformOrder
 
-UnroutedReason = Literal["no_route", "no_sku", "ambiguous_route"]
+UnroutedReason = Literal["no_route", "no_sku", "ambiguous_route", "no_address"]
+_WHAT_TO_DO: dict[str, str] = {
+    "no_route": "no route of this buyer covers its SKU: it is the buyer's own to ship",
+    "no_sku": "it has no SKU, so no route can cover it: it is the buyer's own to ship",
+    "ambiguous_route": "routes to several sellers cover its SKU; fix the routes so one seller has it (the "
+                       "configuration check refuses such routes)",
+    "no_address": "the order ships to several addresses and this line is at none of them (a digital or pickup "
+                  "item, or an address the order does not list), so no seller can be told where to send it: ship "
+                  "it from the buyer's store, or place it again as an order of its own",
+}
 _MAX_REF = 512  # an OrderLine's line_id, like every id in the events, is at most 512 characters
 
 
@@ -72,6 +89,11 @@ class UnroutedLine:
     sku: str | None
     quantity: int
     reason: UnroutedReason
+
+    @property
+    def message(self) -> str:
+        """Why the line is left to the buyer, and what to do about it, for logs."""
+        return _WHAT_TO_DO[self.reason]
 
 
 @dataclass(frozen=True)
@@ -96,8 +118,9 @@ def route_order(
     `routes` and `connections` are the configuration's (`Config.routes`, `Config.connections`); routes of other
     buyers are ignored. Raises `RoutingError` when `buyer` is not a buyer connection, when a route of this buyer
     names a seller connection that is missing or not a seller (a validated `Config` never does), when
-    `observed_at` has no time zone, or when the order's line refs repeat or are empty. Never raises for what a
-    buyer may legitimately do (lines without SKU, unrouted SKUs, cancelled units or orders).
+    `observed_at` has no time zone, or when the order's line refs or address refs repeat or are empty. Never
+    raises for what a buyer may legitimately do (lines without SKU, unrouted SKUs, cancelled units or orders,
+    lines at no address of an order to several).
     """
     if buyer.role != "buyer":
         raise RoutingError(f"connection {buyer.id!r} has role {buyer.role}, not buyer: it has no orders to route")
@@ -109,7 +132,8 @@ def route_order(
     if order.cancelled:
         return Routing(placed=(), unrouted=())
 
-    by_seller: dict[str, list[OrderLine]] = {}
+    addresses = {address.ref: address for address in order.addresses} if len(order.addresses) > 1 else {}
+    by_seller: dict[tuple[str, str | None], list[OrderLine]] = {}
     unrouted: list[UnroutedLine] = []
     for line in order.lines:
         quantity = net_quantity(line)
@@ -123,19 +147,35 @@ def route_order(
             reason: UnroutedReason = "no_route" if not covering else "ambiguous_route"
             unrouted.append(UnroutedLine(line.line_ref, line.sku, quantity, reason))
             continue
-        by_seller.setdefault(covering[0], []).append(
+        if addresses and line.address_ref not in addresses:
+            unrouted.append(UnroutedLine(line.line_ref, line.sku, quantity, "no_address"))
+            continue
+        by_seller.setdefault((covering[0], line.address_ref if addresses else None), []).append(
             OrderLine(line_id=line.line_ref, sku=line.sku, quantity=quantity, title=line.title))
 
     buyer_party = PartyRef(partner=buyer.partner, connection=buyer.id, platform=buyer.platform,
                            order_ref=order.order_ref)
-    shipping = shipping_details(order)
-    placed = tuple(
-        order_placed(buyer=buyer_party, seller=_party(sellers[seller_id]), lines=lines, occurred_at=observed_at)
-        for seller_id, lines in by_seller.items()
-    )
-    if shipping is not None:
-        placed = tuple(event.model_copy(update={"shipping": shipping}) for event in placed)
-    return Routing(placed=placed, unrouted=tuple(unrouted))
+    placed = []
+    for (seller_id, address_ref), lines in by_seller.items():
+        event = order_placed(buyer=buyer_party, seller=_party(sellers[seller_id]), lines=lines,
+                             occurred_at=observed_at)
+        shipping = shipping_details(order, addresses[address_ref] if address_ref is not None else None)
+        if address_ref is not None:
+            event = placed_as(event, order_id(buyer.id, order.order_ref, seller_id, address_ref))
+        placed.append(event if shipping is None else event.model_copy(update={"shipping": shipping}))
+    return Routing(placed=tuple(placed), unrouted=tuple(unrouted))
+
+
+def placed_as(event: OrderPlaced, stored_order_id: str) -> OrderPlaced:
+    """`event` as an `order.placed` of the stored order `stored_order_id`: `event` itself when that is its order
+    id already (the factory's, `schemas.ids.order_id` of its buyer order and seller), else a copy with that order
+    id and an event id derived from both ids. A stored order per address of an order to several (`route_order`)
+    has an id the factory cannot derive from the parties; whatever re-makes such an event (the seller order sink
+    confirming the seller's order reference) keeps the routed id through this."""
+    if event.order_id == stored_order_id:
+        return event
+    return event.model_copy(update={"order_id": stored_order_id,
+                                    "event_id": event_id("order.placed", stored_order_id, event.event_id)})
 
 
 def placement_mismatch(placed: OrderPlaced, *, routes: Sequence[Route],
@@ -168,18 +208,20 @@ def _quoted(text: str, limit: int = 64) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
-def shipping_details(order: PlatformOrder) -> ShippingDetails | None:
-    """The shipping details of a buyer order for its sellers; None when it has no address, email, phone or
+def shipping_details(order: PlatformOrder, to: OrderAddress | None = None) -> ShippingDetails | None:
+    """The shipping details of a buyer order for its sellers: its address and shipping method, or `to`'s for the
+    lines of an order to several addresses that ship there; None when there is no address, email, phone or
     shipping method (its number alone ships nothing)."""
-    if not (order.shipping_address or order.email or order.phone or order.shipping_method):
+    address = order.shipping_address if to is None else to.address
+    method = order.shipping_method if to is None else to.shipping_method
+    if not (address or order.email or order.phone or method):
         return None
-    address = order.shipping_address
     return ShippingDetails(
         address=None if address is None else ShippingAddress(
             name=address.name, company=address.company, lines=list(address.lines), city=address.city,
             region=address.region, postal_code=address.postal_code, country_code=address.country_code,
             phone=address.phone),
-        email=order.email, phone=order.phone, method=order.shipping_method, buyer_order_number=order.number)
+        email=order.email, phone=order.phone, method=method, buyer_order_number=order.number)
 
 
 def net_quantity(line: PlatformLine) -> int:
@@ -209,6 +251,10 @@ def _seller_connections(buyer: Connection, routes: Sequence[Route],
 
 
 def _check_line_refs(buyer: Connection, order: PlatformOrder) -> None:
+    addresses = Counter(address.ref for address in order.addresses) if len(order.addresses) > 1 else Counter()
+    if any(not ref or len(ref) > _MAX_REF or count > 1 for ref, count in addresses.items()):
+        raise RoutingError(f"order {order.order_ref!r} of {buyer.id!r} has shipping address refs that are empty, "
+                           f"longer than {_MAX_REF} characters or repeated; each address must have its own")
     refs = Counter(line.line_ref for line in order.lines)
     if any(not ref or len(ref) > _MAX_REF for ref in refs):
         raise RoutingError(f"order {order.order_ref!r} of {buyer.id!r} has a line ref that is empty or longer "

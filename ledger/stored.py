@@ -7,7 +7,8 @@
      "f": [[fulfillment id, source version, carrier, tracking numbers, [[line index, units], ...],
             URLs?, cancelled?], ...]
           URLs: 0 when every URL is the one the carrier's template builds (`schemas.carriers.tracking_url`),
-          else one entry per number: null for the built one, the URL given, or false for none
+          else one entry per number: null for the built one, the URL given, or false for none (false even
+          where no template builds one, so a template added later gives no stored number a URL)
      "c": [[line index, units], ...]    units the buyer cancelled        "s": [shipped event id, shipped at?]
      "r": [[record key, [mark, ...]], ...]   recent inputs with outputs; a mark is ["s", id, at],
           ["o", id, at, cause, cause fulfillment id, reopened shipped id], ["t", id, at, fulfillment id] or
@@ -189,8 +190,8 @@ def _order(order: OrderPlaced) -> str:
 def _fulfillment(record: FulfillmentRecord, index: dict[str, int]) -> list[Json]:
     built = [tracking_url(record.carrier, number) for number in record.tracking_numbers]
     urls: Json = 0
-    if record.tracking_urls != built:
-        urls = [None if url == default else (url if url is not None else False)
+    if record.tracking_urls != built or None in built:
+        urls = [None if url == default and default is not None else (url if url is not None else False)
                 for url, default in zip(record.tracking_urls, built, strict=True)]
     fields: list[Json] = [record.fulfillment_id, _time(record.source_version), record.carrier,
                           record.tracking_numbers, [[index[line.line_id], line.quantity] for line in record.lines],

@@ -26,7 +26,7 @@ import base64
 import json
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,6 +58,19 @@ class Clock:
 
     def set(self, moment: datetime) -> None:
         self._fixed = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Ids:
+    """A store's ids, handed out in order with one sequence per kind, as its tables number their rows:
+    `ids("order")` is the next order id. `first` names every kind and its first id; any other kind is a KeyError."""
+
+    def __init__(self, first: Mapping[str, int]) -> None:
+        self._next = dict(first)
+
+    def __call__(self, kind: str) -> int:
+        value = self._next[kind]
+        self._next[kind] += 1
+        return value
 
 
 @dataclass

@@ -26,6 +26,13 @@ or with a message saying why when the platform has no such action. What differs 
   order's `updated_at` moves through the order comment); `edit_tracking` replaces the tracks and does NOT move
   the order's `updated_at` (tracks do not touch it); `cancel_units`: MerchantError (no partial cancel).
 
+Catalogs (`stock`, `add_variant`, `inventory`, `sold`): every store has products with SKUs, prices and units on
+hand, and an order of a catalog item takes its units (Shopify: the variant's `inventoryQuantity`, as
+`orderCreate`'s `inventoryBehaviour` asks; BigCommerce: the product's or variant's `inventory_level`, refusing an
+order for more than is on hand; WooCommerce: `stock_quantity` when the order becomes processing, given back when it
+is cancelled; Magento: the stock item's `qty`, through the REST calls the connector makes). Only Shopify lets two
+variants share a SKU (`add_variant`); the others keep SKUs unique (ignoring case) and raise MerchantError.
+
 `find_order` looks up the reference our seller connectors store: Shopify `sourceIdentifier` = our order id,
 BigCommerce `external_order_id` and Magento `ext_order_id` = `fulfillsync:<id>`, WooCommerce order meta
 `fulfillsync_order_id` (sandbox/ may not import connectors/, so the names are repeated here).
@@ -37,14 +44,16 @@ entry point and holds what every platform shares.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from sandbox.merchant_base import CUSTOMER as CUSTOMER
-from sandbox.merchant_base import AdminRoutes
+from sandbox.merchant_base import DEFAULT_INVENTORY, DEFAULT_PRICE, AdminRoutes
 from sandbox.merchant_base import MerchantError as MerchantError
 from sandbox.merchant_base import PlacedOrder as PlacedOrder
+from sandbox.merchant_base import SoldOrder as SoldOrder
 from sandbox.merchant_base import StoreFulfillment as StoreFulfillment
 from sandbox.registry import merchant_class
 from sandbox.settings import SandboxPlatform
@@ -65,10 +74,26 @@ class Merchant:
         """A paid customer order of `lines` (sku -> quantity), ready to ship."""
         return await self._store.place_order(lines, email)
 
-    async def stock(self, skus: Sequence[str]) -> None:
-        """Make sure the store's catalogue has products with these SKUs, for a seller whose platform only takes
-        orders of catalogue products (WooCommerce); the other stores take any SKU."""
-        await self._store.stock(skus)
+    async def stock(self, skus: Sequence[str], *, price: Decimal = DEFAULT_PRICE,
+                    inventory: int = DEFAULT_INVENTORY) -> None:
+        """Make sure the store's catalog has a product (or variant) with each SKU: the ones missing are added at
+        `price` (the store's currency) with `inventory` units on hand."""
+        await self._store.stock(skus, price=price, inventory=inventory)
+
+    async def add_variant(self, sku: str, *, price: Decimal = DEFAULT_PRICE,
+                          inventory: int = DEFAULT_INVENTORY) -> None:
+        """One more catalog item with `sku` even if one has it (an ambiguous SKU); MerchantError on platforms that
+        refuse duplicate SKUs (BigCommerce, WooCommerce, Magento)."""
+        await self._store.add_variant(sku, price=price, inventory=inventory)
+
+    async def inventory(self, sku: str) -> int:
+        """Units on hand of the catalog item with `sku`; MerchantError when the catalog has none."""
+        return await self._store.inventory(sku)
+
+    async def sold(self, order: PlacedOrder) -> SoldOrder:
+        """The order's lines (price, linked to a catalog item or custom), shipping, total and currency as the
+        seller's store shows them."""
+        return await self._store.sold(order)
 
     async def order(self, order: PlacedOrder) -> dict[str, Any]:
         """The raw admin view of the order (for debugging and timelines)."""

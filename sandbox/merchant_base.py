@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -22,6 +23,12 @@ may not import connectors/, so the convention is repeated here)."""
 
 CUSTOMER = {"street": "1 Main St", "city": "Springfield", "region": "IL", "postcode": "62701", "country": "US"}
 """Where every customer order placed through `place_order` ships to."""
+
+
+DEFAULT_PRICE = Decimal("12.50")
+"""The catalog price of a product `stock` adds, in the store's currency."""
+DEFAULT_INVENTORY = 100
+"""The units on hand of a product `stock` adds."""
 
 
 class MerchantError(RuntimeError):
@@ -48,6 +55,28 @@ class StoreFulfillment:
     numbers: tuple[str, ...]
     urls: tuple[str | None, ...]
     cancelled: bool
+
+
+@dataclass(frozen=True)
+class SoldLine:
+    """A line of an order on a seller's store, as the seller sees it."""
+
+    sku: str | None
+    quantity: int
+    unit_price: Decimal
+    linked: bool  # an item of the store's catalog (False: a custom line)
+
+
+@dataclass(frozen=True)
+class SoldOrder:
+    """What an order on a seller's store is worth to the seller: its lines, shipping and total, in `currency`;
+    `flagged` when the order is marked as holding lines that are not the store's products."""
+
+    lines: tuple[SoldLine, ...]
+    shipping: Decimal
+    total: Decimal
+    currency: str
+    flagged: bool
 
 
 class AdminRoutes:
@@ -83,9 +112,25 @@ class StoreMerchant(ABC):
     @abstractmethod
     async def place_order(self, lines: dict[str, int], email: str) -> PlacedOrder: ...
 
-    async def stock(self, skus: Sequence[str]) -> None:
-        """Stores that take any SKU need no catalogue: nothing to do."""
-        return
+    @abstractmethod
+    async def stock(self, skus: Sequence[str], *, price: Decimal = DEFAULT_PRICE,
+                    inventory: int = DEFAULT_INVENTORY) -> None:
+        """Add a catalog product (or variant) for each SKU the catalog lacks, at `price` with `inventory` units."""
+
+    @abstractmethod
+    async def add_variant(self, sku: str, *, price: Decimal = DEFAULT_PRICE,
+                          inventory: int = DEFAULT_INVENTORY) -> None:
+        """Add one more catalog item with `sku`, even if one has it already; MerchantError where the platform
+        refuses two items with one SKU."""
+
+    @abstractmethod
+    async def inventory(self, sku: str) -> int:
+        """Units on hand of the catalog item with `sku` (the first, should several have it); MerchantError when
+        none has it."""
+
+    @abstractmethod
+    async def sold(self, order: PlacedOrder) -> SoldOrder:
+        """The order's lines, prices, shipping and total as the seller's store shows them."""
 
     @abstractmethod
     async def find_order(self, our_order_id: str) -> PlacedOrder | None: ...

@@ -8,10 +8,16 @@ most common platform needs no mapping; `connectors.carrier_names` maps them to a
 Names are compared by their letters and digits only, case-folded: `DHL-Express`, `dhl express` and `DHLExpress`
 are one alias.
 
-Tracking URLs: the ten carriers this module started with keep their URL templates unchanged (a fulfillment's
-stored content digest includes its URLs, so changing a template would rewrite every stored fulfillment); carriers
-added since take the URL template of the vendored `tracking_number_data` definitions (`schemas.tracking_numbers`)
-when the data has one, and have no URL otherwise.
+Tracking URLs: a fulfillment's stored content digest includes its URLs, and the ledger stores a URL built from a
+template as "built" (ledger/stored.py), so changing a carrier's template would rewrite stored fulfillments. The ten
+carriers this module started with keep their URL templates unchanged, and so does every carrier whose template has
+been in use (OnTrac keeps the one of the data it was added with); carriers without one take the URL template of
+the vendored `tracking_number_data` definitions (`schemas.tracking_numbers`) when the data has one, and have no
+URL otherwise. tests/schemas/test_carriers.py pins every template, so a data update that would change one fails.
+
+Detection maps the data's couriers to canonical carriers by `Carrier.data_courier` (the data's courier code) and
+`Carrier.data_definitions` (the definition ids the carrier owns when one courier code covers several carriers,
+as `dhl` does); every courier of the data has a canonical carrier.
 
 `tracking_url(None, number)` never guesses a carrier from the number. Detection is opt-in: a caller that has a
 number without a carrier asks `detect_carrier(number)` and decides what to do with the answer.
@@ -31,55 +37,58 @@ from schemas import tracking_numbers
 @dataclass(frozen=True)
 class Carrier:
     """A canonical carrier. `tracking_url` has `{number}` for the URL-quoted tracking number; when it is None the
-    URL comes from the vendored data's definitions of `data_courier` (courier code, optional definition id), if any.
-    """
+    URL comes from the vendored data's definitions of `data_courier` (limited to `data_definitions` when given), if
+    any. `data_courier` is the data's courier code for this carrier; `data_definitions`, the ids of the definitions
+    of that courier that are this carrier (empty: every definition no other carrier claims)."""
 
     name: str
     tracking_url: str | None
     aliases: tuple[str, ...]
-    data_courier: tuple[str, str | None] | None = None
+    data_courier: str | None = None
+    data_definitions: tuple[str, ...] = ()
 
 
 CARRIERS: tuple[Carrier, ...] = (
     # The original ten: URL templates unchanged.
     Carrier("UPS", "https://www.ups.com/track?tracknum={number}",
             ("ups", "unitedparcelservice", "upsground", "upsmailinnovations", "upssurepost", "upsstandard",
-             "upsexpress", "upsworldwide"), ("ups", None)),
+             "upsexpress", "upsworldwide"), "ups"),
     Carrier("USPS", "https://tools.usps.com/go/TrackConfirmAction?tLabels={number}",
             ("usps", "unitedstatespostalservice", "uspostalservice", "uspostal", "usmail", "uspriority",
-             "uspsfirstclass", "uspspriority", "uspsground"), ("usps", None)),
+             "uspsfirstclass", "uspspriority", "uspsground"), "usps"),
     Carrier("FedEx", "https://www.fedex.com/fedextrack/?trknbr={number}",
             ("fedex", "federalexpress", "fedexground", "fedexexpress", "fedexhomedelivery", "fedexsmartpost",
-             "fedexinternational", "fedexfreight"), ("fedex", None)),
+             "fedexinternational", "fedexfreight"), "fedex"),
     Carrier("DHL Express", "https://www.dhl.com/global-en/home/tracking.html?tracking-id={number}",
             ("dhl", "dhlexpress", "dhlus", "dhlexpressus", "dhlworldwide", "dhlexpressworldwide",
-             "dhlinternational"), ("dhl", "dhl_express")),
+             "dhlinternational"), "dhl", ("dhl_express", "dhl_express_piece_id")),
     Carrier("Canada Post", "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor={number}",
-            ("canadapost", "postescanada", "canadapostpostescanada"), ("canada_post", None)),
+            ("canadapost", "postescanada", "canadapostpostescanada"), "canada_post"),
     Carrier("Royal Mail", "https://www.royalmail.com/track-your-item#/tracking-results/{number}",
             ("royalmail", "royalmailgroup", "royalmailgroupplc", "royalmailuk")),
     Carrier("Australia Post", "https://auspost.com.au/mypost/track/details/{number}",
             ("australiapost", "auspost")),
-    Carrier("DPD", "https://tracking.dpd.de/status/en_US/parcel/{number}", ("dpd", "dpdgroup", "dpdde"),
-            ("dpd", None)),
+    Carrier("DPD", "https://tracking.dpd.de/status/en_US/parcel/{number}", ("dpd", "dpdgroup", "dpdde"), "dpd"),
     Carrier("GLS", "https://gls-group.com/track/{number}", ("gls", "glsgroup", "generallogisticssystems")),
     Carrier("PostNL", "https://postnl.nl/tracktrace/?B={number}", ("postnl",)),
-    # Added later: URLs from the vendored data where it has them.
+    # Added later: URLs from the vendored data where it has them, kept once in use.
     Carrier("DHL eCommerce", None,
             ("dhlecommerce", "dhlecommercesolutions", "dhlglobalmail", "dhlecommerceus", "dhlecs"),
-            ("dhl", "dhl_ecommerce")),
-    Carrier("OnTrac", None, ("ontrac", "ontracshipping"), ("ontrac", None)),
+            "dhl", ("dhl_ecommerce", "dhl_ecommerce_14")),
+    # The template of the data it was added with; later data moved it to /tracking/?number=%s.
+    Carrier("OnTrac", "http://www.ontrac.com/trackingres.asp?tracking_number={number}", ("ontrac", "ontracshipping"),
+            "ontrac"),
     Carrier("Amazon Logistics", None,
-            ("amazon", "amazonlogistics", "amazonshipping", "amzl", "amazonlogisticsus"), ("amazon", None)),
-    Carrier("Lasership", None, ("lasership", "lasershipinc"), ("lasership", None)),
-    Carrier("Landmark Global", None, ("landmark", "landmarkglobal", "landmarkgloballtn"), ("landmark", None)),
-    Carrier("Purolator", None, ("purolator", "purolatorinc")),
-    Carrier("Canpar", None, ("canpar", "canparexpress")),
+            ("amazon", "amazonlogistics", "amazonshipping", "amzl", "amazonlogisticsus"), "amazon"),
+    Carrier("Lasership", None, ("lasership", "lasershipinc"), "lasership"),
+    Carrier("Landmark Global", None, ("landmark", "landmarkglobal", "landmarkgloballtn"), "landmark"),
+    Carrier("Purolator", None, ("purolator", "purolatorinc"), "purolator"),
+    Carrier("Canpar", None, ("canpar", "canparexpress", "canparcourier"), "canpar"),
     Carrier("Deutsche Post", None, ("deutschepost", "deutschepostde", "deutscheposten", "deutschepostdhl")),
     Carrier("Evri", None, ("evri", "hermesuk", "myhermes", "myhermesuk")),
     Carrier("Hermes", None, ("hermes", "hermesde", "hermesworld", "hermesgermany")),
-    Carrier("Yodel", None, ("yodel", "yodeldirect")),
-    Carrier("YunExpress", None, ("yunexpress", "yuntrack")),
+    Carrier("Yodel", None, ("yodel", "yodeldirect", "yodeldomestic"), "yodel"),
+    Carrier("YunExpress", None, ("yunexpress", "yuntrack"), "yunexpress"),
     Carrier("DPD UK", None, ("dpduk", "dpdcouk")),
     Carrier("DPD Local", None, ("dpdlocal",)),
     Carrier("Parcelforce", None, ("parcelforce", "parcelforceworldwide")),
@@ -107,6 +116,10 @@ CARRIERS: tuple[Carrier, ...] = (
     Carrier("Latvia Post", None, ("latviapost", "latvijaspasts")),
     Carrier("Cyprus Post", None, ("cypruspost",)),
     Carrier("Lietuvos Paštas", None, ("lietuvospastas", "lithuanianpost")),
+    # Couriers of tracking_number_data v2.0.0 (canonical name: Shopify's company where it has one).
+    Carrier("Old Dominion", None, ("olddominion", "olddominionfreightline", "odfl"), "old_dominion"),
+    Carrier("Spee-Dee Delivery", None, ("speedee", "speedeedelivery", "speedeedeliveryservice"), "speedee"),
+    Carrier("GOFO Express", None, ("gofo", "gofoexpress"), "gofo"),
 )
 
 # S10 (UPU) numbers name the issuing post by country code; these are the posts we have a canonical name for.
@@ -178,13 +191,27 @@ def carrier_for_detection(found: tracking_numbers.Detection) -> str | None:
     if found.courier_code == "s10":
         mapped = S10_COUNTRY_CARRIERS.get(found.country_code or "")
         return mapped if mapped is not None else canonical_carrier(found.postal_operator)
-    specific = next((known for known in CARRIERS if known.data_courier == (found.courier_code, found.definition_id)),
-                    None)
-    general = next((known for known in CARRIERS if known.data_courier == (found.courier_code, None)), None)
-    chosen = specific if specific is not None else general
+    chosen = _BY_DEFINITION.get((found.courier_code, found.definition_id)) or _BY_DEFINITION.get(
+        (found.courier_code, None))
     if chosen is not None:
         return chosen.name
     return canonical_carrier(found.courier_name)
+
+
+def _by_definition() -> dict[tuple[str, str | None], Carrier]:
+    table: dict[tuple[str, str | None], Carrier] = {}
+    for carrier in CARRIERS:
+        if carrier.data_courier is None:
+            continue
+        keys: list[tuple[str, str | None]] = [(carrier.data_courier, d) for d in carrier.data_definitions]
+        for key in keys or [(carrier.data_courier, None)]:
+            if key in table:
+                raise ValueError(f"data definition {key} names both {table[key].name} and {carrier.name}")
+            table[key] = carrier
+    return table
+
+
+_BY_DEFINITION = _by_definition()
 
 
 @cache
@@ -192,9 +219,8 @@ def _data_template(name: str) -> str | None:
     known = _BY_NAME[name]
     if known.data_courier is None:
         return None
-    code, definition_id = known.data_courier
     for definition in tracking_numbers.definitions():
-        if definition.courier_code == code and definition_id in (None, definition.definition_id) and (
-                definition.tracking_url_template):
+        owned = not known.data_definitions or definition.definition_id in known.data_definitions
+        if definition.courier_code == known.data_courier and owned and definition.tracking_url_template:
             return definition.tracking_url_template
     return None

@@ -37,7 +37,8 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.platform_names import CONNECTION_RULES, ConnectionOption, Platform
+from schemas.platform import Money
+from schemas.platform_names import CONNECTION_RULES, ConnectionOption, Platform, credentials_problem
 from schemas.platform_names import REQUIRED_CREDENTIALS as REQUIRED_CREDENTIALS  # re-exported: the config contract
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -320,6 +321,10 @@ class WorkerSettings(_Section):
         description="How long a record the worker publishes may wait for the broker (both of its producers) before "
                     "it counts as failed: the agent then retries in place, or the worker stops before committing, "
                     "so the input is read again after the restart. An outage shorter than this is ridden out.")
+    catalog_ttl: Duration = Field(
+        default=timedelta(minutes=10),
+        description="How long the seller order sink trusts what a seller's catalog said about a SKU it had (its item "
+                    "and price) before asking again; a SKU the catalog lacked is asked again every time.")
     standby_replicas: Annotated[int, Field(ge=0, le=10)] = Field(
         default=0,
         description="Warm copies of every table partition kept on other workers (Faust's table_standby_replicas): a "
@@ -401,24 +406,56 @@ class Connection(_Section):
             return self
         if self.base_url is None:
             raise ValueError(f"base_url: required for platform {self.platform}")
-        missing = [key for key in REQUIRED_CREDENTIALS[self.platform] if key not in self.credentials]
-        if missing:
-            raise ValueError(
-                f"credentials: platform {self.platform} needs {', '.join(REQUIRED_CREDENTIALS[self.platform])}; "
-                f"missing {', '.join(missing)}"
-            )
+        problem = credentials_problem(self.platform, self.credentials)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
+class PriceList(_Section):
+    """`price: {list: {SKU: price}}`: the unit price the seller charges the buyer for each SKU listed, in the
+    seller store's currency; SKUs not listed are charged the seller's catalog price."""
+
+    prices: dict[Annotated[str, Field(min_length=1)], Money] = Field(alias="list", min_length=1)
+
+
+class FlatShipping(_Section):
+    """`shipping: {flat: 4.90}`: the shipping the seller charges per order, in the seller store's currency."""
+
+    flat: Money
+
+
 class Route(_Section):
-    """Which seller ships which of a buyer's SKUs (shell-style patterns, case-sensitive)."""
+    """Which seller ships which of a buyer's SKUs (shell-style patterns, case-sensitive), and how the seller's
+    order is made (docs/routing.md, "Seller orders"): each line linked to the seller's catalog variant with the
+    same SKU; a SKU the catalog lacks is refused (`unknown_sku: reject`, a dead letter) or sent as a custom line
+    (`custom_line`, flagged on the order); lines priced at the catalog price or a price list; shipping free or
+    flat per order."""
 
     buyer: Identifier
     seller: Identifier
     skus: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    unknown_sku: Literal["reject", "custom_line"] = Field(
+        default="reject", description="A SKU the seller's catalog lacks: `reject` (a dead letter `unknown_sku` "
+                                      "until the catalog has it) or `custom_line` (a custom line, flagged).")
+    price: Literal["catalog"] | PriceList = Field(
+        default="catalog", description="The unit price the seller charges: `catalog` (the seller's catalog price) "
+                                       "or `{list: {SKU: price}}` in the seller store's currency.")
+    shipping: Literal["free"] | FlatShipping = Field(
+        default="free", description="The shipping the seller charges per order: `free` or `{flat: 4.90}`.")
 
     def covers(self, sku: str) -> bool:
         return any(fnmatchcase(sku, pattern) for pattern in self.skus)
+
+    @model_validator(mode="after")
+    def _listed_skus_routed(self) -> Route:
+        """A price list names only SKUs this route sends to its seller: any other entry is a typo."""
+        if isinstance(self.price, PriceList):
+            stray = sorted(sku for sku in self.price.prices if not self.covers(sku))
+            if stray:
+                raise ValueError(f"price.list: {', '.join(stray[:5])} not covered by this route's skus "
+                                 f"({', '.join(self.skus[:5])}); remove them or route them here")
+        return self
 
 
 def _glob_tokens(pattern: str) -> list[str | None]:
@@ -494,6 +531,7 @@ class Config(_Section):
                                  "ids must be unique")
             seen.add(connection.id)
         roles = {connection.id: connection.role for connection in self.connections}
+        platforms = {connection.id: connection.platform for connection in self.connections}
         for index, route in enumerate(self.routes):
             for side in ("buyer", "seller"):
                 name = getattr(route, side)
@@ -501,6 +539,10 @@ class Config(_Section):
                     raise ValueError(f"routes[{index}].{side}: no connection has id {name!r}")
                 if roles[name] != side:
                     raise ValueError(f"routes[{index}].{side}: connection {name!r} has role {roles[name]}, not {side}")
+            catalog_settings = sorted({"unknown_sku", "price", "shipping"} & route.model_fields_set)
+            if platforms[route.seller] == "manual" and catalog_settings:
+                raise ValueError(f"routes[{index}].{catalog_settings[0]}: seller {route.seller!r} fulfills in the web "
+                                 "app and has no catalog; remove it (it applies to sellers on a store platform)")
         self._routes_do_not_overlap()
         with_access = [connection.id for connection in self.connections if connection.web_access is not None]
         if with_access and self.web.session_secret is None:

@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, Typ
 from schemas.platform_names import Platform as Platform  # re-exported: events name the platform they come from
 
 SCHEMA_VERSION: Literal[1] = 1
+DEAD_LETTER_SCHEMA_VERSION: Literal[2] = 2
 
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=512)]
 
@@ -292,6 +293,8 @@ DeadLetterReason = Literal[
     "unknown_order",
     "tenant_mismatch",
     "platform_rejected",
+    "unknown_sku",
+    "ambiguous_sku",
     "internal_error",
 ]
 
@@ -313,7 +316,10 @@ class DeadLetter(_Published):
 
     event_id: str
     type: Literal["dead_letter"] = "dead_letter"
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = Field(
+        default=DEAD_LETTER_SCHEMA_VERSION,
+        description="2 since the reasons `unknown_sku` and `ambiguous_sku` (docs/consumers.md, \"Compatibility\"); "
+                    "fulfillsync writes 2 and still reads the letters of 1 it wrote before.")
     order_id: str | None
     reason: DeadLetterReason
     message: str

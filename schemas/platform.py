@@ -8,7 +8,8 @@ platform's payload. References (`order_ref`, `line_ref`, `fulfillment_ref`) are 
 
 from __future__ import annotations
 
-from typing import Generic, Literal, TypeVar
+from decimal import Decimal
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -41,6 +42,18 @@ class PlatformLine(_Frozen):
     quantity: int
     title: str | None = None
     cancelled_quantity: int = 0
+    address_ref: str | None = None
+    """The `OrderAddress.ref` of the address this line ships to, on a platform whose lines each ship to one of
+    their order's addresses (BigCommerce `order_address_id`); None: the order's address, or none at all."""
+
+
+class OrderAddress(_Frozen):
+    """One shipping address of an order whose lines may ship to several (`PlatformOrder.addresses`): `ref` is the
+    platform's id of it, `shipping_method` the method chosen for it."""
+
+    ref: str
+    address: Address
+    shipping_method: str | None = None
 
 
 class PlatformOrder(_Frozen):
@@ -63,6 +76,10 @@ class PlatformOrder(_Frozen):
     our_order_id: str | None = None
     cancel_mark: str | None = None
     """See `ChangedOrder.cancel_mark`: the same mark, when the platform's light listing gives one."""
+    addresses: tuple[OrderAddress, ...] = ()
+    """Every shipping address of the order, where its lines may ship to several (BigCommerce); empty where the
+    platform has one per order. With two or more, each line's `address_ref` names its own, and the order is
+    routed per address (`ledger.routing`); `shipping_address` and `shipping_method` are the first one's."""
 
 
 class FulfillmentLine(_Frozen):
@@ -94,16 +111,70 @@ class PlatformFulfillment(_Frozen):
     cancelled: bool = False
 
 
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+"""An amount in a store's currency, never negative."""
+
+
+class CatalogVariant(_Frozen):
+    """One sellable item of a seller's catalog, as found by its SKU (`SellerConnector.catalog_variants`).
+
+    `variant_ref` is what the platform's order-create call takes for the line (Shopify: the ProductVariant GID;
+    BigCommerce: the variant id; Magento: the simple product's id; WooCommerce: the variation id, or the product
+    id for a simple product); `product_ref` is its product (Shopify product GID, BigCommerce product id, Magento
+    product id, WooCommerce product id). `options` are the option values that make the variant, where the
+    platform's order-create call needs them (BigCommerce: option id -> option value id). `price` is the catalog
+    price in the store's currency (None: the catalog gives none); `inventory` the units on hand, where tracked."""
+
+    sku: str
+    product_ref: str
+    variant_ref: str
+    title: str | None = None
+    price: Money | None = None
+    options: tuple[tuple[str, str], ...] = ()
+    inventory: int | None = None
+
+
+class CatalogLookup(_Frozen):
+    """What a seller's catalog holds for some SKUs: for each SKU asked, every variant whose SKU is exactly it
+    (empty: none; more than one: ambiguous), and the store's currency (ISO 4217) its prices are in."""
+
+    currency: str
+    variants: dict[str, tuple[CatalogVariant, ...]]
+
+
+class SellerLine(_Frozen):
+    """One line of an order to create on a seller's platform. `line_ref` is our stored order's line id.
+
+    `variant` is the seller's catalog item the line is linked to; None makes a custom line (title and SKU only,
+    the route's `unknown_sku: custom_line`), which the connector flags on the order so the seller sees it is not
+    one of its products. `unit_price` is what the seller charges the buyer per unit, in the seller store's
+    currency."""
+
+    line_ref: str
+    sku: str | None
+    quantity: int = Field(ge=1)
+    title: str | None = None
+    variant: CatalogVariant | None = None
+    unit_price: Money = Decimal(0)
+
+
 class NewOrder(_Frozen):
-    """An order to create on a seller's platform. Line refs here are our stored order's line ids."""
+    """An order to create on a seller's platform: its lines priced in `currency` (the seller store's; None: the
+    store's default) and `shipping_price` charged once for the order."""
 
     our_order_id: str
     buyer_order_number: str | None = None
-    lines: tuple[PlatformLine, ...] = Field(min_length=1)
+    lines: tuple[SellerLine, ...] = Field(min_length=1)
     shipping_address: Address | None = None
     email: str | None = None
     phone: str | None = None
     shipping_method: str | None = None
+    currency: str | None = None
+    shipping_price: Money = Decimal(0)
+
+    def unlinked_skus(self) -> tuple[str, ...]:
+        """The SKUs (or line refs, for a line without one) of the custom lines, for the flag on the order."""
+        return tuple(line.sku or line.line_ref for line in self.lines if line.variant is None)
 
 
 class CreatedOrder(_Frozen):

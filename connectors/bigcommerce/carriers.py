@@ -1,6 +1,8 @@
 """BigCommerce's carrier names: `shipping_provider` (its enum) and `tracking_carrier` (an AfterShip courier
-slug; the slugs here are the commonly used ones and were not checked against AfterShip's list). Third-party
-`carrier_{id}` providers and `shipperhq` name no carrier (docs/platforms/bigcommerce.md).
+slug). The slugs of Canpar, Purolator, Yodel, YunExpress, Old Dominion, Landmark Global, OnTrac and Lasership were
+checked against copies of AfterShip's courier list; the others are the commonly used ones. Carriers AfterShip
+lists no slug for (Spee-Dee Delivery, GOFO Express, Amazon Logistics) are written as unknown, with the tracking
+link. Third-party `carrier_{id}` providers and `shipperhq` name no carrier (docs/platforms/bigcommerce.md).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ _BIGCOMMERCE: dict[str, tuple[str, str]] = {
     "Swiss Post": ("", "swiss-post"), "Israel Post": ("", "israel-post"), "Correios": ("", "brazil-correios"),
     "BPost": ("", "bpost"), "Colissimo": ("", "colissimo"), "TNT": ("", "tnt"), "SF Express": ("", "sf-express"),
     "StarTrack": ("", "star-track"), "Sendle": ("", "sendle"), "Hermes": ("", "hermes-de"),
+    "Old Dominion": ("", "old-dominion"), "Landmark Global": ("", "landmark-global"),
 }
 # shipping_provider values that name a carrier only by implication.
 _BIGCOMMERCE_PROVIDERS_READ: dict[str, str] = {"endicia": "USPS", "upsready": "UPS", "upsonline": "UPS"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -13,12 +13,13 @@ from typing import Any, TypeVar
 import httpx
 
 from connectors.base import FulfillmentGone, MalformedResponseError, PermanentError, Skip, StoreConnector
-from connectors.bigcommerce import parse, plan
+from connectors.bigcommerce import catalog, parse, plan
 from connectors.cursor import CursorError, PollCursor
 from connectors.http import MIB, PlatformHttp, RetryPolicy
 from connectors.rejects import PageReader
 from schemas.config import Connection
 from schemas.platform import (
+    CatalogLookup,
     ChangedOrder,
     CreatedOrder,
     FulfillmentLine,
@@ -84,11 +85,12 @@ class BigCommerceConnector(StoreConnector):
             raise ValueError("page_size: BigCommerce V2 pages hold 1 to 250 items")
         token = connection.credentials["access_token"].get_secret_value()
         self.connection = connection
+        self._currency: str | None = None  # the store's default currency, once read
         self._page_size = page_size
         self._start_window = start_window
         self._now = now
         self._http = PlatformHttp(
-            connection=connection.id, platform="bigcommerce", base_url=f"{connection.base_url}/v2",
+            connection=connection.id, platform="bigcommerce", base_url=connection.base_url,
             headers={"X-Auth-Token": token, "Content-Type": "application/json"}, secrets=[token],
             requests_per_s=connection.requests_per_s or DEFAULT_REQUESTS_PER_S,
             error_message=self._error_message, on_response=self._read_quota, retry=retry, transport=transport,
@@ -143,7 +145,7 @@ class BigCommerceConnector(StoreConnector):
         """`read(*args)`, with a payload that is not the documented shape raised as MalformedResponseError."""
         try:
             return read(*args)
-        except (parse.PayloadError, plan.PlanError, KeyError, TypeError) as error:
+        except (parse.PayloadError, plan.PlanError, KeyError, TypeError, ValueError) as error:
             if response is None:
                 raise MalformedResponseError(f"bigcommerce connection {self.connection.id!r}: {error}",
                                              connection=self.connection.id) from None
@@ -156,7 +158,7 @@ class BigCommerceConnector(StoreConnector):
     def _order_path(self, order_ref: str) -> str:
         if not order_ref.isdigit():
             raise self._refuse(f"BigCommerce order refs are numeric ids, got {order_ref[:40]!r}")
-        return f"/orders/{order_ref}"
+        return f"/v2/orders/{order_ref}"
 
     # -- polling ---------------------------------------------------------------------------------------------
 
@@ -197,7 +199,7 @@ class BigCommerceConnector(StoreConnector):
             raise self._refuse(f"unreadable poll cursor ({error}); reset the connection's cursor") from None
         params = {"min_date_modified": parse.format_datetime(token.at), "sort": "date_modified:asc",
                   "limit": page_size, "page": token.page}
-        body, response = await self._get("/orders", params, lenient=True)
+        body, response = await self._get("/v2/orders", params, lenient=True)
         listed = self._shape(response, parse.object_list, body, "orders")
         reader = PageReader[_Changed](ref_of=parse.order_id_of, updated_of=parse.date_modified_of,
                                       secrets=self._http.secrets)
@@ -241,22 +243,69 @@ class BigCommerceConnector(StoreConnector):
         shipments = await self._list(f"{path}/shipments", "shipments")
         return self._shape(order_response, parse.parse_fulfillments, order_ref, shipments, modified, known_refs)
 
+    async def catalog_variants(self, skus: Sequence[str]) -> CatalogLookup:
+        """The sellable catalog variants whose SKU is exactly one of `skus`, and the store's default currency
+        (`connectors/bigcommerce/catalog.py` says how: `GET /v2/store`, `GET /v3/catalog/variants` by `sku:in`
+        batches, `GET /v3/catalog/products` for the variants' products). Reads only."""
+        currency = await self._store_currency(fresh=True)
+        variants: list[Mapping[str, Any]] = []
+        for query in catalog.sku_queries(skus):
+            variants += await self._v3_list("/v3/catalog/variants", "variants",
+                                            {**query, "include_fields": catalog.VARIANT_FIELDS})
+        wanted = set(skus)
+        found = [variant for variant in variants if isinstance(variant.get("sku"), str) and variant["sku"] in wanted]
+        product_ids = [self._shape(None, catalog.variant_product_id, variant, index)
+                       for index, variant in enumerate(found)]
+        products: list[Mapping[str, Any]] = []
+        for ids in catalog.id_batches(product_ids):
+            products += await self._v3_list("/v3/catalog/products", "products",
+                                            {"id:in": ids, "include_fields": catalog.PRODUCT_FIELDS})
+        by_id = self._shape(None, catalog.products_by_id, products)
+        return self._shape(None, catalog.lookup, skus, currency, found, by_id)
+
+    async def _store_currency(self, *, fresh: bool = False) -> str:
+        """The store's default currency (`GET /v2/store`), read once per connector unless `fresh`."""
+        if self._currency is None or fresh:
+            body, response = await self._get("/v2/store")
+            self._currency = self._shape(response, catalog.store_currency, body)
+        return self._currency
+
+    async def _v3_list(self, path: str, what: str, params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """Every item of a V3 collection, page by page (`limit=250`) while `meta.pagination` says more follow."""
+        items: list[Mapping[str, Any]] = []
+        page = 1
+        while True:
+            body, response = await self._get(path, {**params, "page": page, "limit": catalog.PAGE_LIMIT})
+            batch, more = self._shape(response, catalog.collection_page, body, what)
+            items += batch
+            if not more or not batch:
+                return items
+            page += 1
+
     async def create_order(self, order: NewOrder) -> CreatedOrder:
         """Find the order an earlier attempt created (`external_order_id` = `fulfillsync:<our id>`), else
-        create it; then map our lines to its order products."""
+        create it (`plan.order_body`: catalog lines by `product_id` + `variant_id` at `unit_price`, custom lines by
+        name and SKU, the order flagged in `staff_notes` when it has custom lines, `shipping_price` as its shipping
+        cost); then map our lines to its order products. V2 orders are in the store's default currency: an order
+        priced in another (`order.currency`) is refused with PermanentError, as is one BigCommerce refuses (an
+        unknown product, not enough stock: its message says which)."""
         try:
             body = plan.order_body(order)
         except plan.PlanError as error:
             raise self._refuse(str(error)) from None
-        existing, response = await self._get("/orders", {"external_order_id": body["external_order_id"]})
+        if order.currency is not None and order.currency.upper() != await self._store_currency():
+            raise self._refuse(f"order {order.our_order_id} is priced in {order.currency}, but BigCommerce V2 "
+                               f"orders are in the store's default currency {self._currency}; price the route in "
+                               f"{self._currency}")
+        existing, response = await self._get("/v2/orders", {"external_order_id": body["external_order_id"]})
         found = self._shape(response, parse.object_list, existing, "orders")
         if found:
             created = found[0]
         else:
-            response = await self._http.request("POST", "/orders", json_body=body)
+            response = await self._http.request("POST", "/v2/orders", json_body=body)
             created = self._http.json(response)
         order_id = self._shape(response, parse.order_id_of, created)
-        products = await self._list(f"/orders/{order_id}/products", "products")
+        products = await self._list(f"/v2/orders/{order_id}/products", "products")
         try:
             mapping = plan.map_lines(order, products)
         except (plan.PlanError, KeyError, ValueError) as error:

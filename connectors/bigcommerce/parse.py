@@ -5,7 +5,9 @@ shape; the connector turns that into a `MalformedResponseError` naming the reque
 silently empty result for a payload it cannot read.
 
 Decisions (see the package docstring for why):
-- an order's lines are its order products (`id` = `order_product_id`), bundled children included;
+- an order's lines are its order products (`id` = `order_product_id`), bundled children included; each line's
+  `address_ref` is its `order_address_id` (None for 0: a digital or pickup item), and the order's `addresses` are
+  its shipping addresses (`ref` = their `id`), so an order to several addresses is routed per address;
 - `cancelled_quantity` = refunded units that were not shipped: `min(quantity_refunded, quantity - quantity_shipped)`;
 - an order is cancelled when its `status_id` is 5 (Cancelled) or 6 (Declined);
 - `our_order_id` is read from `external_order_id` only when it carries our prefix `fulfillsync:`;
@@ -32,6 +34,7 @@ from schemas.platform import (
     Address,
     ChangedOrder,
     FulfillmentLine,
+    OrderAddress,
     PlatformFulfillment,
     PlatformLine,
     PlatformOrder,
@@ -111,9 +114,12 @@ def parse_line(product: Mapping[str, Any], where: str = "product") -> PlatformLi
     quantity = _int(product, "quantity", where)
     shipped = _int(product, "quantity_shipped", where) if product.get("quantity_shipped") is not None else 0
     refunded = _int(product, "quantity_refunded", where) if product.get("quantity_refunded") is not None else 0
+    address = product.get("order_address_id")
     return PlatformLine(
         line_ref=str(_int(product, "id", where)), sku=_text(product, "sku") or None, quantity=quantity,
-        title=_text(product, "name") or None, cancelled_quantity=max(0, min(refunded, quantity - shipped)))
+        title=_text(product, "name") or None, cancelled_quantity=max(0, min(refunded, quantity - shipped)),
+        address_ref=str(address) if isinstance(address, int) and not isinstance(address, bool) and address > 0
+        else None)
 
 
 def parse_lines(products: object) -> tuple[PlatformLine, ...]:
@@ -148,22 +154,34 @@ def changed_order(order: Mapping[str, Any]) -> ChangedOrder:
 
 def parse_order(order: Mapping[str, Any], products: object, shipping_addresses: object) -> PlatformOrder:
     """An order from `GET /v2/orders` (one element), its products and its shipping addresses (either may be
-    `[]` when the platform answered 204). The first shipping address is the order's."""
+    `[]` when the platform answered 204). The first shipping address is the order's; with several, each is in
+    `addresses` (every one needs an integer `id` then: PayloadError otherwise) and each line names its own."""
     where = f"order {order.get('id')!r}"
     order_id = order_id_of(order, where)
     addresses = object_list(shipping_addresses, f"{where} shipping_addresses")
+    listed = tuple(OrderAddress(ref=str(_int(address, "id", f"{where} shipping_addresses[{index}]")),
+                                address=parse_address(address), shipping_method=_method(address))
+                   for index, address in enumerate(addresses)
+                   if len(addresses) > 1 or isinstance(address.get("id"), int))
     billing = order.get("billing_address")
     billing = billing if isinstance(billing, dict) else {}
     status = order.get("status_id")
     first = addresses[0] if addresses else None
-    method = _text(first, "shipping_method") if first is not None else ""
+    method = _method(first) if first is not None else None
     return PlatformOrder(
         order_ref=str(order_id), number=str(order_id), updated_at=date_modified_of(order, where),
         created_at=parse_datetime(order.get("date_created"), f"{where}.date_created"),
         lines=parse_lines(products), shipping_address=parse_address(first) if first is not None else None,
         email=_text(billing, "email") or (_text(first, "email") if first is not None else "") or None,
-        phone=_text(billing, "phone") or None, shipping_method=method if method not in ("", "None") else None,
-        cancelled=isinstance(status, int) and status in CANCELLED_STATUSES, our_order_id=our_order_id(order))
+        phone=_text(billing, "phone") or None, shipping_method=method,
+        cancelled=isinstance(status, int) and status in CANCELLED_STATUSES, our_order_id=our_order_id(order),
+        addresses=listed)
+
+
+def _method(address: Mapping[str, Any]) -> str | None:
+    """A shipping address's `shipping_method`; None for none (V2 sends the text "None")."""
+    method = _text(address, "shipping_method")
+    return method if method not in ("", "None") else None
 
 
 # -- shipments ---------------------------------------------------------------------------------------------

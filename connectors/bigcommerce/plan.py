@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from connectors.bigcommerce.carriers import CARRIER_NAMES
 from connectors.bigcommerce.parse import ORDER_PREFIX, with_marker
-from schemas.platform import Address, FulfillmentLine, NewOrder, Tracking
+from schemas.platform import Address, FulfillmentLine, NewOrder, SellerLine, Tracking
 
 MAX_TRACKING_NUMBER = 50
 MAX_TRACKING_LINK = 500
@@ -97,11 +98,47 @@ def _address(address: Address, email: str | None) -> dict[str, Any]:
     return body
 
 
+UNLINKED_FLAG = "not products of this store's catalog"
+"""Words of the `staff_notes` line that flags an order with custom lines (docs/platforms/bigcommerce.md)."""
+
+
+def _amount(value: Decimal) -> float:
+    """A price as the V2 body's number fields take it (four decimals at most, as Money guarantees)."""
+    return float(value)
+
+
+def _product(line: SellerLine) -> dict[str, Any]:
+    """One `products` entry: a catalog product (`product_id` + `variant_id`; name and SKU are the catalog's) or a
+    custom product (name, SKU), priced at the line's unit price with no tax on top."""
+    price = _amount(line.unit_price)
+    if line.variant is not None:
+        if not (line.variant.product_ref.isdigit() and line.variant.variant_ref.isdigit()):
+            raise PlanError(f"line {line.line_ref}: {line.variant.product_ref!r}/{line.variant.variant_ref!r} is not "
+                            "a BigCommerce product and variant id")
+        return {"product_id": int(line.variant.product_ref), "variant_id": int(line.variant.variant_ref),
+                "quantity": line.quantity, "price_inc_tax": price, "price_ex_tax": price}
+    product: dict[str, Any] = {"name": (line.title or line.sku or f"line {line.line_ref}")[:250],
+                               "quantity": line.quantity, "price_inc_tax": price, "price_ex_tax": price}
+    if line.sku:
+        product["sku"] = line.sku
+    return product
+
+
+def staff_notes(order: NewOrder) -> str:
+    """The order's `staff_notes`: the buyer's order number, and the flag naming the custom lines' SKUs."""
+    notes = [f"Dropship order for {order.buyer_order_number}"] if order.buyer_order_number else []
+    unlinked = order.unlinked_skus()
+    if unlinked:
+        notes.append(f"fulfillsync: {len(unlinked)} line(s) are custom products, {UNLINKED_FLAG}: "
+                     f"{', '.join(unlinked)}")
+    return "\n".join(notes)
+
+
 def order_body(order: NewOrder) -> dict[str, Any]:
-    """The `POST /v2/orders` body: custom products (name, SKU, quantity; prices 0: the marketplace settles with
-    the seller outside the storefront), the shipping address as billing address too, status 11 (Awaiting
-    Fulfillment) and `external_order_id` = `fulfillsync:<our order id>`. Raises PlanError without an address
-    (BigCommerce requires a billing address with a zip)."""
+    """The `POST /v2/orders` body: a product per line (`_product`), the shipping address as billing address too,
+    `shipping_price` as the shipping cost, status 11 (Awaiting Fulfillment), `external_order_id` =
+    `fulfillsync:<our order id>` and `staff_notes` (`staff_notes`). Raises PlanError without an address
+    (BigCommerce requires a billing address with a zip) or with a catalog line whose refs are not numeric ids."""
     if order.shipping_address is None or len(order.shipping_address.postal_code.strip()) < 2:
         raise PlanError(f"order {order.our_order_id} has no shipping address with a postal code; BigCommerce "
                         "requires a billing address with a zip of two or more characters")
@@ -109,32 +146,34 @@ def order_body(order: NewOrder) -> dict[str, Any]:
     shipping: dict[str, Any] = dict(address)
     if order.shipping_method:
         shipping["shipping_method"] = order.shipping_method
-    products = []
-    for line in order.lines:
-        name = (line.title or line.sku or f"line {line.line_ref}")[:250]
-        product: dict[str, Any] = {"name": name, "quantity": line.quantity - line.cancelled_quantity,
-                                   "price_inc_tax": 0, "price_ex_tax": 0}
-        if line.sku:
-            product["sku"] = line.sku
-        products.append(product)
-    if any(product["quantity"] < 1 for product in products):
-        raise PlanError(f"order {order.our_order_id}: every line needs at least one unit not cancelled")
-    return {"status_id": 11, "external_order_id": f"{ORDER_PREFIX}{order.our_order_id}",
-            "billing_address": address, "shipping_addresses": [shipping], "products": products,
-            **({"staff_notes": f"Dropship order for {order.buyer_order_number}"}
-               if order.buyer_order_number else {})}
+    cost = f"{order.shipping_price:.4f}"
+    body: dict[str, Any] = {
+        "status_id": 11, "external_order_id": f"{ORDER_PREFIX}{order.our_order_id}", "billing_address": address,
+        "shipping_addresses": [shipping], "products": [_product(line) for line in order.lines],
+        "shipping_cost_inc_tax": cost, "shipping_cost_ex_tax": cost}
+    notes = staff_notes(order)
+    if notes:
+        body["staff_notes"] = notes
+    return body
 
 
 def map_lines(order: NewOrder, products: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Our line id -> order_product_id: the created products in creation (id) order, checked by SKU and
-    quantity. Raises PlanError when they do not correspond (someone edited the order)."""
+    """Our line id -> order_product_id: the created products in creation (id) order, checked by catalog item
+    (linked lines) or SKU (custom lines). Raises PlanError when they do not correspond (someone edited the order)."""
     ordered = sorted(products, key=lambda product: int(product["id"]))
     if len(ordered) != len(order.lines):
         raise PlanError(f"seller order for {order.our_order_id} has {len(ordered)} products, expected "
                         f"{len(order.lines)}; it was edited on the platform, map its lines by hand")
     mapping = {}
     for line, product in zip(order.lines, ordered, strict=True):
-        if (line.sku or None) != (product.get("sku") or None):
+        if line.variant is not None:
+            made = str(product.get("product_id")), str(product.get("variant_id"))
+            if made != (line.variant.product_ref, line.variant.variant_ref):
+                raise PlanError(f"seller order for {order.our_order_id}: product {product['id']} is catalog item "
+                                f"{made[0]}/{made[1]} where line {line.line_ref} is "
+                                f"{line.variant.product_ref}/{line.variant.variant_ref}; it was edited on the "
+                                "platform, map its lines by hand")
+        elif (line.sku or None) != (product.get("sku") or None):
             raise PlanError(f"seller order for {order.our_order_id}: product {product['id']} has SKU "
                             f"{product.get('sku')!r} where line {line.line_ref} has {line.sku!r}")
         mapping[line.line_ref] = str(product["id"])

@@ -3,10 +3,13 @@
 Every platform-specific decision, in one place (docs/platforms/magento.md has the connection settings and failure
 modes, and points here):
 
-- **Auth**: `Authorization: Bearer <credentials.access_token>`. Since 2.4.4 an integration token works as a
-  bearer token only when the merchant enables *Allow OAuth Access Tokens to be used as standalone Bearer tokens*;
-  OAuth 1.0a signing is not implemented. A 401 surfaces as PermanentError with that hint; the token is redacted
-  from every message.
+- **Auth** (`connectors/magento/auth.py`), chosen by the credentials: `access_token` alone is sent as
+  `Authorization: Bearer`; an integration's `consumer_key`, `consumer_secret`, `access_token` and
+  `access_token_secret` sign every request with OAuth 1.0a HMAC-SHA256 (oauthlib, an httpx auth hook: header
+  and query parameters signed, as Magento checks them). Since 2.4.4 an integration token works as a bearer token
+  only when the merchant enables *Allow OAuth Access Tokens to be used as standalone Bearer tokens*. A 401 surfaces
+  as PermanentError naming the connection and what to check for its way of authenticating (a bearer connection
+  is told to configure the four OAuth credentials); every credential is redacted from every message.
 - **Rate limits**: Magento core has none for these endpoints; `requests_per_s` defaults to 4. A 429 from the
   host's CDN/WAF is retried as `PlatformHttp` does, and its `Retry-After` pauses the whole connection.
 - **Polling** (`orders_changed_since`, both sides): `GET /V1/orders` filtered `updated_at gteq` (UTC
@@ -42,16 +45,34 @@ modes, and points here):
   soon as anything else on the shipment changes.
 - **Timestamps** are read and filtered as UTC `Y-m-d H:i:s` (Magento's database convention; unverified on
   installs with a non-UTC database).
-- **Seller order creation**: `POST /V1/orders` (a persisted order with our prices at 0), not the quote flow. The
-  quote flow needs products with stock and prices in the seller's catalog, a customer or guest cart, a shipping
-  method the store offers and a payment step, in four to five calls, any of which can fail halfway and leave an
-  orphan cart; a dropship order is already paid on the buyer's store and settled between marketplace and
-  seller, so the seller's totals, stock reservation and payment capture are not wanted. The cost: no totals or
-  stock logic run on the seller's Magento. Our order id goes in `ext_order_id` as `fulfillsync:<our_order_id>`
-  (the prefix keeps ids other integrations store there from being read as ours) and our line ids in each item's
-  `ext_order_item_id`; `create_order` first searches `ext_order_id eq` and returns the existing order.
+- **Catalog** (`catalog_variants`, `connectors/magento/catalog.py`): `GET /V1/products` `sku in` (50 SKUs a
+  search; a SKU with a comma by its own `eq`), matched exactly; enabled `simple` and `virtual` products only (a
+  configurable parent is no order line, its child simple products are); price `price` in the base currency
+  (`GET /V1/directory/currency`); inventory only when the list carries `stock_item` (Magento 2.3+ lists do not).
+- **Seller order creation**: `POST /V1/orders` (a persisted order), not the quote flow. The quote flow needs a
+  customer or guest cart, a shipping method the store offers and a payment step, in four to five calls, any of
+  which can fail halfway and leave an orphan cart, and it recomputes prices and shipping from the seller's rules
+  instead of the route's; a dropship order is already paid on the buyer's store and settled between marketplace
+  and seller. A linked line is its catalog product (`product_id`, `sku`, `product_type`), a custom line has no
+  product; every line is priced `unit_price` (`price`, `original_price`, `row_total` and `base_` twins),
+  `shipping_amount` is the route's shipping, `subtotal`/`grand_total` add up, in the order's currency or else the
+  store's base currency. Custom lines are named in `customer_note` and in an order comment. Our order id goes in
+  `ext_order_id` as `fulfillsync:<our_order_id>` (the prefix keeps ids other integrations store there from being
+  read as ours) and our line ids in each item's `ext_order_item_id`; `create_order` first searches
+  `ext_order_id eq` and, found, reads the order whole and finishes what an earlier attempt left undone.
   Required fields we have no value for: email `dropship+<our_order_id>@fulfillsync.invalid`, telephone `n/a`,
   payment method `checkmo` (offline).
+- **Seller stock**: `POST /V1/orders` runs no inventory logic, and Magento's REST API has no decrement and no
+  reservation call, only quantity writes. So `create_order` reads each linked SKU's legacy stock item
+  (`GET /V1/stockItems/{sku}`; unmanaged stock is left alone), writes a plan comment (`SKU: before -> after`),
+  sets each quantity (`PUT /V1/products/{sku}/stockItems/{itemId}`, the whole item as read, `qty` changed), then
+  a "stock moved" comment. A retry finding the plan sets the same quantities again; one finding the second comment
+  does nothing: a crash never skips nor doubles the move (`connectors/magento/seller_notes.py`). Trade-offs: a
+  sale on the seller's store between our read and our write (or before a retry after a crash) is overwritten;
+  the legacy stock item is MSI's default source (single-source stores); and on stores running MSI, Magento
+  deducts the shipped units from the source once more when the seller ships (with a compensating reservation for
+  a placement reservation that `POST /V1/orders` never made: magento/magento2#40313), so the salable quantity is
+  right but the source quantity ends that many units low. docs/platforms/magento.md tells sellers.
 - **A buyer's cancellation** (`cancel_order`): the whole order by `POST /V1/orders/{id}/cancel` (Magento cancels
   what is not shipped; `false` for an order it cannot cancel is a PermanentError); cancelled units by an order
   comment saying what not to ship, since REST cannot cancel single items. An order `complete` or `closed` is

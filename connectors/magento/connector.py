@@ -11,16 +11,18 @@ Magento numeric id, an unreadable cursor, or a shipment that belongs to another 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
 from connectors.base import PermanentError, Skip, StoreConnector, vanished_as_cancelled
 from connectors.cursor import CursorError, PollCursor
 from connectors.http import MIB, PlatformHttp, RetryPolicy, retry_after_seconds
-from connectors.magento import comments, payloads
+from connectors.magento import catalog, comments, payloads, seller_notes
+from connectors.magento.auth import connection_auth
 from connectors.magento.parse import (
     OUR_ORDER_PREFIX,
     PLATFORM_ID,
@@ -28,7 +30,9 @@ from connectors.magento.parse import (
     SearchResult,
     cancellation_state,
     format_datetime,
+    order_comments,
     order_item_refs,
+    order_products,
     our_fulfillment_refs,
     parse_datetime,
     parse_order,
@@ -41,6 +45,8 @@ from connectors.magento.payloads import Filter
 from connectors.rejects import PageReader
 from schemas.config import Connection
 from schemas.platform import (
+    CatalogLookup,
+    CatalogVariant,
     CreatedOrder,
     FulfillmentRequest,
     NewOrder,
@@ -57,6 +63,17 @@ DEFAULT_START_WINDOW = timedelta(days=30)
 _DEFAULT_RETRY = RetryPolicy()
 T = TypeVar("T")
 _ORDER_SORT = (("updated_at", "ASC"), ("entity_id", "ASC"))
+_BEARER_HINT = (
+    "check the connection's credentials: since Magento 2.4.4 an integration's access token is refused as a bearer "
+    "token unless the store enables Stores > Configuration > Services > OAuth > Consumer Settings > Allow OAuth "
+    "Access Tokens to be used as standalone Bearer tokens; configure the integration's four credentials instead "
+    "(consumer_key, consumer_secret, access_token, access_token_secret: OAuth 1.0a), or check that the token is "
+    "current and the integration active with access to the resource named")
+_OAUTH_HINT = (
+    "check the connection's consumer_key, consumer_secret, access_token and access_token_secret against the "
+    "integration (System > Extensions > Integrations; reauthorizing it issues new tokens), that the integration is "
+    "active with access to the resource named, that base_url is the address Magento itself sees (a proxy that "
+    "changes the host, port or scheme breaks the signature), and that this machine's clock is right")
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -69,11 +86,14 @@ def _error_message(response: httpx.Response) -> str:
 
 class MagentoConnector(StoreConnector):
     """A Magento 2 store. Built from a `Connection` with platform `magento2`, `base_url` ending in
-    `/rest/{store_code}` and `credentials.access_token` (sent as `Authorization: Bearer`).
+    `/rest/{store_code}` and credentials: `access_token` alone (sent as `Authorization: Bearer`), or the
+    integration's `consumer_key`, `consumer_secret`, `access_token` and `access_token_secret` (every request signed
+    with OAuth 1.0a HMAC-SHA256; `connectors.magento.auth`). A 401 is a PermanentError saying what to check.
 
     `page_size` (1..300) is the searchCriteria page size of polls; `start_window` how far back the first poll
     (no cursor) looks; `now` the clock for that window; `max_response_bytes` the cap on one response body (None:
-    the connection's `max_response_mb`). Raises ValueError for a connection of another platform.
+    the connection's `max_response_mb`). Raises ValueError for a connection of another platform or with credentials
+    that are not one of those two sets.
     """
 
     def __init__(self, connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None,
@@ -83,19 +103,19 @@ class MagentoConnector(StoreConnector):
                  max_response_bytes: int | None = None) -> None:
         if connection.platform != PLATFORM_ID:
             raise ValueError(f"connection {connection.id!r} is for platform {connection.platform}, not {PLATFORM_ID}")
-        if connection.base_url is None or "access_token" not in connection.credentials:
-            raise ValueError(f"connection {connection.id!r}: a magento2 connection needs base_url and "
-                             "credentials.access_token")
+        if connection.base_url is None:
+            raise ValueError(f"connection {connection.id!r}: a magento2 connection needs base_url")
         if not 1 <= page_size <= payloads.MAX_PAGE_SIZE:
             raise ValueError(f"page_size {page_size} is outside 1..{payloads.MAX_PAGE_SIZE} (Magento's input limit)")
-        token = connection.credentials["access_token"].get_secret_value()
+        auth = connection_auth(connection)
         self.connection = connection.id
+        self._oauth = auth.oauth
         self._page_size = page_size
         self._start_window = start_window
         self._now = now
         self._http = PlatformHttp(
             connection=connection.id, platform=PLATFORM_ID, base_url=str(connection.base_url),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, secrets=(token,),
+            headers={**auth.headers, "Content-Type": "application/json"}, auth=auth.auth, secrets=auth.secrets,
             requests_per_s=connection.requests_per_s or DEFAULT_REQUESTS_PER_S, error_message=_error_message,
             on_response=self._on_response, retry=retry, transport=transport, sleep=sleep,
             max_response_bytes=max_response_bytes or connection.max_response_mb * MIB)
@@ -166,16 +186,55 @@ class MagentoConnector(StoreConnector):
         newest = max((f.updated_at for f in found), default=datetime.now(UTC))
         return vanished_as_cancelled(order_ref, tuple(found), known_refs, newest)
 
-    async def create_order(self, order: NewOrder) -> CreatedOrder:
-        """Find the order by `ext_order_id = fulfillsync:<our_order_id>`, else create it with `POST /V1/orders`.
+    async def catalog_variants(self, skus: Sequence[str]) -> CatalogLookup:
+        """The catalog products whose SKU is exactly one of `skus`, enabled and of a type an order line can be
+        (`connectors.magento.catalog`), and the store's base currency.
 
-        Raises PermanentError when the order found lacks one of our lines (someone edited it on Magento)."""
+        `GET /V1/products` filtered by SKU, `SKU_BATCH` SKUs a search, every page read (stopping on
+        `page * pageSize >= total_count`); then `GET /V1/directory/currency`. Magento keeps SKUs unique, so a SKU
+        maps to at most one variant here."""
+        found: dict[str, list[CatalogVariant]] = {sku: [] for sku in skus}
+        for batch in catalog.sku_batches(skus):
+            page = 1
+            while True:
+                response, result = await self._search(
+                    "/V1/products", [catalog.sku_filters(batch)], sort=(("entity_id", "ASC"),), page=page,
+                    page_size=catalog.SKU_BATCH, what="product search by sku")
+                for index, item in enumerate(result.items):
+                    variant = self._parsed(response, catalog.parse_product, item, f"products.items[{index}]")
+                    if variant is not None and variant.sku in found:  # exact, case-sensitive
+                        found[variant.sku].append(variant)
+                if not result.items or page * catalog.SKU_BATCH >= result.total_count:
+                    break
+                page += 1
+        return CatalogLookup(currency=await self._currency(),
+                             variants={sku: tuple(variants) for sku, variants in found.items()})
+
+    async def create_order(self, order: NewOrder) -> CreatedOrder:
+        """Find the order by `ext_order_id = fulfillsync:<our_order_id>`, else create it with `POST /V1/orders`
+        (`payloads.order_body`: linked lines as the catalog product at `unit_price`, custom lines, shipping, totals,
+        in `order.currency` or else the store's base currency); then make sure of what a retry may have missed: the
+        order comment naming the custom lines, and the stock of the linked lines moved (`_move_stock`), both read
+        from the order as Magento stored it (items with and without `product_id`).
+
+        Raises PermanentError when the order found lacks one of our lines (someone edited it on Magento), or when a
+        line's variant is no Magento product id."""
+        for line in order.lines:
+            if line.variant is not None and not line.variant.variant_ref.isdigit():
+                raise PermanentError(f"{PLATFORM_ID} connection {self.connection!r}: line {line.line_ref} is linked "
+                                     f"to {line.variant.variant_ref!r}, not a Magento product id",
+                                     connection=self.connection)
         ext = f"{OUR_ORDER_PREFIX}{order.our_order_id}"
         response, result = await self._search("/V1/orders", [[Filter("ext_order_id", ext)]], page=1, page_size=1,
                                               what="order search by ext_order_id")
         raw: Any = result.items[0] if result.items else None
         if raw is None:
-            response = await self._http.request("POST", "/V1/orders", json_body=payloads.order_body(order))
+            currency = order.currency or await self._currency()
+            response = await self._request("POST", "/V1/orders", json_body=payloads.order_body(order, currency))
+            raw = self._http.json(response)
+        else:  # an earlier attempt made it: read it whole, with every comment that attempt may have written
+            found = self._parsed(response, parse_order, raw)
+            response = await self._request("GET", f"/V1/orders/{found.order_ref}")
             raw = self._http.json(response)
         created = self._parsed(response, parse_order, raw)
         refs = self._parsed(response, order_item_refs, raw)
@@ -185,8 +244,65 @@ class MagentoConnector(StoreConnector):
                 f"{PLATFORM_ID} connection {self.connection!r}: order {created.order_ref} ({ext}) has no item with "
                 f"ext_order_item_id {', '.join(missing)}; it was changed on Magento, fix or recreate it there",
                 connection=self.connection)
+        order_id = int(created.order_ref)
+        history = self._parsed(response, order_comments, raw)
+        linked, custom = self._parsed(response, order_products, raw)  # as stored, whatever a retry now links
+        if custom and seller_notes.unlinked(custom) not in history:
+            await self._comment_order(order_id, seller_notes.unlinked(custom))
+        await self._move_stock(order_id, order.our_order_id, linked, history)
         return CreatedOrder(order_ref=created.order_ref, number=created.number,
                             line_refs={line.line_ref: refs[line.line_ref] for line in order.lines})
+
+    async def _move_stock(self, order_id: int, ours: str, wanted: Mapping[str, int], history: list[str]) -> None:
+        """Take `wanted` (units per SKU of the order's items linked to a product) off the seller's stock, exactly
+        once per order (`seller_notes`): nothing
+        when the order's comments say it is done; the planned quantities again when a plan is there; else read
+        each SKU's stock item (`GET /V1/stockItems/{sku}`; SKUs whose stock Magento does not manage are left
+        alone, and SKUs holding a `/` too, named in the plan: Magento's REST paths cannot carry them reliably,
+        magento/magento2#21179), write the plan, set the quantities (`PUT /V1/products/{sku}/stockItems/{itemId}`,
+        the legacy stock item, which Magento's MSI keeps in step with the default source), then write that it is
+        done."""
+        if seller_notes.stock_moved(history, ours):
+            return
+        moves = seller_notes.read_plan(history, ours)
+        items: dict[str, Mapping[str, Any]] = {}
+        if moves is None:
+            unreachable = [sku for sku in wanted if "/" in sku]
+            planned: list[seller_notes.StockMove] = []
+            for sku, units in wanted.items():
+                if sku in unreachable:
+                    continue
+                item, quantity, managed = await self._stock_item(sku)
+                if managed:
+                    items[sku] = item
+                    planned.append(seller_notes.StockMove(sku, quantity, quantity - units))
+            moves = tuple(planned)
+            if not moves and not unreachable:
+                return
+            await self._comment_order(order_id, seller_notes.plan(ours, moves, unreachable))
+        for move in moves:
+            item = items.get(move.sku) or (await self._stock_item(move.sku))[0]
+            item_id = item.get("item_id") or 0  # Magento finds the item by SKU; the path needs one
+            await self._request("PUT", f"/V1/products/{quote(move.sku, safe='')}/stockItems/{item_id}",
+                                json_body=payloads.stock_item_body(item, move.after), idempotent=True)
+        await self._comment_order(order_id, seller_notes.done(ours))
+
+    async def _stock_item(self, sku: str) -> tuple[Mapping[str, Any], int, bool]:
+        """The legacy stock item of `sku` (`GET /V1/stockItems/{sku}`), its whole quantity and whether Magento
+        manages its stock."""
+        response = await self._request("GET", f"/V1/stockItems/{quote(sku, safe='')}")
+        raw = self._http.json(response)
+        quantity, managed = self._parsed(response, catalog.stock_quantity, raw, sku)
+        return raw, quantity, managed
+
+    async def _currency(self) -> str:
+        """The store's base currency (`GET /V1/directory/currency`)."""
+        response = await self._request("GET", "/V1/directory/currency")
+        return self._parsed(response, catalog.parse_currency, self._http.json(response))
+
+    async def _comment_order(self, order_id: int, text: str) -> None:
+        await self._request("POST", f"/V1/orders/{order_id}/comments",
+                            json_body=payloads.order_comment_body(order_id, text))
 
     async def cancel_order(self, order_ref: str, cancellation: OrderCancellation) -> None:
         """The whole order: `POST /V1/orders/{id}/cancel` (Magento cancels every unit not shipped; it answers false
@@ -195,7 +311,7 @@ class MagentoConnector(StoreConnector):
         No-op when done already: state `canceled`, no unit left open after an earlier cancel, the same comment
         present. PermanentError for an order `complete` or `closed`, or one Magento refuses to cancel."""
         order_id = self._numeric(order_ref, "order")
-        response = await self._http.request("GET", f"/V1/orders/{order_id}")
+        response = await self._request("GET", f"/V1/orders/{order_id}")
         state, open_units, history = self._parsed(response, cancellation_state, self._http.json(response))
         if state == "canceled":
             return
@@ -205,7 +321,7 @@ class MagentoConnector(StoreConnector):
         if cancellation.whole_order:
             if open_units == 0:
                 return
-            answer = await self._http.request("POST", f"/V1/orders/{order_id}/cancel")
+            answer = await self._request("POST", f"/V1/orders/{order_id}/cancel")
             if self._http.json(answer) is not True:
                 raise PermanentError(f"{PLATFORM_ID} connection {self.connection!r}: Magento refused to cancel order "
                                      f"{order_id} (state {state}; an invoiced order needs a credit memo)",
@@ -213,7 +329,7 @@ class MagentoConnector(StoreConnector):
             return
         note = cancellation.note()
         if note not in history:
-            await self._http.request("POST", f"/V1/orders/{order_id}/comments",
+            await self._request("POST", f"/V1/orders/{order_id}/comments",
                                      json_body=payloads.order_comment_body(order_id, note))
 
     # -- buyer side ---------------------------------------------------------------------------------------
@@ -239,7 +355,7 @@ class MagentoConnector(StoreConnector):
         for line in request.lines:
             self._numeric(line.line_ref, "order item")
         try:
-            response = await self._http.request("POST", f"/V1/order/{order_id}/ship",
+            response = await self._request("POST", f"/V1/order/{order_id}/ship",
                                                 json_body=payloads.ship_body(request))
         except PermanentError as error:
             if error.status != 400:
@@ -261,7 +377,7 @@ class MagentoConnector(StoreConnector):
                 shipment_id = int(shipment.fulfillment_ref)
                 units = sum(line.quantity for line in shipment.lines)
                 for track in payloads.tracks(request.tracking):
-                    await self._http.request("POST", "/V1/shipment/track",
+                    await self._request("POST", "/V1/shipment/track",
                                              json_body=payloads.track_body(order_id, shipment_id, track, units))
                 text = comments.reinstated(request.our_fulfillment_id, request.tracking.numbers,
                                            request.tracking.urls)
@@ -281,7 +397,7 @@ class MagentoConnector(StoreConnector):
         units = sum(line.quantity for line in current.lines)
         for track in wanted:
             if (track["track_number"], track["title"], track["carrier_code"]) not in have_keys:
-                await self._http.request("POST", "/V1/shipment/track",
+                await self._request("POST", "/V1/shipment/track",
                                          json_body=payloads.track_body(order_id, shipment_id, track, units))
         for track_id, number, title, code in existing:
             if (number, title, code) not in wanted_keys:
@@ -302,7 +418,7 @@ class MagentoConnector(StoreConnector):
             return
         ours = self._parsed(response, our_fulfillment_refs, raw)
         await self._comment_shipment(shipment_id, comments.cancelled(ours[-1] if ours else None), visible=False)
-        await self._http.request("POST", f"/V1/orders/{order_id}/comments", json_body=payloads.order_comment_body(
+        await self._request("POST", f"/V1/orders/{order_id}/comments", json_body=payloads.order_comment_body(
             order_id, f"Shipment {raw.get('increment_id') or shipment_id} cancelled by fulfillsync: its tracking "
                       "was removed; Magento still counts its units as shipped."))
         for track_id, *_ in self._parsed(response, shipment_tracks, raw):
@@ -310,12 +426,26 @@ class MagentoConnector(StoreConnector):
 
     # -- helpers ------------------------------------------------------------------------------------------
 
+    async def _request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """`PlatformHttp.request`, with a 401 turned into a PermanentError that says what to check for the way this
+        connection authenticates (no secret in it: the platform's message is already redacted)."""
+        try:
+            return await self._http.request(method, path, **options)
+        except PermanentError as error:
+            if error.status != 401:
+                raise
+            raise PermanentError(f"{PLATFORM_ID} connection {self.connection!r}: Magento refused the "
+                                 f"{'OAuth 1.0a signature' if self._oauth else 'bearer token'} of {method} "
+                                 f"{path.split('?', 1)[0]} (401: {error.platform_message or 'no message'}); "
+                                 f"{_OAUTH_HINT if self._oauth else _BEARER_HINT}", connection=self.connection,
+                                 platform_message=error.platform_message, status=401) from None
+
     async def _search(self, path: str, groups: list[list[Filter]], *, page: int, page_size: int, what: str,
                       sort: tuple[tuple[str, str], ...] = (),
                       lenient: bool = False) -> tuple[httpx.Response, SearchResult]:
         """One search page; `lenient`: its items are read one by one (`PlatformHttp.json`)."""
         params = payloads.search_params(groups, sort=sort, page_size=page_size, page=page)
-        response = await self._http.request("GET", path, params=params)
+        response = await self._request("GET", path, params=params)
         body = self._http.json(response, lenient=lenient)
         return response, self._parsed(response, parse_search_result, body, what)
 
@@ -336,7 +466,7 @@ class MagentoConnector(StoreConnector):
                             fulfillment_ref: str) -> tuple[int, int, httpx.Response, Mapping[str, Any]]:
         order_id = self._numeric(order_ref, "order")
         shipment_id = self._numeric(fulfillment_ref, "shipment")
-        response = await self._http.request("GET", f"/V1/shipment/{shipment_id}")
+        response = await self._request("GET", f"/V1/shipment/{shipment_id}")
         raw = self._http.json(response)
         if not isinstance(raw, Mapping):
             raise self._http.shape_error(response, f"expected a shipment object, got {type(raw).__name__}")
@@ -347,12 +477,12 @@ class MagentoConnector(StoreConnector):
         return order_id, shipment_id, response, raw
 
     async def _comment_shipment(self, shipment_id: int, text: str, *, visible: bool) -> None:
-        await self._http.request("POST", f"/V1/shipment/{shipment_id}/comments",
+        await self._request("POST", f"/V1/shipment/{shipment_id}/comments",
                                  json_body=payloads.shipment_comment_body(shipment_id, text, visible=visible))
 
     async def _delete_track(self, track_id: int) -> None:
         # 404: an earlier attempt already deleted it (DELETE is retried after a 5xx that may have been applied).
-        await self._http.request("DELETE", f"/V1/shipment/track/{track_id}", ok=(200, 204, 404))
+        await self._request("DELETE", f"/V1/shipment/track/{track_id}", ok=(200, 204, 404))
 
     def _parsed(self, response: httpx.Response, parse: Callable[..., T], *args: Any) -> T:
         """`parse(*args)`, with a PayloadError turned into a MalformedResponseError naming the request."""

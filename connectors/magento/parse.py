@@ -185,9 +185,15 @@ def cancellation_state(payload: Any) -> tuple[str, int, list[str]]:
         done = sum(_quantity(item.get(key), f"{where}.items[{index}].{key}")
                    for key in ("qty_shipped", "qty_canceled", "qty_refunded"))
         open_units += max(_quantity(item.get("qty_ordered"), f"{where}.items[{index}].qty_ordered") - done, 0)
-    comments = [str(_mapping(h, f"{where}.status_histories").get("comment") or "")
-                for h in _list(order.get("status_histories") or [], f"{where}.status_histories")]
-    return str(order.get("state") or ""), open_units, comments
+    return str(order.get("state") or ""), open_units, order_comments(order)
+
+
+def order_comments(payload: Any) -> list[str]:
+    """The texts of an order's status history comments (`status_histories`; none when the field is absent)."""
+    order = _mapping(payload, "order")
+    where = f"order {order.get('entity_id')}"
+    return [str(_mapping(h, f"{where}.status_histories").get("comment") or "")
+            for h in _list(order.get("status_histories") or [], f"{where}.status_histories")]
 
 
 def _parse_line(payload: Any, where: str) -> PlatformLine:
@@ -239,6 +245,24 @@ def order_item_refs(payload: Any) -> dict[str, str]:
         if ours and not item.get("parent_item_id"):
             refs[ours] = str(_int(item.get("item_id"), f"order.items[{index}].item_id"))
     return refs
+
+
+def order_products(payload: Any) -> tuple[dict[str, int], list[str]]:
+    """What an order we created holds, as Magento stored it: the units per SKU of its top-level items linked to a
+    catalog product (`product_id`), and the SKUs of those linked to none (custom lines), in item order."""
+    order = _mapping(payload, "order")
+    linked: dict[str, int] = {}
+    custom: list[str] = []
+    for index, raw in enumerate(_list(order.get("items"), "order.items")):
+        item = _mapping(raw, f"order.items[{index}]")
+        if item.get("parent_item_id"):
+            continue
+        sku = _text(item.get("sku")) or ""
+        if item.get("product_id") is None:
+            custom.append(sku)
+        else:
+            linked[sku] = linked.get(sku, 0) + _quantity(item.get("qty_ordered"), f"order.items[{index}].qty_ordered")
+    return linked, custom
 
 
 # -- shipments ----------------------------------------------------------------------------------------------

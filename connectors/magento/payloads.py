@@ -2,19 +2,20 @@
 
 Every body here matches the official Swagger schema's operation (the tests validate them against
 `admin-schema-2.4.9.yaml`): `POST /V1/order/{id}/ship`, `POST /V1/shipment/track`, `POST /V1/shipment/{id}/comments`,
-`POST /V1/orders/{id}/comments` and `POST /V1/orders`.
+`POST /V1/orders/{id}/comments`, `POST /V1/orders` and `PUT /V1/products/{sku}/stockItems/{itemId}`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from connectors.magento import comments
+from connectors.magento import comments, seller_notes
 from connectors.magento.carriers import CARRIER_NAMES
 from connectors.magento.parse import OUR_ORDER_PREFIX, UNKNOWN_CARRIER_TITLE
-from schemas.platform import Address, FulfillmentRequest, NewOrder, Tracking
+from schemas.platform import Address, FulfillmentRequest, NewOrder, SellerLine, Tracking
 
 MAX_PAGE_SIZE = 300
 """Magento's input limit for `searchCriteria[pageSize]` (webapi/validation/input_limit_enabled)."""
@@ -112,23 +113,42 @@ def _address(address: Address | None, address_type: str, email: str, phone: str 
     return body
 
 
-def order_body(order: NewOrder) -> dict[str, Any]:
+def order_body(order: NewOrder, currency: str) -> dict[str, Any]:
     """The body of `POST /V1/orders` for a dropship order (see the connector's docstring for why not the quote
-    flow): prices 0 (the marketplace settles with the seller), our id in `ext_order_id` with a prefix and our line
-    ids in `ext_order_item_id`, an offline payment method, the address as both billing and shipping address."""
+    flow): our id in `ext_order_id` with a prefix and our line ids in `ext_order_item_id`, an offline payment
+    method, the address as both billing and shipping address, amounts in `currency` (the store's base currency:
+    base and order amounts are equal, rates 1).
+
+    A line with a catalog variant is that product (`product_id`, its `sku` and `product_type`); one without is a
+    custom line (`sku`, `name`, type `simple`, no product) and the order's `customer_note` names it. Every line is
+    priced `unit_price` (`price`, `original_price`, `row_total` and their `base_` twins; no tax, no discount);
+    `shipping_amount` is `shipping_price`; `subtotal` is the sum of the rows and `grand_total` adds shipping."""
     email = order.email or f"dropship+{order.our_order_id}@{NO_EMAIL_DOMAIN}"
-    items = [{"sku": line.sku or line.line_ref, "name": line.title or line.sku or line.line_ref,
-              "qty_ordered": line.quantity, "price": 0, "base_price": 0, "row_total": 0, "product_type": "simple",
-              "ext_order_item_id": line.line_ref} for line in order.lines]
+    items = [_item(line) for line in order.lines]
+    subtotal = sum((line.unit_price * line.quantity for line in order.lines), Decimal(0))
+    grand_total = subtotal + order.shipping_price
     shipping = _address(order.shipping_address, "shipping", email, order.phone)
+    note = f"Dropship order {order.buyer_order_number or order.our_order_id} from fulfillsync"
+    if order.unlinked_skus():
+        note = f"{note}. {seller_notes.unlinked(order.unlinked_skus())}"
+    money: dict[str, Decimal | int] = {
+        "subtotal": subtotal, "base_subtotal": subtotal, "subtotal_incl_tax": subtotal,
+        "base_subtotal_incl_tax": subtotal, "shipping_amount": order.shipping_price,
+        "base_shipping_amount": order.shipping_price, "shipping_incl_tax": order.shipping_price,
+        "base_shipping_incl_tax": order.shipping_price, "tax_amount": 0, "base_tax_amount": 0,
+        "discount_amount": 0, "base_discount_amount": 0, "grand_total": grand_total,
+        "base_grand_total": grand_total}
     return {"entity": {
         "ext_order_id": f"{OUR_ORDER_PREFIX}{order.our_order_id}",
         "customer_email": email, "customer_is_guest": 1,
         "customer_firstname": shipping["firstname"], "customer_lastname": shipping["lastname"],
-        "base_grand_total": 0, "grand_total": 0, "subtotal": 0, "base_subtotal": 0,
+        **{name: _amount(value) for name, value in money.items()},
+        "base_currency_code": currency, "order_currency_code": currency, "store_currency_code": currency,
+        "global_currency_code": currency, "base_to_order_rate": 1, "base_to_global_rate": 1,
+        "store_to_base_rate": 1, "store_to_order_rate": 1,
         "total_qty_ordered": sum(line.quantity for line in order.lines),
         "state": "new", "status": "pending",
-        "customer_note": f"Dropship order {order.buyer_order_number or order.our_order_id} from fulfillsync",
+        "customer_note": note,
         "shipping_description": order.shipping_method or "Dropship",
         "items": items,
         "billing_address": {**_address(order.shipping_address, "billing", email, order.phone)},
@@ -136,3 +156,38 @@ def order_body(order: NewOrder) -> dict[str, Any]:
         "extension_attributes": {"shipping_assignments": [{
             "shipping": {"address": shipping, "method": "flatrate_flatrate"}, "items": items}]},
     }}
+
+
+def _item(line: SellerLine) -> dict[str, Any]:
+    """One `sales-data-order-item-interface`: the catalog product when the line has a variant, else custom."""
+    row = line.unit_price * line.quantity
+    item: dict[str, Any] = {
+        "sku": line.sku or line.line_ref, "name": line.title or line.sku or line.line_ref,
+        "qty_ordered": line.quantity, "product_type": "simple", "ext_order_item_id": line.line_ref,
+        **{name: _amount(line.unit_price) for name in ("price", "base_price", "original_price",
+                                                         "base_original_price", "price_incl_tax",
+                                                         "base_price_incl_tax")},
+        **{name: _amount(row) for name in ("row_total", "base_row_total", "row_total_incl_tax",
+                                           "base_row_total_incl_tax")},
+        "tax_amount": 0, "base_tax_amount": 0, "discount_amount": 0, "base_discount_amount": 0}
+    if line.variant is not None:
+        kind = dict(line.variant.options).get("type_id", "simple")  # set by catalog.parse_product
+        item.update({"product_id": int(line.variant.variant_ref), "sku": line.variant.sku,
+                     "name": line.title or line.variant.title or line.variant.sku,
+                     "product_type": kind, "is_virtual": int(kind == "virtual")})
+    return item
+
+
+def _amount(value: Decimal | int) -> float | int:
+    """A JSON number for an amount (Magento keeps 4 decimals)."""
+    if isinstance(value, int):
+        return value
+    number = value.quantize(Decimal("0.0001"))
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def stock_item_body(item: Mapping[str, Any], quantity: int) -> dict[str, Any]:
+    """The body of `PUT /V1/products/{sku}/stockItems/{itemId}`: the stock item as Magento answered it (the schema
+    requires every field) with `qty` set to `quantity`. `is_in_stock` is left as read: Magento turns it off by
+    itself when the quantity falls to its minimum without backorders."""
+    return {"stockItem": {**item, "qty": quantity}}

@@ -52,21 +52,34 @@ Shopify's error layers.
   `metafieldsSet` calls (a point each). Assumes one create at a time per order (the buyer sink's lanes); a
   fulfillment created before this scheme existed, by an attempt whose outcome was still unknown at the upgrade,
   is not found again (created a second time).
+- **The seller's catalog** (`catalog_variants`, `connectors/shopify/catalog.py`): `productVariants(query:)`
+  searched with up to 25 SKUs a request (`sku:'A' OR sku:'B'`, quoted and escaped), 50 variants a page (about 151
+  points), every page walked; Shopify's search ignores case and matches SKU tokens and prefixes, so only variants
+  whose `sku` is exactly an asked SKU and whose product is ACTIVE are kept (ARCHIVED and DRAFT are not sellable);
+  two variants may share a SKU on Shopify, and both are returned (the caller refuses the ambiguity). Price is the
+  variant's `price` in the shop's currency (`shop { currencyCode }`, asked once per connector instance);
+  inventory its `inventoryQuantity` when its inventory item is tracked.
 - **Orders on a seller** (`orderCreate`, `sendReceipt`/`sendFulfillmentReceipt` false so the seller's shop never
-  emails the buyer's customer). What is stored on Shopify:
+  emails the buyer's customer; `connectors/shopify/order_input.py`). Linked lines are `variantId` line items (the
+  seller's inventory moves: `inventoryBehaviour: DECREMENT_IGNORING_POLICY`, since the sale already happened on
+  the buyer's store and must not be refused for stock; a count may go negative), custom lines (SKUs the catalog
+  lacked) are title/SKU line items and flag the order (tag `fulfillsync-custom-lines`, a note naming the SKUs);
+  every line is priced (`priceSet`) at its `unit_price` in the shop's currency (an order priced in another
+  currency is a PermanentError); `shipping_price` above 0 is a shipping line titled the buyer's method (or
+  "Shipping"), a free one names the method when there is one. No transaction: the order is payment-pending. What
+  is stored on Shopify:
   - `Order.sourceIdentifier`: our order id; `create_order` finds an earlier attempt with the search filter
     `source_identifier:'…'`, then checks it exactly;
   - `Order.customAttributes["fulfillsync_order_id"]`: our order id, read back as `PlatformOrder.our_order_id`;
   - `Order.tags`: `fulfillsync`, so merchants can filter our orders;
   - `Order.poNumber`: the buyer's order number, shown to the seller;
-  - `Order.customAttributes["Shipping method"]`: the buyer's shipping method (a shipping line would need a price
-    and currency);
+  - `Order.customAttributes["Shipping method"]`: the buyer's shipping method (also the shipping line's title);
   - `LineItem.customAttributes["_fulfillsync_line"]`: our line id, how `CreatedOrder.line_refs` is rebuilt on a
     retry (underscore properties are hidden from customers).
 
-  Lines are custom line items (title, SKU, quantity), not the seller's product variants; lines whose units were
-  all cancelled are left out. Shopify's search index can lag a few seconds behind a write, so a retry within that
-  window may not see the order an earlier attempt created (docs/platforms/shopify.md says how to allow for it).
+  A retry that finds the earlier attempt's order sends nothing, so inventory moves once. Shopify's search index
+  can lag a few seconds behind a write, so a retry within that window may not see the order an earlier attempt
+  created (docs/platforms/shopify.md says how to allow for it).
 - **A buyer's cancellation on a seller** (`cancel_order`): the whole order by `orderCancel` (reason CUSTOMER,
   restock, no refund, no customer email, our note as staff note; Shopify runs it as a job); refused but already
   cancelled is a no-op. Units by an order edit (`orderEditBegin` / `orderEditSetQuantity` / `orderEditCommit`),

@@ -186,7 +186,8 @@ class ShopifyGraphQL:
         if "MAX_COST_EXCEEDED" in codes:
             hint = "the query asks for too much at once; lower the connector's page sizes"
         elif "ACCESS_DENIED" in codes:
-            hint = "the app lacks a scope this call needs (read_orders, write_orders, write_*_fulfillment_orders)"
+            hint = ("the app lacks a scope this call needs (read_orders, write_orders, read_products, "
+                    "write_*_fulfillment_orders)")
         else:
             hint = ("Shopify refused the query; the connection's api_version may lack a field this connector uses "
                     "(2024-10 or newer is needed)")

@@ -7,7 +7,7 @@ Failure: every method raises only ConnectorError subclasses (see connectors.base
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -27,13 +27,14 @@ from connectors.cursor import CursorError, PollCursor
 from connectors.http import MIB, RetryPolicy
 from connectors.rejects import PageReader
 from connectors.shopify import operations as ops
+from connectors.shopify.catalog import exact_variants, search_batches
 from connectors.shopify.client import ShopifyGraphQL, user_errors
+from connectors.shopify.order_input import CREATE_OPTIONS, create_order_input
 from connectors.shopify.parse import (
     MARK_NAMESPACE,
     FulfillmentMark,
     OpenLine,
     ShapeError,
-    create_order_input,
     created_order,
     fulfillment_marks,
     graphql_changed_order,
@@ -46,6 +47,8 @@ from connectors.shopify.parse import (
 )
 from schemas.config import Connection
 from schemas.platform import (
+    CatalogLookup,
+    CatalogVariant,
     ChangedOrder,
     CreatedOrder,
     FulfillmentRequest,
@@ -83,6 +86,7 @@ class ShopifyConnector(StoreConnector):
         if token is None or not token.get_secret_value():
             raise ValueError(f"connection {connection.id!r}: credentials.access_token is required for shopify")
         self.connection = connection
+        self._currency: str | None = None  # the shop's, asked once (`_shop_currency`)
         self._start_window = start_window
         self._page_size = page_size
         self._now = now
@@ -310,19 +314,56 @@ class ShopifyConnector(StoreConnector):
             return
         raise refused
 
+    # -- the seller's catalog ------------------------------------------------------------------------------
+
+    async def catalog_variants(self, skus: Sequence[str]) -> CatalogLookup:
+        """`ops.CATALOG_VARIANTS` per batch of SKUs (`connectors.shopify.catalog.search_batches`), every page of
+        each, keeping the variants whose SKU is exactly an asked one and whose product is ACTIVE; the currency from
+        `_shop_currency`. Paced by the query-cost bucket like every call."""
+        wanted: dict[str, list[CatalogVariant]] = {sku: [] for sku in skus}
+        currency = await self._shop_currency()
+        for batch, search in search_batches(skus):
+            batch_wanted = {sku: wanted[sku] for sku in batch}
+            after: str | None = None
+            while True:
+                data = await self._query(ops.CATALOG_VARIANTS,
+                                         {"q": search, "first": ops.VARIANT_PAGE_SIZE, "after": after})
+                with self._reading(ops.CATALOG_VARIANTS):
+                    page = _field(data, "productVariants", dict)
+                    exact_variants(_field(page, "nodes", list), batch_wanted)
+                more, after = self._next_page(page, after, operation=ops.CATALOG_VARIANTS)
+                if not more:
+                    break
+        return CatalogLookup(currency=currency, variants={sku: tuple(found) for sku, found in wanted.items()})
+
+    async def _shop_currency(self) -> str:
+        """The shop's currency (`ops.SHOP_CURRENCY`), asked once per connector instance."""
+        if self._currency is None:
+            data = await self._query(ops.SHOP_CURRENCY, {})
+            with self._reading(ops.SHOP_CURRENCY):
+                currency = _field(_field(data, "shop", dict), "currencyCode", str)
+            self._currency = currency
+        return self._currency
+
     # -- orders on a seller --------------------------------------------------------------------------------
 
     async def create_order(self, order: NewOrder) -> CreatedOrder:
-        sent_lines = [line.line_ref for line in order.lines if line.quantity - line.cancelled_quantity > 0]
-        if not sent_lines:
-            raise PermanentError(f"shopify connection {self.connection.id!r}: order {order.our_order_id} has no "
-                                 "unit left to order (every line cancelled)", connection=self.connection.id)
+        """Our earlier attempt's order when `_find_our_order` finds it (nothing is sent again: its inventory
+        moved once), else `orderCreate` with `connectors.shopify.order_input` (linked lines as the seller's
+        variants, custom lines flagged, prices in the shop's currency, inventory claimed). PermanentError when
+        `order.currency` is not the shop's (Shopify takes line prices in the shop's currency), or for Shopify's
+        `userErrors` (an unknown variant among them)."""
+        sent_lines = [line.line_ref for line in order.lines]
         existing = await self._find_our_order(order.our_order_id)
         if existing is not None:
             return self._created(existing, sent_lines, ops.FIND_ORDER_BY_SOURCE)
-        payload = await self._mutate(ops.CREATE_ORDER, {
-            "order": create_order_input(order),
-            "options": {"sendReceipt": False, "sendFulfillmentReceipt": False}}, "orderCreate")
+        currency = await self._shop_currency()
+        if order.currency is not None and order.currency != currency:
+            raise PermanentError(f"shopify connection {self.connection.id!r}: order {order.our_order_id} is priced "
+                                 f"in {order.currency} but the shop's currency is {currency}",
+                                 connection=self.connection.id)
+        payload = await self._mutate(ops.CREATE_ORDER, {"order": create_order_input(order, currency),
+                                                        "options": CREATE_OPTIONS}, "orderCreate")
         created = payload.get("order")
         if not isinstance(created, dict):
             raise self._malformed(ops.CREATE_ORDER, "orderCreate.order is missing without userErrors")

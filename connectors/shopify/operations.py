@@ -4,7 +4,9 @@ SDL and the 2025-01 introspection, and check its calculated cost stays under Sho
 Sizes are chosen for cost (a connection costs `first` × its node): polls list orders light (`ORDERS_CHANGED_SINCE`,
 scalars only, about a point an order, 100 a page) and read in full only the orders the caller needs, 10 at a time
 (`ORDERS_BY_ID`, about 56 points an order with 50 line items); line items, fulfillment line items and fulfillment
-orders beyond one page are fetched with the follow-up queries below, never dropped.
+orders beyond one page are fetched with the follow-up queries below, never dropped. The catalog is searched
+`VARIANT_PAGE_SIZE` variants a page (`CATALOG_VARIANTS`, about 3 points a variant: the variant, its inventory item
+and its product), several SKUs a search (`connectors.shopify.catalog.SKU_BATCH`).
 """
 
 from __future__ import annotations
@@ -170,7 +172,7 @@ CREATE_ORDER = Operation("CreateOrder", """
 mutation CreateOrder($order: OrderCreateOrderInput!, $options: OrderCreateOptionsInput) {
   orderCreate(order: $order, options: $options) {
     order { ...CreatedOrder }
-    userErrors { field message }
+    userErrors { field message code }
   }
 }""" + _CREATED_ORDER_FIELDS)
 
@@ -214,7 +216,25 @@ mutation OrderEditCommit($id: ID!, $notifyCustomer: Boolean, $staffNote: String)
   }
 }""")
 
+VARIANT_PAGE_SIZE = 50
+
+CATALOG_VARIANTS = Operation("CatalogVariantsBySku", """
+query CatalogVariantsBySku($q: String!, $first: Int!, $after: String) {
+  productVariants(first: $first, after: $after, query: $q) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id sku title price inventoryQuantity inventoryItem { tracked } product { id title status } }
+  }
+}""")
+"""The seller's variants a SKU search finds (`sku:'A' OR sku:'B'`; Shopify's search is loose, the connector keeps
+exact SKUs of ACTIVE products). About 151 points for a page of 50."""
+
+SHOP_CURRENCY = Operation("ShopCurrency", """
+query ShopCurrency {
+  shop { currencyCode }
+}""")
+"""The shop's currency: catalog prices are in it, and order prices must be."""
+
 ALL = (ORDERS_CHANGED_SINCE, ORDERS_BY_ID, ORDER_LINE_ITEMS, ORDER_FULFILLMENTS, FULFILLMENT_LINE_ITEMS,
        FULFILLMENT_ORDERS, FULFILLMENT_STATUS, CREATE_FULFILLMENT, UPDATE_TRACKING, CANCEL_FULFILLMENT,
        FIND_ORDER_BY_SOURCE, CREATE_ORDER, CANCEL_ORDER, ORDER_CANCELLED_AT, ORDER_EDIT_BEGIN, ORDER_EDIT_SET_QUANTITY,
-       ORDER_EDIT_COMMIT, ORDER_FULFILLMENT_MARKS, SET_FULFILLMENT_MARK)
+       ORDER_EDIT_COMMIT, ORDER_FULFILLMENT_MARKS, SET_FULFILLMENT_MARK, CATALOG_VARIANTS, SHOP_CURRENCY)

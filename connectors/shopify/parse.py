@@ -31,7 +31,6 @@ from schemas.platform import (
     Address,
     ChangedOrder,
     FulfillmentLine,
-    NewOrder,
     PlatformFulfillment,
     PlatformLine,
     PlatformOrder,
@@ -403,31 +402,6 @@ def mailing_address(address: Address) -> dict[str, Any]:
                               "provinceCode": address.region, "zip": address.postal_code or None,
                               "countryCode": address.country_code.upper() or None, "phone": address.phone}
     return {key: value for key, value in result.items() if value is not None}
-
-
-def create_order_input(order: NewOrder) -> dict[str, Any]:
-    """`OrderCreateOrderInput` carrying our references: `sourceIdentifier` (searchable, how a retry finds the
-    order), the custom attribute `fulfillsync_order_id`, a `fulfillsync` tag, and a `_fulfillsync_line`
-    property on each line (underscore properties are hidden from customers)."""
-    attributes = [{"key": ORDER_MARKER, "value": order.our_order_id}]
-    if order.shipping_method:
-        attributes.append({"key": SHIPPING_METHOD, "value": order.shipping_method})
-    result: dict[str, Any] = {
-        "sourceIdentifier": order.our_order_id, "tags": [ORDER_TAG], "customAttributes": attributes,
-        "lineItems": [{"title": line.title or line.sku or line.line_ref, "sku": line.sku,
-                       "quantity": line.quantity - line.cancelled_quantity, "requiresShipping": True,
-                       "properties": [{"name": LINE_MARKER, "value": line.line_ref}]}
-                      for line in order.lines if line.quantity - line.cancelled_quantity > 0],
-    }
-    if order.buyer_order_number:
-        result["poNumber"] = order.buyer_order_number
-    if order.email:
-        result["email"] = order.email
-    if order.phone:
-        result["phone"] = order.phone
-    if order.shipping_address is not None:
-        result["shippingAddress"] = mailing_address(order.shipping_address)
-    return result
 
 
 # -- REST / webhook shape ----------------------------------------------------------------------------------

@@ -33,23 +33,61 @@ Polling (`orders_changed_since`)
   Partial refunds are not read (`cancelled_quantity` stays 0): they need `/orders/{id}/refunds`; cancelled and
   refunded orders are.
 
+The seller's catalog (`catalog_variants`)
+- Currency: `GET /wc/v3/data/currencies/current` ({code, name, symbol}). It needs the same permission as
+  `GET /wc/v3/settings/general/woocommerce_currency` (the key's user must have `manage_woocommerce`: a Shop
+  manager or an Administrator, who can also create orders) and answers three fields instead of the setting with
+  every currency WooCommerce knows as its options.
+- Items: `GET /wc/v3/products?sku=A,B&status=publish&_fields=…`, at most 100 SKUs (and 2,000 characters) a
+  request, every page (X-WP-TotalPages). With a `sku` filter WooCommerce lists variations beside products; it
+  splits the value at commas (and also matches the whole value), so a SKU holding a comma is asked alone. It
+  matches without case (MySQL's collation): we keep only items whose SKU is exactly the one asked.
+- Sellable: status `publish` (a disabled variation is `private`), `purchasable` (for an administrator's key: it
+  has a price), not a variable, grouped or external product (a variable product is sold as one of its
+  variations), and for a variation a published parent, read in one more request (`include=<parent ids>`,
+  `_fields=id,status`) because a variation stays `publish` when its product is drafted or trashed.
+- `product_ref` is the product id (a variation's parent), `variant_ref` the item's own id; `price` is `price`
+  (the sale price while on sale); `inventory` is `stock_quantity` when stock is managed (`manage_stock` true, or
+  a variation using its product's stock), else None. WooCommerce's SKUs are unique, so a SKU has one item at most.
+
 Creating orders on a seller (`create_order`)
 - Idempotency: WooCommerce cannot filter orders by meta, and `search` covers only addresses, email and item
   names. So before creating, we scan the newest orders (`orderby=date&order=desc`, 100 per page, `_fields`
   trimmed) back to 48 hours before the newest one for order meta `fulfillsync_order_id`. A retry more than
   48 hours after an attempt that did create the order would create a second one.
-- SKUs become product ids through one `GET /wc/v3/products?sku=A,B`; a variation is sent as `variation_id` with
-  its parent's `product_id`. A missing SKU is a PermanentError naming it.
-- The order is created paid (`set_paid`, status processing), with our order id (and the buyer's order number)
-  in order meta and our line id in each line item's meta `fulfillsync_line_id`, which gives the line mapping
-  (on creation and when found again).
+- One `POST /wc/v3/orders`, paid: `set_paid` with status processing. WooCommerce takes the stock of the order's
+  products when it first reaches processing (`wc_maybe_reduce_stock_levels`, guarded by the order's
+  `_order_stock_reduced`), so the seller's stock moves once; a retry finds the order and sends nothing. Our order
+  id (and the buyer's order number) go in the order meta, our line id in each line item's meta
+  `fulfillsync_line_id`, which gives the line mapping (on creation and when found again).
+- A linked line is `product_id` (the parent) plus `variation_id` for a variation, never `sku` (WooCommerce would
+  look the SKU up first). Every line carries `subtotal` = `total` = unit price x quantity as strings: WooCommerce
+  keeps posted totals instead of pricing the item from the catalog, and computes the order's totals from them
+  (plus any tax its own settings add; a store whose catalog prices include tax gets tax on top of our amounts,
+  unverified).
+- A custom line (no catalog item) is a line item by `sku` with the line's title as `name` and the SKU in the
+  visible item meta `SKU` (WooCommerce shows no SKU for an item without a product); a line item needs a product
+  id or a SKU, so a custom line without a SKU is a PermanentError. WooCommerce looks a posted `sku` up among
+  all its items but trashed ones, whatever their status and case: a SKU a draft or private product has makes the
+  line that product's (its stock moves; the price stays ours). Otherwise the item has no product and moves no
+  stock.
+- The flag: order meta `fulfillsync_unlinked_skus` ("A, B") in the same POST, then an order note naming them
+  (`POST /orders/{id}/notes`; best effort: a failure is logged, the meta flags the order anyway; a retry that
+  finds an order whose answer was lost does not write the note).
+- WooCommerce does not refuse a product id it no longer has (woocommerce/woocommerce issue 50698): a product
+  deleted between the catalog lookup and the order makes a line without a product. The created order is read
+  for such lines; they are added to the flag (a PUT of the meta) and named in the note, and logged.
+- Shipping: one shipping line, method id `other` (WooCommerce's "Other"), titled with the buyer's shipping method
+  (else "Shipping"), at `shipping_price`; none when the price is 0 and there is no method. `currency` is sent when
+  the order has one (an unknown code: 400 `rest_invalid_param`, a PermanentError).
 
 A buyer's cancellation on a seller (`cancel_order`)
 - The whole order: `PUT /wc/v3/orders/{id}` `{"status": "cancelled"}`. Units: the same PUT with
   `line_items: [{id, quantity}]` lowering each item to the units still to ship (0 keeps the item with nothing to
   ship; removing it would lose our line mapping). Already cancelled, or quantities already that low: nothing is
   sent. A completed order is refused (PermanentError). WooCommerce keeps the line totals it had (unverified on a
-  live store); those are the seller's catalogue prices, since `create_order` sends no line prices.
+  live store), and gives the stock back when the order is cancelled (`wc_maybe_increase_stock_levels`); newer
+  versions also adjust it for a lowered quantity (unverified).
 
 Tracking (both sides): `connection.tracking_api` chooses; "auto"/unset reads the REST index `GET /wp-json/` once
 per connector: core fulfillments route first, then the `wc-shipment-tracking/v3` namespace;

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,10 +18,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from connectors.base import (
+    ConnectorError,
     MalformedResponseError,
     PermanentError,
     Skip,
     StoreConnector,
+    described,
     vanished_as_cancelled,
 )
 from connectors.cursor import CursorError, PollCursor
@@ -32,19 +34,25 @@ from connectors.woocommerce.client import WooClient
 from connectors.woocommerce.core_fulfillments import CoreFulfillmentsApi
 from connectors.woocommerce.parse import (
     ORDER_MARKER,
+    UNLINKED_MARKER,
+    CatalogItem,
     TrackingApi,
+    catalog_lookup,
     error_message,
     line_markers,
     meta_value,
+    parse_catalog_items,
+    parse_currency,
     parse_gmt,
     parse_order,
-    parse_products,
+    parse_statuses,
     tracking_api_from_index,
 )
-from connectors.woocommerce.payloads import PayloadError, order_body
+from connectors.woocommerce.payloads import PayloadError, lines_without_product, order_body, unlinked_note
 from connectors.woocommerce.shipment_tracking import ShipmentTrackingApi
 from schemas.config import Connection
 from schemas.platform import (
+    CatalogLookup,
     CreatedOrder,
     FulfillmentRequest,
     NewOrder,
@@ -58,6 +66,10 @@ from schemas.platform import (
 log = logging.getLogger(__name__)
 
 ORDERS = "/wp-json/wc/v3/orders"
+PRODUCTS = "/wp-json/wc/v3/products"
+CURRENCY = "/wp-json/wc/v3/data/currencies/current"
+CATALOG_FIELDS = "id,name,type,status,sku,price,parent_id,purchasable,manage_stock,stock_quantity"
+MAX_SKU_QUERY = 2000  # characters of one `sku` filter: 100 long SKUs would make a URL servers refuse
 DEFAULT_REQUESTS_PER_S = 2.0
 POLLED_STATUSES = "processing,completed,cancelled,refunded"
 FIND_ORDER_WINDOW = timedelta(hours=48)
@@ -165,30 +177,80 @@ class WooCommerceConnector(StoreConnector):
         return Page(items=changed, cursor=advanced.encode(), has_more=token is not None,
                     rejected=reader.unseen(position.seen_before))
 
+    # -- seller: catalog -----------------------------------------------------------------------------------
+
+    async def catalog_variants(self, skus: Sequence[str]) -> CatalogLookup:
+        """The store's currency (`GET /wc/v3/data/currencies/current`) and, per SKU, its sellable items (package
+        docstring: "The seller's catalog"): `GET /wc/v3/products?sku=A,B&status=publish` in batches of at most 100
+        SKUs, every page of each, then the statuses of the variations' parents (`include=…`)."""
+        wanted = list(dict.fromkeys(sku for sku in skus if sku))
+        raw, response = await self._client.get(CURRENCY)
+        currency = self._client.parse(response, parse_currency, raw)
+        items: list[CatalogItem] = []
+        for batch in sku_batches(wanted):
+            items += await self._catalog_pages({"sku": ",".join(batch), "status": "publish",
+                                                "_fields": CATALOG_FIELDS})
+        asked = set(wanted)
+        parents = sorted({item.parent_id for item in items if item.parent_id and item.variant.sku in asked})
+        statuses: dict[int, str] = {}
+        for start in range(0, len(parents), 100):
+            raw, response = await self._client.get(PRODUCTS, {
+                "include": ",".join(map(str, parents[start:start + 100])), "per_page": 100, "_fields": "id,status"})
+            statuses.update(self._client.parse(response, parse_statuses, raw))
+        return catalog_lookup(wanted, items, statuses, currency)
+
+    async def _catalog_pages(self, params: dict[str, Any]) -> list[CatalogItem]:
+        items: list[CatalogItem] = []
+        page = 1
+        while True:
+            raw, response = await self._client.get(PRODUCTS, {**params, "per_page": 100, "page": page})
+            found = self._client.parse(response, parse_catalog_items, raw)
+            items += found
+            total_pages = _header_int(response, "x-wp-totalpages")
+            if len(found) < 100 or total_pages is None or page >= total_pages:
+                return items
+            page += 1
+
     # -- seller: orders ------------------------------------------------------------------------------------
 
     async def create_order(self, order: NewOrder) -> CreatedOrder:
-        """Find the order an earlier attempt created (package docstring: "Creating orders"), else create it."""
+        """Find the order an earlier attempt created, else create it (package docstring: "Creating orders"):
+        one POST with every line priced, the shipping line and the flag; then, when some lines are not catalog
+        items, an order note naming them (best effort: a failure is logged, the order meta flags them anyway)."""
         existing = await self._find_order(order.our_order_id)
         if existing is not None:
             log.info("%s: order %s already exists as %s", self.connection.id, order.our_order_id,
                      existing.order_ref)
             return existing
-        skus = sorted({line.sku for line in order.lines if line.sku})
-        products: dict[str, tuple[int, int]] = {}
-        for start in range(0, len(skus), 100):  # per_page is at most 100
-            raw, response = await self._client.get("/wp-json/wc/v3/products",
-                                                   {"sku": ",".join(skus[start:start + 100]), "per_page": 100})
-            products.update(self._client.parse(response, parse_products, raw))
         try:
-            body = order_body(order, products)
+            body = order_body(order)
         except PayloadError as error:
             raise self._client.connection_error(f"cannot create order {order.our_order_id}: {error}") from None
         raw, response = await self._client.call("POST", ORDERS, body=body, ok=(200, 201))
         created = self._created(raw, response, order)
         if created is None:
             raise self._http.shape_error(response, "the created order has no id")
+        lost = lines_without_product(order, raw)
+        unlinked = order.unlinked_skus() + lost
+        if lost:
+            log.warning("%s: order %s (ours: %s): the catalog items of SKU %s are gone from the store; their lines "
+                        "were created without a product", self.connection.id, created.order_ref,
+                        order.our_order_id, ", ".join(lost))
+            await self._best_effort(created, "PUT", f"{ORDERS}/{created.order_ref}", {
+                "meta_data": [{"key": UNLINKED_MARKER, "value": ", ".join(unlinked)}]})
+        if unlinked:
+            await self._best_effort(created, "POST", f"{ORDERS}/{created.order_ref}/notes", {
+                "note": unlinked_note(order.our_order_id, unlinked), "customer_note": False})
         return created
+
+    async def _best_effort(self, created: CreatedOrder, method: str, path: str, body: dict[str, Any]) -> None:
+        """A write that completes the flag of an order already created: logged, not raised, when it fails (the
+        order exists; a retry of `create_order` would find it and not come here again)."""
+        try:
+            await self._client.call(method, path, body=body, ok=(200, 201))
+        except ConnectorError as error:
+            log.warning("%s: order %s was created but flagging it failed (%s %s): %s", self.connection.id,
+                        created.order_ref, method, path, described(error))
 
     def _created(self, raw: Any, response: httpx.Response, order: NewOrder) -> CreatedOrder | None:
         if not isinstance(raw, dict) or raw.get("id") in (None, ""):
@@ -296,6 +358,27 @@ class WooCommerceConnector(StoreConnector):
 def _modified_gmt(order: Any) -> datetime:
     """An order's `date_modified_gmt`, read on its own (for an order that does not parse). Raises when unreadable."""
     return parse_gmt(order.get("date_modified_gmt"), "order.date_modified_gmt")
+
+
+def sku_batches(skus: list[str]) -> list[list[str]]:
+    """`skus` split for WooCommerce's comma-separated `sku` filter: at most 100 a request (per_page's limit) and
+    `MAX_SKU_QUERY` characters; a SKU holding a comma goes alone (WooCommerce also matches the whole value
+    then)."""
+    batches: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for sku in skus:
+        if "," in sku:
+            batches.append([sku])
+            continue
+        if current and (len(current) == 100 or size + len(sku) + 1 > MAX_SKU_QUERY):
+            batches.append(current)
+            current, size = [], 0
+        current.append(sku)
+        size += len(sku) + 1
+    if current:
+        batches.append(current)
+    return batches
 
 
 def _header_int(response: httpx.Response, name: str) -> int | None:

@@ -12,16 +12,27 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 import httpx
 
-from connectors.payload import PayloadError, json_array, json_object
+from connectors.payload import PayloadError, json_array, json_decimal, json_object
 from connectors.woocommerce.carriers import CARRIER_NAMES
-from schemas.platform import Address, FulfillmentLine, PlatformLine, PlatformOrder, Tracking
+from schemas.platform import (
+    Address,
+    CatalogLookup,
+    CatalogVariant,
+    FulfillmentLine,
+    PlatformLine,
+    PlatformOrder,
+    Tracking,
+)
 
 ORDER_MARKER = "fulfillsync_order_id"  # order meta: our order id, on seller orders we created
 LINE_MARKER = "fulfillsync_line_id"  # line item meta: our line id, on seller orders we created
+UNLINKED_MARKER = "fulfillsync_unlinked_skus"  # order meta: the SKUs of its lines that are not catalog items
+CUSTOM_SKU = "SKU"  # visible line item meta: the SKU of a custom line (WooCommerce shows a product's own)
 GROUPS_MARKER = "fulfillsync_tracking"  # order meta: our fulfillments written as Shipment Tracking items
 FULFILLMENT_MARKER = "_fulfillsync_id"  # core fulfillment meta: our fulfillment id
 EXTRA_TRACKING = "_fulfillsync_tracking"  # core fulfillment meta: every [number, url] when there are several
@@ -199,20 +210,108 @@ def line_markers(raw: Any) -> dict[str, str]:
     return found
 
 
-def parse_products(raw: Any) -> dict[str, tuple[int, int]]:
-    """GET /wc/v3/products?sku=…: SKU -> (product_id, variation_id); a variation maps to its parent product."""
-    found: dict[str, tuple[int, int]] = {}
-    for index, item in enumerate(_array(raw, "the products list")):
-        item = _object(item, f"products[{index}]")
-        product_id = _int(item, "id", f"products[{index}]")
-        sku = _text(item, "sku")
-        if not sku:
-            continue
-        if item.get("type") == "variation":
-            found[sku] = (_int(item, "parent_id", f"products[{index}]"), product_id)
-        else:
-            found[sku] = (product_id, 0)
+# -- the seller's catalog -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    """One product or variation of GET /wc/v3/products?sku=…, with what decides whether it can be sold: its
+    status, `purchasable`, its type, and (a variation) its parent's id."""
+
+    variant: CatalogVariant
+    status: str
+    purchasable: bool
+    type: str
+    parent_id: int
+
+
+_PRICE_STEP = Decimal("0.0001")
+_PRICE_LIMIT = Decimal(10) ** 10  # `schemas.platform.Money` holds 14 digits, 4 of them decimals
+UNSELLABLE_TYPES = frozenset({"variable", "grouped", "external"})
+"""A variable product is sold as one of its variations, a grouped one as its children; an external one elsewhere."""
+
+
+def parse_catalog_items(raw: Any) -> list[CatalogItem]:
+    """GET /wc/v3/products (under a `sku` filter: products and variations). `price` "" is no price; stock counts
+    only when managed (`manage_stock` true, or "parent" on a variation)."""
+    items = []
+    for index, entry in enumerate(_array(raw, "the products list")):
+        where = f"products[{index}]"
+        item = _object(entry, where)
+        product_id = _int(item, "id", where)
+        parent_id = _int(item, "parent_id", where) if item.get("parent_id") not in (None, "", 0) else 0
+        kind = _text(item, "type")
+        is_variation = kind == "variation"
+        price = _money(item.get("price"), f"{where}.price")
+        managed = item.get("manage_stock") in (True, "parent")
+        quantity = item.get("stock_quantity")
+        inventory = _int(item, "stock_quantity", where) if managed and quantity is not None else None
+        variant = CatalogVariant(
+            sku=item["sku"] if isinstance(item.get("sku"), str) else "",
+            product_ref=str(parent_id if is_variation and parent_id else product_id), variant_ref=str(product_id),
+            title=html.unescape(_text(item, "name")) or None, price=price, inventory=inventory)
+        items.append(CatalogItem(variant=variant, status=_text(item, "status"),
+                                 purchasable=item.get("purchasable") is True, type=kind,
+                                 parent_id=parent_id if is_variation else 0))
+    return items
+
+
+def parse_statuses(raw: Any) -> dict[int, str]:
+    """GET /wc/v3/products?include=…&_fields=id,status: product id -> its status."""
+    found = {}
+    for index, entry in enumerate(_array(raw, "the products list")):
+        item = _object(entry, f"products[{index}]")
+        found[_int(item, "id", f"products[{index}]")] = _text(item, "status")
     return found
+
+
+def parse_currency(raw: Any) -> str:
+    """GET /wc/v3/data/currencies/current: the store's ISO 4217 code. WooCommerce answers `false` (not an object)
+    when the store's currency option is a code it does not know."""
+    code = _object(raw, "the store's currency").get("code")
+    if not isinstance(code, str) or not re.fullmatch(r"[A-Z]{3}", code):
+        raise ShapeError(f"the store's currency code is not an ISO 4217 code: {code!r}")
+    return code
+
+
+def catalog_lookup(skus: list[str], items: list[CatalogItem], parent_statuses: Mapping[int, str],
+                   currency: str) -> CatalogLookup:
+    """For each of `skus`, the sellable items whose SKU is exactly it (WooCommerce matches without case): a
+    published item, purchasable, not a variable/grouped/external product, with a price, and for a variation a
+    published parent (one of `parent_statuses`)."""
+    variants: dict[str, list[CatalogVariant]] = {sku: [] for sku in skus}
+    seen: set[str] = set()
+    for item in items:
+        found = variants.get(item.variant.sku)
+        if found is None or item.variant.variant_ref in seen or not _sellable(item, parent_statuses):
+            continue
+        seen.add(item.variant.variant_ref)
+        found.append(item.variant)
+    return CatalogLookup(currency=currency, variants={sku: tuple(found) for sku, found in variants.items()})
+
+
+def _sellable(item: CatalogItem, parent_statuses: Mapping[int, str]) -> bool:
+    if item.status != "publish" or not item.purchasable or item.type in UNSELLABLE_TYPES:
+        return False
+    if item.variant.price is None:
+        return False
+    return not item.parent_id or parent_statuses.get(item.parent_id) == "publish"
+
+
+def _money(value: Any, where: str) -> Decimal | None:
+    """A WooCommerce price (a decimal string; "" or null: none)."""
+    if value in (None, ""):
+        return None
+    amount = json_decimal(value)
+    if amount is None or not amount.is_finite() or amount < 0 or amount >= _PRICE_LIMIT:
+        raise ShapeError(f"{where} is not a price: {value!r}")
+    # our amounts keep 4 decimals; WooCommerce stores what it was given (it rounds only for display)
+    return amount.quantize(_PRICE_STEP, rounding=ROUND_HALF_UP) if _places(amount) > 4 else amount
+
+
+def _places(amount: Decimal) -> int:
+    exponent = amount.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 # -- tracking ------------------------------------------------------------------------------------------------

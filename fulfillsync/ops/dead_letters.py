@@ -65,6 +65,11 @@ ADVICE: dict[str, str] = {
                        "seller. Check the routes in the configuration; after fixing them, requeue.",
     "platform_rejected": "The platform refused the write (the message is the platform's). Fix the cause in the "
                          "store (a missing product, a closed order, credentials), then requeue.",
+    "unknown_sku": "The seller's catalog has no product or variant with the SKU the message names, and the route "
+                   "says `unknown_sku: reject`. Add it to the seller's catalog (or set the route to "
+                   "`custom_line`), then requeue this letter.",
+    "ambiguous_sku": "Several products or variants of the seller's catalog have the SKU the message names. Give "
+                     "each a SKU of its own in the seller's store, then requeue this letter.",
     "internal_error": "A bug in fulfillsync. Report it with this letter; requeue after the fix.",
 }
 

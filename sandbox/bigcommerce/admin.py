@@ -1,6 +1,17 @@
 """The simulated BigCommerce store's admin routes: what a merchant does in the control panel (place an order,
-ship lines with tracking, edit or delete a shipment, refund, cancel, find orders by `?external_order_id=`), with no
-credentials, for tests and curl."""
+ship lines with tracking, edit or delete a shipment, refund, cancel, find orders by `?external_order_id=`; add
+products, stock SKUs, read and set inventory), with no credentials, for tests and curl.
+
+Catalog routes, under `/_sandbox/bigcommerce/catalog`:
+- `POST /products` `{name, sku, price, inventory, variants: [{sku, options: {name: label}, price, inventory}],
+  inventory_tracking, availability, is_visible}`: one product (409 for a SKU the store has);
+- `POST /stock` `{skus, price, inventory}`: a simple product for each SKU the catalog lacks;
+- `POST /variants` `{sku, price, inventory}`: one more item with `sku` (refused with 409 when one has it:
+  BigCommerce keeps SKUs unique);
+- `GET /variants?sku=`: the variants with that SKU, each with its product's name and its units on hand;
+- `PUT /inventory` `{sku, inventory_level}`: set the units on hand.
+An order placed here may send products to several of its `shipping_addresses` (`shipping_address_index` on a
+product), as a storefront checkout to several addresses does."""
 
 from __future__ import annotations
 
@@ -12,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.bigcommerce import views
+from sandbox.bigcommerce import catalog_api, views
+from sandbox.bigcommerce.catalog import DEFAULT_INVENTORY, DEFAULT_PRICE, Product
 from sandbox.bigcommerce.store import BigCommerceStore, Order, StoreError
 from sandbox.bigcommerce.views import error_response, int_path
 from sandbox.common import ADMIN_PREFIX
@@ -57,7 +69,8 @@ def admin_routes(store: BigCommerceStore, api_base: str) -> list[BaseRoute]:
         return dump(store.place_order(
             body.get("products") or [], billing_address=body.get("billing_address") or {},
             shipping_addresses=body.get("shipping_addresses") or [], status_id=int(body.get("status_id", 11)),
-            external_order_id=body.get("external_order_id"), staff_notes=str(body.get("staff_notes") or "")))
+            external_order_id=body.get("external_order_id"), staff_notes=str(body.get("staff_notes") or ""),
+            shipping_cost=body, multi_address=True))
 
     def ship(request: Request, body: dict[str, Any]) -> Any:
         items = body.pop("items", None) or []
@@ -79,7 +92,45 @@ def admin_routes(store: BigCommerceStore, api_base: str) -> list[BaseRoute]:
     def refund(request: Request, body: dict[str, Any]) -> Any:
         return dump(store.refund(order_id(request), int(body["order_product_id"]), int(body["quantity"])))
 
+    catalog = store.catalog
+
+    def product(item: Product) -> dict[str, Any]:
+        return {**catalog_api.product_json(item),
+                "variants": [catalog_api.variant_json(catalog, item, variant) for variant in item.variants]}
+
+    def add_product(request: Request, body: dict[str, Any]) -> Any:
+        return product(catalog.add_product(
+            name=body.get("name") or f"Product {body.get('sku')}", sku=body.get("sku"),  # type: ignore[arg-type]
+            price=body.get("price", DEFAULT_PRICE), inventory=body.get("inventory", DEFAULT_INVENTORY),
+            variants=body.get("variants") or (), inventory_tracking=body.get("inventory_tracking"),
+            availability=body.get("availability", "available"), is_visible=bool(body.get("is_visible", True))))
+
+    def stock(request: Request, body: dict[str, Any]) -> Any:
+        return [product(item) for item in catalog.stock(
+            body.get("skus") or [], price=body.get("price", DEFAULT_PRICE),
+            inventory=body.get("inventory", DEFAULT_INVENTORY))]
+
+    def add_variant(request: Request, body: dict[str, Any]) -> Any:
+        return product(catalog.add_product(
+            name=f"Product {body.get('sku')}", sku=body.get("sku"),  # type: ignore[arg-type]
+            price=body.get("price", DEFAULT_PRICE), inventory=body.get("inventory", DEFAULT_INVENTORY)))
+
+    def variants(request: Request, body: dict[str, Any]) -> Any:
+        wanted = request.query_params.get("sku")
+        return [{**catalog_api.variant_json(catalog, item, variant), "product_name": item.name}
+                for item, variant in catalog.variants() if wanted is None or variant.sku == wanted]
+
+    def inventory(request: Request, body: dict[str, Any]) -> Any:
+        variant = catalog.set_inventory(str(body.get("sku")), body.get("inventory_level"))
+        return {"sku": variant.sku, "inventory_level": variant.inventory_level}
+
+    shop = f"{ADMIN_PREFIX}/bigcommerce/catalog"
     return [
+        Route(f"{shop}/products", admin(add_product, 201), methods=["POST"]),
+        Route(f"{shop}/stock", admin(stock, 201), methods=["POST"]),
+        Route(f"{shop}/variants", admin(add_variant, 201), methods=["POST"]),
+        Route(f"{shop}/variants", admin(variants), methods=["GET"]),
+        Route(f"{shop}/inventory", admin(inventory), methods=["PUT"]),
         Route(prefix, admin(place, 201), methods=["POST"]),
         Route(prefix, admin(find), methods=["GET"]),
         Route(prefix + "/{order_id:int}", admin(lambda r, b: dump(store.order(order_id(r)))), methods=["GET"]),

@@ -1,11 +1,14 @@
-"""The simulated BigCommerce store's HTTP API: the real V2 paths under `/stores/{store_hash}/v2`.
+"""The simulated BigCommerce store's HTTP API: the real V2 paths under `/stores/{store_hash}/v2`, and the Catalog
+V3 reads under `/stores/{store_hash}/v3` (`sandbox.bigcommerce.catalog_api`).
 
 What it reproduces (BigCommerce's V2 documentation, `orders.v2.oas2.yml`):
 - auth: `X-Auth-Token` must equal `settings.credentials["access_token"]`, else 401
   `[{"status": 401, "message": ...}]` (the token is never echoed); every error has that shape;
 - `GET /v2/orders` with `min_/max_date_modified`, `min_/max_date_created` (RFC-2822 or ISO-8601), `min_id`,
   `max_id`, `status_id`, `external_order_id`, `sort` (`field[:asc|:desc]`), `page`, `limit` (default 50, max 250);
-  `POST /v2/orders`; `GET /v2/orders/{id}`; `PUT /v2/orders/{id}` (`status_id`, `staff_notes`);
+  `POST /v2/orders` (catalog or custom products, shipping cost; `sandbox.bigcommerce.store` has the rules);
+  `GET /v2/orders/{id}`; `PUT /v2/orders/{id}` (`status_id`, `staff_notes`); `GET /v2/store`;
+  `GET /v3/catalog/variants`, `GET /v3/catalog/products` (errors there in the V3 shape);
   `GET …/products`, `GET …/shipping_addresses`;
   `GET/POST/DELETE …/shipments`, `GET/PUT/DELETE …/shipments/{id}`, `GET …/shipments/count`;
 - 204 No Content for every empty collection (including a page past the end);
@@ -18,7 +21,10 @@ Admin routes (no credentials; the merchant's control panel), all JSON:
 `POST /_sandbox/bigcommerce/orders/{id}/shipments` (`items`, tracking fields, optional `order_address_id`),
 `PUT|DELETE /_sandbox/bigcommerce/orders/{id}/shipments/{shipment_id}`,
 `POST /_sandbox/bigcommerce/orders/{id}/cancel`, `POST /_sandbox/bigcommerce/orders/{id}/refunds`
-(`order_product_id`, `quantity`), `GET /_sandbox/bigcommerce/orders?external_order_id=` (a list of orders).
+(`order_product_id`, `quantity`), `GET /_sandbox/bigcommerce/orders?external_order_id=` (a list of orders);
+the catalog (`sandbox.bigcommerce.admin` lists them): `POST /_sandbox/bigcommerce/catalog/products`,
+`POST /_sandbox/bigcommerce/catalog/stock`, `GET /_sandbox/bigcommerce/catalog/variants?sku=`,
+`PUT /_sandbox/bigcommerce/catalog/inventory`.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.bigcommerce import views
+from sandbox.bigcommerce import catalog_api, views
 from sandbox.bigcommerce.admin import admin_routes
 from sandbox.bigcommerce.store import BigCommerceStore, Order, StoreError
 from sandbox.bigcommerce.views import error_response, int_path
@@ -44,27 +50,32 @@ from sandbox.common import SandboxApp, SandboxState, create_sandbox_app
 from sandbox.settings import StoreSettings
 
 Handler = Callable[[Request], Awaitable[Response]]
-OPTIONS = {"quota": 150, "window_ms": 30000}
+OPTIONS: dict[str, Any] = {"quota": 150, "window_ms": 30000, "currency": "USD"}
 SORT_KEYS = {"id", "customer_id", "date_created", "date_modified", "status_id", "channel_id", "external_id"}
 
 
 def create_app(settings: StoreSettings) -> SandboxApp:
     """The store, empty, accepting `settings.credentials["access_token"]` (required). Options: `quota`,
-    `window_ms` (see the module docstring). Raises ValueError for unknown options or a missing token."""
+    `window_ms` (see the module docstring), `currency` (the store's default currency, ISO 4217; USD). Raises
+    ValueError for unknown options or a missing token."""
     unknown = set(settings.options) - set(OPTIONS)
     if unknown:
         raise ValueError(f"bigcommerce sandbox: unknown options {sorted(unknown)}; known: {sorted(OPTIONS)}")
     options = {**OPTIONS, **settings.options}
-    for key, value in options.items():
+    for key in ("quota", "window_ms"):
+        value = options[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"bigcommerce sandbox: option {key} must be a positive integer")
+    currency = options["currency"]
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+        raise ValueError("bigcommerce sandbox: option currency must be an ISO 4217 code such as USD")
     token = settings.credentials.get("access_token")
     if not token:
         raise ValueError("bigcommerce sandbox: credentials.access_token is required")
     state = SandboxState()
-    store = BigCommerceStore(state.clock)
+    store = BigCommerceStore(state.clock, currency)
     api = _Api(store, state, token, _Window(state, options["quota"], options["window_ms"]),
-               f"https://api.bigcommerce.com/stores/{settings.name}/v2")
+               f"https://api.bigcommerce.com/stores/{settings.name}/v2", settings.name)
     return create_sandbox_app([*api.routes(base_path(settings)), *admin_routes(store, api.api_base)], store, state)
 
 
@@ -158,14 +169,19 @@ class _Api:
     """The V2 routes; each runs through `_guard` (auth, rate limit, error shape, headers)."""
 
     def __init__(self, store: BigCommerceStore, state: SandboxState, token: str, window: _Window,
-                 api_base: str) -> None:
+                 api_base: str, store_hash: str) -> None:
         self.store, self.state, self.token, self.window, self.api_base = store, state, token, window, api_base
+        self.store_hash = store_hash
 
     def routes(self, base: str) -> list[BaseRoute]:
         v2 = f"{base}/v2"
         order = v2 + "/orders/{order_id:int}"
         shipment = order + "/shipments/{shipment_id:int}"
+        v3 = f"{base}/v3"
         return [
+            Route(f"{v2}/store", self._guard(self.store_information), methods=["GET"]),
+            Route(f"{v3}/catalog/variants", self._guard(self.catalog_variants, v3=True), methods=["GET"]),
+            Route(f"{v3}/catalog/products", self._guard(self.catalog_products, v3=True), methods=["GET"]),
             Route(f"{v2}/orders", self._guard(self.list_orders, self.create_order), methods=["GET", "POST"]),
             Route(order, self._guard(self.get_order, put=self.update_order), methods=["GET", "PUT"]),
             Route(f"{order}/products", self._guard(self.products), methods=["GET"]),
@@ -178,28 +194,40 @@ class _Api:
         ]
 
     def _guard(self, get: Handler, post: Handler | None = None, *, put: Handler | None = None,
-               delete: Handler | None = None) -> Handler:
+               delete: Handler | None = None, v3: bool = False) -> Handler:
         handlers = {"GET": get, "POST": post, "PUT": put, "DELETE": delete}
+        error = catalog_api.v3_error if v3 else error_response
 
         async def endpoint(request: Request) -> Response:
             allowed, headers = self.window.take()
             if not allowed:
-                return error_response(429, "You have exceeded your request quota; wait for the window to reset "
-                                   "(X-Rate-Limit-Time-Reset-Ms).", headers)
+                return error(429, "You have exceeded your request quota; wait for the window to reset "
+                             "(X-Rate-Limit-Time-Reset-Ms).", headers)
             given = request.headers.get("x-auth-token", "")
             if not given or not hmac.compare_digest(given.encode(), self.token.encode()):
-                return error_response(401, "You have not been authorized to access this resource: missing or invalid "
-                                   "X-Auth-Token.", headers)
+                return error(401, "You have not been authorized to access this resource: missing or invalid "
+                             "X-Auth-Token.", headers)
             handler = handlers[request.method]
             assert handler is not None
             try:
                 response = await handler(request)
-            except StoreError as error:
-                return error_response(error.status, error.message, headers)
+            except StoreError as refused:
+                return error(refused.status, refused.message, headers)
             response.headers.update(headers)
             return response
 
         return endpoint
+
+    # -- catalog and store information -----------------------------------------------------------------------
+
+    async def catalog_variants(self, request: Request) -> Response:
+        return catalog_api.list_variants(self.store.catalog, request)
+
+    async def catalog_products(self, request: Request) -> Response:
+        return catalog_api.list_products(self.store.catalog, request)
+
+    async def store_information(self, request: Request) -> Response:
+        return JSONResponse(catalog_api.store_json(self.store_hash, self.store.currency))
 
     # -- orders ----------------------------------------------------------------------------------------------
 
@@ -237,7 +265,8 @@ class _Api:
             body.get("products") or [], billing_address=body.get("billing_address") or {},
             shipping_addresses=body.get("shipping_addresses") or [], status_id=int(body.get("status_id", 1)),
             external_order_id=body.get("external_order_id"), external_source=body.get("external_source"),
-            staff_notes=str(body.get("staff_notes") or ""), customer_id=int(body.get("customer_id") or 0))
+            staff_notes=str(body.get("staff_notes") or ""), customer_id=int(body.get("customer_id") or 0),
+            shipping_cost=body)
         return JSONResponse(views.order_json(order, self.api_base))
 
     def _order(self, request: Request) -> Order:

@@ -1,14 +1,29 @@
 """The merchant of a simulated BigCommerce store (`sandbox.merchant.Merchant` says what each action does here):
-a shipment holds one tracking number, so a fulfillment with n numbers is n shipments."""
+a shipment holds one tracking number, so a fulfillment with n numbers is n shipments. The catalog: each SKU
+stocked is a simple product; a second item with a SKU the store has is refused (BigCommerce keeps SKUs unique).
+An order is flagged when its staff notes carry `UNLINKED_FLAG` (what fulfillsync writes for custom lines)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
-from sandbox.merchant_base import OUR_ORDER_PREFIX, MerchantError, PlacedOrder, StoreFulfillment, StoreMerchant
+from sandbox.merchant_base import (
+    DEFAULT_INVENTORY,
+    DEFAULT_PRICE,
+    OUR_ORDER_PREFIX,
+    MerchantError,
+    PlacedOrder,
+    SoldLine,
+    SoldOrder,
+    StoreFulfillment,
+    StoreMerchant,
+)
 
 PROVIDERS = {"usps", "ups", "fedex", "auspost", "canadapost", "royalmail", "endicia"}
+UNLINKED_FLAG = "not products of this store's catalog"
+"""Words of fulfillsync's flag, in `staff_notes`, on an order with custom lines (docs/platforms/bigcommerce.md)."""
 
 
 class BigCommerceMerchant(StoreMerchant):
@@ -25,6 +40,30 @@ class BigCommerceMerchant(StoreMerchant):
             "billing_address": {"first_name": "Ada", "last_name": "Buyer", "street_1": "1 Main St",
                                 "city": "Springfield", "state": "Illinois", "zip": "62701",
                                 "country": "United States", "country_iso2": "US", "email": email}}))
+
+    async def stock(self, skus: Sequence[str], *, price: Decimal = DEFAULT_PRICE,
+                    inventory: int = DEFAULT_INVENTORY) -> None:
+        await self.admin.call("POST", "/catalog/stock", {"skus": list(skus), "price": str(price),
+                                                         "inventory": inventory})
+
+    async def add_variant(self, sku: str, *, price: Decimal = DEFAULT_PRICE,
+                          inventory: int = DEFAULT_INVENTORY) -> None:
+        await self.admin.call("POST", "/catalog/variants", {"sku": sku, "price": str(price), "inventory": inventory})
+
+    async def inventory(self, sku: str) -> int:
+        found = await self.admin.call("GET", "/catalog/variants", params={"sku": sku})
+        if not found:
+            raise MerchantError(f"bigcommerce: no catalog item has SKU {sku!r}")
+        return int(found[0]["inventory_level"])
+
+    async def sold(self, order: PlacedOrder) -> SoldOrder:
+        raw = await self.admin.call("GET", f"/orders/{order.admin_id}")
+        return SoldOrder(
+            lines=tuple(SoldLine(sku=p["sku"] or None, quantity=int(p["quantity"]),
+                                 unit_price=Decimal(p["price_inc_tax"]), linked=bool(p["product_id"]))
+                        for p in raw["products"]),
+            shipping=Decimal(raw["shipping_cost_inc_tax"]), total=Decimal(raw["total_inc_tax"]),
+            currency=raw["currency_code"], flagged=UNLINKED_FLAG in (raw["staff_notes"] or ""))
 
     async def find_order(self, our_order_id: str) -> PlacedOrder | None:
         found = await self.admin.call("GET", "/orders", params={"external_order_id": OUR_ORDER_PREFIX + our_order_id})

@@ -1,7 +1,16 @@
-"""A BigCommerce store as plain Python: orders, order products, shipping addresses and shipments.
+"""A BigCommerce store as plain Python: orders, order products, shipping addresses and shipments, and its catalog
+(`sandbox.bigcommerce.catalog`).
 
 Rules it keeps (from BigCommerce's V2 documentation):
 - ids are sequential per kind, starting where a real store's demo data leaves off (orders 100, products 1...);
+- an order product is a catalog item (`product_id`, with `variant_id` or `product_options` for a product with
+  options; its name, SKU and price default to the catalog's, and its units are taken from inventory) or a custom
+  product (`name` required, `sku` and prices as given); an unknown product or variant is refused with a 400;
+- an order's totals are its products' prices times quantities plus its shipping cost
+  (`shipping_cost_inc_tax`/`_ex_tax`, both or neither), in the store's currency (`currency`);
+- a storefront checkout to several addresses (the admin route only: `shipping_address_index` on a product, an
+  index into `shipping_addresses`) gives each product its address; `POST /v2/orders` puts every product at the
+  first address;
 - creating a shipment needs an `order_address_id` of the order and items of its products, never more units than
   ordered (less refunded) and not yet shipped; the order becomes Shipped (2) when every unit is shipped, else
   Partially Shipped (3);
@@ -17,9 +26,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sandbox.common import Clock
+from sandbox.bigcommerce.catalog import Catalog, OptionValue, Product, Variant, money
+from sandbox.bigcommerce.errors import StoreError as StoreError  # re-exported: the app and tests catch it here
+from sandbox.common import Clock, Ids
 
 SHIPPED, PARTIALLY_SHIPPED, CANCELLED, AWAITING_FULFILLMENT = 2, 3, 5, 11
 STATUS_NAMES = {0: "Incomplete", 1: "Pending", 2: "Shipped", 3: "Partially Shipped", 4: "Refunded",
@@ -37,15 +49,6 @@ GENERATED_LINKS = {"usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels
                    "fedex": "https://www.fedex.com/fedextrack/?trknbr={n}"}
 
 
-class StoreError(Exception):
-    """What the API answers instead: an HTTP status and BigCommerce's message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 @dataclass
 class OrderProduct:
     id: int
@@ -55,9 +58,16 @@ class OrderProduct:
     sku: str
     quantity: int
     product_id: int = 0
-    price: str = "0.0000"
+    price: str = "0.0000"  # unit price including tax
     quantity_refunded: int = 0
     quantity_shipped: int = 0
+    price_ex_tax: str | None = None  # None: the same as `price`
+    variant_id: int = 0
+    options: list[OptionValue] = field(default_factory=list)
+
+    @property
+    def unit_ex_tax(self) -> str:
+        return self.price_ex_tax if self.price_ex_tax is not None else self.price
 
 
 @dataclass
@@ -90,6 +100,9 @@ class Order:
     external_source: str | None = None
     staff_notes: str = ""
     date_shipped: datetime | None = None
+    currency: str = "USD"
+    shipping_inc_tax: str = "0.0000"
+    shipping_ex_tax: str = "0.0000"
     products: list[OrderProduct] = field(default_factory=list)
     addresses: list[ShippingAddress] = field(default_factory=list)
     shipments: dict[int, Shipment] = field(default_factory=dict)
@@ -103,6 +116,18 @@ def _text(value: object, what: str) -> str:
     return str(value)
 
 
+def _shipping(body: Mapping[str, Any]) -> tuple[str, str]:
+    """The order's shipping cost (including, excluding tax) from `shipping_cost_inc_tax`/`_ex_tax`: both or
+    neither, as the API requires; StoreError 400 otherwise."""
+    inc, ex = body.get("shipping_cost_inc_tax"), body.get("shipping_cost_ex_tax")
+    if (inc is None) != (ex is None):
+        raise StoreError(400, "The fields 'shipping_cost_inc_tax' and 'shipping_cost_ex_tax' go together: give "
+                              "both or neither.")
+    if inc is None:
+        return "0.0000", "0.0000"
+    return f"{money(inc, 'shipping_cost_inc_tax', 400):.4f}", f"{money(ex, 'shipping_cost_ex_tax', 400):.4f}"
+
+
 def _positive(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise StoreError(400, f"The field '{what}' must be a positive integer.")
@@ -113,15 +138,12 @@ class BigCommerceStore:
     """The store's state and rules. Admin methods (`place_order`, `ship`, `edit_shipment`, `delete_shipment`,
     `cancel_order`, `refund`) are what a merchant does in the control panel; the API routes call the same."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, currency: str = "USD") -> None:
         self.clock = clock
+        self.currency = currency
+        self.catalog = Catalog(self._now)
         self.orders: dict[int, Order] = {}
-        self._next = {"order": 100, "product": 1, "address": 1, "shipment": 1}
-
-    def _id(self, kind: str) -> int:
-        value = self._next[kind]
-        self._next[kind] += 1
-        return value
+        self._id = Ids({"order": 100, "product": 1, "address": 1, "shipment": 1})
 
     def _now(self) -> datetime:
         return self.clock.now().replace(microsecond=0)
@@ -141,10 +163,15 @@ class BigCommerceStore:
     def place_order(self, products: Sequence[Mapping[str, Any]], *, billing_address: Mapping[str, Any],
                     shipping_addresses: Sequence[Mapping[str, Any]] = (), status_id: int = AWAITING_FULFILLMENT,
                     external_order_id: str | None = None, external_source: str | None = None,
-                    staff_notes: str = "", customer_id: int = 0) -> Order:
-        """Create an order (what `POST /v2/orders` and a storefront checkout do). `products`: `name`, `sku`,
-        `quantity` (and optionally `price_inc_tax`, `product_id`). Without shipping addresses the billing address
-        is used. Raises StoreError 400 for a missing billing zip or products."""
+                    staff_notes: str = "", customer_id: int = 0, shipping_cost: Mapping[str, Any] | None = None,
+                    multi_address: bool = False) -> Order:
+        """Create an order (what `POST /v2/orders` and a storefront checkout do). `products`: catalog items
+        (`product_id`, `variant_id` or `product_options`) or custom products (`name`, `sku`), each with `quantity`
+        and optionally `price_inc_tax`/`price_ex_tax`. Without shipping addresses the billing address is used.
+        `shipping_cost`: the body's `shipping_cost_inc_tax`/`_ex_tax`. `multi_address` (a storefront checkout,
+        the admin route): a product's `shipping_address_index` picks its address. Raises StoreError 400 for a
+        missing billing zip or products, an unknown catalog item, or more units than are in stock; nothing is
+        created or taken from inventory then."""
         if not isinstance(billing_address, Mapping) or len(_text(billing_address.get("zip"), "zip").strip()) < 2:
             raise StoreError(400, "The field 'billing_address.zip' is invalid. The billing address must include "
                                   "a ZIP code of two or more characters.")
@@ -152,32 +179,66 @@ class BigCommerceStore:
             raise StoreError(400, "The field 'products' is required.")
         if status_id not in STATUS_NAMES:
             raise StoreError(400, "The field 'status_id' is invalid.")
+        shipping_inc, shipping_ex = _shipping(shipping_cost or {})
         now = self._now()
-        order = Order(id=self._id("order"), date_created=now, date_modified=now, status_id=status_id,
+        order = Order(id=0, date_created=now, date_modified=now, status_id=status_id,
                       billing_address={key: _text(billing_address.get(key), key) for key in ADDRESS_FIELDS},
                       customer_id=customer_id, external_order_id=external_order_id, external_source=external_source,
-                      staff_notes=staff_notes)
+                      staff_notes=staff_notes, currency=self.currency, shipping_inc_tax=shipping_inc,
+                      shipping_ex_tax=shipping_ex)
         for address in shipping_addresses or [billing_address]:
             if not isinstance(address, Mapping):
                 raise StoreError(400, "The field 'shipping_addresses' is invalid.")
+        lines = [self._line(product, index, len(shipping_addresses or [billing_address]), multi_address)
+                 for index, product in enumerate(products)]
+        self.catalog.take([(item[0], item[1], line["quantity"]) for line, item in lines if item is not None])
+        order.id = self._id("order")
+        for address in shipping_addresses or [billing_address]:
             order.addresses.append(ShippingAddress(
                 id=self._id("address"), order_id=order.id,
                 fields={key: _text(address.get(key), key) for key in ADDRESS_FIELDS},
                 shipping_method=_text(address.get("shipping_method"), "shipping_method") or "None"))
-        for index, product in enumerate(products):
-            if not isinstance(product, Mapping):
-                raise StoreError(400, f"The field 'products[{index}]' is invalid.")
-            name = _text(product.get("name"), "name")
-            if not name and not product.get("product_id"):
-                raise StoreError(400, f"The field 'products[{index}].name' is required for a custom product.")
-            order.products.append(OrderProduct(
-                id=self._id("product"), order_id=order.id, order_address_id=order.addresses[0].id,
-                name=name or f"Product {product.get('product_id')}", sku=_text(product.get("sku"), "sku"),
-                quantity=_positive(product.get("quantity"), f"products[{index}].quantity"),
-                product_id=int(product.get("product_id") or 0),
-                price=f"{float(product.get('price_inc_tax') or 0):.4f}"))
+        for line, _ in lines:
+            address = order.addresses[line.pop("address_index")]
+            order.products.append(OrderProduct(id=self._id("product"), order_id=order.id,
+                                               order_address_id=address.id, **line))
         self.orders[order.id] = order
         return order
+
+    def _line(self, product: object, index: int, addresses: int, multi_address: bool
+              ) -> tuple[dict[str, Any], tuple[Product, Variant] | None]:
+        """One order product's fields (and its catalog item, None for a custom product); StoreError 400."""
+        where = f"products[{index}]"
+        if not isinstance(product, Mapping):
+            raise StoreError(400, f"The field '{where}' is invalid.")
+        address_index = product.get("shipping_address_index", 0)
+        if "shipping_address_index" in product and not multi_address:
+            raise StoreError(400, f"The field '{where}.shipping_address_index' is not an order product field.")
+        if isinstance(address_index, bool) or not isinstance(address_index, int) or not (
+                0 <= address_index < addresses):
+            raise StoreError(400, f"The field '{where}.shipping_address_index' is not one of the order's "
+                                  "shipping addresses.")
+        quantity = _positive(product.get("quantity"), f"{where}.quantity")
+        inc = product.get("price_inc_tax")
+        ex = product.get("price_ex_tax")
+        item = None
+        if product.get("product_id"):
+            item = self.catalog.resolve(product, where)
+            catalog_price = self.catalog.price_of(*item)
+            name = _text(product.get("name"), "name") or item[0].name
+            sku, product_id, variant_id, options = item[1].sku, item[0].id, item[1].id, list(item[1].option_values)
+        else:
+            name = _text(product.get("name"), "name")
+            if not name:
+                raise StoreError(400, f"The field '{where}.name' is required for a custom product.")
+            catalog_price = Decimal(0)
+            sku, product_id, variant_id, options = _text(product.get("sku"), "sku"), 0, 0, []
+        price_inc = money(inc if inc is not None else ex if ex is not None else catalog_price,
+                          f"{where}.price_inc_tax", 400)
+        price_ex = money(ex, f"{where}.price_ex_tax", 400) if ex is not None else price_inc
+        return ({"name": name, "sku": sku, "quantity": quantity, "product_id": product_id, "variant_id": variant_id,
+                 "options": options, "price": f"{price_inc:.4f}", "price_ex_tax": f"{price_ex:.4f}",
+                 "address_index": address_index}, item)
 
     def cancel_order(self, order_id: int) -> Order:
         """Set status 5 (Cancelled)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.utils
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
@@ -17,20 +18,31 @@ def rfc2822(moment: datetime | None) -> str:
     return email.utils.format_datetime(moment) if moment is not None else ""
 
 
+def _sum(amounts: list[Decimal]) -> str:
+    return f"{sum(amounts, Decimal(0)):.4f}"
+
+
 def order_json(order: Order, api_base: str) -> dict[str, Any]:
-    total = sum(float(p.price) * p.quantity for p in order.products)
-    money = f"{total:.4f}"
+    subtotal_inc = _sum([Decimal(p.price) * p.quantity for p in order.products])
+    subtotal_ex = _sum([Decimal(p.unit_ex_tax) * p.quantity for p in order.products])
+    total_inc = _sum([Decimal(subtotal_inc), Decimal(order.shipping_inc_tax)])
+    total_ex = _sum([Decimal(subtotal_ex), Decimal(order.shipping_ex_tax)])
+    tax = _sum([Decimal(total_inc) - Decimal(total_ex)])
     return {
         "id": order.id, "customer_id": order.customer_id, "date_created": rfc2822(order.date_created),
         "date_modified": rfc2822(order.date_modified), "date_shipped": rfc2822(order.date_shipped),
-        "status_id": order.status_id, "status": STATUS_NAMES[order.status_id], "subtotal_ex_tax": money,
-        "subtotal_inc_tax": money, "subtotal_tax": "0.0000", "total_ex_tax": money, "total_inc_tax": money,
-        "total_tax": "0.0000", "items_total": sum(p.quantity for p in order.products),
+        "status_id": order.status_id, "status": STATUS_NAMES[order.status_id], "subtotal_ex_tax": subtotal_ex,
+        "subtotal_inc_tax": subtotal_inc, "subtotal_tax": _sum([Decimal(subtotal_inc) - Decimal(subtotal_ex)]),
+        "base_shipping_cost": order.shipping_ex_tax, "shipping_cost_ex_tax": order.shipping_ex_tax,
+        "shipping_cost_inc_tax": order.shipping_inc_tax,
+        "shipping_cost_tax": _sum([Decimal(order.shipping_inc_tax) - Decimal(order.shipping_ex_tax)]),
+        "total_ex_tax": total_ex, "total_inc_tax": total_inc, "total_tax": tax,
+        "items_total": sum(p.quantity for p in order.products),
         "items_shipped": sum(p.quantity_shipped for p in order.products), "payment_method": "Manual",
         "payment_status": "captured", "refunded_amount": "0.0000", "order_is_digital": False,
         "staff_notes": order.staff_notes, "customer_message": "", "external_source": order.external_source,
         "external_id": None, "external_order_id": order.external_order_id or "", "channel_id": 1,
-        "currency_code": "USD", "default_currency_code": "USD", "is_deleted": False,
+        "currency_code": order.currency, "default_currency_code": order.currency, "is_deleted": False,
         "billing_address": dict(order.billing_address), "shipping_address_count": len(order.addresses),
         "products": {"url": f"{api_base}/orders/{order.id}/products", "resource": f"/orders/{order.id}/products"},
         "shipping_addresses": {"url": f"{api_base}/orders/{order.id}/shipping_addresses",
@@ -40,17 +52,29 @@ def order_json(order: Order, api_base: str) -> dict[str, Any]:
 
 
 def product_json(product: OrderProduct) -> dict[str, Any]:
-    line_total = f"{float(product.price) * product.quantity:.4f}"
+    total_inc = _sum([Decimal(product.price) * product.quantity])
+    total_ex = _sum([Decimal(product.unit_ex_tax) * product.quantity])
     return {
         "id": product.id, "order_id": product.order_id, "product_id": product.product_id,
+        "variant_id": product.variant_id,
         "order_address_id": product.order_address_id, "name": product.name, "name_customer": product.name,
-        "name_merchant": product.name, "sku": product.sku, "type": "physical", "base_price": product.price,
-        "price_ex_tax": product.price, "price_inc_tax": product.price, "price_tax": "0.0000",
-        "base_total": line_total, "total_ex_tax": line_total, "total_inc_tax": line_total, "total_tax": "0.0000",
+        "name_merchant": product.name, "sku": product.sku, "type": "physical", "base_price": product.unit_ex_tax,
+        "price_ex_tax": product.unit_ex_tax, "price_inc_tax": product.price,
+        "price_tax": _sum([Decimal(product.price) - Decimal(product.unit_ex_tax)]),
+        "base_total": total_ex, "total_ex_tax": total_ex, "total_inc_tax": total_inc,
+        "total_tax": _sum([Decimal(total_inc) - Decimal(total_ex)]),
         "quantity": product.quantity, "is_refunded": product.quantity_refunded > 0,
         "quantity_refunded": product.quantity_refunded, "refund_amount": "0.0000", "return_id": 0,
         "quantity_shipped": product.quantity_shipped, "parent_order_product_id": None, "is_bundled_product": False,
-        "external_id": None, "applied_discounts": [], "product_options": [], "configurable_fields": [],
+        "external_id": None, "applied_discounts": [], "configurable_fields": [],
+        "product_options": [{"id": index + 1, "option_id": value.option_id, "order_product_id": product.id,
+                             "product_option_id": value.option_id, "display_name": value.option_display_name,
+                             "display_name_customer": value.option_display_name,
+                             "display_name_merchant": value.option_display_name, "display_value": value.label,
+                             "display_value_customer": value.label, "display_value_merchant": value.label,
+                             "value": str(value.id), "type": "Multiple choice",
+                             "name": value.option_display_name, "display_style": "Rectangle"}
+                            for index, value in enumerate(product.options)],
     }
 
 

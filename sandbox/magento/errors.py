@@ -40,3 +40,14 @@ def required(field: str) -> MagentoError:
 def invalid_value(value: object, field: str) -> MagentoError:
     """The web API's answer when an input field has the wrong type."""
     return MagentoError(400, 'Invalid value of "%1" provided for the %2 field.', [str(value), field])
+
+
+def number(value: object, field: str) -> float:
+    """A numeric input field as Magento's web API takes it (a JSON number, or a numeric string) as a float;
+    `invalid_value` for anything else (booleans included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise invalid_value(value, field)
+    try:
+        return float(value)
+    except ValueError:
+        raise invalid_value(value, field) from None

@@ -1,22 +1,36 @@
 """The merchant of a simulated Magento 2 store (`sandbox.merchant.Merchant` says what each action does here):
-one shipment with a track per number, URLs in a `Tracking <number>: <url>` comment."""
+one shipment with a track per number, URLs in a `Tracking <number>: <url>` comment.
+
+Catalog: `stock` adds a simple product (with its stock item) for each SKU the catalog lacks; `add_variant` adds
+one more and raises MerchantError for a SKU in use (Magento keeps SKUs unique); `inventory` reads the product's
+legacy stock item quantity; `sold` reads the order: top-level items with their prices (linked when they carry a
+`product_id`), `shipping_amount`, `grand_total`, `order_currency_code`, and flagged when a status history comment
+starts with `fulfillsync: custom lines` (the flag our connector writes; sandbox/ may not import connectors/, so
+the text is repeated here).
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from sandbox.merchant_base import (
     CUSTOMER,
+    DEFAULT_INVENTORY,
+    DEFAULT_PRICE,
     OUR_ORDER_PREFIX,
     MerchantError,
     PlacedOrder,
+    SoldLine,
+    SoldOrder,
     StoreFulfillment,
     StoreMerchant,
 )
 
 CARRIER_CODES = {"ups", "usps", "fedex", "dhl"}
+UNLINKED_FLAG = "fulfillsync: custom lines"
 _URL_LINE = re.compile(r"^\s*Tracking (\S+): (\S+)\s*$", re.MULTILINE)
 
 
@@ -34,6 +48,32 @@ class MagentoMerchant(StoreMerchant):
             "shipping_address": {"firstname": "Ada", "lastname": "Buyer", "street": [CUSTOMER["street"]],
                                  "city": CUSTOMER["city"], "region_code": CUSTOMER["region"],
                                  "postcode": CUSTOMER["postcode"], "country_id": CUSTOMER["country"]}}))
+
+    async def stock(self, skus: Sequence[str], *, price: Decimal = DEFAULT_PRICE,
+                    inventory: int = DEFAULT_INVENTORY) -> None:
+        await self.admin.call("POST", "/products", {"skip_existing": True, "products": [
+            {"sku": sku, "price": float(price), "qty": inventory} for sku in dict.fromkeys(skus)]})
+
+    async def add_variant(self, sku: str, *, price: Decimal = DEFAULT_PRICE,
+                          inventory: int = DEFAULT_INVENTORY) -> None:
+        await self.admin.call("POST", "/products", {"products": [{"sku": sku, "price": float(price),
+                                                                  "qty": inventory}]})
+
+    async def inventory(self, sku: str) -> int:
+        found = await self.admin.call("GET", "/products", params={"sku": sku})
+        if not found:
+            raise MerchantError(f"magento2: the catalog has no product with SKU {sku!r}")
+        return int(found[0]["stock_item"]["qty"])
+
+    async def sold(self, order: PlacedOrder) -> SoldOrder:
+        raw = await self.admin.call("GET", f"/orders/{order.admin_id}")
+        lines = tuple(SoldLine(sku=item.get("sku"), quantity=int(item["qty_ordered"]),
+                               unit_price=_money(item.get("price")), linked=item.get("product_id") is not None)
+                      for item in raw["items"] if not item.get("parent_item_id"))
+        flagged = any(str(history.get("comment") or "").startswith(UNLINKED_FLAG)
+                      for history in raw.get("status_histories") or [])
+        return SoldOrder(lines=lines, shipping=_money(raw.get("shipping_amount")), total=_money(raw["grand_total"]),
+                         currency=str(raw["order_currency_code"]), flagged=flagged)
 
     async def find_order(self, our_order_id: str) -> PlacedOrder | None:
         found = await self.admin.call("GET", "/orders", params={"ext_order_id": OUR_ORDER_PREFIX + our_order_id})
@@ -68,6 +108,10 @@ class MagentoMerchant(StoreMerchant):
 
 
 MERCHANT = MagentoMerchant
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value or 0))
 
 
 def _track(number: str, carrier: str) -> dict[str, str]:

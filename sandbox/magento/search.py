@@ -106,11 +106,20 @@ def _integer(value: str, name: str) -> int:
     return int(value)
 
 
-def search(rows: Sequence[Mapping[str, Any]], criteria: SearchCriteria, *,
-           repeat_last_page: bool) -> tuple[list[Mapping[str, Any]], int]:
+def search(rows: Sequence[Mapping[str, Any]], criteria: SearchCriteria, *, repeat_last_page: bool,
+           fold_case: bool = False) -> tuple[list[Mapping[str, Any]], int]:
     """The rows on the requested page and the total count matching. Past the last page: an empty page, or the
-    last page again with `repeat_last_page` (Magento before 2.4.x did that)."""
-    matching = [row for row in rows if all(any(_matches(row, f) for f in group) for group in criteria.groups)]
+    last page again with `repeat_last_page` (Magento before 2.4.x did that). `fold_case`: strings compare as a
+    case-insensitive MySQL collation does (trailing spaces ignored), as for product SKUs."""
+    if fold_case:
+        criteria = SearchCriteria([[Filter(f.field, _folded(f.value), f.condition) for f in group]
+                                   for group in criteria.groups], criteria.sort, criteria.page_size,
+                                  criteria.current_page)
+        folded = [{key: _folded(value) for key, value in row.items()} for row in rows]
+        matching = [row for row, fold in zip(rows, folded, strict=True)
+                    if all(any(_matches(fold, f) for f in group) for group in criteria.groups)]
+    else:
+        matching = [row for row in rows if all(any(_matches(row, f) for f in group) for group in criteria.groups)]
     for name, direction in reversed(criteria.sort):
         matching.sort(key=_by(name), reverse=direction == "DESC")
     total = len(matching)
@@ -121,6 +130,10 @@ def search(rows: Sequence[Mapping[str, Any]], criteria: SearchCriteria, *,
     if start >= total and total and repeat_last_page:
         start = ((total - 1) // size) * size
     return matching[start:start + size], total
+
+
+def _folded(value: Any) -> Any:
+    return value.rstrip(" ").casefold() if isinstance(value, str) else value
 
 
 def _by(name: str) -> Callable[[Mapping[str, Any]], tuple[int, float, str]]:

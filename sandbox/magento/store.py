@@ -2,7 +2,9 @@
 
 What it models, as Magento 2.4 does (docs/platforms/magento.md):
 - orders with items (`item_id`, `qty_ordered`, `qty_shipped`, `qty_canceled`, configurable parents with a child
-  item), `ext_order_id`, state/status, status history comments;
+  item, `product_id` and prices), `ext_order_id`, state/status, totals and currency, status history comments;
+- the catalog (`sandbox.magento.catalog`): a storefront order of catalog SKUs takes its units off the stock;
+  `POST /V1/orders` persists what it is given (its `product_id`s checked) and moves no stock;
 - shipments created by `ship` (`POST /V1/order/{id}/ship`), which validates shippable quantities and counts
   shipped units on the order items for good: there is no shipment cancel or delete;
 - tracks (added, updated by `entity_id`, deleted) and shipment comments, each with its own timestamps; adding or
@@ -22,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.magento.errors import MagentoError, invalid_value, no_such_entity, not_found, required
+from sandbox.magento.catalog import SELLABLE_ALONE, Catalog, sku_key
+from sandbox.magento.errors import MagentoError, invalid_value, no_such_entity, not_found, number, required
 from sandbox.magento.search import SearchCriteria, search
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -43,6 +46,7 @@ class OrderItem:
     parent_item_id: int | None = None
     product_type: str = "simple"
     ext_order_item_id: str | None = None
+    product_id: int | None = None
 
     @property
     def remaining(self) -> float:
@@ -53,8 +57,12 @@ class OrderItem:
             "item_id": self.item_id, "order_id": self.order_id, "sku": self.sku, "name": self.name,
             "qty_ordered": self.qty_ordered, "qty_shipped": self.qty_shipped, "qty_canceled": self.qty_canceled,
             "qty_invoiced": 0, "qty_refunded": 0, "price": self.price, "base_price": self.price,
-            "row_total": self.price * self.qty_ordered, "product_type": self.product_type, "store_id": 1,
-            "created_at": self.created_at, "updated_at": updated_at, "is_virtual": 0}
+            "original_price": self.price, "base_original_price": self.price,
+            "row_total": self.price * self.qty_ordered, "base_row_total": self.price * self.qty_ordered,
+            "product_type": self.product_type, "store_id": 1, "created_at": self.created_at,
+            "updated_at": updated_at, "is_virtual": int(self.product_type == "virtual")}
+        if self.product_id is not None:
+            body["product_id"] = self.product_id
         if self.parent_item_id is not None:
             body["parent_item_id"] = self.parent_item_id
         if self.ext_order_item_id is not None:
@@ -80,7 +88,14 @@ class Order:
     shipping_method: str = "flatrate_flatrate"
     ext_order_id: str | None = None
     grand_total: float = 0.0
+    shipping_amount: float = 0.0
+    currency: str = "USD"
+    customer_note: str | None = None
     histories: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def subtotal(self) -> float:
+        return sum(item.price * item.qty_ordered for item in self.items if item.parent_item_id is None)
 
     def to_json(self) -> dict[str, Any]:
         items = [item.to_json(self.updated_at) for item in self.items]
@@ -90,7 +105,9 @@ class Order:
             "customer_firstname": self.customer_firstname, "customer_lastname": self.customer_lastname,
             "customer_is_guest": 1, "created_at": self.created_at, "updated_at": self.updated_at,
             "base_grand_total": self.grand_total, "grand_total": self.grand_total, "store_id": 1,
-            "base_currency_code": "USD", "order_currency_code": "USD",
+            "subtotal": self.subtotal, "base_subtotal": self.subtotal, "shipping_amount": self.shipping_amount,
+            "base_shipping_amount": self.shipping_amount, "base_currency_code": self.currency,
+            "order_currency_code": self.currency, "store_currency_code": self.currency,
             "total_qty_ordered": sum(item.qty_ordered for item in self.items if item.parent_item_id is None),
             "shipping_description": self.shipping_description, "items": items,
             "payment": {"method": "checkmo", "account_status": "", "additional_information": [], "cc_last4": ""},
@@ -98,6 +115,8 @@ class Order:
         }
         if self.ext_order_id is not None:
             body["ext_order_id"] = self.ext_order_id
+        if self.customer_note is not None:
+            body["customer_note"] = self.customer_note
         if self.billing_address is not None:
             body["billing_address"] = self.billing_address
         shipping: dict[str, Any] = {"method": self.shipping_method}
@@ -150,11 +169,13 @@ class Shipment:
 class MagentoStore:
     """One store view's sales data. `now` is the store's clock (the sandbox's settable clock)."""
 
-    def __init__(self, now: Callable[[], datetime]) -> None:
+    def __init__(self, now: Callable[[], datetime], currency: str = "USD") -> None:
         self._now = now
+        self.currency = currency
         self.orders: dict[int, Order] = {}
         self.shipments: dict[int, Shipment] = {}
         self._ids: dict[str, int] = {}
+        self.catalog = Catalog(self.stamp, self._next)
 
     def _next(self, kind: str) -> int:
         self._ids[kind] = self._ids.get(kind, 0) + 1
@@ -170,39 +191,56 @@ class MagentoStore:
                     shipping_address: Mapping[str, Any] | None = None, shipping_description: str | None = None,
                     ext_order_id: str | None = None) -> Order:
         """A customer order (admin/storefront). Each line: `sku`, `qty`, optional `name`, `price`, and
-        `child_sku` to make a configurable parent item with a simple child item."""
+        `child_sku` to make a configurable parent item with a simple child item. A SKU of the catalog orders that
+        product (its `product_id`, its price unless one is given) and takes its units off the stock, as the
+        legacy inventory does at order placement; another SKU is an item without a product."""
         if not lines:
             raise MagentoError(400, "The order has no items.")
-        now = self.stamp()
-        order_id = self._next("order")
-        items: list[OrderItem] = []
+        order = self._new_order(email, shipping_address, shipping_description, ext_order_id)
         for index, line in enumerate(lines):
             sku, qty = line.get("sku"), line.get("qty", 1)
             if not isinstance(sku, str) or not sku:
                 raise required(f"lines[{index}].sku")
             if isinstance(qty, bool) or not isinstance(qty, int | float) or qty <= 0:
                 raise invalid_value(qty, f"lines[{index}].qty")
-            parent = OrderItem(self._next("item"), order_id, sku, str(line.get("name") or sku), float(qty), now,
-                               price=float(line.get("price", 10.0)),
+            product = self.catalog.by_sku(str(line.get("child_sku") or sku))
+            price = line.get("price", product.price if product is not None else 10.0)
+            parent = OrderItem(self._next("item"), order.entity_id, sku, str(line.get("name") or sku), float(qty),
+                               order.created_at, price=float(price),
                                product_type="configurable" if line.get("child_sku") else "simple",
-                               ext_order_item_id=line.get("ext_order_item_id"))
-            items.append(parent)
+                               ext_order_item_id=line.get("ext_order_item_id"),
+                               product_id=product.entity_id if product is not None and not line.get("child_sku")
+                               else None)
+            order.items.append(parent)
             if line.get("child_sku"):
-                items.append(OrderItem(self._next("item"), order_id, str(line["child_sku"]), parent.name,
-                                       float(qty), now, parent_item_id=parent.item_id))
+                order.items.append(OrderItem(self._next("item"), order.entity_id, str(line["child_sku"]),
+                                             parent.name, float(qty), order.created_at, parent_item_id=parent.item_id,
+                                             product_id=product.entity_id if product is not None else None))
+            if product is not None:
+                self.catalog.sell(product.entity_id, float(qty))
+        order.grand_total = order.subtotal
+        return order
+
+    def _new_order(self, email: str, shipping_address: Mapping[str, Any] | None, shipping_description: str | None,
+                   ext_order_id: str | None) -> Order:
+        now = self.stamp()
+        order_id = self._next("order")
         address = dict(shipping_address) if shipping_address else None
-        order = Order(order_id, f"{order_id:09d}", email, now, now, items, shipping_address=address,
+        order = Order(order_id, f"{order_id:09d}", email, now, now, [], shipping_address=address,
                       billing_address={**address, "address_type": "billing"} if address else None,
                       customer_firstname=str((address or {}).get("firstname", "")),
                       customer_lastname=str((address or {}).get("lastname", "")), ext_order_id=ext_order_id,
-                      grand_total=sum(item.price * item.qty_ordered for item in items if item.parent_item_id is None))
+                      currency=self.currency)
         if shipping_description:
             order.shipping_description = shipping_description
         self.orders[order_id] = order
         return order
 
     def create_order(self, entity: Any) -> Order:
-        """`POST /V1/orders` (`OrderRepositoryInterface::save`): persist the given order as is."""
+        """`POST /V1/orders` (`OrderRepositoryInterface::save`): persist the given order as is, its prices and
+        totals included; no stock moves. An item's `product_id` must be a catalog product (404, the product
+        repository's message), and, stricter than Magento to catch a wrong link, one of type simple or virtual
+        whose SKU is the item's (400)."""
         if not isinstance(entity, Mapping):
             raise required("entity")
         for name in ("customer_email", "base_grand_total", "grand_total", "items"):
@@ -211,24 +249,46 @@ class MagentoStore:
         items = entity["items"]
         if not isinstance(items, list) or not items:
             raise invalid_value(items, "items")
-        lines = []
         for index, item in enumerate(items):
             if not isinstance(item, Mapping) or not item.get("sku"):
                 raise required(f"items[{index}].sku")
-            lines.append({"sku": item["sku"], "qty": item.get("qty_ordered", 1), "name": item.get("name"),
-                          "price": item.get("price", 0), "ext_order_item_id": item.get("ext_order_item_id")})
+            self._check_product(item, index)
         shipping = None
         extension = entity.get("extension_attributes")
         if isinstance(extension, Mapping) and isinstance(extension.get("shipping_assignments"), list):
             first = extension["shipping_assignments"][0] if extension["shipping_assignments"] else {}
             shipping = (first.get("shipping") or {}).get("address") if isinstance(first, Mapping) else None
-        order = self.place_order(lines, email=str(entity["customer_email"]), shipping_address=shipping,
-                                 shipping_description=entity.get("shipping_description"),
-                                 ext_order_id=entity.get("ext_order_id"))
-        order.grand_total = float(entity["grand_total"])
+        order = self._new_order(str(entity["customer_email"]), shipping, entity.get("shipping_description"),
+                                entity.get("ext_order_id"))
+        for item in items:
+            product_id = item.get("product_id")
+            order.items.append(OrderItem(
+                self._next("item"), order.entity_id, str(item["sku"]), str(item.get("name") or item["sku"]),
+                number(item.get("qty_ordered", 1), "qty_ordered"), order.created_at,
+                price=number(item.get("price", 0), "price"), product_type=str(item.get("product_type") or "simple"),
+                ext_order_item_id=item.get("ext_order_item_id"),
+                product_id=int(product_id) if product_id is not None else None))
+        order.grand_total = number(entity["grand_total"], "grand_total")
+        order.shipping_amount = number(entity.get("shipping_amount", 0), "shipping_amount")
+        order.currency = str(entity.get("order_currency_code") or self.currency)
+        if isinstance(entity.get("customer_note"), str):
+            order.customer_note = entity["customer_note"]
         if isinstance(entity.get("billing_address"), Mapping):
             order.billing_address = dict(entity["billing_address"])
         return order
+
+    def _check_product(self, item: Mapping[str, Any], index: int) -> None:
+        product_id = item.get("product_id")
+        if product_id is None:
+            return
+        if isinstance(product_id, bool) or not str(product_id).isdigit():
+            raise invalid_value(product_id, f"items[{index}].product_id")
+        product = self.catalog.product(int(product_id))
+        if product is None:
+            raise MagentoError(404, "The product that was requested doesn't exist. Verify the product and try again.")
+        if product.type_id not in SELLABLE_ALONE or sku_key(product.sku) != sku_key(str(item["sku"])):
+            raise MagentoError(400, 'Order item "%1" cannot be product %2 (%3 "%4").',
+                               [str(item["sku"]), str(product.entity_id), product.type_id, product.sku])
 
     def order(self, order_id: int) -> Order:
         if order_id not in self.orders:

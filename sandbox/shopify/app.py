@@ -14,17 +14,29 @@ API (what a connection's `base_url` + path reaches; `base_path` is ""):
 Options (`StoreSettings.options`; unknown keys are refused): `schema_sdl` (path of an Admin SDL file, e.g. the
 2026-07 capture; default the vendored 2025-01 introspection), `bucket_max` (default 2000 points),
 `restore_rate` (default 100 points/s), `oldest_version` (default 2025-10: older versions are answered as this one,
-named in `X-Shopify-API-Version`, as Shopify falls forward).
+named in `X-Shopify-API-Version`, as Shopify falls forward), `currency` (the shop's, ISO 4217; default USD).
 
 Admin routes (no token; JSON in and out; ids are numeric legacy ids) under `/_sandbox/shopify`:
-- `POST /orders` `{"lines": [{"title", "sku", "quantity"}], "email", "phone", "shipping_address":
-  {MailingAddressInput}, "shipping_title"}` places an order; `GET /orders/{id}` shows one; `GET /orders
+- `POST /orders` `{"lines": [{"title", "sku", "quantity", "price"}], "email", "phone", "shipping_address":
+  {MailingAddressInput}, "shipping_title"}` places a customer's order (custom lines; `price` a decimal string,
+  default 0, in the shop's currency; no inventory moves); `GET /orders/{id}` shows one; `GET /orders
   ?source_identifier=` lists `{"orders": [...]}` (all without the filter);
 - `POST /orders/{id}/fulfillments` `{"lines": {"<line item id>": quantity} | null, "tracking": {"company",
   "numbers", "urls"}}` fulfills (null: everything left);
 - `POST /fulfillments/{id}/tracking` `{"company", "numbers", "urls"}` edits tracking;
 - `POST /fulfillments/{id}/cancel`, `POST /orders/{id}/cancel`;
-- `POST /orders/{id}/lines/{line id}/remove` `{"quantity"}` removes unfulfilled units (an order edit);
+- `POST /orders/{id}/lines/{line id}/remove` `{"quantity", "restock"}` removes unfulfilled units (an order edit;
+  `restock` false by default); `POST /orders/{id}/cancel` takes `{"restock"}` too;
+- the catalog (`sandbox.shopify.catalog`): `POST /products` `{"title", "status": "ACTIVE", "variants": [{"sku",
+  "price", "inventory", "title", "inventory_policy"}]}` adds a product (201, the product); `GET /products/{id}`;
+  `POST /products/{id}/status` `{"status"}` archives, drafts or reactivates it; `GET /variants?sku=` lists
+  `{"variants": [...]}` whose SKU is exactly the one given (all without it), by id; `POST
+  /variants/{id}/inventory` `{"quantity"}` sets the units on hand; `GET /shop` shows `{"name", "currency"}`. A
+  variant shows `{"id", "gid", "product_id", "product_gid", "product_status", "sku", "title", "price" (a decimal
+  string), "inventory_quantity", "inventory_policy"}`;
+- an order shows, besides its lines and fulfillments, its `currency`, `tags`, `note`, each line's `unit_price`
+  (a decimal string) and `variant_id` (null: a custom line), `shipping_lines` `[{"title", "price"}]`, and the
+  decimal strings `subtotal`, `shipping` and `total` (current units);
 - `GET /throttle` shows the cost bucket.
 Refusals answer 422 `{"error": message, "field": [...]}`; unknown ids 404; a body that is not the JSON above
 400 naming the problem.
@@ -35,6 +47,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, execute_sync, parse, validate
@@ -45,15 +58,16 @@ from starlette.routing import BaseRoute, Route
 
 from sandbox.common import ADMIN_PREFIX, SandboxApp, SandboxState, create_sandbox_app
 from sandbox.settings import StoreSettings
+from sandbox.shopify.catalog_routes import catalog_routes
 from sandbox.shopify.cost import MAX_QUERY_COST, LeakyBucket, actual_cost, query_cost
-from sandbox.shopify.resolvers import mutation_root, query_root
+from sandbox.shopify.resolvers import amount, mutation_root, query_root
 from sandbox.shopify.schema import load_schema
 from sandbox.shopify.store import NewLine, ShopifyStore, StoreError, TrackingInfo
 
 ADMIN = f"{ADMIN_PREFIX}/shopify"
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"  # noqa: S105
 _VERSION = re.compile(r"^(\d{4}-\d{2}|unstable)$")
-_OPTIONS = frozenset({"schema_sdl", "bucket_max", "restore_rate", "oldest_version"})
+_OPTIONS = frozenset({"schema_sdl", "bucket_max", "restore_rate", "oldest_version", "currency"})
 
 
 class ShopifySandbox:
@@ -64,7 +78,7 @@ class ShopifySandbox:
         if unknown:
             raise ValueError(f"unknown Shopify sandbox options {sorted(unknown)}; known: {sorted(_OPTIONS)}")
         self.token = settings.credentials.get("access_token", "")
-        self.store = ShopifyStore(state.clock, settings.name)
+        self.store = ShopifyStore(state.clock, settings.name, str(settings.options.get("currency", "USD")))
         self.operations = state.operations
         sdl = settings.options.get("schema_sdl")
         self.schema: GraphQLSchema = load_schema(str(sdl) if sdl else None)
@@ -139,7 +153,8 @@ def create_app(settings: StoreSettings) -> SandboxApp:
     Raises ValueError for unknown options, OSError when `schema_sdl` cannot be read."""
     state = SandboxState()
     shop = ShopifySandbox(settings, state)
-    return create_sandbox_app([*_api_routes(shop), *_admin_routes(shop)], shop, state)
+    return create_sandbox_app([*_api_routes(shop), *_admin_routes(shop), *catalog_routes(shop.store, ADMIN, _checked)],
+                              shop, state)
 
 
 def _api_routes(shop: ShopifySandbox) -> list[BaseRoute]:
@@ -177,7 +192,8 @@ def _admin_routes(shop: ShopifySandbox) -> list[BaseRoute]:
         try:
             order = store.place_order(
                 [NewLine(title=line.get("title") or line.get("sku") or "item", quantity=int(line["quantity"]),
-                         sku=line.get("sku")) for line in body.get("lines", [])],
+                         sku=line.get("sku"), price=Decimal(str(line["price"])) if "price" in line else None)
+                 for line in body.get("lines", [])],
                 email=body.get("email"), phone=body.get("phone"), shipping_address=body.get("shipping_address"),
                 shipping_title=body.get("shipping_title"), tags=body.get("tags", ()))
         except StoreError as error:
@@ -218,8 +234,9 @@ def _admin_routes(shop: ShopifySandbox) -> list[BaseRoute]:
         return show(fulfillment.order_id)
 
     async def cancel_order(request: Request) -> Response:
+        body = await request.json() if await request.body() else {}
         try:
-            order = store.cancel_order(int(request.path_params["id"]))
+            order = store.cancel_order(int(request.path_params["id"]), restock=bool(body.get("restock")))
         except StoreError as error:
             return _refusal(error)
         return show(order.id)
@@ -228,7 +245,7 @@ def _admin_routes(shop: ShopifySandbox) -> list[BaseRoute]:
         body = await request.json()
         try:
             order = store.remove_units(int(request.path_params["id"]), int(request.path_params["line"]),
-                                       int(body["quantity"]))
+                                       int(body["quantity"]), restock=bool(body.get("restock")))
         except StoreError as error:
             return _refusal(error)
         return show(order.id)
@@ -254,7 +271,7 @@ def _checked(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Req
     async def checked(request: Request) -> Response:
         try:
             return await handler(request)
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+        except (ValueError, ArithmeticError, KeyError, TypeError, AttributeError) as error:
             return JSONResponse({"error": f"bad request body for {request.url.path}: {type(error).__name__}: "
                                           f"{error}; see sandbox/shopify/app.py for the expected JSON"},
                                 status_code=400)
@@ -269,9 +286,14 @@ def admin_json(store: ShopifyStore, order_id: int) -> dict[str, Any]:
         "updated_at": order.updated_at.isoformat(), "cancelled": order.cancelled_at is not None,
         "source_identifier": order.source_identifier,
         "display_fulfillment_status": order.display_fulfillment_status(),
+        "currency": order.currency, "tags": list(order.tags), "note": order.note,
         "lines": [{"id": line.id, "gid": f"gid://shopify/LineItem/{line.id}", "sku": line.sku,
-                   "title": line.title, "quantity": line.quantity, "current_quantity": line.current_quantity}
+                   "title": line.title, "quantity": line.quantity, "current_quantity": line.current_quantity,
+                   "unit_price": amount(line.unit_price), "variant_id": line.variant_id}
                   for line in order.line_items],
+        "shipping_lines": [{"title": line.title, "price": amount(line.price)} for line in order.shipping_lines],
+        "subtotal": amount(order.subtotal()), "shipping": amount(order.shipping()),
+        "total": amount(order.subtotal() + order.shipping()),
         "fulfillment_orders": [{"id": fo.id, "status": fo.status, "lines": [
             {"id": line.id, "line_item_id": line.line_item_id, "remaining": line.remaining_quantity}
             for line in fo.lines]} for fo in order.fulfillment_orders],

@@ -10,6 +10,9 @@ Cost of a query, computed before it runs from the document and its variables:
   charging per id is the cautious side);
 - a mutation field costs 10 plus its selections;
 - fragments add the cost of their selections.
+So a catalog read `productVariants(first: 50) { pageInfo {…} nodes { … inventoryItem {…} product {…} } }` costs
+50 × 3 + 1, `shop { currencyCode }` 1, and an order's `totalPriceSet { shopMoney {…} }` 2 (a `MoneyBag` and its
+`MoneyV2` are objects).
 Queries over `MAX_QUERY_COST` are refused before they run. After a query runs, `actual_cost` recomputes the cost
 with the number of nodes each connection really returned (a null object costs nothing), and the bucket refunds
 the difference, as Shopify does.

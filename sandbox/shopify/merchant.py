@@ -1,11 +1,32 @@
-"""The merchant of a simulated Shopify store (`sandbox.merchant.Merchant` says what each action does here)."""
+"""The merchant of a simulated Shopify store (`sandbox.merchant.Merchant` says what each action does here).
+
+Catalog: `stock` adds one ACTIVE product (titled by the SKU, one default variant) for each SKU no variant has;
+`add_variant` adds another such product even when a variant has the SKU (Shopify allows duplicate SKUs);
+`inventory` reads the first variant (lowest id) with the SKU; `sold` reads the order's lines (current units, unit
+price, linked when the line is a variant's), shipping lines, total and currency, `flagged` when the order carries
+the tag our connector sets on orders with custom lines (repeated here: sandbox/ may not import connectors/).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
-from sandbox.merchant_base import CUSTOMER, PlacedOrder, StoreFulfillment, StoreMerchant, gid_tail
+from sandbox.merchant_base import (
+    CUSTOMER,
+    DEFAULT_INVENTORY,
+    DEFAULT_PRICE,
+    MerchantError,
+    PlacedOrder,
+    SoldLine,
+    SoldOrder,
+    StoreFulfillment,
+    StoreMerchant,
+    gid_tail,
+)
+
+CUSTOM_LINES_TAG = "fulfillsync-custom-lines"
 
 
 class ShopifyMerchant(StoreMerchant):
@@ -20,6 +41,40 @@ class ShopifyMerchant(StoreMerchant):
             "shipping_address": {"firstName": "Ada", "lastName": "Buyer", "address1": CUSTOMER["street"],
                                  "city": CUSTOMER["city"], "provinceCode": CUSTOMER["region"],
                                  "zip": CUSTOMER["postcode"], "countryCode": CUSTOMER["country"]}}))
+
+    async def stock(self, skus: Sequence[str], *, price: Decimal = DEFAULT_PRICE,
+                    inventory: int = DEFAULT_INVENTORY) -> None:
+        for sku in dict.fromkeys(skus):
+            if not await self._variants(sku):
+                await self._add_product(sku, sku, price, inventory)
+
+    async def add_variant(self, sku: str, *, price: Decimal = DEFAULT_PRICE,
+                          inventory: int = DEFAULT_INVENTORY) -> None:
+        count = len(await self._variants(sku))
+        await self._add_product(f"{sku} ({count + 1})" if count else sku, sku, price, inventory)
+
+    async def inventory(self, sku: str) -> int:
+        found = await self._variants(sku)
+        if not found:
+            raise MerchantError(f"shopify: no variant has SKU {sku!r}")
+        return int(found[0]["inventory_quantity"])
+
+    async def sold(self, order: PlacedOrder) -> SoldOrder:
+        raw = await self.admin.call("GET", f"/orders/{order.admin_id}")
+        return SoldOrder(
+            lines=tuple(SoldLine(sku=line["sku"], quantity=int(line["current_quantity"]),
+                                 unit_price=Decimal(line["unit_price"]), linked=line["variant_id"] is not None)
+                        for line in raw["lines"]),
+            shipping=Decimal(raw["shipping"]), total=Decimal(raw["total"]), currency=raw["currency"],
+            flagged=CUSTOM_LINES_TAG in raw["tags"])
+
+    async def _variants(self, sku: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = (await self.admin.call("GET", "/variants", params={"sku": sku}))["variants"]
+        return found
+
+    async def _add_product(self, title: str, sku: str, price: Decimal, inventory: int) -> None:
+        await self.admin.call("POST", "/products", {"title": title, "status": "ACTIVE", "variants": [
+            {"sku": sku, "price": str(price), "inventory": inventory}]})
 
     async def find_order(self, our_order_id: str) -> PlacedOrder | None:
         found = (await self.admin.call("GET", "/orders", params={"source_identifier": our_order_id}))["orders"]

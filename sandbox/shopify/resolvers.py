@@ -5,9 +5,13 @@ with `(info, **arguments)`. So each object is a dict of plain values and, for fi
 expensive, callables. Fields the store does not serve are absent and resolve to null (a non-null one then
 becomes a top-level error, as a broken field would on Shopify).
 
-Served: `orders`, `order`, `nodes` (orders only; at most 250 ids, as Shopify allows), `fulfillment`,
-`fulfillmentOrder` and, on them, the fields the connector reads;
-mutations `orderCreate`, `fulfillmentCreate`, `fulfillmentTrackingInfoUpdate`, `fulfillmentCancel`, `orderCancel`
+Served: `orders`, `order`, `nodes` (orders, products and variants; at most 250 ids, as Shopify allows),
+`fulfillment`, `fulfillmentOrder`, `productVariants` (cursor pagination by id, `reverse`, the search of
+`sandbox.shopify.variant_search`), `productVariant`, `product`, `shop { name myshopifyDomain currencyCode }` and,
+on them, the fields the connector reads (orders with their prices, `currencyCode`, shipping lines and money
+totals; line items with their variant and unit price);
+mutations `orderCreate` (custom and variant line items, `priceSet`, `shippingLines`, `currency`,
+`options.inventoryBehaviour`), `fulfillmentCreate`, `fulfillmentTrackingInfoUpdate`, `fulfillmentCancel`, `orderCancel`
 (done at once; its job comes back done), `metafieldsSet` (orders only; `Order.metafields` / `Order.metafield`
 read them back, in creation order) and order editing (`orderEditBegin`, `orderEditSetQuantity` down only,
 `orderEditCommit`; a calculated line item has its line item's number). Store
@@ -20,10 +24,12 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from graphql import GraphQLError, GraphQLResolveInfo
 
+from sandbox.shopify.catalog import Product, Variant
 from sandbox.shopify.search import parse_search
 from sandbox.shopify.store import (
     Fulfillment,
@@ -36,12 +42,14 @@ from sandbox.shopify.store import (
     NewLine,
     Order,
     OrderEdit,
+    ShippingLine,
     ShopifyStore,
     StoreError,
     TrackingInfo,
     gid,
     gid_number,
 )
+from sandbox.shopify.variant_search import parse_variant_search
 
 View = dict[str, Any]
 Info = GraphQLResolveInfo[Any]
@@ -59,6 +67,17 @@ _CARRIER_URLS = {
 def timestamp(moment: datetime | None) -> str | None:
     """Shopify's DateTime: UTC, whole seconds, `Z`."""
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def amount(value: Decimal) -> str:
+    """Shopify's `Money` / `Decimal` text: at least two decimals (`12.50`), more only when the value has them."""
+    return f"{value:.2f}" if value == value.quantize(Decimal("0.01")) else format(value.normalize(), "f")
+
+
+def money_bag(value: Decimal, currency: str) -> View:
+    """A `MoneyBag`: the shop's money and the presentment money (the same here: no other presentment currency)."""
+    money = {"amount": amount(value), "currencyCode": currency}
+    return {"shopMoney": money, "presentmentMoney": dict(money)}
 
 
 # -- connections -------------------------------------------------------------------------------------------
@@ -145,7 +164,13 @@ class Views:
             found = order.metafields.get((namespace or "", key))
             return metafield_view(order, found) if found is not None else None
 
+        def shipping_lines(_info: Info, **args: Any) -> View:
+            return connection(order.shipping_lines, lambda line: self.shipping_line(order, line),
+                              lambda line: order.shipping_lines.index(line), **_paging(args))
+
         address = order.shipping_address
+        money = order.currency
+        total = order.subtotal() + order.shipping()
         return {
             "__typename": "Order", "id": gid("Order", order.id), "legacyResourceId": str(order.id),
             "name": order.name,
@@ -162,8 +187,16 @@ class Views:
             "displayFulfillmentStatus": order.display_fulfillment_status(),
             "displayFinancialStatus": "PAID",
             "shippingAddress": _address(address) if address is not None else None,
-            "shippingLine": {"title": order.shipping_title, "code": order.shipping_title, "source": "shopify",
-                             "custom": True, "isRemoved": False} if order.shipping_title else None,
+            "shippingLine": self.shipping_line(order, order.shipping_lines[0]) if order.shipping_lines else None,
+            "shippingLines": shipping_lines,
+            "currencyCode": money, "presentmentCurrencyCode": money,
+            "subtotalPriceSet": money_bag(order.subtotal(), money),
+            "currentSubtotalPriceSet": money_bag(order.subtotal(), money),
+            "totalShippingPriceSet": money_bag(order.shipping(), money),
+            "currentShippingPriceSet": money_bag(order.shipping(), money),
+            "totalPriceSet": money_bag(total, money), "currentTotalPriceSet": money_bag(total, money),
+            "totalOutstandingSet": money_bag(total, money),
+            "totalTaxSet": money_bag(Decimal(0), money), "totalDiscountsSet": money_bag(Decimal(0), money),
             "lineItems": line_items, "fulfillments": fulfillments, "fulfillmentOrders": fulfillment_orders,
             "metafields": metafields, "metafield": metafield,
         }
@@ -171,12 +204,52 @@ class Views:
     def line_item(self, order: Order, line: LineItem) -> View:
         fulfilled = self.store.fulfilled_units(order, line.id)
         unfulfilled = max(line.current_quantity - fulfilled, 0)
-        return {"id": gid("LineItem", line.id), "title": line.title, "name": line.title, "sku": line.sku,
+        found = self.store.catalog.variant(line.variant_id) if line.variant_id is not None else None
+        name = f"{line.title} - {line.variant_title}" if line.variant_title else line.title
+        unit, currency = line.unit_price, order.currency
+        return {"id": gid("LineItem", line.id), "title": line.title, "name": name, "sku": line.sku,
+                "variantTitle": line.variant_title,
                 "quantity": line.quantity, "currentQuantity": line.current_quantity,
                 "unfulfilledQuantity": unfulfilled, "fulfillableQuantity": unfulfilled,
                 "nonFulfillableQuantity": line.quantity - line.current_quantity, "requiresShipping": True,
                 "customAttributes": [{"key": key, "value": value} for key, value in line.custom_attributes],
-                "variant": None, "product": None}
+                "originalUnitPriceSet": money_bag(unit, currency), "discountedUnitPriceSet": money_bag(unit, currency),
+                "originalTotalSet": money_bag(unit * line.quantity, currency),
+                "discountedTotalSet": money_bag(unit * line.current_quantity, currency),
+                "variant": self.variant(*found) if found is not None else None,
+                "product": self.product(found[0]) if found is not None else None}
+
+    def shipping_line(self, order: Order, line: ShippingLine) -> View:
+        price = money_bag(line.price, order.currency)
+        return {"id": gid("ShippingLine", order.id * 100 + order.shipping_lines.index(line)), "title": line.title,
+                "code": line.code or line.title, "source": "fulfillsync", "custom": True, "isRemoved": False,
+                "originalPriceSet": price, "discountedPriceSet": price, "currentDiscountedPriceSet": price}
+
+    def product(self, product: Product) -> View:
+        def variants(_info: Info, **args: Any) -> View:
+            return connection(product.variants, lambda variant: self.variant(product, variant),
+                              lambda variant: variant.id, **_paging(args))
+
+        tracked = sum(variant.inventory_quantity for variant in product.variants)
+        return {"__typename": "Product", "id": gid("Product", product.id), "legacyResourceId": str(product.id),
+                "title": product.title, "handle": product.title.lower().replace(" ", "-"), "status": product.status,
+                "createdAt": timestamp(product.created_at), "updatedAt": timestamp(product.updated_at),
+                "totalInventory": tracked, "tracksInventory": True, "totalVariants": len(product.variants),
+                "hasOnlyDefaultVariant": len(product.variants) == 1, "variants": variants}
+
+    def variant(self, product: Product, variant: Variant) -> View:
+        return {"__typename": "ProductVariant", "id": gid("ProductVariant", variant.id),
+                "legacyResourceId": str(variant.id), "sku": variant.sku, "title": variant.title,
+                "displayName": product.display_name(variant), "price": amount(variant.price),
+                "inventoryQuantity": variant.inventory_quantity, "inventoryPolicy": variant.inventory_policy,
+                "sellableOnlineQuantity": max(variant.inventory_quantity, 0), "position": variant.position,
+                "availableForSale": product.status == "ACTIVE" and (
+                    variant.inventory_quantity > 0 or variant.inventory_policy == "CONTINUE"),
+                "taxable": True, "barcode": None, "compareAtPrice": None, "selectedOptions": [],
+                "createdAt": timestamp(variant.created_at), "updatedAt": timestamp(variant.updated_at),
+                "inventoryItem": {"id": gid("InventoryItem", variant.id), "legacyResourceId": str(variant.id),
+                                  "sku": variant.sku, "tracked": True, "requiresShipping": True},
+                "product": lambda _info: self.product(product)}
 
     def fulfillment(self, order: Order, fulfillment: Fulfillment) -> View:
         def tracking(_info: Info, first: int | None = None) -> list[View]:
@@ -277,16 +350,45 @@ def query_root(store: ShopifyStore, warnings: list[str]) -> View:
         found = store.fulfillment_order(number) if number is not None else None
         return views.fulfillment_order(*found) if found is not None else None
 
+    def product(_info: Info, id: str) -> View | None:
+        number = gid_number(id, "Product")
+        found = store.catalog.products.get(number) if number is not None else None
+        return views.product(found) if found is not None else None
+
+    def product_variant(_info: Info, id: str) -> View | None:
+        number = gid_number(id, "ProductVariant")
+        found = store.catalog.variant(number) if number is not None else None
+        return views.variant(*found) if found is not None else None
+
+    def product_variants(_info: Info, query: str | None = None, reverse: bool = False, **args: Any) -> View:
+        """By id (whatever `sortKey`: the sandbox sorts no other way), filtered by the loose search."""
+        search = parse_variant_search(query)
+        warnings.extend(search.warnings)
+        chosen = [item for item in store.catalog.variants() if search.matches(item)]
+        if reverse:
+            chosen.reverse()
+            positions = {item[1].id: index for index, item in enumerate(chosen)}
+            return connection(chosen, lambda item: views.variant(*item), lambda item: positions[item[1].id],
+                              **_paging(args))
+        return connection(chosen, lambda item: views.variant(*item), lambda item: item[1].id, **_paging(args))
+
     def nodes(_info: Info, ids: list[str]) -> list[View | None]:
-        """Orders by id (the only Node type polls ask for here); any other id answers null, as an unknown one."""
+        """Orders, products and variants by id; any other id answers null, as an unknown one."""
         if len(ids) > MAX_INPUT_ARRAY:
             raise GraphQLError(f"The input array size of {len(ids)} is greater than the maximum allowed of "
                                f"{MAX_INPUT_ARRAY}.", extensions={"code": "MAX_INPUT_SIZE_EXCEEDED"})
-        return [order(_info, id) for id in ids]
+        readers = {"Order": order, "Product": product, "ProductVariant": product_variant}
+        return [readers.get(id.split("/")[3] if id.count("/") >= 4 else "", _unknown)(_info, id) for id in ids]
 
     return {"orders": orders, "order": order, "nodes": nodes, "fulfillment": fulfillment,
-            "fulfillmentOrder": fulfillment_order,
-            "shop": {"name": store.name, "myshopifyDomain": f"{store.name}.myshopify.com"}}
+            "fulfillmentOrder": fulfillment_order, "product": product, "productVariant": product_variant,
+            "productVariants": product_variants,
+            "shop": {"name": store.name, "myshopifyDomain": f"{store.name}.myshopify.com",
+                     "currencyCode": store.currency}}
+
+
+def _unknown(_info: Info, id: str) -> None:
+    return None
 
 
 def _sort_key(sort_key: str | None) -> Callable[[Order], list[Any]]:
@@ -318,19 +420,20 @@ def mutation_root(store: ShopifyStore) -> View:
     def order_create(_info: Info, order: dict[str, Any], options: dict[str, Any] | None = None
                      ) -> View:
         try:
+            currency = order.get("currency") or store.currency
+            lines = [_new_line(index, line) for index, line in enumerate(order.get("lineItems") or ())]
+            shipping = [_shipping_line(index, line, currency)
+                        for index, line in enumerate(order.get("shippingLines") or ())]
             created = store.place_order(
-                [NewLine(title=line.get("title") or line.get("sku") or "", quantity=line["quantity"],
-                         sku=line.get("sku"), properties=tuple((p["name"], p.get("value"))
-                                                               for p in line.get("properties") or ()))
-                 for line in order.get("lineItems") or ()],
-                email=order.get("email"), phone=order.get("phone"),
+                lines, email=order.get("email"), phone=order.get("phone"),
                 shipping_address=dict(order["shippingAddress"]) if order.get("shippingAddress") else None,
-                shipping_title=next((line.get("title") for line in order.get("shippingLines") or ()), None),
+                shipping_lines=shipping, currency=currency,
+                inventory_behaviour=(options or {}).get("inventoryBehaviour") or "BYPASS",
                 source_identifier=order.get("sourceIdentifier"), source_name=order.get("sourceName"),
                 po_number=order.get("poNumber"), note=order.get("note"), tags=order.get("tags") or (),
                 custom_attributes=[(a["key"], a.get("value")) for a in order.get("customAttributes") or ()])
         except StoreError as error:
-            return {"order": None, "userErrors": [_user_error(error, code="INVALID")]}
+            return {"order": None, "userErrors": [_user_error(error, code=error.code or "INVALID")]}
         return {"order": views.order(created), "userErrors": []}
 
     def fulfillment_create(_info: Info, fulfillment: dict[str, Any], message: str | None = None
@@ -378,12 +481,12 @@ def mutation_root(store: ShopifyStore) -> View:
         assert found is not None
         return {"fulfillment": views.fulfillment(*found), "userErrors": []}
 
-    def order_cancel(_info: Info, orderId: str, **_options: Any) -> View:
+    def order_cancel(_info: Info, orderId: str, restock: bool = False, **_options: Any) -> View:
         try:
             number = gid_number(orderId, "Order")
             if number is None:
                 raise StoreError("Order does not exist.", ["orderId"])
-            store.cancel_order(number)
+            store.cancel_order(number, restock=restock)
         except StoreError as error:
             refused = _user_error(error, code="INVALID")
             return {"job": None, "orderCancelUserErrors": [refused], "userErrors": [refused]}
@@ -418,12 +521,13 @@ def mutation_root(store: ShopifyStore) -> View:
         return {"calculatedOrder": _calculated_order(store, edit),
                 "orderEditSession": {"id": gid("OrderEditSession", edit.id)}, "userErrors": []}
 
-    def edit_set_quantity(_info: Info, id: str, lineItemId: str, quantity: int, **_options: Any) -> View:
+    def edit_set_quantity(_info: Info, id: str, lineItemId: str, quantity: int, restock: bool = False,
+                          **_options: Any) -> View:
         try:
             edit_id, line_id = gid_number(id, "CalculatedOrder"), gid_number(lineItemId, "CalculatedLineItem")
             if edit_id is None or line_id is None:
                 raise StoreError("The order edit or line item does not exist.", ["id"])
-            edit, line = store.stage_quantity(edit_id, line_id, quantity)
+            edit, line = store.stage_quantity(edit_id, line_id, quantity, restock=bool(restock))
         except StoreError as error:
             return {"calculatedLineItem": None, "calculatedOrder": None, "userErrors": [_user_error(error)]}
         return {"calculatedLineItem": _calculated_line(store, edit, line),
@@ -443,6 +547,50 @@ def mutation_root(store: ShopifyStore) -> View:
             "fulfillmentTrackingInfoUpdate": tracking_update, "fulfillmentCancel": fulfillment_cancel,
             "orderCancel": order_cancel, "orderEditBegin": edit_begin, "orderEditSetQuantity": edit_set_quantity,
             "orderEditCommit": edit_commit, "metafieldsSet": metafields_set}
+
+
+def _new_line(index: int, line: dict[str, Any]) -> NewLine:
+    """An `OrderCreateLineItemInput` as the store takes it. Raises StoreError for a variant id that is not a
+    ProductVariant GID (Shopify refuses it like an unknown one)."""
+    variant_id = None
+    if line.get("variantId") is not None:
+        variant_id = gid_number(str(line["variantId"]), "ProductVariant")
+        if variant_id is None:
+            raise StoreError(f"The product variant {line['variantId']} does not exist",
+                             ["order", "lineItems", str(index), "variantId"], "INVALID")
+    price, currency = _money(line.get("priceSet"), ["order", "lineItems", str(index), "priceSet"])
+    return NewLine(title=line.get("title") or line.get("sku") or "", quantity=line["quantity"], sku=line.get("sku"),
+                   properties=tuple((p["name"], p.get("value")) for p in line.get("properties") or ()),
+                   variant_id=variant_id, price=price, price_currency=currency)
+
+
+def _shipping_line(index: int, line: dict[str, Any], currency: str) -> ShippingLine:
+    """An `OrderCreateShippingLineInput` of an order in `currency`. Raises StoreError for a negative price or one
+    in another currency."""
+    where = ["order", "shippingLines", str(index), "priceSet"]
+    price, given = _money(line.get("priceSet"), where)
+    if price is not None and price < 0:
+        raise StoreError("Price can't be negative", where, "INVALID")
+    if given is not None and given != currency:
+        raise StoreError(f"Price currency {given} does not match the order currency {currency}",
+                         [*where, "shopMoney", "currencyCode"], "INVALID")
+    return ShippingLine(title=line["title"], price=price or Decimal(0), code=line.get("code"))
+
+
+def _money(bag: dict[str, Any] | None, where: list[str]) -> tuple[Decimal | None, str | None]:
+    """(amount, currency) of a `MoneyBagInput`'s shop money; (None, None) without one. Raises StoreError for an
+    amount that is not a number."""
+    if not bag:
+        return None, None
+    shop = bag["shopMoney"]
+    try:
+        value = Decimal(str(shop["amount"]))
+    except ArithmeticError:
+        raise StoreError(f"{shop['amount']!r} is not a valid decimal", [*where, "shopMoney", "amount"],
+                         "INVALID") from None
+    if not value.is_finite():
+        raise StoreError(f"{shop['amount']!r} is not a valid decimal", [*where, "shopMoney", "amount"], "INVALID")
+    return value, str(shop["currencyCode"])
 
 
 def _calculated_order(store: ShopifyStore, edit: OrderEdit) -> View:

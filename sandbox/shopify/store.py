@@ -12,6 +12,12 @@ Behaviour copied from the real platform (Shopify's Admin API documentation and c
 - every change bumps the order's `updatedAt` (and the fulfillment's), which the `updated_at` search filter sees;
 - cancelling an order closes its open FOs; a cancelled order cannot be fulfilled;
 - a fully fulfilled order is closed (archived), and reopened when a cancel uncovers it again;
+- a line item of a product variant (`orderCreate` `variantId`) takes its title, SKU and default price from the
+  variant (`sandbox.shopify.catalog`); an unknown variant is refused (`order.lineItems.<i>.variantId`, code
+  INVALID; the message text is assumed). Prices (`priceSet.shopMoney`) must be in the order's currency (the
+  shop's unless `currency` says otherwise: the sandbox refuses a mismatch, which Shopify's documentation does not
+  describe). Inventory moves as `options.inventoryBehaviour` says (`sandbox.shopify.catalog`); cancelling an
+  order or removing units with `restock` gives the unfulfilled units of variant lines back;
 - metafields on orders (`metafieldsSet`): keys of 2-64 and namespaces of 3-255 letters, digits, `-` and `_`, a
   type required for a new metafield (no definitions here), `json` values must parse and stay within 128 KB (the
   limit for apps since 2026), at most 25 per call, all or nothing; `compareDigest` is honoured. Setting one bumps
@@ -29,9 +35,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from itertools import count
 
 from sandbox.common import Clock
+from sandbox.shopify.catalog import DEFAULT_VARIANT_TITLE, INVENTORY_BEHAVIOURS, Catalog
 
 
 class StoreError(Exception):
@@ -66,6 +74,17 @@ class LineItem:
     quantity: int
     current_quantity: int
     custom_attributes: list[tuple[str, str | None]] = field(default_factory=list)
+    unit_price: Decimal = Decimal(0)
+    variant_id: int | None = None  # None: a custom line item
+    product_id: int | None = None
+    variant_title: str | None = None
+
+
+@dataclass(frozen=True)
+class ShippingLine:
+    title: str
+    price: Decimal = Decimal(0)
+    code: str | None = None
 
 
 @dataclass
@@ -156,10 +175,12 @@ class Order:
     created_at: datetime
     updated_at: datetime
     line_items: list[LineItem]
+    currency: str = "USD"
     email: str | None = None
     phone: str | None = None
     shipping_address: dict[str, str | None] | None = None
-    shipping_title: str | None = None
+    shipping_lines: list[ShippingLine] = field(default_factory=list)
+    inventory_behaviour: str = "BYPASS"
     source_identifier: str | None = None
     source_name: str | None = None
     po_number: str | None = None
@@ -174,6 +195,18 @@ class Order:
 
     def line(self, line_item_id: int) -> LineItem | None:
         return next((line for line in self.line_items if line.id == line_item_id), None)
+
+    @property
+    def shipping_title(self) -> str | None:
+        """`Order.shippingLine.title`: the first shipping line's."""
+        return self.shipping_lines[0].title if self.shipping_lines else None
+
+    def subtotal(self) -> Decimal:
+        """What the lines' current units cost (`currentSubtotalPriceSet`; no discounts or taxes here)."""
+        return sum((line.unit_price * line.current_quantity for line in self.line_items), Decimal(0))
+
+    def shipping(self) -> Decimal:
+        return sum((line.price for line in self.shipping_lines), Decimal(0))
 
     def display_fulfillment_status(self) -> str:
         fulfilled: dict[int, int] = {}
@@ -195,17 +228,23 @@ class OrderEdit:
     id: int
     order_id: int
     staged: dict[int, int] = field(default_factory=dict)
+    restock: set[int] = field(default_factory=set)  # line item ids whose removed units go back to inventory
     committed: bool = False
 
 
 @dataclass(frozen=True)
 class NewLine:
-    """A line of an order being placed: a custom line item (title, SKU) as `orderCreate` takes it."""
+    """A line of an order being placed as `orderCreate` takes it: a custom line item (title, SKU), or a product
+    variant's (`variant_id`; title and SKU then come from the variant). `price` (None: the variant's price, 0 for
+    a custom line) is in `price_currency` (None: the order's)."""
 
     title: str
     quantity: int
     sku: str | None = None
     properties: tuple[tuple[str, str | None], ...] = ()
+    variant_id: int | None = None
+    price: Decimal | None = None
+    price_currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,13 +258,15 @@ class FulfillmentItem:
 class ShopifyStore:
     """One shop's orders. Not thread-safe (one event loop serves it)."""
 
-    def __init__(self, clock: Clock, name: str = "sandbox") -> None:
+    def __init__(self, clock: Clock, name: str = "sandbox", currency: str = "USD") -> None:
         self.clock = clock
         self.name = name
+        self.currency = currency
         self.orders: dict[int, Order] = {}
         self.edits: dict[int, OrderEdit] = {}
         self._ids = count(1001)
         self._order_numbers = count(1001)
+        self.catalog = Catalog(self._ids, self._now)
 
     # -- lookups -------------------------------------------------------------------------------------------
 
@@ -250,32 +291,74 @@ class ShopifyStore:
 
     def place_order(self, lines: Iterable[NewLine], *, email: str | None = None, phone: str | None = None,
                     shipping_address: dict[str, str | None] | None = None, shipping_title: str | None = None,
-                    source_identifier: str | None = None, source_name: str | None = None,
-                    po_number: str | None = None, note: str | None = None, tags: Iterable[str] = (),
-                    custom_attributes: Iterable[tuple[str, str | None]] = ()) -> Order:
-        """An order as a customer (storefront) or `orderCreate` places it, with one open FO for all lines.
-        Raises StoreError when there is no line or a quantity is not positive."""
-        line_items = []
-        for index, line in enumerate(lines):
-            if line.quantity < 1:
-                raise StoreError("Quantity must be greater than or equal to 1",
-                                 ["order", "lineItems", str(index), "quantity"])
-            if not line.title.strip():
-                raise StoreError("Title can't be blank", ["order", "lineItems", str(index), "title"])
-            line_items.append(LineItem(id=next(self._ids), title=line.title, sku=line.sku, quantity=line.quantity,
-                                       current_quantity=line.quantity, custom_attributes=list(line.properties)))
+                    shipping_lines: Sequence[ShippingLine] = (), currency: str | None = None,
+                    inventory_behaviour: str = "BYPASS", source_identifier: str | None = None,
+                    source_name: str | None = None, po_number: str | None = None, note: str | None = None,
+                    tags: Iterable[str] = (), custom_attributes: Iterable[tuple[str, str | None]] = ()) -> Order:
+        """An order as a customer (storefront) or `orderCreate` places it, with one open FO for all lines, in
+        `currency` (None: the shop's); `shipping_title` is a free shipping line of that title. Variant lines claim
+        inventory as `inventory_behaviour` says. Raises StoreError (nothing changed) when there is no line, a
+        quantity is not positive, a variant is unknown, a price is in another currency than the order's, or the
+        inventory cannot be claimed."""
+        currency = currency or self.currency
+        if inventory_behaviour not in INVENTORY_BEHAVIOURS:
+            raise StoreError(f"Inventory behaviour {inventory_behaviour!r} is not valid",
+                             ["options", "inventoryBehaviour"], "INVALID")
+        line_items = [self._line_item(index, line, currency) for index, line in enumerate(lines)]
         if not line_items:
             raise StoreError("Line items must have at least one line item", ["order", "lineItems"])
+        shipping = list(shipping_lines) or ([ShippingLine(shipping_title)] if shipping_title else [])
+        if inventory_behaviour != "BYPASS":
+            wanted: dict[int, int] = {}
+            for line in line_items:
+                if line.variant_id is not None:
+                    wanted[line.variant_id] = wanted.get(line.variant_id, 0) + line.quantity
+            short = [variant for variant, units in wanted.items()
+                     if not self.catalog.can_claim(variant, units, inventory_behaviour)]
+            if short:
+                raise StoreError(f"Unable to claim inventory for {', '.join(gid('ProductVariant', v) for v in short)}"
+                                 ": not enough units and the variant's inventory policy denies overselling",
+                                 ["order", "lineItems"], "INVENTORY_CLAIM_FAILED")
+            for variant, units in wanted.items():
+                self.catalog.claim(variant, units)
         now = self._now()
         order = Order(id=next(self._ids), name=f"#{next(self._order_numbers)}", created_at=now, updated_at=now,
-                      line_items=line_items, email=email, phone=phone, shipping_address=shipping_address,
-                      shipping_title=shipping_title, source_identifier=source_identifier, source_name=source_name,
-                      po_number=po_number, note=note, tags=sorted(set(tags)),
+                      line_items=line_items, currency=currency, email=email, phone=phone,
+                      shipping_address=shipping_address, shipping_lines=shipping,
+                      inventory_behaviour=inventory_behaviour, source_identifier=source_identifier,
+                      source_name=source_name, po_number=po_number, note=note, tags=sorted(set(tags)),
                       custom_attributes=list(custom_attributes))
         order.fulfillment_orders.append(self._new_fulfillment_order(
             order, [(line.id, line.quantity) for line in line_items]))
         self.orders[order.id] = order
         return order
+
+    def _line_item(self, index: int, line: NewLine, currency: str) -> LineItem:
+        """A new order's line item (not yet numbered in the order). Raises StoreError as `place_order`."""
+        where = ["order", "lineItems", str(index)]
+        if line.quantity < 1:
+            raise StoreError("Quantity must be greater than or equal to 1", [*where, "quantity"], "INVALID")
+        if line.price_currency is not None and line.price_currency != currency:
+            raise StoreError(f"Price currency {line.price_currency} does not match the order currency {currency}",
+                             [*where, "priceSet", "shopMoney", "currencyCode"], "INVALID")
+        if line.price is not None and line.price < 0:
+            raise StoreError("Price can't be negative", [*where, "priceSet", "shopMoney", "amount"], "INVALID")
+        if line.variant_id is not None:
+            found = self.catalog.variant(line.variant_id)
+            if found is None:
+                raise StoreError(f"The product variant {gid('ProductVariant', line.variant_id)} does not exist",
+                                 [*where, "variantId"], "INVALID")
+            product, variant = found
+            return LineItem(id=next(self._ids), title=product.title, sku=variant.sku, quantity=line.quantity,
+                            current_quantity=line.quantity, custom_attributes=list(line.properties),
+                            unit_price=variant.price if line.price is None else line.price, variant_id=variant.id,
+                            product_id=product.id,
+                            variant_title=None if variant.title == DEFAULT_VARIANT_TITLE else variant.title)
+        if not line.title.strip():
+            raise StoreError("Title can't be blank", [*where, "title"], "INVALID")
+        return LineItem(id=next(self._ids), title=line.title, sku=line.sku, quantity=line.quantity,
+                        current_quantity=line.quantity, custom_attributes=list(line.properties),
+                        unit_price=line.price or Decimal(0))
 
     def fulfill(self, fulfillment_order_items: dict[int, list[FulfillmentItem] | None], *,
                 tracking: Sequence[TrackingInfo] = (), notify_customer: bool = False) -> tuple[Order, Fulfillment]:
@@ -382,11 +465,17 @@ class ShopifyStore:
         self._touch(order)
         return fulfillment
 
-    def cancel_order(self, order_id: int) -> Order:
-        """Cancel the order (`orderCancel`): open FOs close. Raises StoreError when already cancelled."""
+    def cancel_order(self, order_id: int, *, restock: bool = False) -> Order:
+        """Cancel the order (`orderCancel`): open FOs close; `restock` gives the unfulfilled units of variant
+        lines back to inventory. Raises StoreError when already cancelled."""
         order = self._existing_order(order_id)
         if order.cancelled_at is not None:
             raise StoreError("Order has already been cancelled.", ["orderId"])
+        if restock:
+            for line in order.line_items:
+                if line.variant_id is not None:
+                    self.catalog.restock(line.variant_id, max(line.current_quantity
+                                                              - self.fulfilled_units(order, line.id), 0))
         now = self._now()
         order.cancelled_at = now
         for fulfillment_order in order.fulfillment_orders:
@@ -396,9 +485,10 @@ class ShopifyStore:
         self._touch(order)
         return order
 
-    def remove_units(self, order_id: int, line_item_id: int, quantity: int) -> Order:
-        """An order edit that removes unfulfilled units of a line (`currentQuantity` drops). Raises StoreError
-        when the line does not exist or has fewer unfulfilled units."""
+    def remove_units(self, order_id: int, line_item_id: int, quantity: int, *, restock: bool = False) -> Order:
+        """An order edit that removes unfulfilled units of a line (`currentQuantity` drops); `restock` gives them
+        back to a variant line's inventory. Raises StoreError when the line does not exist or has fewer
+        unfulfilled units."""
         order = self._existing_order(order_id)
         line = order.line(line_item_id)
         if line is None:
@@ -408,6 +498,8 @@ class ShopifyStore:
         if quantity < 1 or quantity > sum(fo_line.remaining_quantity for fo_line in open_lines):
             raise StoreError("Quantity exceeds the unfulfilled units of the line item.", ["quantity"])
         line.current_quantity -= quantity
+        if restock and line.variant_id is not None:
+            self.catalog.restock(line.variant_id, quantity)
         left = quantity
         for fo_line in open_lines:
             taken = min(left, fo_line.remaining_quantity)
@@ -430,9 +522,11 @@ class ShopifyStore:
         self.edits[edit.id] = edit
         return edit
 
-    def stage_quantity(self, edit_id: int, line_item_id: int, quantity: int) -> tuple[OrderEdit, LineItem]:
+    def stage_quantity(self, edit_id: int, line_item_id: int, quantity: int,
+                       restock: bool = False) -> tuple[OrderEdit, LineItem]:
         """`orderEditSetQuantity`: only down, and not below the units already fulfilled (Shopify edits unfulfilled
-        units; adding units is not simulated). Raises StoreError otherwise."""
+        units; adding units is not simulated); `restock`: the removed units go back to inventory on commit.
+        Raises StoreError otherwise."""
         edit = self._open_edit(edit_id)
         order = self._existing_order(edit.order_id)
         line = order.line(line_item_id)
@@ -443,6 +537,10 @@ class ShopifyStore:
         if quantity < self.fulfilled_units(order, line_item_id):
             raise StoreError("Quantity cannot be lower than the fulfilled quantity.", ["quantity"])
         edit.staged[line_item_id] = quantity
+        if restock:
+            edit.restock.add(line_item_id)
+        else:
+            edit.restock.discard(line_item_id)
         return edit, line
 
     def commit_edit(self, edit_id: int) -> Order:
@@ -453,7 +551,8 @@ class ShopifyStore:
         for line_item_id, quantity in sorted(edit.staged.items()):
             line = order.line(line_item_id)
             if line is not None and quantity < line.current_quantity:
-                self.remove_units(order.id, line_item_id, line.current_quantity - quantity)
+                self.remove_units(order.id, line_item_id, line.current_quantity - quantity,
+                                  restock=line_item_id in edit.restock)
         edit.committed = True
         return order
 

@@ -3,11 +3,12 @@
 Served (base_url is the site root, so `base_path` is ""):
 - `GET /wp-json` and `/wp-json/`: the REST route index (`namespaces`, `routes`), without auth, listing only the
   routes this store has (so a client can detect its tracking API);
-- `GET|POST /wp-json/wc/v3/orders`, `GET|PUT /wp-json/wc/v3/orders/{id}`, `GET /wp-json/wc/v3/products`;
+- `GET|POST /wp-json/wc/v3/orders`, `GET|PUT /wp-json/wc/v3/orders/{id}`, `GET|POST …/orders/{id}/notes`,
+  `GET /wp-json/wc/v3/products`, `GET /wp-json/wc/v3/data/currencies/current`;
   lists take `page`, `per_page` (1-100, default 10), `orderby` (date, id, include, title, slug, modified), `order`,
   `modified_after`/`modified_before`/`after`/`before` (exclusive; GMT when `dates_are_gmt=true`, else site time),
-  `status`, `search`, `include`, `sku` (products) and `_fields`, and answer with `X-WP-Total`, `X-WP-TotalPages` and
-  an RFC 5988 `Link` header;
+  `status`, `search`, `include`, `sku` (products: `catalog.py` says how it matches) and `_fields`, and answer with
+  `X-WP-Total`, `X-WP-TotalPages` and an RFC 5988 `Link` header;
 - option `tracking` = "shipment-tracking" (default): `GET|POST /wp-json/wc-shipment-tracking/v3/orders/{id}/
   shipment-trackings`, `GET|DELETE …/{tracking_id}`, `GET …/providers`; "fulfillments": `GET|POST
   /wp-json/wc/v3/orders/{id}/fulfillments`, `GET|PUT|DELETE …/{fulfillment_id}` (`?notify_customer=`); "both";
@@ -20,10 +21,14 @@ invalid."). Errors are `{"code", "message", "data": {"status"}}`.
 
 Rate limit: WooCommerce has none; option `rate_limit` = {"requests": N, "per_s": S} adds a host/WAF-style fixed
 window that answers 429 with `Retry-After` and an HTML body (as a WAF does), before auth. Other options:
-`utc_offset_minutes` (the site's timezone, default 0). Unknown options raise ValueError.
+`utc_offset_minutes` (the site's timezone, default 0), `currency` (the store's, default USD; one of
+`catalog.CURRENCIES`). Unknown options raise ValueError.
 
 Admin (no auth), as the merchant: under `/_sandbox/woocommerce/`: `POST products` {sku, name?, price?,
-parent_sku?}; `POST orders` {line_items: [{sku, quantity}], billing?, shipping?, shipping_lines?, status?};
+parent_sku?, status?, stock_quantity?, manage_stock?} (a duplicate SKU: 400 `product_invalid_sku`);
+`GET products?sku=` (the items with exactly that SKU, any status); `PUT products/{id}` {name?, price?, status?,
+stock_quantity?, manage_stock?}; `DELETE products/{id}` (for good, variations included);
+`POST orders` {line_items: [{sku, quantity}], billing?, shipping?, shipping_lines?, status?};
 `GET orders?meta_key=&meta_value=` (orders whose meta has that value); `GET orders/{id}`;
 `GET orders/{id}/fulfillments` ({tracking_api, tracking_items, tracking_meta, fulfillments});
 `POST orders/{id}/cancel`; `POST orders/{id}/touch`; `POST orders/{id}/tracking`
@@ -53,7 +58,8 @@ from sandbox.woocommerce import render
 from sandbox.woocommerce.store import PROVIDERS, TRACKING_META_KEY, StoreError, WooStore
 
 TRACKING_OPTIONS = ("shipment-tracking", "fulfillments", "both", "none")
-_OPTIONS = {"tracking", "rate_limit", "utc_offset_minutes"}
+_OPTIONS = {"tracking", "rate_limit", "utc_offset_minutes", "currency"}
+_PRODUCT_STATUSES = ("any", "draft", "pending", "private", "publish", "future", "trash")
 _ORDERBY = ("date", "id", "include", "title", "slug", "modified")
 _NO_AUTH = {"GET": ("woocommerce_rest_cannot_view", "Sorry, you cannot list resources."),
             "POST": ("woocommerce_rest_cannot_create", "Sorry, you are not allowed to create resources."),
@@ -99,7 +105,7 @@ def create_app(settings: StoreSettings) -> SandboxApp:
     if tracking not in TRACKING_OPTIONS:
         raise ValueError(f"woocommerce sandbox: option tracking must be one of {', '.join(TRACKING_OPTIONS)}")
     state = SandboxState()
-    store = WooStore(state.clock.now, tracking=tracking)
+    store = WooStore(state.clock.now, tracking=tracking, currency=str(settings.options.get("currency", "USD")))
     limit_option = settings.options.get("rate_limit")
     limit = (_RateLimit(int(limit_option["requests"]), float(limit_option["per_s"]), state)
              if limit_option else None)
@@ -123,7 +129,10 @@ class _Api:
             Route(orders, self._api(self.create_order), methods=["POST"]),
             Route(orders + "/{order_id:int}", self._api(self.get_order), methods=["GET"]),
             Route(orders + "/{order_id:int}", self._api(self.update_order), methods=["PUT", "PATCH", "POST"]),
+            Route(orders + "/{order_id:int}/notes", self._api(self.list_notes), methods=["GET"]),
+            Route(orders + "/{order_id:int}/notes", self._api(self.add_note), methods=["POST"]),
             Route("/wp-json/wc/v3/products", self._api(self.list_products), methods=["GET"]),
+            Route("/wp-json/wc/v3/data/currencies/current", self._api(self.current_currency), methods=["GET"]),
         ]
         if self.store.has_shipment_tracking:
             routes += [
@@ -192,7 +201,9 @@ class _Api:
         routes: dict[str, Any] = {
             "/wc/v3/orders": {"namespace": "wc/v3", "methods": ["GET", "POST"]},
             "/wc/v3/orders/(?P<id>[\\d]+)": {"namespace": "wc/v3", "methods": ["GET", "POST", "PUT", "PATCH"]},
+            "/wc/v3/orders/(?P<order_id>[\\d]+)/notes": {"namespace": "wc/v3", "methods": ["GET", "POST"]},
             "/wc/v3/products": {"namespace": "wc/v3", "methods": ["GET", "POST"]},
+            "/wc/v3/data/currencies/current": {"namespace": "wc/v3", "methods": ["GET"]},
         }
         if self.store.has_fulfillments:
             routes["/wc/v3/orders/(?P<order_id>[\\d]+)/fulfillments"] = {
@@ -279,10 +290,31 @@ class _Api:
         return JSONResponse(render.order_json(order, self.root(request), self.offset))
 
     async def list_products(self, request: Request) -> Response:
-        skus = request.query_params.get("sku")
-        found = self.store.products_by_skus(skus.split(",")) if skus else list(self.store.products.values())
+        params = request.query_params
+        statuses = [s for s in params.get("status", "any").split(",") if s]
+        unknown = [s for s in statuses if s not in _PRODUCT_STATUSES]
+        if unknown:
+            raise _invalid("status", f"status is not one of {', '.join(_PRODUCT_STATUSES)}.")
+        found = self.store.catalog.query(sku=params.get("sku") or None, statuses=statuses,
+                                         include=_ints(params.get("include", ""), "include"))
         root = self.root(request)
-        return self._page(request, [render.product_json(p, root) for p in found])
+        return self._page(request, [render.product_json(p, self.store.catalog, root) for p in found])
+
+    async def current_currency(self, request: Request) -> Response:
+        return JSONResponse(render.currency_json(self.store.currency, self.root(request)))
+
+    async def list_notes(self, request: Request) -> Response:
+        order = self.store.order(request.path_params["order_id"])
+        root = self.root(request)
+        return JSONResponse([render.note_json(order.id, note, root, self.offset) for note in reversed(order.notes)])
+
+    async def add_note(self, request: Request) -> Response:
+        body = await _body(request)
+        order_id = request.path_params["order_id"]
+        note = self.store.add_note(order_id, str(body.get("note") or ""),
+                                   customer_note=body.get("customer_note") is True,
+                                   added_by_user=body.get("added_by_user") is True)
+        return JSONResponse(render.note_json(order_id, note, self.root(request), self.offset), status_code=201)
 
     # -- Shipment Tracking ---------------------------------------------------------------------------------
 
@@ -401,7 +433,18 @@ def _admin_routes(store: WooStore, api: _Api) -> list[BaseRoute]:
         return int(request.path_params["order_id"])
 
     def add_product(request: Request, body: dict[str, Any]) -> Any:
-        return render.product_json(store.add_product(**body), api.root(request))
+        return render.product_json(store.add_product(**body), store.catalog, api.root(request))
+
+    def find_products(request: Request, body: dict[str, Any]) -> Any:
+        sku = request.query_params.get("sku", "")
+        return [render.product_json(p, store.catalog, api.root(request)) for p in store.products.values()
+                if p.sku == sku]
+
+    def edit_product(request: Request, body: dict[str, Any]) -> Any:
+        product_id = int(request.path_params["product_id"])
+        if request.method == "DELETE":
+            return render.product_json(store.catalog.delete(product_id), store.catalog, api.root(request))
+        return render.product_json(store.catalog.update(product_id, **body), store.catalog, api.root(request))
 
     def place_order(request: Request, body: dict[str, Any]) -> Any:
         return order_doc(request, store.place_order(**body).id)
@@ -442,6 +485,8 @@ def _admin_routes(store: WooStore, api: _Api) -> list[BaseRoute]:
     order = prefix + "/orders/{order_id:int}"
     return [
         Route(prefix + "/products", admin(add_product), methods=["POST"]),
+        Route(prefix + "/products", admin(find_products), methods=["GET"]),
+        Route(prefix + "/products/{product_id:int}", admin(edit_product), methods=["PUT", "DELETE"]),
         Route(prefix + "/orders", admin(place_order), methods=["POST"]),
         Route(prefix + "/orders", admin(find_orders), methods=["GET"]),
         Route(order, admin(lambda request, body: order_doc(request, oid(request))), methods=["GET"]),

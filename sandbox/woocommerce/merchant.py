@@ -1,23 +1,37 @@
 """The merchant of a simulated WooCommerce store (`sandbox.merchant.Merchant` says what each action does here):
 tracking through Shipment Tracking items (the store's default) or core fulfillments, whichever the store offers,
-core fulfillments first (as the connector's "auto" picks)."""
+core fulfillments first (as the connector's "auto" picks).
+
+Catalog: `stock` adds a simple product per missing SKU, with managed stock; `add_variant` adds one more, which
+WooCommerce refuses for a SKU an item has (MerchantError with `product_invalid_sku`), whatever its case;
+`inventory` is the item's stock (its parent's for a variation under the parent's stock). `sold` reads the order
+as the store shows it: a line is linked when it has a product; a custom line's SKU is its `SKU` item meta; the
+order is flagged when it carries the order meta our connector writes for custom lines.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from sandbox.merchant_base import (
     CUSTOMER,
+    DEFAULT_INVENTORY,
+    DEFAULT_PRICE,
     AdminRoutes,
     MerchantError,
     PlacedOrder,
+    SoldLine,
+    SoldOrder,
     StoreFulfillment,
     StoreMerchant,
 )
 
 WCST_SUFFIX = "-shipment-tracking"  # the Woo connector's ref for a seller's Shipment Tracking items
 ORDER_META = "fulfillsync_order_id"  # where our seller connector stores our order id
+UNLINKED_META = "fulfillsync_unlinked_skus"  # order meta our seller connector writes for custom lines
+CUSTOM_SKU_META = "SKU"  # line item meta holding a custom line's SKU
 
 
 class WooCommerceMerchant(StoreMerchant):
@@ -30,7 +44,7 @@ class WooCommerceMerchant(StoreMerchant):
 
     def placed(self, body: dict[str, Any]) -> PlacedOrder:
         return PlacedOrder(str(body["id"]), int(body["id"]),
-                           {item["sku"]: str(item["id"]) for item in body["line_items"]})
+                           {_line_sku(item) or str(item["id"]): str(item["id"]) for item in body["line_items"]})
 
     async def place_order(self, lines: dict[str, int], email: str) -> PlacedOrder:
         await self.stock(list(lines))
@@ -40,15 +54,44 @@ class WooCommerceMerchant(StoreMerchant):
             "line_items": [{"sku": sku, "quantity": qty} for sku, qty in lines.items()], "status": "processing",
             "billing": {**address, "email": email}, "shipping": address}))
 
-    async def stock(self, skus: Sequence[str]) -> None:
-        """WooCommerce takes orders of catalogue products only: add the missing ones."""
-        for sku in set(skus) - self._products:
+    async def stock(self, skus: Sequence[str], *, price: Decimal = DEFAULT_PRICE,
+                    inventory: int = DEFAULT_INVENTORY) -> None:
+        for sku in dict.fromkeys(skus):
+            if sku in self._products:
+                continue
             try:
-                await self.admin.call("POST", "/products", {"sku": sku, "name": sku})
+                await self._add(sku, price, inventory)
             except MerchantError as error:
-                if "product_invalid_sku" not in str(error):  # not "already in the catalogue"
+                if "product_invalid_sku" not in str(error):  # not "already in the catalog"
                     raise
             self._products.add(sku)
+
+    async def add_variant(self, sku: str, *, price: Decimal = DEFAULT_PRICE,
+                          inventory: int = DEFAULT_INVENTORY) -> None:
+        await self._add(sku, price, inventory)
+        self._products.add(sku)
+
+    async def _add(self, sku: str, price: Decimal, inventory: int) -> None:
+        await self.admin.call("POST", "/products", {"sku": sku, "name": f"Product {sku}", "price": str(price),
+                                                    "stock_quantity": inventory})
+
+    async def inventory(self, sku: str) -> int:
+        found = await self.admin.call("GET", "/products", params={"sku": sku})
+        if not found:
+            raise MerchantError(f"woocommerce: no catalog item has SKU {sku!r}")
+        if found[0]["stock_quantity"] is None:
+            raise MerchantError(f"woocommerce: the catalog item with SKU {sku!r} does not manage its stock")
+        return int(found[0]["stock_quantity"])
+
+    async def sold(self, order: PlacedOrder) -> SoldOrder:
+        raw = await self.admin.call("GET", f"/orders/{order.admin_id}")
+        lines = tuple(SoldLine(sku=_line_sku(item), quantity=int(item["quantity"]),
+                               unit_price=Decimal(item["subtotal"]) / item["quantity"] if item["quantity"]
+                               else Decimal(0), linked=bool(item["product_id"])) for item in raw["line_items"])
+        shipping = sum((Decimal(line["total"]) for line in raw["shipping_lines"]), Decimal(0))
+        flagged = any(meta["key"] == UNLINKED_META and meta["value"] for meta in raw["meta_data"])
+        return SoldOrder(lines=lines, shipping=shipping, total=Decimal(raw["total"]), currency=raw["currency"],
+                         flagged=flagged)
 
     async def find_order(self, our_order_id: str) -> PlacedOrder | None:
         found = await self.admin.call("GET", "/orders", params={"meta_key": ORDER_META, "meta_value": our_order_id})
@@ -137,6 +180,12 @@ class WooCommerceMerchant(StoreMerchant):
 
 
 MERCHANT = WooCommerceMerchant
+
+
+def _line_sku(item: dict[str, Any]) -> str | None:
+    """A line item's SKU: its product's, else (a custom line) its `SKU` item meta."""
+    meta = next((m["value"] for m in item.get("meta_data") or [] if m["key"] == CUSTOM_SKU_META), None)
+    return item.get("sku") or (str(meta) if meta else None)
 
 
 def _item(number: str, carrier: str, url: str | None) -> dict[str, str]:

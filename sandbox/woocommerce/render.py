@@ -10,15 +10,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sandbox.woocommerce.catalog import CURRENCIES, Catalog
 from sandbox.woocommerce.store import (
     PROVIDERS,
     Fulfillment,
     LineItem,
     Meta,
+    Note,
     Order,
     Product,
     StoreError,
     TrackingItem,
+    money,
     sanitize_title,
 )
 
@@ -41,10 +44,11 @@ def order_json(order: Order, base_url: str, offset: timedelta) -> dict[str, Any]
     completed = order.date_modified if order.status == "completed" else None
     return {
         "id": order.id, "parent_id": 0, "number": str(order.id), "order_key": order.order_key,
-        "created_via": order.created_via, "version": "9.9.0", "status": order.status, "currency": "USD",
+        "created_via": order.created_via, "version": "9.9.0", "status": order.status, "currency": order.currency,
         "date_created": wp_date(order.date_created, offset), "date_created_gmt": wp_date(order.date_created),
         "date_modified": wp_date(order.date_modified, offset), "date_modified_gmt": wp_date(order.date_modified),
-        "discount_total": "0.00", "shipping_total": "0.00", "total": _total(order.line_items),
+        "discount_total": "0.00", "discount_tax": "0.00", "shipping_total": money(order.shipping_total),
+        "shipping_tax": "0.00", "cart_tax": "0.00", "total": money(order.total), "total_tax": "0.00",
         "prices_include_tax": False, "customer_id": 0, "customer_note": order.customer_note,
         "billing": dict(order.billing), "shipping": dict(order.shipping),
         "payment_method": "bacs", "payment_method_title": "Direct Bank Transfer", "transaction_id": "",
@@ -59,25 +63,48 @@ def order_json(order: Order, base_url: str, offset: timedelta) -> dict[str, Any]
 
 
 def _line_json(line: LineItem) -> dict[str, Any]:
+    """A line item; one without a product has product_id 0 and sku null. `price` is total / quantity (a number)."""
+    price = float(line.total / line.quantity) if line.quantity else 0
     return {"id": line.id, "name": line.name, "product_id": line.product_id, "variation_id": line.variation_id,
-            "quantity": line.quantity, "tax_class": "", "subtotal": _money(line), "subtotal_tax": "0.00",
-            "total": _money(line), "total_tax": "0.00", "taxes": [], "meta_data": [meta_json(m) for m in line.meta],
-            "sku": line.sku, "price": float(line.price)}
+            "quantity": line.quantity, "tax_class": "", "subtotal": money(line.subtotal), "subtotal_tax": "0.00",
+            "total": money(line.total), "total_tax": "0.00", "taxes": [],
+            "meta_data": [meta_json(m) for m in line.meta], "sku": line.sku or None, "price": price}
 
 
-def _money(line: LineItem) -> str:
-    return f"{float(line.price) * line.quantity:.2f}"
+def product_json(product: Product, catalog: Catalog, base_url: str) -> dict[str, Any]:
+    """GET /products (a product or, under a `sku` filter, a variation): `manage_stock`/`stock_quantity` are what
+    the item's orders move (a variation under its parent's stock shows the parent's)."""
+    holder = catalog.stock_holder(product)
+    quantity = holder.stock_quantity if holder is not None else None
+    in_stock = holder is None or (quantity or 0) > 0
+    variations = [p.id for p in catalog.products.values() if p.parent_id == product.id]
+    return {"id": product.id, "name": product.name, "slug": sanitize_title(product.name),
+            "permalink": f"{base_url}/?p={product.id}", "type": product.type, "status": product.status,
+            "sku": product.sku, "price": catalog.price(product), "regular_price": product.regular_price,
+            "sale_price": "", "on_sale": False, "purchasable": catalog.purchasable(product),
+            "parent_id": product.parent_id, "manage_stock": holder is not None, "stock_quantity": quantity,
+            "stock_status": "instock" if in_stock else "outofstock", "backorders": "no",
+            "variations": variations,
+            "_links": {"self": [{"href": f"{base_url}/wp-json/wc/v3/products/{product.id}"}],
+                       "collection": [{"href": f"{base_url}/wp-json/wc/v3/products"}]}}
 
 
-def _total(lines: list[LineItem]) -> str:
-    return f"{sum(float(line.price) * line.quantity for line in lines):.2f}"
+def note_json(order_id: int, note: Note, base_url: str, offset: timedelta) -> dict[str, Any]:
+    """GET /orders/{id}/notes: a note by a person names its author; the store's own are by "WooCommerce"."""
+    route = f"{base_url}/wp-json/wc/v3/orders/{order_id}/notes"
+    return {"id": note.id, "author": "admin" if note.added_by_user else "WooCommerce",
+            "date_created": wp_date(note.date_created, offset), "date_created_gmt": wp_date(note.date_created),
+            "note": note.note, "customer_note": note.customer_note,
+            "_links": {"self": [{"href": f"{route}/{note.id}"}], "collection": [{"href": route}],
+                       "up": [{"href": f"{base_url}/wp-json/wc/v3/orders/{order_id}"}]}}
 
 
-def product_json(product: Product, base_url: str) -> dict[str, Any]:
-    return {"id": product.id, "name": product.name, "slug": sanitize_title(product.name), "type": product.type,
-            "status": "publish", "sku": product.sku, "price": product.price, "regular_price": product.price,
-            "parent_id": product.parent_id, "manage_stock": False, "stock_status": "instock",
-            "_links": {"self": [{"href": f"{base_url}/wp-json/wc/v3/products/{product.id}"}]}}
+def currency_json(code: str, base_url: str) -> dict[str, Any]:
+    """GET /data/currencies/current and /data/currencies/{code}."""
+    name, symbol = CURRENCIES[code]
+    route = f"{base_url}/wp-json/wc/v3/data/currencies"
+    return {"code": code, "name": name, "symbol": symbol,
+            "_links": {"self": [{"href": f"{route}/{code}"}], "collection": [{"href": route}]}}
 
 
 def tracking_json(order_id: int, item: TrackingItem, base_url: str) -> dict[str, Any]:

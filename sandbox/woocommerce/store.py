@@ -1,5 +1,5 @@
-"""A simulated WooCommerce store as plain Python: products, orders, line items, order meta, Shipment Tracking
-items and core Order Fulfillments, with the merchant's admin actions.
+"""A simulated WooCommerce store as plain Python: a catalog (`catalog.py`), orders, line items, order meta and
+notes, Shipment Tracking items and core Order Fulfillments, with the merchant's admin actions.
 
 It keeps what WooCommerce keeps and answers in WooCommerce's terms (see `render.py` for the JSON), so the HTTP
 layer (`app.py`) only parses requests. Behaviour that mirrors WooCommerce (docs/platforms/woocommerce.md):
@@ -7,6 +7,16 @@ layer (`app.py`) only parses requests. Behaviour that mirrors WooCommerce (docs/
   `utc_offset_minutes` option and shows in the non-`_gmt` date fields;
 - every write to an order (status, meta, Shipment Tracking items, fulfillments) bumps `date_modified`. Whether the
   real plugins bump it is unverified; the connector also reads tracking directly;
+- a line item names its product by `sku` (looked up first, any status, without case), else `product_id` (without
+  `variation_id`), else `variation_id`; none of them is 400 `woocommerce_rest_required_product_reference`. A
+  reference that finds no product is NOT refused (WooCommerce creates the item without a product, totals as
+  posted or 0: woocommerce/woocommerce issue 50698); a found product prices the item at its price times the
+  quantity unless `subtotal`/`total` are posted. Shipping lines need a `method_id` on create. The order's
+  `currency` must be one WooCommerce knows (default: the store's); totals are the lines' plus shipping (no tax);
+- stock moves as `wc_maybe_reduce_stock_levels` / `wc_maybe_increase_stock_levels` move it: once when the order
+  first reaches processing, completed or on-hold (created so, or paid by `set_paid`), back when it is cancelled
+  or set to pending, with an order note listing what moved; editing a line's quantity later does not move it
+  here;
 - Shipment Tracking items live in the order meta `_wc_shipment_tracking_items` (so it stays, possibly empty, once
   tracking was ever added), have 32-hex ids, no quantities and no update (delete + add);
 - core fulfillments carry `_items` [{item_id, qty}] and free meta; a PUT with `meta_data` replaces all of it;
@@ -20,10 +30,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from sandbox.woocommerce.catalog import CURRENCIES, Catalog, Product
+from sandbox.woocommerce.errors import StoreError, invalid_param
 
 TRACKING_META_KEY = "_wc_shipment_tracking_items"
 
@@ -39,17 +53,10 @@ PROVIDERS: dict[str, str] = {
 }
 
 ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "trash")
+STOCK_TAKEN = ("processing", "completed", "on-hold")  # wc_maybe_reduce_stock_levels runs on these
+STOCK_GIVEN_BACK = ("cancelled", "pending")  # wc_maybe_increase_stock_levels runs on these
 
-
-class StoreError(Exception):
-    """A request the store refuses: rendered as WooCommerce's `{"code", "message", "data": {"status"}}`."""
-
-    def __init__(self, status: int, code: str, message: str, **data: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.data = data
+__all__ = ["Product", "StoreError", "WooStore", "money"]
 
 
 def sanitize_title(name: str) -> str:
@@ -65,28 +72,30 @@ class Meta:
 
 
 @dataclass
-class Product:
-    id: int
-    sku: str
-    name: str
-    price: str
-    parent_id: int = 0  # a variation's parent product
-
-    @property
-    def type(self) -> str:
-        return "variation" if self.parent_id else "simple"
-
-
-@dataclass
 class LineItem:
+    """An order's line item; `product_id` 0 when it has no product (its `sku` then "")."""
+
     id: int
     product_id: int
     variation_id: int
     name: str
     sku: str
     quantity: int
-    price: str
+    subtotal: Decimal
+    total: Decimal
     meta: list[Meta] = field(default_factory=list)
+    reduced_stock: int = 0  # WooCommerce's item meta `_reduced_stock`: units this item took from stock
+
+
+@dataclass
+class Note:
+    """An order note (`customer_note`: also shown to the customer; `added_by_user`: written by a person)."""
+
+    id: int
+    note: str
+    date_created: datetime
+    customer_note: bool = False
+    added_by_user: bool = False
 
 
 @dataclass
@@ -125,9 +134,20 @@ class Order:
     line_items: list[LineItem]
     shipping_lines: list[dict[str, Any]]
     meta: list[Meta]
+    currency: str = "USD"
     customer_note: str = ""
     tracking: list[TrackingItem] = field(default_factory=list)
     fulfillments: list[Fulfillment] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    stock_reduced: bool = False  # WooCommerce's `_order_stock_reduced`
+
+    @property
+    def shipping_total(self) -> Decimal:
+        return sum((Decimal(str(line["total"])) for line in self.shipping_lines), Decimal(0))
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.total for line in self.line_items), Decimal(0)) + self.shipping_total
 
 
 _ADDRESS_FIELDS = ("first_name", "last_name", "company", "address_1", "address_2", "city", "state", "postcode",
@@ -135,17 +155,23 @@ _ADDRESS_FIELDS = ("first_name", "last_name", "company", "address_1", "address_2
 
 
 class WooStore:
-    """The store's state. `now` is the sandbox clock; tracking ids come from `new_tracking_id` (random 32-hex)."""
+    """The store's state. `now` is the sandbox clock; tracking ids come from `new_tracking_id` (random 32-hex);
+    `currency` is the store's (WooCommerce's `woocommerce_currency`): ValueError for a code it does not know."""
 
-    def __init__(self, now: Callable[[], datetime], *, tracking: str = "shipment-tracking") -> None:
+    def __init__(self, now: Callable[[], datetime], *, tracking: str = "shipment-tracking",
+                 currency: str = "USD") -> None:
+        if currency not in CURRENCIES:
+            raise ValueError(f"woocommerce sandbox: unknown currency {currency!r}; known: {', '.join(CURRENCIES)}")
         self._now = now
         self.tracking = tracking
-        self.products: dict[int, Product] = {}
+        self.currency = currency
+        self.catalog = Catalog(self._post_id)
         self.orders: dict[int, Order] = {}
         self._next_post_id = 100  # orders and products share WordPress's post ids
         self._next_item_id = 1
         self._next_meta_id = 1
         self._next_fulfillment_id = 1
+        self._next_note_id = 0
         self.customer_notifications: list[int] = []  # order ids whose customer a fulfillment write notified
         self.new_tracking_id: Callable[[], str] = lambda: uuid.uuid4().hex
 
@@ -177,30 +203,18 @@ class WooStore:
 
     # -- products ------------------------------------------------------------------------------------------
 
-    def add_product(self, sku: str, name: str | None = None, price: str = "10.00", parent_sku: str | None = None
+    @property
+    def products(self) -> dict[int, Product]:
+        return self.catalog.products
+
+    def add_product(self, sku: str, name: str | None = None, price: str = "10.00", parent_sku: str | None = None,
+                    status: str = "publish", stock_quantity: int | None = None, manage_stock: bool | None = None
                     ) -> Product:
-        """Admin: create a product (a variation when `parent_sku` names an existing product). SKUs are unique."""
-        if not sku.strip():
-            raise StoreError(400, "woocommerce_rest_product_invalid_sku", "Invalid or duplicated SKU.")
-        if self.product_by_sku(sku) is not None:
-            raise StoreError(400, "product_invalid_sku", "Invalid or duplicated SKU.", resource_id=0)
-        parent_id = 0
-        if parent_sku is not None:
-            parent = self.product_by_sku(parent_sku)
-            if parent is None:
-                raise StoreError(404, "woocommerce_rest_product_invalid_id", f"No product has SKU {parent_sku!r}.")
-            parent_id = parent.id
-        product = Product(self._post_id(), sku, name or sku, price, parent_id)
-        self.products[product.id] = product
-        return product
+        """Admin: create a product (a variation when `parent_sku` names a product); see `Catalog.add`."""
+        return self.catalog.add(sku, name, price, parent_sku, status, stock_quantity, manage_stock)
 
     def product_by_sku(self, sku: str) -> Product | None:
-        return next((p for p in self.products.values() if p.sku == sku), None)
-
-    def products_by_skus(self, skus: Iterable[str]) -> list[Product]:
-        """Products and variations whose SKU is one of `skus` (the `sku` filter of GET /products)."""
-        wanted = {s.strip() for s in skus if s.strip()}
-        return [p for p in self.products.values() if p.sku in wanted]
+        return self.catalog.by_sku(sku)
 
     # -- orders --------------------------------------------------------------------------------------------
 
@@ -211,50 +225,103 @@ class WooStore:
         return order
 
     def create_order(self, body: dict[str, Any], *, created_via: str = "rest-api") -> Order:
-        """POST /orders (and the admin's `place_order`): line items by `product_id`/`variation_id` (or `sku`
-        for the admin), quantities > 0, meta_data kept as given. Raises StoreError like WooCommerce."""
-        lines = [self._line_item(raw) for raw in _list(body.get("line_items"), "line_items")]
+        """POST /orders (and the admin's `place_order`): line items and shipping lines as the module docstring
+        says, meta_data kept as given, status set last (so stock moves once the items are in), then `set_paid`
+        pays a pending order (processing). Raises StoreError like WooCommerce; nothing is kept then."""
         status = str(body.get("status") or "pending")
         if status not in ORDER_STATUSES:
-            raise StoreError(400, "rest_invalid_param", "Invalid parameter(s): status",
-                             params={"status": f"status is not one of {', '.join(ORDER_STATUSES)}."})
+            raise invalid_param("status", f"status is not one of {', '.join(ORDER_STATUSES)}.")
+        currency = str(body.get("currency") or self.currency)
+        if currency not in CURRENCIES:
+            raise invalid_param("currency", f"currency is not one of {', '.join(CURRENCIES)}.")
+        lines = [self._line_item(raw) for raw in _list(body.get("line_items"), "line_items")]
+        shipping = [self._shipping_line(raw) for raw in _list(body.get("shipping_lines"), "shipping_lines")]
         now = self.now()
         order = Order(
-            id=self._post_id(), order_key=f"wc_order_{uuid.uuid4().hex[:13]}", status=status,
+            id=self._post_id(), order_key=f"wc_order_{uuid.uuid4().hex[:13]}", status="pending",
             created_via=created_via, date_created=now, date_modified=now,
             billing=_address(body.get("billing"), with_email=True), shipping=_address(body.get("shipping")),
-            line_items=lines,
-            shipping_lines=[{"id": self._item_id(), "method_id": str(raw.get("method_id", "")),
-                             "method_title": str(raw.get("method_title", "")), "total": str(raw.get("total", "0"))}
-                            for raw in _list(body.get("shipping_lines"), "shipping_lines")],
+            line_items=lines, shipping_lines=shipping,
             meta=[self._meta(str(m["key"]), m.get("value")) for m in _meta_list(body.get("meta_data"))],
-            customer_note=str(body.get("customer_note") or ""))
-        if body.get("set_paid") and order.status == "pending":
-            order.status = "processing"
+            currency=currency, customer_note=str(body.get("customer_note") or ""))
         self.orders[order.id] = order
+        self._set_status(order, status)
+        if body.get("set_paid") is True and order.status == "pending":
+            self._set_status(order, "processing")
         return order
 
     def _line_item(self, raw: Any) -> LineItem:
         if not isinstance(raw, dict):
-            raise StoreError(400, "rest_invalid_param", "Invalid parameter(s): line_items")
-        product: Product | None = None
-        if raw.get("variation_id"):
-            product = self.products.get(_int(raw["variation_id"], "variation_id"))
-        elif raw.get("product_id"):
+            raise invalid_param("line_items", "line_items[0] is not of type object.")
+        if raw.get("sku"):
+            product = self.catalog.by_sku(str(raw["sku"]))
+        elif raw.get("product_id") and not raw.get("variation_id"):
             product = self.products.get(_int(raw["product_id"], "product_id"))
-        elif raw.get("sku"):
-            product = self.product_by_sku(str(raw["sku"]))
-        if product is None:
-            raise StoreError(400, "woocommerce_rest_invalid_product_id", "Invalid product ID.")
+        elif raw.get("variation_id"):
+            product = self.products.get(_int(raw["variation_id"], "variation_id"))
+        else:
+            raise StoreError(400, "woocommerce_rest_required_product_reference", "Product ID or SKU is required.")
         quantity = _int(raw.get("quantity", 1), "quantity")
         if quantity <= 0:
             raise StoreError(400, "woocommerce_rest_invalid_product_quantity",
                              "Product quantity must be a positive float.")
+        catalog_total = _decimal(self.catalog.price(product) or "0", "price") * quantity if product else Decimal(0)
+        # each of subtotal and total is the posted one, else the catalog's (a `total` alone reads as a discount)
+        total = _decimal(raw["total"], "total") if raw.get("total") not in (None, "") else catalog_total
+        subtotal = _decimal(raw["subtotal"], "subtotal") if raw.get("subtotal") not in (None, "") else catalog_total
         return LineItem(
-            id=self._item_id(), product_id=product.parent_id or product.id,
-            variation_id=product.id if product.parent_id else 0, name=str(raw.get("name") or product.name),
-            sku=product.sku, quantity=quantity, price=product.price,
+            id=self._item_id(), product_id=(product.parent_id or product.id) if product else 0,
+            variation_id=product.id if product and product.parent_id else 0,
+            name=str(raw.get("name") or (product.name if product else "")), sku=product.sku if product else "",
+            quantity=quantity, subtotal=subtotal, total=total,
             meta=[self._meta(str(m["key"]), m.get("value")) for m in _meta_list(raw.get("meta_data"))])
+
+    def _shipping_line(self, raw: Any) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise invalid_param("shipping_lines", "shipping_lines[0] is not of type object.")
+        if not raw.get("method_id"):
+            raise StoreError(400, "woocommerce_rest_invalid_shipping_item", "Shipping method ID is required.")
+        total = _decimal(raw["total"], "total") if raw.get("total") not in (None, "") else Decimal(0)
+        return {"id": self._item_id(), "method_id": str(raw["method_id"]),
+                "method_title": str(raw.get("method_title", "")), "total": money(total)}
+
+    # -- stock and notes -----------------------------------------------------------------------------------
+
+    def _set_status(self, order: Order, status: str) -> None:
+        """Set the status and run WooCommerce's stock hooks for it."""
+        order.status = status
+        if status in STOCK_TAKEN and not order.stock_reduced:
+            self._move_stock(order, reduce=True)
+        elif status in STOCK_GIVEN_BACK and order.stock_reduced:
+            self._move_stock(order, reduce=False)
+
+    def _move_stock(self, order: Order, *, reduce: bool) -> None:
+        changes = []
+        for item in order.line_items:
+            product = self.products.get(item.variation_id or item.product_id) if item.product_id else None
+            holder = self.catalog.stock_holder(product) if product is not None else None
+            units = item.quantity if reduce else item.reduced_stock
+            if holder is None or holder.stock_quantity is None or units <= 0 or (reduce and item.reduced_stock):
+                continue
+            before = holder.stock_quantity
+            holder.stock_quantity = before - units if reduce else before + units
+            item.reduced_stock = units if reduce else 0
+            changes.append(f"{item.name} ({item.sku}) {before}&rarr;{holder.stock_quantity}")
+        order.stock_reduced = reduce
+        if changes:
+            what = "reduced" if reduce else "increased"
+            self.add_note(order.id, f"Stock levels {what}: {', '.join(changes)}")
+
+    def add_note(self, order_id: int, note: str, *, customer_note: bool = False,
+                 added_by_user: bool = False) -> Note:
+        """POST /orders/{id}/notes (and the store's own notes). An empty note is refused like WordPress."""
+        order = self.order(order_id)
+        if not note.strip():
+            raise StoreError(400, "rest_missing_callback_param", "Missing parameter(s): note", params=["note"])
+        self._next_note_id += 1
+        made = Note(self._next_note_id, note, self.now(), customer_note, added_by_user)
+        order.notes.append(made)
+        return made
 
     def update_order(self, order_id: int, body: dict[str, Any]) -> Order:
         """PUT /orders/{id}: `status`, `customer_note`, `meta_data` entries (updated by `id`, else by `key`, else
@@ -273,12 +340,12 @@ class WooStore:
             if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
                 raise StoreError(400, "rest_invalid_param", "Invalid parameter(s): line_items")
             changes.append((item, quantity))
+        if "status" in body and body["status"] not in ORDER_STATUSES:
+            raise invalid_param("status", f"status is not one of {', '.join(ORDER_STATUSES)}.")
         for item, quantity in changes:
             item.quantity = quantity
-        if "status" in body:
-            if body["status"] not in ORDER_STATUSES:
-                raise StoreError(400, "rest_invalid_param", "Invalid parameter(s): status")
-            order.status = str(body["status"])
+        if "status" in body and body["status"] != order.status:
+            self._set_status(order, str(body["status"]))
         if "customer_note" in body:
             order.customer_note = str(body["customer_note"])
         for entry in _meta_list(body.get("meta_data")):
@@ -298,7 +365,11 @@ class WooStore:
 
     def place_order(self, line_items: list[dict[str, Any]], **fields: Any) -> Order:
         """Admin: a customer checks out (line items by `sku` and `quantity`; `billing`, `shipping`,
-        `shipping_lines`, `status` optional; status defaults to processing, i.e. paid)."""
+        `shipping_lines`, `status` optional; status defaults to processing, i.e. paid). A checkout sells products
+        only: a SKU the catalog lacks is refused (400 `woocommerce_rest_invalid_product_id`)."""
+        for raw in line_items:
+            if not isinstance(raw, dict) or self.catalog.by_sku(str(raw.get("sku") or "")) is None:
+                raise StoreError(400, "woocommerce_rest_invalid_product_id", "Invalid product ID.")
         body = {"status": "processing", **fields, "line_items": line_items}
         return self.create_order(body, created_via="checkout")
 
@@ -500,8 +571,24 @@ def _int(value: Any, name: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise StoreError(400, "rest_invalid_param", f"Invalid parameter(s): {name}",
-                         params={name: f"{name} is not of type integer."}) from None
+        raise invalid_param(name, f"{name} is not of type integer.") from None
+
+
+def _decimal(value: Any, name: str) -> Decimal:
+    """A posted amount (WooCommerce takes strings, and numbers too)."""
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise invalid_param(name, f"{name} is not of type string.") from None
+    if not amount.is_finite():
+        raise invalid_param(name, f"{name} is not of type string.")
+    return amount
+
+
+def money(amount: Decimal) -> str:
+    """An amount as WooCommerce shows it: two decimals at least, more when stored with more."""
+    exponent = amount.as_tuple().exponent
+    return f"{amount:f}" if isinstance(exponent, int) and exponent < -2 else f"{amount:.2f}"
 
 
 def _address(value: Any, *, with_email: bool = False) -> dict[str, str]:

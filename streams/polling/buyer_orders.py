@@ -21,7 +21,8 @@ and an order that routed nothing at the same `updated_at`. Connectors that list 
 the others in full; an entry records the mark of every full read, with or without new cancellations.
 An order that routes nothing (only the buyer's own products, or cancelled) is not recorded, so a corrected
 route applies when it next changes. Unrouted lines are counted (`fulfillsync_unrouted_lines_total`) and logged
-once per routing of an order; a listing of the same order at the same `updated_at` again (the cursor's overlap)
+once per routing of an order (a line at none of the addresses of an order to several, `no_address`, also as a
+warning saying what to do); a listing of the same order at the same `updated_at` again (the cursor's overlap)
 is not routed again while this worker remembers it (`UNROUTED_MEMORY` orders). An order routing refuses
 (`RoutingError`: repeated line refs, a route to a missing seller) is logged, counted in
 `fulfillsync_unroutable_orders_total` and skipped; the walk goes on.
@@ -201,6 +202,10 @@ class BuyerOrderPublisher:
                                   for line in routing.unrouted)
             log.info("%s: buyer order %s: %d line(s) no route covers, left to the buyer: %s", connection.id,
                      order.order_ref, len(routing.unrouted), described)
+            for line in routing.unrouted:
+                if line.reason == "no_address":  # the buyer expects it shipped: say what to do, louder
+                    log.warning("%s: buyer order %s: line %s (%s x%d) is not sent to a seller: %s", connection.id,
+                                order.order_ref, line.line_ref, line.sku, line.quantity, line.message)
         if not routing.placed:
             self._routed_nothing[version] = None
             if len(self._routed_nothing) > UNROUTED_MEMORY:

@@ -15,7 +15,8 @@ For an `order.placed` read from order-events (`process_placed`):
    once (`streams.sellers.notice`; counted `manual`);
 6. an order already in the `seller-orders` table is not created again (restart, replay, duplicate);
 7. an order the buyer cancelled in full before it was created (a pending whole-order cancellation) is not created;
-8. otherwise `create_order` is called (attempt 1).
+8. otherwise the order's lines are linked to the seller's catalog and priced (`ledger.seller_lines`, through
+   `streams.sellers.catalog`'s cache), and `create_order` is called (attempt 1).
 
 An attempt (`process_placed` step 8, or `process_retry` once the retry record is due, after steps 3 to 6 again:
 the configuration may have changed in between):
@@ -28,7 +29,11 @@ the configuration may have changed in between):
   (`streams.kit.retries`: attempt count, not-before time with capped exponential backoff) goes to the retry
   topic; after `MAX_ATTEMPTS` attempts the order is dead-lettered as `platform_rejected` instead;
 - `PermanentError` (a 4xx, an order the platform refuses): dead-lettered as `platform_rejected` with the
-  platform's message (secrets are already redacted by the connector).
+  platform's message (secrets are already redacted by the connector);
+- the seller's catalog lacks a line's SKU (and the route says `unknown_sku: reject`) or has it several times:
+  dead-lettered as `unknown_sku` or `ambiguous_sku` naming the SKUs and the seller, nothing created. A requeue of
+  the letter (once the catalog is fixed) makes a retry record, which looks the SKUs up again (misses are never
+  cached).
 Nothing raises out of `process_placed` or `process_retry` (an exception escaping an agent's loop would lose the
 record). A transient failure of Kafka or the table (the broker away while the retry record is written) is retried
 in place, the attempt found again on the platform by our reference, and past its bound stops the worker before
@@ -47,11 +52,12 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry
 
 from connectors.base import SellerConnector
-from ledger.routing import placement_mismatch
+from ledger.routing import placed_as, placement_mismatch
+from ledger.seller_lines import CatalogRefusal, SellerOrder, order_skus, seller_order
 from schemas.config import Config, Connection
 from schemas.events import OrderBuyerCancelled, OrderPlaced, OriginalRecord, ShippingDetails
 from schemas.factories import order_placed
-from schemas.platform import Address, NewOrder, PlatformLine
+from schemas.platform import Address, NewOrder
 from streams.kit.connectors import ConnectorCache
 from streams.kit.dead_letters import message_of, original_record
 from streams.kit.failures import InPlaceRetry, is_transient, no_worker
@@ -60,6 +66,7 @@ from streams.kit.producer import EventSink
 from streams.kit.records import InvalidInput, KafkaMessage, decode_input, position
 from streams.kit.retries import Failure, RetryOutbox
 from streams.sellers.canceller import CancellationMetrics, SellerOrderCanceller
+from streams.sellers.catalog import CatalogMetrics, SellerCatalogs
 from streams.sellers.notice import Mailer, NewOrderNotifier, NoticeMetrics
 from streams.sellers.records import RetryRecord, decode_retry, retry_of
 from streams.sellers.tables import SellerOrderEntry, SellerOrderTables
@@ -81,6 +88,7 @@ class SellerOrderMetrics:
         self.outcomes = counter("fulfillsync_seller_orders", "order.placed handled by the seller order sink, "
                                 "by seller connection and outcome", ["connection", "outcome"], registry=registry)
         self.cancellations = CancellationMetrics(registry)
+        self.catalogs = CatalogMetrics(registry)
         self.notices = NoticeMetrics(registry)
 
 
@@ -101,6 +109,7 @@ class SellerOrderCreator:
         self.until_due = outbox.until_due(RetryRecord)
         """The retry agent's wait in its loop, so a waiting retry does not take a creation's place."""
         self._connectors = ConnectorCache(connector_for)
+        self._catalogs = SellerCatalogs(ttl_s=config.worker.catalog_ttl.total_seconds(), metrics=metrics.catalogs)
         self._metrics = metrics
         self._clock = clock
         self._canceller = SellerOrderCanceller(connections=self._connections, tables=tables, outbox=outbox,
@@ -221,11 +230,17 @@ class SellerOrderCreator:
                      connection.id)
             return
         try:
-            created = await self._connectors.get(connection).create_order(new_order(placed))
+            connector = self._connectors.get(connection)
+            made = seller_order(placed, self._routes,
+                                await self._catalogs.lookup(connection.id, connector, order_skus(placed)))
+            if isinstance(made, CatalogRefusal):
+                await self._refuse(placed, original, made)
+                return
+            created = await connector.create_order(new_order(placed, made))
             at = self._clock()
             seller = placed.seller.model_copy(update={"order_ref": created.order_ref})
-            confirmed = order_placed(buyer=placed.buyer, seller=seller, lines=placed.lines, occurred_at=at
-                                     ).model_copy(update={"shipping": placed.shipping})
+            confirmed = placed_as(order_placed(buyer=placed.buyer, seller=seller, lines=placed.lines, occurred_at=at),
+                                  placed.order_id).model_copy(update={"shipping": placed.shipping})
             self._events.publish(self._order_events, confirmed, source=SOURCE)
             await self._events.flush()
             entry = SellerOrderEntry.of(created, at, connection.id)
@@ -261,6 +276,13 @@ class SellerOrderCreator:
         log.warning("creating order %s on %s failed (attempt %d), retrying at %s: %s", placed.order_id,
                     connection_id, attempt, record.not_before.isoformat(), failure.text)
 
+    async def _refuse(self, placed: OrderPlaced, original: OriginalRecord, refusal: CatalogRefusal) -> None:
+        connection_id = placed.seller.connection
+        await self._outbox.reject(message_of(original), order_id=placed.order_id, rejected_event_id=placed.event_id,
+                                  reason=refusal.reason, text=f"order {placed.order_id} is not created on "
+                                  f"{connection_id}: {refusal.text(connection_id)}")
+        self._count(connection_id, refusal.reason)
+
     async def _reject(self, placed: OrderPlaced, original: OriginalRecord, text: str) -> None:
         await self._outbox.reject(message_of(original), order_id=placed.order_id, rejected_event_id=placed.event_id,
                                   text=text)
@@ -270,16 +292,15 @@ class SellerOrderCreator:
         self._metrics.outcomes.labels(connection_id, outcome).inc()
 
 
-def new_order(placed: OrderPlaced) -> NewOrder:
-    """What `create_order` gets for a stored order: our order id as the reference the platform keeps, our line ids
-    as line refs, the shipping details the buyer order had, and the buyer's order number (its reference when the
-    event carries no number)."""
+def new_order(placed: OrderPlaced, made: SellerOrder) -> NewOrder:
+    """What `create_order` gets for a stored order: our order id as the reference the platform keeps, the lines
+    linked and priced as `made` says (our line ids as line refs), the shipping details the buyer order had, and
+    the buyer's order number (its reference when the event carries no number)."""
     shipping = placed.shipping or ShippingDetails()
     address = shipping.address
     return NewOrder(
         our_order_id=placed.order_id, buyer_order_number=shipping.buyer_order_number or placed.buyer.order_ref,
-        lines=tuple(PlatformLine(line_ref=line.line_id, sku=line.sku, quantity=line.quantity, title=line.title)
-                    for line in placed.lines),
+        lines=made.lines, currency=made.currency, shipping_price=made.shipping_price,
         shipping_address=None if address is None else Address(
             name=address.name, company=address.company, lines=tuple(address.lines), city=address.city,
             region=address.region, postal_code=address.postal_code, country_code=address.country_code,

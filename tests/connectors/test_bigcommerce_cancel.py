@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from connectors.base import PermanentError
-from schemas.platform import Address, CancelledUnits, NewOrder, OrderCancellation, PlatformLine
+from schemas.platform import Address, CancelledUnits, NewOrder, OrderCancellation, SellerLine
 from tests.support.bigcommerce_store import Harness, harness, load_spec
 
 
@@ -22,8 +22,8 @@ def h(platform_specs: Path) -> Iterator[Harness]:
 
 
 async def created(h: Harness) -> str:
-    order = NewOrder(our_order_id="ord-1", lines=(PlatformLine(line_ref="l1", sku="ACME-1", quantity=3),
-                                                  PlatformLine(line_ref="l2", sku="ACME-2", quantity=1)),
+    order = NewOrder(our_order_id="ord-1", lines=(SellerLine(line_ref="l1", sku="ACME-1", quantity=3),
+                                                  SellerLine(line_ref="l2", sku="ACME-2", quantity=1)),
                      shipping_address=Address(name="Ada Lovelace", lines=("1 Main St",), city="Austin", region="TX",
                                               postal_code="78751", country_code="US"))
     return (await h.connector().create_order(order)).order_ref

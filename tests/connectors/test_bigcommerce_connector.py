@@ -20,7 +20,7 @@ from schemas.platform import (
     FulfillmentLine,
     FulfillmentRequest,
     NewOrder,
-    PlatformLine,
+    SellerLine,
     Tracking,
 )
 from tests.support.bigcommerce_store import BASE_URL, TOKEN, Harness, harness, load_spec, place
@@ -151,8 +151,8 @@ async def test_reads_the_order_in_our_terms(h: Harness) -> None:
 
 def _new_order(our_id: str = "ord-1") -> NewOrder:
     return NewOrder(our_order_id=our_id, buyer_order_number="#1001", email="ada@example.com",
-                    lines=(PlatformLine(line_ref="l1", sku="ACME-1", quantity=2, title="Anvil"),
-                           PlatformLine(line_ref="l2", sku="ACME-2", quantity=1)),
+                    lines=(SellerLine(line_ref="l1", sku="ACME-1", quantity=2, title="Anvil"),
+                           SellerLine(line_ref="l2", sku="ACME-2", quantity=1)),
                     shipping_address=Address(name="Ada Lovelace", lines=("1 Main St", "Apt 2"), city="Austin",
                                              region="TX", postal_code="78751", country_code="US"))
 

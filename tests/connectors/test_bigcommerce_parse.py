@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.bigcommerce import parse, plan
-from schemas.platform import Address, FulfillmentLine, NewOrder, PlatformLine, Tracking
+from schemas.platform import Address, FulfillmentLine, NewOrder, SellerLine, Tracking
 from tests.support.bigcommerce_store import SpecCheckingTransport, load_spec
 
 
@@ -120,7 +120,7 @@ def test_tracking_fields_for_known_and_other_carriers() -> None:
 
 
 def test_order_body_needs_an_address() -> None:
-    order = NewOrder(our_order_id="o", lines=(PlatformLine(line_ref="l", sku="S", quantity=1),))
+    order = NewOrder(our_order_id="o", lines=(SellerLine(line_ref="l", sku="S", quantity=1),))
     with pytest.raises(plan.PlanError, match="billing address"):
         plan.order_body(order)
     body = plan.order_body(order.model_copy(update={"shipping_address": Address(

@@ -140,3 +140,71 @@ def test_magento_uses_core_codes_or_custom_with_the_title() -> None:
 ])
 def test_magento_reading(title: str | None, code: str, canonical: str | None) -> None:
     assert canonical_from_platform("magento2", title, code) == canonical
+
+
+# -- the couriers of the vendored tracking-number data -----------------------------------------------------------
+
+# Canonical carrier of every courier in the data -> what each platform writes for it: the platform's own name
+# (and code) where it knows the carrier, None where it is written as an unknown carrier with its tracking URL.
+DATA_COURIERS: dict[str, dict[Platform, tuple[str, str | None] | None]] = {
+    "UPS": {"shopify": ("UPS", None), "bigcommerce": ("ups", "ups"), "woocommerce": ("UPS", None),
+            "magento2": ("UPS", "ups")},
+    "USPS": {"shopify": ("USPS", None), "bigcommerce": ("usps", "usps"), "woocommerce": ("USPS", None),
+             "magento2": ("USPS", "usps")},
+    "FedEx": {"shopify": ("FedEx", None), "bigcommerce": ("fedex", "fedex"), "woocommerce": ("Fedex", None),
+              "magento2": ("FedEx", "fedex")},
+    "DHL Express": {"shopify": ("DHL Express", None), "bigcommerce": ("", "dhl"), "woocommerce": ("DHL US", None),
+                    "magento2": ("DHL", "dhl")},
+    "DHL eCommerce": {"shopify": ("DHL eCommerce", None), "bigcommerce": ("", "dhl-global-mail"),
+                      "woocommerce": ("DHL eCommerce", None), "magento2": None},
+    "Canada Post": {"shopify": ("Canada Post", None), "bigcommerce": ("canadapost", "canada-post"),
+                    "woocommerce": ("Canada Post", None), "magento2": None},
+    "DPD": {"shopify": ("DPD", None), "bigcommerce": ("", "dpd"), "woocommerce": ("DPD.de", None), "magento2": None},
+    "Amazon Logistics": {"shopify": ("Amazon", None), "bigcommerce": None, "woocommerce": None, "magento2": None},
+    "Landmark Global": {"shopify": None, "bigcommerce": ("", "landmark-global"), "woocommerce": None,
+                        "magento2": None},
+    "Lasership": {"shopify": ("Lasership", None), "bigcommerce": ("", "lasership"), "woocommerce": None,
+                  "magento2": None},
+    "OnTrac": {"shopify": ("OnTrac", None), "bigcommerce": ("", "ontrac"), "woocommerce": ("OnTrac", None),
+               "magento2": None},
+    "Canpar": {"shopify": ("Canpar", None), "bigcommerce": ("", "canpar"), "woocommerce": None, "magento2": None},
+    "Purolator": {"shopify": ("Purolator", None), "bigcommerce": ("", "purolator"),
+                  "woocommerce": ("Purolator", None), "magento2": None},
+    "Yodel": {"shopify": ("Yodel", None), "bigcommerce": ("", "yodel"), "woocommerce": None, "magento2": None},
+    "YunExpress": {"shopify": ("YunExpress", None), "bigcommerce": ("", "yunexpress"), "woocommerce": None,
+                   "magento2": None},
+    "Old Dominion": {"shopify": ("Old Dominion", None), "bigcommerce": ("", "old-dominion"), "woocommerce": None,
+                     "magento2": None},
+    "Spee-Dee Delivery": {"shopify": None, "bigcommerce": None, "woocommerce": None, "magento2": None},
+    "GOFO Express": {"shopify": None, "bigcommerce": None, "woocommerce": None, "magento2": None},
+}
+
+
+def test_every_courier_of_the_data_has_its_platform_names_listed() -> None:
+    owners = {carrier.name for carrier in CARRIERS if carrier.data_courier is not None}
+    assert owners == set(DATA_COURIERS)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("canonical", sorted(DATA_COURIERS))
+def test_data_courier_is_written_as_the_platform_knows_it(platform: Platform, canonical: str) -> None:
+    expected = DATA_COURIERS[canonical][platform]
+    written = platform_carrier(platform, canonical)
+    assert written is not None
+    if expected is None:
+        assert written == PlatformCarrier(canonical, "custom" if platform == "magento2" else None, False)
+    else:
+        assert written == PlatformCarrier(expected[0], expected[1], True)
+    assert canonical_from_platform(platform, written.name, written.code) == canonical
+
+
+@pytest.mark.parametrize(("platform", "name", "code", "canonical"), [
+    ("shopify", "Old Dominion", None, "Old Dominion"), ("shopify", "Canpar", None, "Canpar"),
+    ("bigcommerce", "", "old-dominion", "Old Dominion"), ("bigcommerce", "", "landmark-global", "Landmark Global"),
+    ("bigcommerce", "carrier_7", "yodel", "Yodel"), ("woocommerce", "Spee-Dee Delivery", None, "Spee-Dee Delivery"),
+    ("woocommerce", "evri-international", None, "Evri"), ("magento2", "GOFO Express", "custom", "GOFO Express"),
+    ("magento2", "Purolator", "custom", "Purolator"),
+])
+def test_data_couriers_read_back_from_each_platform(platform: Platform, name: str, code: str | None,
+                                                    canonical: str) -> None:
+    assert canonical_from_platform(platform, name, code) == canonical

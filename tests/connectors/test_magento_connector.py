@@ -20,8 +20,8 @@ from schemas.platform import (
     FulfillmentLine,
     FulfillmentRequest,
     NewOrder,
-    PlatformLine,
     PlatformOrder,
+    SellerLine,
     Tracking,
 )
 from tests.support.magento_store import SHIP_EXAMPLE, TOKEN, Harness, make_harness
@@ -227,8 +227,8 @@ NEW_ORDER = NewOrder(
     our_order_id="ord-7f3a", buyer_order_number="#1042", email="buyer@example.com",
     shipping_address=Address(name="Grace Hopper", lines=("1 Navy Yard",), city="Arlington", region="VA",
                              postal_code="22202", country_code="US", phone="+1 703 555 0100"),
-    lines=(PlatformLine(line_ref="line-a", sku="ACME-1", quantity=2, title="Widget"),
-           PlatformLine(line_ref="line-b", sku="ACME-2", quantity=1)))
+    lines=(SellerLine(line_ref="line-a", sku="ACME-1", quantity=2, title="Widget"),
+           SellerLine(line_ref="line-b", sku="ACME-2", quantity=1)))
 
 
 async def test_create_order_maps_lines_and_is_idempotent(harness: Harness) -> None:

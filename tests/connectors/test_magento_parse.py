@@ -28,7 +28,7 @@ from connectors.magento.parse import (
     render_error,
 )
 from sandbox.magento.app import parse_ship_request
-from schemas.platform import Address, FulfillmentLine, FulfillmentRequest, NewOrder, PlatformLine, Tracking
+from schemas.platform import Address, FulfillmentLine, FulfillmentRequest, NewOrder, SellerLine, Tracking
 from tests.support.magento_store import SHIP_EXAMPLE, MagentoSpec, SpecViolation, magento_spec
 
 ORDER: dict[str, Any] = {
@@ -106,7 +106,7 @@ def test_the_shared_ship_example_and_the_248_schema(platform_specs: Path, spec: 
     ship_example_checks(json.loads((shared / "examples" / "order-ship.request.example.json").read_text()), spec)
     with (shared / "admin-schema-2.4.8.yaml").open("rb") as raw:
         older = MagentoSpec(yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
-    older.check_request("POST", "/V1/orders", [], payloads.order_body(NEW_ORDER))
+    older.check_request("POST", "/V1/orders", [], payloads.order_body(NEW_ORDER, "USD"))
     older.check_request("POST", "/V1/shipment/track", [], payloads.track_body(1, 2, payloads.tracks(
         Tracking(carrier="USPS", numbers=("94001",)))[0], 1))
     older.validate(definition("sales-data-order-interface"), ORDER, "order")
@@ -231,15 +231,19 @@ def test_datetimes_are_utc_magento_strings() -> None:
         parse_datetime(None, "x")
 
 
-NEW_ORDER = NewOrder(our_order_id="ord-1", lines=(PlatformLine(line_ref="l1", sku="S1", quantity=3),))
+NEW_ORDER = NewOrder(our_order_id="ord-1", lines=(SellerLine(line_ref="l1", sku="S1", quantity=3),))
 
 
 def test_the_order_body_is_valid_without_email_or_phone(spec: MagentoSpec) -> None:
-    body = payloads.order_body(NEW_ORDER)
+    body = payloads.order_body(NEW_ORDER, "USD")
     spec.check_request("POST", "/V1/orders", [], body)
     entity = body["entity"]
     assert entity["ext_order_id"] == "fulfillsync:ord-1"
     assert entity["customer_email"] == "dropship+ord-1@fulfillsync.invalid"
     assert entity["billing_address"]["telephone"] == "n/a"
-    assert entity["items"] == [{"sku": "S1", "name": "S1", "qty_ordered": 3, "price": 0, "base_price": 0,
-                                "row_total": 0, "product_type": "simple", "ext_order_item_id": "l1"}]
+    (item,) = entity["items"]
+    assert {key: item[key] for key in ("sku", "name", "qty_ordered", "price", "base_price", "row_total",
+                                       "product_type", "ext_order_item_id")} == {
+        "sku": "S1", "name": "S1", "qty_ordered": 3, "price": 0, "base_price": 0, "row_total": 0,
+        "product_type": "simple", "ext_order_item_id": "l1"}
+    assert "product_id" not in item and entity["order_currency_code"] == "USD"

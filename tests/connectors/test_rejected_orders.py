@@ -150,7 +150,7 @@ async def test_bigcommerce_and_shopify_listings_reject_each_bad_order_and_keep_t
     bench.transport.allow_unreadable_bodies = True
     good = bigcommerce_place(bench, ("A", 1))
     seller = bench.connector(role="seller")
-    template = (await seller._get("/orders"))[0][0]
+    template = (await seller._get("/v2/orders"))[0][0]
     raws = [json.dumps({**template, "id": 9001, "date_modified": "yesterday"}).encode(),
             json.dumps({**template, "id": 9002, "customer_message": BAD_UTF8}).encode().replace(
                 json.dumps(BAD_UTF8).encode(), b'"\xff"'),

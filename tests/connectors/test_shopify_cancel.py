@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 import pytest_asyncio
 
@@ -15,7 +14,7 @@ from connectors.shopify import ShopifyConnector
 from sandbox.common import SandboxApp
 from sandbox.shopify.store import NewLine, Order
 from schemas.platform import CancelledUnits, OrderCancellation
-from tests.support.shopify_store import CheckingTransport, connector, make_app, schemas_for, sdl_path, store
+from tests.support.shopify_store import CheckingTransport, checked_shop, connector, store
 
 pytestmark = pytest.mark.asyncio
 WHOLE = OrderCancellation(our_order_id="ord-1", whole_order=True)
@@ -23,11 +22,8 @@ WHOLE = OrderCancellation(our_order_id="ord-1", whole_order=True)
 
 @pytest_asyncio.fixture
 async def shop(request: pytest.FixtureRequest) -> AsyncIterator[tuple[SandboxApp, CheckingTransport]]:
-    sdl = sdl_path(request)
-    app = make_app(sdl, restore_rate=2000)
-    transport = CheckingTransport(httpx.ASGITransport(app=app), schemas_for(sdl))
-    yield app, transport
-    assert transport.problems == [], "\n".join(transport.problems)
+    with checked_shop(request, restore_rate=2000) as checked:
+        yield checked
 
 
 def placed(app: SandboxApp) -> Order:

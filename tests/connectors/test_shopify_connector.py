@@ -29,15 +29,15 @@ from schemas.platform import (
     FulfillmentLine,
     FulfillmentRequest,
     NewOrder,
-    PlatformLine,
+    SellerLine,
     Tracking,
 )
 from tests.support.shopify_store import (
     TOKEN,
     CheckingTransport,
+    checked_shop,
     connector,
     make_app,
-    schemas_for,
     sdl_path,
     store,
 )
@@ -65,11 +65,9 @@ class Shop:
 
 @pytest_asyncio.fixture
 async def shop(request: pytest.FixtureRequest) -> AsyncIterator[Shop]:
-    sdl = sdl_path(request)
-    app = make_app(sdl, restore_rate=2000)  # a Plus-plan refill keeps the tests quick; throttling is tested below
-    transport = CheckingTransport(httpx.ASGITransport(app=app), schemas_for(sdl))
-    yield Shop(app, store(app), transport)
-    assert transport.problems == [], "\n".join(transport.problems)
+    # a Plus-plan refill keeps the tests quick; throttling is tested below
+    with checked_shop(request, restore_rate=2000) as (app, transport):
+        yield Shop(app, store(app), transport)
 
 
 @pytest_asyncio.fixture
@@ -364,9 +362,8 @@ async def test_a_refused_mutation_is_permanent_with_shopifys_message(shop: Shop,
 
 NEW_ORDER = NewOrder(
     our_order_id="ord_7a1c", buyer_order_number="#5001", email="cust@example.com", shipping_method="Standard",
-    lines=(PlatformLine(line_ref="L1", sku="ACME-1", quantity=2, title="Widget"),
-           PlatformLine(line_ref="L2", sku="ACME-2", quantity=1),
-           PlatformLine(line_ref="L3", sku="ACME-3", quantity=1, cancelled_quantity=1)),
+    lines=(SellerLine(line_ref="L1", sku="ACME-1", quantity=2, title="Widget"),
+           SellerLine(line_ref="L2", sku="ACME-2", quantity=1)),
     shipping_address=Address(name="Mary Ann Smith", company="Smith Co", lines=("2 High St", "Floor 3", "Back"),
                              city="Leeds", postal_code="LS1 1AA", country_code="gb"))
 
@@ -380,14 +377,16 @@ async def test_create_order_maps_lines_and_is_idempotent(shop: Shop, conn: Shopi
     assert created.line_refs == {"L1": line_gid(order, 0), "L2": line_gid(order, 1)}
     assert [(line.sku, line.quantity, line.title) for line in order.line_items] == [
         ("ACME-1", 2, "Widget"), ("ACME-2", 1, "ACME-2")]
-    assert order.source_identifier == "ord_7a1c" and order.po_number == "#5001" and order.tags == ["fulfillsync"]
+    assert order.source_identifier == "ord_7a1c" and order.po_number == "#5001"
+    assert order.tags == ["fulfillsync", "fulfillsync-custom-lines"]
     assert order.shipping_address == {"firstName": "Mary Ann", "lastName": "Smith", "company": "Smith Co",
                                       "address1": "2 High St", "address2": "Floor 3, Back", "city": "Leeds",
                                       "zip": "LS1 1AA", "countryCode": "GB"}
     (polled,) = (await conn.orders_changed_since(None)).items
     assert polled.our_order_id == "ord_7a1c" and polled.shipping_method == "Standard"
     (create,) = [body for body in shop.transport.sent if body["operationName"] == "CreateOrder"]
-    assert create["variables"]["options"] == {"sendReceipt": False, "sendFulfillmentReceipt": False}
+    assert create["variables"]["options"] == {"sendReceipt": False, "sendFulfillmentReceipt": False,
+                                              "inventoryBehaviour": "DECREMENT_IGNORING_POLICY"}
 
 
 async def test_the_seller_listing_tells_our_orders_from_the_sellers_own_with_the_same_cursor(

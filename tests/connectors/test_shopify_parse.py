@@ -15,7 +15,6 @@ import pytest
 from connectors.shopify.parse import (
     OpenLine,
     ShapeError,
-    create_order_input,
     graphql_fulfillment,
     graphql_fulfillment_orders,
     graphql_order,
@@ -26,7 +25,7 @@ from connectors.shopify.parse import (
     webhook_order,
 )
 from sandbox.shopify.store import NewLine
-from schemas.platform import Address, FulfillmentLine, FulfillmentRequest, NewOrder, PlatformLine, Tracking
+from schemas.platform import Address, FulfillmentLine, FulfillmentRequest, Tracking
 from tests.support.shopify_store import CheckingTransport, connector, make_app, schemas_for, store
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "platform-specs" / "shopify"
@@ -208,20 +207,3 @@ def test_tracking_input_follows_shopifys_carrier_rules() -> None:
     assert partial == {"company": "Hermes", "numbers": ["A", "B"]}  # never urls that do not pair with numbers
     assert tracking_input(Tracking(carrier="UPS", numbers=("1Z1",), urls=("https://u.example/1Z1",))) == {
         "company": "UPS", "numbers": ["1Z1"], "urls": ["https://u.example/1Z1"]}
-
-
-def test_create_order_input_carries_our_references() -> None:
-    sent = create_order_input(NewOrder(
-        our_order_id="ord_1", buyer_order_number="#9", lines=(
-            PlatformLine(line_ref="L1", sku="S1", quantity=3, cancelled_quantity=1),
-            PlatformLine(line_ref="L2", sku=None, quantity=1, title="Gift wrap")),
-        shipping_address=Address(name="Cher", lines=("1 Rue",), city="Paris", country_code="FR")))
-    assert sent == {
-        "sourceIdentifier": "ord_1", "tags": ["fulfillsync"], "poNumber": "#9",
-        "customAttributes": [{"key": "fulfillsync_order_id", "value": "ord_1"}],
-        "lineItems": [
-            {"title": "S1", "sku": "S1", "quantity": 2, "requiresShipping": True,
-             "properties": [{"name": "_fulfillsync_line", "value": "L1"}]},
-            {"title": "Gift wrap", "sku": None, "quantity": 1, "requiresShipping": True,
-             "properties": [{"name": "_fulfillsync_line", "value": "L2"}]}],
-        "shippingAddress": {"lastName": "Cher", "address1": "1 Rue", "city": "Paris", "countryCode": "FR"}}

@@ -12,7 +12,7 @@ import pytest
 
 from connectors.woocommerce import parse
 from connectors.woocommerce.payloads import PayloadError, core_fulfillment_meta, order_body, shipment_tracking_bodies
-from schemas.platform import Address, FulfillmentLine, NewOrder, PlatformLine, Tracking
+from schemas.platform import Address, CatalogVariant, FulfillmentLine, NewOrder, SellerLine, Tracking
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "platform-specs" / "woocommerce" / \
     "order.retrieve.example.json"
@@ -131,9 +131,13 @@ def test_shipment_tracking_bodies_use_known_providers_or_custom_ones() -> None:
 
 
 def test_an_order_body_refuses_lines_it_cannot_place() -> None:
-    order = NewOrder(our_order_id="o", lines=(PlatformLine(line_ref="l", sku=None, quantity=1),))
-    with pytest.raises(PayloadError, match="has no SKU"):
-        order_body(order, {})
+    order = NewOrder(our_order_id="o", lines=(SellerLine(line_ref="l", sku=None, quantity=1),))
+    with pytest.raises(PayloadError, match="neither a catalog item nor a SKU"):
+        order_body(order)
+    foreign = CatalogVariant(sku="MUG", product_ref="gid://shopify/Product/1", variant_ref="gid://x/2")
+    with pytest.raises(PayloadError, match="not a WooCommerce product"):
+        order_body(NewOrder(our_order_id="o", lines=(SellerLine(line_ref="l", sku="MUG", quantity=1,
+                                                                variant=foreign),)))
 
 
 def test_the_rest_index_tells_which_tracking_api() -> None:

@@ -11,12 +11,14 @@ import functools
 import json
 import signal
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from sandbox.merchant import Merchant, PlacedOrder, StoreFulfillment
+from sandbox.merchant import Merchant, PlacedOrder, SoldOrder, StoreFulfillment
+from sandbox.merchant_base import DEFAULT_PRICE
 from sandbox.settings import SandboxPlatform
 from schemas.config_file import load_config
 from tests.support.marketplace import PLATFORMS, Marketplace, marketplace, seller_id, signed_delivery, sku
@@ -31,8 +33,20 @@ def market(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> It
     # WooCommerce connections default to 2 requests/s (for shared hosts); the simulated store takes more, and the
     # 3 s interval sweeps WooCommerce and Magento orders every 3 s
     with marketplace(tmp_path_factory.mktemp("marketplace"), kafka_bootstrap,
-                     requests_per_s={"woocommerce": 20}) as running:
+                     requests_per_s={"woocommerce": 20}, customize=wholesale_terms) as running:
         yield running
+
+
+LISTED = Decimal("3.25")
+FLAT = Decimal("4.90")
+
+
+def wholesale_terms(document: dict[str, Any]) -> None:
+    """The Shopify buyer pays the BigCommerce seller a listed price for BOX and a flat shipping charge."""
+    for route in document["routes"]:
+        if (route["buyer"], route["seller"]) == ("b-shop", seller_id("bigcommerce")):
+            route.update({"price": {"list": {sku("bigcommerce", "BOX"): str(LISTED)}},
+                          "shipping": {"flat": str(FLAT)}})
 
 
 def active(fulfillments: list[StoreFulfillment]) -> list[StoreFulfillment]:
@@ -236,6 +250,61 @@ def test_a_seller_failing_for_a_while_and_a_buyer_refusing_until_the_letter_is_r
     done = tool_json(market.config_path, "dead-letters", "requeue", letter["event_id"], "--execute")
     assert [row["id"] for row in done["requeued"]] == [letter["event_id"]], done
     market.wait_for(lambda: numbers_on(market, buyer, refused) == {ups(402)}, "the requeued write on the buyer")
+
+
+def inventory(market: Marketplace, seller: SandboxPlatform, name: str) -> int:
+    return market.sellers[seller].act(lambda merchant: merchant.inventory(sku(seller, name)))
+
+
+def inventory_is(market: Marketplace, seller: SandboxPlatform, units: tuple[int, int]) -> bool:
+    return (inventory(market, seller, "INK"), inventory(market, seller, "BOX")) == units
+
+
+def sold(market: Marketplace, seller: SandboxPlatform, order: PlacedOrder) -> SoldOrder:
+    return market.sellers[seller].act(lambda merchant: merchant.sold(order))
+
+
+def test_seller_orders_are_the_sellers_products_at_wholesale_prices(market: Marketplace) -> None:
+    before = {seller: (inventory(market, seller, "INK"), inventory(market, seller, "BOX")) for seller in PLATFORMS}
+    placed = {seller: place(market, "shopify", {sku(seller, "INK"): 3, sku(seller, "BOX"): 1})
+              for seller in PLATFORMS}
+    for seller, order in placed.items():
+        made = sold(market, seller, market.seller_order(seller, market.routed("shopify", order, seller)))
+        box = LISTED if seller == "bigcommerce" else DEFAULT_PRICE
+        shipping = FLAT if seller == "bigcommerce" else Decimal(0)
+        assert sorted((line.sku, line.quantity, line.unit_price, line.linked) for line in made.lines) == [
+            (sku(seller, "BOX"), 1, box, True), (sku(seller, "INK"), 3, DEFAULT_PRICE, True)], seller
+        assert (made.shipping, made.total, made.flagged) == (shipping, 3 * DEFAULT_PRICE + box + shipping,
+                                                              False), seller
+        market.wait_for(functools.partial(inventory_is, market, seller, (before[seller][0] - 3, before[seller][1] - 1)),
+                        f"{seller}'s inventory down by the order")
+
+
+def test_an_unknown_sku_waits_for_the_catalog_and_an_ambiguous_one_is_refused(market: Marketplace) -> None:
+    seller: SandboxPlatform = "shopify"
+    order = place(market, "woocommerce", {sku(seller, "NEW"): 2})
+    order_id = market.routed("woocommerce", order, seller)
+    [letter] = market.wait_for(lambda: letters(market, order_id), "the unknown SKU dead-lettered")
+    assert (letter["reason"], letter["stage"]) == ("unknown_sku", "seller_orders")
+    assert f"{seller_id(seller)}'s catalog has no sellable item with SKU '{sku(seller, 'NEW')}'" in letter["message"]
+    assert market.sellers[seller].act(lambda merchant: merchant.find_order(order_id)) is None
+
+    market.sellers[seller].act(lambda merchant: merchant.stock([sku(seller, "NEW")], inventory=10))
+    done = tool_json(market.config_path, "dead-letters", "requeue", letter["event_id"], "--execute")
+    assert [row["id"] for row in done["requeued"]] == [letter["event_id"]], done
+    made = sold(market, seller, market.seller_order(seller, order_id))
+    assert [(line.sku, line.quantity, line.linked) for line in made.lines] == [(sku(seller, "NEW"), 2, True)]
+    market.wait_for(lambda: inventory(market, seller, "NEW") == 8, "the new product's inventory down by 2")
+
+    # two variants of the seller's catalog share a SKU: refused, whatever the route says about unknown SKUs
+    market.sellers[seller].act(lambda merchant: merchant.add_variant(sku(seller, "TWIN")))
+    market.sellers[seller].act(lambda merchant: merchant.add_variant(sku(seller, "TWIN")))
+    twin = place(market, "woocommerce", {sku(seller, "TWIN"): 1, sku(seller, "MUG"): 1})
+    twin_id = market.routed("woocommerce", twin, seller)
+    [ambiguous] = market.wait_for(lambda: letters(market, twin_id), "the ambiguous SKU dead-lettered")
+    assert ambiguous["reason"] == "ambiguous_sku" and f"'{sku(seller, 'TWIN')}'" in ambiguous["message"]
+    market.topics.read(2.0)
+    assert market.sellers[seller].act(lambda merchant: merchant.find_order(twin_id)) is None
 
 
 def test_a_replay_of_every_input_reaches_no_store_and_ships_nothing_twice(market: Marketplace) -> None:

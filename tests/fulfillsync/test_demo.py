@@ -133,6 +133,21 @@ def test_the_order_of_the_seller_without_a_store_waits_in_the_web_app(run: Run) 
     assert left is not None and left.groups() == ready.groups(), run.explain()
 
 
+def test_the_sellers_stores_show_their_products_sold_at_wholesale_prices_and_inventory_gone_down(run: Run) -> None:
+    assert "seller stores: products and inventory" in run.out, run.explain()
+    for partner, sku, price, left in (("acme", "ACME-MUG", "6.50", 37), ("acme", "ACME-TEE", "9.00", 39),
+                                      ("bolt", "BOLT-LAMP", "38.00", 38), ("cobalt", "COBALT-SOCK", "3.10", 38),
+                                      ("cobalt", "COBALT-HAT", "11.40", 36)):
+        assert re.search(rf"^  {partner} +{sku} +{re.escape(price)} +40 -> +{left}$", run.out, re.MULTILINE), (
+            sku, run.explain())
+    # northwind pays acme its catalog prices and the route's flat shipping; corner pays cobalt its price list
+    assert re.search(r"acme \(bigcommerce\) +3 ACME-MUG at 6\.50, 1 ACME-TEE at 9\.00; shipping 4\.90; "
+                     r"total 33\.40 USD", run.out), run.explain()
+    assert re.search(r"cobalt \(shopify\) +2 COBALT-SOCK at 2\.80; shipping 0\.00; total 5\.60 USD",
+                     run.out), run.explain()
+    assert "(custom line)" not in run.out
+
+
 def test_the_run_leaves_its_configuration_and_logs_in_its_folder(run: Run) -> None:
     configured = re.search(r"starting the worker on (\S+config\.yaml)", run.out)
     assert configured is not None, run.explain()

@@ -28,7 +28,7 @@ from schemas.config_file import ConfigError, parse_config
 from schemas.events import OrderLine, OrderPlaced, PartyRef
 from schemas.factories import order_placed
 from schemas.ids import order_id
-from schemas.platform import PlatformLine, PlatformOrder
+from schemas.platform import Address, OrderAddress, PlatformLine, PlatformOrder
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SECRET = "tok-very-secret-123"
@@ -554,3 +554,126 @@ def test_routes_the_configuration_accepts_never_leave_a_sku_ambiguous(order: Pla
     except ValueError:
         return  # refused at start: such routes never reach routing
     assert all(x.reason != "ambiguous_route" for x in property_route(order, routes).unrouted)
+
+
+# -- orders to several addresses (BigCommerce) ----------------------------------------------------------------
+
+HOME = OrderAddress(ref="51", shipping_method="Ground", address=Address(
+    name="Ada Lovelace", lines=("1 Main St",), city="Austin", region="TX", postal_code="78751", country_code="US"))
+OFFICE = OrderAddress(ref="52", shipping_method=None, address=Address(
+    name="Grace Hopper", lines=("2 Office Rd",), city="Dallas", region="TX", postal_code="75201",
+    country_code="US", phone="555-0199"))
+
+
+def at(address: str | None, placed_line: PlatformLine) -> PlatformLine:
+    return placed_line.model_copy(update={"address_ref": address})
+
+
+def addressed_order(*lines: PlatformLine, addresses: tuple[OrderAddress, ...] = (HOME, OFFICE)) -> PlatformOrder:
+    return buyer_order(*lines).model_copy(update={
+        "addresses": addresses, "shipping_address": addresses[0].address if addresses else None,
+        "shipping_method": addresses[0].shipping_method if addresses else None, "email": "ada@example.com"})
+
+
+def test_each_address_of_an_order_to_several_is_a_stored_order_per_seller_shipped_there() -> None:
+    order = addressed_order(at("51", line("1", "ACME-1", 2)), at("52", line("2", "ACME-2")),
+                            at("51", line("3", "BOLT-1")), at("51", line("4", "ACME-3")), at("52", line("5", "OWN-1")))
+
+    routing = route(order)
+
+    assert [(p.seller.connection, placed_lines(p)) for p in routing.placed] == [
+        ("acme-shopify", [("1", "ACME-1", 2), ("4", "ACME-3", 1)]), ("acme-shopify", [("2", "ACME-2", 1)]),
+        ("bolt-magento", [("3", "BOLT-1", 1)])]
+    home_acme, office_acme, home_bolt = routing.placed
+    assert home_acme.order_id == order_id("shop-bc", "9001", "acme-shopify", "51")
+    assert office_acme.order_id == order_id("shop-bc", "9001", "acme-shopify", "52")
+    assert home_bolt.order_id == order_id("shop-bc", "9001", "bolt-magento", "51")
+    assert len({p.event_id for p in routing.placed}) == 3
+    for placed, address in ((home_acme, HOME), (office_acme, OFFICE), (home_bolt, HOME)):
+        assert placed.shipping is not None and placed.shipping.address is not None
+        assert (placed.shipping.address.name, placed.shipping.address.phone) == (address.address.name,
+                                                                                  address.address.phone)
+        assert placed.shipping.method == address.shipping_method  # each address's own, none for the office
+        assert (placed.shipping.email, placed.shipping.buyer_order_number) == ("ada@example.com", "#9001")
+        assert apply(new_state(placed.order_id), placed).status == "applied"
+    assert routing.unrouted == (UnroutedLine("5", "OWN-1", 1, "no_route"),)
+
+
+def test_an_order_with_one_address_keeps_the_ids_it_always_had() -> None:
+    lines = (line("1", "ACME-1", 2), line("2", "BOLT-1"))
+    plain = route(buyer_order(*lines))
+    one_address = route(addressed_order(*(at("51", x) for x in lines), addresses=(HOME,)))
+    digital_too = route(addressed_order(at("51", lines[0]), at(None, lines[1]), addresses=(HOME,)))
+
+    for routing in (one_address, digital_too):
+        assert [p.order_id for p in routing.placed] == [p.order_id for p in plain.placed] == [
+            order_id("shop-bc", "9001", "acme-shopify"), order_id("shop-bc", "9001", "bolt-magento")]
+        assert routing.unrouted == ()
+    assert [p.event_id for p in route(buyer_order(*(at("51", x) for x in lines))).placed] == [
+        p.event_id for p in plain.placed]  # address refs alone change nothing
+
+
+def test_a_routed_line_at_none_of_the_addresses_is_refused_with_what_to_do() -> None:
+    order = addressed_order(at("51", line("1", "ACME-1")), at(None, line("2", "ACME-2", 2)),
+                            at("99", line("3", "BOLT-1")), at(None, line("4", "OWN-1")))
+
+    routing = route(order)
+
+    assert [placed_lines(p) for p in routing.placed] == [[("1", "ACME-1", 1)]]
+    assert routing.unrouted == (UnroutedLine("2", "ACME-2", 2, "no_address"),
+                                UnroutedLine("3", "BOLT-1", 1, "no_address"),
+                                UnroutedLine("4", "OWN-1", 1, "no_route"))  # not routed anyway: its usual reason
+    assert "several addresses" in routing.unrouted[0].message and "ship it" in routing.unrouted[0].message
+    assert route(addressed_order(at(None, line("2", "ACME-2")))).placed == ()  # nothing left: nothing recorded
+
+
+def test_address_refs_that_repeat_or_are_empty_are_refused() -> None:
+    for addresses in ((HOME, HOME), (HOME, OFFICE.model_copy(update={"ref": ""}))):
+        with pytest.raises(RoutingError, match="shipping address refs"):
+            route(addressed_order(at("51", line("1", "ACME-1")), addresses=addresses))
+
+
+ADDRESSES = (HOME, OFFICE, OrderAddress(ref="53", address=Address(name="Tim", postal_code="1000",
+                                                                  country_code="BE")))
+
+
+@st.composite
+def addressed_orders(draw: st.DrawFn) -> PlatformOrder:
+    """An order of `orders()` whose lines ship to one of 0-3 addresses, or to none, or to one it does not list."""
+    order = draw(orders())
+    addresses = ADDRESSES[:draw(st.integers(0, 3))]
+    refs = st.sampled_from([*(a.ref for a in addresses), None, "77"])
+    return order.model_copy(update={"addresses": addresses, "lines": tuple(
+        at(draw(refs), x) for x in order.lines)})
+
+
+@PROPERTY_SETTINGS
+@given(addressed_orders(), ROUTES_ST)
+def test_each_stored_order_ships_to_the_one_address_of_its_lines_and_single_address_ids_never_change(
+    order: PlatformOrder, routes: tuple[Route, ...]
+) -> None:
+    routing = property_route(order, routes)
+    several = len(order.addresses) > 1
+    by_ref = {x.line_ref: x for x in order.lines}
+    listed = {a.ref: a for a in order.addresses}
+
+    unaddressed = [placed for placed in property_route(order.model_copy(update={"addresses": ()}), routes).placed]
+    if not several:  # exactly the routing of the order without addresses
+        assert routing == property_route(order.model_copy(update={"addresses": (), "lines": tuple(
+            at(None, x) for x in order.lines)}), routes)
+        return
+    destinations = [(p.seller.connection, {by_ref[x.line_id].address_ref for x in p.lines}) for p in routing.placed]
+    assert all(len(refs) == 1 for _, refs in destinations)
+    keys = [(seller, refs.pop()) for seller, refs in destinations]
+    assert len(set(keys)) == len(keys)
+    assert [p.order_id for p in routing.placed] == [order_id("shop-bc", order.order_ref, s, a) for s, a in keys]
+    assert len({p.event_id for p in routing.placed}) == len(keys)
+    for placed, (_, ref) in zip(routing.placed, keys, strict=True):
+        assert ref in listed and placed.shipping is not None and placed.shipping.address is not None
+        assert placed.shipping.address.name == listed[ref].address.name
+    # the same lines reach the same sellers as without addresses, less those at no address the order lists
+    routed = sorted((x.line_id, p.seller.connection, x.quantity) for p in routing.placed for x in p.lines)
+    refused = {x.line_ref for x in routing.unrouted if x.reason == "no_address"}
+    assert routed == sorted((x.line_id, p.seller.connection, x.quantity) for p in unaddressed for x in p.lines
+                            if x.line_id not in refused)
+    assert all(by_ref[ref].address_ref not in listed for ref in refused)

@@ -61,6 +61,16 @@ def test_a_url_missing_where_the_carrier_could_build_one_stays_missing() -> None
     assert stored.decode(stored.encode(state)).fulfillments["F1"].tracking_urls == [None]
 
 
+def test_no_url_for_a_carrier_without_a_template_stays_none_when_a_template_comes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    record = FulfillmentRecord(fulfillment_id="F1", source_version=datetime(2026, 1, 1, tzinfo=UTC), digest="",
+                               carrier="Tiny Courier", tracking_numbers=["TC1"], tracking_urls=[None], lines=[])
+    state = placed_ledger({"L1": 1}).state.model_copy(update={"fulfillments": {"F1": record}})
+    text = stored.encode(state)
+    monkeypatch.setattr(stored, "tracking_url", lambda carrier, number: f"https://tiny.example/{number}")
+    assert stored.decode(text).fulfillments["F1"].tracking_urls == [None]
+
+
 def test_states_sharing_records_encode_each_their_own_content() -> None:
     ledger = placed_ledger({"L1": 2})
     one = ledger.feed(recorded({"L1": 1}, fulfillment_id="F1", tracking_numbers=["T1"])).state

@@ -18,7 +18,7 @@ from sandbox.merchant import Merchant, MerchantError, PlacedOrder, StoreFulfillm
 from sandbox.registry import create_store
 from sandbox.settings import SandboxPlatform, StoreSettings
 from schemas.config import REQUIRED_CREDENTIALS, Connection
-from schemas.platform import Address, NewOrder, PlatformLine
+from schemas.platform import Address, NewOrder, SellerLine
 from tests.support.stores import served
 
 PLATFORMS: tuple[SandboxPlatform, ...] = ("shopify", "bigcommerce", "woocommerce", "magento2")
@@ -130,8 +130,8 @@ async def test_find_order_finds_what_the_connector_created(store: Store) -> None
             (await store.admin.post("/_sandbox/woocommerce/products", json={"sku": sku})).raise_for_status()
     created = await store.connector.create_order(NewOrder(
         our_order_id="ord-merchant-1", buyer_order_number="#1001", email="ada@example.com",
-        lines=(PlatformLine(line_ref="l1", sku="ACME-1", quantity=2), PlatformLine(line_ref="l2", sku="ACME-2",
-                                                                                   quantity=1)),
+        lines=(SellerLine(line_ref="l1", sku="ACME-1", quantity=2), SellerLine(line_ref="l2", sku="ACME-2",
+                                                                               quantity=1)),
         shipping_address=Address(name="Ada Lovelace", lines=("1 Main St",), city="Austin", region="TX",
                                  postal_code="78751", country_code="US")))
     await store.merchant.place_order({"ACME-1": 1})  # another order, not ours

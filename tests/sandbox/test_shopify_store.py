@@ -279,7 +279,7 @@ def _swap(value: Any, ids: dict[str, str]) -> Any:
 
 async def test_the_captured_cancel_session_replays_with_the_same_outcomes(platform_specs: Path) -> None:
     session = json.loads((platform_specs / "shopify/examples/fulfillment-cancel-parity.json").read_text())
-    client = Client(make(str(platform_specs / SDL)))
+    client = Client(make(str(platform_specs / SDL), currency="CAD"))  # the captured shop's currency
     setup = session["setup"]
     created = await client.gql(setup["orderCreate"]["query"], setup["orderCreate"]["variables"])
     assert created["data"]["orderCreate"]["userErrors"] == []
@@ -313,7 +313,7 @@ async def test_the_captured_cancel_session_replays_with_the_same_outcomes(platfo
 
 async def test_the_captured_multi_tracking_session_replays(platform_specs: Path) -> None:
     session = json.loads((platform_specs / "shopify/examples/fulfillment-multi-tracking-info.json").read_text())
-    client = Client(make(str(platform_specs / SDL)))
+    client = Client(make(str(platform_specs / SDL), currency="CAD"))  # the captured shop's currency
     create = session["setup"]["orderCreate"]
     order = (await client.gql(create["query"], create["variables"]))["data"]["orderCreate"]["order"]
     ids = {session["orderId"]: order["id"],

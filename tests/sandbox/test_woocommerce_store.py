@@ -12,27 +12,16 @@ import pytest
 import pytest_asyncio
 
 from sandbox.registry import create_store
-from sandbox.settings import StoreSettings
 from sandbox.woocommerce.app import create_app
+from tests.support.woocommerce_store import KEY, SECRET, make_client, settings
 
-KEY, SECRET = "ck_test_key", "cs_test_secret"
 AUTH = (KEY, SECRET)
-
-
-def settings(**options: Any) -> StoreSettings:
-    return StoreSettings(platform="woocommerce", credentials={"consumer_key": KEY, "consumer_secret": SECRET},
-                         options=options)
 
 
 @pytest_asyncio.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with make_client() as http:
         yield http
-
-
-def make_client(**options: Any) -> httpx.AsyncClient:
-    app = create_app(settings(**options))
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:9000")
 
 
 async def seed(http: httpx.AsyncClient, orders: int = 1, advance_s: float = 0) -> list[dict[str, Any]]:
@@ -152,9 +141,13 @@ async def test_create_update_and_fields(client: httpx.AsyncClient) -> None:
     assert body["line_items"][0]["meta_data"][0]["value"] == "l1"
     trimmed = await client.get(f"/wp-json/wc/v3/orders/{body['id']}", auth=AUTH, params={"_fields": "id,status"})
     assert trimmed.json() == {"id": body["id"], "status": "processing"}
-    refused = await client.post("/wp-json/wc/v3/orders", auth=AUTH,
-                                json={"line_items": [{"product_id": 999999, "quantity": 1}]})
-    assert refused.status_code == 400 and refused.json()["code"] == "woocommerce_rest_invalid_product_id"
+    refused = await client.post("/wp-json/wc/v3/orders", auth=AUTH, json={"line_items": [{"quantity": 1}]})
+    assert refused.status_code == 400 and refused.json()["code"] == "woocommerce_rest_required_product_reference"
+    # WooCommerce does not refuse a product id it lacks: the item is created without a product, at 0
+    ghost = await client.post("/wp-json/wc/v3/orders", auth=AUTH,
+                              json={"line_items": [{"product_id": 999999, "quantity": 1}]})
+    assert ghost.status_code == 201
+    assert [(i["product_id"], i["sku"], i["total"]) for i in ghost.json()["line_items"]] == [(0, None, "0.00")]
     missing = await client.get("/wp-json/wc/v3/orders/999999", auth=AUTH)
     assert missing.status_code == 404 and missing.json()["code"] == "woocommerce_rest_shop_order_invalid_id"
     broken = await client.post("/wp-json/wc/v3/orders", auth=AUTH, content=b"{not json",

@@ -42,6 +42,8 @@ ORIGINAL_URLS = {
     ("auspost", "Australia Post"), ("Amazon", "Amazon Logistics"), ("myHermes", "Evri"), ("Hermes", "Hermes"),
     ("laser ship", "Lasership"), ("OnTrac", "OnTrac"), ("Royal Mail Group plc", "Royal Mail"),
     ("Lietuvos Pastas", "Lietuvos Paštas"), ("nz post", "New Zealand Post"), ("Deutsche Post (EN)", "Deutsche Post"),
+    ("Old Dominion Freight Line", "Old Dominion"), ("ODFL", "Old Dominion"), ("Spee-Dee", "Spee-Dee Delivery"),
+    ("GOFO", "GOFO Express"), ("Canpar Courier", "Canpar"), ("United States Postal Service", "USPS"),
 ])
 def test_known_spellings_become_the_canonical_name(given: str, canonical: str) -> None:
     assert canonical_carrier(given) == canonical
@@ -66,7 +68,8 @@ def test_every_canonical_name_is_its_own_canonical_name_and_names_are_unique() -
 def test_brief_carriers_are_all_known() -> None:
     for name in ("UPS", "USPS", "FedEx", "DHL Express", "DHL eCommerce", "Canada Post", "Royal Mail",
                  "Australia Post", "Purolator", "OnTrac", "Amazon Logistics", "Deutsche Post", "DPD", "GLS", "PostNL",
-                 "Evri", "Yodel", "Lasership", "Canpar", "YunExpress"):
+                 "Evri", "Yodel", "Lasership", "Canpar", "YunExpress", "Old Dominion", "Spee-Dee Delivery",
+                 "GOFO Express"):
         known = find_carrier(name)
         assert known is not None and known.name == name
 
@@ -84,14 +87,39 @@ def test_url_quotes_the_number() -> None:
     assert url == "https://www.ups.com/track?tracknum=1Z%209%2F%3F%26"
 
 
+# Every template in use, pinned: the ledger rebuilds stored URLs from them (ledger/stored.py), so a data update that
+# changes one must be a decision (pin the old template in `schemas.carriers`), not a side effect.
+DATA_URLS = {
+    "DHL eCommerce": "http://www.dhl.com/en/express/tracking.html?brand=DHL&AWB=N1",
+    "OnTrac": "http://www.ontrac.com/trackingres.asp?tracking_number=N1",
+    "Landmark Global": "https://track.landmarkglobal.com/?search=N1",
+    "Purolator": "https://www.purolator.com/en/shipping/tracker?searchValue=N1",
+    "Canpar": "https://www.canpar.com/en/track/tracking.jsp?reference=N1&locale=en",
+    "Yodel": "https://www.yodel.co.uk/tracking/N1",
+    "YunExpress": "https://www.yuntrack.com/parcelTracking?id=N1",
+    "Old Dominion": "https://www.odfl.com/us/en/tools/trace-track-ltl-freight/trace.html?proNumbers=N1",
+    "Spee-Dee Delivery": "https://www.speedeedelivery.com/track/?tracking=N1",
+    "GOFO Express": "https://www.gofoexpress.com/tracking.html?searchID=N1",
+}
+
+
+@pytest.mark.parametrize("carrier", [carrier.name for carrier in CARRIERS])
+def test_every_url_template_is_pinned(carrier: str) -> None:
+    assert tracking_url(carrier, "N1") == {**ORIGINAL_URLS, **DATA_URLS}.get(carrier)
+
+
 def test_new_carriers_take_the_vendored_datas_url_or_have_none() -> None:
+    assert tracking_url("Yodel", "JJD0002257639032011") == "https://www.yodel.co.uk/tracking/JJD0002257639032011"
+    assert tracking_url("Lasership", "LX17635036") is None  # the data has no URL for LaserShip
+    assert tracking_url("Amazon Logistics", "TBA000000000000") is None  # nor for Amazon
+    assert tracking_url("Evri", "H00A0A0000000000") is None  # not in the data at all
+
+
+def test_a_template_in_use_is_kept_when_the_data_moves_it() -> None:
+    ontrac = next(d for d in tracking_numbers.definitions() if d.definition_id == "ontrac_c")
+    assert ontrac.tracking_url_template == "http://www.ontrac.com/tracking/?number=%s"  # what the data says now
     assert tracking_url("OnTrac", "C11031500001879") == (
         "http://www.ontrac.com/trackingres.asp?tracking_number=C11031500001879")
-    assert tracking_url("Landmark Global", "LTN74207623N1") == "https://track.landmarkglobal.com/?search=LTN74207623N1"
-    assert tracking_url("DHL eCommerce", "GM2951173225174494") == (
-        "http://www.dhl.com/en/express/tracking.html?brand=DHL&AWB=GM2951173225174494")
-    assert tracking_url("Lasership", "LX17635036") is None  # the pinned data has no URL for LaserShip
-    assert tracking_url("Evri", "H00A0A0000000000") is None  # not in the data at all
 
 
 def test_every_url_we_build_is_http_and_contains_the_number() -> None:
@@ -112,8 +140,20 @@ def test_data_couriers_named_by_the_table_exist_in_the_data() -> None:
     in_data = {(d.courier_code, d.definition_id) for d in tracking_numbers.definitions()}
     for known in CARRIERS:
         if known.data_courier is not None:
-            code, definition_id = known.data_courier
-            assert any(c == code and (definition_id is None or d == definition_id) for c, d in in_data), known.name
+            assert any(code == known.data_courier for code, _ in in_data), known.name
+            for definition_id in known.data_definitions:
+                assert (known.data_courier, definition_id) in in_data, (known.name, definition_id)
+
+
+@pytest.mark.parametrize("courier", sorted({d.courier_code for d in tracking_numbers.definitions()} - {"s10"}))
+def test_every_courier_of_the_data_has_a_canonical_carrier(courier: str) -> None:
+    owners = [known for known in CARRIERS if known.data_courier == courier]
+    assert owners, f"no canonical carrier for the data's courier {courier!r}: add one to schemas.carriers"
+    for definition in tracking_numbers.definitions():
+        if definition.courier_code == courier:
+            found = definition.match(tracking_numbers.normalise(definition.valid_examples[0]))
+            assert found is not None
+            assert carrier_for_detection(found) in {known.name for known in owners}, definition.product
 
 
 # -- detection ---------------------------------------------------------------------------------------------------
@@ -125,6 +165,11 @@ def test_data_couriers_named_by_the_table_exist_in_the_data() -> None:
     ("TBA502887274000", "Amazon Logistics"), ("C11031500001879", "OnTrac"), ("LX17635036", "Lasership"),
     ("0073938000549297", "Canada Post"), ("0998 0000 0200 34D", "DPD"), ("LTN74207623N1", "Landmark Global"),
     ("RB123456785GB", "Royal Mail"), ("RB123456785US", "USPS"), ("rb 123 456 785 gb", "Royal Mail"),
+    ("9261292700768711948021", "USPS"), ("JJD0099999999", "DHL Express"), ("60120172242323", "DHL eCommerce"),
+    ("D576002440000001718010", "Canpar"), ("320595463938", "Purolator"), ("KYV009956937", "Purolator"),
+    ("JJD0002257639032011", "Yodel"), ("YT2229521272164446", "YunExpress"), ("80003280379", "Old Dominion"),
+    ("SP029692510000920746", "Spee-Dee Delivery"), ("GFUS01011884214464", "GOFO Express"),
+    ("1LSCXVE005BUEFX", "Lasership"), ("C1004444444", "Amazon Logistics"), ("D10011354453707", "OnTrac"),
 ])
 def test_detect_carrier_gives_the_canonical_name(number: str, carrier: str) -> None:
     assert detect_carrier(number) == carrier
@@ -133,7 +178,7 @@ def test_detect_carrier_gives_the_canonical_name(number: str, carrier: str) -> N
 def test_detect_carrier_is_none_for_unknown_or_ambiguous_numbers() -> None:
     assert detect_carrier("hello") is None
     assert detect_carrier("") is None
-    assert detect_carrier("9261292700768711948021") is None  # FedEx SmartPost and USPS 91 both accept it
+    assert detect_carrier("78045768393") is None  # an Old Dominion PRO number that is also a DHL Express number
 
 
 def test_s10_from_a_post_without_a_canonical_name_keeps_the_datas_name() -> None:

@@ -105,9 +105,15 @@ def test_a_removed_input_field_fails() -> None:
 def test_a_new_dead_letter_reason_fails_for_consumers() -> None:
     broken = copy.deepcopy(current("dead_letter"))
     broken["properties"]["reason"]["enum"].append("brand_new_reason")
-    result = verdict(released("dead_letter"), broken, "output")
+    result = verdict(current("dead_letter"), broken, "output")
     assert not result.ok and [problem.kind for problem in result.problems] == ["enum_changed"]
-    assert DeadLetter.model_fields["schema_version"].default == 1
+
+
+def test_the_catalog_reasons_came_with_a_raised_dead_letter_version() -> None:
+    result = verdict(released("dead_letter"), current("dead_letter"), "output")
+    assert result.ok and (result.released_version, result.current_version) == (1, 2)
+    assert DeadLetter.model_fields["schema_version"].default == 2
+    assert DeadLetter.model_validate({**_letter(), "schema_version": 1}).schema_version == 1
 
 
 def test_a_nested_field_made_nullable_in_shipped_orders_fails() -> None:
@@ -129,3 +135,9 @@ def test_an_added_optional_field_passes() -> None:
 def test_the_generator_refuses_an_unknown_argument_without_writing(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--relase"]) == 2
     assert "usage: python -m schemas.generate [--release]" in capsys.readouterr().err
+
+
+def _letter() -> dict[str, Any]:
+    return {"event_id": "e1", "order_id": None, "reason": "unknown_sku", "message": "m", "stage": "seller_orders",
+            "dead_lettered_at": "2026-01-01T00:00:00Z",
+            "original": {"topic": "t", "partition": 0, "offset": 1, "key": None, "value": "{}", "headers": []}}

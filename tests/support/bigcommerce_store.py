@@ -9,11 +9,15 @@ Two documented deviations of the spec are allowed, and only these:
   BigCommerce answers 204 for every empty collection ; the body must then be empty (checked by
   hand for every 204, since openapi-core reads the spec's `content: {}` as a body that must be present).
 Error responses (4xx/5xx) are not in the spec; their body must be BigCommerce's `[{"status", "message"}]`.
+
+`catalog_harness` checks the Catalog V3 reads too, against `catalog-variants.v3.yml` / `catalog-products.v3.yml`
+(`CatalogCheckingTransport`: a spec per path, V3 errors as `{"status", "title"}`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -195,6 +199,65 @@ class Harness:
 def harness(spec: OpenAPI | None, **options: Any) -> Harness:
     app = new_store(**options)
     transport = SpecCheckingTransport(httpx.ASGITransport(app=app), spec)
+    return Harness(app=app, transport=transport, slept=[])
+
+
+def _nullable(node: Any) -> Any:
+    """The spec with `x-nullable: true` (Swagger 2 wording, left in the V3 catalog files) read as OpenAPI 3's
+    `nullable: true`: BigCommerce sends null for a variant without a price of its own, as the files describe."""
+    if isinstance(node, dict):
+        if node.get("x-nullable") is True:
+            node["nullable"] = True
+        for value in node.values():
+            _nullable(value)
+    elif isinstance(node, list):
+        for value in node:
+            _nullable(value)
+    return node
+
+
+@lru_cache(maxsize=4)
+def catalog_spec(folder: Path, name: str) -> OpenAPI:
+    """The official Catalog V3 spec file `name` (e.g. `catalog-variants.v3.yml`) from the platform specs folder, its
+    `x-nullable` read as `nullable`."""
+    with (folder / "bigcommerce" / name).open(encoding="utf-8") as handle:
+        return OpenAPI.from_dict(_nullable(yaml.safe_load(handle)))
+
+
+@dataclass
+class CatalogCheckingTransport(SpecCheckingTransport):
+    """`SpecCheckingTransport` with a spec per path: `by_path` (regex -> spec; None: no saved spec, such as
+    `/v2/store`, whose answer the tests read themselves, or the sandbox's admin routes), else the V2 orders spec.
+    V3 errors must be `{"status", "title"}` with the response's status."""
+
+    by_path: dict[str, OpenAPI | None] = field(default_factory=dict)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        orders = self.spec
+        self.spec = next((spec for pattern, spec in self.by_path.items() if re.search(pattern, request.url.path)),
+                         orders)
+        try:
+            return await super().handle_async_request(request)
+        finally:
+            self.spec = orders
+
+    def _check_error(self, where: str, response: httpx.Response, content: bytes) -> None:
+        if "/v3/" not in where:
+            super()._check_error(where, response, content)
+            return
+        body = json.loads(content)
+        if not (isinstance(body, dict) and body.get("status") == response.status_code
+                and isinstance(body.get("title"), str) and body["title"]):
+            self.problems.append(f"error {where}: body {body!r} is not {{status, title}}")
+
+
+def catalog_harness(folder: Path, **options: Any) -> Harness:
+    """A BigCommerce store and a transport checking every exchange against the spec it belongs to."""
+    app = new_store(**options)
+    transport = CatalogCheckingTransport(httpx.ASGITransport(app=app), load_spec(folder), by_path={
+        r"/v3/catalog/variants$": catalog_spec(folder, "catalog-variants.v3.yml"),
+        r"/v3/catalog/products$": catalog_spec(folder, "catalog-products.v3.yml"),
+        r"/v2/store$": None, r"^/_sandbox/": None})
     return Harness(app=app, transport=transport, slept=[])
 
 

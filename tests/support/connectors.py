@@ -3,10 +3,11 @@ and overrides only the calls its code under test may make (an unexpected call fa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from connectors.base import Skip, StoreConnector
 from schemas.platform import (
+    CatalogLookup,
     CreatedOrder,
     FulfillmentRequest,
     NewOrder,
@@ -36,6 +37,9 @@ class UnusedStore(StoreConnector):
 
     async def cancel_fulfillment(self, order_ref: str, fulfillment_ref: str) -> None:
         raise NotImplementedError("cancel_fulfillment is not used by this test")
+
+    async def catalog_variants(self, skus: Sequence[str]) -> CatalogLookup:
+        raise NotImplementedError("catalog_variants is not used by this test")
 
     async def create_order(self, order: NewOrder) -> CreatedOrder:
         raise NotImplementedError("create_order is not used by this test")

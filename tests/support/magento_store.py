@@ -3,10 +3,11 @@ every request the connector sends and every JSON answer the simulated store give
 
 openapi-core reads OpenAPI 3 only, so the operation is found here by matching the schema's path templates, and
 its body / response schema is validated with jsonschema's Draft 4 validator against a document holding the
-schema's `#/definitions` (so every `$ref` resolves). One deliberate deviation from the schema, because real
+schema's `#/definitions` (so every `$ref` resolves). Two deliberate deviations from the schema, because real
 Magento answers differ from it: `error-response.parameters` is declared as an array of objects, but Magento sends
 an object for named placeholders (`{"resources": "Magento_Sales::sales"}`, the documented 401) and an array of
-strings for positional ones (`["abc", "pageSize"]`); both are accepted.
+strings for positional ones (`["abc", "pageSize"]`); both are accepted. A stock item's `low_stock_date` is declared
+a string, but Magento answers null for an item that never ran low; null is accepted.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class MagentoSpec:
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.definitions = copy.deepcopy(dict(document["definitions"]))
         self.definitions["error-response"]["properties"]["parameters"] = {"type": ["array", "object"]}
+        self.definitions["catalog-inventory-data-stock-item-interface"]["properties"]["low_stock_date"] = {
+            "type": ["string", "null"]}
         self.operations: list[Operation] = []
         for template, methods in document["paths"].items():
             regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
@@ -207,8 +210,11 @@ class Harness:
             await connector.aclose()
 
 
-def make_harness(**options: Any) -> Harness:
-    settings = StoreSettings(platform="magento2", name="default", credentials={"access_token": TOKEN},
+def make_harness(*, credentials: Mapping[str, str] | None = None, **options: Any) -> Harness:
+    """A store (clock at START, input limits on, sandbox `options`) accepting `credentials` (default: the access
+    token TOKEN), every exchange checked against the schema."""
+    settings = StoreSettings(platform="magento2", name="default",
+                             credentials=dict(credentials) if credentials is not None else {"access_token": TOKEN},
                              options={"input_limit_enabled": True, **options})
     app = create_app(settings)
     app.sandbox.clock.set(START)

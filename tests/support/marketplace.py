@@ -4,8 +4,9 @@ own process on the real broker. Tests and `bench/sync_latency.py` act as the mer
 `sandbox.merchant.Merchant` and read the topics back.
 
 Connections are `b-<tag>` (buyers) and `s-<tag>` (sellers), tags `shop`, `bc`, `woo`, `mag`; a buyer routes SKUs
-`<TAG>-*` to seller `s-<tag>`; any other SKU is the buyer's own. Credentials reach the worker through environment
-variables, as in production.
+`<TAG>-*` to seller `s-<tag>`; any other SKU is the buyer's own. Every seller's catalog has `<TAG>-<name>` for each
+of `PRODUCTS`. Credentials reach the worker through environment variables, as in production; the Magento stores
+refuse bearer tokens (as 2.4.4+ stores do), so their connections sign with OAuth 1.0a.
 
 Options for the benchmark: which platforms serve buyers and sellers, the poll interval; every store journals
 when it records a fulfillment (`Store.fulfilled_at`), and `signed_delivery` builds the webhook a seller's or
@@ -40,6 +41,7 @@ from sandbox.server import free_port
 from sandbox.settings import SandboxPlatform, StoreSettings
 from schemas.config import REQUIRED_CREDENTIALS
 from schemas.config_file import load_config
+from schemas.platform_names import MAGENTO_OAUTH_CREDENTIALS
 from schemas.topics import TopicNames
 from streams.admin import ensure_topics
 from tests.support.kafka_harness import WorkerProcess, drain, reader_from_start, reader_settings
@@ -48,8 +50,11 @@ from tests.support.stores import served
 T = TypeVar("T")
 TAGS: dict[SandboxPlatform, str] = {"shopify": "shop", "bigcommerce": "bc", "woocommerce": "woo", "magento2": "mag"}
 PLATFORMS: tuple[SandboxPlatform, ...] = tuple(TAGS)
-PRODUCTS = ("MUG", "CAP", "TEE", "BOX", "PEN")
+PRODUCTS = ("MUG", "CAP", "TEE", "BOX", "PEN", "INK")
 """Product names every seller's catalogue has (as `sku(seller, name)`)."""
+STORE_OPTIONS: dict[SandboxPlatform, dict[str, Any]] = {"magento2": {"enable_integration_as_bearer": False}}
+"""Magento stores behave as 2.4.4+ does by default: integration tokens are refused as bearer tokens, so the
+connections sign every request with OAuth 1.0a."""
 SECRET_ENV = "FULFILLSYNC_E2E_SECRET"
 SECRET = "e2e-store-credential"
 WEBHOOK_SECRET = "e2e-webhook-secret"
@@ -68,9 +73,15 @@ def sku(seller: SandboxPlatform, name: str) -> str:
     return f"{TAGS[seller].upper()}-{name}"
 
 
+def _credential_names(platform: SandboxPlatform) -> tuple[str, ...]:
+    """Magento: the integration's four OAuth 1.0a credentials (its stores refuse bearer tokens, as 2.4.4+ does)."""
+    return MAGENTO_OAUTH_CREDENTIALS if platform == "magento2" else REQUIRED_CREDENTIALS[platform]
+
+
 def _credentials(platform: SandboxPlatform) -> dict[str, str]:
-    values = {"consumer_key": f"ck_{SECRET}", "consumer_secret": f"cs_{SECRET}"}
-    return {name: values.get(name, SECRET) for name in REQUIRED_CREDENTIALS[platform]}
+    values = {"consumer_key": f"ck_{SECRET}", "consumer_secret": f"cs_{SECRET}",
+              "access_token_secret": f"ts_{SECRET}"}
+    return {name: values.get(name, SECRET) for name in _credential_names(platform)}
 
 
 @dataclass
@@ -273,7 +284,7 @@ def write_config(folder: Path, bootstrap: str, buyers: dict[SandboxPlatform, Sto
         document: dict[str, Any] = {
             "id": store.connection, "partner": store.connection, "role": role, "platform": store.platform,
             "base_url": store.base_url, "credentials": {name: f"${{{SECRET_ENV}_{name.upper()}}}"
-                                                    for name in REQUIRED_CREDENTIALS[store.platform]}}
+                                                    for name in _credential_names(store.platform)}}
         if requests_per_s and store.platform in requests_per_s:
             document["requests_per_s"] = requests_per_s[store.platform]
         if store.platform != "magento2":
@@ -318,7 +329,8 @@ def marketplace(folder: Path, bootstrap: str, *, interval: str = "3s", partition
             for platform in platforms:
                 name = ids(platform)
                 app, base_path = create_store(StoreSettings(platform=platform, name=name,
-                                                            credentials=_credentials(platform)))
+                                                            credentials=_credentials(platform),
+                                                            options=STORE_OPTIONS.get(platform, {})))
                 root = stack.enter_context(served(app, name))
                 stores[role][platform] = Store(name, platform, root, root + base_path, app)
                 journal_fulfillments(stores[role][platform])

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from prometheus_client import CollectorRegistry
 
@@ -23,6 +24,8 @@ from schemas.events import (
 )
 from schemas.factories import order_placed
 from schemas.platform import (
+    CatalogLookup,
+    CatalogVariant,
     CreatedOrder,
     NewOrder,
     OrderCancellation,
@@ -36,6 +39,13 @@ from streams.sellers.tables import SellerOrderTables
 from tests.support.connectors import UnusedStore
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
+CATALOG_PRICE = Decimal("9.50")
+
+
+def catalog_item(sku: str, n: int = 1, price: Decimal | None = CATALOG_PRICE) -> CatalogVariant:
+    """A variant of the scripted seller's catalog."""
+    return CatalogVariant(sku=sku, product_ref=f"gid://shopify/Product/{n}",
+                          variant_ref=f"gid://shopify/ProductVariant/{n}", title=sku, price=price)
 @dataclass(frozen=True)
 class Topics:
     order_events: str
@@ -75,8 +85,20 @@ class Connector(UnusedStore):
     def __init__(self, outcomes: Iterable[CreatedOrder | Exception]) -> None:
         self.outcomes = list(outcomes)
         self.calls: list[NewOrder] = []
+        self.catalog: dict[str, tuple[CatalogVariant, ...]] | None = None
+        """The seller's catalog by SKU; None: every SKU asked is one variant at `CATALOG_PRICE`."""
+        self.lookups: list[tuple[str, ...]] = []
+        self.catalog_failures: list[Exception] = []
         self.cancel_failures: list[Exception] = []
         self.cancels: list[tuple[str, OrderCancellation]] = []
+
+    async def catalog_variants(self, skus: Sequence[str]) -> CatalogLookup:
+        self.lookups.append(tuple(skus))
+        if self.catalog_failures:
+            raise self.catalog_failures.pop(0)
+        if self.catalog is None:
+            return CatalogLookup(currency="USD", variants={sku: (catalog_item(sku),) for sku in skus})
+        return CatalogLookup(currency="USD", variants={sku: self.catalog.get(sku, ()) for sku in skus})
 
     async def create_order(self, order: NewOrder) -> CreatedOrder:
         self.calls.append(order)

@@ -115,8 +115,9 @@ def write_config(folder: Path, bootstrap: str, acme: Store, bolt: Store) -> Path
                    "broker_session_timeout": "6s"},
         "connections": [seller(ACME, acme), seller(BOLT, bolt), UNPOLLED_BUYER],
         # the sink creates only what the configuration routes to a seller
-        "routes": [{"buyer": BUYER.connection, "seller": ACME.connection, "skus": ["ACME-*"]},
-                   {"buyer": BUYER.connection, "seller": BOLT.connection, "skus": ["BOLT-*"]}],
+        # the sellers' catalogs are not the point here: today's SKUs go as custom lines
+        "routes": [{"buyer": BUYER.connection, "seller": seller.connection, "skus": [f"{seller.partner.upper()}-*"],
+                    "unknown_sku": "custom_line"} for seller in (ACME, BOLT)],
     }
     path = folder / "fulfillsync.yaml"
     path.write_text(yaml.safe_dump(document))

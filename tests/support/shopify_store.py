@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +89,17 @@ def schemas_for(sdl: str | None) -> dict[str, GraphQLSchema]:
     if sdl is not None:
         found["2026-07"] = load_schema(sdl)
     return found
+
+
+@contextmanager
+def checked_shop(request: pytest.FixtureRequest, **options: Any) -> Iterator[tuple[SandboxApp, CheckingTransport]]:
+    """A shop (`make_app` with `options`, on the 2026-07 SDL when available) and a CheckingTransport to it; on
+    leaving, asserts that every request the transport saw was valid."""
+    sdl = sdl_path(request)
+    app = make_app(sdl, **options)
+    transport = CheckingTransport(httpx.ASGITransport(app=app), schemas_for(sdl))
+    yield app, transport
+    assert transport.problems == [], "\n".join(transport.problems)
 
 
 def connector(app: SandboxApp, *, token: str = TOKEN, retry: RetryPolicy = FAST,

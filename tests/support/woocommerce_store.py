@@ -55,16 +55,28 @@ class Woo:
         self.app.sandbox.clock.advance(seconds)
 
 
+def settings(**options: Any) -> StoreSettings:
+    """The settings of a store accepting KEY/SECRET, with the given options (tracking, rate_limit, currency, …)."""
+    return StoreSettings(platform="woocommerce", credentials={"consumer_key": KEY, "consumer_secret": SECRET},
+                         options=options)
+
+
 def woo(**options: Any) -> Woo:
     """A store accepting KEY/SECRET with the given options (tracking, rate_limit, utc_offset_minutes)."""
-    settings = StoreSettings(platform="woocommerce", credentials={"consumer_key": KEY, "consumer_secret": SECRET},
-                             options=options)
-    return Woo(create_app(settings))
+    return Woo(create_app(settings(**options)))
 
 
-def stock(store: WooStore, *skus: str) -> None:
+def make_client(**options: Any) -> httpx.AsyncClient:
+    """An HTTP client to a new store accepting KEY/SECRET with the given options, reached in-process at
+    `http://127.0.0.1:9000`."""
+    app = create_app(settings(**options))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:9000")
+
+
+def stock(store: WooStore, *skus: str, price: str = "12.50", inventory: int | None = None) -> None:
+    """Simple products with these SKUs at `price`; `inventory` units on hand (None: stock not managed)."""
     for sku in skus:
-        store.add_product(sku, f"Product {sku}", "12.50")
+        store.add_product(sku, f"Product {sku}", price, stock_quantity=inventory)
 
 
 def place(store: WooStore, *lines: tuple[str, int], **fields: Any) -> int:

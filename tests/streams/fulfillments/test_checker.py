@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterator, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from confluent_kafka import KafkaException
@@ -28,6 +29,7 @@ from connectors.base import StoreConnector
 from connectors.http import REDACTED
 from ledger import OrderState, apply, new_state
 from ledger.outputs import shipped_output
+from ledger.seller_lines import SellerOrder
 from sandbox.merchant import PlacedOrder
 from sandbox.settings import SandboxPlatform
 from schemas.config import Config, Connection, PollingSettings
@@ -44,6 +46,7 @@ from schemas.events import (
     SourceRef,
 )
 from schemas.factories import fulfillment_recorded, order_placed
+from schemas.platform import SellerLine
 from streams.fulfillments.checker import STAGE, CheckMetrics, CheckTopics, FulfillmentChecker
 from streams.fulfillments.records import CheckReason, CheckRecord
 from streams.fulfillments.tables import SELLER_FULFILLMENTS, SellerWatch
@@ -196,7 +199,9 @@ async def rig(platform: SandboxPlatform) -> AsyncIterator[Rig]:
         placed_state = apply(new_state(placed.order_id), placed)
         assert placed_state.status == "applied"
         orders.put(placed.order_id, placed_state.state)
-        created = await store.connector(retry=ONCE).create_order(new_order(placed))
+        unlinked = SellerOrder(lines=tuple(SellerLine(line_ref=line.line_id, sku=line.sku, quantity=line.quantity)
+                                           for line in placed.lines), currency="USD", shipping_price=Decimal(0))
+        created = await store.connector(retry=ONCE).create_order(new_order(placed, unlinked))
         seller_orders: dict[bytes, bytes] = {}
         SELLER_ORDERS.entries(seller_orders).put(placed.order_id, SellerOrderEntry.of(created, NOW, SELLER))
         order = await store.merchant.find_order(placed.order_id)

@@ -119,8 +119,9 @@ def write_config(folder: Path, bootstrap: str, buyer_base_url: str) -> Path:
              "base_url": NOWHERE, "credentials": {"consumer_key": "${POLLING_TEST_TOKEN}",
                                                                     "consumer_secret": "${POLLING_TEST_TOKEN}"}},
         ],
-        "routes": [{"buyer": BUYER.connection, "seller": ACME.connection, "skus": ["ACME-*"]},
-                   {"buyer": BUYER.connection, "seller": BOLT.connection, "skus": ["BOLT-*"]}],
+        # the sellers' catalogs are not the point here: today's SKUs go as custom lines
+        "routes": [{"buyer": BUYER.connection, "seller": seller.connection, "skus": [f"{seller.partner.upper()}-*"],
+                    "unknown_sku": "custom_line"} for seller in (ACME, BOLT)],
     }
     path = folder / "fulfillsync.yaml"
     path.write_text(yaml.safe_dump(document))
