@@ -137,6 +137,14 @@ class SellerConnector(Connector):
         as every call. The caller caches the answer (`streams.sellers.catalog`)."""
 
     @abstractmethod
+    async def find_order(self, order: NewOrder) -> CreatedOrder | None:
+        """The order an earlier attempt of `create_order(order)` created, found by our reference stored on the
+        platform, with our lines mapped to its lines; None when there is none. Lines are matched by what the
+        platform keeps of each (our line marker, or the SKU in creation order), never by `SellerLine.variant`, which
+        may have changed since: callers may pass the lines unlinked. PermanentError when the order found does not
+        match them (edited on the platform); RetryableError as every call. `create_order` begins with it."""
+
+    @abstractmethod
     async def create_order(self, order: NewOrder) -> CreatedOrder:
         """Create the order, or return the one an earlier attempt created for `order.our_order_id` (found by
         our reference stored on the platform). Lines with a `variant` are created as that catalog item (the

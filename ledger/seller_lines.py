@@ -40,10 +40,11 @@ _SHOWN = 10  # SKUs named in a refusal's message; the rest are counted
 
 @dataclass(frozen=True)
 class SellerOrder:
-    """The lines of the order to create, priced in `currency`, and the shipping charged for it."""
+    """The lines of the order to create, priced in `currency` (None: the store's own), and the shipping charged
+    for it."""
 
     lines: tuple[SellerLine, ...]
-    currency: str
+    currency: str | None
     shipping_price: Decimal
 
 
@@ -112,6 +113,13 @@ def seller_order(placed: OrderPlaced, routes: Sequence[Route], lookup: CatalogLo
         return CatalogRefusal(reason="ambiguous_sku" if ambiguous else "unknown_sku",
                               unknown=tuple(dict.fromkeys(unknown)), ambiguous=tuple(dict.fromkeys(ambiguous)))
     return SellerOrder(lines=tuple(lines), currency=lookup.currency, shipping_price=shipping)
+
+
+def unlinked(placed: OrderPlaced) -> SellerOrder:
+    """`placed`'s lines as they are, linked to nothing and priced at 0: what finding the order an earlier attempt
+    created needs (`SellerConnector.find_order` matches lines by what the platform keeps, not by catalog item)."""
+    return SellerOrder(lines=tuple(_seller_line(line, None, None) for line in placed.lines), currency=None,
+                       shipping_price=Decimal(0))
 
 
 def _seller_line(line: OrderLine, variant: CatalogVariant | None, listed: Decimal | None) -> SellerLine:

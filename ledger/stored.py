@@ -1,6 +1,6 @@
 """The order state as the order table stores it: compact JSON, positional where the layout is fixed.
 
-    {"v": 2, "id": order id,
+    {"v": 3, "id": order id,
      "o": [event id, occurred at, buyer, seller, lines, shipping?]      the order as placed (absent until placed)
           party: [partner, connection, platform, order ref?]; line: [line id, sku, quantity, title?];
           shipping: the `ShippingDetails` object without its empty fields
@@ -20,9 +20,11 @@ own offset ("Z" for UTC), so an output rendered from a decoded state is byte for
 Line ids inside fulfillments are indexes into the order's lines (their SKUs are the order's); fulfillment
 digests are computed again on decoding (`ledger.apply.content_digest`).
 
-`decode` also reads the first stored form (the pydantic JSON of the state with every input's outputs, "seen"),
-keeping of it what this form keeps (`ledger.apply`, "Remembering inputs"). Values that are neither raise
-`ValueError` with what is wrong.
+`decode` also reads form 2 (this layout, written while "no URL" for a number of a carrier without a URL
+template was left out as "built": read with the templates of then, `_NO_TEMPLATE_IN_FORM_2`, so a template added
+since gives no stored number a URL it never had) and the first stored form (the pydantic JSON of the state with
+every input's outputs, "seen"), keeping of it what this form keeps (`ledger.apply`, "Remembering inputs"). Values
+that are none of these raise `ValueError` with what is wrong.
 """
 
 from __future__ import annotations
@@ -55,7 +57,10 @@ from ledger.state import (
 from schemas.carriers import tracking_url
 from schemas.events import OrderPlaced, OrderShipped, PartyRef, ShippingDetails
 
-FORM = 2
+FORM = 3
+_NO_TEMPLATE_IN_FORM_2 = frozenset({"Purolator", "Canpar", "Yodel", "YunExpress", "Old Dominion",
+                                    "Spee-Dee Delivery", "GOFO Express"})
+"""Carriers that had no URL template while form 2 was written (they have one since)."""
 """The stored form written: the value of "v"."""
 
 Json = Any
@@ -100,12 +105,13 @@ def decode(raw: bytes) -> OrderState:
         raise ValueError(f"not a stored order state: a JSON {type(value).__name__}")
     if "v" not in value:
         return _from_first_form(value)
-    if value["v"] != FORM:
-        raise ValueError(f"stored form {value['v']!r} is not one this version reads (it reads {FORM} and the first)")
+    if value["v"] not in (2, FORM):
+        raise ValueError(f"stored form {value['v']!r} is not one this version reads (it reads {FORM}, 2 and the "
+                         "first)")
     try:
         return _state(value)
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
-        raise ValueError(f"a stored order state of form {FORM} that does not fit it: "
+        raise ValueError(f"a stored order state of form {value['v']} that does not fit it: "
                          f"{type(error).__name__}: {str(error)[:200]}") from None
 
 
@@ -125,7 +131,7 @@ def outline(raw: bytes) -> Outline:
     as `decode` does."""
     try:
         value = json.loads(raw)
-        if isinstance(value, dict) and value.get("v") == FORM:
+        if isinstance(value, dict) and value.get("v") in (2, FORM):
             order = value.get("o")
             cancelled = frozenset(fields[0] for fields in value.get("f", ()) if len(fields) > 6 and fields[6] == 1)
             if order is None:
@@ -221,7 +227,7 @@ def _state(value: dict[str, Json]) -> OrderState:
     shipped = value.get("s")
     return OrderState(
         order_id=value["id"], order=order,
-        fulfillments={fields[0]: _fulfillment_of(fields, lines) for fields in value.get("f", ())},
+        fulfillments={fields[0]: _fulfillment_of(fields, lines, value["v"]) for fields in value.get("f", ())},
         buyer_cancelled={lines[n].line_id: units for n, units in value.get("c", ())},
         shipped_event_id=shipped[0] if shipped else None,
         shipped_at=datetime.fromisoformat(shipped[1]) if shipped and len(shipped) > 1 else None,
@@ -248,10 +254,11 @@ def _order_of(fields: list[Json], order_id: str) -> OrderPlaced:
     })
 
 
-def _fulfillment_of(fields: list[Json], order_lines: list[Any]) -> FulfillmentRecord:
+def _fulfillment_of(fields: list[Json], order_lines: list[Any], form: Json) -> FulfillmentRecord:
     fulfillment_id, version, carrier, numbers, units = fields[:5]
     urls: Json = fields[5] if len(fields) > 5 else 0
-    built = [tracking_url(carrier, number) for number in numbers]
+    templated = form == FORM or carrier not in _NO_TEMPLATE_IN_FORM_2
+    built = [tracking_url(carrier, number) if templated else None for number in numbers]
     tracking_urls = built if urls == 0 else [
         default if url is None else (None if url is False else url) for url, default in zip(urls, built, strict=True)]
     lines = [LineUnits(line_id=order_lines[n].line_id, sku=order_lines[n].sku, quantity=quantity)

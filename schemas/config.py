@@ -522,6 +522,19 @@ class Config(_Section):
     routes: list[Route] = Field(default_factory=list)
     web: WebSettings = WebSettings()
 
+    def _price_lists_apply(self) -> None:
+        """A SKU's route is the first of its buyer and seller covering it (docs/routing.md, "Seller orders"): a
+        price-list entry of a later route that an earlier one covers would never apply."""
+        for index, route in enumerate(self.routes):
+            if not isinstance(route.price, PriceList):
+                continue
+            for sku in route.price.prices:
+                first = next((i for i, other in enumerate(self.routes[:index]) if other.buyer == route.buyer
+                              and other.seller == route.seller and other.covers(sku)), None)
+                if first is not None:
+                    raise ValueError(f"routes[{index}].price.list: {sku} is covered first by routes[{first}], "
+                                     "whose settings apply to it; list its price there")
+
     @model_validator(mode="after")
     def _references(self) -> Config:
         seen: set[str] = set()
@@ -544,6 +557,7 @@ class Config(_Section):
                 raise ValueError(f"routes[{index}].{catalog_settings[0]}: seller {route.seller!r} fulfills in the web "
                                  "app and has no catalog; remove it (it applies to sellers on a store platform)")
         self._routes_do_not_overlap()
+        self._price_lists_apply()
         with_access = [connection.id for connection in self.connections if connection.web_access is not None]
         if with_access and self.web.session_secret is None:
             raise ValueError(f"web.session_secret: required when a connection has web_access "

@@ -103,6 +103,9 @@ def _id(item: Mapping[str, Any], key: str, where: str) -> int:
     return value
 
 
+_MAX_AMOUNT = Decimal(10) ** 10  # `schemas.platform.Money`: 14 digits, 4 of them decimals
+
+
 def _money(value: object, where: str) -> Decimal | None:
     """A catalog amount (a JSON number; null -> None). PayloadError for anything else or a negative amount."""
     if value is None:
@@ -112,6 +115,9 @@ def _money(value: object, where: str) -> Decimal | None:
         raise PayloadError(f"{where}: expected a number, got {value!r}")
     if not amount.is_finite() or amount < 0:
         raise PayloadError(f"{where}: expected an amount of 0 or more, got {value!r}")
+    if amount >= _MAX_AMOUNT:
+        raise PayloadError(f"{where}: {value!r} is more than fulfillsync takes (below {_MAX_AMOUNT:,}); correct "
+                           "the price in the catalog")
     return amount.quantize(Decimal("0.0001"))
 
 

@@ -297,14 +297,23 @@ class BigCommerceConnector(StoreConnector):
             raise self._refuse(f"order {order.our_order_id} is priced in {order.currency}, but BigCommerce V2 "
                                f"orders are in the store's default currency {self._currency}; price the route in "
                                f"{self._currency}")
-        existing, response = await self._get("/v2/orders", {"external_order_id": body["external_order_id"]})
+        existing = await self.find_order(order)
+        if existing is not None:
+            return existing
+        response = await self._http.request("POST", "/v2/orders", json_body=body)
+        return await self._mapped(order, self._shape(response, parse.order_id_of, self._http.json(response)))
+
+    async def find_order(self, order: NewOrder) -> CreatedOrder | None:
+        """Our earlier attempt's order, by `external_order_id` = `fulfillsync:<our id>`, its order products mapped
+        to our lines in creation order (`plan.map_lines`)."""
+        reference = f"{parse.ORDER_PREFIX}{order.our_order_id}"
+        existing, response = await self._get("/v2/orders", {"external_order_id": reference})
         found = self._shape(response, parse.object_list, existing, "orders")
-        if found:
-            created = found[0]
-        else:
-            response = await self._http.request("POST", "/v2/orders", json_body=body)
-            created = self._http.json(response)
-        order_id = self._shape(response, parse.order_id_of, created)
+        if not found:
+            return None
+        return await self._mapped(order, self._shape(response, parse.order_id_of, found[0]))
+
+    async def _mapped(self, order: NewOrder, order_id: int) -> CreatedOrder:
         products = await self._list(f"/v2/orders/{order_id}/products", "products")
         try:
             mapping = plan.map_lines(order, products)

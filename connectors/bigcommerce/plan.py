@@ -158,23 +158,18 @@ def order_body(order: NewOrder) -> dict[str, Any]:
 
 
 def map_lines(order: NewOrder, products: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Our line id -> order_product_id: the created products in creation (id) order, checked by catalog item
-    (linked lines) or SKU (custom lines). Raises PlanError when they do not correspond (someone edited the order)."""
+    """Our line id -> order_product_id: the created products in creation (id) order, checked by SKU (a catalog
+    line's product carries its variant's SKU, which is the line's: the catalog item itself may have been re-made
+    since). Raises PlanError when they do not correspond (someone edited the order)."""
     ordered = sorted(products, key=lambda product: int(product["id"]))
     if len(ordered) != len(order.lines):
         raise PlanError(f"seller order for {order.our_order_id} has {len(ordered)} products, expected "
                         f"{len(order.lines)}; it was edited on the platform, map its lines by hand")
     mapping = {}
     for line, product in zip(order.lines, ordered, strict=True):
-        if line.variant is not None:
-            made = str(product.get("product_id")), str(product.get("variant_id"))
-            if made != (line.variant.product_ref, line.variant.variant_ref):
-                raise PlanError(f"seller order for {order.our_order_id}: product {product['id']} is catalog item "
-                                f"{made[0]}/{made[1]} where line {line.line_ref} is "
-                                f"{line.variant.product_ref}/{line.variant.variant_ref}; it was edited on the "
-                                "platform, map its lines by hand")
-        elif (line.sku or None) != (product.get("sku") or None):
+        if (line.sku or None) != (product.get("sku") or None):
             raise PlanError(f"seller order for {order.our_order_id}: product {product['id']} has SKU "
-                            f"{product.get('sku')!r} where line {line.line_ref} has {line.sku!r}")
+                            f"{product.get('sku')!r} where line {line.line_ref} has {line.sku!r}; it was edited on "
+                            "the platform, map its lines by hand")
         mapping[line.line_ref] = str(product["id"])
     return mapping

@@ -66,9 +66,10 @@ modes, and points here):
   reservation call, only quantity writes. So `create_order` reads each linked SKU's legacy stock item
   (`GET /V1/stockItems/{sku}`; unmanaged stock is left alone), writes a plan comment (`SKU: before -> after`),
   sets each quantity (`PUT /V1/products/{sku}/stockItems/{itemId}`, the whole item as read, `qty` changed), then
-  a "stock moved" comment. A retry finding the plan sets the same quantities again; one finding the second comment
-  does nothing: a crash never skips nor doubles the move (`connectors/magento/seller_notes.py`). Trade-offs: a
-  sale on the seller's store between our read and our write (or before a retry after a crash) is overwritten;
+  a "stock moved" comment. A retry finding the plan sets the quantities still as planned and names those that changed
+  since in a comment; one finding the second comment does nothing: a crash never skips nor doubles the move
+  (`connectors/magento/seller_notes.py`). Trade-offs: a sale on the seller's store between our read and our write
+  within one attempt is overwritten;
   the legacy stock item is MSI's default source (single-source stores); and on stores running MSI, Magento
   deducts the shipped units from the source once more when the seller ships (with a compensating reservation for
   a placement reservation that `POST /V1/orders` never made: magento/magento2#40313), so the salable quantity is

@@ -224,39 +224,57 @@ class MagentoConnector(StoreConnector):
                 raise PermanentError(f"{PLATFORM_ID} connection {self.connection!r}: line {line.line_ref} is linked "
                                      f"to {line.variant.variant_ref!r}, not a Magento product id",
                                      connection=self.connection)
-        ext = f"{OUR_ORDER_PREFIX}{order.our_order_id}"
-        response, result = await self._search("/V1/orders", [[Filter("ext_order_id", ext)]], page=1, page_size=1,
-                                              what="order search by ext_order_id")
-        raw: Any = result.items[0] if result.items else None
-        if raw is None:
+        found = await self._our_order(order.our_order_id)
+        if found is None:
             currency = order.currency or await self._currency()
             response = await self._request("POST", "/V1/orders", json_body=payloads.order_body(order, currency))
-            raw = self._http.json(response)
-        else:  # an earlier attempt made it: read it whole, with every comment that attempt may have written
-            found = self._parsed(response, parse_order, raw)
-            response = await self._request("GET", f"/V1/orders/{found.order_ref}")
-            raw = self._http.json(response)
-        created = self._parsed(response, parse_order, raw)
-        refs = self._parsed(response, order_item_refs, raw)
-        missing = [line.line_ref for line in order.lines if line.line_ref not in refs]
-        if missing:
-            raise PermanentError(
-                f"{PLATFORM_ID} connection {self.connection!r}: order {created.order_ref} ({ext}) has no item with "
-                f"ext_order_item_id {', '.join(missing)}; it was changed on Magento, fix or recreate it there",
-                connection=self.connection)
+            found = response, self._http.json(response)
+        response, raw = found
+        created = self._mapped(order, response, raw)
         order_id = int(created.order_ref)
         history = self._parsed(response, order_comments, raw)
         linked, custom = self._parsed(response, order_products, raw)  # as stored, whatever a retry now links
         if custom and seller_notes.unlinked(custom) not in history:
             await self._comment_order(order_id, seller_notes.unlinked(custom))
         await self._move_stock(order_id, order.our_order_id, linked, history)
+        return created
+
+    async def find_order(self, order: NewOrder) -> CreatedOrder | None:
+        """Our earlier attempt's order, by `ext_order_id = fulfillsync:<our_order_id>`, its items mapped to our
+        lines by `ext_order_item_id`. Only `create_order` makes sure of what that attempt may have missed (the
+        custom-lines comment, the stock moved)."""
+        found = await self._our_order(order.our_order_id)
+        return None if found is None else self._mapped(order, *found)
+
+    async def _our_order(self, our_order_id: str) -> tuple[httpx.Response, Any] | None:
+        """The order an earlier attempt made (`ext_order_id eq`), read whole with every comment it may have
+        written; None when there is none."""
+        ext = f"{OUR_ORDER_PREFIX}{our_order_id}"
+        response, result = await self._search("/V1/orders", [[Filter("ext_order_id", ext)]], page=1, page_size=1,
+                                              what="order search by ext_order_id")
+        if not result.items:
+            return None
+        found = self._parsed(response, parse_order, result.items[0])
+        response = await self._request("GET", f"/V1/orders/{found.order_ref}")
+        return response, self._http.json(response)
+
+    def _mapped(self, order: NewOrder, response: httpx.Response, raw: Any) -> CreatedOrder:
+        """The created order `raw`, our lines mapped to its items; PermanentError when one of ours is missing."""
+        created = self._parsed(response, parse_order, raw)
+        refs = self._parsed(response, order_item_refs, raw)
+        missing = [line.line_ref for line in order.lines if line.line_ref not in refs]
+        if missing:
+            raise PermanentError(
+                f"{PLATFORM_ID} connection {self.connection!r}: order {created.order_ref} "
+                f"({OUR_ORDER_PREFIX}{order.our_order_id}) has no item with ext_order_item_id {', '.join(missing)}; "
+                "it was changed on Magento, fix or recreate it there", connection=self.connection)
         return CreatedOrder(order_ref=created.order_ref, number=created.number,
                             line_refs={line.line_ref: refs[line.line_ref] for line in order.lines})
 
     async def _move_stock(self, order_id: int, ours: str, wanted: Mapping[str, int], history: list[str]) -> None:
         """Take `wanted` (units per SKU of the order's items linked to a product) off the seller's stock, exactly
-        once per order (`seller_notes`): nothing
-        when the order's comments say it is done; the planned quantities again when a plan is there; else read
+        once per order (`seller_notes`): nothing when the order's comments say it is done; when a plan is there (a
+        retry), the planned quantities of the SKUs still as planned, naming the others in a comment; else read
         each SKU's stock item (`GET /V1/stockItems/{sku}`; SKUs whose stock Magento does not manage are left
         alone, and SKUs holding a `/` too, named in the plan: Magento's REST paths cannot carry them reliably,
         magento/magento2#21179), write the plan, set the quantities (`PUT /V1/products/{sku}/stockItems/{itemId}`,
@@ -266,7 +284,11 @@ class MagentoConnector(StoreConnector):
             return
         moves = seller_notes.read_plan(history, ours)
         items: dict[str, Mapping[str, Any]] = {}
-        if moves is None:
+        if moves is not None:  # a retry: set only what is still as planned
+            moves, skipped = await self._still_planned(moves, items)
+            if skipped:
+                await self._comment_order(order_id, seller_notes.changed(skipped))
+        else:
             unreachable = [sku for sku in wanted if "/" in sku]
             planned: list[seller_notes.StockMove] = []
             for sku, units in wanted.items():
@@ -286,6 +308,21 @@ class MagentoConnector(StoreConnector):
             await self._request("PUT", f"/V1/products/{quote(move.sku, safe='')}/stockItems/{item_id}",
                                 json_body=payloads.stock_item_body(item, move.after), idempotent=True)
         await self._comment_order(order_id, seller_notes.done(ours))
+
+    async def _still_planned(self, moves: Sequence[seller_notes.StockMove], items: dict[str, Mapping[str, Any]]
+                             ) -> tuple[tuple[seller_notes.StockMove, ...], list[tuple[seller_notes.StockMove, int]]]:
+        """Of a plan found on retry, the moves to make now (quantity still `before`; their stock items go into
+        `items`), and those whose quantity changed since the plan, with the quantity now (`seller_notes.on_retry`)."""
+        to_make, changed = [], []
+        for move in moves:
+            item, quantity, _managed = await self._stock_item(move.sku)
+            action = seller_notes.on_retry(move, quantity)
+            if action == "set":
+                items[move.sku] = item
+                to_make.append(move)
+            elif action == "changed":
+                changed.append((move, quantity))
+        return tuple(to_make), changed
 
     async def _stock_item(self, sku: str) -> tuple[Mapping[str, Any], int, bool]:
         """The legacy stock item of `sku` (`GET /V1/stockItems/{sku}`), its whole quantity and whether Magento

@@ -11,10 +11,12 @@
      `[stock plan fulfillsync:<our_order_id>]`;
   2. `Stock moved by fulfillsync for this order's catalog items [stock moved fulfillsync:<our_order_id>]`, written
      once every quantity of the plan is set.
-  A retry that finds the plan but not the second comment sets the planned quantities again (setting the same
-  value twice is harmless), so a crash at any point neither skips nor doubles the move; one that finds the second
-  comment does nothing. The cost is the read-modify-write of a quantity: a sale on the seller's store between our
-  read and our write (or, after a crash, before the retry) is overwritten.
+  A retry that finds the plan but not the second comment reads each planned SKU's quantity again
+  (`on_retry`): still `before`, it is set to `after`; already `after`, it is left alone; anything else (a sale or a
+  restock since the plan, which may be hours old after backoff or a requeue) is not overwritten but named in a
+  third comment (`changed`) for the seller to check by hand. So a crash at any point neither skips nor doubles the
+  move. One that finds the second comment does nothing. The cost is the read-modify-write of a quantity: a sale on
+  the seller's store between our read and our write, in the same attempt, is overwritten.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 UNLINKED_PREFIX = "fulfillsync: custom lines, not products of this store's catalog: "
 _PLAN_HEAD = "fulfillsync is moving the stock of this order's catalog items (units on hand before -> after):"
@@ -49,6 +52,20 @@ def plan(our_order_id: str, moves: Sequence[StockMove], unreachable: Sequence[st
     skipped = [f"{_SKIPPED}{', '.join(unreachable)}"] if unreachable else []
     return "\n".join([_PLAN_HEAD, *(f"{move.sku}: {move.before} -> {move.after}" for move in moves), *skipped,
                       _plan_marker(our_order_id)])
+
+
+def on_retry(move: StockMove, quantity: int) -> Literal["set", "skip", "changed"]:
+    """What a retry does with a planned move whose SKU now has `quantity` on hand (module docstring)."""
+    if quantity == move.after:
+        return "skip"
+    return "set" if quantity == move.before else "changed"
+
+
+def changed(moves: Sequence[tuple[StockMove, int]]) -> str:
+    """The comment naming planned moves not made because the quantity changed since the plan: (move, now)."""
+    named = "; ".join(f"{move.sku}: planned {move.before} -> {move.after}, now {now}" for move, now in moves)
+    return (f"fulfillsync did not set the stock of these catalog items, which changed since its plan: {named}. "
+            "Take this order's units off by hand if the change did not include them.")
 
 
 def done(our_order_id: str) -> str:

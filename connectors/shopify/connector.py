@@ -347,16 +347,24 @@ class ShopifyConnector(StoreConnector):
 
     # -- orders on a seller --------------------------------------------------------------------------------
 
+    async def find_order(self, order: NewOrder) -> CreatedOrder | None:
+        """Our earlier attempt's order, by `sourceIdentifier` (`_find_our_order`), its lines mapped by our line
+        markers."""
+        existing = await self._find_our_order(order.our_order_id)
+        if existing is None:
+            return None
+        return self._created(existing, [line.line_ref for line in order.lines], ops.FIND_ORDER_BY_SOURCE)
+
     async def create_order(self, order: NewOrder) -> CreatedOrder:
-        """Our earlier attempt's order when `_find_our_order` finds it (nothing is sent again: its inventory
+        """Our earlier attempt's order when `find_order` finds it (nothing is sent again: its inventory
         moved once), else `orderCreate` with `connectors.shopify.order_input` (linked lines as the seller's
         variants, custom lines flagged, prices in the shop's currency, inventory claimed). PermanentError when
         `order.currency` is not the shop's (Shopify takes line prices in the shop's currency), or for Shopify's
         `userErrors` (an unknown variant among them)."""
-        sent_lines = [line.line_ref for line in order.lines]
-        existing = await self._find_our_order(order.our_order_id)
+        existing = await self.find_order(order)
         if existing is not None:
-            return self._created(existing, sent_lines, ops.FIND_ORDER_BY_SOURCE)
+            return existing
+        sent_lines = [line.line_ref for line in order.lines]
         currency = await self._shop_currency()
         if order.currency is not None and order.currency != currency:
             raise PermanentError(f"shopify connection {self.connection.id!r}: order {order.our_order_id} is priced "

@@ -213,11 +213,24 @@ class WooCommerceConnector(StoreConnector):
 
     # -- seller: orders ------------------------------------------------------------------------------------
 
+    async def find_order(self, order: NewOrder) -> CreatedOrder | None:
+        """Our earlier attempt's order (`_find_order`: our order id in the order meta), its line items mapped to our
+        lines by their markers; PermanentError when one of ours is missing (the order was edited)."""
+        found = await self._find_order(order.our_order_id)
+        if found is None:
+            return None
+        missing = [line.line_ref for line in order.lines if line.line_ref not in found.line_refs]
+        if missing:
+            raise PermanentError(f"woocommerce connection {self.connection.id!r}: order {found.order_ref} (ours: "
+                                 f"{order.our_order_id}) lacks the line item(s) marked {', '.join(missing)}; it was "
+                                 "edited on the store, fix or recreate it there", connection=self.connection.id)
+        return found
+
     async def create_order(self, order: NewOrder) -> CreatedOrder:
         """Find the order an earlier attempt created, else create it (package docstring: "Creating orders"):
         one POST with every line priced, the shipping line and the flag; then, when some lines are not catalog
         items, an order note naming them (best effort: a failure is logged, the order meta flags them anyway)."""
-        existing = await self._find_order(order.our_order_id)
+        existing = await self.find_order(order)
         if existing is not None:
             log.info("%s: order %s already exists as %s", self.connection.id, order.our_order_id,
                      existing.order_ref)

@@ -31,9 +31,10 @@ the configuration may have changed in between):
 - `PermanentError` (a 4xx, an order the platform refuses): dead-lettered as `platform_rejected` with the
   platform's message (secrets are already redacted by the connector);
 - the seller's catalog lacks a line's SKU (and the route says `unknown_sku: reject`) or has it several times:
-  dead-lettered as `unknown_sku` or `ambiguous_sku` naming the SKUs and the seller, nothing created. A requeue of
-  the letter (once the catalog is fixed) makes a retry record, which looks the SKUs up again (misses are never
-  cached).
+  dead-lettered as `unknown_sku` or `ambiguous_sku` naming the SKUs and the seller, nothing created; unless the
+  order is already on the seller's store (`find_order`: an earlier attempt created it before the catalog changed,
+  and its answer was lost), which is then confirmed as created. A requeue of the letter (once the catalog is
+  fixed) makes a retry record, which looks the SKUs up again (misses are never cached).
 Nothing raises out of `process_placed` or `process_retry` (an exception escaping an agent's loop would lose the
 record). A transient failure of Kafka or the table (the broker away while the retry record is written) is retried
 in place, the attempt found again on the platform by our reference, and past its bound stops the worker before
@@ -53,7 +54,7 @@ from prometheus_client import CollectorRegistry
 
 from connectors.base import SellerConnector
 from ledger.routing import placed_as, placement_mismatch
-from ledger.seller_lines import CatalogRefusal, SellerOrder, order_skus, seller_order
+from ledger.seller_lines import CatalogRefusal, SellerOrder, order_skus, seller_order, unlinked
 from schemas.config import Config, Connection
 from schemas.events import OrderBuyerCancelled, OrderPlaced, OriginalRecord, ShippingDetails
 from schemas.factories import order_placed
@@ -234,8 +235,12 @@ class SellerOrderCreator:
             made = seller_order(placed, self._routes,
                                 await self._catalogs.lookup(connection.id, connector, order_skus(placed)))
             if isinstance(made, CatalogRefusal):
-                await self._refuse(placed, original, made)
-                return
+                # an earlier attempt may have created it before the catalog changed (a lost answer, a crash)
+                earlier = new_order(placed, unlinked(placed))
+                if await connector.find_order(earlier) is None:
+                    await self._refuse(placed, original, made)
+                    return
+                made = unlinked(placed)
             created = await connector.create_order(new_order(placed, made))
             at = self._clock()
             seller = placed.seller.model_copy(update={"order_ref": created.order_ref})

@@ -215,9 +215,11 @@ def test_the_order_body_has_catalog_and_custom_products_and_the_shipping_cost() 
                                           variant=variant.model_copy(update={"variant_ref": "gid://x/1"}))))
 
 
-def test_lines_map_only_onto_the_catalog_items_they_asked_for() -> None:
+def test_lines_map_by_sku_whatever_catalog_item_they_were_linked_to() -> None:
     variant = CatalogVariant(sku="A", product_ref="77", variant_ref="5")
     order = _order(SellerLine(line_ref="l1", sku="A", quantity=1, variant=variant))
     assert plan.map_lines(order, [{"id": 9, "product_id": 77, "variant_id": 5, "sku": "A"}]) == {"l1": "9"}
+    # the variant re-made between the create and a retry that finds the order: still our line
+    assert plan.map_lines(order, [{"id": 9, "product_id": 78, "variant_id": 6, "sku": "A"}]) == {"l1": "9"}
     with pytest.raises(plan.PlanError, match="edited on the platform"):
-        plan.map_lines(order, [{"id": 9, "product_id": 77, "variant_id": 6, "sku": "A"}])
+        plan.map_lines(order, [{"id": 9, "product_id": 77, "variant_id": 5, "sku": "B"}])

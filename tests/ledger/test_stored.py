@@ -71,6 +71,21 @@ def test_no_url_for_a_carrier_without_a_template_stays_none_when_a_template_come
     assert stored.decode(text).fulfillments["F1"].tracking_urls == [None]
 
 
+def test_form_2_reads_no_url_for_a_carrier_that_had_no_template_then() -> None:
+    record = FulfillmentRecord(fulfillment_id="F1", source_version=datetime(2026, 1, 1, tzinfo=UTC), digest="",
+                               carrier="Purolator", tracking_numbers=["329012345678"], tracking_urls=[None],
+                               lines=[])
+    state = placed_ledger({"L1": 1}).state.model_copy(update={"fulfillments": {"F1": record}})
+    form_3 = json.loads(stored.encode(state))
+    assert form_3["v"] == 3 and stored.decode(json.dumps(form_3).encode()).fulfillments["F1"].tracking_urls == [None]
+    form_2 = {**form_3, "v": 2, "f": [[*form_3["f"][0][:5], 0]]}  # form 2 wrote "built" for it
+    assert stored.decode(json.dumps(form_2).encode()).fulfillments["F1"].tracking_urls == [None]
+    assert state.order is not None
+    assert stored.outline(json.dumps(form_2).encode()).seller_connection == state.order.seller.connection
+    ups = {**form_2, "f": [["F1", form_3["f"][0][1], "UPS", ["1Z999AA10123456784"], [], 0]]}
+    assert stored.decode(json.dumps(ups).encode()).fulfillments["F1"].tracking_urls[0] is not None
+
+
 def test_states_sharing_records_encode_each_their_own_content() -> None:
     ledger = placed_ledger({"L1": 2})
     one = ledger.feed(recorded({"L1": 1}, fulfillment_id="F1", tracking_numbers=["T1"])).state

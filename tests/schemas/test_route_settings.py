@@ -58,3 +58,9 @@ def test_a_negative_price_or_an_unknown_rule_is_refused() -> None:
 def test_catalog_settings_on_a_route_to_a_manual_seller_are_refused() -> None:
     [problem] = problems("  - {buyer: shop, seller: hand, skus: ['H*'], shipping: {flat: 1}}\n")
     assert "routes[0].shipping: seller 'hand' fulfills in the web app and has no catalog" in problem
+
+
+def test_a_listed_price_that_an_earlier_route_of_the_pair_covers_is_refused() -> None:
+    [problem] = problems("  - {buyer: shop, seller: acme, skus: ['ACME-*']}\n"
+                         "  - {buyer: shop, seller: acme, skus: ['ACME-1'], price: {list: {ACME-1: 2}}}\n")
+    assert "routes[1].price.list: ACME-1 is covered first by routes[0]" in problem

@@ -41,6 +41,9 @@ class UnusedStore(StoreConnector):
     async def catalog_variants(self, skus: Sequence[str]) -> CatalogLookup:
         raise NotImplementedError("catalog_variants is not used by this test")
 
+    async def find_order(self, order: NewOrder) -> CreatedOrder | None:
+        raise NotImplementedError("find_order is not used by this test")
+
     async def create_order(self, order: NewOrder) -> CreatedOrder:
         raise NotImplementedError("create_order is not used by this test")
 

@@ -89,6 +89,9 @@ class Connector(UnusedStore):
         """The seller's catalog by SKU; None: every SKU asked is one variant at `CATALOG_PRICE`."""
         self.lookups: list[tuple[str, ...]] = []
         self.catalog_failures: list[Exception] = []
+        self.existing: CreatedOrder | None = None
+        """The order an earlier attempt created on the store, as `find_order` answers (None: there is none)."""
+        self.found: list[NewOrder] = []
         self.cancel_failures: list[Exception] = []
         self.cancels: list[tuple[str, OrderCancellation]] = []
 
@@ -99,6 +102,10 @@ class Connector(UnusedStore):
         if self.catalog is None:
             return CatalogLookup(currency="USD", variants={sku: (catalog_item(sku),) for sku in skus})
         return CatalogLookup(currency="USD", variants={sku: self.catalog.get(sku, ()) for sku in skus})
+
+    async def find_order(self, order: NewOrder) -> CreatedOrder | None:
+        self.found.append(order)
+        return self.existing
 
     async def create_order(self, order: NewOrder) -> CreatedOrder:
         self.calls.append(order)

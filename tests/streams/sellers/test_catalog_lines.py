@@ -77,6 +77,21 @@ def test_an_unknown_sku_is_dead_lettered_and_created_once_requeued_after_the_sel
     assert len(h.events.published) == 1 and len(h.letters()) == 1
 
 
+def test_an_order_created_before_its_sku_left_the_catalog_is_confirmed_not_refused() -> None:
+    # attempt 1 created the order, but its answer was lost; then the seller archived a product
+    h = harness(RetryableError("read timeout", connection="acme-shopify"), CREATED)
+    h.run_placed(placed())
+    [retry] = h.retries()
+    h.connector.catalog = {"ACME-MUG": (catalog_item("ACME-MUG"),)}
+    h.connector.existing = CREATED
+    h.creator._catalogs = SellerCatalogs(ttl_s=600, metrics=CatalogMetrics(CollectorRegistry()))  # a restart
+    asyncio.run(h.creator.process_retry(_message(retry)))
+    assert h.letters() == [] and len(h.events.published) == 1
+    [found] = h.connector.found
+    assert [(line.line_ref, line.variant) for line in found.lines] == [("L1", None), ("L2", None)]
+    assert h.connector.calls[-1].unlinked_skus() == ("ACME-MUG", "ACME-CAP")  # create_order answers the found one
+
+
 def test_custom_line_creates_the_unknown_sku_unlinked() -> None:
     h = harness(CREATED, config=with_route(unknown_sku="custom_line"))
     h.connector.catalog = {"ACME-MUG": (catalog_item("ACME-MUG"),)}
