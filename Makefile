@@ -8,6 +8,9 @@ TEST_KAFKA_HOME := .fulfillsync/test-kafka
 # Platform specs that may not be copied into the project; tests that need them say so when this is unset.
 FULFILLSYNC_PLATFORM_SPECS ?= $(wildcard $(abspath ../shared/platform-specs))
 export FULFILLSYNC_PLATFORM_SPECS
+# The design notes beside the repository: a test checks that its configuration example matches them.
+FULFILLSYNC_DESIGN_NOTES ?= $(wildcard $(abspath ../shared/DESIGN.md))
+export FULFILLSYNC_DESIGN_NOTES
 # The browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser of its own.
 CHROMIUM ?= /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1

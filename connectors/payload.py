@@ -42,6 +42,22 @@ def json_decimal(value: object) -> Decimal | None:
         return None
 
 
+MONEY_LIMIT = Decimal(10) ** 10
+"""Every amount is below this: `schemas.platform.Money` holds 14 digits, 4 of them decimals."""
+
+
+def json_money(value: object, where: str) -> Decimal | None:
+    """A price as a platform sends it (a JSON number or a numeric string; null: None), as given, not rounded
+    (each connector rounds as its platform does). PayloadError naming `where` and the value for anything that is
+    not a finite amount of 0 or more below `MONEY_LIMIT`."""
+    if value is None:
+        return None
+    amount = json_decimal(value)
+    if amount is None or not amount.is_finite() or amount < 0 or amount >= MONEY_LIMIT:
+        raise PayloadError(f"{where}: {value!r} is not a price (a number of 0 or more, below {MONEY_LIMIT:,})")
+    return amount
+
+
 def numeric_id(value: object) -> str | None:
     """A positive integer id (a JSON number, or digits in a string) as text; None for anything else (booleans,
     negative numbers, other text). Never raises: webhook payloads are read with it before anything is trusted."""

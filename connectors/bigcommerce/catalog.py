@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from connectors.payload import PayloadError, json_array, json_decimal, json_object
+from connectors.payload import PayloadError, json_array, json_money, json_object
 from schemas.platform import CatalogLookup, CatalogVariant
 
 SKU_BATCH = 50
@@ -103,22 +103,10 @@ def _id(item: Mapping[str, Any], key: str, where: str) -> int:
     return value
 
 
-_MAX_AMOUNT = Decimal(10) ** 10  # `schemas.platform.Money`: 14 digits, 4 of them decimals
-
-
 def _money(value: object, where: str) -> Decimal | None:
-    """A catalog amount (a JSON number; null -> None). PayloadError for anything else or a negative amount."""
-    if value is None:
-        return None
-    amount = json_decimal(value)
-    if amount is None:
-        raise PayloadError(f"{where}: expected a number, got {value!r}")
-    if not amount.is_finite() or amount < 0:
-        raise PayloadError(f"{where}: expected an amount of 0 or more, got {value!r}")
-    if amount >= _MAX_AMOUNT:
-        raise PayloadError(f"{where}: {value!r} is more than fulfillsync takes (below {_MAX_AMOUNT:,}); correct "
-                           "the price in the catalog")
-    return amount.quantize(Decimal("0.0001"))
+    """A catalog amount (`json_money`), to BigCommerce's 4 decimals."""
+    amount = json_money(value, where)
+    return None if amount is None else amount.quantize(Decimal("0.0001"))
 
 
 def _level(value: object, where: str) -> int | None:

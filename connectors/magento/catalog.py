@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.magento.payloads import Filter
-from connectors.payload import PayloadError, json_decimal
+from connectors.payload import PayloadError, json_money
 from schemas.platform import CatalogVariant
 
 ORDERABLE_TYPES = ("simple", "virtual")
@@ -104,14 +104,9 @@ def _integer(value: Any) -> int | None:
 
 
 def _price(value: Any, where: str) -> Decimal | None:
-    if value is None:
-        return None
-    price = json_decimal(value)
-    if price is None:
-        raise PayloadError(f"{where}: expected a number, got {value!r}")
-    if not price.is_finite() or price < 0:
-        raise PayloadError(f"{where}: {value!r} is not a price")
-    return price.quantize(Decimal("0.0001"))
+    """A catalog price (`json_money`), to Magento's 4 decimals."""
+    price = json_money(value, where)
+    return None if price is None else price.quantize(Decimal("0.0001"))
 
 
 def _inventory(extension: Any) -> int | None:

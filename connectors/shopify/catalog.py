@@ -9,12 +9,11 @@ its product is ACTIVE (ARCHIVED and DRAFT products are not sellable).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
-from connectors.payload import PayloadError, json_decimal, json_object
+from connectors.payload import PayloadError, json_money, json_object
 from schemas.platform import CatalogVariant
 
 SKU_BATCH = 25
@@ -83,17 +82,8 @@ def catalog_variant(node: Mapping[str, Any], product: Mapping[str, Any], where: 
                                                                                                   bool) else None
     try:
         return CatalogVariant(sku=str(node["sku"]), product_ref=product_ref, variant_ref=variant_ref, title=title,
-                              price=_price(node.get("price"), f"{where}.price"), inventory=inventory)
+                              price=json_money(node.get("price"), f"{where}.price"), inventory=inventory)
     except ValidationError as error:
         raise PayloadError(f"{where}: {error.errors()[0]['msg']}") from None
 
 
-def _price(value: Any, where: str) -> Decimal | None:
-    if value is None:
-        return None
-    price = json_decimal(value)
-    if price is None:
-        raise PayloadError(f"{where} is {value!r}, not a decimal amount")
-    if not price.is_finite() or price < 0:
-        raise PayloadError(f"{where} is {value!r}, not an amount of money")
-    return price

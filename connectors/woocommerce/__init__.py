@@ -74,7 +74,7 @@ Creating orders on a seller (`create_order`)
 - The flag: order meta `fulfillsync_unlinked_skus` ("A, B") in the same POST, then an order note naming them
   (`POST /orders/{id}/notes`; best effort: a failure is logged, the meta flags the order anyway; a retry that
   finds an order whose answer was lost does not write the note).
-- WooCommerce does not refuse a product id it no longer has (woocommerce/woocommerce issue 50698): a product
+- WooCommerce does not refuse a product id it no longer has (github.com/woocommerce/woocommerce/issues/50698): a product
   deleted between the catalog lookup and the order makes a line without a product. The created order is read
   for such lines; they are added to the flag (a PUT of the meta) and named in the note, and logged.
 - Shipping: one shipping line, method id `other` (WooCommerce's "Other"), titled with the buyer's shipping method

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import httpx
 
-from connectors.payload import PayloadError, json_array, json_decimal, json_object
+from connectors.payload import PayloadError, json_array, json_money, json_object
 from connectors.woocommerce.carriers import CARRIER_NAMES
 from schemas.platform import (
     Address,
@@ -226,7 +226,6 @@ class CatalogItem:
 
 
 _PRICE_STEP = Decimal("0.0001")
-_PRICE_LIMIT = Decimal(10) ** 10  # `schemas.platform.Money` holds 14 digits, 4 of them decimals
 UNSELLABLE_TYPES = frozenset({"variable", "grouped", "external"})
 """A variable product is sold as one of its variations, a grouped one as its children; an external one elsewhere."""
 
@@ -300,11 +299,9 @@ def _sellable(item: CatalogItem, parent_statuses: Mapping[int, str]) -> bool:
 
 def _money(value: Any, where: str) -> Decimal | None:
     """A WooCommerce price (a decimal string; "" or null: none)."""
-    if value in (None, ""):
+    amount = None if value == "" else json_money(value, where)
+    if amount is None:
         return None
-    amount = json_decimal(value)
-    if amount is None or not amount.is_finite() or amount < 0 or amount >= _PRICE_LIMIT:
-        raise ShapeError(f"{where} is not a price: {value!r}")
     # our amounts keep 4 decimals; WooCommerce stores what it was given (it rounds only for display)
     return amount.quantize(_PRICE_STEP, rounding=ROUND_HALF_UP) if _places(amount) > 4 else amount
 

@@ -10,7 +10,7 @@ layer (`app.py`) only parses requests. Behaviour that mirrors WooCommerce (docs/
 - a line item names its product by `sku` (looked up first, any status, without case), else `product_id` (without
   `variation_id`), else `variation_id`; none of them is 400 `woocommerce_rest_required_product_reference`. A
   reference that finds no product is NOT refused (WooCommerce creates the item without a product, totals as
-  posted or 0: woocommerce/woocommerce issue 50698); a found product prices the item at its price times the
+  posted or 0: github.com/woocommerce/woocommerce/issues/50698); a found product prices the item at its price times the
   quantity unless `subtotal`/`total` are posted. Shipping lines need a `method_id` on create. The order's
   `currency` must be one WooCommerce knows (default: the store's); totals are the lines' plus shipping (no tax);
 - stock moves as `wc_maybe_reduce_stock_levels` / `wc_maybe_increase_stock_levels` move it: once when the order

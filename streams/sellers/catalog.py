@@ -49,11 +49,13 @@ class SellerCatalogs:
     async def lookup(self, connection: str, connector: SellerConnector, skus: Sequence[str]) -> CatalogLookup:
         """What `connection`'s catalog holds for `skus` (module docstring). Raises what the connector raises."""
         found: dict[str, tuple[CatalogVariant, ...]] = {}
+        wanted = []
         for sku in dict.fromkeys(skus):
             cached = self._found.get((connection, sku))
-            if cached is not None:
+            if cached is None:
+                wanted.append(sku)
+            else:
                 found[sku] = cached
-        wanted = [sku for sku in dict.fromkeys(skus) if sku not in found]
         currency = self._currency.get(connection)
         self._count(connection, "cached", len(found))
         if wanted or currency is None:
