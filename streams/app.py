@@ -34,6 +34,7 @@ from schemas.config import Config, LogFormat
 from schemas.topics import TopicNames
 from streams.buyers.wiring import register_buyer_tracking
 from streams.fulfillments.wiring import register_seller_fulfillments
+from streams.kit.bulk_restore import BulkRestore, BulkTableManager
 from streams.kit.context import WiringContext
 from streams.kit.kafka_clients import new_faust_app
 from streams.kit.log_throttle import throttle_repeats
@@ -94,7 +95,10 @@ def create_app(config: Config) -> Service:
         # by our code rather than dropped by Faust's decoder with only a log line.
         key_serializer="raw",
         value_serializer="raw",
+        # Partitions far behind their changelogs (an empty volume) are rebuilt in bulk before Faust's recovery.
+        TableManager=BulkTableManager,
     )
+    app.bulk_restore = BulkRestore(config.kafka, group=f"{names.app_id}-bulk-restore")
     ctx = WiringContext(app=app, config=config, table_options=rocksdb_options(config))
     register_ledger(ctx)
     polling = register_polling(ctx)

@@ -19,8 +19,9 @@ import threading
 import time
 import uuid
 import zlib
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -56,8 +57,9 @@ from schemas.topics import TopicNames
 from streams.buyers.sink import ledger_view
 from streams.buyers.tables import BUYER_FULFILLMENTS, BuyerWrites
 from streams.kit.kafka_clients import new_admin, new_consumer
-from streams.orders.tables import ORDERS, decode_state, outline_state
+from streams.orders.tables import ORDERS, decode_state
 from webapp.model import FulfillmentStatus, FulfillmentView, LineView, OrderView, TimelineEntry
+from webapp.outlines import Decoded, OutlineDecoder, index_fields
 from webapp.readstore import Batch, OrderRow, OrderStore, Place, open_store
 
 log = logging.getLogger(__name__)
@@ -303,6 +305,13 @@ BATCH = 2_000
 """Records read, and written to the store in one transaction, at most at a time."""
 
 CONSUMER_QUEUE_KIB = 16_384
+DECODE_AHEAD_BATCHES = 2
+"""Batches in the decoding process's hands while the reader writes an older one (one left it waiting on the child
+about a tenth of the time)."""
+
+DECODE_AHEAD_MIN = 20_000
+"""Order-table records behind, when partitions are assigned, from which a second process decodes each batch while
+the reader writes the one before (`webapp.outlines`); below it, starting that process costs more than it saves."""
 """librdkafka's buffer of fetched records not yet read (its default, 64 MiB, is memory the pages need more)."""
 
 _CORRUPT = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
@@ -330,7 +339,8 @@ class TopicReadModel:
     `<topic_prefix>-web-<uuid>` (assigned partitions, no commits), so ACLs on the topic prefix cover it.
     """
 
-    def __init__(self, config: Config, *, poll_timeout_s: float = 0.2, view_cache: int = VIEW_CACHE) -> None:
+    def __init__(self, config: Config, *, poll_timeout_s: float = 0.2, view_cache: int = VIEW_CACHE,
+                 decode_ahead_min: int = DECODE_AHEAD_MIN) -> None:
         names = TopicNames(config.kafka.topic_prefix)
         self._kafka = config.kafka
         self._group = f"{names.prefix}-web-{uuid.uuid4()}"
@@ -348,6 +358,12 @@ class TopicReadModel:
         self._behind: dict[Place, int] = {}  # partition -> its end offset when assigned, until reached
         self._known_topics: set[str] = set()  # topics whose id was compared with the store's
         self._rebuild_why: str | None = None
+        self._decode_ahead_min = decode_ahead_min
+        self._decoder: OutlineDecoder | None = None  # while catching up on a backlog of at least decode_ahead_min
+        self._ahead: deque[tuple[list[Message], Future[list[Decoded]]]] = deque()  # batches read, being decoded
+        self._indexes_deferred = False
+        self.decoded_ahead = 0
+        """Batches decoded by the second process (tests and the benchmark read it)."""
 
     @property
     def store(self) -> OrderStore:
@@ -421,9 +437,7 @@ class TopicReadModel:
                     if time.monotonic() >= next_look:
                         self._assign_new(consumer)
                         next_look = time.monotonic() + METADATA_INTERVAL_S
-                    messages = consumer.consume(BATCH, self._poll_timeout_s)
-                    if messages:
-                        self._handle(messages)
+                    self._read(consumer)
                 except sqlite3.DatabaseError as error:
                     if getattr(error, "sqlite_errorcode", None) in _CORRUPT:
                         self._rebuild_why = f"the store is corrupt ({error})"
@@ -435,6 +449,59 @@ class TopicReadModel:
                     self._stop.wait(1.0)
         finally:
             consumer.close()
+            self._stop_decoder()
+
+    def _read(self, consumer: Consumer) -> None:
+        """Read one batch and handle it; with a decoder, hand it over to be decoded and handle the oldest batches
+        handed over, keeping `DECODE_AHEAD_BATCHES` in the decoder's hands."""
+        if self._decoder is not None and self._ready.is_set():  # caught up: the backlog is gone
+            self._handle_ahead(0)
+            self._stop_decoder()
+        decoder = self._decoder
+        messages = consumer.consume(BATCH, self._poll_timeout_s)
+        if messages and decoder is not None:
+            self._ahead.append((messages, decoder.submit([message.value() if message.error() is None
+                                                          and message.topic() == self._topics[0] else None
+                                                          for message in messages])))
+            self._handle_ahead(DECODE_AHEAD_BATCHES)
+            return
+        self._handle_ahead(0)
+        if messages:
+            self._handle(messages)
+
+    def _handle_ahead(self, keep: int) -> None:
+        """Handle the batches handed over, oldest first, once decoded (by the reader itself if the decoding process
+        died), until `keep` are left."""
+        while len(self._ahead) > keep:
+            messages, future = self._ahead.popleft()
+            decoded: list[Decoded] | None = None
+            try:
+                decoded = future.result()
+                self.decoded_ahead += 1
+            except Exception as error:  # noqa: BLE001 - the child died (BrokenProcessPool) or could not start
+                if self._decoder is not None:
+                    log.warning("read model: the decoding process failed (%s: %s); decoding in the reader from now "
+                                "on", type(error).__name__, error)
+                self._stop_decoder()
+            self._handle(messages, decoded)
+
+    def _start_decoder(self, backlog: int) -> None:
+        """For a backlog of at least `decode_ahead_min` order records: the decoding process, and, when the backlog
+        outnumbers the orders stored, the list indexes deferred until caught up (`OrderStore.defer_indexes`)."""
+        if self._decoder is not None or backlog < self._decode_ahead_min:
+            return
+        defer = not self._indexes_deferred and backlog > self._store.count()
+        log.info("read model: %d order record(s) behind; decoding them in a second process%s", backlog,
+                 ", the list indexes built once caught up" if defer else "")
+        if defer:
+            self._store.defer_indexes()
+            self._indexes_deferred = True
+        self._decoder = OutlineDecoder()
+
+    def _stop_decoder(self) -> None:
+        if self._decoder is not None:
+            self._decoder.close()
+            self._decoder = None
 
     def _assign_new(self, consumer: Consumer) -> None:
         """Assign every partition of our topics not assigned yet, from the store's offset (from its beginning when
@@ -468,6 +535,9 @@ class TopicReadModel:
                 self._assigned.add((topic, partition))
                 fresh.append(TopicPartition(topic, partition, OFFSET_BEGINNING if start is None else start))
             consumer.incremental_assign(fresh)
+            self._start_decoder(sum(max(0, high - max(low, stored.get((topic, partition)) or 0))
+                                    for (topic, partition), (low, high) in marks.items()
+                                    if topic == self._topics[0]))
         self._check_ready()
 
     def _untrusted(self, cluster_id: str | None, marks: Mapping[Place, tuple[int, int]]) -> str | None:
@@ -512,23 +582,31 @@ class TopicReadModel:
         log.warning("read model: %s; emptying the store %s and reading every partition from offset 0", why,
                     self._store.path)
         self._rebuild_why = None
+        self._ahead.clear()  # read before the store was emptied: read again from offset 0
         if self._assigned:
             consumer.incremental_unassign([TopicPartition(topic, partition) for topic, partition in self._assigned])
         self._assigned.clear()
         self._behind.clear()
         self._known_topics.clear()
         self._store.reset()
+        self._indexes_deferred = False  # a new store has them
         with self._lock:
             self._views.clear()
 
     def _check_ready(self) -> None:
+        if not self._behind and self._indexes_deferred:
+            started = time.monotonic()
+            self._store.build_indexes()
+            self._indexes_deferred = False
+            log.info("read model: list indexes built in %.1f s", time.monotonic() - started)
         if not self._behind and not self._ready.is_set():
             log.info("read model caught up: %d order(s)", self._store.count())
             self._ready.set()
 
-    def _handle(self, messages: list[Message]) -> None:
-        """One batch: decoded into rows, written with the partitions' next offsets in one transaction; then the
-        views it changed are dropped and the pending fulfillments the states now hold are settled."""
+    def _handle(self, messages: list[Message], decoded: Sequence[Decoded] | None = None) -> None:
+        """One batch: decoded into rows (`decoded`: the outlines of its order-table values, decoded already),
+        written with the partitions' next offsets in one transaction; then the views it changed are dropped and the
+        pending fulfillments the states now hold are settled."""
         batch, reached = Batch(), []
         holds: dict[str, dict[str, FulfillmentRecord]] = {}  # order id -> its records of fulfillments sent
         keys = {message.key() for message in messages
@@ -536,7 +614,7 @@ class TopicReadModel:
         stored = self._store.rows([key.decode("utf-8", "replace") for key in keys if key])  # one query a batch
         with self._lock:
             pending = {order_id: list(sent) for order_id, sent in self._sent.items()}
-        for message in messages:
+        for index, message in enumerate(messages):
             place = (str(message.topic()), message.partition() or 0)
             error = message.error()
             if error is not None:
@@ -553,7 +631,8 @@ class TopicReadModel:
             order_id = key.decode("utf-8", "replace") if key else None
             try:
                 if place[0] == self._topics[0] and order_id:
-                    self._on_state(batch, stored, order_id, message, pending.get(order_id), holds)
+                    self._on_state(batch, stored, order_id, message, pending.get(order_id), holds,
+                                   None if decoded is None else decoded[index])
                 elif place[0] == self._topics[1] and order_id:
                     self._on_writes(batch, stored, order_id, message)
                 elif place[0] == self._topics[2]:
@@ -588,29 +667,29 @@ class TopicReadModel:
         return row
 
     def _on_state(self, batch: Batch, stored: Mapping[str, OrderRow], order_id: str, message: Message,
-                  sent: list[str] | None, holds: dict[str, dict[str, FulfillmentRecord]]) -> None:
+                  sent: list[str] | None, holds: dict[str, dict[str, FulfillmentRecord]], known: Decoded) -> None:
         value = message.value()
         if value is None:  # tombstone: the order is gone, and all we kept of it
             batch.delete(order_id)
             holds.pop(order_id, None)
             return
-        outline = outline_state(value)  # what the index needs; the state is built only when a page asks
+        if isinstance(known, str):
+            raise ValueError(known)
+        # what the index needs; the state is built only when a page asks
+        fields = known if known is not None else index_fields(value)
         if sent:
             state = decode_state(value)
             holds[order_id] = {fulfillment_id: state.fulfillments[fulfillment_id] for fulfillment_id in sent
                                if fulfillment_id in state.fulfillments}
-        cancelled = outline.cancelled
+        cancelled = frozenset(fields.cancelled)
         row = self._row(batch, stored, order_id)
         if cancelled - row.cancelled:
             seen_at = _record_time(message)
             for fulfillment_id in cancelled - row.cancelled:
                 row.cancelled_at[fulfillment_id] = seen_at
         row.state, row.cancelled = value, cancelled
-        if outline.placed_at is None:
-            row.placed_at = row.seller = row.buyer = None
-        else:
-            row.placed_at = round(outline.placed_at.timestamp() * 1_000_000)
-            row.seller, row.buyer = outline.seller_connection, outline.buyer_connection
+        row.placed_at = fields.placed_at_us
+        row.seller, row.buyer = (None, None) if fields.placed_at_us is None else (fields.seller, fields.buyer)
 
     def _on_writes(self, batch: Batch, stored: Mapping[str, OrderRow], order_id: str, message: Message) -> None:
         value = message.value()

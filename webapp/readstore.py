@@ -47,14 +47,20 @@ WRITER_CACHE_KIB = 65_536
 READER_CACHE_KIB = 16_384
 """SQLite's page cache of the pages' connection."""
 
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS orders_by_seller ON orders (seller, placed_at) WHERE seller IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS orders_by_buyer ON orders (buyer, placed_at) WHERE buyer IS NOT NULL",
+)
+"""The list pages' indexes: built at every open, so a store whose indexes were deferred (`defer_indexes`) and not
+built again (the process stopped during the load) has them once more."""
+
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS offsets (topic TEXT NOT NULL, partition INTEGER NOT NULL, next INTEGER NOT NULL, "
     "PRIMARY KEY (topic, partition)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS orders (order_id TEXT PRIMARY KEY, state BLOB, placed_at INTEGER, seller TEXT, "
     "buyer TEXT, cancelled TEXT, cancelled_at TEXT, writes BLOB, pushed_at TEXT)",
-    "CREATE INDEX IF NOT EXISTS orders_by_seller ON orders (seller, placed_at) WHERE seller IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS orders_by_buyer ON orders (buyer, placed_at) WHERE buyer IS NOT NULL",
+    *_INDEXES,
     "CREATE TABLE IF NOT EXISTS letters (order_id TEXT NOT NULL, event_id TEXT NOT NULL, value BLOB NOT NULL, "
     "PRIMARY KEY (order_id, event_id)) WITHOUT ROWID",
 )
@@ -214,6 +220,20 @@ class OrderStore:
             db.executemany("INSERT OR REPLACE INTO offsets VALUES (?, ?, ?)",
                            [(topic, partition, offset) for (topic, partition), offset in batch.offsets.items()])
 
+    def defer_indexes(self) -> None:
+        """Drop the list pages' indexes while a large backlog is loaded (each insert then writes the table and its
+        key only); `build_indexes` builds them again in one pass, sorted, which costs far less than keeping them
+        current row by row. Pages stay correct meanwhile, only slower (a scan instead of an index)."""
+        with _transaction(self._writer) as db:
+            for name in _index_names():
+                db.execute(f"DROP INDEX IF EXISTS {name}")
+
+    def build_indexes(self) -> None:
+        """Build the list pages' indexes when they are missing (see `defer_indexes`)."""
+        with _transaction(self._writer) as db:
+            for statement in _INDEXES:
+                db.execute(statement)
+
     def reset(self) -> None:
         """Empty the store (a new file; what it held is gone, offsets too). Readers see an empty store meanwhile."""
         with self._read_lock:
@@ -317,6 +337,10 @@ def _connection(path: Path, cache_kib: int) -> sqlite3.Connection:
     db.execute("PRAGMA wal_autocheckpoint=8192")  # pages: a checkpoint (and its fsync) per 32 MiB written
     db.execute("PRAGMA journal_size_limit=67108864")
     return db
+
+
+def _index_names() -> list[str]:
+    return [statement.split()[5] for statement in _INDEXES]
 
 
 def _has_meta(db: sqlite3.Connection) -> bool:

@@ -119,6 +119,8 @@ class WorkerApp(faust.App):
 
     stop_hooks: list[StopHook]
     commit_guard: CommitGuard
+    bulk_restore: Any = None
+    """The `streams.kit.bulk_restore.BulkRestore` its table recovery uses (None: Faust's recovery alone)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

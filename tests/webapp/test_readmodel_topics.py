@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,7 +26,9 @@ from streams.kit.dead_letters import dead_letter
 from streams.kit.producer import EventProducer
 from streams.kit.records import RebuiltMessage
 from streams.orders.tables import ORDERS, encode_state
-from webapp.readmodel import TopicReadModel
+from webapp import readmodel
+from webapp.outlines import Decoded
+from webapp.readmodel import DECODE_AHEAD_MIN, TopicReadModel
 
 pytestmark = pytest.mark.kafka
 
@@ -55,7 +59,8 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 15) 
         time.sleep(0.1)
 
 
-def test_the_read_model_catches_up_then_follows_the_changelogs(kafka_bootstrap: str) -> None:
+@pytest.mark.parametrize("decode_ahead_min", [DECODE_AHEAD_MIN, 0], ids=["decoding-inline", "decoding-ahead"])
+def test_the_read_model_catches_up_then_follows_the_changelogs(kafka_bootstrap: str, decode_ahead_min: int) -> None:
     config = Config(kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}",
                                        partitions=2))
     ensure_topics(config.kafka)
@@ -71,9 +76,12 @@ def test_the_read_model_catches_up_then_follows_the_changelogs(kafka_bootstrap: 
     producer.publish_raw(ORDERS.changelog(names.app_id), b"held-only", encode_state(held))
     producer.flush()
 
-    model = TopicReadModel(config, view_cache=1).start()  # views are built again from the stored bytes
+    # views are built again from the stored bytes; the backlog is decoded in a second process when at least
+    # decode_ahead_min
+    model = TopicReadModel(config, view_cache=1, decode_ahead_min=decode_ahead_min).start()
     try:
-        assert model.wait_ready(20), "the read model did not catch up"
+        assert model.wait_ready(30), "the read model did not catch up"
+        assert (model.decoded_ahead > 0) == (decode_ahead_min == 0)
         # ready means every record that existed at start is in: no waiting here
         assert [view.order_id for view in model.orders_of("acme-web")] == [newer.order_id, older.order_id]
         assert [view.order_id for view in model.orders_of("northwind-shop")] == [newer.order_id, older.order_id]
@@ -128,3 +136,35 @@ def _status(model: TopicReadModel, order_id: str) -> str | None:
 def _timeline(model: TopicReadModel, order_id: str) -> list[str]:
     view = model.order(order_id)
     return [entry.what for entry in view.timeline] if view is not None else []
+
+
+def test_when_the_decoding_process_dies_the_reader_decodes_the_batch_itself_and_goes_on(
+        kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    class DyingDecoder:
+        def submit(self, values: list[bytes | None]) -> Future[list[Decoded]]:
+            died: Future[list[Decoded]] = Future()
+            died.set_exception(BrokenProcessPool("A child process terminated abruptly"))
+            return died
+
+        def close(self) -> None:
+            return None
+
+    monkeypatch.setattr(readmodel, "OutlineDecoder", DyingDecoder)
+    config = Config(kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+                                       partitions=2))
+    ensure_topics(config.kafka)
+    names = TopicNames(config.kafka.topic_prefix)
+    producer = EventProducer(kafka_bootstrap, source="/tests")
+    events = [placed("northwind", f"#{n}", ACME, n) for n in range(5)]
+    for event in events:
+        producer.publish_raw(ORDERS.changelog(names.app_id), event.order_id.encode(),
+                             encode_state(apply(new_state(event.order_id), event).state))
+    producer.flush()
+    model = TopicReadModel(config, decode_ahead_min=0).start()
+    try:
+        assert model.wait_ready(30), "the read model did not catch up"
+        assert {view.order_id for view in model.orders_of("acme-web")} == {event.order_id for event in events}
+        assert model.decoded_ahead == 0
+        assert "the decoding process failed (BrokenProcessPool" in caplog.text
+    finally:
+        model.close()

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from schemas.topics import TopicNames
 from streams.admin import ensure_topics
 from streams.kit.producer import EventProducer
 from streams.orders.tables import ORDERS, encode_state
+from webapp.outlines import Decoded
 from webapp.readmodel import TopicReadModel
 from webapp.readstore import Batch, OrderRow, open_store
 
@@ -73,6 +74,35 @@ def test_a_batch_is_stored_with_its_offsets_and_read_back_after_a_reopen(tmp_pat
         assert again.count() == 2 and again.size_bytes() > 0
         again.reset()
         assert again.offsets() == {} and again.count() == 0
+    finally:
+        again.close()
+
+
+def indexes(path: Path) -> set[str]:
+    with sqlite3.connect(path) as db:
+        return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                                               "name NOT LIKE 'sqlite_%'")}
+
+
+def test_deferred_list_indexes_leave_the_pages_right_and_come_back_when_built_or_at_the_next_open(
+        tmp_path: Path) -> None:
+    store = open_store(tmp_path, "p", TOPICS)
+    assert indexes(store.path) == {"orders_by_seller", "orders_by_buyer"}
+    store.defer_indexes()
+    assert indexes(store.path) == set()
+    batch = Batch(offsets={(TOPICS[0], 0): 2})
+    batch.rows = {"o1": row("o1", "acme-web", "shop", 1), "o2": row("o2", "acme-web", "mall", 2)}
+    store.write(batch)
+    assert store.ids_of("acme-web") == ["o2", "o1"] and store.ids_of("mall") == ["o2"]  # a scan, same answer
+    store.build_indexes()
+    assert indexes(store.path) == {"orders_by_seller", "orders_by_buyer"}
+    assert store.ids_of("acme-web") == ["o2", "o1"] and store.ids_of("shop") == ["o1"]
+    store.defer_indexes()
+    store.close()  # stopped during a load: the next open builds them
+    again = open_store(tmp_path, "p", TOPICS)
+    try:
+        assert indexes(again.path) == {"orders_by_seller", "orders_by_buyer"}
+        assert again.ids_of("acme-web") == ["o2", "o1"]
     finally:
         again.close()
 
@@ -127,9 +157,9 @@ class Recording(TopicReadModel):
         super().__init__(config, view_cache=2)
         self.read: list[tuple[str, int, int]] = []
 
-    def _handle(self, messages: list[Message]) -> None:
+    def _handle(self, messages: list[Message], decoded: Sequence[Decoded] | None = None) -> None:
         self.read.extend((str(m.topic()), m.partition() or 0, m.offset() or 0) for m in messages if m.error() is None)
-        super()._handle(messages)
+        super()._handle(messages, decoded)
 
 
 def config_for(kafka_bootstrap: str, store_dir: Path, prefix: str | None = None) -> Config:
