@@ -331,9 +331,10 @@ class TopicReadModel:
     logged and skipped (the order keeps what it had); a broker that cannot be reached is retried by the client for
     ever, the model answering from what it has.
 
-    Per record the reader decodes the order's state once (`streams.orders.tables.decode_state`) for the index
-    (connections, placed time) and the fulfillments seen cancelled, and keeps the bytes; a page's view is built from
-    the bytes when asked, and the last `view_cache` views are kept.
+    Per record the reader reads the outline of the order's state (`webapp.outlines.index_fields`: connections,
+    placed time, the fulfillments cancelled), in a second process a couple of batches ahead while it catches up on a
+    backlog of at least `decode_ahead_min` records (`webapp.outlines.OutlineDecoder`), and keeps the bytes; a page's
+    view is built from the bytes when asked, and the last `view_cache` views are kept.
 
     It connects with the configuration's `kafka:` settings (`streams.kit.kafka_clients`), as consumer group
     `<topic_prefix>-web-<uuid>` (assigned partitions, no commits), so ACLs on the topic prefix cover it.
