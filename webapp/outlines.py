@@ -8,8 +8,8 @@ batch in a child process while the reader writes the batch before it. The child 
 nothing but the function below.
 
 Failure behaviour: a value that is not an order state comes back as its error text, which the reader logs and
-skips as it does inline; a child that dies (killed, out of memory) fails the batch's future (`BrokenProcessPool`),
-and the reader decodes that batch itself and goes on without a child (`OutlineDecoder.broken`).
+skips as it does inline; a child that dies (killed, out of memory) fails the batches handed to it and every later
+`submit` (`BrokenProcessPool`), and the reader decodes those batches itself, in order, and goes on without a child.
 """
 
 from __future__ import annotations
@@ -67,11 +67,10 @@ class OutlineDecoder:
 
     def __init__(self) -> None:
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        self.broken = False
-        """True once the child died: the caller stops submitting and decodes inline."""
 
     def submit(self, values: Sequence[bytes | None]) -> Future[list[Decoded]]:
-        """Start decoding `values`; the future gives `decode_outlines(values)` or raises if the child died."""
+        """Start decoding `values`; the future gives `decode_outlines(values)`. Once the child died, the future
+        raises `BrokenProcessPool`, or this call does (the pool knew before)."""
         return self._pool.submit(decode_outlines, list(values))
 
     def close(self) -> None:

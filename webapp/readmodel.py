@@ -361,7 +361,8 @@ class TopicReadModel:
         self._rebuild_why: str | None = None
         self._decode_ahead_min = decode_ahead_min
         self._decoder: OutlineDecoder | None = None  # while catching up on a backlog of at least decode_ahead_min
-        self._ahead: deque[tuple[list[Message], Future[list[Decoded]]]] = deque()  # batches read, being decoded
+        # batches read and not yet handled, oldest first, each with its decoding (None: the reader decodes it)
+        self._ahead: deque[tuple[list[Message], Future[list[Decoded]] | None]] = deque()
         self._indexes_deferred = False
         self.decoded_ahead = 0
         """Batches decoded by the second process (tests and the benchmark read it)."""
@@ -454,43 +455,55 @@ class TopicReadModel:
 
     def _read(self, consumer: Consumer) -> None:
         """Read one batch and handle it; with a decoder, hand it over to be decoded and handle the oldest batches
-        handed over, keeping `DECODE_AHEAD_BATCHES` in the decoder's hands."""
-        if self._decoder is not None and self._ready.is_set():  # caught up: the backlog is gone
-            self._handle_ahead(0)
+        handed over, keeping `DECODE_AHEAD_BATCHES` in the decoder's hands. A batch whose handling raised stays
+        first in line and is handled again before anything newer is read."""
+        if len(self._ahead) > DECODE_AHEAD_BATCHES or (self._decoder is not None and self._ready.is_set()):
+            self._handle_ahead(0)  # a batch failed last time, or caught up: the backlog is gone
             self._stop_decoder()
         decoder = self._decoder
         messages = consumer.consume(BATCH, self._poll_timeout_s)
         if messages and decoder is not None:
-            self._ahead.append((messages, decoder.submit([message.value() if message.error() is None
-                                                          and message.topic() == self._topics[0] else None
-                                                          for message in messages])))
-            self._handle_ahead(DECODE_AHEAD_BATCHES)
-            return
-        self._handle_ahead(0)
+            try:
+                future = decoder.submit([message.value() if message.error() is None
+                                         and message.topic() == self._topics[0] else None for message in messages])
+            except Exception as error:  # noqa: BLE001 - the child died earlier (BrokenProcessPool)
+                self._decoder_failed(error)
+            else:
+                self._ahead.append((messages, future))
+                self._handle_ahead(DECODE_AHEAD_BATCHES)
+                return
         if messages:
-            self._handle(messages)
+            self._ahead.append((messages, None))
+        self._handle_ahead(0)
 
     def _handle_ahead(self, keep: int) -> None:
-        """Handle the batches handed over, oldest first, once decoded (by the reader itself if the decoding process
-        died), until `keep` are left."""
+        """Handle the batches in line, oldest first, once decoded (by the reader itself when it decodes them or the
+        decoding process died), until `keep` are left. A batch whose handling raises stays first in line."""
         while len(self._ahead) > keep:
-            messages, future = self._ahead.popleft()
+            messages, future = self._ahead[0]
             decoded: list[Decoded] | None = None
             try:
-                decoded = future.result()
-                self.decoded_ahead += 1
+                decoded = None if future is None else future.result()
             except Exception as error:  # noqa: BLE001 - the child died (BrokenProcessPool) or could not start
-                if self._decoder is not None:
-                    log.warning("read model: the decoding process failed (%s: %s); decoding in the reader from now "
-                                "on", type(error).__name__, error)
-                self._stop_decoder()
+                self._decoder_failed(error)
+                self._ahead[0] = (messages, None)
             self._handle(messages, decoded)
+            self._ahead.popleft()
+            if decoded is not None:
+                self.decoded_ahead += 1
+
+    def _decoder_failed(self, error: Exception) -> None:
+        """The decoding process is gone: say so once, and decode in the reader from now on."""
+        if self._decoder is not None:
+            log.warning("read model: the decoding process failed (%s: %s); decoding in the reader from now on",
+                        type(error).__name__, error)
+        self._stop_decoder()
 
     def _start_decoder(self, backlog: int) -> None:
         """For a backlog of at least `decode_ahead_min` order records: the decoding process, and, when the backlog
         outnumbers the orders stored, the list indexes deferred until caught up (`OrderStore.defer_indexes`)."""
-        if self._decoder is not None or backlog < self._decode_ahead_min:
-            return
+        if self._decoder is not None or backlog < self._decode_ahead_min or self._ready.is_set():
+            return  # once ready, new partitions are read as they come: pages stay on the indexes
         defer = not self._indexes_deferred and backlog > self._store.count()
         log.info("read model: %d order record(s) behind; decoding them in a second process%s", backlog,
                  ", the list indexes built once caught up" if defer else "")

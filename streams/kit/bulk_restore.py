@@ -10,9 +10,11 @@ reached, as Faust's recovery writes them). Faust's recovery then starts from tha
 
 Failure behaviour:
 - only partitions far enough behind, of tables kept in RocksDB, are read in bulk; the rest is Faust's recovery;
-- a batch is written only in the event loop and only up to the changelog's last offset as Faust measured it, so a
-  rebalance that cancels the step (Faust's `RebalanceAgain`) never sees a write afterwards, and Faust's
-  consistency check (the store never ahead of the changelog) holds;
+- a batch is written only in the event loop, only while no rebalance has begun since the step started (Faust
+  revokes partitions before it cancels the step), and only up to the changelog's last offset as Faust measured it:
+  a revoked partition's store is never written, and Faust's consistency check (the store never ahead of the
+  changelog) holds;
+- an offset is noted only once its record is written, so Faust's recovery never starts past a record not stored;
 - the step stops after `budget_s` (Faust bounds the step it runs in by `broker_request_timeout`, past which its
   recovery stops altogether), keeping what it wrote;
 - a read error (the broker away, an ACL missing) is logged with what to check, and the partitions are left to
@@ -25,11 +27,12 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
@@ -108,10 +111,12 @@ class BulkRestore:
                 found.append(gap)
         return found
 
-    async def restore(self, gaps: Sequence[Gap], *, budget_s: float) -> dict[TP, int]:
-        """Write each gap's records to its table, at most `budget_s` seconds; returns the offset each partition's
-        store reached (only partitions that gained records). Never raises for a read error (see the module
-        docstring); cancellation stops it between two batches."""
+    async def restore(self, gaps: Sequence[Gap], *, budget_s: float,
+                      current: Callable[[], bool] = lambda: True) -> dict[TP, int]:
+        """Write each gap's records to its table, at most `budget_s` seconds and only while `current()` (the
+        partitions are still this worker's: no rebalance began); returns the offset each partition's store reached
+        (only partitions that gained records). Never raises for a read error (see the module docstring);
+        cancellation stops it between two batches, and the consumer is closed once its running read returns."""
         pending = {gap.tp: gap for gap in gaps}
         if not pending:
             return {}
@@ -122,21 +127,28 @@ class BulkRestore:
         consumer = new_consumer(self._kafka, {
             "group.id": self._group, "enable.auto.commit": False, "enable.partition.eof": True,
             "auto.offset.reset": "earliest", "queued.max.messages.kbytes": _CONSUMER_QUEUE_KIB})
-        loop = asyncio.get_running_loop()
-        reading: asyncio.Future[list[Message]] | None = None
+        # One thread of its own: the consumer is only ever used by it, and closed after its last call returned.
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-restore")
+        reading: Future[list[Message]] | None = None
         reached: dict[TP, int] = {}
         try:
             consumer.assign([TopicPartition(tp.topic, tp.partition, gap.stored + 1) for tp, gap in pending.items()])
             while pending and time.monotonic() - started < budget_s:
-                reading = loop.run_in_executor(None, consumer.consume, BATCH, _POLL_TIMEOUT_S)
-                messages = await reading
-                reading = None
+                reading = reader.submit(consumer.consume, BATCH, _POLL_TIMEOUT_S)
+                messages = await asyncio.wrap_future(reading)
+                if not current():
+                    log.info("bulk restore stopped: a rebalance began; Faust's recovery reads the rest")
+                    break
                 self._write(messages, pending, reached)
         except KafkaException as error:
             log.warning("bulk restore stopped: %s; Faust's recovery reads the rest",
                         describe_kafka_error(self._kafka, error, what="read the changelogs"))
         finally:
-            _close_after(consumer, reading)
+            if reading is None or reading.done():
+                consumer.close()
+            else:  # cancelled while the thread still reads: close it there, once the read returns
+                reading.add_done_callback(lambda _: consumer.close())
+            reader.shutdown(wait=False)
         seconds = time.monotonic() - started
         written = self.restored - before
         left = f"; {len(pending)} partition(s) left to Faust's recovery" if pending else ""
@@ -145,10 +157,12 @@ class BulkRestore:
         return reached
 
     def _write(self, messages: list[Message], pending: dict[TP, Gap], reached: dict[TP, int]) -> None:
-        """Apply one batch: each record up to its partition's last offset, grouped by table; a partition is done at
-        its last offset or at its end. Raises KafkaException for a read error."""
+        """Apply one batch: each record up to its partition's last offset, grouped by table, and only then note
+        the offsets reached; a partition is done at its last offset or at its end. A read error among the records
+        raises KafkaException after the records before it were applied (their offsets noted)."""
         batches: dict[int, list[ChangelogRecord]] = defaultdict(list)
         tables: dict[int, Any] = {}
+        failed: KafkaError | None = None
         for message in messages:
             tp = TP(message.topic() or "", message.partition() or 0)
             gap = pending.get(tp)
@@ -157,28 +171,23 @@ class BulkRestore:
                 if error.code() == KafkaError._PARTITION_EOF:
                     pending.pop(tp, None)
                     continue
-                raise KafkaException(error)
+                failed = error
+                break
             if gap is None:
                 continue
             offset = message.offset() or 0
             if offset <= gap.last:
                 batches[id(gap.table)].append(ChangelogRecord(tp, offset, message.key() or b"", message.value()))
                 tables[id(gap.table)] = gap.table
-                reached[tp] = offset
             if offset >= gap.last:
                 pending.pop(tp)
         for table_id, records in batches.items():
-            tables[table_id].apply_changelog_batch(records)
+            tables[table_id].apply_changelog_batch(records)  # the store notes the offsets itself
             self.restored += len(records)
-
-
-def _close_after(consumer: Consumer, reading: asyncio.Future[Any] | None) -> None:
-    """Close `consumer` now, or once the read still running in its thread returns (a consumer is never closed
-    under a running call)."""
-    if reading is None or reading.done():
-        consumer.close()
-    else:
-        reading.add_done_callback(lambda _: consumer.close())
+            for record in records:
+                reached[record.tp] = record.offset
+        if failed is not None:
+            raise KafkaException(failed)
 
 
 class BulkRecovery(Recovery):
@@ -191,8 +200,14 @@ class BulkRecovery(Recovery):
             gaps = bulk.gaps({tp: self.tp_to_table[tp] for tp in tps if tp in self.tp_to_table},
                              {tp: destination.get(tp) for tp in tps},
                              {tp: self.active_highwaters.get(tp) for tp in tps})
+            rebalances = self.app.rebalancing_count  # grows at a revocation, before Faust cancels this step
+
+            def current() -> bool:
+                return self.app.rebalancing_count == rebalances and not self.signal_recovery_start.is_set()
+
             # Faust bounds this step by broker_request_timeout and stops its recovery past it: keep well inside.
-            reached = await bulk.restore(gaps, budget_s=0.6 * float(self.app.conf.broker_request_timeout))
+            reached = await bulk.restore(gaps, budget_s=0.6 * float(self.app.conf.broker_request_timeout),
+                                         current=current)
             for tp, offset in reached.items():  # a Counter: update() would add
                 destination[tp] = offset
         await super()._build_offsets(consumer, tps, destination, title)

@@ -4,6 +4,7 @@ before `ready`, the index by connection, newest first, live updates, tombstones 
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from streams.orders.tables import ORDERS, encode_state
 from webapp import readmodel
 from webapp.outlines import Decoded
 from webapp.readmodel import DECODE_AHEAD_MIN, TopicReadModel
+from webapp.readstore import Batch, OrderStore
 
 pytestmark = pytest.mark.kafka
 
@@ -138,10 +140,33 @@ def _timeline(model: TopicReadModel, order_id: str) -> list[str]:
     return [entry.what for entry in view.timeline] if view is not None else []
 
 
-def test_when_the_decoding_process_dies_the_reader_decodes_the_batch_itself_and_goes_on(
+def produce_placed(kafka_bootstrap: str, count: int) -> tuple[Config, list[OrderPlaced]]:
+    """`count` placed orders of ACME on the order table's changelog of fresh topics."""
+    config = Config(kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+                                       partitions=2))
+    ensure_topics(config.kafka)
+    names = TopicNames(config.kafka.topic_prefix)
+    producer = EventProducer(kafka_bootstrap, source="/tests")
+    events = [placed("northwind", f"#{n}", ACME, n) for n in range(count)]
+    for event in events:
+        producer.publish_raw(ORDERS.changelog(names.app_id), event.order_id.encode(),
+                             encode_state(apply(new_state(event.order_id), event).state))
+    producer.flush()
+    return config, events
+
+
+def test_when_the_decoding_process_dies_every_batch_is_decoded_by_the_reader_in_order_and_none_is_lost(
         kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     class DyingDecoder:
+        """Dies with its first batch; the pool then refuses every later one at once, as a broken pool does."""
+
+        def __init__(self) -> None:
+            self.died = False
+
         def submit(self, values: list[bytes | None]) -> Future[list[Decoded]]:
+            if self.died:
+                raise BrokenProcessPool("A child process terminated abruptly")
+            self.died = True
             died: Future[list[Decoded]] = Future()
             died.set_exception(BrokenProcessPool("A child process terminated abruptly"))
             return died
@@ -150,21 +175,37 @@ def test_when_the_decoding_process_dies_the_reader_decodes_the_batch_itself_and_
             return None
 
     monkeypatch.setattr(readmodel, "OutlineDecoder", DyingDecoder)
-    config = Config(kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}",
-                                       partitions=2))
-    ensure_topics(config.kafka)
-    names = TopicNames(config.kafka.topic_prefix)
-    producer = EventProducer(kafka_bootstrap, source="/tests")
-    events = [placed("northwind", f"#{n}", ACME, n) for n in range(5)]
-    for event in events:
-        producer.publish_raw(ORDERS.changelog(names.app_id), event.order_id.encode(),
-                             encode_state(apply(new_state(event.order_id), event).state))
-    producer.flush()
+    monkeypatch.setattr(readmodel, "BATCH", 2)  # many batches: some handed over, some refused
+    config, events = produce_placed(kafka_bootstrap, 9)
     model = TopicReadModel(config, decode_ahead_min=0).start()
     try:
         assert model.wait_ready(30), "the read model did not catch up"
         assert {view.order_id for view in model.orders_of("acme-web")} == {event.order_id for event in events}
         assert model.decoded_ahead == 0
-        assert "the decoding process failed (BrokenProcessPool" in caplog.text
+        assert caplog.text.count("the decoding process failed (BrokenProcessPool") == 1
+    finally:
+        model.close()
+
+
+def test_a_batch_the_store_failed_to_write_is_written_again_before_anything_newer(
+        kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    failures = iter([sqlite3.OperationalError("disk I/O error")])
+    write = OrderStore.write
+
+    def failing_once(self: OrderStore, batch: Batch) -> None:
+        if batch.rows:
+            failure = next(failures, None)
+            if failure is not None:
+                raise failure
+        write(self, batch)
+
+    monkeypatch.setattr(OrderStore, "write", failing_once)
+    monkeypatch.setattr(readmodel, "BATCH", 2)
+    config, events = produce_placed(kafka_bootstrap, 7)
+    model = TopicReadModel(config).start()
+    try:
+        assert model.wait_ready(30), "the read model did not catch up"
+        assert {view.order_id for view in model.orders_of("acme-web")} == {event.order_id for event in events}
+        assert "the store failed" in caplog.text
     finally:
         model.close()

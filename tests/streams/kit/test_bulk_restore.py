@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 import pytest
+from confluent_kafka import KafkaError, KafkaException, Message
 from confluent_kafka.cimpl import NewTopic
 from faust.types import TP
 
@@ -104,6 +105,52 @@ def test_with_its_time_spent_it_writes_nothing_more_and_leaves_the_rest_to_faust
     assert restore(kafka_bootstrap, [Gap(table, tp, -1, 0)], budget_s=0) == {}
     assert table.data.persisted_offset(tp) is None
     assert stored(table, b"k") is None
+
+
+def test_once_a_rebalance_began_nothing_more_is_written(kafka_bootstrap: str, changelog: str, table: Any) -> None:
+    produce(kafka_bootstrap, changelog, 0, [(b"k", b"v")])
+    tp = TP(changelog, 0)
+    bulk = BulkRestore(KafkaSettings(bootstrap_servers=kafka_bootstrap), group="bulk-test", min_records=1)
+
+    assert asyncio.run(bulk.restore([Gap(table, tp, -1, 0)], budget_s=60, current=lambda: False)) == {}
+    assert table.data.persisted_offset(tp) is None and stored(table, b"k") is None
+
+
+def test_a_read_error_amid_a_batch_keeps_the_records_before_it_and_notes_only_their_offsets(table: Any) -> None:
+    tp = TP("c", 0)
+    gap = Gap(table, tp, -1, 10)
+    pending: dict[TP, Gap] = {tp: gap}
+    reached: dict[TP, int] = {}
+    batch = [Message(topic="c", partition=0, offset=0, key=b"a", value=b"1"),
+             Message(topic="c", partition=0, offset=1, key=b"b", value=b"2"),
+             Message(topic="c", partition=0, error=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)),
+             Message(topic="c", partition=0, offset=2, key=b"c", value=b"3")]
+    bulk = BulkRestore(KafkaSettings(bootstrap_servers="127.0.0.1:1"), group="g")
+
+    with pytest.raises(KafkaException):
+        bulk._write(batch, pending, reached)
+
+    assert reached == {tp: 1} and table.data.persisted_offset(tp) == 1
+    assert (stored(table, b"a"), stored(table, b"b"), stored(table, b"c")) == (b"1", b"2", None)
+
+
+def test_cancelled_while_its_thread_reads_it_stops_and_closes_the_consumer_after_the_read(
+        kafka_bootstrap: str, changelog: str, table: Any) -> None:
+    produce(kafka_bootstrap, changelog, 0, [(b"k", b"v")])
+    tp = TP(changelog, 0)
+    bulk = BulkRestore(KafkaSettings(bootstrap_servers=kafka_bootstrap), group="bulk-test", min_records=1)
+
+    async def cancelled_mid_read() -> None:
+        # the last offset lies ahead of the topic's end: the reader waits for records that never come
+        task = asyncio.create_task(bulk.restore([Gap(table, tp, 0, 1_000)], budget_s=60))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(1.5)  # the read in the thread returns within a second; the consumer closes then
+
+    asyncio.run(cancelled_mid_read())
+    assert table.data.persisted_offset(tp) is None
 
 
 def test_only_rocksdb_partitions_far_enough_behind_are_read_in_bulk(table: Any, tmp_path: Path) -> None:
