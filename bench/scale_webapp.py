@@ -99,9 +99,10 @@ def _disk_use(folder: Path) -> int:
     return sum(path.stat().st_blocks * 512 for path in folder.rglob("*") if path.is_file())
 
 
-def _proc_status() -> dict[str, float]:
+def _proc_status(pid: int | str = "self") -> dict[str, float]:
+    """VmHWM and VmRSS of process `pid` in MiB, from /proc (raises OSError once the process is gone)."""
     found = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         name, _, value = line.partition(":")
         if name in ("VmHWM", "VmRSS"):
             found[name] = int(value.split()[0]) / 1024  # kB -> MiB
@@ -131,7 +132,7 @@ def child_main(config_file: Path, out: Path, timeout: float) -> int:
     watch.stop()
     status = _proc_status()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    figures["decoder_peak_rss_mib"] = round(watch.peak_kib / 1024, 1)  # 0 without a decoder
+    figures["decoder_peak_rss_mib"] = round(watch.peak_mib, 1)  # 0 without a decoder
     figures["decoder_cpu_s"] = round(children.ru_utime + children.ru_stime, 1)
     # the two processes' peaks added: an upper bound of what they held together
     figures["peak_rss_mib"] = round(status.get("VmHWM", 0) + figures["decoder_peak_rss_mib"], 1)
@@ -147,7 +148,7 @@ class _ChildPeaks:
     /proc every 0.1 s while they live (a growth in their last 0.1 s may be missed)."""
 
     def __init__(self) -> None:
-        self.peak_kib = 0
+        self.peak_mib = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -162,13 +163,12 @@ class _ChildPeaks:
     def _run(self) -> None:
         while not self._stop.wait(0.1):
             for child in multiprocessing.active_children():
-                try:
-                    text = Path(f"/proc/{child.pid}/status").read_text()
-                except OSError:
+                if child.pid is None:
                     continue
-                for line in text.splitlines():
-                    if line.startswith("VmHWM:"):
-                        self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+                try:
+                    self.peak_mib = max(self.peak_mib, _proc_status(child.pid).get("VmHWM", 0.0))
+                except OSError:  # it ended meanwhile
+                    continue
 
 
 def _cpu_s() -> float:

@@ -47,12 +47,14 @@ WRITER_CACHE_KIB = 65_536
 READER_CACHE_KIB = 16_384
 """SQLite's page cache of the pages' connection."""
 
-_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS orders_by_seller ON orders (seller, placed_at) WHERE seller IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS orders_by_buyer ON orders (buyer, placed_at) WHERE buyer IS NOT NULL",
-)
-"""The list pages' indexes: built at every open, so a store whose indexes were deferred (`defer_indexes`) and not
-built again (the process stopped during the load) has them once more."""
+_INDEXES = {
+    "orders_by_seller": "orders (seller, placed_at) WHERE seller IS NOT NULL",
+    "orders_by_buyer": "orders (buyer, placed_at) WHERE buyer IS NOT NULL",
+}
+"""The list pages' indexes, name -> what they index: built at every open, so a store whose indexes were deferred
+(`defer_indexes`) and not built again (the process stopped during the load) has them once more."""
+
+_CREATE_INDEXES = tuple(f"CREATE INDEX IF NOT EXISTS {name} ON {what}" for name, what in _INDEXES.items())
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -60,7 +62,7 @@ _SCHEMA = (
     "PRIMARY KEY (topic, partition)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS orders (order_id TEXT PRIMARY KEY, state BLOB, placed_at INTEGER, seller TEXT, "
     "buyer TEXT, cancelled TEXT, cancelled_at TEXT, writes BLOB, pushed_at TEXT)",
-    *_INDEXES,
+    *_CREATE_INDEXES,
     "CREATE TABLE IF NOT EXISTS letters (order_id TEXT NOT NULL, event_id TEXT NOT NULL, value BLOB NOT NULL, "
     "PRIMARY KEY (order_id, event_id)) WITHOUT ROWID",
 )
@@ -225,13 +227,13 @@ class OrderStore:
         key only); `build_indexes` builds them again in one pass, sorted, which costs far less than keeping them
         current row by row. Pages stay correct meanwhile, only slower (a scan instead of an index)."""
         with _transaction(self._writer) as db:
-            for name in _index_names():
+            for name in _INDEXES:
                 db.execute(f"DROP INDEX IF EXISTS {name}")
 
     def build_indexes(self) -> None:
         """Build the list pages' indexes when they are missing (see `defer_indexes`)."""
         with _transaction(self._writer) as db:
-            for statement in _INDEXES:
+            for statement in _CREATE_INDEXES:
                 db.execute(statement)
 
     def reset(self) -> None:
@@ -337,10 +339,6 @@ def _connection(path: Path, cache_kib: int) -> sqlite3.Connection:
     db.execute("PRAGMA wal_autocheckpoint=8192")  # pages: a checkpoint (and its fsync) per 32 MiB written
     db.execute("PRAGMA journal_size_limit=67108864")
     return db
-
-
-def _index_names() -> list[str]:
-    return [statement.split()[5] for statement in _INDEXES]
 
 
 def _has_meta(db: sqlite3.Connection) -> bool:

@@ -94,8 +94,6 @@ class BulkRestore:
         self._kafka = kafka
         self._group = group
         self.min_records = min_records
-        self.restored = 0
-        """Records written in bulk since the worker started (tests and the benchmark read it)."""
 
     def gaps(self, tables: Mapping[TP, Any], stored: Mapping[TP, int | None], last: Mapping[TP, int | None]
              ) -> list[Gap]:
@@ -120,7 +118,7 @@ class BulkRestore:
         pending = {gap.tp: gap for gap in gaps}
         if not pending:
             return {}
-        started, before = time.monotonic(), self.restored
+        started, written = time.monotonic(), 0
         total = sum(gap.behind for gap in pending.values())
         log.info("restoring up to %d changelog record(s) of %d partition(s) in bulk: %s", total, len(pending),
                  ", ".join(f"{tp.topic}[{tp.partition}] {gap.behind}" for tp, gap in sorted(pending.items())))
@@ -139,7 +137,10 @@ class BulkRestore:
                 if not current():
                     log.info("bulk restore stopped: a rebalance began; Faust's recovery reads the rest")
                     break
-                self._write(messages, pending, reached)
+                count, failed = self._write(messages, pending, reached)
+                written += count
+                if failed is not None:
+                    raise KafkaException(failed)
         except KafkaException as error:
             log.warning("bulk restore stopped: %s; Faust's recovery reads the rest",
                         describe_kafka_error(self._kafka, error, what="read the changelogs"))
@@ -150,16 +151,16 @@ class BulkRestore:
                 reading.add_done_callback(lambda _: consumer.close())
             reader.shutdown(wait=False)
         seconds = time.monotonic() - started
-        written = self.restored - before
         left = f"; {len(pending)} partition(s) left to Faust's recovery" if pending else ""
         log.info("restored %d changelog record(s) in bulk in %.1f s (%.0f/s)%s", written, seconds,
                  written / seconds if seconds > 0 else 0.0, left)
         return reached
 
-    def _write(self, messages: list[Message], pending: dict[TP, Gap], reached: dict[TP, int]) -> None:
+    def _write(self, messages: list[Message], pending: dict[TP, Gap], reached: dict[TP, int]
+               ) -> tuple[int, KafkaError | None]:
         """Apply one batch: each record up to its partition's last offset, grouped by table, and only then note
-        the offsets reached; a partition is done at its last offset or at its end. A read error among the records
-        raises KafkaException after the records before it were applied (their offsets noted)."""
+        the offsets reached; a partition is done at its last offset or at its end. Returns the records written and
+        the read error met among the records, if any (the records before it are applied, their offsets noted)."""
         batches: dict[int, list[ChangelogRecord]] = defaultdict(list)
         tables: dict[int, Any] = {}
         failed: KafkaError | None = None
@@ -183,11 +184,9 @@ class BulkRestore:
                 pending.pop(tp)
         for table_id, records in batches.items():
             tables[table_id].apply_changelog_batch(records)  # the store notes the offsets itself
-            self.restored += len(records)
             for record in records:
                 reached[record.tp] = record.offset
-        if failed is not None:
-            raise KafkaException(failed)
+        return sum(len(records) for records in batches.values()), failed
 
 
 class BulkRecovery(Recovery):
