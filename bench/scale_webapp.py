@@ -110,10 +110,13 @@ def _proc_status(pid: int | str = "self") -> dict[str, float]:
 
 
 def child_main(config_file: Path, out: Path, timeout: float) -> int:
-    """The read model in this process: ready, then the pages; writes the figures to `out`."""
+    """The read model in this process, with the garbage collection of `fulfillsync web`: ready, then the pages;
+    writes the figures to `out`."""
+    from streams.kit.gc_tuning import collect_less_often
     from webapp.readmodel import TopicReadModel
 
     config: Config = pickle.loads(config_file.read_bytes())
+    collect_less_often()
     watch = _ChildPeaks().start()
     model = TopicReadModel(config).start()
     started = time.monotonic()

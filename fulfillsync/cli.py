@@ -402,6 +402,7 @@ def web(
     from uvicorn.config import LOGGING_CONFIG
 
     from schemas.topics import TopicNames
+    from streams.kit.gc_tuning import collect_less_often
     from webapp.app import create_app
     from webapp.publisher import KafkaPublisher
     from webapp.readmodel import TopicReadModel
@@ -410,6 +411,7 @@ def web(
     if config.web.session_secret is None:
         raise _fail("web: web.session_secret is not set in the configuration; see docs/webapp.md", 2)
     _kafka_ready(config, "web")
+    collect_less_often()
     read_model = TopicReadModel(config).start()
     publisher = KafkaPublisher(config.kafka, TopicNames(config.kafka.topic_prefix))
     try:

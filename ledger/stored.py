@@ -1,6 +1,7 @@
 """The order state as the order table stores it: compact JSON, positional where the layout is fixed.
 
-    {"v": 3, "id": order id,
+    {"v": 4, "id": order id,
+     "k": [fulfillment id, ...]        the fulfillments cancelled, a copy of "f"'s flags put first for `outline`
      "o": [event id, occurred at, buyer, seller, lines, shipping?]      the order as placed (absent until placed)
           party: [partner, connection, platform, order ref?]; line: [line id, sku, quantity, title?];
           shipping: the `ShippingDetails` object without its empty fields
@@ -15,16 +16,17 @@
           ["x", id, reason, message]; ["s"] alone is the order.shipped of "s"
      "x": [rejected input digest, ...]   "h": [[held event, position], ...]}
 
-Optional members are left out when empty, trailing optional items of a list too. Times are ISO 8601 with their
-own offset ("Z" for UTC), so an output rendered from a decoded state is byte for byte the one rendered before.
-Line ids inside fulfillments are indexes into the order's lines (their SKUs are the order's); fulfillment
-digests are computed again on decoding (`ledger.apply.content_digest`).
+Optional members are left out when empty, trailing optional items of a list too. The members come in the order
+above, without whitespace, so what an index needs (`outline`) is read from the first few hundred bytes without
+parsing the rest. Times are ISO 8601 with their own offset ("Z" for UTC), so an output rendered from a decoded
+state is byte for byte the one rendered before. Line ids inside fulfillments are indexes into the order's lines
+(their SKUs are the order's); fulfillment digests are computed again on decoding (`ledger.apply.content_digest`).
 
-`decode` also reads form 2 (this layout, written while "no URL" for a number of a carrier without a URL
-template was left out as "built": read with the templates of then, `_NO_TEMPLATE_IN_FORM_2`, so a template added
-since gives no stored number a URL it never had) and the first stored form (the pydantic JSON of the state with
-every input's outputs, "seen"), keeping of it what this form keeps (`ledger.apply`, "Remembering inputs"). Values
-that are none of these raise `ValueError` with what is wrong.
+`decode` also reads form 3 (this layout without "k"), form 2 (form 3 written while "no URL" for a number of a
+carrier without a URL template was left out as "built": read with the templates of then, `_NO_TEMPLATE_IN_FORM_2`,
+so a template added since gives no stored number a URL it never had) and the first stored form (the pydantic JSON
+of the state with every input's outputs, "seen"), keeping of it what this form keeps (`ledger.apply`, "Remembering
+inputs"). Values that are none of these raise `ValueError` with what is wrong.
 """
 
 from __future__ import annotations
@@ -57,11 +59,20 @@ from ledger.state import (
 from schemas.carriers import tracking_url
 from schemas.events import OrderPlaced, OrderShipped, PartyRef, ShippingDetails
 
-FORM = 3
+FORM = 4
+"""The stored form written: the value of "v"."""
+
+_FORMS = (2, 3, FORM)
+"""The forms with a "v" that `decode` reads."""
+
 _NO_TEMPLATE_IN_FORM_2 = frozenset({"Purolator", "Canpar", "Yodel", "YunExpress", "Old Dominion",
                                     "Spee-Dee Delivery", "GOFO Express"})
 """Carriers that had no URL template while form 2 was written (they have one since)."""
-"""The stored form written: the value of "v"."""
+
+_START = b'{"v":%d,"id":' % FORM
+"""How a value of this form starts (`outline` reads on from there)."""
+
+_scan = json.JSONDecoder().raw_decode
 
 Json = Any
 T = TypeVar("T")
@@ -69,7 +80,10 @@ T = TypeVar("T")
 
 def encode(state: OrderState) -> bytes:
     """The stored form of `state` (UTF-8 JSON)."""
-    parts = ['{"v":', str(FORM), ',"id":', _dumps(state.order_id)]
+    parts = [_START.decode(), _dumps(state.order_id)]
+    cancelled = [fulfillment_id for fulfillment_id, record in state.fulfillments.items() if record.cancelled]
+    if cancelled:
+        parts += [',"k":', _dumps(cancelled)]
     index: dict[str, int] = {}
     if state.order is not None:
         parts += [',"o":', _memoised(state.order, _order)]
@@ -105,9 +119,9 @@ def decode(raw: bytes) -> OrderState:
         raise ValueError(f"not a stored order state: a JSON {type(value).__name__}")
     if "v" not in value:
         return _from_first_form(value)
-    if value["v"] not in (2, FORM):
-        raise ValueError(f"stored form {value['v']!r} is not one this version reads (it reads {FORM}, 2 and the "
-                         "first)")
+    if value["v"] not in _FORMS:
+        raise ValueError(f"stored form {value['v']!r} is not one this version reads (it reads "
+                         f"{', '.join(map(str, reversed(_FORMS)))} and the first)")
     try:
         return _state(value)
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
@@ -127,11 +141,14 @@ class Outline:
 
 
 def outline(raw: bytes) -> Outline:
-    """The `Outline` of the state stored in `raw` (this form; the first form through `decode`). Raises `ValueError`
-    as `decode` does."""
+    """The `Outline` of the state stored in `raw`: of this form from its first members alone, of the earlier forms
+    from the whole value. Raises `ValueError` as `decode` does, for this form when its first members are not as
+    written."""
+    if raw.startswith(_START):
+        return _outline_of_start(raw.decode())
     try:
         value = json.loads(raw)
-        if isinstance(value, dict) and value.get("v") in (2, FORM):
+        if isinstance(value, dict) and value.get("v") in _FORMS:
             order = value.get("o")
             cancelled = frozenset(fields[0] for fields in value.get("f", ()) if len(fields) > 6 and fields[6] == 1)
             if order is None:
@@ -139,12 +156,39 @@ def outline(raw: bytes) -> Outline:
             return Outline(datetime.fromisoformat(order[1]), order[3][1], order[2][1], cancelled)
     except (KeyError, IndexError, TypeError, ValueError) as error:
         raise ValueError(f"not a stored order state: {type(error).__name__}: {str(error)[:200]}") from None
-    state = decode(raw)
+    return outline_of(decode(raw))
+
+
+def outline_of(state: OrderState) -> Outline:
+    """The `Outline` of `state`."""
     placed = state.order
     cancelled = frozenset(fid for fid, record in state.fulfillments.items() if record.cancelled)
     if placed is None:
         return Outline(None, None, None, cancelled)
     return Outline(placed.occurred_at, placed.seller.connection, placed.buyer.connection, cancelled)
+
+
+def _outline_of_start(text: str) -> Outline:
+    """The outline from "id", "k" and the first four fields of "o" (event id, placed at, buyer, seller) as `encode`
+    writes them; what follows is not read."""
+    try:
+        _order_id, at = _scan(text, len(_START))
+        cancelled: list[str] = []
+        if text.startswith(',"k":', at):
+            cancelled, at = _scan(text, at + len(',"k":'))
+        if not text.startswith(',"o":[', at):
+            return Outline(None, None, None, frozenset(cancelled))
+        at += len(',"o":[')
+        fields: list[Json] = []
+        for _ in range(4):
+            value, at = _scan(text, at)
+            if text[at] != ",":
+                raise ValueError(f"',' expected at {at}")
+            fields.append(value)
+            at += 1
+        return Outline(datetime.fromisoformat(fields[1]), fields[3][1], fields[2][1], frozenset(cancelled))
+    except (IndexError, TypeError, ValueError) as error:
+        raise ValueError(f"not a stored order state: {type(error).__name__}: {str(error)[:200]}") from None
 
 
 # -- encoding --------------------------------------------------------------------------------------------------
@@ -257,7 +301,7 @@ def _order_of(fields: list[Json], order_id: str) -> OrderPlaced:
 def _fulfillment_of(fields: list[Json], order_lines: list[Any], form: Json) -> FulfillmentRecord:
     fulfillment_id, version, carrier, numbers, units = fields[:5]
     urls: Json = fields[5] if len(fields) > 5 else 0
-    templated = form == FORM or carrier not in _NO_TEMPLATE_IN_FORM_2
+    templated = form != 2 or carrier not in _NO_TEMPLATE_IN_FORM_2
     built = [tracking_url(carrier, number) if templated else None for number in numbers]
     tracking_urls = built if urls == 0 else [
         default if url is None else (None if url is False else url) for url, default in zip(urls, built, strict=True)]

@@ -21,7 +21,6 @@ Processing is at-least-once with an idempotent ledger and idempotent sinks, neve
 
 from __future__ import annotations
 
-import gc
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from streams.buyers.wiring import register_buyer_tracking
 from streams.fulfillments.wiring import register_seller_fulfillments
 from streams.kit.bulk_restore import BulkRestore, BulkTableManager
 from streams.kit.context import WiringContext
+from streams.kit.gc_tuning import collect_less_often
 from streams.kit.kafka_clients import new_faust_app
 from streams.kit.log_throttle import throttle_repeats
 from streams.kit.logs import use_json_logs
@@ -115,12 +115,7 @@ def run_worker(service: Service, loglevel: str, log_format: LogFormat = "text") 
     """Run the app in a Faust worker until SIGTERM or SIGINT. `log_format` "json": every log line is one JSON
     object on standard error (`streams.kit.logs.use_json_logs`) and Faust prints no banner or spinner; "text":
     Faust's own lines on standard output."""
-    # The ledger allocates many small objects per event; CPython's default thresholds made garbage collection
-    # a quarter to a third of the worker's time under load. Collect the young generation less often and keep
-    # the objects of start-up out of every collection.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    collect_less_often()
     throttle_repeats()  # a broker outage would otherwise log a hundred lines a second
     _Worker(service.app, loglevel=loglevel, redirect_stdouts=False, quiet=log_format == "json",
             log_format=log_format).execute_from_commandline()

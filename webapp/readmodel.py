@@ -302,17 +302,26 @@ VIEW_CACHE = 2_000
 store's bytes when a page asks."""
 
 BATCH = 2_000
-"""Records read, and written to the store in one transaction, at most at a time."""
+"""Records read at most at a time; once caught up, each such batch is written to the store in one transaction."""
 
-CONSUMER_QUEUE_KIB = 16_384
-DECODE_AHEAD_BATCHES = 2
-"""Batches in the decoding process's hands while the reader writes an older one (one left it waiting on the child
-about a tenth of the time)."""
+LOAD_BATCH_RECORDS = 50_000
+"""While catching up on a backlog (see `DECODE_AHEAD_MIN`), the batches read are written together, this many records
+at most per transaction: every transaction rewrites each page of the order-id index its rows land on, and random ids
+land on most of them, so a million orders written 2,000 at a time wrote the index some 500 times over."""
+
+CONSUMER_QUEUE_KIB = 65_536
+"""librdkafka's buffer of fetched records not yet read (its default, 64 MiB): while the reader writes a
+`LOAD_BATCH_RECORDS` transaction, it fetches the next ones (with 16 MiB the reader waited on the broker after each
+write, a million orders took 6 s longer)."""
+
+DECODE_AHEAD_BATCHES = 12
+"""Batches in the decoding process's hands while the reader writes older ones: enough to keep it busy while the
+reader writes a `LOAD_BATCH_RECORDS` transaction."""
 
 DECODE_AHEAD_MIN = 20_000
 """Order-table records behind, when partitions are assigned, from which a second process decodes each batch while
-the reader writes the one before (`webapp.outlines`); below it, starting that process costs more than it saves."""
-"""librdkafka's buffer of fetched records not yet read (its default, 64 MiB, is memory the pages need more)."""
+the reader writes the one before (`webapp.outlines`), and batches are written together (`LOAD_BATCH_RECORDS`);
+below it, starting that process costs more than it saves."""
 
 _CORRUPT = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
@@ -364,6 +373,9 @@ class TopicReadModel:
         # batches read and not yet handled, oldest first, each with its decoding (None: the reader decodes it)
         self._ahead: deque[tuple[list[Message], Future[list[Decoded]] | None]] = deque()
         self._indexes_deferred = False
+        self._loading = False  # catching up on a backlog: batches written together (LOAD_BATCH_RECORDS)
+        self._seen: _SeenIds | None = None  # while loading into a store that had read nothing
+        self._unwritten = _Unwritten()
         self.decoded_ahead = 0
         """Batches decoded by the second process (tests and the benchmark read it)."""
 
@@ -475,6 +487,8 @@ class TopicReadModel:
         if messages:
             self._ahead.append((messages, None))
         self._handle_ahead(0)
+        if not messages:
+            self._write()  # nothing more came: what is handled need not wait for more
 
     def _handle_ahead(self, keep: int) -> None:
         """Handle the batches in line, oldest first, once decoded (by the reader itself when it decodes them or the
@@ -491,6 +505,7 @@ class TopicReadModel:
             self._ahead.popleft()
             if decoded is not None:
                 self.decoded_ahead += 1
+            self._write_when_due()
 
     def _decoder_failed(self, error: Exception) -> None:
         """The decoding process is gone: say so once, and decode in the reader from now on."""
@@ -505,11 +520,13 @@ class TopicReadModel:
         if self._decoder is not None or backlog < self._decode_ahead_min or self._ready.is_set():
             return  # once ready, new partitions are read as they come: pages stay on the indexes
         defer = not self._indexes_deferred and backlog > self._store.count()
-        log.info("read model: %d order record(s) behind; decoding them in a second process%s", backlog,
-                 ", the list indexes built once caught up" if defer else "")
+        log.info("read model: %d order record(s) behind; decoding them in a second process, writing up to %d at a "
+                 "time%s", backlog, LOAD_BATCH_RECORDS, ", the list indexes built once caught up" if defer else "")
         if defer:
             self._store.defer_indexes()
             self._indexes_deferred = True
+        self._loading = True
+        self._seen = _SeenIds() if not self._store.offsets() else None
         self._decoder = OutlineDecoder()
 
     def _stop_decoder(self) -> None:
@@ -597,6 +614,8 @@ class TopicReadModel:
                     self._store.path)
         self._rebuild_why = None
         self._ahead.clear()  # read before the store was emptied: read again from offset 0
+        self._loading, self._seen = False, None
+        self._unwritten = _Unwritten()
         if self._assigned:
             consumer.incremental_unassign([TopicPartition(topic, partition) for topic, partition in self._assigned])
         self._assigned.clear()
@@ -615,17 +634,21 @@ class TopicReadModel:
             log.info("read model: list indexes built in %.1f s", time.monotonic() - started)
         if not self._behind and not self._ready.is_set():
             log.info("read model caught up: %d order(s)", self._store.count())
+            self._loading, self._seen = False, None
             self._ready.set()
 
     def _handle(self, messages: list[Message], decoded: Sequence[Decoded] | None = None) -> None:
-        """One batch: decoded into rows (`decoded`: the outlines of its order-table values, decoded already),
-        written with the partitions' next offsets in one transaction; then the views it changed are dropped and the
-        pending fulfillments the states now hold are settled."""
-        batch, reached = Batch(), []
-        holds: dict[str, dict[str, FulfillmentRecord]] = {}  # order id -> its records of fulfillments sent
+        """One batch (`decoded`: the outlines of its order-table values, decoded already) added to what is not
+        written yet (`_Unwritten`): rows, deletions, letters and the partitions' next offsets. Handling a batch
+        again after it raised gives the same result."""
+        unwritten = self._unwritten
+        batch, holds = unwritten.batch, unwritten.holds
         keys = {message.key() for message in messages
                 if message.error() is None and message.topic() in self._topics[:2] and message.key()}
-        stored = self._store.rows([key.decode("utf-8", "replace") for key in keys if key])  # one query a batch
+        ids = [key.decode("utf-8", "replace") for key in keys if key]
+        if self._seen is not None:
+            ids = self._seen.maybe_stored(ids)
+        stored = self._store.rows(ids)  # one query a batch
         with self._lock:
             pending = {order_id: list(sent) for order_id, sent in self._sent.items()}
         for index, message in enumerate(messages):
@@ -633,14 +656,14 @@ class TopicReadModel:
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
-                    reached.append(place)
+                    unwritten.reached.add(place)
                 else:
                     log.warning("read model: %s", error)
                 continue
             offset = message.offset() or 0
             batch.offsets[place] = offset + 1
             if offset + 1 >= self._behind.get(place, 0):
-                reached.append(place)
+                unwritten.reached.add(place)
             key = message.key()
             order_id = key.decode("utf-8", "replace") if key else None
             try:
@@ -654,20 +677,39 @@ class TopicReadModel:
             except (ValidationError, zlib.error, ValueError) as problem:
                 log.error("read model: skipped the unreadable record at %s:%d:%d: %s", place[0], place[1], offset,
                           str(problem).splitlines()[0])
-        self._store.write(batch)
+        unwritten.records += len(messages)
+
+    def _write_when_due(self) -> None:
+        """`_write`, unless a backlog is being loaded, fewer than `LOAD_BATCH_RECORDS` records are unwritten, and a
+        partition is still behind beyond them."""
+        unwritten = self._unwritten
+        if self._loading and unwritten.records < LOAD_BATCH_RECORDS and not self._behind.keys() <= unwritten.reached:
+            return
+        self._write()
+
+    def _write(self) -> None:
+        """What was handled, with its offsets, in one transaction; then the views it changed are dropped, the pending
+        fulfillments the states now hold are settled, and the partitions it caught up with are noted. A write that
+        raises keeps all of it, written with what comes next."""
+        unwritten = self._unwritten
+        if not unwritten.records:
+            return
+        self._store.write(unwritten.batch)
+        self._unwritten = _Unwritten()
+        batch = unwritten.batch
         with self._lock:
-            for order_id in batch.touched():
+            for order_id in batch.touched() if self._views else ():
                 self._views.pop(order_id, None)
             for order_id in batch.deleted - set(batch.rows):  # tombstoned: all we kept of it goes
                 self._sent.pop(order_id, None)
-            for order_id, records in holds.items():
+            for order_id, records in unwritten.holds.items():
                 sent = self._sent.get(order_id, {})
                 for fulfillment_id, at in list(sent.items()):
                     if _settled(records.get(fulfillment_id), at):
                         del sent[fulfillment_id]
                 if not sent:
                     self._sent.pop(order_id, None)
-        for place in reached:
+        for place in unwritten.reached:
             self._behind.pop(place, None)
         self._check_ready()
 
@@ -749,6 +791,41 @@ class TopicReadModel:
         if len(self._views) > self._view_cache:
             self._views.popitem(last=False)
         return view
+
+
+class _SeenIds:
+    """The order ids handled since a load into a store that had read nothing began, as a filter of one bit per id
+    hash (2 MiB): the store holds rows of those ids only, so an id the filter never saw needs no lookup. Ids it saw,
+    and a few per cent of those it did not (at a million ids), are looked up."""
+
+    _BITS = 1 << 24
+
+    def __init__(self) -> None:
+        self._bits = bytearray(self._BITS // 8)
+
+    def maybe_stored(self, order_ids: Iterable[str]) -> list[str]:
+        """Those of `order_ids` the store may hold; all of them are noted as seen."""
+        maybe = []
+        for order_id in order_ids:
+            at = hash(order_id) & (self._BITS - 1)
+            bit = 1 << (at & 7)
+            if self._bits[at >> 3] & bit:
+                maybe.append(order_id)
+            else:
+                self._bits[at >> 3] |= bit
+        return maybe
+
+
+@dataclass
+class _Unwritten:
+    """What the reader handled and has not written yet: the rows, deletions, letters and offsets (`batch`), the
+    partitions whose end offset at assignment it reached, the fulfillment records of the orders with fulfillments
+    sent from this process (order id -> fulfillment id -> record), and how many records it took."""
+
+    batch: Batch = field(default_factory=Batch)
+    reached: set[Place] = field(default_factory=set)
+    holds: dict[str, dict[str, FulfillmentRecord]] = field(default_factory=dict)
+    records: int = 0
 
 
 def _letters(order_id: str, values: Iterable[bytes]) -> list[DeadLetter]:

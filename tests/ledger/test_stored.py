@@ -76,8 +76,8 @@ def test_form_2_reads_no_url_for_a_carrier_that_had_no_template_then() -> None:
                                carrier="Purolator", tracking_numbers=["329012345678"], tracking_urls=[None],
                                lines=[])
     state = placed_ledger({"L1": 1}).state.model_copy(update={"fulfillments": {"F1": record}})
-    form_3 = json.loads(stored.encode(state))
-    assert form_3["v"] == 3 and stored.decode(json.dumps(form_3).encode()).fulfillments["F1"].tracking_urls == [None]
+    form_3 = {**json.loads(stored.encode(state)), "v": 3}
+    assert stored.decode(json.dumps(form_3).encode()).fulfillments["F1"].tracking_urls == [None]
     form_2 = {**form_3, "v": 2, "f": [[*form_3["f"][0][:5], 0]]}  # form 2 wrote "built" for it
     assert stored.decode(json.dumps(form_2).encode()).fulfillments["F1"].tracking_urls == [None]
     assert state.order is not None
@@ -176,7 +176,28 @@ def test_the_outline_says_what_the_state_says() -> None:
     assert placed is not None
     expected = stored.Outline(placed.occurred_at, placed.seller.connection, placed.buyer.connection,
                               frozenset({"F1"}))
-    assert stored.outline(stored.encode(ledger.state)) == expected
+    assert stored.outline(stored.encode(ledger.state)) == expected == stored.outline_of(ledger.state)
     assert stored.outline(first_form(ledger.state, {})) == expected
+    form_3 = {key: value for key, value in json.loads(stored.encode(ledger.state)).items() if key != "k"}
+    assert stored.outline(json.dumps({**form_3, "v": 3}).encode()) == expected
     with pytest.raises(ValueError, match="not a stored order state"):
         stored.outline(b'{"v": 2, "id": "o", "o": [1]}')
+
+
+def test_the_outline_is_read_from_the_first_members_alone() -> None:
+    ledger = placed_ledger({"L1": 2})
+    ledger.feed(recorded({"L1": 1}, fulfillment_id="F1"))
+    ledger.feed(cancelled("F1", version=5))
+    raw = stored.encode(ledger.state)
+    text = raw.decode()
+    assert text.index('"k":["F1"]') < text.index('"o":') < text.index('"f":')
+    placed = ledger.state.order
+    assert placed is not None
+    seller_end = text.index("]", text.index(f'"{placed.seller.connection}"')) + 1
+    # the lines and everything after them are not read
+    assert stored.outline(f"{text[:seller_end]},!not JSON".encode()) == stored.Outline(
+        placed.occurred_at, placed.seller.connection, placed.buyer.connection, frozenset({"F1"}))
+    start = text.index('"o":') + len('"o":')
+    for broken in (text[:seller_end - 1], text[:start] + '["e", "at"', text.replace('"k":["F1"]', '"k":[F1]')):
+        with pytest.raises(ValueError, match="not a stored order state"):
+            stored.outline(broken.encode())

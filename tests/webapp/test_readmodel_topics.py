@@ -187,8 +187,41 @@ def test_when_the_decoding_process_dies_every_batch_is_decoded_by_the_reader_in_
         model.close()
 
 
+def test_a_backlog_is_written_several_batches_a_transaction_and_then_batch_by_batch(
+        kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    written: list[int] = []
+    write = OrderStore.write
+
+    def counting(self: OrderStore, batch: Batch) -> None:
+        write(self, batch)
+        written.append(len(batch.rows))
+
+    monkeypatch.setattr(OrderStore, "write", counting)
+    monkeypatch.setattr(readmodel, "BATCH", 2)
+    monkeypatch.setattr(readmodel, "LOAD_BATCH_RECORDS", 6)
+    config, events = produce_placed(kafka_bootstrap, 15)
+    model = TopicReadModel(config, decode_ahead_min=0).start()
+    try:
+        assert model.wait_ready(30), "the read model did not catch up"
+        assert {view.order_id for view in model.orders_of("acme-web")} == {event.order_id for event in events}
+        assert sum(written) == 15
+        assert 2 < max(written) <= 6 + 2 - 1  # batches of 2 written together, from 6 records on
+        loaded = len(written)
+        later = placed("northwind", "#later", ACME, 99)
+        producer = EventProducer(kafka_bootstrap, source="/tests")
+        producer.publish_raw(ORDERS.changelog(TopicNames(config.kafka.topic_prefix).app_id),
+                             later.order_id.encode(), encode_state(apply(new_state(later.order_id), later).state))
+        producer.flush()
+        wait_until(lambda: model.order(later.order_id) is not None, "the order placed once ready")
+        assert [size for size in written[loaded:] if size] == [1]  # once ready, each batch as it comes
+    finally:
+        model.close()
+
+
+@pytest.mark.parametrize("decode_ahead_min", [DECODE_AHEAD_MIN, 0], ids=["batch-by-batch", "loading-a-backlog"])
 def test_a_batch_the_store_failed_to_write_is_written_again_before_anything_newer(
-        kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+        kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        decode_ahead_min: int) -> None:
     failures = iter([sqlite3.OperationalError("disk I/O error")])
     write = OrderStore.write
 
@@ -201,8 +234,9 @@ def test_a_batch_the_store_failed_to_write_is_written_again_before_anything_newe
 
     monkeypatch.setattr(OrderStore, "write", failing_once)
     monkeypatch.setattr(readmodel, "BATCH", 2)
+    monkeypatch.setattr(readmodel, "LOAD_BATCH_RECORDS", 4)
     config, events = produce_placed(kafka_bootstrap, 7)
-    model = TopicReadModel(config).start()
+    model = TopicReadModel(config, decode_ahead_min=decode_ahead_min).start()
     try:
         assert model.wait_ready(30), "the read model did not catch up"
         assert {view.order_id for view in model.orders_of("acme-web")} == {event.order_id for event in events}

@@ -28,9 +28,10 @@ from schemas.topics import TopicNames
 from streams.admin import ensure_topics
 from streams.kit.producer import EventProducer
 from streams.orders.tables import ORDERS, encode_state
+from webapp import readmodel
 from webapp.outlines import Decoded
 from webapp.readmodel import TopicReadModel
-from webapp.readstore import Batch, OrderRow, open_store
+from webapp.readstore import PAGE_SIZE, WRITER_CACHE_KIB, Batch, OrderRow, OrderStore, open_store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SELLER = PartyRef(partner="acme", connection="acme-web", platform="manual")
@@ -105,6 +106,34 @@ def test_deferred_list_indexes_leave_the_pages_right_and_come_back_when_built_or
         assert again.ids_of("acme-web") == ["o2", "o1"]
     finally:
         again.close()
+
+
+def pragma(store: OrderStore, name: str) -> int:
+    return int(store._writer.execute(f"PRAGMA {name}").fetchone()[0])
+
+
+def test_a_new_store_has_large_pages_and_an_older_one_keeps_its_own(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "new", "p", TOPICS)
+    try:
+        assert pragma(store, "page_size") == PAGE_SIZE
+        assert pragma(store, "wal_autocheckpoint") * PAGE_SIZE == 32 * 2**20
+        assert pragma(store, "cache_size") == -WRITER_CACHE_KIB  # in KiB, whatever the page size
+    finally:
+        store.close()
+    older = tmp_path / "older"
+    older.mkdir()
+    with sqlite3.connect(older / "p.sqlite3") as db:  # made with SQLite's default pages, as earlier versions did
+        db.execute("PRAGMA page_size=4096")
+        db.execute("CREATE TABLE t (x)")
+    store = open_store(older, "p", TOPICS)
+    try:
+        batch = Batch(offsets={(TOPICS[0], 0): 1})
+        batch.rows = {"o1": row("o1", "acme-web", "shop", 1)}
+        store.write(batch)
+        assert pragma(store, "page_size") == 4096 and pragma(store, "wal_autocheckpoint") * 4096 == 32 * 2**20
+        assert store.ids_of("acme-web") == ["o1"]
+    finally:
+        store.close()
 
 
 def test_a_store_in_use_gives_the_second_reader_a_temporary_store(tmp_path: Path,
@@ -199,6 +228,43 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 20) 
 
 def listed(model: TopicReadModel, connection_id: str = "acme-web") -> list[str]:
     return [view.order_id for view in model.orders_of(connection_id)]
+
+
+@pytest.mark.kafka
+def test_a_load_into_an_empty_store_asks_the_store_only_for_orders_read_before_and_merges_them(
+        tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    looked_up: list[str] = []
+    rows = OrderStore.rows
+
+    def recording(self: OrderStore, order_ids: Sequence[str]) -> dict[str, OrderRow]:
+        looked_up.extend(order_ids)
+        return rows(self, order_ids)
+
+    monkeypatch.setattr(OrderStore, "rows", recording)
+    monkeypatch.setattr(readmodel, "BATCH", 2)
+    monkeypatch.setattr(readmodel, "LOAD_BATCH_RECORDS", 4)  # the order's two records in different transactions
+    config = config_for(kafka_bootstrap, tmp_path).model_copy(update={"kafka": KafkaSettings(
+        bootstrap_servers=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}", partitions=1)})
+    ensure_topics(config.kafka)
+    producer = EventProducer(kafka_bootstrap, source="/tests")
+    first = placed_state(1)
+    cancelled = apply(fulfilled(first, "F1", 3), fulfillment_cancelled(
+        order_id=first.order_id, source=SOURCE, fulfillment_id="F1", source_version=T0 + timedelta(minutes=4))).state
+    publish(producer, config, cancelled)
+    time.sleep(1.0)
+    read_again_from = datetime.now(UTC)
+    publish(producer, config, *[placed_state(minute) for minute in range(10, 22)], fulfilled(cancelled, "F2", 5))
+
+    model = TopicReadModel(config, decode_ahead_min=0).start()
+    try:
+        assert model.wait_ready(20), "the read model did not catch up"
+        row = model.store.row(first.order_id)
+        assert row is not None and row.cancelled == frozenset({"F1"})
+        # the cancellation kept the time of the record that first showed it: the row written before was read
+        assert row.cancelled_at["F1"] < read_again_from - timedelta(seconds=0.5)
+        assert first.order_id in looked_up and len(looked_up) < 6  # not the 13 orders read for the first time
+    finally:
+        model.close()
 
 
 @pytest.mark.kafka
