@@ -1,7 +1,7 @@
 """The order state as the order table stores it: compact JSON, positional where the layout is fixed.
 
-    {"v": 4, "id": order id,
-     "k": [fulfillment id, ...]        the fulfillments cancelled, a copy of "f"'s flags put first for `outline`
+    {"v": 3, "id": order id,
+     "k": [fulfillment id, ...]        the fulfillments cancelled (a copy of "f"'s flags, for `outline`; see below)
      "o": [event id, occurred at, buyer, seller, lines, shipping?]      the order as placed (absent until placed)
           party: [partner, connection, platform, order ref?]; line: [line id, sku, quantity, title?];
           shipping: the `ShippingDetails` object without its empty fields
@@ -22,11 +22,15 @@ parsing the rest. Times are ISO 8601 with their own offset ("Z" for UTC), so an 
 state is byte for byte the one rendered before. Line ids inside fulfillments are indexes into the order's lines
 (their SKUs are the order's); fulfillment digests are computed again on decoding (`ledger.apply.content_digest`).
 
-`decode` also reads form 3 (this layout without "k"), form 2 (form 3 written while "no URL" for a number of a
-carrier without a URL template was left out as "built": read with the templates of then, `_NO_TEMPLATE_IN_FORM_2`,
-so a template added since gives no stored number a URL it never had) and the first stored form (the pydantic JSON
-of the state with every input's outputs, "seen"), keeping of it what this form keeps (`ledger.apply`, "Remembering
-inputs"). Values that are none of these raise `ValueError` with what is wrong.
+"k" is always written, empty when nothing is cancelled; values written before it existed lack it, and `outline`
+reads those whole. It needs no new form number: a version that reads form 3 but not "k" ignores it, so versions
+before and after it read each other's values (a rolling update, a rollback).
+
+`decode` also reads form 2 (form 3 written while "no URL" for a number of a carrier without a URL template was left
+out as "built": read with the templates of then, `_NO_TEMPLATE_IN_FORM_2`, so a template added since gives no stored
+number a URL it never had) and the first stored form (the pydantic JSON of the state with every input's outputs,
+"seen"), keeping of it what this form keeps (`ledger.apply`, "Remembering inputs"). Values that are none of these
+raise `ValueError` with what is wrong.
 """
 
 from __future__ import annotations
@@ -59,10 +63,10 @@ from ledger.state import (
 from schemas.carriers import tracking_url
 from schemas.events import OrderPlaced, OrderShipped, PartyRef, ShippingDetails
 
-FORM = 4
+FORM = 3
 """The stored form written: the value of "v"."""
 
-_FORMS = (2, 3, FORM)
+_FORMS = (2, FORM)
 """The forms with a "v" that `decode` reads."""
 
 _NO_TEMPLATE_IN_FORM_2 = frozenset({"Purolator", "Canpar", "Yodel", "YunExpress", "Old Dominion",
@@ -81,9 +85,8 @@ T = TypeVar("T")
 def encode(state: OrderState) -> bytes:
     """The stored form of `state` (UTF-8 JSON)."""
     parts = [_START.decode(), _dumps(state.order_id)]
-    cancelled = [fulfillment_id for fulfillment_id, record in state.fulfillments.items() if record.cancelled]
-    if cancelled:
-        parts += [',"k":', _dumps(cancelled)]
+    parts += [',"k":', _dumps([fulfillment_id for fulfillment_id, record in state.fulfillments.items()
+                               if record.cancelled])]
     index: dict[str, int] = {}
     if state.order is not None:
         parts += [',"o":', _memoised(state.order, _order)]
@@ -141,11 +144,13 @@ class Outline:
 
 
 def outline(raw: bytes) -> Outline:
-    """The `Outline` of the state stored in `raw`: of this form from its first members alone, of the earlier forms
-    from the whole value. Raises `ValueError` as `decode` does, for this form when its first members are not as
-    written."""
+    """The `Outline` of the state stored in `raw`: from its first members alone when it has "k", else from the whole
+    value. Raises `ValueError` as `decode` does, and when the first members of a value with "k" are not as `encode`
+    writes them."""
     if raw.startswith(_START):
-        return _outline_of_start(raw.decode())
+        found = _outline_of_start(raw.decode())
+        if found is not None:
+            return found
     try:
         value = json.loads(raw)
         if isinstance(value, dict) and value.get("v") in _FORMS:
@@ -168,14 +173,14 @@ def outline_of(state: OrderState) -> Outline:
     return Outline(placed.occurred_at, placed.seller.connection, placed.buyer.connection, cancelled)
 
 
-def _outline_of_start(text: str) -> Outline:
+def _outline_of_start(text: str) -> Outline | None:
     """The outline from "id", "k" and the first four fields of "o" (event id, placed at, buyer, seller) as `encode`
-    writes them; what follows is not read."""
+    writes them, what follows unread; None when no "k" follows "id" (a value written before "k" existed)."""
     try:
         _order_id, at = _scan(text, len(_START))
-        cancelled: list[str] = []
-        if text.startswith(',"k":', at):
-            cancelled, at = _scan(text, at + len(',"k":'))
+        if not text.startswith(',"k":', at):
+            return None
+        cancelled, at = _scan(text, at + len(',"k":'))
         if not text.startswith(',"o":[', at):
             return Outline(None, None, None, frozenset(cancelled))
         at += len(',"o":[')
@@ -187,7 +192,7 @@ def _outline_of_start(text: str) -> Outline:
             fields.append(value)
             at += 1
         return Outline(datetime.fromisoformat(fields[1]), fields[3][1], fields[2][1], frozenset(cancelled))
-    except (IndexError, TypeError, ValueError) as error:
+    except (KeyError, IndexError, TypeError, ValueError) as error:
         raise ValueError(f"not a stored order state: {type(error).__name__}: {str(error)[:200]}") from None
 
 

@@ -332,7 +332,9 @@ class TopicReadModel:
     and closes the store). Thread-safe.
 
     The reader goes on from the offsets the store holds (every partition from offset 0 into an empty store), writing
-    each batch of records with its offsets in one transaction. `ready` turns true once the reader has reached, on
+    each batch of records with its offsets in one transaction (several batches, up to `LOAD_BATCH_RECORDS` records,
+    while it catches up on a backlog of at least `decode_ahead_min`); a write that fails is tried again, a second
+    later, before anything more is read. `ready` turns true once the reader has reached, on
     every partition, the end offset it had when it was assigned: until then pages would show an old picture, so
     the web app answers 503 ("catching up"). A store that cannot be trusted is emptied and every partition read from
     offset 0, with a log line saying why: a partition whose end offset is below the store's offset or whose topic id
@@ -341,9 +343,9 @@ class TopicReadModel:
     ever, the model answering from what it has.
 
     Per record the reader reads the outline of the order's state (`webapp.outlines.index_fields`: connections,
-    placed time, the fulfillments cancelled), in a second process a couple of batches ahead while it catches up on a
-    backlog of at least `decode_ahead_min` records (`webapp.outlines.OutlineDecoder`), and keeps the bytes; a page's
-    view is built from the bytes when asked, and the last `view_cache` views are kept.
+    placed time, the fulfillments cancelled), in a second process up to `DECODE_AHEAD_BATCHES` batches ahead while
+    it catches up on a backlog of at least `decode_ahead_min` records (`webapp.outlines.OutlineDecoder`), and keeps
+    the bytes; a page's view is built from the bytes when asked, and the last `view_cache` views are kept.
 
     It connects with the configuration's `kafka:` settings (`streams.kit.kafka_clients`), as consumer group
     `<topic_prefix>-web-<uuid>` (assigned partitions, no commits), so ACLs on the topic prefix cover it.
@@ -376,6 +378,7 @@ class TopicReadModel:
         self._loading = False  # catching up on a backlog: batches written together (LOAD_BATCH_RECORDS)
         self._seen: _SeenIds | None = None  # while loading into a store that had read nothing
         self._unwritten = _Unwritten()
+        self._write_failed = False  # the last write of `_unwritten` raised: nothing more is read until it goes in
         self.decoded_ahead = 0
         """Batches decoded by the second process (tests and the benchmark read it)."""
 
@@ -468,7 +471,10 @@ class TopicReadModel:
     def _read(self, consumer: Consumer) -> None:
         """Read one batch and handle it; with a decoder, hand it over to be decoded and handle the oldest batches
         handed over, keeping `DECODE_AHEAD_BATCHES` in the decoder's hands. A batch whose handling raised stays
-        first in line and is handled again before anything newer is read."""
+        first in line and is handled again before anything newer is read; what the store failed to write is written
+        before anything more is read."""
+        if self._write_failed:
+            self._write()
         if len(self._ahead) > DECODE_AHEAD_BATCHES or (self._decoder is not None and self._ready.is_set()):
             self._handle_ahead(0)  # a batch failed last time, or caught up: the backlog is gone
             self._stop_decoder()
@@ -526,7 +532,8 @@ class TopicReadModel:
             self._store.defer_indexes()
             self._indexes_deferred = True
         self._loading = True
-        self._seen = _SeenIds() if not self._store.offsets() else None
+        if self._seen is None and not self._unwritten.records and not self._store.offsets():
+            self._seen = _SeenIds()  # the store holds nothing, and nothing is on its way to it
         self._decoder = OutlineDecoder()
 
     def _stop_decoder(self) -> None:
@@ -614,8 +621,9 @@ class TopicReadModel:
                     self._store.path)
         self._rebuild_why = None
         self._ahead.clear()  # read before the store was emptied: read again from offset 0
+        self._stop_decoder()  # started again, with the load's other settings, for the new store's backlog
         self._loading, self._seen = False, None
-        self._unwritten = _Unwritten()
+        self._unwritten, self._write_failed = _Unwritten(), False
         if self._assigned:
             consumer.incremental_unassign([TopicPartition(topic, partition) for topic, partition in self._assigned])
         self._assigned.clear()
@@ -690,12 +698,16 @@ class TopicReadModel:
     def _write(self) -> None:
         """What was handled, with its offsets, in one transaction; then the views it changed are dropped, the pending
         fulfillments the states now hold are settled, and the partitions it caught up with are noted. A write that
-        raises keeps all of it, written with what comes next."""
+        raises keeps all of it, and `_read` writes it again before it reads anything more."""
         unwritten = self._unwritten
         if not unwritten.records:
             return
-        self._store.write(unwritten.batch)
-        self._unwritten = _Unwritten()
+        try:
+            self._store.write(unwritten.batch)
+        except BaseException:
+            self._write_failed = True
+            raise
+        self._unwritten, self._write_failed = _Unwritten(), False
         batch = unwritten.batch
         with self._lock:
             for order_id in batch.touched() if self._views else ():

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from ledger import OrderState, apply, new_state
 from ledger.fulfillment_sync import BuyerWritten, Create, buyer_action
-from schemas.config import Config, KafkaSettings
+from schemas.config import Config, KafkaSettings, WebSettings
 from schemas.events import FulfilledLine, OrderLine, OrderPlaced, PartyRef, SourceRef
 from schemas.factories import fulfillment_recorded, order_placed
 from schemas.topics import TopicNames
@@ -222,17 +223,19 @@ def test_a_backlog_is_written_several_batches_a_transaction_and_then_batch_by_ba
 def test_a_batch_the_store_failed_to_write_is_written_again_before_anything_newer(
         kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
         decode_ahead_min: int) -> None:
-    failures = iter([sqlite3.OperationalError("disk I/O error")])
+    failures = iter([sqlite3.OperationalError("disk I/O error")] * 3)
+    failed: list[set[str]] = []  # the rows of each write that failed
     write = OrderStore.write
 
-    def failing_once(self: OrderStore, batch: Batch) -> None:
+    def failing_three_times(self: OrderStore, batch: Batch) -> None:
         if batch.rows:
             failure = next(failures, None)
             if failure is not None:
+                failed.append(set(batch.rows))
                 raise failure
         write(self, batch)
 
-    monkeypatch.setattr(OrderStore, "write", failing_once)
+    monkeypatch.setattr(OrderStore, "write", failing_three_times)
     monkeypatch.setattr(readmodel, "BATCH", 2)
     monkeypatch.setattr(readmodel, "LOAD_BATCH_RECORDS", 4)
     config, events = produce_placed(kafka_bootstrap, 7)
@@ -241,5 +244,32 @@ def test_a_batch_the_store_failed_to_write_is_written_again_before_anything_newe
         assert model.wait_ready(30), "the read model did not catch up"
         assert {view.order_id for view in model.orders_of("acme-web")} == {event.order_id for event in events}
         assert "the store failed" in caplog.text
+        assert len(failed) == 3 and failed[0] == failed[1] == failed[2]  # nothing more read until it went in
+    finally:
+        model.close()
+
+
+def test_the_id_filter_is_made_only_while_the_store_holds_nothing_and_nothing_is_on_its_way(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class NoDecoder:
+        def close(self) -> None:
+            return None
+
+    monkeypatch.setattr(readmodel, "OutlineDecoder", NoDecoder)
+    config = Config(kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1", topic_prefix="p"),
+                    web=WebSettings(store_dir=str(tmp_path)))
+    model = TopicReadModel(config, decode_ahead_min=0)  # not started: no broker needed
+    try:
+        model._unwritten.records = 1  # read, not written: the store will hold rows the filter never saw
+        model._start_decoder(10)
+        assert model._loading and model._seen is None
+        model._stop_decoder()
+        model._unwritten.records = 0
+        model._start_decoder(10)
+        seen = model._seen
+        assert seen is not None
+        model._stop_decoder()  # the decoding process died; a later partition starts one again
+        model._start_decoder(10)
+        assert model._seen is seen  # the same filter: it knows every id read since the load began
     finally:
         model.close()
