@@ -309,14 +309,14 @@ LOAD_BATCH_RECORDS = 50_000
 at most per transaction: every transaction rewrites each page of the order-id index its rows land on, and random ids
 land on most of them, so a million orders written 2,000 at a time wrote the index some 500 times over."""
 
-CONSUMER_QUEUE_KIB = 65_536
-"""librdkafka's buffer of fetched records not yet read (its default, 64 MiB): while the reader writes a
-`LOAD_BATCH_RECORDS` transaction, it fetches the next ones (with 16 MiB the reader waited on the broker after each
-write, a million orders took 6 s longer)."""
+CONSUMER_QUEUE_KIB = 32_768
+"""librdkafka's buffer of fetched records not yet read (half its default): while the reader writes a
+`LOAD_BATCH_RECORDS` transaction, it goes on fetching the next ones (at a million orders from an empty store,
+16 MiB took 33 s to ready where 32 MiB took 24 s)."""
 
-DECODE_AHEAD_BATCHES = 12
-"""Batches in the decoding process's hands while the reader writes older ones: enough to keep it busy while the
-reader writes a `LOAD_BATCH_RECORDS` transaction."""
+DECODE_AHEAD_BATCHES = 24
+"""Batches in the decoding process's hands while the reader writes older ones, about one `LOAD_BATCH_RECORDS`
+transaction's worth (with 12 the reader waited on it some 4 s in 25 at a million orders)."""
 
 DECODE_AHEAD_MIN = 20_000
 """Order-table records behind, when partitions are assigned, from which a second process decodes each batch while
