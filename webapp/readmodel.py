@@ -520,9 +520,10 @@ class TopicReadModel:
                         type(error).__name__, error)
         self._stop_decoder()
 
-    def _start_decoder(self, backlog: int) -> None:
-        """For a backlog of at least `decode_ahead_min` order records: the decoding process, and, when the backlog
-        outnumbers the orders stored, the list indexes deferred until caught up (`OrderStore.defer_indexes`)."""
+    def _start_loading(self, backlog: int) -> None:
+        """For a backlog of at least `decode_ahead_min` order records, the load until caught up: the decoding process,
+        batches written together (`LOAD_BATCH_RECORDS`), the id filter when the store holds nothing (`_SeenIds`),
+        and, when the backlog outnumbers the orders stored, the list indexes deferred (`OrderStore.defer_indexes`)."""
         if self._decoder is not None or backlog < self._decode_ahead_min or self._ready.is_set():
             return  # once ready, new partitions are read as they come: pages stay on the indexes
         defer = not self._indexes_deferred and backlog > self._store.count()
@@ -573,7 +574,7 @@ class TopicReadModel:
                 self._assigned.add((topic, partition))
                 fresh.append(TopicPartition(topic, partition, OFFSET_BEGINNING if start is None else start))
             consumer.incremental_assign(fresh)
-            self._start_decoder(sum(max(0, high - max(low, stored.get((topic, partition)) or 0))
+            self._start_loading(sum(max(0, high - max(low, stored.get((topic, partition)) or 0))
                                     for (topic, partition), (low, high) in marks.items()
                                     if topic == self._topics[0]))
         self._check_ready()

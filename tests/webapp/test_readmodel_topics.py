@@ -261,15 +261,15 @@ def test_the_id_filter_is_made_only_while_the_store_holds_nothing_and_nothing_is
     model = TopicReadModel(config, decode_ahead_min=0)  # not started: no broker needed
     try:
         model._unwritten.records = 1  # read, not written: the store will hold rows the filter never saw
-        model._start_decoder(10)
+        model._start_loading(10)
         assert model._loading and model._seen is None
         model._stop_decoder()
         model._unwritten.records = 0
-        model._start_decoder(10)
+        model._start_loading(10)
         seen = model._seen
         assert seen is not None
         model._stop_decoder()  # the decoding process died; a later partition starts one again
-        model._start_decoder(10)
+        model._start_loading(10)
         assert model._seen is seen  # the same filter: it knows every id read since the load began
     finally:
         model.close()
